@@ -1,0 +1,48 @@
+# Fenxiang: `make run` serves the demo shop, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+HOST ?= 127.0.0.1
+export FLASK_APP := wsgi.py
+
+.PHONY: run test install install-test translations messages lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps make installs re-run only when the dependency list changes.
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Compiled catalogues (.mo) are build output, made from the committed .po files.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -d shop/translations
+
+run: install translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	@echo "Fenxiang is at http://$(HOST):$(PORT)/"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: install-test translations
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+# For developers: re-extract strings and update both catalogues after changing text.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --omit-header -o shop/translations/messages.pot .
+	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations --no-fuzzy-matching --ignore-obsolete --no-wrap
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

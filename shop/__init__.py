@@ -1,0 +1,119 @@
+"""Fenxiang (分享小店): personal micro-shops with share links and honest rebates."""
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. Settings come from ``shop.config.Defaults``, then ``SHOP_*`` environment
+    variables, then ``config`` (tests pass theirs here)."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("SHOP_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    configure(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_hooks(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, config: dict | None) -> None:
+    from shop.config import Defaults
+
+    app.config.from_object(Defaults)
+    app.config.from_prefixed_env("SHOP", loads=_loads)
+    if config:
+        app.config.update(config)
+    if app.config.get("INSTANCE_PATH"):
+        app.instance_path = app.config["INSTANCE_PATH"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("DATABASE_URL") or (
+            "sqlite:///" + str(Path(app.instance_path) / "fenxiang.sqlite3")
+        )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
+    app.config.setdefault("MEDIA_ROOT", str(Path(app.instance_path) / "media"))
+
+
+def _loads(value: str):
+    """Environment values: JSON when they parse as JSON, else the plain string."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """The key kept in ``instance/secret_key``, created on first run with owner-only access."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def register_extensions(app: Flask) -> None:
+    from shop import db as dbsetup
+    from shop import i18n
+    from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, passwords
+
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            dbsetup.configure_engine(engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    limiter.init_app(app)
+    passwords.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.signin"
+    login_manager.login_message_category = "info"
+    from shop.web import load_user_from_session
+
+    login_manager.user_loader(load_user_from_session)
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Please sign in to continue.")
+
+
+def register_blueprints(app: Flask) -> None:
+    from shop.auth import bp as auth_bp
+    from shop.storefront import bp as storefront_bp
+
+    app.register_blueprint(storefront_bp)
+    app.register_blueprint(auth_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from shop.web import register_error_pages
+
+    register_error_pages(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from shop.web import install_request_hooks
+
+    install_request_hooks(app)
+
+
+def register_commands(app: Flask) -> None:
+    from shop.cli import register
+
+    register(app)

@@ -1,0 +1,79 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+REQUIRED = _l("This field is required.")
+
+
+class SignUpForm(FlaskForm):
+    account = StringField(
+        _l("Mobile number or email"),
+        validators=[DataRequired(REQUIRED), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "off"},
+    )
+    display_name = StringField(
+        _l("Display name"),
+        validators=[DataRequired(REQUIRED), Length(max=20)],
+        render_kw={"autocomplete": "nickname"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 8 characters; mix letters and digits."),
+    )
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[
+            DataRequired(REQUIRED),
+            EqualTo("password", message=_l("The two passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    next = HiddenField()
+
+
+class SignInForm(FlaskForm):
+    account = StringField(
+        _l("Mobile number or email"),
+        validators=[DataRequired(REQUIRED), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "off"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 8 characters; mix letters and digits."),
+    )
+    confirm = PasswordField(
+        _l("Repeat new password"),
+        validators=[
+            DataRequired(REQUIRED),
+            EqualTo("new_password", message=_l("The two passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class LanguageForm(FlaskForm):
+    language = HiddenField()
+    next = HiddenField()
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for buttons that change state."""

@@ -1,0 +1,171 @@
+from flask import (
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from shop.auth import bp
+from shop.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
+from shop.errors import ValidationError
+from shop.extensions import db, limiter
+from shop.i18n import normalize_locale
+from shop.services import accounts
+from shop.web import cookie_secure, now, safe_next, show_domain_error
+
+
+def _account_key() -> str:
+    """Rate-limit key for the account named in a sign-in form (normalized, so "138 0013 8000"
+    and "+8613800138000" share one budget)."""
+    raw = request.form.get("account", "")
+    try:
+        kind, value = accounts.normalize_account(raw)
+    except ValidationError:
+        value = raw.strip().lower()[:254]
+    return "signin-account:" + value
+
+
+def _signin_failed(_response) -> bool:
+    return bool(g.get("signin_failed"))
+
+
+def _login_limit_ip() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_IP"]
+
+
+def _login_limit_account() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+def _signup_limit() -> str:
+    return current_app.config["SIGNUP_LIMIT_PER_IP"]
+
+
+def _after_signin_target(form_next: str | None) -> str:
+    return safe_next(form_next) or url_for("storefront.home")
+
+
+def _sign_in(user) -> None:
+    accounts.start_session(user, now=now())
+    db.session.commit()
+    login_user(user, remember=False)
+    session.permanent = True
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("storefront.home"))
+    form = SignUpForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_user(
+                account=form.account.data,
+                display_name=form.display_name.data,
+                password=form.password.data,
+                now=now(),
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            _sign_in(user)
+            flash(_("Welcome, %(name)s! Your account is ready.", name=user.display_name), "success")
+            return redirect(_after_signin_target(form.next.data))
+    return render_template("auth/signup.html", form=form)
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(_login_limit_ip, methods=["POST"], deduct_when=_signin_failed)
+@limiter.limit(
+    _login_limit_account, key_func=_account_key, methods=["POST"], deduct_when=_signin_failed
+)
+def signin():
+    if current_user.is_authenticated:
+        return redirect(url_for("storefront.home"))
+    form = SignInForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        if request.args.get("next") and not form.next.data:
+            flash(_("The link you followed pointed outside this site; it was ignored."), "info")
+    if form.validate_on_submit():
+        user = accounts.authenticate(account=form.account.data, password=form.password.data)
+        if user is None:
+            g.signin_failed = True
+            form.password.errors = [_("The account or password is wrong.")]
+            return render_template("auth/signin.html", form=form), 200
+        _sign_in(user)
+        return redirect(_after_signin_target(form.next.data))
+    return render_template("auth/signin.html", form=form)
+
+
+@bp.route("/signout", methods=["POST"])
+def signout():
+    form = EmptyForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        accounts.end_session(current_user.session_token, now=now())
+        db.session.commit()
+        logout_user()
+        flash(_("You have signed out."), "info")
+    return redirect(url_for("storefront.home"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password_change():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user._get_current_object(),
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+                now=now(),
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            login_user(current_user._get_current_object())
+            flash(_("Password changed. Other devices have been signed out."), "success")
+            return redirect(url_for("storefront.home"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/language", methods=["POST"])
+def language_set():
+    form = LanguageForm()
+    target = safe_next(form.next.data) or url_for("storefront.home")
+    locale = normalize_locale(form.language.data)
+    if not form.validate_on_submit() or locale is None:
+        return redirect(target)
+    if current_user.is_authenticated:
+        accounts.set_locale(current_user._get_current_object(), locale)
+        db.session.commit()
+    response = make_response(redirect(target))
+    response.set_cookie(
+        current_app.config["LANGUAGE_COOKIE"],
+        locale,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=cookie_secure(),
+    )
+    return response
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return render_template("auth/account.html")

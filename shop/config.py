@@ -1,0 +1,53 @@
+"""Default settings. Every key can be overridden by an environment variable ``SHOP_<KEY>``
+(parsed as JSON when it looks like JSON, so ``SHOP_MAX_CONTENT_LENGTH=1048576`` is an int),
+or by the dict passed to ``create_app``."""
+
+from datetime import timedelta
+
+
+class Defaults:
+    # None means "use the SQLite file in the instance folder"; set SHOP_DATABASE_URL for
+    # PostgreSQL: postgresql+psycopg://user:password@host:5432/fenxiang
+    DATABASE_URL: str | None = None
+    # None means "generate one and keep it in instance/secret_key" (never a constant in code).
+    SECRET_KEY: str | None = None
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    # Uploads above this size are refused with a 413 page before any parsing.
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
+    LANGUAGE_COOKIE = "lang"
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure is also added automatically whenever the request itself came over HTTPS.
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    # Argon2id parameters (argon2-cffi defaults, ~100 ms a hash); tests use cheap ones.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    # Flask-Limiter. memory:// counts per process: use a Redis URI when running several workers.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    SIGNUP_LIMIT_PER_IP = "20 per hour"
+
+    # Extra Content-Security-Policy directives could be added here; inline scripts never are.
+    CONTENT_SECURITY_POLICY = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+
+    # Images: uploads above these are refused on the form (before decoding any pixels).
+    MAX_IMAGE_BYTES = 8 * 1024 * 1024
+    MAX_IMAGE_PIXELS = 40_000_000

@@ -1,0 +1,67 @@
+"""Extension objects, created bare and bound to an app in ``create_app``."""
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names, so Alembic migrations can name what they alter or drop.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class Passwords:
+    """argon2id hashing with parameters from the app config (cheap ones in tests)."""
+
+    def __init__(self):
+        from argon2 import PasswordHasher
+
+        self._hasher = PasswordHasher()
+
+    def init_app(self, app) -> None:
+        from argon2 import PasswordHasher
+
+        self._hasher = PasswordHasher(
+            time_cost=app.config["ARGON2_TIME_COST"],
+            memory_cost=app.config["ARGON2_MEMORY_COST"],
+            parallelism=app.config["ARGON2_PARALLELISM"],
+        )
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+passwords = Passwords()

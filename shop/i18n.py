@@ -1,0 +1,33 @@
+"""Which language a request is shown in: the user's setting, then the switcher's cookie,
+then the browser's Accept-Language, then Simplified Chinese."""
+
+from flask import current_app, has_request_context, request
+from flask_login import current_user
+
+
+def normalize_locale(tag: str | None) -> str | None:
+    """Map a language tag from a browser or a cookie onto a language we ship, or None."""
+    if not tag:
+        return None
+    tag = tag.replace("-", "_").lower()
+    if tag.startswith("zh"):
+        return "zh_Hans_CN"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def select_locale() -> str:
+    if not has_request_context():  # CLI commands and service tests
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    user = current_user
+    if user and user.is_authenticated and user.locale in current_app.config["LANGUAGES"]:
+        return user.locale
+    cookie = normalize_locale(request.cookies.get(current_app.config["LANGUAGE_COOKIE"]))
+    if cookie:
+        return cookie
+    for tag, _quality in request.accept_languages:
+        found = normalize_locale(tag)
+        if found:
+            return found
+    return current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -1,0 +1,23 @@
+"""All models, imported here so Alembic and the app see the whole schema."""
+
+from shop.models.base import utcnow
+from shop.models.catalog import Category, Product, ProductImage, ProductStatus
+from shop.models.media import Image
+from shop.models.merchants import Merchant, MerchantStatus
+from shop.models.shops import Shop, ShopItem
+from shop.models.users import User, UserSession
+
+__all__ = [
+    "Category",
+    "Image",
+    "Merchant",
+    "MerchantStatus",
+    "Product",
+    "ProductImage",
+    "ProductStatus",
+    "Shop",
+    "ShopItem",
+    "User",
+    "UserSession",
+    "utcnow",
+]

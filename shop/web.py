@@ -1,0 +1,219 @@
+"""View helpers shared by every blueprint: request hooks, error pages, redirects, forms."""
+
+import re
+import time
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, flash, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from shop import db as dbsetup
+from shop.errors import DomainError
+from shop.extensions import db, limiter
+from shop.models import utcnow
+from shop.services import accounts
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def now():
+    """The time a request acts at (naive UTC), one value for the whole request."""
+    if "now" not in g:
+        g.now = utcnow()
+    return g.now
+
+
+def load_user_from_session(token: str):
+    return accounts.load_session_user(token)
+
+
+# --- redirects -----------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a same-site path ("/me", "/p/3?x=1"), else None.
+
+    Refuses absolute URLs, scheme-relative ``//host``, backslashes (browsers read ``/\\host``
+    as ``//host``) and control characters.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or _CONTROL.search(target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+# --- forms ---------------------------------------------------------------------------------
+
+
+def show_domain_error(form, error: DomainError) -> None:
+    """Put a service's error on the form field it names, or flash it when it names none."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "error")
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def money(cents: int | None) -> str:
+    """Fen as yuan with two decimals, e.g. 12900 -> "129.00". The only place money is
+    formatted, so templates never divide."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    cents = abs(int(cents))
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def short_count(n: int) -> str:
+    """Counts the way Chinese apps show them: 12345 -> "1.2万" in Chinese, "12.3k" in English."""
+    if str(get_locale()).startswith("zh"):
+        if n >= 10000:
+            return f"{format_decimal(n / 10000, format='#.#')}万"
+        return str(n)
+    if n >= 1000:
+        return f"{format_decimal(n / 1000, format='#.#')}k"
+    return str(n)
+
+
+def html_lang() -> str:
+    return "zh-CN" if str(get_locale()).startswith("zh") else "en"
+
+
+# --- cookies and sessions ------------------------------------------------------------------
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Adds ``Secure`` to the session cookie whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def cookie_secure() -> bool:
+    return bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+# --- hooks ---------------------------------------------------------------------------------
+
+
+def install_request_hooks(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["short_count"] = short_count
+    app.jinja_env.globals["html_lang"] = html_lang
+
+    @app.context_processor
+    def _template_globals():
+        return {"current_locale": str(get_locale())}
+
+    @app.before_request
+    def _writes_take_the_lock():
+        if request.method in UNSAFE_METHODS:
+            dbsetup.begin_writes()
+
+    @app.teardown_request
+    def _reset_write_intent(_exc):
+        dbsetup.end_writes()
+
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", app.config["CONTENT_SECURITY_POLICY"])
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if current_user and current_user.is_authenticated:
+            # Pages with a person's data are never kept by shared caches.
+            headers.setdefault("Cache-Control", "private, no-store")
+        return response
+
+
+# --- error pages ---------------------------------------------------------------------------
+
+ERROR_TEXT = {
+    400: (_l("Bad request"), _l("The request could not be understood. Please try again.")),
+    403: (_l("Not allowed"), _l("You do not have permission to see this page.")),
+    404: (
+        _l("Page not found"),
+        _l("This page does not exist. It may have been moved or the link is mistyped."),
+    ),
+    405: (_l("Method not allowed"), _l("This page cannot be used that way.")),
+    410: (_l("No longer available"), _l("This item is no longer available.")),
+    413: (
+        _l("Upload too large"),
+        _l("What you sent is larger than %(mb)d MB. Please choose a smaller file."),
+    ),
+    429: (_l("Too many attempts"), _l("Please wait a moment and try again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("An error occurred on our side. It has been logged; please try again later."),
+    ),
+}
+
+
+def render_error(code: int, message: str | None = None, retry_after: int | None = None):
+    title, default_message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    if code == 413:
+        default_message = _l(
+            "What you sent is larger than %(mb)d MB. Please choose a smaller file.",
+            mb=max(1, current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)),
+        )
+    response = render_template(
+        "errors/error.html",
+        code=code,
+        title=title,
+        message=message or default_message,
+        retry_after=retry_after,
+    )
+    return response, code
+
+
+def _retry_after_seconds() -> int | None:
+    """Seconds until the breached rate limit of this request resets, if one was breached."""
+    limit = limiter.current_limit
+    if limit is None:
+        return None
+    return max(1, int(limit.reset_at - time.time()))
+
+
+def register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return render_error(
+            400, _l("This form has expired or was not sent from this site. Please try again.")
+        )
+
+    @app.errorhandler(429)
+    def _too_many(error):
+        seconds = _retry_after_seconds()
+        response, code = render_error(429, retry_after=seconds)
+        headers = {"Retry-After": str(seconds)} if seconds else {}
+        return response, code, headers
+
+    @app.errorhandler(HTTPException)
+    def _http(error):
+        if error.code in ERROR_TEXT:
+            return render_error(error.code)
+        return error
+
+    @app.errorhandler(500)
+    def _server_error(error):
+        db.session.rollback()
+        return render_error(500)

@@ -1,0 +1,119 @@
+"""Chromium (Debian's /usr/bin/chromium, driven by Playwright) on a phone viewport, against the
+app served from a thread. With SHOP_REQUIRE_BROWSER=1 a missing browser fails the run."""
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from shop import PROJECT_ROOT
+from shop.extensions import db
+from tests.conftest import build_app
+
+CHROMIUM = os.environ.get("SHOP_CHROMIUM", "/usr/bin/chromium")
+REQUIRED = os.environ.get("SHOP_REQUIRE_BROWSER") == "1"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x18003237) "
+    "NetType/WIFI Language/zh_CN"
+)
+
+
+def _unavailable(reason: str):
+    if REQUIRED:
+        pytest.fail(f"browser tests are required (SHOP_REQUIRE_BROWSER=1) but {reason}")
+    pytest.skip(f"browser tests skipped: {reason} (set SHOP_REQUIRE_BROWSER=1 to require them)")
+
+
+@pytest.fixture(scope="session")
+def playwright_browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield playwright, browser
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def live_server(sqlite_template, tmp_path):
+    """The app on a file SQLite database, with CSRF on, served on a free loopback port."""
+    path = tmp_path / "live.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = build_app(f"sqlite:///{path}", tmp_path / "instance", WTF_CSRF_ENABLED=True)
+    server = LiveServer(app)
+    yield server
+    server.stop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def new_phone(playwright_browser, request):
+    """A factory of phone browser pages (each in its own context: its own cookies)."""
+    playwright, browser = playwright_browser
+    contexts = []
+
+    def make(locale: str = "zh-CN", user_agent: str | None = None):
+        device = dict(playwright.devices["iPhone 13"])
+        device.pop("default_browser_type", None)
+        device["viewport"] = {"width": 390, "height": 844}
+        if user_agent:
+            device["user_agent"] = user_agent
+        context = browser.new_context(**device, locale=locale)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) and request.node.rep_call.failed
+    for index, context in enumerate(contexts):
+        if failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            for page_index, page in enumerate(context.pages):
+                page.screenshot(path=str(ARTIFACTS / f"{name}-{index}-{page_index}.png"))
+        context.close()
+
+
+@pytest.fixture
+def phone(new_phone):
+    return new_phone()

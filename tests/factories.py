@@ -1,0 +1,116 @@
+"""Plain functions that make rows with sensible defaults; pass ``**overrides`` to change any."""
+
+import io
+import itertools
+
+from PIL import Image as PILImage
+
+from shop.extensions import db, passwords
+from shop.models import (
+    Category,
+    Merchant,
+    MerchantStatus,
+    Product,
+    ProductImage,
+    ProductStatus,
+    Shop,
+    User,
+    utcnow,
+)
+from shop.services import images
+
+DEFAULT_PASSWORD = "correct-horse-42"
+_seq = itertools.count(1)
+
+
+def png_bytes(size=(64, 48), color=(200, 30, 40), fmt="PNG", **save) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", size, color).save(out, fmt, **save)
+    return out.getvalue()
+
+
+def make_user(**overrides) -> User:
+    n = next(_seq)
+    password = overrides.pop("password", DEFAULT_PASSWORD)
+    fields = {
+        "phone": f"139{n:08d}",
+        "display_name": f"用户{n}",
+        "password_hash": passwords.hash(password),
+        "created_at": utcnow(),
+    }
+    fields.update(overrides)
+    user = User(**fields)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def make_category(**overrides) -> Category:
+    n = next(_seq)
+    fields = {"slug": f"cat-{n}", "name_zh": f"分类{n}", "name_en": f"Category {n}"}
+    fields.update(overrides)
+    category = Category(**fields)
+    db.session.add(category)
+    db.session.flush()
+    return category
+
+
+def make_merchant(**overrides) -> Merchant:
+    from shop.services.demo import demo_licence_no
+
+    n = next(_seq)
+    if "user_id" not in overrides and "user" not in overrides:
+        overrides["user"] = make_user()
+    fields = {
+        "name": f"商家{n}",
+        "licence_no": demo_licence_no(str(n)),
+        "contact_name": "联系人",
+        "contact_phone": "13812345678",
+        "status": MerchantStatus.APPROVED,
+        "submitted_at": utcnow(),
+    }
+    fields.update(overrides)
+    merchant = Merchant(**fields)
+    db.session.add(merchant)
+    db.session.flush()
+    return merchant
+
+
+def make_product(**overrides) -> Product:
+    n = next(_seq)
+    with_image = overrides.pop("with_image", True)
+    if "merchant" not in overrides and "merchant_id" not in overrides:
+        overrides["merchant"] = make_merchant()
+    if "category" not in overrides and "category_id" not in overrides:
+        overrides["category"] = make_category()
+    fields = {
+        "title": f"商品{n}",
+        "description": "好用",
+        "price_cents": 9900,
+        "original_price_cents": 12900,
+        "stock": 10,
+        "rebate_bps": 1000,
+        "status": ProductStatus.LISTED,
+        "created_at": utcnow(),
+    }
+    fields.update(overrides)
+    product = Product(**fields)
+    db.session.add(product)
+    db.session.flush()
+    if with_image:
+        image = images.store_image(png_bytes(color=(n % 255, 80, 120)))
+        product.images.append(ProductImage(image_id=image.id, position=0))
+        db.session.flush()
+    return product
+
+
+def make_shop(**overrides) -> Shop:
+    n = next(_seq)
+    if "user" not in overrides and "user_id" not in overrides:
+        overrides["user"] = make_user()
+    fields = {"slug": f"shop-{n}", "name": f"小店{n}", "intro": ""}
+    fields.update(overrides)
+    shop = Shop(**fields)
+    db.session.add(shop)
+    db.session.flush()
+    return shop
