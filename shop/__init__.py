@@ -94,11 +94,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from shop.admin import bp as admin_bp
     from shop.auth import bp as auth_bp
+    from shop.merchant import bp as merchant_bp
     from shop.storefront import bp as storefront_bp
 
-    app.register_blueprint(storefront_bp)
-    app.register_blueprint(auth_bp)
+    for blueprint in (storefront_bp, auth_bp, merchant_bp, admin_bp):
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:

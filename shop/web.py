@@ -16,7 +16,7 @@ from shop import db as dbsetup
 from shop.errors import DomainError
 from shop.extensions import db, limiter
 from shop.models import utcnow
-from shop.services import accounts
+from shop.services import accounts, products
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -115,6 +115,8 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["short_count"] = short_count
     app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["format_bps"] = products.format_bps
+    app.jinja_env.globals["product_status_label"] = products.status_label
 
     @app.context_processor
     def _template_globals():

@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from shop.models.audit import AuditEntry
 from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage, ProductStatus
 from shop.models.media import Image
@@ -8,6 +9,7 @@ from shop.models.shops import Shop, ShopItem
 from shop.models.users import User, UserSession
 
 __all__ = [
+    "AuditEntry",
     "Category",
     "Image",
     "Merchant",

@@ -84,7 +84,10 @@ class TextFinder(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in ("style", "script"):
             self._skip += 1
+        hidden = tag == "input" and ("type", "hidden") in attrs
         for name, value in attrs:
+            if hidden and name == "value":
+                continue  # form data, never shown
             if name in VISIBLE_ATTRIBUTES and value and value.strip() not in ALLOWED:
                 if has_words(value):
                     self.found.append(f'{tag}[{name}="{value}"]')

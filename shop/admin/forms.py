@@ -1,0 +1,15 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import Length, Optional
+
+
+class DecisionForm(FlaskForm):
+    action = HiddenField()
+    #: The status the admin saw; a decision on a changed merchant is refused.
+    expected_status = HiddenField()
+    reason = TextAreaField(
+        _l("Reason (shown to the merchant)"),
+        validators=[Optional(), Length(max=500)],
+        render_kw={"rows": 3},
+    )

@@ -1,0 +1,66 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+REQUIRED = _l("This field is required.")
+IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
+
+
+class ApplicationForm(FlaskForm):
+    name = StringField(_l("Business name"), validators=[DataRequired(REQUIRED), Length(max=60)])
+    licence_no = StringField(
+        _l("Unified social credit code"),
+        validators=[DataRequired(REQUIRED), Length(max=30)],
+        description=_l("18 characters, as printed on the business licence."),
+        render_kw={"autocapitalize": "characters", "autocomplete": "off"},
+    )
+    contact_name = StringField(
+        _l("Contact person"), validators=[DataRequired(REQUIRED), Length(max=40)]
+    )
+    contact_phone = StringField(
+        _l("Contact mobile number"),
+        validators=[DataRequired(REQUIRED), Length(max=20)],
+        render_kw={"type": "tel", "autocomplete": "tel"},
+    )
+    category_id = SelectField(_l("Main category"), coerce=int, validate_choice=False)
+    description = TextAreaField(
+        _l("About the brand"), validators=[Optional(), Length(max=500)], render_kw={"rows": 4}
+    )
+    logo = FileField(_l("Logo"), render_kw={"accept": IMAGE_ACCEPT})
+
+
+class ProductForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(REQUIRED), Length(max=60)])
+    category_id = SelectField(_l("Category"), coerce=int, validate_choice=False)
+    price = StringField(
+        _l("Price (yuan)"),
+        render_kw={"inputmode": "decimal", "placeholder": "129.90"},
+    )
+    original_price = StringField(
+        _l("Original price (yuan, optional)"),
+        render_kw={"inputmode": "decimal"},
+        description=_l("Shown struck through next to the price."),
+    )
+    stock = StringField(_l("Stock"), render_kw={"inputmode": "numeric"})
+    rebate_percent = StringField(
+        _l("Sharer rebate (%)"),
+        render_kw={"inputmode": "decimal"},
+    )
+    description = TextAreaField(
+        _l("Description"), validators=[Optional(), Length(max=5000)], render_kw={"rows": 6}
+    )
+    images = MultipleFileField(_l("Images"), render_kw={"accept": IMAGE_ACCEPT})
+
+
+class ImagesForm(FlaskForm):
+    images = MultipleFileField(_l("Add images"), render_kw={"accept": IMAGE_ACCEPT})
+
+
+class EmptyForm(FlaskForm):
+    """Only the CSRF token: for buttons that change state."""
+
+
+class ActionForm(FlaskForm):
+    product_image_id = HiddenField()

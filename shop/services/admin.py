@@ -1,0 +1,50 @@
+"""Read models for admin pages: queues and the audit trail."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from shop.extensions import db
+from shop.models import AuditEntry, Merchant, MerchantStatus
+
+PAGE_SIZE = 50
+
+
+def merchant_queue(status: MerchantStatus) -> list[Merchant]:
+    """Merchants in one status: pending ones oldest first (fair queue), others latest first."""
+    query = select(Merchant).options(selectinload(Merchant.user), selectinload(Merchant.category))
+    query = query.where(Merchant.status == status)
+    if status == MerchantStatus.PENDING:
+        query = query.order_by(Merchant.submitted_at.asc(), Merchant.id.asc())
+    else:
+        query = query.order_by(Merchant.decided_at.desc(), Merchant.id.desc())
+    return list(db.session.execute(query).scalars())
+
+
+def merchant_counts() -> dict[MerchantStatus, int]:
+    rows = db.session.execute(
+        select(Merchant.status, func.count(Merchant.id)).group_by(Merchant.status)
+    ).all()
+    counts = {status: 0 for status in MerchantStatus}
+    counts.update({MerchantStatus(s): n for s, n in rows})
+    return counts
+
+
+def audit_page(
+    page: int, *, object_type: str | None = None, object_id: int | None = None
+) -> tuple[list[AuditEntry], int]:
+    """One page of the audit trail, newest first, and the number of pages."""
+    query = select(AuditEntry)
+    if object_type:
+        query = query.where(AuditEntry.object_type == object_type)
+    if object_id is not None:
+        query = query.where(AuditEntry.object_id == object_id)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        query.options(selectinload(AuditEntry.actor))
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).scalars()
+    return list(rows), pages
