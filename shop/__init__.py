@@ -97,9 +97,10 @@ def register_blueprints(app: Flask) -> None:
     from shop.admin import bp as admin_bp
     from shop.auth import bp as auth_bp
     from shop.merchant import bp as merchant_bp
+    from shop.sharer import bp as sharer_bp
     from shop.storefront import bp as storefront_bp
 
-    for blueprint in (storefront_bp, auth_bp, merchant_bp, admin_bp):
+    for blueprint in (storefront_bp, auth_bp, sharer_bp, merchant_bp, admin_bp):
         app.register_blueprint(blueprint)
 
 

@@ -56,3 +56,12 @@ class Defaults:
     REBATE_BPS_MIN = 100
     REBATE_BPS_MAX = 5000
     MAX_PRODUCT_IMAGES = 6
+
+    # Share links and attribution.
+    ATTRIBUTION_WINDOW_DAYS = 15
+    ALLOW_SELF_PURCHASE = True
+    VISITOR_COOKIE = "fx_v"
+    #: Clicks from one address beyond this are recorded as a flood and not counted.
+    CLICK_FLOOD_LIMIT = "30 per minute"
+    #: Beyond this, /r/ answers 429 and records nothing.
+    CLICK_HARD_LIMIT = "300 per minute"

@@ -17,6 +17,7 @@ from shop.errors import DomainError
 from shop.extensions import db, limiter
 from shop.models import utcnow
 from shop.services import accounts, products
+from shop.services.catalog import rebate_cents
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -89,6 +90,11 @@ def short_count(n: int) -> str:
     return str(n)
 
 
+def rebate_for(product) -> int:
+    """The sharer's rebate on one unit, in fen (for "earn ¥X" labels; never shown to buyers)."""
+    return rebate_cents(product.price_cents, product.rebate_bps)
+
+
 def html_lang() -> str:
     return "zh-CN" if str(get_locale()).startswith("zh") else "en"
 
@@ -117,6 +123,7 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
+    app.jinja_env.globals["rebate_for"] = rebate_for
 
     @app.context_processor
     def _template_globals():

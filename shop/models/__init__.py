@@ -3,6 +3,7 @@
 from shop.models.audit import AuditEntry
 from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage, ProductStatus
+from shop.models.links import Channel, Click, ShareLink
 from shop.models.media import Image
 from shop.models.merchants import Merchant, MerchantStatus
 from shop.models.shops import Shop, ShopItem
@@ -11,12 +12,15 @@ from shop.models.users import User, UserSession
 __all__ = [
     "AuditEntry",
     "Category",
+    "Channel",
+    "Click",
     "Image",
     "Merchant",
     "MerchantStatus",
     "Product",
     "ProductImage",
     "ProductStatus",
+    "ShareLink",
     "Shop",
     "ShopItem",
     "User",

@@ -1,10 +1,52 @@
 """What the public catalogue shows: listed products of approved merchants."""
 
-from sqlalchemy import Select, select
+import enum
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
-from shop.models import Merchant, MerchantStatus, Product, ProductImage, ProductStatus
+from shop.models import (
+    Category,
+    Merchant,
+    MerchantStatus,
+    Product,
+    ProductImage,
+    ProductStatus,
+    Shop,
+    User,
+)
+
+#: Products on one catalogue page.
+PAGE_SIZE = 20
+#: Longer search text is cut to this many characters.
+MAX_QUERY_LENGTH = 50
+#: The escape character for LIKE patterns built from user input.
+LIKE_ESCAPE = "\\"
+
+# PostgreSQL refuses NUL in text, and no title contains a control character: drop them so
+# odd input finds nothing instead of failing.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Sort(enum.StrEnum):
+    NEW = "new"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+    REBATE = "rebate"
+    SALES = "sales"
+
+
+#: ORDER BY for each sort; newest first breaks ties so pages are stable.
+SORT_ORDER = {
+    Sort.NEW: (Product.created_at.desc(), Product.id.desc()),
+    Sort.PRICE_ASC: (Product.price_cents.asc(), Product.created_at.desc(), Product.id.desc()),
+    Sort.PRICE_DESC: (Product.price_cents.desc(), Product.created_at.desc(), Product.id.desc()),
+    Sort.REBATE: (Product.rebate_bps.desc(), Product.created_at.desc(), Product.id.desc()),
+    Sort.SALES: (Product.sales_count.desc(), Product.created_at.desc(), Product.id.desc()),
+}
 
 
 def visible_products() -> Select:
@@ -20,7 +62,7 @@ def latest_products(limit: int = 20) -> list[Product]:
     query = (
         visible_products()
         .options(selectinload(Product.images).joinedload(ProductImage.image))
-        .order_by(Product.created_at.desc(), Product.id.desc())
+        .order_by(*SORT_ORDER[Sort.NEW])
         .limit(limit)
     )
     return list(db.session.execute(query).scalars())
@@ -33,3 +75,120 @@ def rebate_cents(price_cents: int, rebate_bps: int, quantity: int = 1) -> int:
     did not earn, and the sum of rounded rebates never exceeds the rate applied to the total.
     """
     return (price_cents * quantity * rebate_bps) // 10000
+
+
+def unit_rebates(products: list[Product]) -> dict[int, int]:
+    """The rebate on one unit of each product, by product id."""
+    return {p.id: rebate_cents(p.price_cents, p.rebate_bps) for p in products}
+
+
+def is_sharer(user: User | None) -> bool:
+    """Whether ``user`` is a sharer: a signed-in user who has a shop. None (or an anonymous
+    user) is not."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    query = select(Shop.id).where(Shop.user_id == user.id).limit(1)
+    return db.session.execute(query).first() is not None
+
+
+# --- browsing ------------------------------------------------------------------------------
+
+
+def categories() -> list[Category]:
+    """Every category, in the order the chips show them."""
+    query = select(Category).order_by(Category.position, Category.id)
+    return list(db.session.execute(query).scalars())
+
+
+def category_by_slug(slug: str | None) -> Category | None:
+    slug = clean_text(slug or "")
+    if not slug:
+        return None
+    return db.session.execute(select(Category).where(Category.slug == slug)).scalar_one_or_none()
+
+
+def clean_text(value: str) -> str:
+    """``value`` without control characters or surrounding spaces, cut to the search limit."""
+    return _CONTROL.sub("", value).strip()[:MAX_QUERY_LENGTH].strip()
+
+
+def parse_sort(value: str | None) -> Sort:
+    """The sort named by ``value``; newest first for anything unknown."""
+    try:
+        return Sort(value)
+    except ValueError:
+        return Sort.NEW
+
+
+def parse_page(value: str | None) -> int:
+    """A 1-based page number from a query string; 1 for anything that is not a positive
+    whole number. (The upper bound is applied by ``browse``.)"""
+    if value is None or not value.strip().isascii() or not value.strip().isdigit():
+        return 1
+    # A thousand-digit number is still a valid int; cap it before it reaches SQL.
+    return max(1, min(int(value.strip()[:9]), 10**8))
+
+
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards (% and _) and the escape character made literal."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    products: list[Product]
+    #: Matching products on all pages.
+    total: int
+    page: int
+    pages: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def browse(
+    *,
+    query: str = "",
+    category: Category | None = None,
+    sort: Sort = Sort.NEW,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+) -> CatalogPage:
+    """One page of visible products matching ``query`` (a literal, case-insensitive phrase in
+    the title or description) in ``category``, in ``sort`` order.
+
+    A page past the end gives the last page and one below 1 gives the first, so a stale link
+    still shows products.
+    """
+    selection = visible_products()
+    query = clean_text(query)
+    if query:
+        pattern = f"%{escape_like(query)}%"
+        selection = selection.where(
+            or_(
+                Product.title.ilike(pattern, escape=LIKE_ESCAPE),
+                Product.description.ilike(pattern, escape=LIKE_ESCAPE),
+            )
+        )
+    if category is not None:
+        selection = selection.where(Product.category_id == category.id)
+
+    total = db.session.execute(select(func.count()).select_from(selection.subquery())).scalar_one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        selection.options(selectinload(Product.images).joinedload(ProductImage.image))
+        .order_by(*SORT_ORDER[sort])
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).scalars()
+    return CatalogPage(products=list(rows), total=total, page=page, pages=pages)

@@ -1,4 +1,6 @@
-from flask import abort, render_template, send_file
+from flask import abort, render_template, request, send_file
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from shop.extensions import db
 from shop.models import MerchantStatus, Product, ProductStatus
@@ -6,12 +8,66 @@ from shop.services import catalog, images
 from shop.storefront import bp
 
 ONE_YEAR = 365 * 24 * 3600
+#: The sort links, in the order shown.
+SORT_LABELS = {
+    catalog.Sort.NEW: _l("Newest"),
+    catalog.Sort.SALES: _l("Best selling"),
+    catalog.Sort.PRICE_ASC: _l("Price: low to high"),
+    catalog.Sort.PRICE_DESC: _l("Price: high to low"),
+    catalog.Sort.REBATE: _l("Highest rebate"),
+}
+
+
+def viewer_is_sharer() -> bool:
+    return catalog.is_sharer(current_user if current_user.is_authenticated else None)
 
 
 @bp.route("/")
 def home():
     products = catalog.latest_products(limit=30)
-    return render_template("storefront/home.html", products=products)
+    rebates = catalog.unit_rebates(products) if viewer_is_sharer() else {}
+    return render_template(
+        "storefront/home.html",
+        products=products,
+        rebates=rebates,
+        categories=catalog.categories(),
+    )
+
+
+@bp.route("/catalog", endpoint="catalog")
+def catalog_list():
+    args = request.args
+    sharer = viewer_is_sharer()
+    query = catalog.clean_text(args.get("q", ""))
+    category_slug = args.get("category", "")
+    category = catalog.category_by_slug(category_slug)
+    sort = catalog.parse_sort(args.get("sort"))
+    if sort == catalog.Sort.REBATE and not sharer:
+        # Rebates are the sharer's business; a buyer's page never reveals them, not even
+        # as an order.
+        sort = catalog.Sort.NEW
+    result = catalog.browse(
+        query=query, category=category, sort=sort, page=catalog.parse_page(args.get("page"))
+    )
+    sorts = [(s, label) for s, label in SORT_LABELS.items() if sharer or s != catalog.Sort.REBATE]
+    # The params every link on the page keeps; None drops one from the URL.
+    params = {
+        "q": query or None,
+        "category": category.slug if category else None,
+        "sort": sort.value if sort != catalog.Sort.NEW else None,
+    }
+    return render_template(
+        "storefront/catalog.html",
+        result=result,
+        rebates=catalog.unit_rebates(result.products) if sharer else {},
+        categories=catalog.categories(),
+        category=category,
+        unknown_category=bool(category_slug.strip()) and category is None,
+        query=query,
+        sort=sort,
+        sorts=sorts,
+        params=params,
+    )
 
 
 @bp.route("/p/<int:product_id>")
@@ -21,7 +77,17 @@ def product_detail(product_id: int):
         abort(404)
     if product.status != ProductStatus.LISTED or product.merchant.status != MerchantStatus.APPROVED:
         abort(410)
-    return render_template("storefront/product.html", product=product, merchant=product.merchant)
+    rebate = (
+        catalog.rebate_cents(product.price_cents, product.rebate_bps)
+        if viewer_is_sharer()
+        else None
+    )
+    return render_template(
+        "storefront/product.html",
+        product=product,
+        merchant=product.merchant,
+        rebate=rebate,
+    )
 
 
 @bp.route("/media/<string:name>")

@@ -18,8 +18,12 @@ METHODS = [("shop/**.py", "python"), ("templates/**.html", "jinja2")]
 
 def extracted_ids() -> set[str]:
     ids = set()
+    # Babel skips folders starting with "_" by default; templates/_macros must be read too.
+    def visible_dirs(path: str) -> bool:
+        return not Path(path).name.startswith(".")
+
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(PROJECT_ROOT), METHODS, keywords=KEYWORDS
+        str(PROJECT_ROOT), METHODS, keywords=KEYWORDS, directory_filter=visible_dirs
     ):
         ids.add(message if isinstance(message, str) else message[0])
     return ids

@@ -1,0 +1,51 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+REQUIRED = _l("This field is required.")
+
+
+class ShopSettingsForm(FlaskForm):
+    name = StringField(_l("Shop name"), validators=[DataRequired(REQUIRED), Length(max=30)])
+    slug = StringField(
+        _l("Shop address"),
+        validators=[DataRequired(REQUIRED), Length(max=32)],
+        description=_l("Letters, digits and hyphens. Your shop is at /s/<address>."),
+        render_kw={"autocapitalize": "off", "autocomplete": "off", "spellcheck": "false"},
+    )
+    intro = TextAreaField(
+        _l("Introduction"), validators=[Optional(), Length(max=200)], render_kw={"rows": 3}
+    )
+    avatar = FileField(_l("Avatar"), render_kw={"accept": "image/jpeg,image/png,image/webp"})
+
+
+class ItemAddForm(FlaskForm):
+    product_id = HiddenField()
+    next = HiddenField()
+
+
+class RecommendationForm(FlaskForm):
+    recommendation = TextAreaField(
+        _l("Your recommendation"),
+        validators=[Optional(), Length(max=300)],
+        render_kw={"rows": 2},
+    )
+
+
+class MoveForm(FlaskForm):
+    direction = HiddenField()
+
+
+class LinkForm(FlaskForm):
+    channel = SelectField(_l("Channel"), validate_choice=False)
+    label = StringField(
+        _l("Channel name (for your own channels)"),
+        validators=[Optional(), Length(max=20)],
+        render_kw={"placeholder": _l("e.g. colleagues' group")},
+    )
+
+
+class EmptyForm(FlaskForm):
+    """Only the CSRF token, for buttons that change state."""
