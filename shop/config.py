@@ -51,6 +51,8 @@ class Defaults:
     # Images: uploads above these are refused on the form (before decoding any pixels).
     MAX_IMAGE_BYTES = 8 * 1024 * 1024
     MAX_IMAGE_PIXELS = 40_000_000
+    #: Display-size files are re-encoded at lower quality until they fit (phone page budget).
+    MAX_DISPLAY_IMAGE_BYTES = 78 * 1024
 
     # Rebate rates a merchant may set, in basis points of the price (100 = 1%).
     REBATE_BPS_MIN = 100

@@ -70,12 +70,24 @@ def store_image(data: bytes, *, field: str = "image", uploaded_by_id: int | None
             width, height = variant.size
         target = root / f"{digest}-{suffix}.webp"
         tmp = target.with_suffix(".tmp")
-        variant.save(tmp, "WEBP", quality=quality, method=4)
+        tmp.write_bytes(_encode_within(variant, quality))
         tmp.replace(target)  # atomic: a reader never sees half a file
     image = Image(sha256=digest, width=width, height=height, uploaded_by_id=uploaded_by_id)
     db.session.add(image)
     db.session.flush()
     return image
+
+
+def _encode_within(picture: PILImage.Image, quality: int) -> bytes:
+    """WebP at ``quality``, stepping the quality down until the file fits the phone budget
+    (MAX_DISPLAY_IMAGE_BYTES: the main image of a page must stay under 80 KB)."""
+    limit = current_app.config["MAX_DISPLAY_IMAGE_BYTES"]
+    while True:
+        out = io.BytesIO()
+        picture.save(out, "WEBP", quality=quality, method=4)
+        if out.tell() <= limit or quality <= 30:
+            return out.getvalue()
+        quality -= 10
 
 
 def _decode(data: bytes, *, field: str, max_pixels: int) -> PILImage.Image:
