@@ -3,8 +3,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from shop.extensions import db
-from shop.models import MerchantStatus, Product, ProductStatus
-from shop.services import catalog, images
+from shop.models import Product
+from shop.services import catalog, images, shops
 from shop.storefront import bp
 
 ONE_YEAR = 365 * 24 * 3600
@@ -75,7 +75,7 @@ def product_detail(product_id: int):
     product = db.session.get(Product, product_id)
     if product is None:
         abort(404)
-    if product.status != ProductStatus.LISTED or product.merchant.status != MerchantStatus.APPROVED:
+    if shops.is_gone(product):
         abort(410)
     rebate = (
         catalog.rebate_cents(product.price_cents, product.rebate_bps)
