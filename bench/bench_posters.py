@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, n
 import qrcode  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
-from shop.services import posters  # noqa: E402
+from shop.services import images, posters  # noqa: E402
 
 TITLE = "武夷山正山小种红茶 250g 礼盒装 高山茶园春茶 松烟香 回甘足"
 TARGETS = {"cold": 3.0, "cold_new_files": 3.0, "cached": 0.5}
@@ -62,9 +62,12 @@ def main() -> None:
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        photo, avatar, cache = folder / "photo.webp", folder / "avatar.webp", folder / "cache"
-        product_photo(photo)
-        Image.open(photo).resize((240, 240)).save(avatar, "WEBP", quality=75)  # a "t" variant
+        upload, avatar, cache = folder / "upload.webp", folder / "avatar.webp", folder / "cache"
+        product_photo(upload)
+        Image.open(upload).resize((240, 240)).save(avatar, "WEBP", quality=75)  # a "t" variant
+        # What the app draws from: the square JPEG variant stored with every upload.
+        photo = folder / "photo.jpg"
+        photo.write_bytes(images.square_jpeg(Image.open(upload).convert("RGB")))
         cache.mkdir()
 
         start = time.perf_counter()
@@ -87,9 +90,9 @@ def main() -> None:
         # Fresh copies: a path the engine has never decoded, as for a new product's first poster.
         copies = []
         for i in range(rounds * n):
-            shutil.copyfile(photo, folder / f"photo-{i}.webp")
+            shutil.copyfile(photo, folder / f"photo-{i}.jpg")
             shutil.copyfile(avatar, folder / f"avatar-{i}.webp")
-            copies.append((folder / f"photo-{i}.webp", folder / f"avatar-{i}.webp"))
+            copies.append((folder / f"photo-{i}.jpg", folder / f"avatar-{i}.webp"))
 
         def cold_new_files(i: int) -> bytes:
             new_photo, new_avatar = copies[i - 1]
@@ -124,7 +127,8 @@ def main() -> None:
 
     base = statistics.median(times["baseline"])
     print(f"poster bench: {rounds} rounds x {n} calls per case, interleaved")
-    print(f"product photo 800x800 WebP, avatar 240x240 WebP, poster JPEG {len(sample) // 1024} KB")
+    print("product photo: the stored 670x670 JPEG poster variant of an 800x800 upload")
+    print(f"avatar: 240x240 WebP; poster: JPEG {len(sample) // 1024} KB")
     print(f"{'case':<38}{'median ms':>10}{'ratio':>8}{'rounds':>14}{'target':>9}  result")
     labels = {
         "baseline": "baseline: qrcode.make(url) PNG bytes",

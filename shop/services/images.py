@@ -1,9 +1,11 @@
 """Uploaded images: checked by content, bounded in bytes and pixels, re-encoded (which drops
-EXIF and GPS), stored once by content hash in a display size and a thumbnail."""
+EXIF and GPS), stored once by content hash in a display size and a thumbnail, plus a square
+JPEG sized for posters (not served; poster rendering decodes it instead of the display WebP)."""
 
 import hashlib
 import io
 import re
+import uuid
 import warnings
 from pathlib import Path
 
@@ -21,6 +23,9 @@ ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 #: (suffix, longest side in px, WebP quality)
 VARIANTS = {"d": (750, 80), "t": (240, 75)}
 _NAME_RE = re.compile(r"^([0-9a-f]{64})-([dt])\.webp$")
+#: Side of the poster photo in px (posters.PHOTO) and the JPEG quality of that variant. JPEG
+#: because it decodes about twice as fast as WebP, and a poster's first render pays for it.
+POSTER_SIDE, POSTER_QUALITY = 670, 90
 
 
 def media_root() -> Path:
@@ -38,6 +43,36 @@ def media_file(name: str) -> Path | None:
         return None
     path = media_root() / match.group(1)[:2] / name
     return path if path.is_file() else None
+
+
+def poster_source(image: Image) -> Path | None:
+    """The square poster-sized JPEG of ``image``, made from the display variant when an older
+    upload lacks it; None when neither file is there (the poster then draws a placeholder)."""
+    root = media_root() / image.sha256[:2]
+    target = root / f"{image.sha256}-s.jpg"
+    if target.is_file():
+        return target
+    display = root / image_url_name(image)
+    try:
+        with PILImage.open(display, formats=("WEBP",)) as picture:
+            _write_atomic(target, square_jpeg(picture.convert("RGB")))
+    except OSError:
+        return None
+    return target
+
+
+def square_jpeg(picture: PILImage.Image, side: int = POSTER_SIDE) -> bytes:
+    """``picture`` (RGB) cover-cropped to a centred square of ``side`` px, as JPEG."""
+    square = ImageOps.fit(picture, (side, side), PILImage.Resampling.LANCZOS)
+    out = io.BytesIO()
+    square.save(out, "JPEG", quality=POSTER_QUALITY)
+    return out.getvalue()
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    tmp = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)  # atomic: a reader never sees half a file
 
 
 def store_image(data: bytes, *, field: str = "image", uploaded_by_id: int | None = None) -> Image:
@@ -68,10 +103,8 @@ def store_image(data: bytes, *, field: str = "image", uploaded_by_id: int | None
         variant.thumbnail((side, side), PILImage.Resampling.LANCZOS)
         if suffix == "d":
             width, height = variant.size
-        target = root / f"{digest}-{suffix}.webp"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(_encode_within(variant, quality))
-        tmp.replace(target)  # atomic: a reader never sees half a file
+        _write_atomic(root / f"{digest}-{suffix}.webp", _encode_within(variant, quality))
+    _write_atomic(root / f"{digest}-s.jpg", square_jpeg(picture))
     image = Image(sha256=digest, width=width, height=height, uploaded_by_id=uploaded_by_id)
     db.session.add(image)
     db.session.flush()

@@ -292,6 +292,9 @@ def _load_square(path: Path | None, side: int) -> Image.Image | None:
 def _decode_square(path: Path, _mtime_ns: int, _size: int, side: int) -> Image.Image | None:
     try:
         with Image.open(path, formats=("JPEG", "PNG", "WEBP")) as source:
+            if source.size == (side, side):  # an images.poster_source file: no resize
+                picture = source.convert("RGB") if source.mode == "RGB" else source.convert("RGBA")
+                return _flatten(picture)
             scale = side / min(source.size)
             # A JPEG decodes at 1/2, 1/4 or 1/8 scale for free; other formats ignore this.
             source.draft("RGB", (math.ceil(source.width * scale), math.ceil(source.height * scale)))
@@ -305,6 +308,10 @@ def _decode_square(path: Path, _mtime_ns: int, _size: int, side: int) -> Image.I
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         log.warning("poster image %s not drawn: %s", path, error)
         return None
+    return _flatten(picture)
+
+
+def _flatten(picture: Image.Image) -> Image.Image:
     if picture.mode == "RGBA":
         flat = Image.new("RGB", picture.size, WHITE)
         flat.paste(picture, mask=picture.getchannel("A"))

@@ -251,11 +251,11 @@ def shop_link_create():
 
 def _poster_content(link: ShareLink) -> posters.PosterContent:
     shop = g.shop
-    avatar = images.media_file(images.image_url_name(shop.avatar)) if shop.avatar else None
+    avatar = images.media_file(images.image_url_name(shop.avatar, "t")) if shop.avatar else None
     product = link.product
     if product is not None:
         cover = product.cover
-        image = images.media_file(images.image_url_name(cover)) if cover else None
+        image = images.poster_source(cover) if cover else None
         item = shops.find_item(shop, product.id)
         return posters.PosterContent(
             url=url_for("storefront.follow_link", code=link.code, _external=True),
@@ -274,7 +274,7 @@ def _poster_content(link: ShareLink) -> posters.PosterContent:
         title=shop.name,
         price_cents=None,
         original_price_cents=None,
-        image_path=avatar,
+        image_path=images.poster_source(shop.avatar) if shop.avatar else None,
         sharer_name=current_user.display_name,
         avatar_path=avatar,
         headline=_("%(name)s invites you to the shop", name=current_user.display_name),

@@ -137,4 +137,3 @@ def shop_product(slug: str, product_id: int):
         if viewer_is_sharer()
         else None,
     )
-

@@ -41,9 +41,9 @@ def test_sharer_curates_makes_a_link_and_poster_and_a_friend_lands_on_it(live_se
     sharer.get_by_role("button", name="生成二维码海报").click()
     poster = sharer.get_by_role("img", name="二维码海报")
     poster.wait_for()
-    assert sharer.evaluate(
-        "img => img.complete && img.naturalWidth", poster.element_handle()
-    ) == 750
+    assert (
+        sharer.evaluate("img => img.complete && img.naturalWidth", poster.element_handle()) == 750
+    )
 
     friend = new_phone(user_agent=WECHAT_UA)
     friend.goto(link)

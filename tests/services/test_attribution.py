@@ -16,8 +16,9 @@ def click(click_id, sharer, ago, counted=True):
 
 
 def run(clicks, *, buyer=BUYER, allow_self=True, window=WINDOW):
-    return decide(clicks, order_at=ORDER_AT, buyer_id=buyer, window=window,
-                  allow_self_purchase=allow_self)
+    return decide(
+        clicks, order_at=ORDER_AT, buyer_id=buyer, window=window, allow_self_purchase=allow_self
+    )
 
 
 def test_no_clicks_earns_nothing():
@@ -56,8 +57,13 @@ def test_a_click_after_the_order_is_ignored():
 
 
 def test_the_latest_click_wins_and_earlier_sharers_are_overwritten():
-    decision = run([click(1, 7, timedelta(days=5)), click(2, 8, timedelta(days=1)),
-                    click(3, 9, timedelta(days=20))])
+    decision = run(
+        [
+            click(1, 7, timedelta(days=5)),
+            click(2, 8, timedelta(days=1)),
+            click(3, 9, timedelta(days=20)),
+        ]
+    )
     assert (decision.reason, decision.sharer_id, decision.click_id) == (Reason.ATTRIBUTED, 8, 2)
     assert decision.others == {7: Reason.OVERWRITTEN, 9: Reason.OUTSIDE_WINDOW}
 
@@ -91,8 +97,9 @@ def test_self_purchase_allowed_is_marked():
 
 
 def test_self_purchase_not_allowed_earns_nothing():
-    decision = run([click(1, 7, timedelta(days=3)), click(2, BUYER, timedelta(days=1))],
-                   allow_self=False)
+    decision = run(
+        [click(1, 7, timedelta(days=3)), click(2, BUYER, timedelta(days=1))], allow_self=False
+    )
     assert decision.reason == Reason.SELF_PURCHASE_NOT_ALLOWED and not decision.earns
     assert decision.others == {7: Reason.OVERWRITTEN}
 

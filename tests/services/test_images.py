@@ -21,6 +21,21 @@ def test_png_is_stored_once_in_two_sizes(ctx):
             assert stored.format == "WEBP" and max(stored.size) == longest
 
 
+def test_a_square_poster_variant_is_stored_and_remade_when_missing(ctx):
+    image = images.store_image(png_bytes(size=(1600, 1200)))
+    path = images.poster_source(image)
+    assert path is not None and path.name == f"{image.sha256}-s.jpg"
+    with PILImage.open(path) as stored:
+        assert stored.format == "JPEG" and stored.size == (images.POSTER_SIDE,) * 2
+    assert images.media_file(path.name) is None  # never served as a media URL
+    path.unlink()  # an upload stored before the variant existed
+    remade = images.poster_source(image)
+    assert remade == path and remade.is_file()
+    images.media_file(images.image_url_name(image)).unlink()
+    remade.unlink()
+    assert images.poster_source(image) is None  # nothing to draw from: a placeholder
+
+
 def test_exif_and_gps_are_dropped(ctx):
     picture = PILImage.new("RGB", (80, 60), (10, 200, 10))
     exif = PILImage.Exif()

@@ -9,14 +9,17 @@ from shop.services import clicks, links, shops
 from tests.factories import make_product, make_shop, make_user
 
 NOW = datetime(2026, 11, 24, 10, 0, 0)
-PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+PHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
 WECHAT_UA = PHONE_UA + " MicroMessenger/8.0.50(0x18003237) NetType/WIFI Language/zh_CN"
 
 
 def facts(ua=PHONE_UA, method="GET", purpose="", ip="203.0.113.9", referrer=""):
-    return clicks.RequestFacts(method=method, user_agent=ua, ip=ip, referrer=referrer,
-                               purpose=purpose)
+    return clicks.RequestFacts(
+        method=method, user_agent=ua, ip=ip, referrer=referrer, purpose=purpose
+    )
 
 
 def test_codes_are_short_random_and_unambiguous():
@@ -90,8 +93,14 @@ def test_head_and_prefetch_are_not_people():
 def test_ip_is_stored_hashed(ctx):
     shop, product = make_shop(), make_product()
     link = links.get_or_create_link(shop, product, Channel.MOMENTS, now=NOW)
-    clicks.record_click(link, facts(referrer="https://weixin.qq.com/x?y=1"), visitor_id="v" * 32,
-                        ip_secret="s", flooded=False, now=NOW)
+    clicks.record_click(
+        link,
+        facts(referrer="https://weixin.qq.com/x?y=1"),
+        visitor_id="v" * 32,
+        ip_secret="s",
+        flooded=False,
+        now=NOW,
+    )
     row = db.session.execute(db.select(Click)).scalar_one()
     assert "203.0.113.9" not in row.ip_hash and len(row.ip_hash) == 32
     assert row.ip_hash == clicks.hash_ip("203.0.113.9", "s") != clicks.hash_ip("203.0.113.9", "t")
@@ -105,8 +114,9 @@ def test_duplicates_within_ten_minutes_are_kept_but_not_counted(ctx):
     other = links.get_or_create_link(shop, product, Channel.WECHAT_GROUP, now=NOW)
 
     def follow(at, link=link, visitor="a" * 32):
-        return clicks.record_click(link, facts(), visitor_id=visitor, ip_secret="s",
-                                   flooded=False, now=at)
+        return clicks.record_click(
+            link, facts(), visitor_id=visitor, ip_secret="s", flooded=False, now=at
+        )
 
     assert follow(NOW) is None
     assert follow(NOW + timedelta(minutes=9, seconds=59)) == "duplicate"
@@ -120,10 +130,23 @@ def test_duplicates_within_ten_minutes_are_kept_but_not_counted(ctx):
 def test_bot_and_flood_clicks_are_kept_with_their_reason(ctx):
     shop, product = make_shop(), make_product()
     link = links.get_or_create_link(shop, product, Channel.POSTER, now=NOW)
-    assert clicks.record_click(link, facts(ua="WhatsApp/2.23"), visitor_id="c" * 32,
-                               ip_secret="s", flooded=False, now=NOW) == "bot"
-    assert clicks.record_click(link, facts(), visitor_id="c" * 32, ip_secret="s",
-                               flooded=True, now=NOW) == "flood"
+    assert (
+        clicks.record_click(
+            link,
+            facts(ua="WhatsApp/2.23"),
+            visitor_id="c" * 32,
+            ip_secret="s",
+            flooded=False,
+            now=NOW,
+        )
+        == "bot"
+    )
+    assert (
+        clicks.record_click(
+            link, facts(), visitor_id="c" * 32, ip_secret="s", flooded=True, now=NOW
+        )
+        == "flood"
+    )
     rows = db.session.execute(db.select(Click)).scalars().all()
     assert all(row.is_scan for row in rows)  # the poster channel's link is only reached by QR
     assert [row.is_counted for row in rows] == [False, False]

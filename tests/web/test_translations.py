@@ -18,6 +18,7 @@ METHODS = [("shop/**.py", "python"), ("templates/**.html", "jinja2")]
 
 def extracted_ids() -> set[str]:
     ids = set()
+
     # Babel skips folders starting with "_" by default; templates/_macros must be read too.
     def visible_dirs(path: str) -> bool:
         return not Path(path).name.startswith(".")
