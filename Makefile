@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install install-test translations messages lint clean
+.PHONY: run test bench install install-test translations messages lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: install-test translations
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# Reports, not gates: ratios against baselines measured in the same run (bench/README.md).
+bench: install translations
+	$(BIN)/python bench/bench_http.py
+	$(BIN)/python bench/bench_posters.py
 
 # For developers: re-extract strings and update both catalogues after changing text.
 messages: install

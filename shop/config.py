@@ -67,3 +67,10 @@ class Defaults:
     CLICK_FLOOD_LIMIT = "30 per minute"
     #: Beyond this, /r/ answers 429 and records nothing.
     CLICK_HARD_LIMIT = "300 per minute"
+    #: How long a worker remembers where a share code leads (0: ask the database every time).
+    #: A delisting or a shop's new address reaches /r/ within this many seconds; the landing
+    #: pages themselves always check.
+    LINK_CACHE_SECONDS = 10
+    #: Clicks are written by a background thread of each worker at least this often (0: in
+    #: the request). A crash (not a normal stop) can lose this many seconds of clicks.
+    CLICK_BATCH_SECONDS = 0.2

@@ -196,6 +196,8 @@ def render_error(code: int, message: str | None = None, retry_after: int | None 
 
 def _retry_after_seconds() -> int | None:
     """Seconds until the breached rate limit of this request resets, if one was breached."""
+    if "retry_after" in g:  # set by a view that counts a limit itself
+        return g.retry_after
     limit = limiter.current_limit
     if limit is None:
         return None

@@ -26,6 +26,9 @@ TEST_CONFIG = {
     "ARGON2_PARALLELISM": 1,
     "RATELIMIT_STORAGE_URI": "memory://",
     "SQLALCHEMY_ENGINE_OPTIONS": {},
+    # Tests see every change at once; tests/services/test_links_and_clicks.py covers the cache.
+    "LINK_CACHE_SECONDS": 0,
+    "CLICK_BATCH_SECONDS": 0,  # clicks written in the request; the writer has its own tests
 }
 
 

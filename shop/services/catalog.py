@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.extensions import db
 from shop.models import (
@@ -55,6 +55,23 @@ def visible_products() -> Select:
         select(Product)
         .join(Merchant, Merchant.id == Product.merchant_id)
         .where(Product.status == ProductStatus.LISTED, Merchant.status == MerchantStatus.APPROVED)
+    )
+
+
+def product_for_page(product_id: int) -> Product | None:
+    """A product with everything its page shows (merchant, category, images) in one query."""
+    return (
+        db.session.execute(
+            select(Product)
+            .where(Product.id == product_id)
+            .options(
+                joinedload(Product.merchant),
+                joinedload(Product.category),
+                joinedload(Product.images).joinedload(ProductImage.image),
+            )
+        )
+        .unique()
+        .scalar_one_or_none()
     )
 
 

@@ -55,6 +55,18 @@ def find_by_slug(slug: str) -> Shop | None:
     ).scalar_one_or_none()
 
 
+def find_with_item(slug: str, product_id: int) -> tuple[Shop, ShopItem | None] | None:
+    """The shop at ``slug`` (with its owner) and its item for the product, in one query; None
+    when no shop has that address."""
+    row = db.session.execute(
+        select(Shop, ShopItem)
+        .outerjoin(ShopItem, (ShopItem.shop_id == Shop.id) & (ShopItem.product_id == product_id))
+        .options(joinedload(Shop.user))
+        .where(Shop.slug == slug.lower())
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def random_slug() -> str:
     return "u" + "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(7))
 
@@ -123,19 +135,31 @@ UNAVAILABLE_LABELS = {
 
 def unavailable_reason(product: Product) -> str | None:
     """Why a product cannot be shown or bought now, or None when it can."""
-    if product.merchant.status != MerchantStatus.APPROVED:
+    return unavailable_because(product.merchant.status, product.status, product.stock)
+
+
+def unavailable_because(
+    merchant_status: MerchantStatus, status: ProductStatus, stock: int
+) -> str | None:
+    """:func:`unavailable_reason` from the three columns it reads (for callers that fetched
+    them in one query instead of loading the objects)."""
+    if merchant_status != MerchantStatus.APPROVED:
         return "merchant"
-    if product.status != ProductStatus.LISTED:
+    if status != ProductStatus.LISTED:
         return "delisted"
-    if product.stock <= 0:
+    if stock <= 0:
         return "sold_out"
     return None
 
 
+#: Reasons that make pages naming the product answer 410. Sold out is not gone: it may come
+#: back, and the page says so.
+GONE_REASONS = frozenset({"delisted", "merchant"})
+
+
 def is_gone(product: Product) -> bool:
-    """Delisted, or its merchant is not approved: pages naming it answer 410 (sold out is not
-    gone: it may come back, and the page says so)."""
-    return unavailable_reason(product) in ("delisted", "merchant")
+    """Delisted, or its merchant is not approved."""
+    return unavailable_reason(product) in GONE_REASONS
 
 
 # --- curation ------------------------------------------------------------------------------

@@ -1,57 +1,114 @@
 """Public pages of personal shops, and following a share link (/r/<code>)."""
 
+import base64
+import hashlib
+import hmac
+import re
 import secrets
+import time
+from functools import lru_cache
 
-from flask import abort, current_app, make_response, redirect, render_template, request, url_for
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    url_for,
+)
 from limits import parse
 
+from shop import db as dbsetup
 from shop.extensions import db, limiter
-from shop.models import Product
 from shop.services import catalog, clicks, links, shops
 from shop.storefront import bp
 from shop.storefront.views import viewer_is_sharer
 from shop.web import cookie_secure, now
 
 VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
+_VISITOR_RE = re.compile(r"[0-9a-f]{32}")
 
 
-def _visitor_signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="visitor-id")
+def _visitor_key() -> bytes:
+    key = current_app.extensions.get("visitor_key")
+    if key is None:  # derived once per app: the secret is never used directly
+        secret = current_app.config["SECRET_KEY"].encode()
+        key = hmac.new(secret, b"fenxiang visitor id", hashlib.sha256).digest()
+        current_app.extensions["visitor_key"] = key
+    return key
+
+
+def _visitor_mac(visitor: str) -> str:
+    digest = hmac.new(_visitor_key(), visitor.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode("ascii")  # 144 bits, 24 characters
+
+
+def visitor_cookie_value(visitor: str) -> str:
+    """``<visitor id>.<MAC>``: the cookie holds a random id and proof that we issued it."""
+    return f"{visitor}.{_visitor_mac(visitor)}"
 
 
 def visitor_id_from_cookie() -> str | None:
     """The visitor id in the signed cookie; a forged or malformed cookie counts as none."""
-    raw = request.cookies.get(current_app.config["VISITOR_COOKIE"])
-    if not raw:
+    raw = request.cookies.get(current_app.config["VISITOR_COOKIE"], "")
+    visitor, _, mac = raw.partition(".")
+    if not _VISITOR_RE.fullmatch(visitor) or len(mac) != 24:
         return None
-    try:
-        value = _visitor_signer().loads(raw)
-    except BadSignature:
+    return visitor if hmac.compare_digest(mac, _visitor_mac(visitor)) else None
+
+
+@lru_cache(maxsize=16)
+def _limit(text: str):
+    return parse(text)
+
+
+def _over_limit(setting: str, key: str) -> int | None:
+    """Count this request against ``setting``; None within it, else seconds until it resets.
+    The limiter's storage is shared by all workers when it is Redis."""
+    item = _limit(current_app.config[setting])
+    if limiter.limiter.hit(item, setting, key):
         return None
-    return value if isinstance(value, str) and len(value) == 32 else None
+    reset_at, _remaining = limiter.limiter.get_window_stats(item, setting, key)
+    return max(1, int(reset_at - time.time()))
 
 
-def _click_hard_limit() -> str:
-    return current_app.config["CLICK_HARD_LIMIT"]
-
-
-def _flooded(ip_hash: str) -> bool:
-    """True once this address has passed the flood limit (counted in the limiter's storage,
-    shared by all workers when that storage is Redis)."""
-    item = parse(current_app.config["CLICK_FLOOD_LIMIT"])
-    return not limiter.limiter.hit(item, "click-flood", ip_hash)
+@lru_cache(maxsize=4096)
+def _landing_path(link: links.LinkTarget, _script_root: str) -> str:
+    """Where a link lands: the product (or the shop) in the sharer's shop, the code in the URL
+    (WeChat's browser often loses cookies). Kept per target (the slug is part of it)."""
+    if link.product_id is not None:
+        return url_for(
+            "storefront.shop_product",
+            slug=link.shop_slug,
+            product_id=link.product_id,
+            ref=link.code,
+        )
+    return url_for("storefront.shop_page", slug=link.shop_slug, ref=link.code)
 
 
 @bp.route("/r/<string:code>", methods=["GET", "HEAD"])
-@limiter.limit(_click_hard_limit)
+@limiter.exempt  # counts its own limits: one storage hit each, keyed by the hashed address
 def follow_link(code: str):
-    link = links.find_by_code(code)
+    secret = current_app.config["SECRET_KEY"]
+    ip = request.remote_addr or ""
+    ip_hash = clicks.hash_ip(ip, secret)
+    # Beyond the hard limit nothing is looked up or recorded; beyond the flood limit the
+    # click is recorded as a flood (kept for audit, not counted).
+    retry_after = _over_limit("CLICK_HARD_LIMIT", ip_hash)
+    if retry_after is not None:
+        g.retry_after = retry_after
+        abort(429)
+    link = links.resolve_cached(code)
     if link is None:
         abort(404)
-    product = link.product
-    if product is not None and shops.is_gone(product):
+    if link.gone:
         abort(410)
+    # End the lookup's read transaction (when the cache missed): an insert made in the request
+    # then starts a transaction of its own that takes SQLite's write lock at BEGIN (a read
+    # transaction upgraded to a write fails with "database is locked" if another worker wrote).
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.rollback()
     visitor = visitor_id_from_cookie()
     new_visitor = visitor is None
     if new_visitor:
@@ -59,40 +116,40 @@ def follow_link(code: str):
     facts = clicks.RequestFacts(
         method=request.method,
         user_agent=request.headers.get("User-Agent", "")[:500],
-        ip=request.remote_addr or "",
+        ip=ip,
         referrer=request.headers.get("Referer", "")[:500],
         purpose=" ".join(
             request.headers.get(name, "")
             for name in ("Purpose", "Sec-Purpose", "X-Purpose", "X-Moz")
         ).lower(),
     )
-    secret = current_app.config["SECRET_KEY"]
-    clicks.record_click(
-        link,
-        facts,
-        visitor_id=visitor,
-        ip_secret=secret,
-        flooded=_flooded(clicks.hash_ip(facts.ip, secret)),
-        now=now(),
-    )
-    db.session.commit()
-    if product is not None:
-        target = url_for(
-            "storefront.shop_product", slug=link.shop.slug, product_id=product.id, ref=link.code
+    writer = clicks.writer_for_app()
+    with dbsetup.writing():
+        clicks.record_click(
+            link,
+            facts,
+            visitor_id=visitor,
+            ip_secret=secret,
+            flooded=_over_limit("CLICK_FLOOD_LIMIT", ip_hash) is not None,
+            now=now(),
+            new_visitor=new_visitor,
+            writer=writer,
+            ip_hash=ip_hash,
         )
-    else:
-        target = url_for("storefront.shop_page", slug=link.shop.slug, ref=link.code)
-    response = make_response(redirect(target, code=303))
-    if new_visitor:
-        response.set_cookie(
-            current_app.config["VISITOR_COOKIE"],
-            _visitor_signer().dumps(visitor),
-            max_age=VISITOR_COOKIE_AGE,
-            httponly=True,
-            samesite="Lax",
-            secure=cookie_secure(),
-        )
+        if writer is None:
+            db.session.commit()
+    # A bare 303: no HTML body, and the cookie header written directly (werkzeug's general
+    # cookie writer was a tenth of this route's time).
+    response = Response(status=303)
+    response.headers["Location"] = _landing_path(link, request.script_root)
     response.headers["Cache-Control"] = "no-store"
+    if new_visitor:
+        response.headers.add(
+            "Set-Cookie",
+            f"{current_app.config['VISITOR_COOKIE']}={visitor_cookie_value(visitor)}; "
+            f"Max-Age={VISITOR_COOKIE_AGE}; Path=/; HttpOnly; SameSite=Lax"
+            + ("; Secure" if cookie_secure() else ""),
+        )
     return response
 
 
@@ -119,13 +176,15 @@ def _ref() -> str | None:
 
 @bp.route("/s/<string:slug>/p/<int:product_id>")
 def shop_product(slug: str, product_id: int):
-    shop = _load_shop(slug)
-    product = db.session.get(Product, product_id)
+    found = shops.find_with_item(slug, product_id)
+    if found is None:
+        abort(404)
+    shop, item = found
+    product = catalog.product_for_page(product_id)
     if product is None:
         abort(404)
     if shops.is_gone(product):
         abort(410)
-    item = shops.find_item(shop, product.id)
     return render_template(
         "storefront/product.html",
         product=product,

@@ -2,8 +2,6 @@ from flask import abort, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from shop.extensions import db
-from shop.models import Product
 from shop.services import catalog, images, shops
 from shop.storefront import bp
 
@@ -72,7 +70,7 @@ def catalog_list():
 
 @bp.route("/p/<int:product_id>")
 def product_detail(product_id: int):
-    product = db.session.get(Product, product_id)
+    product = catalog.product_for_page(product_id)
     if product is None:
         abort(404)
     if shops.is_gone(product):

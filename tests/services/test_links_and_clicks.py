@@ -48,6 +48,49 @@ def test_one_link_per_target_and_channel(ctx):
     assert links.find_by_code(first.code) == first
 
 
+def test_resolve_reads_target_and_gone_in_one_go(ctx):
+    shop, product = make_shop(), make_product()
+    link = links.get_or_create_link(shop, product, Channel.POSTER, now=NOW)
+    whole = links.get_or_create_link(shop, None, Channel.MOMENTS, now=NOW)
+    target = links.resolve(link.code)
+    assert (target.id, target.channel, target.shop_slug) == (link.id, Channel.POSTER, shop.slug)
+    assert target.product_id == product.id and not target.gone
+    assert links.resolve(whole.code).product_id is None
+    assert links.resolve("Zz234567") is None and links.resolve("../admin") is None
+    product.status = ProductStatus.DELISTED
+    db.session.flush()
+    assert links.resolve(link.code).gone
+    assert not links.resolve(whole.code).gone  # the shop itself is still there
+    product.status, product.stock = ProductStatus.LISTED, 0
+    db.session.flush()
+    assert not links.resolve(link.code).gone  # sold out may come back: the page says so
+
+
+def test_target_cache_expires_and_stays_bounded(ctx, monkeypatch):
+    shop = make_shop()
+    made = [
+        links.get_or_create_link(shop, make_product(), Channel.MOMENTS, now=NOW) for _ in range(3)
+    ]
+    clock = [1000.0]
+    monkeypatch.setattr(links.time, "monotonic", lambda: clock[0])
+    cache = links.TargetCache(ttl=10, size=2)
+    first = made[0]
+    assert cache.get(first.code).shop_slug == shop.slug
+    shop.slug = "renamed-shop"
+    db.session.flush()
+    clock[0] += 9.9
+    assert cache.get(first.code).shop_slug != "renamed-shop"  # remembered within the ttl
+    clock[0] += 0.2
+    assert cache.get(first.code).shop_slug == "renamed-shop"  # asked again after it
+    for link in made:
+        cache.get(link.code)
+    assert list(cache._entries) == [made[1].code, made[2].code]  # least recently used left
+    assert cache.get("Zz234567") is None and "Zz234567" not in cache._entries
+    no_cache = links.TargetCache(ttl=0)
+    no_cache.get(first.code)
+    assert not no_cache._entries
+
+
 def test_custom_channel_needs_a_name(ctx):
     shop, product = make_shop(), make_product()
     with pytest.raises(ValidationError):
