@@ -59,6 +59,18 @@ class Defaults:
     REBATE_BPS_MAX = 5000
     MAX_PRODUCT_IMAGES = 6
 
+    # Orders, rebates and payouts.
+    #: An unpaid order is cancelled (stock released) after this many minutes.
+    PAYMENT_TIMEOUT_MINUTES = 30
+    #: A shipped order completes by itself this many days after shipping.
+    AUTO_COMPLETE_DAYS = 10
+    #: Rebates settle this many days after completion (the buyer may still return it).
+    RETURN_WINDOW_DAYS = 7
+    PAYOUT_MIN_CENTS = 1000
+    #: Providers a buyer may choose at checkout, in order ("manual", "sandbox").
+    PAYMENT_PROVIDERS = ["sandbox", "manual"]
+    MAX_ORDER_QUANTITY = 99
+
     # Share links and attribution.
     ATTRIBUTION_WINDOW_DAYS = 15
     ALLOW_SELF_PURCHASE = True

@@ -3,13 +3,36 @@
 from shop.models.audit import AuditEntry
 from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage, ProductStatus
+from shop.models.ledger import (
+    EFFECTS,
+    EntryKind,
+    LedgerEntry,
+    Payout,
+    PayoutAccount,
+    PayoutMethod,
+    PayoutStatus,
+)
 from shop.models.links import Channel, Click, ShareLink
 from shop.models.media import Image
 from shop.models.merchants import Merchant, MerchantStatus
+from shop.models.orders import Address, Order, OrderEvent, OrderItem, OrderStatus, PaymentEvent
 from shop.models.shops import Shop, ShopItem
 from shop.models.users import User, UserSession
 
 __all__ = [
+    "EFFECTS",
+    "Address",
+    "EntryKind",
+    "LedgerEntry",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "OrderStatus",
+    "PaymentEvent",
+    "Payout",
+    "PayoutAccount",
+    "PayoutMethod",
+    "PayoutStatus",
     "AuditEntry",
     "Category",
     "Channel",
