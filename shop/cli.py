@@ -1,19 +1,58 @@
-"""Flask commands: `flask seed-demo`, `flask create-admin`."""
+"""Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
+`flask sweep-orders`."""
+
+from datetime import timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from shop import db as dbsetup
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.models import User, utcnow
-from shop.services import accounts, demo
+from shop.services import accounts, demo, ledger, orders
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
+    app.cli.add_command(settle_rebates_command)
+    app.cli.add_command(sweep_orders_command)
+
+
+@click.command("settle-rebates")
+def settle_rebates_command() -> None:
+    """Settle the estimated rebates whose return window has passed.
+
+    Each order is settled in a transaction of its own; running this twice, or twice at once,
+    settles nothing twice (the ledger's unique key refuses a second entry)."""
+    config = current_app.config
+    window = timedelta(days=config["RETURN_WINDOW_DAYS"])
+    at = utcnow()
+    due = ledger.due_for_settlement(now=at, return_window=window)
+    db.session.rollback()
+    posted = 0
+    for order_id in due:
+        with dbsetup.writing():
+            posted += ledger.settle_order(order_id, now=at, return_window=window)
+            db.session.commit()
+    click.echo(f"Orders due: {len(due)}; rebate entries settled: {posted}")
+
+
+@click.command("sweep-orders")
+def sweep_orders_command() -> None:
+    """Cancel orders unpaid past their deadline and complete orders shipped long ago (run it
+    every few minutes, e.g. from cron)."""
+    config = current_app.config
+    at = utcnow()
+    with dbsetup.writing():
+        cancelled = orders.cancel_unpaid(now=at)
+        completed = orders.complete_shipped(
+            now=at, after=timedelta(days=config["AUTO_COMPLETE_DAYS"])
+        )
+        db.session.commit()
+    click.echo(f"Cancelled unpaid: {cancelled}; completed automatically: {completed}")
 
 
 @click.command("seed-demo")

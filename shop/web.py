@@ -16,7 +16,7 @@ from shop import db as dbsetup
 from shop.errors import DomainError
 from shop.extensions import db, limiter
 from shop.models import utcnow
-from shop.services import accounts, products
+from shop.services import accounts, orders, products
 from shop.services.catalog import rebate_cents
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -124,6 +124,7 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
+    app.jinja_env.globals["order_status_label"] = orders.status_label
 
     @app.context_processor
     def _template_globals():

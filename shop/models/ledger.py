@@ -41,9 +41,7 @@ class LedgerEntry(db.Model):
         UniqueConstraint("order_item_id", "kind"),
         UniqueConstraint("payout_id", "kind"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
-        CheckConstraint(
-            "(order_item_id IS NULL) <> (payout_id IS NULL)", name="one_source"
-        ),
+        CheckConstraint("(order_item_id IS NULL) <> (payout_id IS NULL)", name="one_source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -384,3 +384,16 @@ def test_payout_account_rules(ctx):
     account = payouts.save_account(user, "bank", "王", "6225 8801 1234 5678", "招商银行", now=NOW)
     assert account.account_number == "6225880112345678"
     assert payouts.masked(account.account_number) == "•••• 5678"
+
+
+def test_settle_rebates_command_twice_settles_once(app, ctx):
+    order, sharer = lifecycle_order(at=datetime(2026, 1, 1))
+    orders.confirm_receipt(order, actor=order.buyer, now=datetime(2026, 1, 3))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["settle-rebates"])
+    second = runner.invoke(args=["settle-rebates"])
+    assert "rebate entries settled: 1" in first.output, first.output
+    assert "Orders due: 0" in second.output
+    db.session.rollback()
+    assert ledger.balances(sharer.id).available_cents == 1000

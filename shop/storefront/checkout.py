@@ -1,0 +1,263 @@
+"""Buying: the checkout form, the sandbox gateway's pages and the payment callbacks.
+
+The sandbox gateway plays the part of a real one: its page takes the "payment", sends the
+signed notice to our callback (as a gateway's server would), then sends the browser back to our
+return path with the same signed notice. Both roads end in ``payments.apply_notice``.
+"""
+
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
+from wtforms.validators import Optional
+
+from shop import db as dbsetup
+from shop.errors import DomainError
+from shop.extensions import csrf, db
+from shop.models import Order
+from shop.services import catalog, orders, payments, shops
+from shop.storefront import bp
+from shop.storefront.sharing import visitor_id_from_cookie
+from shop.web import now, show_domain_error
+
+
+class CheckoutForm(FlaskForm):
+    checkout_key = HiddenField()
+    ref = HiddenField()
+    quantity = IntegerField(_l("Quantity"), validators=[Optional()], default=1)
+    saved_address = SelectField(_l("Saved address"), choices=[], validate_choice=False)
+    name = StringField(_l("Recipient"), render_kw={"autocomplete": "name"})
+    phone = StringField(
+        _l("Mobile number"), render_kw={"autocomplete": "tel", "inputmode": "numeric"}
+    )
+    region = StringField(
+        _l("Province, city, district"), render_kw={"autocomplete": "address-level1"}
+    )
+    detail = StringField(_l("Street and number"), render_kw={"autocomplete": "street-address"})
+    provider = RadioField(_l("Payment"), choices=[])
+
+
+def _providers():
+    config = current_app.config
+    return payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
+
+
+@bp.route("/checkout/<int:product_id>", methods=["GET", "POST"])
+@login_required
+def checkout(product_id: int):
+    product = catalog.product_for_page(product_id)
+    if product is None:
+        abort(404)
+    if shops.is_gone(product):
+        abort(410)
+    form = CheckoutForm()
+    saved = orders.addresses_of(current_user)
+    form.saved_address.choices = [("", _("A new address"))] + [
+        (str(a.id), f"{a.name} {a.phone} {a.region} {a.detail}") for a in saved
+    ]
+    available = _providers()
+    form.provider.choices = [(name, str(p.label)) for name, p in available.items()]
+    if request.method == "GET":
+        form.checkout_key.data = orders.new_checkout_key()
+        form.ref.data = request.args.get("ref", "")
+        form.provider.data = next(iter(available), None)
+        if saved:
+            form.saved_address.data = str(saved[0].id)
+        form.quantity.data = request.args.get("quantity", 1, type=int)
+    elif form.validate_on_submit():
+        result = _place(form, product, saved, available)
+        if result is not None:
+            return result
+    return render_template(
+        "storefront/checkout.html", form=form, product=product, saved=saved, now_saved=bool(saved)
+    )
+
+
+def _place(form: CheckoutForm, product, saved, available):
+    config = current_app.config
+    key = (form.checkout_key.data or "")[:40]
+    if len(key) < 16:
+        flash(_("This form has expired. Please try again."), "error")
+        return None
+    try:
+        quantity = orders.parse_quantity(
+            request.form.get("quantity"), maximum=config["MAX_ORDER_QUANTITY"]
+        )
+        chosen = {str(a.id): a for a in saved}.get(form.saved_address.data or "")
+        if chosen is not None:
+            address = orders.ShippingAddress(
+                chosen.name, chosen.phone, chosen.region, chosen.detail
+            )
+        else:
+            address = orders.check_address(
+                form.name.data, form.phone.data, form.region.data, form.detail.data
+            )
+        provider = form.provider.data
+        if provider not in available:
+            raise DomainError(_("Choose how to pay."), "provider")
+        visitor = visitor_id_from_cookie()
+        placed = orders.place_order(
+            current_user,
+            [(product.id, quantity)],
+            address,
+            checkout_key=key,
+            provider=provider,
+            visitor_id=visitor,
+            now=now(),
+            window=timedelta(days=config["ATTRIBUTION_WINDOW_DAYS"]),
+            allow_self_purchase=config["ALLOW_SELF_PURCHASE"],
+            pay_within=timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"]),
+        )
+        if chosen is None:
+            orders.save_address(current_user, address, now=now())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        return None
+    return redirect(url_for("storefront.order_pay", order_id=placed[0].id))
+
+
+@bp.route("/orders/<int:order_id>/pay")
+@login_required
+def order_pay(order_id: int):
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != current_user.id:
+        abort(404)
+    if order.status != orders.S.PLACED:
+        return redirect(url_for("storefront.order_detail", order_id=order.id))
+    provider = _providers().get(order.payment_provider)
+    target = None
+    if provider is not None:
+        back = url_for("storefront.sandbox_return", _external=False)
+        target = provider.start(order, back)
+    if target:
+        return redirect(target)
+    return redirect(url_for("storefront.order_detail", order_id=order.id))
+
+
+@bp.route("/pay/sandbox/<string:number>", methods=["GET", "POST"])
+def sandbox_gateway(number: str):
+    """The simulated gateway's own page (not part of the shop in a real deployment)."""
+    provider = _providers().get("sandbox")
+    token = request.values.get("t", "")
+    if provider is None or not payments.hmac.compare_digest(provider.sign(number.encode()), token):
+        abort(404)
+    order = db.session.execute(select(Order).where(Order.number == number)).scalar_one_or_none()
+    if order is None:
+        abort(404)
+    back = request.values.get("return", "")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("storefront.sandbox_return")
+    if request.method == "POST":
+        body = provider.notice_body(order)
+        signature = provider.sign(body)
+        # The gateway's server notifies the shop (at least once) ...
+        _apply("sandbox", provider, body, signature)
+        # ... and the buyer's browser comes back with the same signed notice.
+        return redirect(f"{back}?body={body.decode()}&sig={signature}", code=303)
+    return render_template("storefront/sandbox_gateway.html", order=order, token=token, back=back)
+
+
+def _apply(name: str, provider, body: bytes, signature: str):
+    with dbsetup.writing():
+        db.session.rollback()
+        notice = provider.parse(body, signature)
+        result = payments.apply_notice(name, notice, now=now())
+        db.session.commit()
+    return result
+
+
+@bp.route("/payments/sandbox/notify", methods=["POST"])
+@csrf.exempt  # a server-to-server callback: its signature is the proof, not a form token
+def sandbox_notify():
+    provider = _providers().get("sandbox")
+    if provider is None:
+        abort(404)
+    try:
+        result = _apply(
+            "sandbox", provider, request.get_data(), request.headers.get("X-Sandbox-Signature", "")
+        )
+    except payments.BadSignature:
+        db.session.rollback()
+        return {"ok": False, "error": "bad signature"}, 400
+    # A replay, or a notice for an order that can no longer be paid, is still received: 200,
+    # so the gateway stops retrying; what happened is stored with the event.
+    return {"ok": True, "outcome": result.outcome}, 200
+
+
+@bp.route("/payments/sandbox/return")
+def sandbox_return():
+    provider = _providers().get("sandbox")
+    if provider is None:
+        abort(404)
+    body = request.args.get("body", "").encode()
+    try:
+        result = _apply("sandbox", provider, body, request.args.get("sig", ""))
+    except payments.BadSignature:
+        db.session.rollback()
+        abort(400)
+    if result.order is None:
+        abort(404)
+    if result.order.status != orders.S.PLACED:
+        flash(_("Payment received. Thank you!"), "success")
+    return redirect(url_for("storefront.order_detail", order_id=result.order.id))
+
+
+# --- the buyer's orders ----------------------------------------------------------------------
+
+
+def _own_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != current_user.id:
+        abort(404)
+    return order
+
+
+@bp.route("/orders")
+@login_required
+def my_orders():
+    found = db.session.execute(
+        select(Order).where(Order.buyer_id == current_user.id).order_by(Order.id.desc()).limit(100)
+    ).scalars()
+    return render_template("storefront/orders.html", orders=list(found))
+
+
+@bp.route("/orders/<int:order_id>")
+@login_required
+def order_detail(order_id: int):
+    return render_template("storefront/order.html", order=_own_order(order_id), form=FlaskForm())
+
+
+@bp.route("/orders/<int:order_id>/<string:action>", methods=["POST"])
+@login_required
+def order_action(order_id: int, action: str):
+    order = _own_order(order_id)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        if action == "cancel":
+            orders.cancel_by_buyer(order, actor=current_user, now=now())
+            message = _("Order cancelled.")
+        elif action == "confirm":
+            orders.confirm_receipt(order, actor=current_user, now=now())
+            message = _("Thank you! The order is complete.")
+        elif action == "refund":
+            orders.request_refund(
+                order, request.form.get("reason", ""), actor=current_user, now=now()
+            )
+            message = _("Refund requested. The merchant will decide.")
+        else:
+            abort(404)
+        db.session.commit()
+        flash(message, "success")
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    return redirect(url_for("storefront.order_detail", order_id=order.id))
