@@ -1,0 +1,131 @@
+"""Requests released together against one file database (SQLite) or PostgreSQL server: each
+thread has its own app context, session and connection, as a server's workers do."""
+
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from shop import db as dbsetup
+from shop.errors import DomainError
+from shop.extensions import db
+from shop.models import LedgerEntry, Order, OrderEvent, Payout, Product, User
+from shop.services import ledger, payments, payouts
+from tests import invariants
+from tests.factories import make_product, make_user
+from tests.services.test_orders import (
+    ADDRESS,
+    NOW,
+    WINDOW,
+    earning_sharer,
+    orders,
+    sandbox,
+)
+
+
+def race(app, count, work):
+    """Run ``work(i)`` in ``count`` threads released by one barrier; returns (results,
+    seconds). A DomainError counts as a refusal (its class name is the result)."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(i):
+        with app.app_context():
+            barrier.wait()
+            try:
+                with dbsetup.writing():
+                    results[i] = work(i)
+                    db.session.commit()
+            except DomainError as error:
+                db.session.rollback()
+                results[i] = type(error).__name__
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results, time.perf_counter() - begin
+
+
+def test_fifty_buyers_for_five_in_stock_buy_exactly_five(app):
+    with app.app_context():
+        product_id = make_product(stock=5).id
+        buyer_ids = [make_user().id for _ in range(50)]
+        db.session.commit()
+
+    def buy(i):
+        buyer = db.session.get(User, buyer_ids[i])
+        placed = orders.place_order(
+            buyer, [(product_id, 1)], ADDRESS, checkout_key=f"key-{i}-xxxxxxxxxxxx",
+            provider="sandbox", visitor_id=None, now=NOW, window=WINDOW,
+            allow_self_purchase=True, pay_within=timedelta(minutes=30),
+        )  # fmt: skip
+        return "ok" if placed else None
+
+    results, seconds = race(app, 50, buy)
+    assert results.count("ok") == 5, results
+    assert all(r in ("ok", "ValidationError") for r in results), results
+    with app.app_context():
+        assert db.session.get(Product, product_id).stock == 0
+        assert db.session.execute(select(func.count(Order.id))).scalar() == 5
+        invariants.check(db.session)
+    print(f"\n50 buyers, stock 5: 5 sold, 45 refused, {seconds:.2f} s")
+
+
+def test_two_hundred_replays_of_one_payment_notice_pay_once(app):
+    with app.app_context():
+        product = make_product(stock=5)
+        [order] = orders.place_order(
+            make_user(), [(product.id, 1)], ADDRESS, checkout_key="replayed-key-0000",
+            provider="sandbox", visitor_id=None, now=NOW, window=WINDOW,
+            allow_self_purchase=True, pay_within=timedelta(minutes=30),
+        )  # fmt: skip
+        db.session.commit()
+        provider = sandbox()
+        body = provider.notice_body(order)
+        signature = provider.sign(body)
+        order_id = order.id
+
+    def deliver(_i):
+        notice = provider.parse(body, signature)
+        return payments.apply_notice("sandbox", notice, now=NOW).outcome
+
+    results, seconds = race(app, 200, deliver)
+    assert results.count("paid") == 1 and results.count("replay") == 199, set(results)
+    with app.app_context():
+        paid = select(func.count(OrderEvent.id)).where(
+            OrderEvent.order_id == order_id, OrderEvent.to_status == "paid"
+        )
+        assert db.session.execute(paid).scalar() == 1
+        invariants.check(db.session)
+    print(f"\n200 deliveries of one notice: 1 paid, 199 replays, {seconds:.2f} s")
+
+
+def test_fifty_payout_requests_against_one_balance_give_one_payout(app):
+    with app.app_context():
+        sharer_id = earning_sharer(50).id
+        db.session.commit()
+
+    def ask(i):
+        sharer = db.session.get(User, sharer_id)
+        payouts.request_payout(sharer, 4000, idempotency_key=f"k{i}", minimum_cents=1000, now=NOW)
+        return "ok"
+
+    results, seconds = race(app, 50, ask)
+    assert results.count("ok") == 1, results
+    with app.app_context():
+        assert db.session.execute(select(func.count(Payout.id))).scalar() == 1
+        assert ledger.balances(sharer_id).available_cents == 1000
+        assert (
+            db.session.execute(
+                select(func.count(LedgerEntry.id)).where(LedgerEntry.kind == "payout")
+            ).scalar()
+            == 1
+        )
+        invariants.check(db.session)
+    print(f"\n50 payout requests on ¥50: 1 accepted, 49 refused, {seconds:.2f} s")
