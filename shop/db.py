@@ -38,6 +38,15 @@ def writing():
         _immediate.reset(token)
 
 
+def insert_for(session, model):
+    """An INSERT for ``model`` in the session's dialect, so ``.on_conflict_do_nothing()`` is
+    available on SQLite and PostgreSQL alike (idempotent postings and notices)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
+
+
 def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
     if engine.dialect.name != "sqlite":
         return

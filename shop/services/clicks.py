@@ -213,6 +213,7 @@ class ClickWriter:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._closed = False
+        self._atexit_pid = 0  #: the process whose exit writes what is left
 
     def submit(self, row: dict) -> None:
         self._ensure_thread()
@@ -277,7 +278,7 @@ class ClickWriter:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
             self._pid, self._closed = os.getpid(), False
-            if os.getpid() != getattr(self, "_atexit_pid", None):
+            if os.getpid() != self._atexit_pid:
                 atexit.register(self.close)
                 self._atexit_pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="click-writer", daemon=True)

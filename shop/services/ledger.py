@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from shop import db as dbsetup
 from shop.extensions import db
 from shop.models import (
     EFFECTS,
@@ -24,11 +24,6 @@ from shop.models import (
     PayoutStatus,
 )
 from shop.services.attribution import EARNING
-
-
-def _insert():
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(LedgerEntry)
 
 
 def post(
@@ -45,7 +40,7 @@ def post(
     if amount_cents <= 0:
         return False
     result = db.session.execute(
-        _insert()
+        dbsetup.insert_for(db.session, LedgerEntry)
         .values(
             sharer_id=sharer_id,
             kind=kind,

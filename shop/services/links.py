@@ -181,12 +181,6 @@ def resolve_cached(code: str) -> LinkTarget | None:
     return cache.get(code)
 
 
-def find_by_code(code: str) -> ShareLink | None:
-    if not is_well_formed(code):
-        return None
-    return db.session.execute(select(ShareLink).where(ShareLink.code == code)).scalar_one_or_none()
-
-
 def links_of_shop(shop: Shop) -> list[ShareLink]:
     return list(
         db.session.execute(

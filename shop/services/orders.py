@@ -30,6 +30,7 @@ from shop.models import (
     User,
 )
 from shop.services import attribution, catalog, ledger, shops
+from shop.services.accounts import PHONE_RE
 
 S = OrderStatus
 #: (from, to) -> who may make the change. "payment" is a verified payment notification (or a
@@ -63,7 +64,6 @@ STATUS_LABELS = {
     S.REFUNDED: _l("refunded"),
     S.REFUND_REJECTED: _l("refund rejected"),
 }
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def status_label(status) -> str:
@@ -124,34 +124,26 @@ def transition(
     )
     if to == S.PAID:
         ledger.post_estimates(order, now=now)
-        _sales(order, +1)
+        _add_per_unit(order, Product.sales_count, +1)
     elif to == S.CANCELLED:
-        _release_stock(order)
+        _add_per_unit(order, Product.stock, +1)
     elif to == S.REFUNDED:
         ledger.reverse_for_refund(order, now=now)
-        _release_stock(order)
+        _add_per_unit(order, Product.stock, +1)
         if order.paid_at is not None:
-            _sales(order, -1)
+            _add_per_unit(order, Product.sales_count, -1)
     db.session.flush()
     return order
 
 
-def _release_stock(order: Order) -> None:
+def _add_per_unit(order: Order, column, sign: int) -> None:
+    """Add ``sign`` x each item's quantity to ``column`` of its product (stock released on
+    cancel or refund, sales counted on payment and taken back on refund)."""
     for item in order.items:
         db.session.execute(
             update(Product)
             .where(Product.id == item.product_id)
-            .values(stock=Product.stock + item.quantity)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _sales(order: Order, sign: int) -> None:
-    for item in order.items:
-        db.session.execute(
-            update(Product)
-            .where(Product.id == item.product_id)
-            .values(sales_count=Product.sales_count + sign * item.quantity)
+            .values({column: column + sign * item.quantity})
             .execution_options(synchronize_session=False)
         )
 

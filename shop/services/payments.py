@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from shop import db as dbsetup
 from shop.errors import Conflict, DomainError, InvalidTransition, ValidationError
 from shop.extensions import db
 from shop.models import Order, OrderStatus, PaymentEvent, User
@@ -84,8 +84,15 @@ class SandboxProvider:
         self.key = key
 
     def start(self, order: Order, return_url: str) -> str | None:
-        token = self.sign(order.number.encode())
+        token = self.order_token(order.number)
         return f"/pay/sandbox/{order.number}?" + urlencode({"t": token, "return": return_url})
+
+    def order_token(self, number: str) -> str:
+        """What opens the gateway page of order ``number``."""
+        return self.sign(number.encode())
+
+    def valid_token(self, number: str, token: str) -> bool:
+        return hmac.compare_digest(self.order_token(number), token or "")
 
     def sign(self, body: bytes) -> str:
         return hmac.new(self.key, body, hashlib.sha256).hexdigest()
@@ -131,11 +138,6 @@ class Outcome:
     applied: bool
 
 
-def _insert_event():
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(PaymentEvent)
-
-
 def apply_notice(
     provider: str, notice: PaymentNotice, *, now: datetime, actor: User | None = None
 ) -> Outcome:
@@ -156,7 +158,7 @@ def apply_notice(
     else:
         outcome = "paid"
     inserted = db.session.execute(
-        _insert_event()
+        dbsetup.insert_for(db.session, PaymentEvent)
         .values(
             provider=provider,
             event_id=notice.event_id,

@@ -45,7 +45,7 @@ def test_one_link_per_target_and_channel(ctx):
     assert len({first.id, moments.id, whole.id, custom.id, other_custom.id}) == 5
     assert whole.product_id is None and whole.target_key == "shop"
     assert links.channel_name(custom) == "同事群"
-    assert links.find_by_code(first.code) == first
+    assert links.resolve(first.code).id == first.id
 
 
 def test_resolve_reads_target_and_gone_in_one_go(ctx):
