@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 
@@ -12,4 +12,20 @@ class DecisionForm(FlaskForm):
         _l("Reason (shown to the merchant)"),
         validators=[Optional(), Length(max=500)],
         render_kw={"rows": 3},
+    )
+
+
+class PayoutDecisionForm(FlaskForm):
+    reference = StringField(
+        _l("Transfer reference"), validators=[Optional(), Length(max=64)],
+        render_kw={"autocomplete": "off"},
+    )  # fmt: skip
+    reason = StringField(
+        _l("Reason (shown to the sharer)"), validators=[Optional(), Length(max=200)]
+    )
+
+
+class RefundOverrideForm(FlaskForm):
+    reason = StringField(
+        _l("Reason (kept in the audit log)"), validators=[Optional(), Length(max=200)]
     )

@@ -33,7 +33,11 @@ def load_merchant(merchant_id: int) -> Merchant:
 
 @bp.route("/")
 def home():
-    return render_template("admin/home.html", merchant_counts=admin_queries.merchant_counts())
+    return render_template(
+        "admin/home.html",
+        merchant_counts=admin_queries.merchant_counts(),
+        money_counts=admin_queries.money_counts(),
+    )
 
 
 @bp.route("/merchants")

@@ -64,3 +64,15 @@ class EmptyForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     product_image_id = HiddenField()
+
+
+class ShipForm(FlaskForm):
+    carrier = StringField(_l("Carrier"), render_kw={"placeholder": "顺丰速运", "list": "carriers"})
+    tracking = StringField(
+        _l("Tracking number"), render_kw={"autocapitalize": "characters", "autocomplete": "off"}
+    )
+
+
+class RefundDecisionForm(FlaskForm):
+    decision = HiddenField()
+    note = StringField(_l("Note to the buyer"), validators=[Optional(), Length(max=200)])

@@ -108,6 +108,7 @@ class Payout(db.Model):
     method: Mapped[str] = mapped_column(String(20))
     account_name: Mapped[str] = mapped_column(String(40))
     account_number: Mapped[str] = mapped_column(String(40))
+    bank_name: Mapped[str] = mapped_column(String(60), default="", server_default="")
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -146,6 +146,13 @@ def authenticate(*, account: str, password: str) -> User | None:
     return user
 
 
+def confirm_password(user: User, password: str, *, field: str = "password") -> None:
+    """Re-authentication before a sensitive change (where payouts go): the signed-in user
+    types the password again. ValidationError on ``field`` when it is wrong."""
+    if not password or not passwords.verify(user.password_hash, password):
+        raise ValidationError(_l("The password is wrong."), field)
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -4,7 +4,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
-from shop.models import AuditEntry, Merchant, MerchantStatus
+from shop.models import (
+    AuditEntry,
+    Merchant,
+    MerchantStatus,
+    Order,
+    OrderStatus,
+    Payout,
+    PayoutStatus,
+)
 
 PAGE_SIZE = 50
 
@@ -48,3 +56,54 @@ def audit_page(
         .offset((page - 1) * PAGE_SIZE)
     ).scalars()
     return list(rows), pages
+
+
+def payout_queue() -> list[Payout]:
+    """Open payout requests, oldest first (fair queue), with their sharers."""
+    return list(
+        db.session.execute(
+            select(Payout)
+            .options(selectinload(Payout.user))
+            .where(Payout.status == PayoutStatus.REQUESTED)
+            .order_by(Payout.requested_at.asc(), Payout.id.asc())
+        ).scalars()
+    )
+
+
+def recent_payout_decisions(limit: int = 20) -> list[Payout]:
+    return list(
+        db.session.execute(
+            select(Payout)
+            .options(selectinload(Payout.user))
+            .where(Payout.status != PayoutStatus.REQUESTED)
+            .order_by(Payout.decided_at.desc(), Payout.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+#: Orders an administrator may need to step into: a refund waiting on the merchant, or one
+#: the merchant rejected (the buyer may have complained).
+DISPUTE_STATUSES = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUND_REJECTED)
+
+
+def refund_disputes(limit: int = 100) -> list[Order]:
+    return list(
+        db.session.execute(
+            select(Order)
+            .options(selectinload(Order.items), selectinload(Order.merchant))
+            .where(Order.status.in_(DISPUTE_STATUSES))
+            .order_by(Order.placed_at.asc(), Order.id.asc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def money_counts() -> dict[str, int]:
+    payouts = db.session.execute(
+        select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED)
+    ).scalar_one()
+    disputes = db.session.execute(
+        select(func.count(Order.id)).where(Order.status.in_(DISPUTE_STATUSES))
+    ).scalar_one()
+    return {"payouts_waiting": payouts, "refund_disputes": disputes}

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop import faults
 from shop.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from shop.extensions import db
 from shop.models import (
@@ -29,7 +30,7 @@ from shop.models import (
     ShareLink,
     User,
 )
-from shop.services import attribution, catalog, ledger, shops
+from shop.services import attribution, audit, catalog, ledger, shops
 from shop.services.accounts import PHONE_RE
 
 S = OrderStatus
@@ -77,6 +78,11 @@ def _allowed(order: Order, to: OrderStatus, source: str) -> bool:
     if order.status == S.REFUND_REJECTED and to in RESUME_FROM:
         return order.refund_from == RESUME_FROM[to]
     return True
+
+
+def can(order: Order, to: OrderStatus, source: str) -> bool:
+    """Whether ``source`` may move ``order`` to ``to`` now (to show only the buttons that work)."""
+    return _allowed(order, to, source)
 
 
 def transition(
@@ -383,6 +389,7 @@ def place_order(
                 db.session.add(order)
                 orders.append(order)
             db.session.flush()
+            faults.hit("place_order.after_stock")  # stock taken, rows written, not committed
     except IntegrityError:
         raise Conflict(
             _l("This order is being placed already. Please look at your orders.")
@@ -462,6 +469,29 @@ def decide_refund(
             values={"closed_at": now},
         )  # fmt: skip
     return transition(order, S.REFUND_REJECTED, source=source, actor=actor, now=now, note=note)
+
+
+def refund_by_admin(order: Order, reason: str, *, actor: User, now: datetime) -> Order:
+    """An administrator refunds an order whose refund is requested or was rejected by the
+    merchant (overriding the merchant). The reason is required, and audited with the change."""
+    if not actor.is_admin:
+        raise PermissionDenied(_l("Only an administrator can override a refund decision."))
+    reason = " ".join((reason or "").split())
+    if not reason or len(reason) > 200:
+        raise ValidationError(_l("Say why, in at most 200 characters."), "reason")
+    before = {"status": str(order.status)}
+    decide_refund(order, True, actor=actor, source="admin", now=now, note=reason)
+    audit.record(
+        actor=actor,
+        action="order.refund",
+        object_type="order",
+        object_id=order.id,
+        before=before,
+        after={"status": str(order.status)},
+        reason=reason,
+        now=now,
+    )
+    return order
 
 
 def _own(order: Order, actor: User) -> None:

@@ -122,6 +122,7 @@ def request_payout(
         method=str(account.method),
         account_name=account.account_name,
         account_number=account.account_number,
+        bank_name=account.bank_name,
         requested_at=now,
     )
     try:

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 REQUIRED = _l("This field is required.")
@@ -49,3 +49,24 @@ class LinkForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """Only the CSRF token, for buttons that change state."""
+
+
+class PayoutAccountForm(FlaskForm):
+    method = RadioField(_l("Paid to"), choices=[], validate_choice=False)
+    account_name = StringField(_l("Account holder's name"), render_kw={"autocomplete": "name"})
+    account_number = StringField(
+        _l("Account"),
+        description=_l("WeChat or Alipay: the phone number, email or ID. Bank: the card number."),
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    bank_name = StringField(_l("Bank (bank accounts only)"))
+    password = PasswordField(
+        _l("Your password"),
+        description=_l("Type your password again to change where your money goes."),
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class PayoutRequestForm(FlaskForm):
+    idempotency_key = HiddenField()
+    amount = StringField(_l("Amount (yuan)"), render_kw={"inputmode": "decimal"})

@@ -34,7 +34,14 @@ from shop.sharer.forms import (
 from shop.web import money, now, safe_next, show_domain_error
 
 #: Pages a user without a shop may open.
-NO_SHOP_ENDPOINTS = frozenset({"sharer.shop_settings"})
+NO_SHOP_ENDPOINTS = frozenset(
+    {
+        "sharer.shop_settings",
+        "sharer.earnings_page",
+        "sharer.payout_request",
+        "sharer.payout_account",
+    }
+)
 
 
 @bp.before_request

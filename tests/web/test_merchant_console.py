@@ -3,8 +3,9 @@ import io
 import pytest
 
 from shop.extensions import db
-from shop.models import Merchant, MerchantStatus, Product, ProductStatus
+from shop.models import Merchant, MerchantStatus, Order, OrderStatus, Product, ProductStatus
 from tests.factories import make_category, make_merchant, make_product, make_user, png_bytes
+from tests.services.test_orders import place as place_test_order
 
 
 def application_form(category_id, **overrides):
@@ -215,9 +216,14 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
     with app.app_context():
         victim = make_product(status=ProductStatus.LISTED)
         victim_image = victim.images[0]
+        [victim_order] = place_test_order(make_user(), [(victim.id, 1)], provider="manual")
         intruder = make_merchant()
         db.session.commit()
-        ids = {"product_id": victim.id, "product_image_id": victim_image.id}
+        ids = {
+            "product_id": victim.id,
+            "product_image_id": victim_image.id,
+            "order_id": victim_order.id,
+        }
         before = (victim.title, victim.status, victim.price_cents, len(victim.images))
         intruder_user = intruder.user
     client = user_client(intruder_user)
@@ -236,6 +242,10 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
     with app.app_context():
         victim = db.session.get(Product, ids["product_id"])
         assert (victim.title, victim.status, victim.price_cents, len(victim.images)) == before
+        order = db.session.get(Order, ids["order_id"])
+        assert order.status == OrderStatus.PLACED and [e.to_status for e in order.events] == [
+            "placed"
+        ]
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):

@@ -89,10 +89,11 @@ class TextFinder(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in ("style", "script"):
             self._skip += 1
-        hidden = tag == "input" and ("type", "hidden") in attrs
+        # A hidden input's or a button's value is form data, never shown.
+        hidden = tag == "button" or (tag == "input" and ("type", "hidden") in attrs)
         for name, value in attrs:
             if hidden and name == "value":
-                continue  # form data, never shown
+                continue
             if name in VISIBLE_ATTRIBUTES and value and value.strip() not in ALLOWED:
                 if has_words(value):
                     self.found.append(f'{tag}[{name}="{value}"]')
