@@ -20,9 +20,9 @@ from shop import db as dbsetup
 from shop.errors import DomainError
 from shop.extensions import csrf, db
 from shop.models import Order
-from shop.services import catalog, orders, payments, shops
+from shop.services import catalog, clicks, links, orders, payments, shops
 from shop.storefront import bp
-from shop.storefront.sharing import visitor_id_from_cookie
+from shop.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
 from shop.web import now, show_domain_error
 
 
@@ -98,7 +98,7 @@ def _place(form: CheckoutForm, product, saved, available):
         provider = form.provider.data
         if provider not in available:
             raise DomainError(_("Choose how to pay."), "provider")
-        visitor = visitor_id_from_cookie()
+        visitor, hopped = _visitor_for_order(form.ref.data or "")
         placed = orders.place_order(
             current_user,
             [(product.id, quantity)],
@@ -118,7 +118,31 @@ def _place(form: CheckoutForm, product, saved, available):
         db.session.rollback()
         show_domain_error(form, error)
         return None
-    return redirect(url_for("storefront.order_pay", order_id=placed[0].id))
+    response = redirect(url_for("storefront.order_pay", order_id=placed[0].id))
+    if hopped:
+        set_visitor_cookie(response, visitor)
+    return response
+
+
+def _visitor_for_order(ref: str) -> tuple[str | None, bool]:
+    """The visitor whose clicks decide the order's attribution, and whether it is new.
+
+    A buyer who tapped a link inside WeChat and then chose "open in browser" arrives without
+    WeChat's cookies, but with the share code still in the URL (``?ref=``) and carried through
+    checkout. For such a buyer the code counts as following the link now: one click is recorded
+    (checked for robots, floods and repeats like any other) under a new visitor id, so the
+    order is attributed by the same rule as every other. A buyer who has a visitor cookie is
+    attributed from their own clicks only; the code in the URL changes nothing for them.
+    """
+    visitor = visitor_id_from_cookie()
+    if visitor is not None or not links.is_well_formed(ref):
+        return visitor, False
+    link = links.resolve_cached(ref)
+    if link is None or link.gone:
+        return None, False
+    ip_hash = clicks.hash_ip(request.remote_addr or "", current_app.config["SECRET_KEY"])
+    visitor, _new = record_arrival(link, ip_hash, writer=None)
+    return visitor, True
 
 
 @bp.route("/orders/<int:order_id>/pay")

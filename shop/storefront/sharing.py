@@ -87,6 +87,50 @@ def _landing_path(link: links.LinkTarget, _script_root: str) -> str:
     return url_for("storefront.shop_page", slug=link.shop_slug, ref=link.code)
 
 
+def record_arrival(link: links.LinkTarget, ip_hash: str, *, writer) -> tuple[str, bool]:
+    """Record this request as a click on ``link`` for the visitor in the cookie (a new visitor
+    id when there is none); returns (visitor id, whether it is new). With ``writer`` None the
+    click is added to the caller's transaction and committed by the caller."""
+    visitor = visitor_id_from_cookie()
+    new_visitor = visitor is None
+    if new_visitor:
+        visitor = secrets.token_hex(16)
+    facts = clicks.RequestFacts(
+        method=request.method,
+        user_agent=request.headers.get("User-Agent", "")[:500],
+        ip=request.remote_addr or "",
+        referrer=request.headers.get("Referer", "")[:500],
+        purpose=" ".join(
+            request.headers.get(name, "")
+            for name in ("Purpose", "Sec-Purpose", "X-Purpose", "X-Moz")
+        ).lower(),
+    )
+    with dbsetup.writing():
+        clicks.record_click(
+            link,
+            facts,
+            visitor_id=visitor,
+            ip_secret=current_app.config["SECRET_KEY"],
+            flooded=_over_limit("CLICK_FLOOD_LIMIT", ip_hash) is not None,
+            now=now(),
+            new_visitor=new_visitor,
+            writer=writer,
+            ip_hash=ip_hash,
+        )
+        if writer is None:
+            db.session.flush()
+    return visitor, new_visitor
+
+
+def set_visitor_cookie(response: Response, visitor: str) -> None:
+    response.headers.add(
+        "Set-Cookie",
+        f"{current_app.config['VISITOR_COOKIE']}={visitor_cookie_value(visitor)}; "
+        f"Max-Age={VISITOR_COOKIE_AGE}; Path=/; HttpOnly; SameSite=Lax"
+        + ("; Secure" if cookie_secure() else ""),
+    )
+
+
 @bp.route("/r/<string:code>", methods=["GET", "HEAD"])
 @limiter.exempt  # counts its own limits: one storage hit each, keyed by the hashed address
 def follow_link(code: str):
@@ -109,47 +153,17 @@ def follow_link(code: str):
     # transaction upgraded to a write fails with "database is locked" if another worker wrote).
     if db.session.registry.has() and db.session().in_transaction():
         db.session.rollback()
-    visitor = visitor_id_from_cookie()
-    new_visitor = visitor is None
-    if new_visitor:
-        visitor = secrets.token_hex(16)
-    facts = clicks.RequestFacts(
-        method=request.method,
-        user_agent=request.headers.get("User-Agent", "")[:500],
-        ip=ip,
-        referrer=request.headers.get("Referer", "")[:500],
-        purpose=" ".join(
-            request.headers.get(name, "")
-            for name in ("Purpose", "Sec-Purpose", "X-Purpose", "X-Moz")
-        ).lower(),
-    )
     writer = clicks.writer_for_app()
-    with dbsetup.writing():
-        clicks.record_click(
-            link,
-            facts,
-            visitor_id=visitor,
-            ip_secret=secret,
-            flooded=_over_limit("CLICK_FLOOD_LIMIT", ip_hash) is not None,
-            now=now(),
-            new_visitor=new_visitor,
-            writer=writer,
-            ip_hash=ip_hash,
-        )
-        if writer is None:
-            db.session.commit()
+    visitor, new_visitor = record_arrival(link, ip_hash, writer=writer)
+    if writer is None:
+        db.session.commit()
     # A bare 303: no HTML body, and the cookie header written directly (werkzeug's general
     # cookie writer was a tenth of this route's time).
     response = Response(status=303)
     response.headers["Location"] = _landing_path(link, request.script_root)
     response.headers["Cache-Control"] = "no-store"
     if new_visitor:
-        response.headers.add(
-            "Set-Cookie",
-            f"{current_app.config['VISITOR_COOKIE']}={visitor_cookie_value(visitor)}; "
-            f"Max-Age={VISITOR_COOKIE_AGE}; Path=/; HttpOnly; SameSite=Lax"
-            + ("; Secure" if cookie_secure() else ""),
-        )
+        set_visitor_cookie(response, visitor)
     return response
 
 

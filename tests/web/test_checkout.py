@@ -147,3 +147,43 @@ def test_the_sandbox_gateway_needs_its_token(app, user_client):
     assert client.post(f"/pay/sandbox/{number}", data={"t": "bad"}).status_code == 404
     with app.app_context():
         assert db.session.execute(select(Order.status)).scalar_one() == "placed"
+
+
+def test_wechat_to_browser_hop_keeps_the_attribution_through_the_ref(app, user_client):
+    """Tapped in WeChat (its cookie jar), bought in the phone's browser (no cookie): the share
+    code in the URL counts as following the link, and the order is attributed."""
+    code, product_id, sharer_id, buyer = setup_link(app)
+    wechat = app.test_client()
+    assert wechat.get(f"/r/{code}", headers={"User-Agent": PHONE_UA}).status_code == 303
+    browser = user_client(buyer)  # signed in, but it never saw the visitor cookie
+    response, _data = checkout(browser, product_id, code, quantity="1")
+    assert response.status_code == 302
+    assert "fx_v=" in response.headers.get("Set-Cookie", "")
+    with app.app_context():
+        order = db.session.execute(select(Order)).scalar_one()
+        assert order.sharer_id == sharer_id and order.attribution_reason == "attributed"
+        assert order.click_id is not None
+    # A forged or unknown code in the form earns nobody and still sells.
+    other = user_client(make_user_in(app))
+    response, _data = checkout(other, product_id, "ZZZZZZZZ", quantity="1")
+    assert response.status_code == 302
+    with app.app_context():
+        latest = db.session.execute(select(Order).order_by(Order.id.desc())).scalars().first()
+        assert latest.sharer_id is None and latest.attribution_reason == "no_click"
+
+
+def test_a_buyer_with_own_clicks_is_not_moved_by_a_ref(app, user_client):
+    code, product_id, sharer_id, buyer = setup_link(app)
+    with app.app_context():
+        from tests.web.test_sharing import make_link
+
+        other = make_link(price_cents=100)
+        db.session.commit()
+        other_code = other.code
+    client = user_client(buyer)
+    client.get(f"/r/{code}", headers={"User-Agent": PHONE_UA})
+    response, _ = checkout(client, product_id, other_code, quantity="1")
+    assert response.status_code == 302
+    with app.app_context():
+        order = db.session.execute(select(Order)).scalar_one()
+        assert order.sharer_id == sharer_id
