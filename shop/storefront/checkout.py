@@ -42,25 +42,16 @@ class CheckoutForm(FlaskForm):
     provider = RadioField(_l("Payment"), choices=[])
 
 
-def _providers():
+def enabled_providers():
     config = current_app.config
     return payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
 
 
-@bp.route("/checkout/<int:product_id>", methods=["GET", "POST"])
-@login_required
-def checkout(product_id: int):
-    product = catalog.product_for_page(product_id)
-    if product is None:
-        abort(404)
-    if shops.is_gone(product):
-        abort(410)
+def checkout_form(saved, available) -> CheckoutForm:
     form = CheckoutForm()
-    saved = orders.addresses_of(current_user)
     form.saved_address.choices = [("", _("A new address"))] + [
         (str(a.id), f"{a.name} {a.phone} {a.region} {a.detail}") for a in saved
     ]
-    available = _providers()
     form.provider.choices = [(name, str(p.label)) for name, p in available.items()]
     if request.method == "GET":
         form.checkout_key.data = orders.new_checkout_key()
@@ -68,24 +59,48 @@ def checkout(product_id: int):
         form.provider.data = next(iter(available), None)
         if saved:
             form.saved_address.data = str(saved[0].id)
+    return form
+
+
+@bp.route("/checkout/<int:product_id>", methods=["GET", "POST"])
+@login_required
+def checkout(product_id: int):
+    """Buy one product now (the "Buy now" button)."""
+    product = catalog.product_for_page(product_id)
+    if product is None:
+        abort(404)
+    if shops.is_gone(product):
+        abort(410)
+    saved = orders.addresses_of(current_user)
+    available = enabled_providers()
+    form = checkout_form(saved, available)
+    if request.method == "GET":
         form.quantity.data = request.args.get("quantity", 1, type=int)
     elif form.validate_on_submit():
-        result = _place(form, product, saved, available)
-        if result is not None:
-            return result
-    return render_template("storefront/checkout.html", form=form, product=product, saved=saved)
+        try:
+            quantity = orders.parse_quantity(
+                request.form.get("quantity"), maximum=current_app.config["MAX_ORDER_QUANTITY"]
+            )
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            result = place_lines(form, [(product.id, quantity)], saved, available)
+            if result is not None:
+                return result
+    return render_template(
+        "storefront/checkout.html", form=form, product=product, lines=None, saved=saved
+    )
 
 
-def _place(form: CheckoutForm, product, saved, available):
+def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None):
+    """Place the orders of ``lines`` (product id, quantity) with the form's address and
+    payment; the redirect to pay, or None with the errors on the form."""
     config = current_app.config
     key = (form.checkout_key.data or "")[:40]
     if len(key) < 16:
         flash(_("This form has expired. Please try again."), "error")
         return None
     try:
-        quantity = orders.parse_quantity(
-            request.form.get("quantity"), maximum=config["MAX_ORDER_QUANTITY"]
-        )
         chosen = {str(a.id): a for a in saved}.get(form.saved_address.data or "")
         if chosen is not None:
             address = orders.ShippingAddress(
@@ -101,7 +116,7 @@ def _place(form: CheckoutForm, product, saved, available):
         visitor, hopped = _visitor_for_order(form.ref.data or "")
         placed = orders.place_order(
             current_user,
-            [(product.id, quantity)],
+            lines,
             address,
             checkout_key=key,
             provider=provider,
@@ -118,7 +133,16 @@ def _place(form: CheckoutForm, product, saved, available):
         db.session.rollback()
         show_domain_error(form, error)
         return None
-    response = redirect(url_for("storefront.order_pay", order_id=placed[0].id))
+    if on_success is not None:
+        on_success()
+    if len(placed) == 1:
+        response = redirect(url_for("storefront.order_pay", order_id=placed[0].id))
+    else:
+        flash(
+            _("%(n)d orders placed, one per shop. Pay each of them below.", n=len(placed)),
+            "success",
+        )
+        response = redirect(url_for("storefront.my_orders", status="placed"))
     if hopped:
         set_visitor_cookie(response, visitor)
     return response
@@ -153,7 +177,7 @@ def order_pay(order_id: int):
         abort(404)
     if order.status != orders.S.PLACED:
         return redirect(url_for("storefront.order_detail", order_id=order.id))
-    provider = _providers().get(order.payment_provider)
+    provider = enabled_providers().get(order.payment_provider)
     target = None
     if provider is not None:
         back = url_for("storefront.sandbox_return", _external=False)
@@ -166,7 +190,7 @@ def order_pay(order_id: int):
 @bp.route("/pay/sandbox/<string:number>", methods=["GET", "POST"])
 def sandbox_gateway(number: str):
     """The simulated gateway's own page (not part of the shop in a real deployment)."""
-    provider = _providers().get("sandbox")
+    provider = enabled_providers().get("sandbox")
     token = request.values.get("t", "")
     if provider is None or not provider.valid_token(number, token):
         abort(404)
@@ -198,7 +222,7 @@ def _apply(name: str, provider, body: bytes, signature: str):
 @bp.route("/payments/sandbox/notify", methods=["POST"])
 @csrf.exempt  # a server-to-server callback: its signature is the proof, not a form token
 def sandbox_notify():
-    provider = _providers().get("sandbox")
+    provider = enabled_providers().get("sandbox")
     if provider is None:
         abort(404)
     try:
@@ -215,7 +239,7 @@ def sandbox_notify():
 
 @bp.route("/payments/sandbox/return")
 def sandbox_return():
-    provider = _providers().get("sandbox")
+    provider = enabled_providers().get("sandbox")
     if provider is None:
         abort(404)
     body = request.args.get("body", "").encode()
@@ -244,9 +268,11 @@ def _own_order(order_id: int) -> Order:
 @bp.route("/orders")
 @login_required
 def my_orders():
-    found = db.session.execute(
-        select(Order).where(Order.buyer_id == current_user.id).order_by(Order.id.desc()).limit(100)
-    ).scalars()
+    query = select(Order).where(Order.buyer_id == current_user.id)
+    status = request.args.get("status", "")
+    if status in orders.S._value2member_map_:
+        query = query.where(Order.status == status)
+    found = db.session.execute(query.order_by(Order.id.desc()).limit(100)).scalars()
     return render_template("storefront/orders.html", orders=list(found))
 
 
