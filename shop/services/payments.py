@@ -9,7 +9,8 @@ callback all end in the same place: one paid transition, one estimated rebate.
 Adding a real gateway (Alipay, WeChat Pay, Stripe): write one class with ``name``,
 ``start(order, return_url)`` (where to send the buyer) and ``parse(body, signature)`` (verify
 the gateway's signature with its SDK or public key, map its event to a PaymentNotice), and add
-it to PROVIDERS. Nothing else changes.
+it to :func:`providers`, with a callback route like ``/payments/sandbox/notify``. Nothing else
+changes.
 """
 
 import hashlib
