@@ -74,6 +74,10 @@ def save_account(
 
 
 def masked(number: str) -> str:
+    """Enough to recognise the account, not enough to use it: "•••• 7890", "x•••@qq.com"."""
+    name, at, domain = number.partition("@")
+    if at:
+        return f"{name[:1]}•••@{domain}"
     return number if len(number) <= 4 else "•••• " + number[-4:]
 
 

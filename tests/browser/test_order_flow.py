@@ -1,0 +1,189 @@
+"""The whole money road on a phone, each person in their own browser: a buyer follows a
+sharer's link and pays in the sandbox, the merchant ships, the buyer confirms, the rebate
+settles after the return window, the sharer asks for it and an admin pays it out."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from shop.extensions import db
+from shop.models import Channel, LedgerEntry, Order, User, utcnow
+from shop.services import links, shops
+from tests import invariants
+from tests.browser.conftest import ARTIFACTS, WECHAT_UA
+from tests.browser.test_merchant_flow import sign_in
+from tests.factories import DEFAULT_PASSWORD, make_merchant, make_product, make_shop, make_user
+
+pytestmark = pytest.mark.browser
+
+SHOTS = ARTIFACTS / "order-flow"
+PHONE_WIDTH = 390
+
+
+def snap(page, name: str) -> None:
+    """A full-page screenshot for a person to look at, and a check that nothing is wider than
+    the phone (sideways scrolling)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
+
+
+def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
+    live_server, new_phone
+):
+    app = live_server.app
+    with app.app_context():
+        make_user(phone="13700000001", display_name="管理员", is_admin=True)
+        merchant = make_merchant(
+            user=make_user(phone="13700000002", display_name="陈老板"), name="山野茶舍"
+        )
+        product = make_product(
+            merchant=merchant,
+            title="武夷山红茶",
+            price_cents=12800,
+            original_price_cents=15800,
+            stock=20,
+            rebate_bps=1000,
+        )
+        sharer_user = make_user(phone="13700000003", display_name="小王")
+        shop = make_shop(user=sharer_user, slug="xiaowang", name="小王的茶铺")
+        shops.add_item(shop, product, recommendation="每天一杯", now=utcnow())
+        code = links.get_or_create_link(shop, product, Channel.WECHAT_GROUP, now=utcnow()).code
+        db.session.commit()
+        product_id, sharer_id = product.id, sharer_user.id
+    base = live_server.url
+
+    # The buyer taps the link in WeChat, buys, and signs up on the way.
+    buyer = new_phone(user_agent=WECHAT_UA)
+    buyer.goto(f"{base}/r/{code}")
+    buyer.wait_for_url(f"{base}/s/xiaowang/p/{product_id}?ref={code}")
+    buyer.locator("a.buy-now").click()
+    buyer.wait_for_url(re.compile(r"/auth/signin\?next="))
+    buyer.locator(".form-alt a[href*='/auth/signup']").click()
+    buyer.wait_for_url(re.compile(r"/auth/signup\?next="))
+    buyer.locator("#account").fill("13900001234")
+    buyer.locator("#display_name").fill("李小姐")
+    buyer.locator("#password").fill("oolong-lover-57")
+    buyer.locator("#confirm").fill("oolong-lover-57")
+    buyer.locator("main form button[type=submit]").click()
+    buyer.wait_for_url(f"{base}/checkout/{product_id}?ref={code}")
+    buyer.get_by_text("欢迎你，李小姐！账号已创建。").wait_for()
+    buyer.locator("#name").fill("李小姐")
+    buyer.locator("#phone").fill("13900001234")
+    buyer.locator("#region").fill("浙江省 杭州市 西湖区")
+    buyer.locator("#detail").fill("文三路 100 号 2 单元 301")
+    assert buyer.locator("input[name=provider][value=sandbox]").is_checked()
+    snap(buyer, "01-checkout")
+    buyer.locator("main form button[type=submit]").click()
+
+    buyer.wait_for_url(re.compile(r"/pay/sandbox/\w+\?"))
+    assert "¥128.00" in buyer.locator("main").inner_text()
+    snap(buyer, "02-sandbox-gateway")
+    buyer.locator("main form button[type=submit]").click()
+    buyer.wait_for_url(re.compile(r"/orders/\d+$"))
+    order_url = buyer.url
+    buyer.get_by_text("已收到付款，谢谢！").wait_for()
+    assert buyer.locator(".order-status").inner_text() == "已付款，待发货"
+    snap(buyer, "03-order-paid")
+    with app.app_context():
+        order_id = int(order_url.rsplit("/", 1)[1])
+        number = db.session.get(Order, order_id).number
+
+    # The merchant ships it.
+    seller = new_phone()
+    sign_in(seller, base, "13700000002")
+    seller.goto(f"{base}/merchant/orders")
+    seller.locator(f"li.order-row[data-order='{number}'] a").click()
+    seller.wait_for_url(f"{base}/merchant/orders/{order_id}")
+    seller.locator("#carrier").fill("顺丰速运")
+    seller.locator("#tracking").fill("SF1234567890")
+    seller.locator("form[action$='/ship'] button[type=submit]").click()
+    seller.get_by_text("已发货，买家可以查看物流。").wait_for()
+    assert seller.locator("main .badge-shipped").first.inner_text() == "已发货"
+    snap(seller, "04-merchant-shipped")
+
+    # The buyer finds the order in their list and confirms receipt.
+    buyer.goto(f"{base}/orders")
+    buyer.locator(f".order-list a[href='/orders/{order_id}']").click()
+    buyer.get_by_text("顺丰速运").wait_for()
+    buyer.locator("form[action$='/confirm'] button[type=submit]").click()
+    buyer.get_by_text("谢谢！订单已完成。").wait_for()
+    assert buyer.locator(".order-status").inner_text() == "已完成"
+
+    # The return window passes (completion moved back; the ledger itself is never edited).
+    with app.app_context():
+        completed_at = db.session.get(Order, order_id).completed_at
+        db.session.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(completed_at=completed_at - timedelta(days=8))
+        )
+        db.session.commit()
+    # `flask` pushes an app context for every command; the test runner leaves that to us.
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["settle-rebates"])
+    assert result.exit_code == 0, result.output
+    assert "Orders due: 1; rebate entries settled: 1" in result.output
+
+    # The sharer sees the settled rebate, says where to send it and asks for it.
+    sharer = new_phone()
+    sign_in(sharer, base, "13700000003")
+    sharer.goto(f"{base}/me/earnings")
+    assert sharer.locator("#balance-available").inner_text() == "¥12.80"
+    assert sharer.locator("#balance-settled").inner_text() == "¥12.80"
+    assert sharer.locator("#balance-estimated").inner_text() == "¥0.00"
+    row = sharer.locator(f"li.earning-row[data-order='{number}']")
+    assert row.locator(".earning-reason").inner_text() == "已计返利：买家最后一次点击的是你的链接。"
+    assert row.locator(".earn").inner_text() == "¥12.80"
+    assert row.locator(".badge-settled").inner_text() == "已结算"
+    sharer.locator("#payout a[href$='/me/earnings/account']").click()
+    sharer.locator("input[name=method][value=alipay]").check()
+    sharer.locator("#account_name").fill("王小明")
+    sharer.locator("#account_number").fill("wang@example.com")
+    sharer.locator("#password").fill(DEFAULT_PASSWORD)
+    snap(sharer, "05-payout-account")
+    sharer.locator("main form button[type=submit]").click()
+    sharer.get_by_text("收款账户已保存。").wait_for()
+    payout_button = sharer.locator("form[action$='/earnings/payout'] button[type=submit]")
+    assert payout_button.is_enabled()
+    sharer.locator("#amount").fill("12.80")
+    payout_button.click()
+    sharer.get_by_text("已申请提现 ¥12.80，管理员审核后打款。").wait_for()
+    assert "正在等待审核" in sharer.locator("#payout .notice").inner_text()
+    assert sharer.locator("#balance-available").inner_text() == "¥0.00"
+    snap(sharer, "06-sharer-earnings")
+
+    # An admin transfers it and records the reference.
+    admin = new_phone()
+    sign_in(admin, base, "13700000001")
+    admin.goto(f"{base}/admin/payouts")
+    request_card = admin.locator("li.payout-request")
+    assert "¥12.80 · 小王" in request_card.locator("h2").inner_text()
+    snap(admin, "07-admin-payouts")
+    request_card.locator("[name=reference]").fill("ALI2024061800012")
+    request_card.locator("button[name=decision][value=pay]").click()
+    admin.get_by_text("已向 小王 打款 ¥12.80。").wait_for()
+    assert admin.locator("li.payout-request").count() == 0
+
+    sharer.goto(f"{base}/me/earnings")
+    payout_row = sharer.locator("li.payout-row")
+    assert payout_row.locator(".badge-paid").inner_text() == "已打款"
+    assert "转账流水号：ALI2024061800012" in payout_row.inner_text()
+    assert sharer.locator("#balance-paid").inner_text() == "¥12.80"
+    assert sharer.locator("#balance-available").inner_text() == "¥0.00"
+    assert payout_button.is_disabled()  # nothing left to take out
+    snap(sharer, "08-sharer-paid")
+
+    with app.app_context():
+        invariants.check(db.session)
+        kinds = db.session.execute(
+            select(LedgerEntry.kind)
+            .where(LedgerEntry.sharer_id == sharer_id)
+            .order_by(LedgerEntry.id)
+        ).scalars()
+        assert [str(kind) for kind in kinds] == ["estimated", "settled", "payout"]
+        order = db.session.get(Order, order_id)
+        assert order.sharer_id == sharer_id and order.attribution_reason == "attributed"
+        assert db.session.get(User, order.buyer_id).phone == "13900001234"
