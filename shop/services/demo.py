@@ -1,5 +1,8 @@
 """Realistic Chinese demo content for `flask seed-demo`. Idempotent: every row is found by a
-natural key (an account, a slug, a title) before it is created."""
+natural key (an account, a slug, a title) before it is created.
+
+The content tells one story in time: accounts first, then merchants, products and shops, then
+a few weeks of orders, rebates and payouts (demo_orders), up to the ``now`` it is given."""
 
 import colorsys
 import hashlib
@@ -24,10 +27,18 @@ from shop.models import (
     ShopItem,
     User,
 )
-from shop.services import accounts, images
+from shop.services import accounts, demo_orders, images
 from shop.services.merchants import USCC_ALPHABET, uscc_check_char
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
+
+# How long before ``now`` each part of the story begins (the orders start 34 days back and
+# their share links 44 days back: see demo_orders).
+USERS_SINCE = timedelta(days=90)
+MERCHANTS_SINCE = timedelta(days=70)  #: the first application; the others 3 days apart
+PENDING_SINCE = timedelta(days=2)  #: the application still waiting in the admin's queue
+PRODUCTS_SINCE = timedelta(days=50)  #: after every approval
+SHOPS_SINCE = timedelta(days=45)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,9 @@ EXTRA_USERS = (
     ("13800000016", "速发百货"),
     ("13800000021", "阿杰"),
     ("13800000022", "王老师"),
+    # Buyers of the demo orders besides 李同学.
+    ("13800000031", "周阿姨"),
+    ("13800000032", "赵先生"),
 )
 EXTRA_PASSWORD = "demo-user-2026"
 
@@ -290,9 +304,9 @@ def seed_demo(*, now: datetime) -> dict:
     users: dict[str, User] = {}
     before = db.session.execute(select(User.id)).scalars().all()
     for demo in ACCOUNTS:
-        users[demo.account] = _ensure_user(demo.account, demo.name, now=now)
+        users[demo.account] = _ensure_user(demo.account, demo.name, now=now - USERS_SINCE)
     for account, name in EXTRA_USERS:
-        users[account] = _ensure_user(account, name, now=now)
+        users[account] = _ensure_user(account, name, now=now - USERS_SINCE)
     users[ACCOUNTS[0].account].is_admin = True
     created["users"] = len(users) - len(before)
 
@@ -314,7 +328,11 @@ def seed_demo(*, now: datetime) -> dict:
             select(Merchant).where(Merchant.user_id == user.id)
         ).scalar_one_or_none()
         if merchant is None:
-            submitted = now - timedelta(days=30 - index * 3)
+            submitted = (
+                now - PENDING_SINCE
+                if status == MerchantStatus.PENDING
+                else now - MERCHANTS_SINCE + timedelta(days=index * 3)
+            )
             merchant = Merchant(
                 user_id=user.id,
                 name=name,
@@ -355,7 +373,7 @@ def seed_demo(*, now: datetime) -> dict:
                     rebate_bps=bps,
                     status=ProductStatus.LISTED,
                     sales_count=(len(title) * 37 + index * 101) % 900,
-                    created_at=now - timedelta(days=20 - index, hours=len(title)),
+                    created_at=now - PRODUCTS_SINCE + timedelta(days=index, hours=-len(title)),
                 )
                 picture = images.store_image(
                     product_picture(title, merchant_name + title), uploaded_by_id=merchant.user_id
@@ -366,11 +384,14 @@ def seed_demo(*, now: datetime) -> dict:
             products[(merchant_name, index)] = product
     db.session.flush()
 
+    shops: dict[str, Shop] = {}
     for owner, slug, name, intro, items in SHOPS:
         user = users[owner]
         shop = db.session.execute(select(Shop).where(Shop.user_id == user.id)).scalar_one_or_none()
         if shop is None:
-            shop = Shop(user_id=user.id, slug=slug, name=name, intro=intro, created_at=now)
+            shop = Shop(
+                user_id=user.id, slug=slug, name=name, intro=intro, created_at=now - SHOPS_SINCE
+            )
             db.session.add(shop)
             db.session.flush()
             for position, (merchant_name, index, text, pinned) in enumerate(items):
@@ -380,9 +401,12 @@ def seed_demo(*, now: datetime) -> dict:
                         recommendation=text,
                         position=position,
                         is_pinned=pinned,
-                        created_at=now,
+                        created_at=now - SHOPS_SINCE,
                     )
                 )
             created["shops"] += 1
+        shops[slug] = shop
     db.session.flush()
+
+    created |= demo_orders.seed_orders(users=users, products=products, shops=shops, now=now)
     return created

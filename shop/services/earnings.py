@@ -18,8 +18,8 @@ from shop.models import EntryKind, LedgerEntry, Order, OrderStatus
 from shop.services.attribution import EARNING, Reason
 
 REASON_LABELS = {
-    Reason.ATTRIBUTED: _l("Earned: the buyer's last click was on your link."),
-    Reason.SELF_PURCHASE: _l("Earned: you bought through your own link."),
+    Reason.ATTRIBUTED: _l("Yours: the buyer's last click was on your link."),
+    Reason.SELF_PURCHASE: _l("Yours: you bought through your own link (self-purchase)."),
     Reason.SELF_PURCHASE_NOT_ALLOWED: _l(
         "No rebate: buying through your own link does not earn one here."
     ),

@@ -391,6 +391,11 @@ def place_order(
             db.session.flush()
             faults.hit("place_order.after_stock")  # stock taken, rows written, not committed
     except IntegrityError:
+        # The same checkout placed at the same moment by another request, now committed
+        # (PostgreSQL waits on the unique key until then): answer with its orders.
+        again = existing_checkout(buyer, checkout_key)
+        if again:
+            return again
         raise Conflict(
             _l("This order is being placed already. Please look at your orders.")
         ) from None

@@ -87,6 +87,12 @@ def open_request(user: User) -> Payout | None:
     ).scalar_one_or_none()
 
 
+def _by_key(user: User, idempotency_key: str) -> Payout | None:
+    return db.session.execute(
+        select(Payout).where(Payout.user_id == user.id, Payout.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+
+
 def request_payout(
     user: User, amount_cents: int, *, idempotency_key: str, minimum_cents: int, now: datetime
 ) -> Payout:
@@ -97,12 +103,15 @@ def request_payout(
     another request; the partial unique index on open requests and the unique idempotency
     key stop the rest. A replayed key returns the first request.
     """
-    again = db.session.execute(
-        select(Payout).where(Payout.user_id == user.id, Payout.idempotency_key == idempotency_key)
-    ).scalar_one_or_none()
+    again = _by_key(user, idempotency_key)
     if again is not None:
         return again
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    # Look again under the lock: the same form sent twice at once waited here for the first
+    # (on PostgreSQL), which is now committed; the repeat gets the first request, not an error.
+    again = _by_key(user, idempotency_key)
+    if again is not None:
+        return again
     if open_request(user) is not None:
         raise Conflict(_l("You already have a payout waiting for approval."))
     account = account_of(user)
@@ -134,6 +143,9 @@ def request_payout(
             db.session.add(payout)
             db.session.flush()
     except IntegrityError:
+        again = _by_key(user, idempotency_key)
+        if again is not None:
+            return again
         raise Conflict(_l("You already have a payout waiting for approval.")) from None
     ledger.post(
         sharer_id=user.id,

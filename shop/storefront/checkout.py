@@ -6,6 +6,7 @@ return path with the same signed notice. Both roads end in ``payments.apply_noti
 """
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -206,7 +207,7 @@ def sandbox_gateway(number: str):
         # The gateway's server notifies the shop (at least once) ...
         _apply("sandbox", provider, body, signature)
         # ... and the buyer's browser comes back with the same signed notice.
-        return redirect(f"{back}?body={body.decode()}&sig={signature}", code=303)
+        return redirect(f"{back}?{urlencode({'body': body.decode(), 'sig': signature})}", code=303)
     return render_template("storefront/sandbox_gateway.html", order=order, token=token, back=back)
 
 

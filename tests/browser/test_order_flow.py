@@ -135,7 +135,7 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
     assert sharer.locator("#balance-settled").inner_text() == "¥12.80"
     assert sharer.locator("#balance-estimated").inner_text() == "¥0.00"
     row = sharer.locator(f"li.earning-row[data-order='{number}']")
-    assert row.locator(".earning-reason").inner_text() == "已计返利：买家最后一次点击的是你的链接。"
+    assert row.locator(".earning-reason").inner_text() == "归属于你：买家最后一次点击的是你的链接。"
     assert row.locator(".earn").inner_text() == "¥12.80"
     assert row.locator(".badge-settled").inner_text() == "已结算"
     sharer.locator("#payout a[href$='/me/earnings/account']").click()

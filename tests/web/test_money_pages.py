@@ -193,7 +193,7 @@ def test_earnings_list_every_order_with_its_reason(app, user_client):
         assert lost.sharer_id == later.id
     page = text_of(user_client(sharer).get("/me/earnings"))
     assert earned_number in page and lost_number not in page
-    assert "Earned: the buyer&#39;s last click was on your link." in page
+    assert "Yours: the buyer&#39;s last click was on your link." in page
     assert 'id="balance-estimated">¥10.00' in page
     overwritten = text_of(user_client(first).get("/me/earnings"))
     assert lost_number in overwritten and earned_number not in overwritten

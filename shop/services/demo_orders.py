@@ -1,0 +1,489 @@
+"""Demo orders, rebates and payouts for `flask seed-demo`: a few weeks of a shop's life.
+
+Nothing here writes an order, a ledger entry or a payout by hand. Every row comes from the
+services a real request would call (clicks, checkout, payment notices, shipping, refunds,
+settlement, payouts), each with a ``now`` in the past, so the data obeys every rule the
+services enforce and the invariant checker holds. The events of all orders run in time
+order, so ids follow time and each payout sees the balance it would have seen then.
+
+Idempotent: an order is looked up by its buyer and fixed checkout key, a payout by its
+idempotency key; what exists already is left alone (with its whole story: its clicks and
+transitions are not replayed). The story is timed for the default settings: a 15-day
+attribution window, a 7-day return window, 30 minutes to pay.
+"""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.models import Channel, Order, Payout, Product, Shop, User
+from shop.services import clicks, ledger, links, orders, payments, payouts
+
+
+def ago(days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+after = ago  # the same thing read forwards: a step's time after its order was placed
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A follow of a share link, ``before`` the order was placed. ``product`` is the link's
+    target; None means the ordered product."""
+
+    shop: str
+    channel: Channel
+    before: timedelta
+    product: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """Something done to the order ``after`` it was placed.
+
+    pay, ship (text: carrier, detail: tracking number), confirm, cancel, timeout (the payment
+    sweep just after the deadline; ``after`` is not used), refund (text: the buyer's reason),
+    approve / reject (a merchant's answer to a refund; text: note), settle (the rebate
+    settlement run)."""
+
+    action: str
+    after: timedelta = timedelta(0)
+    text: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    key: str
+    buyer: str  #: account
+    product: tuple[str, int]  #: (merchant name, index in demo.PRODUCTS)
+    quantity: int
+    placed: timedelta  #: how long before the seed's ``now``
+    visits: tuple[Visit, ...] = ()
+    steps: tuple[Step, ...] = ()
+    provider: str = "sandbox"
+
+
+SF, ZTO = "顺丰速运", "中通快递"
+TEA, BEAUTY, HOME, BABY = "山野茶舍", "清禾美妆", "简屋家居", "小象母婴"
+XIAOMEI, WANG = "xiaomei", "teacher-wang"
+BUYER, AUNTIE, ZHAO, SHARER = "13800000004", "13800000031", "13800000032", "13800000003"
+
+#: One order per entry, in the order they were placed; the comment says where each one ends.
+# fmt: off
+ORDERS = (
+    # Refunded after its rebate settled: the settled rebate is clawed back.
+    DemoOrder(
+        "demo-order-12", BUYER, (BEAUTY, 0), 1, ago(34),
+        visits=(Visit(XIAOMEI, Channel.WECHAT_GROUP, ago(hours=2)),),
+        steps=(
+            Step("pay", after(minutes=2)),
+            Step("ship", after(days=1), SF, "SF1402733901551"),
+            Step("confirm", after(days=2, hours=6)),
+            Step("settle", after(days=9, hours=8)),
+            Step("refund", after(days=24), "用了两周脸上起了红疹，想退货。"),
+            Step("approve", after(days=25), "已同意退款，给您添麻烦了。"),
+        ),
+    ),
+    # Completed, return window passed, rebate settled.
+    DemoOrder(
+        "demo-order-05", BUYER, (BEAUTY, 2), 2, ago(30),
+        visits=(Visit(XIAOMEI, Channel.WECHAT_GROUP, ago(hours=1)),),
+        steps=(
+            Step("pay", after(minutes=2)),
+            Step("ship", after(days=1), SF, "SF1402733917726"),
+            Step("confirm", after(days=3)),
+            Step("settle", after(days=10, hours=2)),
+        ),
+    ),
+    # Completed and settled, from a scan of 小美's poster.
+    DemoOrder(
+        "demo-order-06", AUNTIE, (BEAUTY, 0), 1, ago(28),
+        visits=(Visit(XIAOMEI, Channel.POSTER, ago(minutes=10)),),
+        steps=(
+            Step("pay", after(minutes=3)),
+            Step("ship", after(days=1), ZTO, "75312458869201"),
+            Step("confirm", after(days=4)),
+            Step("settle", after(days=11, hours=3)),
+        ),
+    ),
+    # Completed and settled for the other sharer, 王老师.
+    DemoOrder(
+        "demo-order-07", ZHAO, (TEA, 1), 1, ago(26),
+        visits=(Visit(WANG, Channel.WECHAT_GROUP, ago(hours=3)),),
+        steps=(
+            Step("pay", after(minutes=4)),
+            Step("ship", after(days=1), SF, "SF1402734022318"),
+            Step("confirm", after(days=3)),
+            Step("settle", after(days=10, hours=2)),
+        ),
+    ),
+    # The only click is 20 days old: outside the 15-day window, nobody earns.
+    DemoOrder(
+        "demo-order-15", ZHAO, (BEAUTY, 0), 1, ago(18),
+        visits=(Visit(XIAOMEI, Channel.MOMENTS, ago(days=20)),),
+        steps=(
+            Step("pay", after(minutes=3)),
+            Step("ship", after(days=1), ZTO, "75312460113752"),
+            Step("confirm", after(days=3)),
+        ),
+    ),
+    # 小美 buys through her own link: a self-purchase (earns while the platform allows it).
+    DemoOrder(
+        "demo-order-14", SHARER, (HOME, 4), 2, ago(14),
+        visits=(Visit(XIAOMEI, Channel.WECHAT_GROUP, ago(minutes=5)),),
+        steps=(
+            Step("pay", after(minutes=2)),
+            Step("ship", after(days=1), SF, "SF1402735120954"),
+            Step("confirm", after(days=3)),
+            Step("settle", after(days=10, hours=2)),
+        ),
+    ),
+    # Refunded before shipping, before settlement: the estimated rebate is voided.
+    DemoOrder(
+        "demo-order-11", AUNTIE, (BEAUTY, 2), 1, ago(12),
+        visits=(Visit(XIAOMEI, Channel.MOMENTS, ago(minutes=40)),),
+        steps=(
+            Step("pay", after(minutes=2)),
+            Step("refund", after(hours=1), "拍错了，本来想买洁面乳。"),
+            Step("approve", after(hours=5), "已退款，欢迎再来。"),
+        ),
+    ),
+    # Completed inside the return window: the rebate is still estimated. 王老师 was clicked
+    # first, 小美 last: the last click wins and 王老师 sees "overwritten".
+    DemoOrder(
+        "demo-order-04", AUNTIE, (BABY, 0), 2, ago(9),
+        visits=(
+            Visit(WANG, Channel.WECHAT_GROUP, ago(days=3), product=(BABY, 3)),
+            Visit(XIAOMEI, Channel.MOMENTS, ago(minutes=30)),
+        ),
+        steps=(
+            Step("pay", after(minutes=5)),
+            Step("ship", after(days=1), ZTO, "75312461207430"),
+            Step("confirm", after(days=4)),
+        ),
+    ),
+    # No click at all: bought directly, paid by transfer that the merchant confirmed.
+    DemoOrder(
+        "demo-order-16", BUYER, (TEA, 3), 1, ago(8),
+        provider="manual",
+        steps=(
+            Step("pay", after(minutes=25)),
+            Step("ship", after(days=1), ZTO, "75312461598817"),
+            Step("confirm", after(days=4)),
+        ),
+    ),
+    # Refund asked while in transit, rejected by the merchant (the buyer can still confirm).
+    DemoOrder(
+        "demo-order-13", BUYER, (BABY, 0), 1, ago(7),
+        visits=(Visit(XIAOMEI, Channel.MOMENTS, ago(hours=1)),),
+        steps=(
+            Step("pay", after(minutes=4)),
+            Step("ship", after(days=1), ZTO, "75312461874526"),
+            Step("refund", after(days=5), "快递太慢了，不想要了。"),
+            Step(
+                "reject",
+                after(days=5, hours=6),
+                "包裹已到您所在城市，明天就能送到；收到后不满意可以再申请退货。",
+            ),
+        ),
+    ),
+    # Cancelled by the buyer before paying.
+    DemoOrder(
+        "demo-order-08", BUYER, (HOME, 4), 1, ago(6),
+        visits=(Visit(XIAOMEI, Channel.MOMENTS, ago(minutes=30)),),
+        steps=(Step("cancel", after(minutes=10)),),
+    ),
+    # Refund requested after shipping; waiting for 山野茶舍老陈 to decide.
+    DemoOrder(
+        "demo-order-10", BUYER, (TEA, 5), 3, ago(5),
+        visits=(Visit(XIAOMEI, Channel.WECHAT_GROUP, ago(hours=2)),),
+        steps=(
+            Step("pay", after(minutes=3)),
+            Step("ship", after(days=1), ZTO, "75312462330918"),
+            Step("refund", after(days=4), "外箱压坏了，有两包茶包受潮。"),
+        ),
+    ),
+    # Never paid: cancelled by the payment sweep at its deadline.
+    DemoOrder(
+        "demo-order-09", ZHAO, (TEA, 0), 2, ago(4),
+        visits=(Visit(WANG, Channel.WECHAT_GROUP, ago(minutes=15)),),
+        steps=(Step("timeout"),),
+    ),
+    # Shipped, on its way.
+    DemoOrder(
+        "demo-order-03", BUYER, (BEAUTY, 0), 1, ago(3),
+        visits=(Visit(XIAOMEI, Channel.WECHAT_GROUP, ago(hours=2)),),
+        steps=(
+            Step("pay", after(minutes=3)),
+            Step("ship", after(hours=20), SF, "SF1402736688201"),
+        ),
+    ),
+    # Paid, waiting for 山野茶舍 to ship.
+    DemoOrder(
+        "demo-order-02", BUYER, (TEA, 0), 1, ago(1, hours=3),
+        visits=(Visit(WANG, Channel.WECHAT_GROUP, ago(hours=1)),),
+        steps=(Step("pay", after(minutes=4)),),
+    ),
+    # Just placed, awaiting payment (its deadline is still ahead).
+    DemoOrder(
+        "demo-order-01", BUYER, (TEA, 5), 2, ago(minutes=3),
+        visits=(Visit(XIAOMEI, Channel.MOMENTS, ago(minutes=20)),),
+    ),
+)
+# fmt: on
+
+
+@dataclass(frozen=True)
+class DemoPayout:
+    key: str
+    amount_cents: int
+    requested: timedelta  #: how long before the seed's ``now``
+    decided: timedelta
+    paid: bool
+    text: str  #: the transfer's reference, or why it was rejected
+
+
+PAYOUT_ACCOUNT = ("alipay", "林小美", "13800000003")
+PAYOUT_ACCOUNT_SAVED = ago(20)
+#: 小美's; no open request is left, so the demo sharer can make one herself.
+PAYOUTS = (
+    DemoPayout("demo-payout-01", 6000, ago(15), ago(14), True, "20880041527736190358"),
+    DemoPayout(
+        "demo-payout-02", 2500, ago(3), ago(2), False,
+        "收款支付宝账户被限制收款，请解除限制后重新申请。",
+    ),
+)  # fmt: skip
+
+ADDRESSES = {
+    BUYER: ("李同学", "13800000004", "浙江省 杭州市 西湖区", "浙大紫金港校区 蓝田 3 舍 502"),
+    AUNTIE: ("周阿姨", "13800000031", "上海市 徐汇区", "漕溪北路 88 弄 12 号 601 室"),
+    ZHAO: ("赵先生", "13800000032", "广东省 深圳市 南山区", "深南大道 9999 号 A 座 12 楼"),
+    SHARER: ("林小美", "13800000003", "江苏省 苏州市 工业园区", "星湖街 328 号 5 栋 1201"),
+}
+#: (User-Agent, address) each buyer's phone sends.
+DEVICES = {
+    BUYER: (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x18003237) NetType/WIFI "
+        "Language/zh_CN",
+        "203.0.113.24",
+    ),
+    AUNTIE: (
+        "Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Version/4.0 Chrome/111.0.5563.116 Mobile Safari/537.36 XWEB/5169 "
+        "MMWEBSDK/20230805 MicroMessenger/8.0.42.2460(0x28002A37) WeChat/arm64 Weixin "
+        "NetType/4G Language/zh_CN",
+        "198.51.100.31",
+    ),
+    ZHAO: (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.44(0x18002c2f) NetType/4G "
+        "Language/zh_CN",
+        "198.51.100.77",
+    ),
+    SHARER: (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "
+        "Language/zh_CN",
+        "203.0.113.58",
+    ),
+}
+#: When the demo's share links were first made (the shops exist from demo.SHOPS_SINCE).
+LINKS_SINCE = ago(44)
+
+
+def visitor_id(key: str) -> str:
+    """A fixed 32-hex-digit visitor id per demo order, like the one in the visitor cookie. Each
+    order has its own, so one order's clicks never change another's attribution."""
+    return hashlib.md5(f"fenxiang-demo-{key}".encode(), usedforsecurity=False).hexdigest()
+
+
+class _Story:
+    """Runs the events of the missing demo orders and payouts in time order."""
+
+    def __init__(
+        self,
+        *,
+        users: dict[str, User],
+        products: dict[tuple[str, int], Product],
+        shops: dict[str, Shop],
+        now: datetime,
+    ):
+        config = current_app.config
+        self.users, self.products, self.shops, self.now = users, products, shops, now
+        self.window = timedelta(days=config["ATTRIBUTION_WINDOW_DAYS"])
+        self.return_window = timedelta(days=config["RETURN_WINDOW_DAYS"])
+        self.pay_within = timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"])
+        self.allow_self_purchase = config["ALLOW_SELF_PURCHASE"]
+        self.secret = config["SECRET_KEY"]
+        self.sandbox = payments.providers(self.secret, ["sandbox"])["sandbox"]
+        self.placed: dict[str, Order] = {}
+        self.visitors: set[str] = set()
+        self.events: list[tuple[datetime, int, Callable, tuple]] = []
+
+    def add(self, at: datetime, action: Callable, *args) -> None:
+        self.events.append((at, len(self.events), action, args))
+
+    def run(self) -> None:
+        for at, _seq, action, args in sorted(self.events, key=lambda e: e[:2]):
+            action(at, *args)
+
+    # --- orders ---------------------------------------------------------------------------
+
+    def plan_order(self, spec: DemoOrder) -> None:
+        placed_at = self.now - spec.placed
+        product = self.products[spec.product]
+        for visit in spec.visits:
+            target = self.products[visit.product] if visit.product else product
+            link = links.get_or_create_link(
+                self.shops[visit.shop], target, visit.channel, now=self.now - LINKS_SINCE
+            )
+            self.add(placed_at - visit.before, self.follow, spec, link)
+        self.add(placed_at, self.place, spec, product)
+        for step in spec.steps:
+            at = placed_at + (self.pay_within + ago(minutes=1) if step.action == "timeout"
+                              else step.after)  # fmt: skip
+            self.add(at, self.step, spec, step)
+
+    def follow(self, at: datetime, spec: DemoOrder, link) -> None:
+        user_agent, ip = DEVICES[spec.buyer]
+        visitor = visitor_id(spec.key)
+        clicks.record_click(
+            link,
+            clicks.RequestFacts("GET", user_agent, ip, referrer="", purpose=""),
+            visitor_id=visitor,
+            ip_secret=self.secret,
+            flooded=False,
+            now=at,
+            # A visitor id is minted at its first click: no duplicate to look for.
+            new_visitor=visitor not in self.visitors,
+        )
+        self.visitors.add(visitor)
+
+    def place(self, at: datetime, spec: DemoOrder, product: Product) -> None:
+        buyer = self.users[spec.buyer]
+        address = orders.check_address(*ADDRESSES[spec.buyer])
+        [order] = orders.place_order(
+            buyer,
+            [(product.id, spec.quantity)],
+            address,
+            checkout_key=spec.key,
+            provider=spec.provider,
+            visitor_id=visitor_id(spec.key) if spec.visits else None,
+            now=at,
+            window=self.window,
+            allow_self_purchase=self.allow_self_purchase,
+            pay_within=self.pay_within,
+        )
+        orders.save_address(buyer, address, now=at)
+        self.placed[spec.key] = order
+
+    def step(self, at: datetime, spec: DemoOrder, step: Step) -> None:
+        order = self.placed[spec.key]
+        buyer = self.users[spec.buyer]
+        merchant = order.merchant.user
+        match step.action:
+            case "pay" if order.payment_provider == "manual":
+                payments.confirm_manual(order, actor=merchant, now=at)
+            case "pay":
+                body = self.sandbox.notice_body(order)
+                notice = self.sandbox.parse(body, self.sandbox.sign(body))
+                if not payments.apply_notice("sandbox", notice, now=at).applied:
+                    raise RuntimeError(f"demo order {spec.key} was not paid")
+            case "ship":
+                orders.ship(order, step.text, step.detail, actor=merchant, now=at)
+            case "confirm":
+                orders.confirm_receipt(order, actor=buyer, now=at)
+            case "cancel":
+                orders.cancel_by_buyer(order, actor=buyer, now=at)
+            case "timeout":
+                # The sweep as cron runs it. At this moment the other demo orders are paid or
+                # closed, so among them only this one is due (other unpaid orders past their
+                # deadline, in a database that has some, are cancelled too, as cron would).
+                orders.cancel_unpaid(now=at)
+                db.session.refresh(order)
+                if order.status != orders.S.CANCELLED:
+                    raise RuntimeError(f"demo order {spec.key} was not cancelled")
+            case "refund":
+                orders.request_refund(order, step.text, actor=buyer, now=at)
+            case "approve" | "reject":
+                orders.decide_refund(
+                    order, step.action == "approve", actor=merchant, source="merchant",
+                    now=at, note=step.text,
+                )  # fmt: skip
+            case "settle":
+                # Posts nothing when the order does not earn (e.g. self-purchases forbidden).
+                ledger.settle_order(order.id, now=at, return_window=self.return_window)
+            case _:
+                raise ValueError(f"unknown demo step {step.action!r}")
+
+    # --- payouts --------------------------------------------------------------------------
+
+    def plan_payout(self, spec: DemoPayout) -> None:
+        self.add(self.now - spec.requested, self.request_payout, spec)
+        self.add(self.now - spec.decided, self.decide_payout, spec)
+
+    def save_account(self, at: datetime) -> None:
+        sharer = self.users[SHARER]
+        if payouts.account_of(sharer) is None:
+            method, name, number = PAYOUT_ACCOUNT
+            payouts.save_account(sharer, method, name, number, "", now=at)
+
+    def request_payout(self, at: datetime, spec: DemoPayout) -> None:
+        payouts.request_payout(
+            self.users[SHARER],
+            spec.amount_cents,
+            idempotency_key=spec.key,
+            minimum_cents=current_app.config["PAYOUT_MIN_CENTS"],
+            now=at,
+        )
+
+    def decide_payout(self, at: datetime, spec: DemoPayout) -> None:
+        payout = find_payout(self.users[SHARER], spec.key)
+        admin = next(user for user in self.users.values() if user.is_admin)
+        payouts.decide(
+            payout,
+            spec.paid,
+            actor=admin,
+            reference=spec.text if spec.paid else "",
+            reason="" if spec.paid else spec.text,
+            now=at,
+        )
+
+
+def find_payout(user: User, key: str) -> Payout | None:
+    return db.session.execute(
+        select(Payout).where(Payout.user_id == user.id, Payout.idempotency_key == key)
+    ).scalar_one_or_none()
+
+
+def seed_orders(
+    *,
+    users: dict[str, User],
+    products: dict[tuple[str, int], Product],
+    shops: dict[str, Shop],
+    now: datetime,
+) -> dict[str, int]:
+    """Create the demo orders and payouts that are missing; returns how many of each."""
+    story = _Story(users=users, products=products, shops=shops, now=now)
+    created = {"orders": 0, "payouts": 0}
+    for spec in ORDERS:
+        if not orders.existing_checkout(users[spec.buyer], spec.key):
+            story.plan_order(spec)
+            created["orders"] += 1
+    missing = [p for p in PAYOUTS if find_payout(users[SHARER], p.key) is None]
+    if missing:
+        story.add(now - PAYOUT_ACCOUNT_SAVED, story.save_account)
+        for spec in missing:
+            story.plan_payout(spec)
+            created["payouts"] += 1
+    story.run()
+    db.session.flush()
+    return created
