@@ -12,7 +12,7 @@ from shop.extensions import db
 from shop.merchant import bp
 from shop.merchant.forms import EmptyForm, RefundDecisionForm, ShipForm
 from shop.models import Order, OrderStatus
-from shop.services import earnings, orders, payments
+from shop.services import catalog, earnings, orders, payments
 from shop.web import now, show_domain_error
 
 PER_PAGE = 20
@@ -48,11 +48,12 @@ def order_list():
             .group_by(Order.status)
         ).all()
     )
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
     query = select(Order).where(Order.merchant_id == g.merchant.id)
     if selected is not None:
         query = query.where(Order.status == selected)
     total = counts.get(selected, 0) if selected is not None else sum(counts.values())
+    pages = catalog.page_count(total, PER_PAGE)
+    page = min(catalog.parse_page(request.args.get("page")), pages)
     found = list(
         db.session.execute(
             query.options(selectinload(Order.items))
@@ -68,7 +69,7 @@ def order_list():
         counts=counts,
         selected=selected,
         page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+        pages=pages,
     )
 
 

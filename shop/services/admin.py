@@ -13,6 +13,7 @@ from shop.models import (
     Payout,
     PayoutStatus,
 )
+from shop.services.catalog import page_count
 
 PAGE_SIZE = 50
 
@@ -47,7 +48,7 @@ def audit_page(
     if object_id is not None:
         query = query.where(AuditEntry.object_id == object_id)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = page_count(total, PAGE_SIZE)
     page = min(max(1, page), pages)
     rows = db.session.execute(
         query.options(selectinload(AuditEntry.actor))

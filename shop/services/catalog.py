@@ -146,6 +146,11 @@ def parse_page(value: str | None) -> int:
     return max(1, min(int(value.strip()[:9]), 10**8))
 
 
+def page_count(total: int, per_page: int) -> int:
+    """How many pages ``total`` rows fill (at least one, so an empty list has a page)."""
+    return max(1, -(-total // per_page))
+
+
 def escape_like(text: str) -> str:
     """``text`` with LIKE's wildcards (% and _) and the escape character made literal."""
     return (
@@ -200,7 +205,7 @@ def browse(
         selection = selection.where(Product.category_id == category.id)
 
     total = db.session.execute(select(func.count()).select_from(selection.subquery())).scalar_one()
-    pages = max(1, -(-total // per_page))
+    pages = page_count(total, per_page)
     page = min(max(1, page), pages)
     rows = db.session.execute(
         selection.options(selectinload(Product.images).joinedload(ProductImage.image))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from shop.extensions import db
 from shop.models import EntryKind, LedgerEntry, Order, OrderStatus
 from shop.services.attribution import EARNING, Reason
+from shop.services.catalog import page_count
 
 REASON_LABELS = {
     Reason.ATTRIBUTED: _l("Yours: the buyer's last click was on your link."),
@@ -121,11 +122,22 @@ def _touching(sharer_id: int):
     )
 
 
-def orders_touching(sharer_id: int, *, page: int = 1, per_page: int = 20):
-    """(rows, total) of the orders that touched the sharer's links, newest first."""
+@dataclass(frozen=True)
+class OrdersPage:
+    rows: list[OrderRebate]
+    total: int  #: orders on all pages
+    page: int
+    pages: int
+
+
+def orders_touching(sharer_id: int, *, page: int = 1, per_page: int = 20) -> OrdersPage:
+    """One page of the orders that touched the sharer's links, newest first. A page past
+    the end gives the last one."""
     total = db.session.execute(
         select(func.count()).select_from(Order).where(_touching(sharer_id))
     ).scalar_one()
+    pages = page_count(total, per_page)
+    page = min(max(1, page), pages)
     found = list(
         db.session.execute(
             select(Order)
@@ -137,4 +149,5 @@ def orders_touching(sharer_id: int, *, page: int = 1, per_page: int = 20):
         ).scalars()
     )
     kinds = _kinds_by_order([o.id for o in found])
-    return [describe(o, sharer_id, kinds.get(o.id, set())) for o in found], total
+    rows = [describe(o, sharer_id, kinds.get(o.id, set())) for o in found]
+    return OrdersPage(rows, total, page, pages)

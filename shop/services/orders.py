@@ -407,13 +407,6 @@ def place_order(
 # --- actions by people -----------------------------------------------------------------------
 
 
-def load_for_buyer(order_id: int, buyer: User) -> Order:
-    order = db.session.get(Order, order_id)
-    if order is None or order.buyer_id != buyer.id:
-        raise NotFound(_l("No such order."))
-    return order
-
-
 def cancel_by_buyer(order: Order, *, actor: User, now: datetime) -> Order:
     _own(order, actor)
     return transition(

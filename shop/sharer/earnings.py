@@ -8,7 +8,7 @@ from flask_login import current_user
 from shop.errors import DomainError, ValidationError
 from shop.extensions import db, limiter
 from shop.models import PayoutMethod
-from shop.services import accounts, earnings, ledger, orders, payouts
+from shop.services import accounts, catalog, earnings, ledger, orders, payouts
 from shop.services.products import parse_yuan
 from shop.sharer import bp
 from shop.sharer.forms import PayoutAccountForm, PayoutRequestForm
@@ -17,24 +17,21 @@ from shop.web import money, now, show_domain_error
 PER_PAGE = 20
 
 
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
-
-
 def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
     user = current_user._get_current_object()
-    page = _page()
-    rows, total = earnings.orders_touching(user.id, page=page, per_page=PER_PAGE)
+    listed = earnings.orders_touching(
+        user.id, page=catalog.parse_page(request.args.get("page")), per_page=PER_PAGE
+    )
     if request_form is None:
         request_form = PayoutRequestForm()
         request_form.idempotency_key.data = orders.new_checkout_key()
     return render_template(
         "sharer/earnings.html",
         balances=ledger.balances(user.id),
-        rows=rows,
-        page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
-        total=total,
+        rows=listed.rows,
+        page=listed.page,
+        pages=listed.pages,
+        total=listed.total,
         account=payouts.account_of(user),
         open_payout=payouts.open_request(user),
         history=payouts.history(user),

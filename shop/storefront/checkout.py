@@ -173,9 +173,7 @@ def _visitor_for_order(ref: str) -> tuple[str | None, bool]:
 @bp.route("/orders/<int:order_id>/pay")
 @login_required
 def order_pay(order_id: int):
-    order = db.session.get(Order, order_id)
-    if order is None or order.buyer_id != current_user.id:
-        abort(404)
+    order = _own_order(order_id)
     if order.status != orders.S.PLACED:
         return redirect(url_for("storefront.order_detail", order_id=order.id))
     provider = enabled_providers().get(order.payment_provider)

@@ -85,6 +85,9 @@ def test_merchant_sees_orders_by_status_with_rebate_cost_and_not_others(app, use
     assert mine_number in page and other_number not in page
     assert "¥10.00" in page  # 10% of ¥100: the rebate this order costs
     assert mine_number in text_of(client.get("/merchant/orders?status=paid"))
+    for page in ("99999999999999999999", "-3", "x"):  # any page number shows a page
+        listed = client.get(f"/merchant/orders?page={page}")
+        assert listed.status_code == 200 and mine_number in text_of(listed)
     assert mine_number not in text_of(client.get("/merchant/orders?status=shipped"))
     assert client.get(f"/merchant/orders/{other_id}").status_code == 404
     assert client.post(f"/merchant/orders/{other_id}/ship", data={}).status_code == 404
@@ -193,6 +196,8 @@ def test_earnings_list_every_order_with_its_reason(app, user_client):
         assert lost.sharer_id == later.id
     page = text_of(user_client(sharer).get("/me/earnings"))
     assert earned_number in page and lost_number not in page
+    far = user_client(sharer).get("/me/earnings?page=99999999999999999999")
+    assert far.status_code == 200 and earned_number in text_of(far)
     assert "Yours: the buyer&#39;s last click was on your link." in page
     assert 'id="balance-estimated">¥10.00' in page
     overwritten = text_of(user_client(first).get("/me/earnings"))
