@@ -86,3 +86,24 @@ class Defaults:
     #: Clicks are written by a background thread of each worker at least this often (0: in
     #: the request). A crash (not a normal stop) can lose this many seconds of clicks.
     CLICK_BATCH_SECONDS = 0.2
+
+    # Reviews (shop.services.reviews) and the merchant credit score (shop.services.credit).
+    #: A completed order's items can be reviewed this many days after receipt,
+    REVIEW_WINDOW_DAYS = 30
+    #: and get one follow-up (追评) up to this many days after receipt.
+    FOLLOWUP_WINDOW_DAYS = 180
+    #: A merchant may reply to a review this many days after it was written.
+    REPLY_WINDOW_DAYS = 30
+    REVIEW_MAX_CHARS = 500
+    MAX_REVIEW_PHOTOS = 6
+    #: More than this many reviews from one account within the minutes below are held.
+    REVIEW_BURST_COUNT = 5
+    REVIEW_BURST_MINUTES = 10
+    #: Reports one account may send per hour.
+    REPORT_LIMIT_PER_HOUR = 10
+    #: Orders below this total do not count toward a merchant's credit.
+    CREDIT_MIN_ORDER_CENTS = 100
+    #: Repeat purchases of one product by one buyer within this many days count once.
+    CREDIT_REPEAT_DAYS = 14
+    #: Points from one buyer to one merchant in one month are capped at this, either way.
+    CREDIT_MAX_POINTS_PER_MONTH = 3

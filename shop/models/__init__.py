@@ -16,6 +16,16 @@ from shop.models.links import Channel, Click, ShareLink
 from shop.models.media import Image
 from shop.models.merchants import Merchant, MerchantStatus
 from shop.models.orders import Address, Order, OrderEvent, OrderItem, OrderStatus, PaymentEvent
+from shop.models.reviews import (
+    BlockedWord,
+    Disclosure,
+    Review,
+    ReviewKind,
+    ReviewPhoto,
+    ReviewReply,
+    ReviewReport,
+    ReviewStatus,
+)
 from shop.models.shops import Shop, ShopItem
 from shop.models.users import User, UserSession
 
@@ -34,6 +44,14 @@ __all__ = [
     "PayoutMethod",
     "PayoutStatus",
     "AuditEntry",
+    "BlockedWord",
+    "Disclosure",
+    "Review",
+    "ReviewKind",
+    "ReviewPhoto",
+    "ReviewReply",
+    "ReviewReport",
+    "ReviewStatus",
     "Category",
     "Channel",
     "Click",

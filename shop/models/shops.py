@@ -43,7 +43,14 @@ class ShopItem(db.Model):
     recommendation: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(default=0)
     is_pinned: Mapped[bool] = mapped_column(default=False)
+    #: Show the product's average rating on the shop page and the poster.
+    show_rating: Mapped[bool] = mapped_column(default=False)
+    #: A published review of this product the sharer chose to quote (shown while published).
+    quote_review_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reviews.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     shop: Mapped[Shop] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()
+    quote_review: Mapped["Review | None"] = relationship()  # noqa: F821 (shop.models.reviews)

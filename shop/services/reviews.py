@@ -1,0 +1,602 @@
+"""Verified reviews: only the buyer of a completed order writes one per item (and one follow-up),
+within windows; merchants reply once; readers report. Moderation decisions live in
+``shop.services.moderation``; the merchant credit score in ``shop.services.credit``.
+
+There is no function here that takes an author: the author of a review is always the buyer of
+the order, and every writing function checks that the actor is that buyer.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from shop.errors import NotFound, PermissionDenied, ValidationError
+from shop.extensions import db
+from shop.models import (
+    BlockedWord,
+    Disclosure,
+    Merchant,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Product,
+    Review,
+    ReviewKind,
+    ReviewPhoto,
+    ReviewReply,
+    ReviewReport,
+    ReviewStatus,
+    User,
+)
+from shop.services import images
+from shop.services.attribution import Reason
+from shop.services.catalog import page_count
+
+PER_PAGE = 10
+#: Orders in these states can be reviewed (the buyer received the goods and kept them).
+REVIEWABLE = frozenset({OrderStatus.COMPLETED, OrderStatus.REFUND_REJECTED})
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The review settings (see ``shop.config.Defaults``); tests build their own."""
+
+    review_days: int = 30
+    followup_days: int = 180
+    reply_days: int = 30
+    max_chars: int = 500
+    max_photos: int = 6
+    burst_count: int = 5
+    burst_minutes: int = 10
+    reports_per_hour: int = 10
+
+    @classmethod
+    def current(cls) -> "Rules":
+        c = current_app.config
+        return cls(
+            review_days=c["REVIEW_WINDOW_DAYS"],
+            followup_days=c["FOLLOWUP_WINDOW_DAYS"],
+            reply_days=c["REPLY_WINDOW_DAYS"],
+            max_chars=c["REVIEW_MAX_CHARS"],
+            max_photos=c["MAX_REVIEW_PHOTOS"],
+            burst_count=c["REVIEW_BURST_COUNT"],
+            burst_minutes=c["REVIEW_BURST_MINUTES"],
+            reports_per_hour=c["REPORT_LIMIT_PER_HOUR"],
+        )
+
+
+DISCLOSURE_LABELS = {
+    Disclosure.SHARER_REBATE: _l("Written by the sharer who earned this order's rebate"),
+    Disclosure.SELF_PURCHASE: _l("Self-purchase through the buyer's own share link"),
+}
+STATUS_LABELS = {
+    ReviewStatus.PUBLISHED: _l("published"),
+    ReviewStatus.HELD: _l("waiting for moderation"),
+    ReviewStatus.HIDDEN: _l("hidden by an administrator"),
+}
+RULE_LABELS = {
+    "link": _l("contains a link"),
+    "phone": _l("contains a phone number"),
+    "blocked_word": _l("contains a blocked word"),
+    "burst": _l("many reviews from one account in a short time"),
+}
+#: Reasons a reader picks from when reporting; "other" needs words of their own.
+REPORT_REASONS = {
+    "spam": _l("Advertising or spam"),
+    "abuse": _l("Insults or harassment"),
+    "privacy": _l("Someone's personal information"),
+    "fake": _l("Not a real purchase experience"),
+    "other": _l("Something else"),
+}
+
+
+# --- what a buyer may do ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemReviewState:
+    """What the buyer of ``item`` can do now: ``action`` is "write", "followup" or None."""
+
+    review: Review | None
+    followup: Review | None
+    action: str | None
+    deadline: datetime | None
+
+
+def _window_end(order: Order, days: int) -> datetime | None:
+    return order.completed_at + timedelta(days=days) if order.completed_at else None
+
+
+def item_state(
+    item: OrderItem, review: Review | None, *, now: datetime, rules: Rules
+) -> ItemReviewState:
+    order = item.order
+    followup = review.followup if review else None
+    if order.status not in REVIEWABLE or order.completed_at is None:
+        return ItemReviewState(review, followup, None, None)
+    if review is None:
+        end = _window_end(order, rules.review_days)
+        return ItemReviewState(None, None, "write" if now <= end else None, end)
+    if followup is None and review.status != ReviewStatus.HIDDEN:
+        end = _window_end(order, rules.followup_days)
+        return ItemReviewState(review, None, "followup" if now <= end else None, end)
+    return ItemReviewState(review, followup, None, None)
+
+
+def reviews_of_order(order: Order) -> dict[int, Review]:
+    """The initial reviews of ``order``'s items, by order item id (follow-ups loaded)."""
+    rows = db.session.execute(
+        select(Review)
+        .where(Review.order_id == order.id, Review.kind == ReviewKind.INITIAL)
+        .options(selectinload(Review.followup), selectinload(Review.photos))
+    ).scalars()
+    return {review.order_item_id: review for review in rows}
+
+
+def _check_author(order: Order, actor: User) -> None:
+    if order.buyer_id != actor.id:
+        # Nobody (a merchant, an admin) writes a review for someone else.
+        raise PermissionDenied(_l("Only the buyer of this order can review it."))
+
+
+def _check_reviewable(order: Order) -> None:
+    if order.status not in REVIEWABLE or order.completed_at is None:
+        raise ValidationError(
+            _l("You can review an order once you have received it and confirmed receipt.")
+        )
+
+
+def _clean_body(text: str | None, rules: Rules, *, required: bool) -> str:
+    # Line breaks are kept (shown as written); other control characters are dropped.
+    body = "".join(ch for ch in (text or "") if ch in "\n" or unicodedata.category(ch)[0] != "C")
+    body = re.sub(r"\n{3,}", "\n\n", body.replace("\r", "")).strip()
+    if required and not body:
+        raise ValidationError(_l("Write a few words about it."), "body")
+    if len(body) > rules.max_chars:
+        raise ValidationError(
+            _l("At most %(n)d characters (you wrote %(m)d).", n=rules.max_chars, m=len(body)),
+            "body",
+        )
+    return body
+
+
+# --- moderation rules ----------------------------------------------------------------------
+
+_LINK_RE = re.compile(
+    r"https?:|www\.|[a-z0-9-]+\.(?:com|cn|net|org|top|xyz|cc|io|me|vip|shop|info|co|link|site)\b",
+    re.IGNORECASE,
+)
+_PHONE_RE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
+_PHONE_SEPARATORS = re.compile(r"(?<=\d)[\s\-.·]+(?=\d)")
+
+
+def normalize(text: str) -> str:
+    """Full-width letters and digits folded (NFKC), lower-cased: what the rules look at."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def hold_rules(body: str, *, author: User, now: datetime, rules: Rules) -> list[str]:
+    """The moderation rules ``body`` by ``author`` trips; empty means publish at once."""
+    text = normalize(body)
+    tripped = []
+    if _LINK_RE.search(text):
+        tripped.append("link")
+    if _PHONE_RE.search(_PHONE_SEPARATORS.sub("", text)):
+        tripped.append("phone")
+    words = db.session.execute(select(BlockedWord.word)).scalars()
+    if any(word and word in text for word in words):
+        tripped.append("blocked_word")
+    since = now - timedelta(minutes=rules.burst_minutes)
+    recent = db.session.execute(
+        select(func.count())
+        .select_from(Review)
+        .where(Review.author_id == author.id, Review.created_at > since)
+    ).scalar_one()
+    if recent >= rules.burst_count:
+        tripped.append("burst")
+    return tripped
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _disclosure(order: Order) -> Disclosure:
+    if order.sharer_id != order.buyer_id:
+        return Disclosure.NONE
+    if order.attribution_reason == Reason.SELF_PURCHASE:
+        return Disclosure.SHARER_REBATE
+    if order.attribution_reason == Reason.SELF_PURCHASE_NOT_ALLOWED:
+        return Disclosure.SELF_PURCHASE
+    return Disclosure.NONE
+
+
+def _store_photos(photos: list[bytes], review: Review, author: User, rules: Rules) -> None:
+    if len(photos) > rules.max_photos:
+        raise ValidationError(_l("At most %(n)d photos.", n=rules.max_photos), "photos")
+    for position, data in enumerate(photos):
+        image = images.store_image(data, field="photos", uploaded_by_id=author.id)
+        review.photos.append(ReviewPhoto(image_id=image.id, position=position))
+    review.has_photos = bool(photos)
+
+
+def _insert(review: Review, duplicate_message) -> Review:
+    try:
+        with db.session.begin_nested():
+            db.session.add(review)
+            db.session.flush()
+    except IntegrityError:
+        raise ValidationError(duplicate_message) from None
+    return review
+
+
+def write_review(
+    item: OrderItem,
+    *,
+    actor: User,
+    rating: int | None,
+    body: str | None,
+    anonymous: bool = False,
+    photos: list[bytes] = (),
+    now: datetime,
+    rules: Rules | None = None,
+) -> Review:
+    """The buyer's review of ``item``. Raises PermissionDenied for anyone but the buyer,
+    ValidationError for an order not yet completed (or refunded), a closed window, a second
+    review, a rating outside 1-5, text too long or a photo that breaks the upload rules."""
+    rules = rules or Rules.current()
+    order = item.order
+    _check_author(order, actor)
+    _check_reviewable(order)
+    if now > _window_end(order, rules.review_days):
+        raise ValidationError(
+            _l("Reviews can be written up to %(n)d days after receipt.", n=rules.review_days)
+        )
+    already = _l("You have already reviewed this item.")
+    if db.session.execute(
+        select(Review.id).where(Review.order_item_id == item.id, Review.kind == ReviewKind.INITIAL)
+    ).first():
+        raise ValidationError(already)
+    if rating not in (1, 2, 3, 4, 5):
+        raise ValidationError(_l("Choose from 1 to 5 stars."), "rating")
+    text = _clean_body(body, rules, required=False)
+    tripped = hold_rules(text, author=actor, now=now, rules=rules)
+    review = Review(
+        kind=ReviewKind.INITIAL,
+        order_item_id=item.id,
+        order_id=order.id,
+        product_id=item.product_id,
+        merchant_id=order.merchant_id,
+        author_id=actor.id,
+        rating=rating,
+        body=text,
+        is_anonymous=bool(anonymous),
+        disclosure=_disclosure(order),
+        status=ReviewStatus.HELD if tripped else ReviewStatus.PUBLISHED,
+        hold_rules=tripped,
+        created_at=now,
+    )
+    _store_photos(list(photos), review, actor, rules)
+    return _insert(review, already)
+
+
+def write_followup(
+    review: Review, *, actor: User, body: str | None, now: datetime, rules: Rules | None = None
+) -> Review:
+    """The buyer's one follow-up (追评) to their own ``review``, within the follow-up window."""
+    rules = rules or Rules.current()
+    order = review.order
+    _check_author(order, actor)
+    if review.kind != ReviewKind.INITIAL:
+        raise ValidationError(_l("A follow-up belongs to a review."))
+    _check_reviewable(order)
+    if review.status == ReviewStatus.HIDDEN:
+        raise ValidationError(_l("This review was hidden; it cannot get a follow-up."))
+    if now > _window_end(order, rules.followup_days):
+        raise ValidationError(
+            _l("Follow-ups can be added up to %(n)d days after receipt.", n=rules.followup_days)
+        )
+    already = _l("You have already added a follow-up to this review.")
+    if db.session.execute(select(Review.id).where(Review.parent_id == review.id)).first():
+        raise ValidationError(already)
+    text = _clean_body(body, rules, required=True)
+    tripped = hold_rules(text, author=actor, now=now, rules=rules)
+    followup = Review(
+        kind=ReviewKind.FOLLOWUP,
+        parent_id=review.id,
+        order_item_id=review.order_item_id,
+        order_id=review.order_id,
+        product_id=review.product_id,
+        merchant_id=review.merchant_id,
+        author_id=actor.id,
+        rating=None,
+        body=text,
+        is_anonymous=review.is_anonymous,
+        disclosure=review.disclosure,
+        status=ReviewStatus.HELD if tripped else ReviewStatus.PUBLISHED,
+        hold_rules=tripped,
+        created_at=now,
+    )
+    _insert(followup, already)
+    # The follow-up was linked by id: let ``review.followup`` load it, not a stale None.
+    db.session.expire(review, ["followup"])
+    return followup
+
+
+def reply_deadline(review: Review, rules: Rules) -> datetime:
+    return review.created_at + timedelta(days=rules.reply_days)
+
+
+def write_reply(
+    review: Review,
+    *,
+    merchant: Merchant,
+    actor: User,
+    body: str | None,
+    now: datetime,
+    rules: Rules | None = None,
+) -> ReviewReply:
+    """The merchant's one public reply to a published review of its product."""
+    rules = rules or Rules.current()
+    if review.merchant_id != merchant.id or merchant.user_id != actor.id:
+        raise PermissionDenied(_l("Only the merchant of this product can reply."))
+    if review.status != ReviewStatus.PUBLISHED:
+        raise ValidationError(_l("Only a published review can get a reply."))
+    if now > reply_deadline(review, rules):
+        raise ValidationError(
+            _l("Replies can be written up to %(n)d days after the review.", n=rules.reply_days)
+        )
+    text = _clean_body(body, rules, required=True)
+    reply = ReviewReply(
+        review_id=review.id, merchant_id=merchant.id, author_id=actor.id, body=text, created_at=now
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(reply)
+            db.session.flush()
+    except IntegrityError:
+        raise ValidationError(_l("You have already replied to this review.")) from None
+    return reply
+
+
+def report_review(
+    review: Review,
+    *,
+    reporter: User,
+    reason: str | None,
+    details: str | None = "",
+    now: datetime,
+    rules: Rules | None = None,
+) -> ReviewReport:
+    """A reader's report; the review goes into the admins' queue. One per reader and review;
+    at most ``reports_per_hour`` from one account. Raises ValidationError otherwise."""
+    rules = rules or Rules.current()
+    if review.status != ReviewStatus.PUBLISHED:
+        raise NotFound(_l("This review is not shown any more."))
+    if review.author_id == reporter.id:
+        raise ValidationError(_l("This is your own review."))
+    if reason not in REPORT_REASONS:
+        raise ValidationError(_l("Choose a reason."), "reason")
+    details = " ".join((details or "").split())
+    if reason == "other" and not details:
+        raise ValidationError(_l("Say what is wrong with it."), "details")
+    if len(details) > 150:
+        raise ValidationError(_l("At most %(n)d characters.", n=150), "details")
+    if db.session.execute(
+        select(ReviewReport.id).where(
+            ReviewReport.review_id == review.id, ReviewReport.reporter_id == reporter.id
+        )
+    ).first():
+        raise ValidationError(_l("You have already reported this review. Thank you."))
+    since = now - timedelta(hours=1)
+    recent = db.session.execute(
+        select(func.count())
+        .select_from(ReviewReport)
+        .where(ReviewReport.reporter_id == reporter.id, ReviewReport.created_at > since)
+    ).scalar_one()
+    if recent >= rules.reports_per_hour:
+        raise ValidationError(
+            _l("You have sent many reports in the last hour. Please try again later.")
+        )
+    report = ReviewReport(
+        review_id=review.id, reporter_id=reporter.id, reason=reason, details=details, created_at=now
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(report)
+            db.session.flush()
+    except IntegrityError:
+        raise ValidationError(_l("You have already reported this review. Thank you.")) from None
+    db.session.execute(
+        update(Review)
+        .where(Review.id == review.id)
+        .values(open_reports=Review.open_reports + 1)
+        .execution_options(synchronize_session=False)
+    )
+    # The count changed in SQL: let ``review.open_reports`` load it (moderation.can reads it).
+    db.session.expire(review, ["open_reports"])
+    return report
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    count: int
+    #: Average rating in tenths (47 = 4.7), rounded half up; 0 when there are no reviews.
+    average_tenths: int
+    #: Published ratings by star, 5 first: [(5, n), (4, n), ...].
+    histogram: list[tuple[int, int]]
+
+    @property
+    def average(self) -> str:
+        return f"{self.average_tenths // 10}.{self.average_tenths % 10}"
+
+    def percent(self, stars: int) -> int:
+        """Share of ``stars`` in whole percent (for the histogram bar)."""
+        n = dict(self.histogram).get(stars, 0)
+        return (n * 100 + self.count // 2) // self.count if self.count else 0
+
+
+def _published_initial():
+    return (Review.kind == ReviewKind.INITIAL) & (Review.status == ReviewStatus.PUBLISHED)
+
+
+def summaries(product_ids: list[int]) -> dict[int, Summary]:
+    """Rating summaries of many products in one query (products without reviews are absent)."""
+    if not product_ids:
+        return {}
+    rows = db.session.execute(
+        select(Review.product_id, Review.rating, func.count())
+        .where(Review.product_id.in_(product_ids), _published_initial())
+        .group_by(Review.product_id, Review.rating)
+    ).all()
+    counts: dict[int, dict[int, int]] = {}
+    for product_id, rating, n in rows:
+        counts.setdefault(product_id, {})[rating] = n
+    result = {}
+    for product_id, by_star in counts.items():
+        total = sum(by_star.values())
+        stars = sum(star * n for star, n in by_star.items())
+        result[product_id] = Summary(
+            count=total,
+            average_tenths=(stars * 20 + total) // (2 * total),
+            histogram=[(star, by_star.get(star, 0)) for star in (5, 4, 3, 2, 1)],
+        )
+    return result
+
+
+def summary(product_id: int) -> Summary:
+    return summaries([product_id]).get(
+        product_id, Summary(0, 0, [(star, 0) for star in (5, 4, 3, 2, 1)])
+    )
+
+
+FILTERS = ("all", "photos", "followups", "low")
+
+
+def parse_filter(value: str | None) -> str:
+    return value if value in FILTERS else "all"
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    reviews: list[Review]
+    total: int
+    page: int
+    pages: int
+
+
+def _with_display():
+    """Everything a review card shows, loaded up front (no query per review)."""
+    return (
+        selectinload(Review.author),
+        selectinload(Review.photos).selectinload(ReviewPhoto.image),
+        selectinload(Review.reply),
+        selectinload(Review.followup).selectinload(Review.photos),
+        selectinload(Review.followup).selectinload(Review.reply),
+    )
+
+
+def product_reviews(product_id: int, *, filter: str = "all", page: int = 1) -> ReviewPage:
+    """Published reviews of a product, newest first, 10 a page; a page past the end is the
+    last, one below 1 the first."""
+    condition = (Review.product_id == product_id) & _published_initial()
+    if filter == "photos":
+        condition &= Review.has_photos.is_(True)
+    elif filter == "low":
+        condition &= Review.rating <= 2
+    elif filter == "followups":
+        followups = select(Review.parent_id).where(
+            Review.kind == ReviewKind.FOLLOWUP, Review.status == ReviewStatus.PUBLISHED
+        )
+        condition &= Review.id.in_(followups)
+    total = db.session.execute(
+        select(func.count()).select_from(Review).where(condition)
+    ).scalar_one()
+    pages = page_count(total, PER_PAGE)
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        select(Review)
+        .where(condition)
+        .order_by(Review.created_at.desc(), Review.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+        .options(*_with_display())
+    ).scalars()
+    return ReviewPage(list(rows), total, page, pages)
+
+
+def filter_counts(product_id: int) -> dict[str, int]:
+    """How many published reviews each filter would show."""
+    base = (Review.product_id == product_id) & _published_initial()
+    followups = select(Review.parent_id).where(
+        Review.kind == ReviewKind.FOLLOWUP, Review.status == ReviewStatus.PUBLISHED
+    )
+    row = db.session.execute(
+        select(
+            func.count(),
+            func.count().filter(Review.has_photos.is_(True)),
+            func.count().filter(Review.id.in_(followups)),
+            func.count().filter(Review.rating <= 2),
+        ).where(base)
+    ).one()
+    return dict(zip(FILTERS, row, strict=True))
+
+
+def reviews_by_author(user: User) -> list[Review]:
+    """Everything ``user`` wrote, with its status (and the reason when hidden), newest first."""
+    return list(
+        db.session.execute(
+            select(Review)
+            .where(Review.author_id == user.id, Review.kind == ReviewKind.INITIAL)
+            .order_by(Review.created_at.desc(), Review.id.desc())
+            .options(*_with_display(), selectinload(Review.product))
+        ).scalars()
+    )
+
+
+def merchant_reviews(merchant: Merchant, *, unreplied: bool = False, page: int = 1) -> ReviewPage:
+    """Published reviews and follow-ups of ``merchant``'s products, newest first."""
+    condition = (Review.merchant_id == merchant.id) & (Review.status == ReviewStatus.PUBLISHED)
+    if unreplied:
+        condition &= ~Review.id.in_(select(ReviewReply.review_id))
+    total = db.session.execute(
+        select(func.count()).select_from(Review).where(condition)
+    ).scalar_one()
+    pages = page_count(total, PER_PAGE)
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        select(Review)
+        .where(condition)
+        .order_by(Review.created_at.desc(), Review.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+        .options(*_with_display(), selectinload(Review.product), selectinload(Review.parent))
+    ).scalars()
+    return ReviewPage(list(rows), total, page, pages)
+
+
+def quotable(product: Product, limit: int = 20) -> list[Review]:
+    """Published reviews of ``product`` with words in them, that a sharer may quote."""
+    return list(
+        db.session.execute(
+            select(Review)
+            .where(Review.product_id == product.id, _published_initial(), Review.body != "")
+            .order_by(Review.rating.desc(), Review.created_at.desc())
+            .limit(limit)
+            .options(selectinload(Review.author))
+        ).scalars()
+    )
+
+
+def shown_quote(review: Review | None) -> Review | None:
+    """A chosen quote is shown only while the review is published."""
+    return review if review is not None and review.status == ReviewStatus.PUBLISHED else None
