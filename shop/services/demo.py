@@ -2,17 +2,13 @@
 natural key (an account, a slug, a title) before it is created.
 
 The content tells one story in time: accounts first, then merchants, products and shops, then
-a few weeks of orders, rebates and payouts (demo_orders), up to the ``now`` it is given."""
+a few weeks of orders, rebates and payouts (demo_orders), and the buyers' reviews of those
+orders with replies, reports and moderation (demo_reviews), up to the ``now`` it is given."""
 
-import colorsys
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFont
 from sqlalchemy import select
 
 from shop.extensions import db
@@ -27,10 +23,9 @@ from shop.models import (
     ShopItem,
     User,
 )
-from shop.services import accounts, demo_orders, images
+from shop.services import accounts, demo_orders, demo_reviews, images
+from shop.services.demo_pictures import product_picture
 from shop.services.merchants import USCC_ALPHABET, uscc_check_char
-
-FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
 
 # How long before ``now`` each part of the story begins (the orders start 34 days back and
 # their share links 44 days back: see demo_orders).
@@ -255,49 +250,6 @@ def _ensure_user(account: str, name: str, *, now: datetime) -> User:
     return user
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for name in ("FenxiangSansSC-Bold.otf", "FenxiangSansSC-Regular.otf"):
-        path = FONT_DIR / name
-        if path.exists():
-            return ImageFont.truetype(str(path), size)
-    return ImageFont.load_default(size)
-
-
-def product_picture(title: str, hue_seed: str) -> bytes:
-    """A clean product shot stand-in: a soft gradient, a rounded 'package' and the title."""
-    digest = hashlib.md5(hue_seed.encode(), usedforsecurity=False).digest()
-    hue = digest[0] / 255
-    size = 800
-    top = tuple(int(c * 255) for c in colorsys.hls_to_rgb(hue, 0.93, 0.55))
-    bottom = tuple(int(c * 255) for c in colorsys.hls_to_rgb(hue, 0.78, 0.5))
-    picture = PILImage.new("RGB", (size, size), top)
-    draw = ImageDraw.Draw(picture)
-    for y in range(size):
-        t = y / size
-        draw.line(
-            [(0, y), (size, y)],
-            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
-        )
-    accent = tuple(int(c * 255) for c in colorsys.hls_to_rgb(hue, 0.45, 0.6))
-    shape = digest[1] % 3
-    if shape == 0:
-        draw.rounded_rectangle((230, 170, 570, 560), radius=40, fill=accent)
-        draw.rounded_rectangle((300, 120, 500, 190), radius=18, fill=accent)
-    elif shape == 1:
-        draw.ellipse((210, 150, 590, 530), fill=accent)
-    else:
-        draw.rounded_rectangle((190, 230, 610, 540), radius=60, fill=accent)
-        draw.ellipse((300, 140, 500, 300), fill=accent)
-    draw.rounded_rectangle((0, 600, size, size), radius=0, fill=(255, 255, 255))
-    font = _font(46)
-    short = title.split(" ")[0][:12]
-    width = draw.textlength(short, font=font)
-    draw.text(((size - width) / 2, 665), short, font=font, fill=(60, 60, 60))
-    out = io.BytesIO()
-    picture.save(out, "PNG")
-    return out.getvalue()
-
-
 def seed_demo(*, now: datetime) -> dict:
     """Create the demo content that is missing; returns counts of what was created."""
     created = {"users": 0, "merchants": 0, "products": 0, "shops": 0}
@@ -409,4 +361,5 @@ def seed_demo(*, now: datetime) -> dict:
     db.session.flush()
 
     created |= demo_orders.seed_orders(users=users, products=products, shops=shops, now=now)
+    created |= demo_reviews.seed_reviews(users=users, now=now)
     return created

@@ -71,9 +71,10 @@ class DemoOrder:
 
 
 SF, ZTO = "顺丰速运", "中通快递"
-TEA, BEAUTY, HOME, BABY = "山野茶舍", "清禾美妆", "简屋家居", "小象母婴"
+TEA, BEAUTY, HOME, BABY, DIGITAL = "山野茶舍", "清禾美妆", "简屋家居", "小象母婴", "极光数码"
 XIAOMEI, WANG = "xiaomei", "teacher-wang"
 BUYER, AUNTIE, ZHAO, SHARER = "13800000004", "13800000031", "13800000032", "13800000003"
+AJIE, TEACHER = "13800000021", "13800000022"  #: the other two sharers buy things too
 
 #: One order per entry, in the order they were placed; the comment says where each one ends.
 # fmt: off
@@ -89,6 +90,26 @@ ORDERS = (
             Step("settle", after(days=9, hours=8)),
             Step("refund", after(days=24), "用了两周脸上起了红疹，想退货。"),
             Step("approve", after(days=25), "已同意退款，给您添麻烦了。"),
+        ),
+    ),
+    # 王老师 buys the tea he recommends for himself, from the product page: no link, no rebate.
+    DemoOrder(
+        "demo-order-17", TEACHER, (TEA, 0), 2, ago(33),
+        steps=(
+            Step("pay", after(minutes=6)),
+            Step("ship", after(days=1), SF, "SF1402733874409"),
+            Step("confirm", after(days=4)),
+        ),
+    ),
+    # Completed and settled for 王老师 (周阿姨 reviews it with photos; the merchant replies).
+    DemoOrder(
+        "demo-order-18", AUNTIE, (TEA, 0), 1, ago(31),
+        visits=(Visit(WANG, Channel.WECHAT_GROUP, ago(hours=2)),),
+        steps=(
+            Step("pay", after(minutes=3)),
+            Step("ship", after(days=1), SF, "SF1402733896142"),
+            Step("confirm", after(days=3)),
+            Step("settle", after(days=10, hours=2)),
         ),
     ),
     # Completed, return window passed, rebate settled.
@@ -113,6 +134,15 @@ ORDERS = (
             Step("settle", after(days=11, hours=3)),
         ),
     ),
+    # Bought directly; the fan stops within days (a 1-star review the merchant reports).
+    DemoOrder(
+        "demo-order-19", AUNTIE, (DIGITAL, 5), 1, ago(27),
+        steps=(
+            Step("pay", after(minutes=2)),
+            Step("ship", after(days=1), ZTO, "75312458730164"),
+            Step("confirm", after(days=3)),
+        ),
+    ),
     # Completed and settled for the other sharer, 王老师.
     DemoOrder(
         "demo-order-07", ZHAO, (TEA, 1), 1, ago(26),
@@ -124,6 +154,24 @@ ORDERS = (
             Step("settle", after(days=10, hours=2)),
         ),
     ),
+    # Bought directly, completed (an anonymous review).
+    DemoOrder(
+        "demo-order-20", ZHAO, (TEA, 0), 1, ago(22),
+        steps=(
+            Step("pay", after(minutes=8)),
+            Step("ship", after(days=1), SF, "SF1402734391587"),
+            Step("confirm", after(days=3)),
+        ),
+    ),
+    # Bought directly, completed (a 2-star review the merchant answers).
+    DemoOrder(
+        "demo-order-21", AJIE, (TEA, 0), 1, ago(20),
+        steps=(
+            Step("pay", after(minutes=1)),
+            Step("ship", after(days=1), ZTO, "75312459906235"),
+            Step("confirm", after(days=3)),
+        ),
+    ),
     # The only click is 20 days old: outside the 15-day window, nobody earns.
     DemoOrder(
         "demo-order-15", ZHAO, (BEAUTY, 0), 1, ago(18),
@@ -131,6 +179,15 @@ ORDERS = (
         steps=(
             Step("pay", after(minutes=3)),
             Step("ship", after(days=1), ZTO, "75312460113752"),
+            Step("confirm", after(days=3)),
+        ),
+    ),
+    # Bought directly, completed (an abusive review that an admin hides).
+    DemoOrder(
+        "demo-order-22", AJIE, (HOME, 2), 1, ago(16),
+        steps=(
+            Step("pay", after(minutes=2)),
+            Step("ship", after(days=1), ZTO, "75312460452871"),
             Step("confirm", after(days=3)),
         ),
     ),
@@ -266,6 +323,8 @@ ADDRESSES = {
     AUNTIE: ("周阿姨", "13800000031", "上海市 徐汇区", "漕溪北路 88 弄 12 号 601 室"),
     ZHAO: ("赵先生", "13800000032", "广东省 深圳市 南山区", "深南大道 9999 号 A 座 12 楼"),
     SHARER: ("林小美", "13800000003", "江苏省 苏州市 工业园区", "星湖街 328 号 5 栋 1201"),
+    AJIE: ("陈杰", "13800000021", "北京市 海淀区", "西北旺东路 10 号院 中关村软件园 12 号楼"),
+    TEACHER: ("王建华", "13800000022", "浙江省 杭州市 拱墅区", "文晖路 11 号 教师公寓 2 幢 301"),
 }
 #: (User-Agent, address) each buyer's phone sends.
 DEVICES = {
@@ -293,6 +352,19 @@ DEVICES = {
         "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "
         "Language/zh_CN",
         "203.0.113.58",
+    ),
+    AJIE: (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.134 Mobile Safari/537.36 XWEB/1260117 "
+        "MMWEBSDK/20240404 MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 Weixin "
+        "NetType/WIFI Language/zh_CN",
+        "203.0.113.87",
+    ),
+    TEACHER: (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 15_8 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.40(0x1800282a) NetType/4G "
+        "Language/zh_CN",
+        "198.51.100.142",
     ),
 }
 #: When the demo's share links were first made (the shops exist from demo.SHOPS_SINCE).

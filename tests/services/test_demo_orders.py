@@ -102,7 +102,7 @@ def test_seeding_again_changes_nothing(ctx):
     now = utcnow()
     seed(now)
     counts = row_counts()
-    assert counts["orders"] and counts["ledger_entries"] and counts["payouts"]
+    assert counts["orders"] and counts["ledger_entries"] and counts["payouts"] and counts["reviews"]
     balances = ledger.balances(sharer().id)
     created = seed(now + timedelta(hours=2))
     assert set(created.values()) == {0}
