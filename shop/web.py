@@ -16,7 +16,7 @@ from shop import db as dbsetup
 from shop.errors import DomainError
 from shop.extensions import db, limiter
 from shop.models import utcnow
-from shop.services import accounts, orders, products
+from shop.services import accounts, orders, products, reviews
 from shop.services.catalog import rebate_cents
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -125,6 +125,9 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
     app.jinja_env.globals["order_status_label"] = orders.status_label
+    app.jinja_env.globals["review_disclosure_label"] = reviews.DISCLOSURE_LABELS.get
+    app.jinja_env.globals["review_status_label"] = reviews.STATUS_LABELS.get
+    app.jinja_env.globals["hold_rule_label"] = reviews.RULE_LABELS.get
 
     @app.context_processor
     def _template_globals():

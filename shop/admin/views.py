@@ -11,7 +11,7 @@ from shop.errors import DomainError
 from shop.extensions import db, login_manager
 from shop.models import Merchant, MerchantStatus
 from shop.services import admin as admin_queries
-from shop.services import merchants
+from shop.services import merchants, moderation
 from shop.web import now
 
 
@@ -37,6 +37,7 @@ def home():
         "admin/home.html",
         merchant_counts=admin_queries.merchant_counts(),
         money_counts=admin_queries.money_counts(),
+        review_counts=moderation.queue_counts(),
     )
 
 

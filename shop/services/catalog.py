@@ -75,6 +75,23 @@ def product_for_page(product_id: int) -> Product | None:
     )
 
 
+def merchant_for_page(merchant_id: int) -> Merchant | None:
+    """An approved merchant (anyone else has no public page)."""
+    merchant = db.session.get(Merchant, merchant_id)
+    return merchant if merchant and merchant.status == MerchantStatus.APPROVED else None
+
+
+def merchant_products(merchant: Merchant, limit: int = 60) -> list[Product]:
+    query = (
+        visible_products()
+        .where(Product.merchant_id == merchant.id)
+        .options(selectinload(Product.images).joinedload(ProductImage.image))
+        .order_by(*SORT_ORDER[Sort.SALES])
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
+
+
 def latest_products(limit: int = 20) -> list[Product]:
     query = (
         visible_products()

@@ -58,6 +58,7 @@ class PosterContent:
     hint: str  #: e.g. "长按识别二维码"
     subtitle: str = ""  #: one line, cut with an ellipsis
     rating: str = ""  #: e.g. "4.8★"
+    quote: str = ""  #: a buyer's review the sharer chose, one line, cut with an ellipsis
 
 
 @cache
@@ -255,6 +256,8 @@ def _draw_text_column(draw, content: PosterContent, top: int, width: int, bottom
         x += bold_small.getlength(rating) + 12
     subtitle = _one_line(content.subtitle, small, width - (x - MARGIN))
     draw.text((x, y), subtitle, font=small, fill=GREY, anchor="la")
+    if quote := _one_line(content.quote, small, width):
+        draw.text((MARGIN, y + 44), quote, font=small, fill=TEXT, anchor="la")
     hint_face = font("bold", 30)
     hint = wrap_text(drawable_text(content.hint), hint_face, width, 2)
     for index, line in enumerate(reversed(hint)):

@@ -7,7 +7,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.errors import ValidationError
 from shop.extensions import db
@@ -17,6 +17,9 @@ from shop.models import (
     Product,
     ProductImage,
     ProductStatus,
+    Review,
+    ReviewKind,
+    ReviewStatus,
     Shop,
     ShopItem,
     User,
@@ -196,6 +199,7 @@ def public_items(shop: Shop) -> list[ShopItem]:
             Product.stock > 0,
             Merchant.status == MerchantStatus.APPROVED,
         )
+        .options(selectinload(ShopItem.quote_review).selectinload(Review.author))
     )
     return list(db.session.execute(query).unique().scalars())
 
@@ -268,3 +272,21 @@ def move_item(item: ShopItem, direction: int) -> None:
 
 def remove_item(item: ShopItem) -> None:
     db.session.delete(item)
+
+
+def set_review_display(item: ShopItem, *, show_rating: bool, quote: Review | None) -> None:
+    """Whether ``item`` shows its product's rating, and which review it quotes (None: none).
+
+    Raises ValidationError when ``quote`` is not a published review, with words, of the
+    item's product. A quote that is hidden later simply stops showing (reviews.shown_quote).
+    """
+    if quote is not None and (
+        quote.product_id != item.product_id
+        or quote.kind != ReviewKind.INITIAL
+        or quote.status != ReviewStatus.PUBLISHED
+        or not quote.body
+    ):
+        raise ValidationError(_l("Choose a published review of this product."), "quote")
+    item.show_rating = bool(show_rating)
+    item.quote_review_id = quote.id if quote else None
+    db.session.flush()

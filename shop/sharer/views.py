@@ -21,7 +21,7 @@ from flask_login import current_user
 from shop.errors import DomainError
 from shop.extensions import db, login_manager
 from shop.models import Channel, Product, ShareLink, ShopItem
-from shop.services import images, links, posters, shops
+from shop.services import images, links, posters, reviews, shops
 from shop.sharer import bp
 from shop.sharer.forms import (
     EmptyForm,
@@ -264,6 +264,13 @@ def _poster_content(link: ShareLink) -> posters.PosterContent:
         cover = product.cover
         image = images.poster_source(cover) if cover else None
         item = shops.find_item(shop, product.id)
+        rating, quote = "", ""
+        if item is not None:
+            summary = reviews.summary(product.id) if item.show_rating else None
+            if summary and summary.count:
+                rating = f"{summary.average}★"
+            if shown := reviews.shown_quote(item.quote_review):
+                quote = _("Buyer review: “%(text)s”", text=shown.body.replace("\n", " "))
         return posters.PosterContent(
             url=url_for("storefront.follow_link", code=link.code, _external=True),
             title=product.title,
@@ -275,6 +282,8 @@ def _poster_content(link: ShareLink) -> posters.PosterContent:
             headline=_("%(name)s recommends", name=current_user.display_name),
             hint=_("Long-press to scan"),
             subtitle=item.recommendation if item else "",
+            rating=rating,
+            quote=quote,
         )
     return posters.PosterContent(
         url=url_for("storefront.follow_link", code=link.code, _external=True),

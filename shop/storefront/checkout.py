@@ -21,7 +21,7 @@ from shop import db as dbsetup
 from shop.errors import DomainError
 from shop.extensions import csrf, db
 from shop.models import Order
-from shop.services import catalog, clicks, links, orders, payments, shops
+from shop.services import catalog, clicks, links, orders, payments, reviews, shops
 from shop.storefront import bp
 from shop.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
 from shop.web import now, show_domain_error
@@ -278,7 +278,16 @@ def my_orders():
 @bp.route("/orders/<int:order_id>")
 @login_required
 def order_detail(order_id: int):
-    return render_template("storefront/order.html", order=_own_order(order_id), form=FlaskForm())
+    order = _own_order(order_id)
+    written = reviews.reviews_of_order(order)
+    rules, at = reviews.Rules.current(), now()
+    states = {
+        item.id: reviews.item_state(item, written.get(item.id), now=at, rules=rules)
+        for item in order.items
+    }
+    return render_template(
+        "storefront/order.html", order=order, form=FlaskForm(), review_states=states
+    )
 
 
 @bp.route("/orders/<int:order_id>/<string:action>", methods=["POST"])

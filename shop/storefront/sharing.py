@@ -21,9 +21,9 @@ from limits import parse
 
 from shop import db as dbsetup
 from shop.extensions import db, limiter
-from shop.services import catalog, clicks, links, shops
+from shop.services import catalog, clicks, links, reviews, shops
 from shop.storefront import bp
-from shop.storefront.views import viewer_is_sharer
+from shop.storefront.views import review_context, viewer_is_sharer
 from shop.web import cookie_secure, now
 
 VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
@@ -177,8 +177,14 @@ def _load_shop(slug: str):
 @bp.route("/s/<string:slug>")
 def shop_page(slug: str):
     shop = _load_shop(slug)
+    items = shops.public_items(shop)
     return render_template(
-        "storefront/shop.html", shop=shop, items=shops.public_items(shop), ref=_ref()
+        "storefront/shop.html",
+        shop=shop,
+        items=items,
+        ref=_ref(),
+        ratings=reviews.summaries([i.product_id for i in items if i.show_rating]),
+        shown_quote=reviews.shown_quote,
     )
 
 
@@ -209,4 +215,5 @@ def shop_product(slug: str, product_id: int):
         rebate=catalog.rebate_cents(product.price_cents, product.rebate_bps)
         if viewer_is_sharer()
         else None,
+        **review_context(product),
     )

@@ -2,7 +2,7 @@ from flask import abort, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from shop.services import catalog, images, shops
+from shop.services import catalog, credit, images, reviews, shops
 from shop.storefront import bp
 
 ONE_YEAR = 365 * 24 * 3600
@@ -85,6 +85,35 @@ def product_detail(product_id: int):
         product=product,
         merchant=product.merchant,
         rebate=rebate,
+        **review_context(product),
+    )
+
+
+def review_context(product) -> dict:
+    """What a product page shows of reviews: the summary, the latest three, the merchant's
+    credit."""
+    return {
+        "summary": reviews.summary(product.id),
+        "latest_reviews": reviews.product_reviews(product.id).reviews[:3],
+        "credit": credit.merchant_credit(product.merchant),
+    }
+
+
+@bp.route("/m/<int:merchant_id>")
+def merchant_page(merchant_id: int):
+    """A merchant's public page: who they are, their credit and how it is computed, their
+    listed products."""
+    merchant = catalog.merchant_for_page(merchant_id)
+    if merchant is None:
+        abort(404)
+    products = catalog.merchant_products(merchant)
+    return render_template(
+        "storefront/merchant.html",
+        merchant=merchant,
+        credit=credit.merchant_credit(merchant),
+        rules=credit.CreditRules.current(),
+        products=products,
+        rebates=catalog.unit_rebates(products) if viewer_is_sharer() else {},
     )
 
 

@@ -258,6 +258,7 @@ CHANGES = {
     "hint": "Long-press to scan",
     "subtitle": "",
     "rating": "4.9★",
+    "quote": "买家评价：“很好喝”",
 }
 
 

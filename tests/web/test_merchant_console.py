@@ -3,8 +3,23 @@ import io
 import pytest
 
 from shop.extensions import db
-from shop.models import Merchant, MerchantStatus, Order, OrderStatus, Product, ProductStatus
-from tests.factories import make_category, make_merchant, make_product, make_user, png_bytes
+from shop.models import (
+    Merchant,
+    MerchantStatus,
+    Order,
+    OrderStatus,
+    Product,
+    ProductStatus,
+    Review,
+)
+from tests.factories import (
+    make_category,
+    make_merchant,
+    make_product,
+    make_review,
+    make_user,
+    png_bytes,
+)
 from tests.services.test_orders import place as place_test_order
 
 
@@ -217,12 +232,14 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         victim = make_product(status=ProductStatus.LISTED)
         victim_image = victim.images[0]
         [victim_order] = place_test_order(make_user(), [(victim.id, 1)], provider="manual")
+        victim_review = make_review(victim)
         intruder = make_merchant()
         db.session.commit()
         ids = {
             "product_id": victim.id,
             "product_image_id": victim_image.id,
             "order_id": victim_order.id,
+            "review_id": victim_review.id,
         }
         before = (victim.title, victim.status, victim.price_cents, len(victim.images))
         intruder_user = intruder.user
@@ -246,6 +263,7 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         assert order.status == OrderStatus.PLACED and [e.to_status for e in order.events] == [
             "placed"
         ]
+        assert db.session.get(Review, ids["review_id"]).reply is None
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
