@@ -107,3 +107,7 @@ class Defaults:
     CREDIT_REPEAT_DAYS = 14
     #: Points from one buyer to one merchant in one month are capped at this, either way.
     CREDIT_MAX_POINTS_PER_MONTH = 3
+    #: Product pages show a merchant's credit at most this many seconds old (0: always fresh).
+    CREDIT_CACHE_SECONDS = 60
+    #: Product pages show a review preview at most this many seconds old (0: always fresh).
+    REVIEW_PREVIEW_SECONDS = 10

@@ -28,6 +28,8 @@ TEST_CONFIG = {
     "SQLALCHEMY_ENGINE_OPTIONS": {},
     # Tests see every change at once; tests/services/test_links_and_clicks.py covers the cache.
     "LINK_CACHE_SECONDS": 0,
+    "CREDIT_CACHE_SECONDS": 0,
+    "REVIEW_PREVIEW_SECONDS": 0,
     "CLICK_BATCH_SECONDS": 0,  # clicks written in the request; the writer has its own tests
 }
 

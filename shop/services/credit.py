@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Merchant, Order, OrderStatus, Review, ReviewKind, ReviewStatus
+from shop.services.cache import app_cache
 
 CHINA = timedelta(hours=8)  #: China has one time zone and no daylight saving
 NOT_COUNTED_STATUSES = frozenset({OrderStatus.REFUNDED, OrderStatus.REFUND_REQUESTED})
@@ -150,3 +151,11 @@ def facts_for(merchant: Merchant) -> list[CreditFact]:
 
 def merchant_credit(merchant: Merchant, rules: CreditRules | None = None) -> Credit:
     return compute(facts_for(merchant), rules or CreditRules.current())
+
+
+def merchant_credit_cached(merchant: Merchant) -> Credit:
+    """:func:`merchant_credit`, at most CREDIT_CACHE_SECONDS old. Every product page shows its
+    merchant's credit; recomputing it from all the merchant's reviews on each view would cost
+    more than the rest of the page. The merchant's own page and console compute it afresh."""
+    cache = app_cache("credit_cache", "CREDIT_CACHE_SECONDS")
+    return cache.get(merchant.id, lambda: merchant_credit(merchant))

@@ -18,7 +18,7 @@ from shop.extensions import db
 from shop.models import BlockedWord, Review, ReviewPhoto, ReviewReport, ReviewStatus, User
 from shop.services import audit
 from shop.services.catalog import page_count
-from shop.services.reviews import PER_PAGE, normalize
+from shop.services.reviews import PER_PAGE, forget_preview, normalize
 
 S = ReviewStatus
 #: (status, action) -> new status. Approving a published review closes its reports.
@@ -93,6 +93,7 @@ def decide(
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(review)
+    forget_preview(review.product_id)
     audit.record(
         actor=actor,
         action=f"review.{action}",

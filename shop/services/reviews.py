@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.errors import NotFound, PermissionDenied, ValidationError
 from shop.extensions import db
@@ -37,6 +37,7 @@ from shop.models import (
 )
 from shop.services import images
 from shop.services.attribution import Reason
+from shop.services.cache import app_cache
 from shop.services.catalog import page_count
 
 PER_PAGE = 10
@@ -283,7 +284,9 @@ def write_review(
         created_at=now,
     )
     _store_photos(list(photos), review, actor, rules)
-    return _insert(review, already)
+    _insert(review, already)
+    forget_preview(review.product_id)
+    return review
 
 
 def write_followup(
@@ -532,6 +535,68 @@ def product_reviews(product_id: int, *, filter: str = "all", page: int = 1) -> R
         .options(*_with_display())
     ).scalars()
     return ReviewPage(list(rows), total, page, pages)
+
+
+@dataclass(frozen=True)
+class PreviewReview:
+    """A published review as the product page's preview shows it (plain data, so it can be
+    kept between requests)."""
+
+    id: int
+    author_id: int
+    #: None when the author chose to stay anonymous.
+    author_name: str | None
+    rating: int
+    body: str
+    created_at: datetime
+    disclosure: str
+    #: SHA-256 names of the photos, in order.
+    photos: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Preview:
+    summary: Summary
+    reviews: tuple[PreviewReview, ...]
+
+
+def preview(product_id: int, limit: int = 3) -> Preview:
+    """The product page's review section: the summary and the newest published reviews with
+    their photos (no follow-ups or replies; the reviews page has those)."""
+    rows = db.session.execute(
+        select(Review)
+        .where(Review.product_id == product_id, _published_initial())
+        .order_by(Review.created_at.desc(), Review.id.desc())
+        .limit(limit)
+        .options(
+            joinedload(Review.author),
+            selectinload(Review.photos).joinedload(ReviewPhoto.image),
+        )
+    ).scalars()
+    latest = tuple(
+        PreviewReview(
+            id=r.id,
+            author_id=r.author_id,
+            author_name=None if r.is_anonymous else r.author.display_name,
+            rating=r.rating,
+            body=r.body,
+            created_at=r.created_at,
+            disclosure=str(r.disclosure),
+            photos=tuple(p.image.sha256 for p in r.photos),
+        )
+        for r in rows
+    )
+    return Preview(summary(product_id), latest)
+
+
+#: The per-process cache of product pages' review sections (shop.storefront.views keeps the
+#: rendered HTML there, by product and language); a review written or decided here drops its
+#: product's entry, other processes catch up within REVIEW_PREVIEW_SECONDS.
+PREVIEW_CACHE = ("review_previews", "REVIEW_PREVIEW_SECONDS")
+
+
+def forget_preview(product_id: int) -> None:
+    app_cache(*PREVIEW_CACHE).forget(product_id)
 
 
 def filter_counts(product_id: int) -> dict[str, int]:

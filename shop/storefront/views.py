@@ -1,8 +1,11 @@
 from flask import abort, render_template, request, send_file
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from shop.services import catalog, credit, images, reviews, shops
+from shop.services.cache import app_cache
 from shop.storefront import bp
 
 ONE_YEAR = 365 * 24 * 3600
@@ -90,13 +93,30 @@ def product_detail(product_id: int):
 
 
 def review_context(product) -> dict:
-    """What a product page shows of reviews: the summary, the latest three, the merchant's
-    credit."""
+    """What a product page shows of reviews: the section with the summary and the latest
+    three, and the merchant's credit. This is the page shares land on, so both come from
+    per-process caches (the section as rendered HTML, per language) at most a few seconds
+    old; the reviews page and the merchant page always read afresh."""
     return {
-        "summary": reviews.summary(product.id),
-        "latest_reviews": reviews.product_reviews(product.id).reviews[:3],
-        "credit": credit.merchant_credit(product.merchant),
+        "reviews_section": _reviews_section(product.id),
+        "credit": credit.merchant_credit_cached(product.merchant),
     }
+
+
+def _reviews_section(product_id: int) -> Markup:
+    by_locale = app_cache(*reviews.PREVIEW_CACHE).get(product_id, dict)
+    locale = str(get_locale())
+    html = by_locale.get(locale)
+    if html is None:
+        html = Markup(
+            render_template(
+                "storefront/_reviews_preview.html",
+                preview=reviews.preview(product_id),
+                product_id=product_id,
+            )
+        )
+        by_locale[locale] = html
+    return html
 
 
 @bp.route("/m/<int:merchant_id>")

@@ -314,7 +314,8 @@ def test_follow_up_once_on_your_own_review(app, user_client):
         assert followup.parent_id == review_id and followup.body == "喝了一个月，依然好。"
         followup_id = followup.id
     assert client.post(f"/reviews/{followup_id}/followup", data={"body": "x"}).status_code == 404
-    product_page = text_of(client.get(f"/p/{s['product_id']}"))
+    # The product page previews reviews; follow-ups and replies are on the reviews page.
+    product_page = text_of(client.get(f"/p/{s['product_id']}/reviews"))
     assert "Follow-up after 0 days" in product_page and "喝了一个月，依然好。" in product_page
     assert "My review" in text_of(client.get(f"/orders/{s['order_id']}"))
 
@@ -450,7 +451,7 @@ def test_merchant_replies_once_and_other_merchants_cannot(app, user_client):
     assert "Reply published." in text_of(client.get(done.location))
     again = client.post(f"/merchant/reviews/{review_id}/reply", data={"body": "再回一次"})
     assert "You have already replied to this review." in text_of(client.get(again.location))
-    assert "谢谢支持！" in text_of(client.get(f"/p/{product_id}"))
+    assert "谢谢支持！" in text_of(client.get(f"/p/{product_id}/reviews"))
     unreplied = text_of(client.get("/merchant/reviews?show=unreplied"))
     assert "包装很好" not in unreplied
     with app.app_context():
@@ -775,7 +776,7 @@ def test_script_in_reviews_replies_reports_and_quotes_is_shown_as_text(app, user
         response = who.get(url)
         assert response.status_code == 200, where
         assert_inert(text_of(response), where)
-    product_page = text_of(anonymous.get(f"/p/{s['product_id']}"))
+    product_page = text_of(anonymous.get(f"/p/{s['product_id']}/reviews"))
     assert "追评" + ESCAPED in product_page and "回复" + ESCAPED in product_page
     admin_page = text_of(user_client(admin).get("/admin/reviews?tab=reported"))
     assert "Something else: " + ESCAPED in admin_page
@@ -790,3 +791,30 @@ def test_script_in_reviews_replies_reports_and_quotes_is_shown_as_text(app, user
         "hidden queue": (user_client(admin), "/admin/reviews?tab=hidden"),
     }.items():
         assert_inert(text_of(who.get(url)), where)
+
+
+def test_a_cached_product_page_drops_a_review_the_moment_it_is_hidden(database_url, tmp_path):
+    """Product pages keep their review section for REVIEW_PREVIEW_SECONDS; a decision in the
+    same process drops it at once (other processes catch up within the TTL)."""
+    from tests.conftest import build_app, sign_in
+    from tests.factories import DEFAULT_PASSWORD
+
+    app = build_app(database_url, tmp_path / "cached", REVIEW_PREVIEW_SECONDS=600)
+    with app.app_context():
+        review = make_review(body="口感顺滑，包装也好")
+        admin = make_user(is_admin=True)
+        db.session.commit()
+        product_id, review_id, version = review.product_id, review.id, review.version
+        admin_account = admin.phone
+    reader = app.test_client()
+    assert "口感顺滑" in text_of(reader.get(f"/p/{product_id}"))
+    admin_client = sign_in(app.test_client(), admin_account, DEFAULT_PASSWORD)
+    hidden = admin_client.post(
+        f"/admin/reviews/{review_id}/decide",
+        data={"action": "hide", "version": str(version), "reason": "与商品无关"},
+    )
+    assert hidden.status_code == 302
+    page = text_of(reader.get(f"/p/{product_id}"))
+    assert "口感顺滑" not in page and "还没有评价" in page
+    with app.app_context():
+        db.engine.dispose()
