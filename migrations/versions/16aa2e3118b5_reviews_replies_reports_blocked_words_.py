@@ -92,7 +92,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("decided_at", sa.DateTime(), nullable=True),
         sa.CheckConstraint(
-            "(kind = 'initial' AND rating BETWEEN 1 AND 5 AND parent_id IS NULL) OR (kind = 'followup' AND rating IS NULL AND parent_id IS NOT NULL)",
+            "(kind = 'initial' AND rating IS NOT NULL AND rating BETWEEN 1 AND 5 AND parent_id IS NULL) OR (kind = 'followup' AND rating IS NULL AND parent_id IS NOT NULL)",
             name=op.f("ck_reviews_rating_and_parent_by_kind"),
         ),
         sa.ForeignKeyConstraint(
@@ -123,6 +123,7 @@ def upgrade():
         )
         batch_op.create_index(batch_op.f("ix_reviews_merchant_id"), ["merchant_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_reviews_order_id"), ["order_id"], unique=False)
+        batch_op.create_index("ix_reviews_status_created", ["status", "created_at"], unique=False)
         batch_op.create_index(
             "ix_reviews_product_list", ["product_id", "kind", "status", "created_at"], unique=False
         )
@@ -230,6 +231,7 @@ def downgrade():
     op.drop_table("review_photos")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_index("ix_reviews_product_list")
+        batch_op.drop_index("ix_reviews_status_created")
         batch_op.drop_index(batch_op.f("ix_reviews_order_id"))
         batch_op.drop_index(batch_op.f("ix_reviews_merchant_id"))
         batch_op.drop_index("ix_reviews_author_created")

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
 from shop.admin import bp
 from shop.errors import DomainError
@@ -30,12 +30,14 @@ class ReviewDecisionForm(FlaskForm):
     #: The version the admin saw; a decision on a review changed since is refused.
     version = HiddenField()
     reason = StringField(
-        _l("Reason (shown to the author)"), validators=[Optional(), Length(max=200)]
+        # The length is the service's to check: it answers with a message, not a bare 400.
+        _l("Reason (shown to the author)"),
+        validators=[Optional()],
     )
 
 
 class BlockedWordForm(FlaskForm):
-    word = StringField(_l("Word or phrase"), validators=[Optional(), Length(max=40)])
+    word = StringField(_l("Word or phrase"), validators=[Optional()])
 
 
 def load_review(review_id: int) -> Review:

@@ -57,13 +57,17 @@ class Review(db.Model):
     __table_args__ = (
         UniqueConstraint("order_item_id", "kind"),
         CheckConstraint(
-            "(kind = 'initial' AND rating BETWEEN 1 AND 5 AND parent_id IS NULL)"
+            # "rating IS NOT NULL": a NULL would pass BETWEEN (a CHECK only fails on false).
+            "(kind = 'initial' AND rating IS NOT NULL AND rating BETWEEN 1 AND 5"
+            " AND parent_id IS NULL)"
             " OR (kind = 'followup' AND rating IS NULL AND parent_id IS NOT NULL)",
             name="rating_and_parent_by_kind",
         ),
         # Product page: published initial reviews of a product, newest first.
         Index("ix_reviews_product_list", "product_id", "kind", "status", "created_at"),
         Index("ix_reviews_author_created", "author_id", "created_at"),
+        # The admins' queues by status.
+        Index("ix_reviews_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

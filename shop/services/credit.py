@@ -9,7 +9,9 @@ The rule (also in README and on the merchant page):
 4. One buyer's purchases of the same product within ``repeat_days`` (default 14) of the last one
    that counted count once.
 5. The points from one buyer to one merchant in one calendar month (China time, by the month
-   the order was completed) are capped at ``max_points`` either way (default 3 and -3).
+   the order was completed) are capped at ``max_points`` either way (default 3 and -3), and so
+   are that buyer's positive, neutral and negative reviews behind the positive rate.
+6. The merchant's own account never counts.
 
 The score is the sum. Buying many cheap orders from a friend, splitting one purchase into
 several orders, or reviewing the same product again and again therefore moves it very little.
@@ -96,7 +98,8 @@ def compute(facts: list[CreditFact], rules: CreditRules) -> Credit:
 
     repeat = timedelta(days=rules.repeat_days)
     last_counted: dict[tuple[int, int], datetime] = {}
-    monthly: dict[tuple[int, str], int] = defaultdict(int)
+    #: (buyer, month) -> reviews of each kind: [positive, neutral, negative]
+    monthly: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for fact in sorted(facts, key=lambda f: (f.placed_at, f.review_id)):
         if fact.order_status in NOT_COUNTED_STATUSES:
             exclude("refunded")
@@ -110,19 +113,19 @@ def compute(facts: list[CreditFact], rules: CreditRules) -> Credit:
             exclude("repeat")
             continue
         last_counted[key] = fact.placed_at
-        value = points(fact.rating)
-        if value > 0:
-            credit.positive += 1
-        elif value < 0:
-            credit.negative += 1
-        else:
-            credit.neutral += 1
         month = (fact.completed_at + CHINA).strftime("%Y-%m")
-        monthly[(fact.buyer_id, month)] += value
-    for total in monthly.values():
-        kept = max(-rules.max_points, min(rules.max_points, total))
+        monthly[(fact.buyer_id, month)][1 - points(fact.rating)] += 1
+    cap = rules.max_points
+    for positive, neutral, negative in monthly.values():
+        total = positive - negative
+        kept = max(-cap, min(cap, total))
         credit.score += kept
         credit.capped += abs(total - kept)
+        # The counts behind the positive rate obey the same cap, so one buyer's many orders
+        # in a month cannot move the rate more than the score.
+        credit.positive += min(positive, cap)
+        credit.neutral += min(neutral, cap)
+        credit.negative += min(negative, cap)
     return credit
 
 
@@ -144,6 +147,8 @@ def facts_for(merchant: Merchant) -> list[CreditFact]:
             Review.kind == ReviewKind.INITIAL,
             Review.status == ReviewStatus.PUBLISHED,
             Order.completed_at.is_not(None),
+            # The merchant's own account buying from itself earns it nothing.
+            Order.buyer_id != merchant.user_id,
         )
     ).all()
     return [CreditFact(*row) for row in rows]

@@ -182,6 +182,7 @@ def queue(tab: str, *, page: int = 1) -> QueuePage:
                 ReviewReport.resolved_at.is_(None),
             )
             .order_by(ReviewReport.id)
+            .options(selectinload(ReviewReport.reporter))
         ).scalars():
             reports.setdefault(report.review_id, []).append(report)
     return QueuePage(rows, reports, total, page, pages)

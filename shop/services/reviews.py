@@ -11,11 +11,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from shop.errors import NotFound, PermissionDenied, ValidationError
 from shop.extensions import db
@@ -155,8 +155,14 @@ def _check_reviewable(order: Order) -> None:
 
 
 def _clean_body(text: str | None, rules: Rules, *, required: bool) -> str:
-    # Line breaks are kept (shown as written); other control characters are dropped.
-    body = "".join(ch for ch in (text or "") if ch in "\n" or unicodedata.category(ch)[0] != "C")
+    # Line breaks are kept (shown as written); control and invisible format characters are
+    # dropped (bidirectional overrides make text read backwards, zero-width spaces would hide
+    # a blocked word), except the zero-width joiner that holds emoji such as 👨‍👩‍👧 together.
+    body = "".join(
+        ch
+        for ch in (text or "")
+        if ch in "\n\u200d" or unicodedata.category(ch)[0] != "C"
+    )
     body = re.sub(r"\n{3,}", "\n\n", body.replace("\r", "")).strip()
     if required and not body:
         raise ValidationError(_l("Write a few words about it."), "body")
@@ -178,22 +184,32 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 _PHONE_SEPARATORS = re.compile(r"(?<=\d)[\s\-.·]+(?=\d)")
 
 
+def lock_account(user: User) -> None:
+    """Serialize this account's writes that count its own recent rows (the burst rule, the
+    report limit) so simultaneous requests cannot all see the count below the limit. SQLite
+    already runs one writer at a time (BEGIN IMMEDIATE); PostgreSQL locks the user's row."""
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+
+
 def normalize(text: str) -> str:
-    """Full-width letters and digits folded (NFKC), lower-cased: what the rules look at."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """Full-width letters and digits folded (NFKC), lower-cased, zero-width joiners removed:
+    what the rules look at."""
+    return unicodedata.normalize("NFKC", text).lower().replace("\u200d", "")
 
 
 def hold_rules(body: str, *, author: User, now: datetime, rules: Rules) -> list[str]:
     """The moderation rules ``body`` by ``author`` trips; empty means publish at once."""
     text = normalize(body)
     tripped = []
-    if _LINK_RE.search(text):
+    # "taobao。com" reads as a link too (NFKC leaves the ideographic full stop alone).
+    if _LINK_RE.search(text.replace("。", ".")):
         tripped.append("link")
     if _PHONE_RE.search(_PHONE_SEPARATORS.sub("", text)):
         tripped.append("phone")
     words = db.session.execute(select(BlockedWord.word)).scalars()
     if any(word and word in text for word in words):
         tripped.append("blocked_word")
+    lock_account(author)
     since = now - timedelta(minutes=rules.burst_minutes)
     recent = db.session.execute(
         select(func.count())
@@ -397,6 +413,7 @@ def report_review(
         )
     ).first():
         raise ValidationError(_l("You have already reported this review. Thank you."))
+    lock_account(reporter)
     since = now - timedelta(hours=1)
     recent = db.session.execute(
         select(func.count())
@@ -517,10 +534,7 @@ def product_reviews(product_id: int, *, filter: str = "all", page: int = 1) -> R
     elif filter == "low":
         condition &= Review.rating <= 2
     elif filter == "followups":
-        followups = select(Review.parent_id).where(
-            Review.kind == ReviewKind.FOLLOWUP, Review.status == ReviewStatus.PUBLISHED
-        )
-        condition &= Review.id.in_(followups)
+        condition &= _has_published_followup()
     total = db.session.execute(
         select(func.count()).select_from(Review).where(condition)
     ).scalar_one()
@@ -595,21 +609,46 @@ def preview(product_id: int, limit: int = 3) -> Preview:
 PREVIEW_CACHE = ("review_previews", "REVIEW_PREVIEW_SECONDS")
 
 
+_STALE_PREVIEWS = "stale_review_previews"
+
+
 def forget_preview(product_id: int) -> None:
-    app_cache(*PREVIEW_CACHE).forget(product_id)
+    """Drop ``product_id``'s cached review section once this transaction commits (dropping it
+    before would let a page rendered in between cache the old state again)."""
+    db.session.info.setdefault(_STALE_PREVIEWS, set()).add(product_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_stale_previews(session: Session) -> None:
+    stale = session.info.pop(_STALE_PREVIEWS, None)
+    if stale and has_app_context():
+        cache = app_cache(*PREVIEW_CACHE)
+        for product_id in stale:
+            cache.forget(product_id)
+
+
+def _has_published_followup():
+    """EXISTS a published follow-up of the outer review (uses the unique index on parent_id)."""
+    followup = aliased(Review)
+    return (
+        select(followup.id)
+        .where(
+            followup.parent_id == Review.id,
+            followup.kind == ReviewKind.FOLLOWUP,
+            followup.status == ReviewStatus.PUBLISHED,
+        )
+        .exists()
+    )
 
 
 def filter_counts(product_id: int) -> dict[str, int]:
     """How many published reviews each filter would show."""
     base = (Review.product_id == product_id) & _published_initial()
-    followups = select(Review.parent_id).where(
-        Review.kind == ReviewKind.FOLLOWUP, Review.status == ReviewStatus.PUBLISHED
-    )
     row = db.session.execute(
         select(
             func.count(),
             func.count().filter(Review.has_photos.is_(True)),
-            func.count().filter(Review.id.in_(followups)),
+            func.count().filter(_has_published_followup()),
             func.count().filter(Review.rating <= 2),
         ).where(base)
     ).one()
@@ -630,7 +669,18 @@ def reviews_by_author(user: User) -> list[Review]:
 
 def merchant_reviews(merchant: Merchant, *, unreplied: bool = False, page: int = 1) -> ReviewPage:
     """Published reviews and follow-ups of ``merchant``'s products, newest first."""
-    condition = (Review.merchant_id == merchant.id) & (Review.status == ReviewStatus.PUBLISHED)
+    parent = aliased(Review)
+    shown_parent = (
+        select(parent.id)
+        .where(parent.id == Review.parent_id, parent.status == ReviewStatus.PUBLISHED)
+        .exists()
+    )
+    condition = (
+        (Review.merchant_id == merchant.id)
+        & (Review.status == ReviewStatus.PUBLISHED)
+        # A follow-up is shown (and can be answered) only while its review is.
+        & (Review.parent_id.is_(None) | shown_parent)
+    )
     if unreplied:
         condition &= ~Review.id.in_(select(ReviewReply.review_id))
     total = db.session.execute(

@@ -21,7 +21,7 @@ def item_reviews(item_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         raw = request.form.get("quote", "")
-        quote = db.session.get(Review, int(raw)) if raw.isdigit() else None
+        quote = db.session.get(Review, int(raw)) if raw.isascii() and raw.isdigit() else None
         try:
             shops.set_review_display(item, show_rating="show_rating" in request.form, quote=quote)
         except DomainError as error:

@@ -132,6 +132,11 @@ def _own_review(review_id: int) -> Review:
     return review
 
 
+def _is_number(value: str | None) -> bool:
+    # "²".isdigit() is true, but int("²") fails: only ASCII digits are numbers here.
+    return bool(value) and value.isascii() and value.isdigit()
+
+
 def _uploads(field) -> list[bytes]:
     return [f.read() for f in (field.data or []) if getattr(f, "filename", "")]
 
@@ -151,7 +156,7 @@ def review_write(order_id: int, item_id: int):
             reviews.write_review(
                 item,
                 actor=current_user,
-                rating=int(form.rating.data) if (form.rating.data or "").isdigit() else None,
+                rating=int(form.rating.data) if _is_number(form.rating.data) else None,
                 body=form.body.data,
                 anonymous=form.anonymous.data,
                 photos=photos,

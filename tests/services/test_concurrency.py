@@ -129,3 +129,53 @@ def test_fifty_payout_requests_against_one_balance_give_one_payout(app):
         )
         invariants.check(db.session)
     print(f"\n50 payout requests on ¥50: 1 accepted, 49 refused, {seconds:.2f} s")
+
+
+def test_twenty_reports_at_once_from_one_account_store_at_most_the_limit(app):
+    from shop.models import Review, ReviewReport
+    from shop.services import reviews
+    from tests.factories import make_review
+
+    with app.app_context():
+        review_ids = [make_review(body=f"评价{n}").id for n in range(20)]
+        reporter_id = make_user().id
+        db.session.commit()
+
+    def report(i):
+        review = db.session.get(Review, review_ids[i])
+        reporter = db.session.get(User, reporter_id)
+        reviews.report_review(review, reporter=reporter, reason="spam", now=NOW)
+        return "ok"
+
+    results, seconds = race(app, 20, report)
+    assert results.count("ok") == 10 and results.count("ValidationError") == 10, results
+    with app.app_context():
+        assert db.session.execute(select(func.count(ReviewReport.id))).scalar() == 10
+    print(f"\n20 reports at once from one account: 10 stored, 10 refused, {seconds:.2f} s")
+
+
+def test_twelve_reviews_at_once_from_one_buyer_hold_all_past_the_burst(app):
+    from shop.models import OrderItem, Review, ReviewStatus
+    from shop.services import reviews
+    from tests.factories import make_completed_order
+
+    with app.app_context():
+        buyer = make_user()
+        item_ids = [make_completed_order(buyer, at=NOW).items[0].id for _ in range(12)]
+        buyer_id = buyer.id
+        db.session.commit()
+
+    def write(i):
+        item = db.session.get(OrderItem, item_ids[i])
+        buyer = db.session.get(User, buyer_id)
+        review = reviews.write_review(
+            item, actor=buyer, rating=5, body="好", now=NOW + timedelta(minutes=1),
+            rules=reviews.Rules(),
+        )  # fmt: skip
+        return str(review.status)
+
+    results, _seconds = race(app, 12, write)
+    assert results.count("published") == 5 and results.count("held") == 7, results
+    with app.app_context():
+        statuses = db.session.execute(select(Review.status)).scalars().all()
+        assert statuses.count(ReviewStatus.PUBLISHED) == 5

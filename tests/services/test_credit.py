@@ -121,7 +121,16 @@ def test_a_refunded_or_small_order_does_not_start_a_repeat_window():
 def test_one_buyer_moves_the_score_at_most_three_points_a_month_either_way(rating, score):
     facts = [fact(rating, placed=T0 + timedelta(days=d)) for d in range(5)]
     result = credit.compute(facts, RULES)
-    assert (result.score, result.capped, result.counted) == (score, 2, 5)
+    # The counts behind the positive rate are capped the same way.
+    assert (result.score, result.capped, result.counted) == (score, 2, 3)
+
+
+def test_a_friend_with_many_orders_cannot_lift_the_positive_rate_past_the_cap():
+    honest = [fact(1, buyer=100 + n) for n in range(10)]
+    friend = [fact(5, buyer=1, product=1000 + n) for n in range(90)]
+    result = credit.compute(honest + friend, RULES)
+    assert (result.score, result.positive, result.negative) == (3 - 10, 3, 10)
+    assert result.positive_percent == 3 * 100 // 13
 
 
 def test_the_cap_applies_to_the_month_net_of_both_ways():
@@ -202,3 +211,12 @@ def test_merchant_credit_counts_only_published_initial_reviews_of_kept_orders(ct
     assert result.excluded == {"refunded": 1, "repeat": 1}
     assert result.positive_percent == 50
     assert credit.merchant_credit(new_products()[0].merchant).counted == 0
+
+
+def test_the_merchants_own_account_never_counts(ctx):
+    [product] = new_products(1)
+    merchant = product.merchant
+    at = datetime(2026, 11, 10, 2, 0)
+    own = completed_order(merchant.user, [product], at=at)
+    review_of(own, rating=5, at=at + timedelta(days=4))
+    assert credit.merchant_credit(merchant).counted == 0

@@ -387,3 +387,15 @@ def test_an_admin_can_find_and_hide_any_published_review(ctx):
     )
     assert moderation.queue("published").reviews == []
     assert [r.id for r in moderation.queue("hidden").reviews] == [review.id]
+
+
+def test_an_ideographic_full_stop_or_a_hidden_space_does_not_slip_past_the_rules(ctx):
+    assert hold("去 taobao。com 买更便宜") == ["link"]
+    moderation.add_blocked_word("加微信", actor=make_user(is_admin=True), now=SOON)
+    # The zero-width space is dropped when the review is cleaned, before the rules look.
+    review = review_of(completed_order(), body="加\u200b微信领红包")
+    assert (review.status, review.hold_rules, review.body) == (
+        S.HELD,
+        ["blocked_word"],
+        "加微信领红包",
+    )

@@ -805,3 +805,19 @@ def test_the_merchant_sees_published_reviews_and_followups_and_which_are_unrepli
         followup.id,
         first.id,
     ]
+
+
+def test_emoji_joined_by_zero_width_joiners_stay_whole(ctx):
+    assert review_of(completed_order(), body="一家人都喜欢👨‍👩‍👧").body == "一家人都喜欢👨‍👩‍👧"
+
+
+def test_a_followup_leaves_the_merchants_list_when_its_review_is_hidden(ctx):
+    from shop.services import moderation
+
+    order = completed_order()
+    review = review_of(order)
+    followup = reviews.write_followup(review, actor=order.buyer, body="追评", now=SOON)
+    merchant = order.merchant
+    assert {r.id for r in reviews.merchant_reviews(merchant).reviews} == {review.id, followup.id}
+    moderation.decide(review, "hide", actor=make_user(is_admin=True), reason="无关", now=SOON)
+    assert reviews.merchant_reviews(merchant).reviews == []

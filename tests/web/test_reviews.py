@@ -818,3 +818,29 @@ def test_a_cached_product_page_drops_a_review_the_moment_it_is_hidden(database_u
     assert "口感顺滑" not in page and "还没有评价" in page
     with app.app_context():
         db.engine.dispose()
+
+
+def test_too_long_a_hide_reason_or_blocked_word_gets_a_message_not_an_error(app, user_client):
+    with app.app_context():
+        review = make_review(body="一般")
+        admin = make_user(is_admin=True)
+        db.session.commit()
+        review_id, version = review.id, review.version
+    client = user_client(admin)
+    response = client.post(
+        f"/admin/reviews/{review_id}/decide?tab=published",
+        data={"action": "hide", "version": str(version), "reason": "太长" * 101},
+    )
+    assert response.status_code == 302
+    assert "At most 200 characters." in text_of(client.get(response.location))
+    word = client.post("/admin/reviews/words", data={"word": "词" * 41})
+    assert word.status_code == 200 and "At most 40 characters." in text_of(word)
+    with app.app_context():
+        assert db.session.get(Review, review_id).status == ReviewStatus.PUBLISHED
+        assert count(BlockedWord) == 0
+
+
+def test_a_crafted_non_ascii_digit_gets_the_rating_message_not_an_error(app, user_client):
+    s = setup_order(app)
+    response = post_review(user_client(s["buyer"]), s["order_id"], s["item_id"], rating="²")
+    assert response.status_code == 422 and "Choose from 1 to 5 stars." in text_of(response)
