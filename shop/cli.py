@@ -1,5 +1,5 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
-`flask sweep-orders`."""
+`flask sweep-orders`, `flask rollup`."""
 
 from datetime import timedelta
 
@@ -11,7 +11,7 @@ from shop import db as dbsetup
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.models import User, utcnow
-from shop.services import accounts, demo, ledger, orders
+from shop.services import accounts, demo, ledger, orders, rollup
 
 
 def register(app: Flask) -> None:
@@ -19,6 +19,24 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin_command)
     app.cli.add_command(settle_rebates_command)
     app.cli.add_command(sweep_orders_command)
+    app.cli.add_command(rollup_command)
+
+
+@click.command("rollup")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Recount only the last N days (China time); every day when left out.",
+)
+def rollup_command(days: int | None) -> None:
+    """Rebuild the click rollups (per link and day) and the sharers' visitor table from the
+    raw clicks. Clicks keep them up to date as they are written; this is for a backfill or a
+    repair, and may be run again at any time."""
+    since = rollup.china_day(utcnow()) - timedelta(days=days - 1) if days else None
+    with dbsetup.writing(), db.engine.begin() as connection:
+        counts = rollup.recount(connection, since=since)
+    click.echo(f"Clicks recounted: {counts['clicks']}; visitors: {counts['visitors']}")
 
 
 @click.command("settle-rebates")

@@ -12,7 +12,7 @@ from shop.models.ledger import (
     PayoutMethod,
     PayoutStatus,
 )
-from shop.models.links import Channel, Click, ShareLink
+from shop.models.links import Channel, Click, ClickDay, ShareLink, SharerVisitor
 from shop.models.media import Image
 from shop.models.merchants import Merchant, MerchantStatus
 from shop.models.orders import Address, Order, OrderEvent, OrderItem, OrderStatus, PaymentEvent
@@ -55,6 +55,7 @@ __all__ = [
     "Category",
     "Channel",
     "Click",
+    "ClickDay",
     "Image",
     "Merchant",
     "MerchantStatus",
@@ -62,6 +63,7 @@ __all__ = [
     "ProductImage",
     "ProductStatus",
     "ShareLink",
+    "SharerVisitor",
     "Shop",
     "ShopItem",
     "User",

@@ -57,6 +57,8 @@ class Order(db.Model):
         UniqueConstraint("buyer_id", "checkout_key", "merchant_id"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
         Index("ix_orders_status_deadline", "status", "pay_deadline"),
+        # A sharer's orders in a period (the stats page).
+        Index("ix_orders_sharer_placed", "sharer_id", "placed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

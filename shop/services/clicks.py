@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, insert, select
 from shop import db as dbsetup
 from shop.extensions import db
 from shop.models import Channel, Click, ShareLink
+from shop.services import rollup
 from shop.services.links import LinkTarget
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,9 @@ def record_click(
     if writer is not None:
         writer.submit(row)
     else:
-        db.session.connection().execute(_INSERT, row)  # Core on the session's transaction
+        connection = db.session.connection()  # Core on the session's transaction
+        connection.execute(_INSERT, row)
+        rollup.add_clicks(connection, [row])
     return reason
 
 
@@ -247,6 +250,7 @@ class ClickWriter:
                 if rows:
                     with dbsetup.writing(), self.engine.begin() as connection:
                         connection.execute(_INSERT, rows)
+                        rollup.add_clicks(connection, rows)  # same transaction
             except Exception:
                 with self._cond:
                     self._pending = rows + self._pending

@@ -1,0 +1,185 @@
+"""Daily click rollups and the per-sharer visitor table, kept as clicks are written.
+
+``add_clicks`` runs in the same transaction as the click insert (the click writer's batch, or
+the request's transaction when clicks are written synchronously), so a click and its rollup
+rows commit together or not at all. Each rollup row changes by ``INSERT ... ON CONFLICT DO
+UPDATE SET n = n + excluded.n``: an increment, so concurrent writers add up instead of
+overwriting each other. ``recount`` rebuilds days from the raw clicks (``flask rollup``): for
+a backfill or a repair, and re-runnable; the tests hold both to the same numbers.
+"""
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shop.models import Click, ClickDay, ShareLink, SharerVisitor
+
+#: Days are China days: sharers read "today" in Beijing time (no daylight saving there).
+CHINA = timedelta(hours=8)
+BOT_REASONS = ("bot", "head", "prefetch")
+REPEAT_REASONS = ("duplicate", "flood")
+
+
+def china_day(moment: datetime) -> date:
+    return (moment + CHINA).date()
+
+
+def day_start(day: date) -> datetime:
+    """The UTC moment a China day begins."""
+    return datetime(day.year, day.month, day.day) - CHINA
+
+
+def _dialect_insert(connection, model):
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(model)
+
+
+def add_clicks(connection, rows: list[dict], *, visitors: bool = True) -> None:
+    """Add freshly inserted click rows (dicts with link_id, clicked_at, visitor_id, is_scan,
+    uncounted_reason) to the rollups, on ``connection``'s transaction (``visitors=False``:
+    the day counts only)."""
+    if not rows:
+        return
+    link_ids = {row["link_id"] for row in rows}
+    links = {
+        link_id: (sharer_id, product_id, str(channel))
+        for link_id, sharer_id, product_id, channel in connection.execute(
+            select(
+                ShareLink.id, ShareLink.sharer_id, ShareLink.product_id, ShareLink.channel
+            ).where(ShareLink.id.in_(link_ids))
+        )
+    }
+    days: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    seen_by: dict[tuple[int, str], list] = {}
+    for row in rows:
+        link = links.get(row["link_id"])
+        if link is None:  # the link was deleted in between: its clicks went with it
+            continue
+        counts = days[(china_day(row["clicked_at"]), row["link_id"])]
+        reason = row["uncounted_reason"]
+        counts[0] += 1
+        if reason is None:
+            counts[1] += 1
+            counts[2] += 1 if row["is_scan"] else 0
+            key = (link[0], row["visitor_id"])
+            seen = seen_by.get(key)
+            at = row["clicked_at"]
+            if seen is None:
+                seen_by[key] = [at, at, 1]
+            else:
+                seen[0], seen[1], seen[2] = min(seen[0], at), max(seen[1], at), seen[2] + 1
+        elif reason in BOT_REASONS:
+            counts[3] += 1
+        else:
+            counts[4] += 1
+    if days:
+        statement = _dialect_insert(connection, ClickDay)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["day", "link_id"],
+            set_={
+                "clicks": ClickDay.clicks + excluded.clicks,
+                "counted": ClickDay.counted + excluded.counted,
+                "scans": ClickDay.scans + excluded.scans,
+                "bots": ClickDay.bots + excluded.bots,
+                "repeats": ClickDay.repeats + excluded.repeats,
+            },
+        )
+        connection.execute(
+            statement,
+            [
+                {
+                    "day": day,
+                    "link_id": link_id,
+                    "sharer_id": links[link_id][0],
+                    "product_id": links[link_id][1],
+                    "channel": links[link_id][2],
+                    "clicks": c[0],
+                    "counted": c[1],
+                    "scans": c[2],
+                    "bots": c[3],
+                    "repeats": c[4],
+                }
+                for (day, link_id), c in sorted(days.items())  # one lock order for all writers
+            ],
+        )
+    if visitors and seen_by:
+        statement = _dialect_insert(connection, SharerVisitor)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["sharer_id", "visitor_id"],
+            set_={
+                "first_seen_at": func.min(SharerVisitor.first_seen_at, excluded.first_seen_at)
+                if connection.dialect.name == "sqlite"
+                else func.least(SharerVisitor.first_seen_at, excluded.first_seen_at),
+                "last_seen_at": func.max(SharerVisitor.last_seen_at, excluded.last_seen_at)
+                if connection.dialect.name == "sqlite"
+                else func.greatest(SharerVisitor.last_seen_at, excluded.last_seen_at),
+                "clicks": SharerVisitor.clicks + excluded.clicks,
+            },
+        )
+        connection.execute(
+            statement,
+            [
+                {
+                    "sharer_id": sharer_id,
+                    "visitor_id": visitor_id,
+                    "first_seen_at": seen[0],
+                    "last_seen_at": seen[1],
+                    "clicks": seen[2],
+                }
+                for (sharer_id, visitor_id), seen in sorted(seen_by.items())
+            ],
+        )
+
+
+def recount(connection, *, since: date | None = None) -> dict[str, int]:
+    """Rebuild the rollups from the raw clicks: the days from ``since`` (every day when None),
+    and the whole visitor table. Idempotent; on PostgreSQL the rollup tables are locked
+    against the click writers meanwhile (SQLite runs one writer at a time anyway)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE click_days, sharer_visitors IN EXCLUSIVE MODE"))
+    day_filter = Click.clicked_at >= day_start(since) if since else True
+    connection.execute(delete(ClickDay).where(ClickDay.day >= since if since else True))
+    rows = connection.execute(
+        select(
+            Click.link_id,
+            Click.clicked_at,
+            Click.visitor_id,
+            Click.is_scan,
+            Click.uncounted_reason,
+        )
+        .where(day_filter)
+        .order_by(Click.id)
+        .execution_options(yield_per=20_000)
+    )
+    batch: list[dict] = []
+    clicks = 0
+    # Visitors are rebuilt whole below, so only the days are added here.
+    for row in rows:
+        batch.append(dict(row._mapping))
+        if len(batch) >= 20_000:
+            clicks += len(batch)
+            add_clicks(connection, batch, visitors=False)
+            batch = []
+    clicks += len(batch)
+    add_clicks(connection, batch, visitors=False)
+    connection.execute(delete(SharerVisitor))
+    visitor_rows = connection.execute(
+        insert(SharerVisitor).from_select(
+            ["sharer_id", "visitor_id", "first_seen_at", "last_seen_at", "clicks"],
+            select(
+                ShareLink.sharer_id,
+                Click.visitor_id,
+                func.min(Click.clicked_at),
+                func.max(Click.clicked_at),
+                func.count(),
+            )
+            .join(ShareLink, ShareLink.id == Click.link_id)
+            .where(Click.uncounted_reason.is_(None))
+            .group_by(ShareLink.sharer_id, Click.visitor_id),
+        )
+    ).rowcount
+    return {"clicks": clicks, "visitors": max(visitor_rows, 0)}

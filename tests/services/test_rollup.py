@@ -1,0 +1,172 @@
+"""The click rollups: kept as clicks are written (synchronously, by the click writer, and by
+many writers at once), equal to a recount from the raw rows, and re-runnable."""
+
+import threading
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from shop import db as dbsetup
+from shop.extensions import db
+from shop.models import Channel, ClickDay, ShareLink, SharerVisitor
+from shop.services import clicks, links, rollup
+from tests.factories import make_product, make_shop
+from tests.services.test_links_and_clicks import facts
+
+BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1)"
+#: 15:59 UTC is 23:59 in China; 16:00 UTC is the next China day.
+LATE = datetime(2026, 11, 20, 15, 59, 0)
+NEXT_DAY = datetime(2026, 11, 20, 16, 0, 0)
+
+
+def snapshot():
+    """Both rollup tables as comparable sets."""
+    days = {
+        (r.day, r.link_id, r.sharer_id, r.product_id, r.channel)
+        + (r.clicks, r.counted, r.scans, r.bots, r.repeats)
+        for r in db.session.execute(select(ClickDay)).scalars()
+    }
+    visitors = {
+        (r.sharer_id, r.visitor_id, r.first_seen_at, r.last_seen_at, r.clicks)
+        for r in db.session.execute(select(SharerVisitor)).scalars()
+    }
+    return days, visitors
+
+
+def recounted():
+    with dbsetup.writing():
+        rollup.recount(db.session.connection())
+    return snapshot()
+
+
+def follow(link, visitor, at, ua=None, flooded=False):
+    kwargs = {"ua": ua} if ua else {}
+    return clicks.record_click(
+        link, facts(**kwargs), visitor_id=visitor, ip_secret="s", flooded=flooded, now=at
+    )
+
+
+def two_links():
+    shop = make_shop()
+    product = make_product()
+    group = links.get_or_create_link(shop, product, Channel.WECHAT_GROUP, now=LATE)
+    poster = links.get_or_create_link(shop, product, Channel.POSTER, now=LATE)
+    return shop, product, group, poster
+
+
+def test_clicks_fill_the_day_rows_by_china_day_with_each_kind_counted(ctx):
+    shop, product, group, poster = two_links()
+    follow(group, "a" * 32, LATE)
+    follow(group, "a" * 32, LATE + timedelta(seconds=30))  # repeat within 10 minutes
+    follow(group, "b" * 32, LATE, ua=BOT_UA)
+    follow(group, "c" * 32, NEXT_DAY, flooded=True)
+    follow(poster, "d" * 32, NEXT_DAY)  # a scan
+    days, visitors = snapshot()
+    sharer = shop.user_id
+    assert days == {
+        (date(2026, 11, 20), group.id, sharer, product.id, "wechat_group", 3, 1, 0, 1, 1),
+        (date(2026, 11, 21), group.id, sharer, product.id, "wechat_group", 1, 0, 0, 0, 1),
+        (date(2026, 11, 21), poster.id, sharer, product.id, "poster", 1, 1, 1, 0, 0),
+    }
+    assert visitors == {
+        (sharer, "a" * 32, LATE, LATE, 1),
+        (sharer, "d" * 32, NEXT_DAY, NEXT_DAY, 1),
+    }
+
+
+def test_a_recount_from_the_raw_clicks_gives_the_same_rows_and_can_run_again(ctx):
+    _shop, _product, group, poster = two_links()
+    for n in range(12):
+        follow(group, f"{n % 4:032d}", LATE + timedelta(minutes=7 * n))
+        follow(poster, f"{n % 3:032d}", NEXT_DAY + timedelta(hours=n))
+    follow(group, "e" * 32, LATE, ua=BOT_UA)
+    kept = snapshot()
+    assert kept == recounted() == recounted()
+
+
+def test_a_recount_of_recent_days_leaves_older_days_alone(ctx):
+    _shop, _product, group, _poster = two_links()
+    follow(group, "a" * 32, LATE - timedelta(days=3))
+    follow(group, "b" * 32, LATE)
+    before = snapshot()
+    with dbsetup.writing():
+        rollup.recount(db.session.connection(), since=date(2026, 11, 20))
+    assert snapshot() == before
+
+
+def test_the_click_writer_keeps_the_rollups_in_its_batch(app):
+    with app.app_context():
+        _shop, _product, group, poster = two_links()
+        db.session.commit()
+        targets = [links.resolve(group.code), links.resolve(poster.code)]
+    with app.app_context():
+        writer = clicks.ClickWriter(db.engine, interval=60)
+        for n in range(40):
+            clicks.record_click(
+                targets[n % 2], facts(), visitor_id=f"{n % 7:032d}", ip_secret="s",
+                flooded=False, now=LATE + timedelta(minutes=n), writer=writer,
+            )  # fmt: skip
+        writer.flush()
+        db.session.remove()
+        kept = snapshot()
+        assert sum(row[5] for row in kept[0]) == 40
+        assert kept == recounted()
+
+
+def test_many_writers_at_once_add_up_to_the_recount(app):
+    """Eight threads, each writing its clicks in transactions of its own, on the same links,
+    days and visitors: the increments must add up, none lost, none doubled."""
+    with app.app_context():
+        _shop, _product, group, poster = two_links()
+        db.session.commit()
+        link_ids = [group.id, poster.id]
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def run(worker):
+        with app.app_context():
+            try:
+                targets = [db.session.get(ShareLink, i) for i in link_ids]
+                db.session.rollback()
+                barrier.wait()
+                for n in range(25):
+                    with dbsetup.writing():
+                        follow(
+                            targets[(worker + n) % 2],
+                            f"{(worker * 3 + n) % 10:032d}",
+                            LATE + timedelta(minutes=11 * n),
+                        )
+                        db.session.commit()
+            except Exception as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with app.app_context():
+        kept = snapshot()
+        assert sum(row[5] for row in kept[0]) == 200
+        assert kept == recounted()
+
+
+def test_the_migration_counts_the_clicks_recorded_before_it(app):
+    """Upgrading a database that already has clicks fills the rollups as a recount would."""
+    from flask_migrate import downgrade, upgrade
+
+    with app.app_context():
+        _shop, _product, group, poster = two_links()
+        follow(group, "a" * 32, LATE)
+        follow(group, "a" * 32, LATE + timedelta(minutes=1))
+        follow(poster, "b" * 32, NEXT_DAY)
+        follow(group, "c" * 32, NEXT_DAY, ua=BOT_UA)
+        db.session.commit()
+        expected = snapshot()
+        db.session.remove()
+        downgrade(revision="16aa2e3118b5")  # before the rollup tables
+        upgrade()
+        assert snapshot() == expected
