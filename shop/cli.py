@@ -1,5 +1,5 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
-`flask sweep-orders`, `flask rollup`."""
+`flask sweep-orders`, `flask rollup`, `flask scan-fraud`."""
 
 from datetime import timedelta
 
@@ -11,7 +11,7 @@ from shop import db as dbsetup
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.models import User, utcnow
-from shop.services import accounts, demo, ledger, orders, rollup
+from shop.services import accounts, demo, fraud, ledger, orders, rollup
 
 
 def register(app: Flask) -> None:
@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(settle_rebates_command)
     app.cli.add_command(sweep_orders_command)
     app.cli.add_command(rollup_command)
+    app.cli.add_command(scan_fraud_command)
 
 
 @click.command("rollup")
@@ -37,6 +38,18 @@ def rollup_command(days: int | None) -> None:
     with dbsetup.writing(), db.engine.begin() as connection:
         counts = rollup.recount(connection, since=since)
     click.echo(f"Clicks recounted: {counts['clicks']}; visitors: {counts['visitors']}")
+
+
+@click.command("scan-fraud")
+def scan_fraud_command() -> None:
+    """Raise fraud flags from the last day's click floods and the recent paid orders (run it
+    every hour or so, e.g. from cron). Running it again adds no duplicate flags."""
+    thresholds = fraud.Thresholds.from_config(current_app.config)
+    with dbsetup.writing():
+        raised = fraud.scan(now=utcnow(), thresholds=thresholds)
+        db.session.commit()
+    summary = ", ".join(f"{kind.value}: {n}" for kind, n in raised.items())
+    click.echo(f"New flags: {sum(raised.values())} ({summary})")
 
 
 @click.command("settle-rebates")

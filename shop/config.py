@@ -111,3 +111,20 @@ class Defaults:
     CREDIT_CACHE_SECONDS = 60
     #: Product pages show a review preview at most this many seconds old (0: always fresh).
     REVIEW_PREVIEW_SECONDS = 10
+
+    # Fraud flags (shop.services.fraud.scan, `flask scan-fraud`).
+    #: Clicks recorded as a flood in the last 24 hours that flag a link or an address.
+    FRAUD_FLOOD_CLICKS = 100
+    #: Order-based flags look at orders paid in this many days.
+    FRAUD_WINDOW_DAYS = 30
+    #: A sharer whose own purchases are at least this share (basis points) of their attributed
+    #: paid orders is flagged, once they have at least the minimum number of such orders.
+    FRAUD_SELF_PURCHASE_BPS = 5000
+    FRAUD_SELF_PURCHASE_MIN_ORDERS = 5
+    #: The same for refunded orders.
+    FRAUD_REFUND_BPS = 3000
+    FRAUD_REFUND_MIN_ORDERS = 5
+    #: An order placed within this many seconds of its click is flagged.
+    FRAUD_FAST_ORDER_SECONDS = 10
+    #: Paid orders to one address through at least this many different sharers are flagged.
+    FRAUD_ADDRESS_MIN_SHARERS = 3

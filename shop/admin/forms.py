@@ -29,3 +29,9 @@ class RefundOverrideForm(FlaskForm):
     reason = StringField(
         _l("Reason (kept in the audit log)"), validators=[Optional(), Length(max=200)]
     )
+
+
+class FlagDecisionForm(FlaskForm):
+    reason = StringField(
+        _l("Reason (kept in the audit log)"), validators=[Optional(), Length(max=200)]
+    )

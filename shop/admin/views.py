@@ -9,10 +9,13 @@ from shop.admin import bp
 from shop.admin.forms import DecisionForm
 from shop.errors import DomainError
 from shop.extensions import db, login_manager
-from shop.models import Merchant, MerchantStatus
+from shop.models import FlagStatus, Merchant, MerchantStatus
 from shop.services import admin as admin_queries
-from shop.services import merchants, moderation
+from shop.services import fraud, merchants, moderation, overview
 from shop.web import now
+
+#: The overview's period, in China days ending today.
+OVERVIEW_DAYS = 30
 
 
 @bp.before_request
@@ -33,11 +36,27 @@ def load_merchant(merchant_id: int) -> Merchant:
 
 @bp.route("/")
 def home():
+    current = now()
+    days = overview.daily(now=current, days=OVERVIEW_DAYS)
+    open_flags, _pages = fraud.flag_page(1, status=FlagStatus.OPEN)
     return render_template(
         "admin/home.html",
         merchant_counts=admin_queries.merchant_counts(),
         money_counts=admin_queries.money_counts(),
         review_counts=moderation.queue_counts(),
+        days=days,
+        period_days=OVERVIEW_DAYS,
+        paid_orders=sum(d.orders for d in days),
+        gmv_cents=sum(d.gmv_cents for d in days),
+        clicks=sum(d.clicks for d in days),
+        refunded=overview.refunded_in(now=current, days=OVERVIEW_DAYS),
+        rebates=overview.rebate_totals(),
+        top_sharers=overview.top_sharers(now=current, days=OVERVIEW_DAYS),
+        top_products=overview.top_products(now=current, days=OVERVIEW_DAYS),
+        flag_counts=fraud.status_counts(),
+        open_flags=open_flags[:5],
+        explain=fraud.explain,
+        kind_labels=fraud.KIND_LABELS,
     )
 
 

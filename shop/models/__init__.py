@@ -3,6 +3,7 @@
 from shop.models.audit import AuditEntry
 from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage, ProductStatus
+from shop.models.fraud import FlagKind, FlagStatus, FraudFlag, RebateHold
 from shop.models.ledger import (
     EFFECTS,
     EntryKind,
@@ -53,6 +54,10 @@ __all__ = [
     "ReviewReport",
     "ReviewStatus",
     "Category",
+    "FlagKind",
+    "FlagStatus",
+    "FraudFlag",
+    "RebateHold",
     "Channel",
     "Click",
     "ClickDay",

@@ -59,6 +59,8 @@ class Order(db.Model):
         Index("ix_orders_status_deadline", "status", "pay_deadline"),
         # A sharer's orders in a period (the stats page).
         Index("ix_orders_sharer_placed", "sharer_id", "placed_at"),
+        # Paid orders by day (the admin overview, the fraud scan).
+        Index("ix_orders_paid_at", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

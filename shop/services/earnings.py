@@ -83,7 +83,8 @@ def _state(order: Order, kinds: set[EntryKind], earns: bool) -> str:
     return "none"
 
 
-def _kinds_by_order(order_ids: list[int]) -> dict[int, set[EntryKind]]:
+def kinds_by_order(order_ids: list[int]) -> dict[int, set[EntryKind]]:
+    """The ledger entry kinds posted for each order, in one query."""
     found: dict[int, set[EntryKind]] = defaultdict(set)
     if order_ids:
         rows = db.session.execute(
@@ -99,7 +100,7 @@ def _kinds_by_order(order_ids: list[int]) -> dict[int, set[EntryKind]]:
 def describe(order: Order, sharer_id: int, kinds: set[EntryKind] | None = None) -> OrderRebate:
     """The order as ``sharer_id`` sees it (the winner or one of the others)."""
     if kinds is None:
-        kinds = _kinds_by_order([order.id]).get(order.id, set())
+        kinds = kinds_by_order([order.id]).get(order.id, set())
     mine = order.sharer_id == sharer_id
     reason = order.attribution_reason if mine else order.attribution_others.get(str(sharer_id))
     reason = reason or Reason.NO_CLICK
@@ -115,7 +116,8 @@ def merchant_cost(order: Order) -> OrderRebate | None:
     return describe(order, order.sharer_id)
 
 
-def _touching(sharer_id: int):
+def touching(sharer_id: int):
+    """A condition on Order: it touched the sharer's links (won, or lost with a reason)."""
     return or_(
         Order.sharer_id == sharer_id,
         Order.attribution_others[str(sharer_id)].as_string().is_not(None),
@@ -134,20 +136,20 @@ def orders_touching(sharer_id: int, *, page: int = 1, per_page: int = 20) -> Ord
     """One page of the orders that touched the sharer's links, newest first. A page past
     the end gives the last one."""
     total = db.session.execute(
-        select(func.count()).select_from(Order).where(_touching(sharer_id))
+        select(func.count()).select_from(Order).where(touching(sharer_id))
     ).scalar_one()
     pages = page_count(total, per_page)
     page = min(max(1, page), pages)
     found = list(
         db.session.execute(
             select(Order)
-            .where(_touching(sharer_id))
+            .where(touching(sharer_id))
             .options(selectinload(Order.items))
             .order_by(Order.placed_at.desc(), Order.id.desc())
             .limit(per_page)
             .offset((page - 1) * per_page)
         ).scalars()
     )
-    kinds = _kinds_by_order([o.id for o in found])
+    kinds = kinds_by_order([o.id for o in found])
     rows = [describe(o, sharer_id, kinds.get(o.id, set())) for o in found]
     return OrdersPage(rows, total, page, pages)

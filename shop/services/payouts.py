@@ -17,7 +17,7 @@ from shop.models import (
     PayoutStatus,
     User,
 )
-from shop.services import audit, ledger
+from shop.services import audit, fraud, ledger
 
 METHOD_LABELS = {
     PayoutMethod.WECHAT: _l("WeChat Pay"),
@@ -114,6 +114,10 @@ def request_payout(
         return again
     if open_request(user) is not None:
         raise Conflict(_l("You already have a payout waiting for approval."))
+    if fraud.is_held(user.id):
+        raise PermissionDenied(
+            _l("Your rebates are on hold while we check your recent orders; contact support.")
+        )
     account = account_of(user)
     if account is None:
         raise ValidationError(_l("Add a payout account first."), "amount")

@@ -159,9 +159,7 @@ def _clean_body(text: str | None, rules: Rules, *, required: bool) -> str:
     # dropped (bidirectional overrides make text read backwards, zero-width spaces would hide
     # a blocked word), except the zero-width joiner that holds emoji such as 👨‍👩‍👧 together.
     body = "".join(
-        ch
-        for ch in (text or "")
-        if ch in "\n\u200d" or unicodedata.category(ch)[0] != "C"
+        ch for ch in (text or "") if ch in "\n\u200d" or unicodedata.category(ch)[0] != "C"
     )
     body = re.sub(r"\n{3,}", "\n\n", body.replace("\r", "")).strip()
     if required and not body:

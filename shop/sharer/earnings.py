@@ -8,7 +8,7 @@ from flask_login import current_user
 from shop.errors import DomainError, ValidationError
 from shop.extensions import db, limiter
 from shop.models import PayoutMethod
-from shop.services import accounts, catalog, earnings, ledger, orders, payouts
+from shop.services import accounts, catalog, earnings, exports, ledger, orders, payouts
 from shop.services.products import parse_yuan
 from shop.sharer import bp
 from shop.sharer.forms import PayoutAccountForm, PayoutRequestForm
@@ -40,6 +40,7 @@ def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
         method_labels=payouts.METHOD_LABELS,
         payout_status_labels=payouts.STATUS_LABELS,
         masked=payouts.masked,
+        export_labels=exports.EXPORT_LABELS,
     ), status
 
 

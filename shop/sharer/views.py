@@ -40,6 +40,7 @@ NO_SHOP_ENDPOINTS = frozenset(
         "sharer.earnings_page",
         "sharer.payout_request",
         "sharer.payout_account",
+        "sharer.export_csv",
     }
 )
 

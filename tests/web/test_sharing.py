@@ -179,6 +179,8 @@ def test_one_sharer_cannot_see_or_change_anothers_shop_links_or_items(app, user_
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("sharer.") or not rule.arguments:
             continue
+        if rule.endpoint == "sharer.export_csv":
+            continue  # names a kind of file, not an object: always the viewer's own rows
         url = rule.build({name: ids[name] for name in rule.arguments})[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             data = {"recommendation": "改掉", "direction": "up", "channel": "moments"}

@@ -1,0 +1,248 @@
+"""The sharer funnel against hand-counted fixtures, the rollup path against the raw clicks,
+and the period rules. Times are UTC; days are China days (UTC+8)."""
+
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from shop.errors import ValidationError
+from shop.models import Channel
+from shop.services import clicks, ledger, links, orders, stats
+from tests.factories import make_product, make_shop, make_user
+from tests.services.test_links_and_clicks import facts
+from tests.services.test_orders import pay, place
+
+NOW = datetime(2026, 11, 24, 10, 0, 0)  # 18:00 on 24 November in China
+TODAY = date(2026, 11, 24)
+WEEK = (date(2026, 11, 18), TODAY)
+#: The UTC moment 18 November begins in China.
+WEEK_START = datetime(2026, 11, 17, 16, 0, 0)
+
+
+def click(link, visitor, at, *, ua=None, method="GET", flooded=False):
+    request = facts(method=method) if ua is None else facts(ua=ua, method=method)
+    return clicks.record_click(
+        link, request, visitor_id=visitor * 32, ip_secret="s", flooded=flooded, now=at
+    )
+
+
+@pytest.fixture
+def world(ctx):
+    """Sharer A with four links and sharer B with one, clicks and orders counted by hand."""
+    a = make_shop(name="A的小店")
+    b = make_shop(name="B的小店")
+    tea = make_product(title="龙井茶", price_cents=10000, rebate_bps=1000)  # rebate 1000 fen
+    cup = make_product(title="茶杯", price_cents=5000, rebate_bps=1000)  # rebate 500 fen
+    group = links.get_or_create_link(a, tea, Channel.WECHAT_GROUP, now=NOW)
+    poster = links.get_or_create_link(a, tea, Channel.POSTER, now=NOW)
+    custom = links.get_or_create_link(a, cup, Channel.CUSTOM, label="同事群", now=NOW)
+    shop_link = links.get_or_create_link(a, None, Channel.MOMENTS, now=NOW)
+    other = links.get_or_create_link(b, tea, Channel.WECHAT_GROUP, now=NOW)
+
+    day = timedelta(days=1)
+    # B's click comes first, so the visitor's later click on A's link wins their order.
+    assert click(other, "1", NOW - day - timedelta(hours=1)) is None
+    assert click(group, "1", NOW - day) is None
+    assert click(group, "1", NOW - day + timedelta(minutes=5)) == "duplicate"
+    assert click(group, "1", NOW - day + timedelta(minutes=20)) is None
+    assert click(group, "9", NOW - day, ua="Mozilla/5.0 (compatible; Googlebot/2.1)") == "bot"
+    assert click(poster, "2", NOW - 2 * day) is None  # a scan
+    assert click(poster, "2", NOW - 2 * day, method="HEAD") == "head"
+    assert click(custom, "3", WEEK_START) is None  # the first second of the week
+    assert click(custom, "4", WEEK_START - timedelta(minutes=1)) is None  # the day before
+    assert click(shop_link, "5", NOW - 3 * day) is None
+    assert click(shop_link, "6", NOW - 3 * day, flooded=True) == "flood"
+
+    def order(product, visitor, at, key, *, paid=True, buyer=None, allow=True):
+        [placed] = place(
+            buyer or make_user(),
+            [(product.id, 1)],
+            visitor=visitor * 32,
+            at=at,
+            key=key,
+            allow=allow,
+        )
+        if paid:
+            pay(placed, at=at + timedelta(minutes=1))
+        return placed
+
+    o1 = order(tea, "1", NOW - day + timedelta(minutes=30), "o1")  # 10 min after its click
+    o2 = order(tea, "2", NOW - 2 * day + timedelta(hours=2), "o2")  # 2 h after
+    order(cup, "3", WEEK_START + timedelta(minutes=30), "o3", paid=False)  # 30 min after
+    order(cup, "4", NOW - 3 * day, "o4")  # 3 days 18 h after
+    order(cup, "4", WEEK_START - timedelta(seconds=30), "o6")  # before the week
+    order(tea, "z", NOW - day, "o5")  # no click: earns nobody
+    order(tea, "1", NOW - day + timedelta(hours=1), "o7", buyer=a.user, allow=False)
+    # O2 completes and settles.
+    orders.ship(o2, "顺丰速运", "SF100200300", actor=tea.merchant.user, now=NOW - day)
+    orders.confirm_receipt(o2, actor=o2.buyer, now=NOW - day)
+    assert ledger.settle_order(o2.id, now=NOW, return_window=timedelta(0)) == 1
+    return {"a": a.user, "b": b.user, "o1": o1, "links": (group, poster, custom, shop_link)}
+
+
+def by_key(rows):
+    return {
+        row.key: (row.clicks, row.scans, row.orders, row.paid, row.estimated_cents) for row in rows
+    }
+
+
+def test_week_funnel_counts_by_hand(world):
+    s = stats.funnel(world["a"].id, *WEEK)
+    # Counted: v1 twice on the group link, v2's scan, v3 at 00:00 on the 18th, v5.
+    assert (s.clicks, s.scans, s.bots, s.repeats, s.recorded) == (5, 1, 2, 2, 9)
+    assert s.visitors == 4  # v1, v2, v3, v5; v4 clicked the day before the week
+    assert (s.orders, s.paid, s.settled, s.settled_cents) == (4, 3, 1, 1000)
+    assert s.estimated_cents == 1000 + 1000 + 500
+    assert [(step.key, step.count, step.rate_bps) for step in s.steps] == [
+        ("clicks", 5, None),
+        ("visitors", 4, 8000),
+        ("orders", 4, 10000),
+        ("paid", 3, 7500),
+        ("settled", 1, 3333),
+    ]
+    assert s.conversion_bps == 8000
+
+
+def test_week_breakdowns_by_channel_product_and_link(world):
+    s = stats.funnel(world["a"].id, *WEEK)
+    assert by_key(s.by_channel) == {
+        "wechat_group": (2, 0, 1, 1, 1000),
+        "poster": (1, 1, 1, 1, 1000),
+        "custom:同事群": (1, 0, 2, 1, 500),
+        "moments": (1, 0, 0, 0, 0),
+    }
+    labels = {row.key: row.label for row in s.by_channel}
+    assert labels["custom:同事群"] == "同事群"
+    tea_key = f"p{world['o1'].items[0].product_id}"
+    products = by_key(s.by_product)
+    assert products[tea_key] == (3, 1, 2, 2, 2000)
+    assert products["shop"] == (1, 0, 0, 0, 0)
+    assert len(products) == 3
+    group, poster, custom, shop_link = world["links"]
+    assert by_key(s.by_link)[str(custom.id)] == (1, 0, 2, 1, 500)
+    assert custom.code in {row.label.split(" · ")[-1] for row in s.by_link}
+    assert [row.key for row in s.by_channel][0] == "wechat_group"  # most clicks first
+
+
+def test_daily_series_has_every_day_of_the_period(world):
+    s = stats.funnel(world["a"].id, *WEEK)
+    assert [(p.day.day, p.clicks, p.orders, p.estimated_cents) for p in s.daily] == [
+        (18, 1, 1, 0),  # v3 at 00:00 and the unpaid order O3
+        (19, 0, 0, 0),
+        (20, 0, 0, 0),
+        (21, 1, 1, 500),
+        (22, 1, 1, 1000),
+        (23, 2, 1, 1000),
+        (24, 0, 0, 0),
+    ]
+
+
+def test_time_from_click_to_order(world):
+    lag = stats.funnel(world["a"].id, *WEEK).lag
+    assert lag.orders == 4
+    assert lag.median_seconds == (1800 + 7200) // 2
+    assert dict(lag.buckets) == {
+        "under_1m": 0,
+        "under_10m": 0,
+        "under_1h": 2,  # 10 and 30 minutes
+        "under_1d": 1,
+        "under_7d": 1,
+        "longer": 0,
+    }
+
+
+def test_other_sharers_clicks_and_orders_stay_out(world):
+    b = stats.funnel(world["b"].id, *WEEK)
+    assert (b.clicks, b.visitors, b.orders) == (1, 1, 0)
+    assert [row.label for row in b.by_product] == ["龙井茶"]
+
+
+def test_china_day_boundaries(world):
+    day_before = stats.funnel(world["a"].id, date(2026, 11, 17), date(2026, 11, 17))
+    assert (day_before.clicks, day_before.visitors, day_before.orders) == (1, 1, 1)
+    month = stats.last_days(30, now=NOW)
+    month = stats.funnel(world["a"].id, month.start, month.end)
+    assert (month.clicks, month.orders, month.paid) == (6, 5, 4)
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (WEEK[0], WEEK[1]),
+        (date(2026, 10, 26), TODAY),
+        (date(2026, 11, 17), date(2026, 11, 17)),
+        (date(2026, 11, 22), date(2026, 11, 23)),
+        (date(2026, 1, 1), date(2026, 1, 31)),
+    ],
+)
+def test_rollup_funnel_equals_raw_funnel(world, start, end):
+    for sharer in (world["a"], world["b"]):
+        rolled = asdict(stats.funnel(sharer.id, start, end))
+        raw = asdict(stats.funnel_from_raw(sharer.id, start, end))
+        visitors = rolled.pop("visitors"), raw.pop("visitors")
+        assert rolled == raw
+        if end == TODAY:  # the definitions agree for periods ending today
+            assert visitors[0] == visitors[1]
+
+
+def test_rollup_visitors_of_a_past_period_count_visitors_around_it(ctx):
+    shop = make_shop()
+    link = links.get_or_create_link(shop, make_product(), Channel.MOMENTS, now=NOW)
+    click(link, "a", NOW - timedelta(days=10))
+    click(link, "a", NOW - timedelta(days=1))  # not in between
+    click(link, "b", NOW - timedelta(days=5))
+    past = (date(2026, 11, 19), date(2026, 11, 19))  # "b" clicked at 18:00 that day
+    rolled = stats.funnel(shop.user_id, *past)
+    raw = stats.funnel_from_raw(shop.user_id, *past)
+    assert (rolled.clicks, raw.clicks) == (1, 1)
+    assert (rolled.visitors, raw.visitors) == (2, 1)  # documented: "a" spans the period
+
+
+def test_empty_period_is_all_zeros(ctx):
+    shop = make_shop()
+    s = stats.funnel(shop.user_id, *WEEK)
+    assert (s.clicks, s.visitors, s.orders, s.settled_cents) == (0, 0, 0, 0)
+    assert len(s.daily) == 7 and not s.by_link
+    assert [step.rate_bps for step in s.steps] == [None] * 5
+    assert s.lag.median_seconds is None
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+def test_presets_end_today_in_china():
+    week = stats.parse_period({}, now=NOW)
+    assert (week.start, week.end, week.key, week.days) == (*WEEK, "7d", 7)
+    month = stats.parse_period({"period": "30d"}, now=NOW)
+    assert (month.start, month.end, month.key) == (date(2026, 10, 26), TODAY, "30d")
+    late = stats.last_days(7, now=datetime(2026, 11, 24, 16, 0))  # 00:00 on the 25th
+    assert late.end == date(2026, 11, 25)
+    assert week.starts_at == WEEK_START and week.ends_at == datetime(2026, 11, 24, 16, 0)
+
+
+def test_custom_period_rules():
+    ok = stats.parse_period({"start": "2026-11-01", "end": "2026-11-24"}, now=NOW)
+    assert (ok.start, ok.end, ok.key, ok.days) == (date(2026, 11, 1), TODAY, "custom", 24)
+    longest = stats.custom_period("2025-11-24", "2026-11-24", now=NOW)
+    assert longest.days == 366
+    cases = [
+        (("2026-11-25", "2026-11-25"), "end", "future"),
+        (("2026-11-20", "2026-11-19"), "start", "before the end"),
+        (("2025-11-23", "2026-11-24"), "start", "366"),
+        (("yesterday", "2026-11-24"), "start", "2026-11-24"),
+        (("2026-11-01", ""), "end", "2026-11-24"),
+    ]
+    for (start, end), field, words in cases:
+        with pytest.raises(ValidationError) as caught:
+            stats.custom_period(start, end, now=NOW)
+        assert caught.value.field == field
+        assert words in str(caught.value.message)
+    # Just after midnight in China the new day is already "today".
+    assert stats.custom_period("2026-11-25", "2026-11-25", now=datetime(2026, 11, 24, 16, 1))
+
+
+def test_rates_round_down_in_basis_points():
+    assert stats.rate_bps(1, 3) == 3333
+    assert stats.rate_bps(2, 3) == 6666
+    assert stats.rate_bps(5, 0) is None
