@@ -43,6 +43,7 @@ test: install-test translations
 bench: install translations
 	$(BIN)/python bench/bench_http.py
 	$(BIN)/python bench/bench_posters.py
+	$(BIN)/python bench/bench_stats.py
 
 # For developers: re-extract strings and update both catalogues after changing text.
 messages: install

@@ -128,3 +128,5 @@ class Defaults:
     FRAUD_FAST_ORDER_SECONDS = 10
     #: Paid orders to one address through at least this many different sharers are flagged.
     FRAUD_ADDRESS_MIN_SHARERS = 3
+    #: The stats page and its chart share one computation of the funnel for this long.
+    STATS_CACHE_SECONDS = 30

@@ -10,6 +10,7 @@ a backfill or a repair, and re-runnable; the tests hold both to the same numbers
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,9 +32,31 @@ def day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day) - CHINA
 
 
-def _dialect_insert(connection, model):
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return module.insert(model)
+@cache
+def _upserts(dialect: str):
+    """The two increment statements for ``dialect``, built once (this runs with every click
+    batch; building them each time cost more than executing them)."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    least, greatest = (func.min, func.max) if dialect == "sqlite" else (func.least, func.greatest)
+    days = module.insert(ClickDay)
+    days = days.on_conflict_do_update(
+        index_elements=["day", "link_id"],
+        set_={
+            name: getattr(ClickDay, name) + getattr(days.excluded, name)
+            for name in ("clicks", "counted", "scans", "bots", "repeats")
+        },
+    )
+    visitors = module.insert(SharerVisitor)
+    excluded = visitors.excluded
+    visitors = visitors.on_conflict_do_update(
+        index_elements=["sharer_id", "visitor_id"],
+        set_={
+            "first_seen_at": least(SharerVisitor.first_seen_at, excluded.first_seen_at),
+            "last_seen_at": greatest(SharerVisitor.last_seen_at, excluded.last_seen_at),
+            "clicks": SharerVisitor.clicks + excluded.clicks,
+        },
+    )
+    return days, visitors
 
 
 def add_clicks(connection, rows: list[dict], *, visitors: bool = True) -> None:
@@ -74,19 +97,9 @@ def add_clicks(connection, rows: list[dict], *, visitors: bool = True) -> None:
             counts[3] += 1
         else:
             counts[4] += 1
+    day_upsert, visitor_upsert = _upserts(connection.dialect.name)
     if days:
-        statement = _dialect_insert(connection, ClickDay)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["day", "link_id"],
-            set_={
-                "clicks": ClickDay.clicks + excluded.clicks,
-                "counted": ClickDay.counted + excluded.counted,
-                "scans": ClickDay.scans + excluded.scans,
-                "bots": ClickDay.bots + excluded.bots,
-                "repeats": ClickDay.repeats + excluded.repeats,
-            },
-        )
+        statement = day_upsert
         connection.execute(
             statement,
             [
@@ -106,20 +119,7 @@ def add_clicks(connection, rows: list[dict], *, visitors: bool = True) -> None:
             ],
         )
     if visitors and seen_by:
-        statement = _dialect_insert(connection, SharerVisitor)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["sharer_id", "visitor_id"],
-            set_={
-                "first_seen_at": func.min(SharerVisitor.first_seen_at, excluded.first_seen_at)
-                if connection.dialect.name == "sqlite"
-                else func.least(SharerVisitor.first_seen_at, excluded.first_seen_at),
-                "last_seen_at": func.max(SharerVisitor.last_seen_at, excluded.last_seen_at)
-                if connection.dialect.name == "sqlite"
-                else func.greatest(SharerVisitor.last_seen_at, excluded.last_seen_at),
-                "clicks": SharerVisitor.clicks + excluded.clicks,
-            },
-        )
+        statement = visitor_upsert
         connection.execute(
             statement,
             [
@@ -180,6 +180,7 @@ def recount(connection, *, since: date | None = None) -> dict[str, int]:
             .join(ShareLink, ShareLink.id == Click.link_id)
             .where(Click.uncounted_reason.is_(None))
             .group_by(ShareLink.sharer_id, Click.visitor_id),
-        )
+        ),
+        execution_options={"preserve_rowcount": True},  # psycopg reports -1 otherwise
     ).rowcount
     return {"clicks": clicks, "visitors": max(visitor_rows, 0)}

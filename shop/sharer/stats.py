@@ -34,7 +34,7 @@ def stats_page():
     except ValidationError as caught:
         error = caught.message
         period = stats.last_days(7, now=now())
-    result = stats.funnel(current_user.id, period.start, period.end)
+    result = stats.funnel_cached(current_user.id, period.start, period.end, now=now())
     return render_template(
         "sharer/stats.html",
         period=period,
@@ -55,7 +55,7 @@ def stats_chart():
         period = stats.parse_period(request.args, now=now())
     except ValidationError:
         abort(400)
-    result = stats.funnel(current_user.id, period.start, period.end)
+    result = stats.funnel_cached(current_user.id, period.start, period.end, now=now())
     days = [point.day for point in result.daily]
     svg = charts.bar_panels_svg(
         title=_("Clicks, orders and rebate per day"),
