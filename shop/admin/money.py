@@ -12,7 +12,7 @@ from shop.errors import DomainError
 from shop.extensions import db
 from shop.models import Order, Payout
 from shop.services import admin as admin_queries
-from shop.services import earnings, ledger, orders, payouts
+from shop.services import earnings, fraud, ledger, orders, payouts
 from shop.web import money, now, show_domain_error
 
 
@@ -23,6 +23,7 @@ def _payouts_page(form: PayoutDecisionForm | None = None, failed_id: int | None 
         "admin/payouts.html",
         queue=queue,
         balances={p.user_id: ledger.balances(p.user_id) for p in queue},
+        held={p.user_id for p in queue if fraud.is_held(p.user_id)},
         recent=admin_queries.recent_payout_decisions(),
         form=PayoutDecisionForm(),
         failed_form=form,

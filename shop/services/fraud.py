@@ -113,9 +113,33 @@ def scan(*, now: datetime, thresholds: Thresholds) -> dict[FlagKind, int]:
     ]
     raised = {kind: 0 for kind in FlagKind}
     for values in candidates:
+        if _recently_flagged(values, now=now, thresholds=thresholds):
+            continue
         if _insert(values, now=now):
             raised[values["kind"]] += 1
     return raised
+
+
+def _recently_flagged(values: dict, *, now: datetime, thresholds: Thresholds) -> bool:
+    """True when the same subject got a flag of this kind within the evidence window, open,
+    dismissed or held: a rolling window crossing midnight (or the 1st of a month) would
+    otherwise raise the same evidence again under a new period key, reopening a decided
+    flag."""
+    window = (
+        timedelta(hours=24)
+        if values["kind"] in (FlagKind.LINK_FLOOD, FlagKind.IP_FLOOD)
+        else timedelta(days=thresholds.window_days)
+    )
+    return (
+        db.session.execute(
+            select(FraudFlag.id).where(
+                FraudFlag.kind == values["kind"],
+                FraudFlag.subject_key == values["subject_key"],
+                FraudFlag.raised_at > now - window,
+            )
+        ).first()
+        is not None
+    )
 
 
 def _insert(values: dict, *, now: datetime) -> bool:
@@ -518,6 +542,9 @@ def hold_rebates(flag: FraudFlag, *, actor: User, reason: str, now: datetime) ->
     reason = _reason(reason)
     if flag.sharer_id is None:
         raise ValidationError(_l("This flag names no single sharer whose rebates could be held."))
+    # The same row lock request_payout takes: a request and a hold made at the same moment
+    # are ordered, so a held sharer never gets a new request past the check.
+    db.session.execute(select(User.id).where(User.id == flag.sharer_id).with_for_update())
     before = _snapshot(flag)
     _move(flag, FlagStatus.HELD, actor=actor, reason=reason, now=now)
     hold = active_hold(flag.sharer_id)

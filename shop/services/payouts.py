@@ -189,6 +189,11 @@ def decide(
         raise ValidationError(_l("Enter the transfer's reference number."), "reference")
     if not approve and not (1 <= len(reason) <= 200):
         raise ValidationError(_l("Give a reason; the sharer will see it."), "reason")
+    if approve and fraud.is_held(payout.user_id):
+        # A request made before the hold waits too; rejecting it (money back) stays possible.
+        raise PermissionDenied(
+            _l("This sharer's rebates are on hold; release the hold before paying.")
+        )
     before = snapshot(payout)
     target = PayoutStatus.PAID if approve else PayoutStatus.REJECTED
     result = db.session.execute(

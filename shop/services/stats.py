@@ -521,10 +521,14 @@ def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = Non
     parsing helpers do that). With ``now`` given, a period that ends after it counts its
     visitors from the index alone (nobody's first visit can be after now)."""
     period = Period(start, end)
-    visitors = _rollup_visitors(
-        sharer_id, period, open_ended=now is not None and period.ends_at > now
-    )
-    return _build(sharer_id, period, _rollup_days(sharer_id, period), visitors)
+    open_ended = now is not None and period.ends_at > now
+    visitors = _rollup_visitors(sharer_id, period, open_ended=open_ended)
+    stats = _build(sharer_id, period, _rollup_days(sharer_id, period), visitors)
+    # Someone who came before and after a past period but not during it would count: never
+    # show more visitors than counted clicks, and let the page say the number is an estimate.
+    stats.visitors = min(stats.visitors, stats.clicks)
+    stats.visitors_exact = now is None or open_ended
+    return stats
 
 
 def funnel_cached(sharer_id: int, start: date, end: date, *, now: datetime) -> Stats:

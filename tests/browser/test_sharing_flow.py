@@ -41,6 +41,11 @@ def test_sharer_curates_makes_a_link_and_poster_and_a_friend_lands_on_it(live_se
     sharer.get_by_role("button", name="生成二维码海报").click()
     poster = sharer.get_by_role("img", name="二维码海报")
     poster.wait_for()
+    # The poster is drawn on first request: wait for the image itself, not just the element
+    # (under load the drawing takes longer than the page).
+    sharer.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=poster.element_handle()
+    )
     assert (
         sharer.evaluate("img => img.complete && img.naturalWidth", poster.element_handle()) == 750
     )

@@ -352,3 +352,41 @@ def test_a_flag_without_one_sharer_cannot_hold(ctx):
 
 def test_address_normalisation():
     assert fraud.normalise_address("浙江省 杭州市", "文三路 ９０ 号，") == "浙江省杭州市文三路90号"
+
+
+def test_a_hold_also_stops_paying_a_request_made_before_it(ctx):
+    from shop.models import PayoutStatus
+    from shop.services import payouts
+
+    admin = make_user(is_admin=True)
+    sharer, flag = held_sharer_setup()
+    payout = request(sharer, "key-before-hold-0001")
+    fraud.hold_rebates(flag, actor=admin, reason="自买比例过高", now=NOW)
+    with pytest.raises(PermissionDenied):
+        payouts.decide(payout, True, actor=admin, reference="TX123", now=NOW)
+    assert payout.status == PayoutStatus.REQUESTED
+    # Rejecting it (the money goes back to the balance) is still possible.
+    payouts.decide(payout, False, actor=admin, reason="核查中", now=NOW)
+    assert payout.status == PayoutStatus.REJECTED
+
+
+def test_a_dismissed_flood_is_not_raised_again_after_china_midnight(ctx):
+    admin = make_user(is_admin=True)
+    link = make_share_link()
+    night = datetime(2024, 5, 20, 15, 30)  # 23:30 in China
+    for i in range(5):
+        make_click(link, night - timedelta(minutes=i), reason="flood", ip="ip-x")
+    fraud.scan(now=night, thresholds=T)
+    [flag] = (
+        db.session.execute(select(FraudFlag).where(FraudFlag.kind == FlagKind.LINK_FLOOD))
+        .scalars()
+        .all()
+    )
+    fraud.dismiss_flag(flag, actor=admin, reason="checked, harmless", now=night)
+    fraud.scan(now=night + timedelta(hours=1), thresholds=T)  # 00:30, the same clicks
+    flags = (
+        db.session.execute(select(FraudFlag).where(FraudFlag.kind == FlagKind.LINK_FLOOD))
+        .scalars()
+        .all()
+    )
+    assert [f.status for f in flags] == [FlagStatus.DISMISSED]

@@ -225,3 +225,17 @@ def test_csv_exports_have_a_bom_their_rows_and_no_formulas(app, user_client):
     for table in ("payouts", "ledger"):
         assert len(read_csv(client.get(f"/admin/export/{table}.csv"))) == 1  # headings only
     assert client.get("/admin/export/users.csv").status_code == 404
+
+
+def test_the_payout_queue_warns_about_a_held_sharer(app, user_client):
+    from shop.services import fraud
+    from tests.services.test_fraud import held_sharer_setup, request
+
+    with app.app_context():
+        admin = make_user(is_admin=True)
+        sharer, flag = held_sharer_setup()
+        request(sharer, "key-before-hold-0002")
+        fraud.hold_rebates(flag, actor=admin, reason="核查", now=flag.raised_at)
+        db.session.commit()
+    page = user_client(admin).get("/admin/payouts").get_data(as_text=True)
+    assert "请先解冻再打款" in page
