@@ -27,8 +27,8 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.models import Merchant, Order, OrderStatus, Review, ReviewKind, ReviewStatus
 from shop.services.cache import app_cache
+from shop.services.rollup import china_day
 
-CHINA = timedelta(hours=8)  #: China has one time zone and no daylight saving
 NOT_COUNTED_STATUSES = frozenset({OrderStatus.REFUNDED, OrderStatus.REFUND_REQUESTED})
 
 
@@ -113,7 +113,7 @@ def compute(facts: list[CreditFact], rules: CreditRules) -> Credit:
             exclude("repeat")
             continue
         last_counted[key] = fact.placed_at
-        month = (fact.completed_at + CHINA).strftime("%Y-%m")
+        month = china_day(fact.completed_at).strftime("%Y-%m")
         monthly[(fact.buyer_id, month)][1 - points(fact.rating)] += 1
     cap = rules.max_points
     for positive, neutral, negative in monthly.values():

@@ -9,7 +9,7 @@ order of the export's columns; the web layer formats and streams them.
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -31,9 +31,8 @@ from shop.models import (
 from shop.services import earnings, orders, payouts
 from shop.services.catalog import page_count
 from shop.services.links import CHANNEL_LABELS
+from shop.services.rollup import CHINA
 
-#: China has one time zone and no daylight saving; times are stored as naive UTC.
-CHINA = timedelta(hours=8)
 #: Rows fetched from the database at a time while an export streams.
 BATCH = 500
 

@@ -9,7 +9,7 @@ and stays counted if it is refunded later (sales are gross; refunds are shown ap
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy import case, func, select
 
 from shop.extensions import db
 from shop.models import (
@@ -25,7 +25,7 @@ from shop.models import (
     Product,
     User,
 )
-from shop.services.rollup import CHINA, china_day, day_start
+from shop.services.rollup import as_date, china_date_sql, china_day, day_start
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,6 @@ class TopProduct:
     gmv_cents: int
 
 
-def _china_date(column):
-    """The China day of a UTC timestamp column, computed by the database."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return func.date(column, "+8 hours")
-    return cast(column + CHINA, Date)
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
 def first_day(now: datetime, days: int) -> date:
     return china_day(now) - timedelta(days=days - 1)
 
@@ -81,9 +70,9 @@ def daily(*, now: datetime, days: int = 30) -> list[Day]:
     """One row per China day, oldest first, ending today; days without data are zeros."""
     start = first_day(now, days)
     since = day_start(start)
-    paid_day = _china_date(Order.paid_at)
+    paid_day = china_date_sql(Order.paid_at)
     orders = {
-        _as_date(day): (n, total or 0)
+        as_date(day): (n, total or 0)
         for day, n, total in db.session.execute(
             select(paid_day, func.count(Order.id), func.sum(Order.total_cents))
             .where(Order.paid_at >= since, Order.paid_at <= now)
@@ -91,7 +80,7 @@ def daily(*, now: datetime, days: int = 30) -> list[Day]:
         )
     }
     clicks = {
-        _as_date(day): n or 0
+        as_date(day): n or 0
         for day, n in db.session.execute(
             select(ClickDay.day, func.sum(ClickDay.counted))
             .where(ClickDay.day >= start, ClickDay.day <= china_day(now))

@@ -12,9 +12,10 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Date, cast, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shop.extensions import db
 from shop.models import Click, ClickDay, ShareLink, SharerVisitor
 
 #: Days are China days: sharers read "today" in Beijing time (no daylight saving there).
@@ -30,6 +31,18 @@ def china_day(moment: datetime) -> date:
 def day_start(day: date) -> datetime:
     """The UTC moment a China day begins."""
     return datetime(day.year, day.month, day.day) - CHINA
+
+
+def china_date_sql(column):
+    """SQL for the China day of a naive-UTC timestamp column, computed by the database.
+    Read results with :func:`as_date` (SQLite's date() gives text)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return func.date(column, "+8 hours")
+    return cast(column + CHINA, Date)
+
+
+def as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 @cache

@@ -51,7 +51,7 @@ from shop.models import (
 from shop.services.attribution import EARNING
 from shop.services.cache import app_cache
 from shop.services.links import CHANNEL_LABELS
-from shop.services.rollup import BOT_REASONS, china_day, day_start
+from shop.services.rollup import BOT_REASONS, as_date, china_date_sql, china_day, day_start
 
 MAX_DAYS = 366
 PRESETS = {"7d": 7, "30d": 30}
@@ -337,15 +337,8 @@ def _rollup_visitors(sharer_id: int, period: Period, *, open_ended: bool = False
     return db.session.execute(select(func.count()).where(condition)).scalar_one()
 
 
-def _china_date_of(column):
-    """SQL for the China day of a naive-UTC timestamp column."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return func.date(column, "+8 hours")
-    return func.date(column + timedelta(hours=8))
-
-
 def _raw_days(sharer_id: int, period: Period) -> dict[tuple[int, date], _DayCounts]:
-    day = _china_date_of(Click.clicked_at)
+    day = china_date_sql(Click.clicked_at)
     rows = db.session.execute(
         select(Click.link_id, day, Click.uncounted_reason, Click.is_scan, func.count())
         .join(ShareLink, ShareLink.id == Click.link_id)
@@ -358,9 +351,7 @@ def _raw_days(sharer_id: int, period: Period) -> dict[tuple[int, date], _DayCoun
     )
     found: dict[tuple[int, date], _DayCounts] = defaultdict(_DayCounts)
     for link_id, raw_day, reason, is_scan, count in rows:
-        if isinstance(raw_day, str):  # SQLite's date() gives text
-            raw_day = date.fromisoformat(raw_day)
-        counts = found[(link_id, raw_day)]
+        counts = found[(link_id, as_date(raw_day))]
         if reason is None:
             counts.counted += count
             counts.scans += count if is_scan else 0
