@@ -220,3 +220,11 @@ def create_admin(*, account: str, display_name: str, password: str, now: datetim
         user = register_user(account=account, display_name=display_name, password=password, now=now)
     user.is_admin = True
     return user
+
+
+def lock_account(user_id: int) -> None:
+    """Serialize this account's writes that first count or check its own rows (a payout
+    against the balance and the hold, the review burst rule, the report limit, a rebate
+    hold), so simultaneous requests are ordered instead of all passing the check. SQLite
+    already runs one writer at a time (BEGIN IMMEDIATE); PostgreSQL locks the user's row."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())

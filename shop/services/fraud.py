@@ -37,7 +37,7 @@ from shop.models import (
     ShareLink,
     User,
 )
-from shop.services import audit
+from shop.services import accounts, audit
 from shop.services.attribution import Reason
 from shop.services.catalog import page_count
 from shop.services.rollup import china_day
@@ -544,7 +544,7 @@ def hold_rebates(flag: FraudFlag, *, actor: User, reason: str, now: datetime) ->
         raise ValidationError(_l("This flag names no single sharer whose rebates could be held."))
     # The same row lock request_payout takes: a request and a hold made at the same moment
     # are ordered, so a held sharer never gets a new request past the check.
-    db.session.execute(select(User.id).where(User.id == flag.sharer_id).with_for_update())
+    accounts.lock_account(flag.sharer_id)
     before = _snapshot(flag)
     _move(flag, FlagStatus.HELD, actor=actor, reason=reason, now=now)
     hold = active_hold(flag.sharer_id)

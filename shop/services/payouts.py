@@ -17,7 +17,7 @@ from shop.models import (
     PayoutStatus,
     User,
 )
-from shop.services import audit, fraud, ledger
+from shop.services import accounts, audit, fraud, ledger
 
 METHOD_LABELS = {
     PayoutMethod.WECHAT: _l("WeChat Pay"),
@@ -106,7 +106,7 @@ def request_payout(
     again = _by_key(user, idempotency_key)
     if again is not None:
         return again
-    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    accounts.lock_account(user.id)
     # Look again under the lock: the same form sent twice at once waited here for the first
     # (on PostgreSQL), which is now committed; the repeat gets the first request, not an error.
     again = _by_key(user, idempotency_key)

@@ -35,7 +35,7 @@ from shop.models import (
     ReviewStatus,
     User,
 )
-from shop.services import images
+from shop.services import accounts, images
 from shop.services.attribution import Reason
 from shop.services.cache import app_cache
 from shop.services.catalog import page_count
@@ -182,13 +182,6 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 _PHONE_SEPARATORS = re.compile(r"(?<=\d)[\s\-.·]+(?=\d)")
 
 
-def lock_account(user: User) -> None:
-    """Serialize this account's writes that count its own recent rows (the burst rule, the
-    report limit) so simultaneous requests cannot all see the count below the limit. SQLite
-    already runs one writer at a time (BEGIN IMMEDIATE); PostgreSQL locks the user's row."""
-    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
-
-
 def normalize(text: str) -> str:
     """Full-width letters and digits folded (NFKC), lower-cased, zero-width joiners removed:
     what the rules look at."""
@@ -207,7 +200,7 @@ def hold_rules(body: str, *, author: User, now: datetime, rules: Rules) -> list[
     words = db.session.execute(select(BlockedWord.word)).scalars()
     if any(word and word in text for word in words):
         tripped.append("blocked_word")
-    lock_account(author)
+    accounts.lock_account(author.id)  # the burst count below
     since = now - timedelta(minutes=rules.burst_minutes)
     recent = db.session.execute(
         select(func.count())
@@ -411,7 +404,7 @@ def report_review(
         )
     ).first():
         raise ValidationError(_l("You have already reported this review. Thank you."))
-    lock_account(reporter)
+    accounts.lock_account(reporter.id)  # the hourly count below
     since = now - timedelta(hours=1)
     recent = db.session.execute(
         select(func.count())
