@@ -10,7 +10,6 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from shop.errors import Conflict, InvalidTransition, ValidationError
@@ -18,7 +17,7 @@ from shop.extensions import db
 from shop.models import BlockedWord, Review, ReviewPhoto, ReviewReport, ReviewStatus, User
 from shop.services import audit
 from shop.services.catalog import page_count
-from shop.services.reviews import PER_PAGE, forget_preview, normalize
+from shop.services.reviews import PER_PAGE, forget_preview, insert_once, normalize
 
 S = ReviewStatus
 #: (status, action) -> new status. Approving a published review closes its reports.
@@ -204,12 +203,7 @@ def add_blocked_word(word: str | None, *, actor: User, now: datetime) -> Blocked
     if len(word) > 40:
         raise ValidationError(_l("At most %(n)d characters.", n=40), "word")
     row = BlockedWord(word=word, added_by_id=actor.id, created_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
-        raise ValidationError(_l("That word is on the list already."), "word") from None
+    insert_once(row, _l("That word is on the list already."), "word")
     audit.record(
         actor=actor,
         action="blocked_word.add",

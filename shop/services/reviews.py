@@ -234,14 +234,17 @@ def _store_photos(photos: list[bytes], review: Review, author: User, rules: Rule
     review.has_photos = bool(photos)
 
 
-def _insert(review: Review, duplicate_message) -> Review:
+def insert_once(row, duplicate_message, field: str | None = None):
+    """Insert ``row`` in a savepoint; a unique-key clash (the same thing sent twice at once,
+    past the check before it) becomes ``ValidationError(duplicate_message, field)`` and
+    leaves the rest of the transaction intact."""
     try:
         with db.session.begin_nested():
-            db.session.add(review)
+            db.session.add(row)
             db.session.flush()
     except IntegrityError:
-        raise ValidationError(duplicate_message) from None
-    return review
+        raise ValidationError(duplicate_message, field) from None
+    return row
 
 
 def write_review(
@@ -291,7 +294,7 @@ def write_review(
         created_at=now,
     )
     _store_photos(list(photos), review, actor, rules)
-    _insert(review, already)
+    insert_once(review, already)
     forget_preview(review.product_id)
     return review
 
@@ -333,7 +336,7 @@ def write_followup(
         hold_rules=tripped,
         created_at=now,
     )
-    _insert(followup, already)
+    insert_once(followup, already)
     # The follow-up was linked by id: let ``review.followup`` load it, not a stale None.
     db.session.expire(review, ["followup"])
     return followup
@@ -366,13 +369,7 @@ def write_reply(
     reply = ReviewReply(
         review_id=review.id, merchant_id=merchant.id, author_id=actor.id, body=text, created_at=now
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(reply)
-            db.session.flush()
-    except IntegrityError:
-        raise ValidationError(_l("You have already replied to this review.")) from None
-    return reply
+    return insert_once(reply, _l("You have already replied to this review."))
 
 
 def report_review(
@@ -418,12 +415,7 @@ def report_review(
     report = ReviewReport(
         review_id=review.id, reporter_id=reporter.id, reason=reason, details=details, created_at=now
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(report)
-            db.session.flush()
-    except IntegrityError:
-        raise ValidationError(_l("You have already reported this review. Thank you.")) from None
+    insert_once(report, _l("You have already reported this review. Thank you."))
     db.session.execute(
         update(Review)
         .where(Review.id == review.id)
