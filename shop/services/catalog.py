@@ -154,6 +154,15 @@ def parse_sort(value: str | None) -> Sort:
         return Sort.NEW
 
 
+def whole_number(value: str | None) -> int | None:
+    """``value`` (trimmed) as an int when it is 1 to 18 ASCII digits; None otherwise. Form
+    fields and ids go through this: "²".isdigit() is true, but int("²") fails."""
+    text = (value or "").strip()
+    if not text or len(text) > 18 or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 def parse_page(value: str | None) -> int:
     """A 1-based page number from a query string; 1 for anything that is not a positive
     whole number. (The upper bound is applied by ``browse``.)"""

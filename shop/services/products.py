@@ -13,6 +13,7 @@ from shop.errors import Conflict, InvalidTransition, PermissionDenied, Validatio
 from shop.extensions import db
 from shop.models import Category, Merchant, Product, ProductImage, ProductStatus
 from shop.services import images
+from shop.services.catalog import whole_number
 
 #: The product state table: (from, action) -> to.
 TRANSITIONS = {
@@ -73,10 +74,10 @@ def format_bps(bps: int) -> str:
 
 
 def parse_stock(raw: str | None, field: str = "stock") -> int:
-    text = (raw or "").strip()
-    if not text.isdigit() or int(text) > MAX_STOCK:
+    stock = whole_number(raw)
+    if stock is None or stock > MAX_STOCK:
         raise ValidationError(_l("Enter a whole number from 0 to %(max)d.", max=MAX_STOCK), field)
-    return int(text)
+    return stock
 
 
 @dataclass(frozen=True)

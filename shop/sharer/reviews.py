@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from shop.errors import DomainError
 from shop.extensions import db
 from shop.models import Review
-from shop.services import reviews, shops
+from shop.services import catalog, reviews, shops
 from shop.sharer import bp
 from shop.sharer.forms import EmptyForm
 from shop.sharer.views import load_own_item
@@ -21,7 +21,8 @@ def item_reviews(item_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         raw = request.form.get("quote", "")
-        quote = db.session.get(Review, int(raw)) if raw.isascii() and raw.isdigit() else None
+        quote_id = catalog.whole_number(raw)
+        quote = db.session.get(Review, quote_id) if quote_id is not None else None
         try:
             shops.set_review_display(item, show_rating="show_rating" in request.form, quote=quote)
         except DomainError as error:

@@ -21,7 +21,7 @@ from flask_login import current_user
 from shop.errors import DomainError
 from shop.extensions import db, login_manager
 from shop.models import Channel, Product, ShareLink, ShopItem
-from shop.services import images, links, posters, reviews, shops
+from shop.services import catalog, images, links, posters, reviews, shops
 from shop.sharer import bp
 from shop.sharer.forms import (
     EmptyForm,
@@ -118,11 +118,8 @@ def shop_console():
 def item_add():
     form = ItemAddForm()
     back = safe_next(form.next.data) or url_for("sharer.shop_console")
-    product = (
-        db.session.get(Product, form.product_id.data)
-        if (form.product_id.data or "").isdigit()
-        else None
-    )
+    product_id = catalog.whole_number(form.product_id.data)
+    product = db.session.get(Product, product_id) if product_id is not None else None
     if product is None:
         abort(404)
     try:

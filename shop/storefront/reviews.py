@@ -132,11 +132,6 @@ def _own_review(review_id: int) -> Review:
     return review
 
 
-def _is_number(value: str | None) -> bool:
-    # "²".isdigit() is true, but int("²") fails: only ASCII digits are numbers here.
-    return bool(value) and value.isascii() and value.isdigit()
-
-
 def _uploads(field) -> list[bytes]:
     return [f.read() for f in (field.data or []) if getattr(f, "filename", "")]
 
@@ -156,7 +151,7 @@ def review_write(order_id: int, item_id: int):
             reviews.write_review(
                 item,
                 actor=current_user,
-                rating=int(form.rating.data) if _is_number(form.rating.data) else None,
+                rating=catalog.whole_number(form.rating.data),
                 body=form.body.data,
                 anonymous=form.anonymous.data,
                 photos=photos,

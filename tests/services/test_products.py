@@ -72,7 +72,7 @@ def test_format_bps(bps, text):
     assert products.format_bps(bps) == text
 
 
-@pytest.mark.parametrize("text", ["-1", "1.5", "x", "", "2000000"])
+@pytest.mark.parametrize("text", ["-1", "1.5", "x", "", "2000000", "²", "１２"])
 def test_bad_stock(text):
     with pytest.raises(ValidationError):
         products.parse_stock(text)

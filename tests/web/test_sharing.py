@@ -252,3 +252,12 @@ def test_share_paths_never_redirect_off_site(client, path):
     location = response.headers.get("Location", "")
     assert not location.startswith(("//", "http://evil", "https://evil"))
     assert response.status_code in (308, 404)
+
+
+def test_a_product_id_that_is_not_ascii_digits_is_not_found(app, user_client):
+    with app.app_context():
+        shop = make_shop()
+        db.session.commit()
+        user = shop.user
+    response = user_client(user).post("/me/shop/items", data={"product_id": "²", "next": "/"})
+    assert response.status_code == 404
