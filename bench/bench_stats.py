@@ -9,8 +9,8 @@ SQLite in a temporary folder by default. With --database-url, the PostgreSQL dat
 is dropped if it exists, created, migrated and dropped again at the end (names starting with
 "shop_test" are refused: those belong to the test suite). The data is generated with bulk Core
 inserts (COPY on PostgreSQL), not the services, and the rollups are built by
-``rollup.recount``, as ``flask rollup`` does. Cases run interleaved so drift in machine load
-hits every case alike. Always exits 0: a report, not a gate.
+``rollup.recount`` and ``sales.recount``, as ``flask rollup`` does. Cases run interleaved so
+drift in machine load hits every case alike. Always exits 0: a report, not a gate.
 """
 
 import argparse
@@ -51,7 +51,7 @@ from shop.models import (  # noqa: E402
     ShopItem,
     User,
 )
-from shop.services import accounts, rollup, stats  # noqa: E402
+from shop.services import accounts, rollup, sales, stats  # noqa: E402
 
 DAYS = 60
 PERIOD_DAYS = 30
@@ -501,6 +501,7 @@ def generate_orders(world: World, clicks: list[tuple], n: int, rng: random.Rando
                 "attribution_reason": "attributed",
                 "click_id": click[0],
                 "link_id": link_id,
+                "click_lag_seconds": max(0, int((placed - clicked_at).total_seconds())),
                 "sharer_id": sharer_id,
                 "attribution_others": {},
                 "placed_at": placed,
@@ -801,6 +802,13 @@ def main() -> None:
                     return rollup.recount(connection)
 
             recounted = timed("recount", recount)
+
+            def recount_orders():
+                with dbsetup.writing(), db.engine.begin() as connection:
+                    return sales.recount(connection)
+
+            # The orders were bulk-loaded past the services that keep their rollups.
+            orders_recounted = timed("recount orders", recount_orders)
             timed("analyze", analyze)
             per_sharer = Counter(world.link_sharer[row[1]] for row in clicks)
             heavy_id, heavy_clicks = per_sharer.most_common(1)[0]
@@ -835,6 +843,11 @@ def main() -> None:
     print(
         f"rollup.recount (flask rollup): {timings['recount']:.1f} s for {recounted['clicks']} "
         f"clicks -> {day_rows} day rows, {visitor_rows} sharer visitors"
+    )
+    print(
+        f"sales.recount (flask rollup, orders): {timings['recount orders']:.1f} s for "
+        f"{orders_recounted['orders']} earning orders -> {orders_recounted['order_days']} "
+        f"link-days, {orders_recounted['sale_days']} sales-days"
     )
     result = queries["result"]
     print(

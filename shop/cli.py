@@ -11,7 +11,7 @@ from shop import db as dbsetup
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.models import User, utcnow
-from shop.services import accounts, demo, fraud, ledger, orders, rollup
+from shop.services import accounts, demo, fraud, ledger, orders, rollup, sales
 
 
 def register(app: Flask) -> None:
@@ -32,12 +32,18 @@ def register(app: Flask) -> None:
 )
 def rollup_command(days: int | None) -> None:
     """Rebuild the click rollups (per link and day) and the sharers' visitor table from the
-    raw clicks. Clicks keep them up to date as they are written; this is for a backfill or a
-    repair, and may be run again at any time."""
+    raw clicks, and the order, sales, product and ledger rollups from the orders and the
+    ledger. Clicks, orders and postings keep them up to date as they are written; this is for
+    a backfill or a repair, and may be run again at any time."""
     since = rollup.china_day(utcnow()) - timedelta(days=days - 1) if days else None
     with dbsetup.writing(), db.engine.begin() as connection:
         counts = rollup.recount(connection, since=since)
+        recounted = sales.recount(connection, since=since)
     click.echo(f"Clicks recounted: {counts['clicks']}; visitors: {counts['visitors']}")
+    click.echo(
+        f"Orders recounted: {recounted['orders']} earning, {recounted['paid']} paid "
+        f"({recounted['order_days']} link-days, {recounted['sale_days']} sales-days)"
+    )
 
 
 @click.command("scan-fraud")

@@ -130,3 +130,6 @@ class Defaults:
     FRAUD_ADDRESS_MIN_SHARERS = 3
     #: The stats page and its chart share one computation of the funnel for this long.
     STATS_CACHE_SECONDS = 30
+    #: The admin overview keeps the click totals of China days that have ended this long per
+    #: process (they change only when `flask rollup` recounts them); today's are always live.
+    OVERVIEW_PAST_DAYS_SECONDS = 600

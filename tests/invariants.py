@@ -96,3 +96,12 @@ def check(connection) -> None:
     if dialect.name == "sqlite":
         assert run(text("PRAGMA integrity_check")).scalar() == "ok"
         assert not run(text("PRAGMA foreign_key_check")).all()
+    # The order and rebate rollups kept as orders and entries change equal a recount.
+    from shop.services import sales
+
+    kept, expected = sales.kept(connection), sales.expected(connection)
+    for model in expected:
+        assert kept[model] == expected[model], (
+            f"{model.__tablename__} drifted from a recount:\nkept     {kept[model]}\n"
+            f"expected {expected[model]}"
+        )

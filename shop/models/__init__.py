@@ -27,10 +27,15 @@ from shop.models.reviews import (
     ReviewReport,
     ReviewStatus,
 )
+from shop.models.sales import LedgerDay, OrderDay, ProductDay, SaleDay
 from shop.models.shops import Shop, ShopItem
 from shop.models.users import User, UserSession
 
 __all__ = [
+    "LedgerDay",
+    "OrderDay",
+    "ProductDay",
+    "SaleDay",
     "EFFECTS",
     "Address",
     "EntryKind",

@@ -57,8 +57,15 @@ class Order(db.Model):
         UniqueConstraint("buyer_id", "checkout_key", "merchant_id"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
         Index("ix_orders_status_deadline", "status", "pay_deadline"),
-        # A sharer's orders in a period (the stats page).
-        Index("ix_orders_sharer_placed", "sharer_id", "placed_at"),
+        # A sharer's orders in a period, and the time from click to order of the earning
+        # ones (the stats page), read from this index alone.
+        Index(
+            "ix_orders_sharer_placed",
+            "sharer_id",
+            "placed_at",
+            "attribution_reason",
+            "click_lag_seconds",
+        ),
         # Paid orders by day (the admin overview, the fraud scan).
         Index("ix_orders_paid_at", "paid_at"),
     )
@@ -79,6 +86,9 @@ class Order(db.Model):
     attribution_reason: Mapped[str] = mapped_column(String(32))
     click_id: Mapped[int | None] = mapped_column(ForeignKey("clicks.id", ondelete="SET NULL"))
     link_id: Mapped[int | None] = mapped_column(ForeignKey("share_links.id"))
+    #: Seconds from the winning click to the order, kept here when the order is placed (the
+    #: click row may be purged later; the stats page reads this instead of joining clicks).
+    click_lag_seconds: Mapped[int | None]
     #: The sharer the winning click belongs to, also when the reason earns nothing
     #: (self-purchase not allowed): they can see why.
     sharer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

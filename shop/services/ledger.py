@@ -23,6 +23,7 @@ from shop.models import (
     Payout,
     PayoutStatus,
 )
+from shop.services import sales
 from shop.services.attribution import EARNING
 
 
@@ -53,7 +54,10 @@ def post(
         .on_conflict_do_nothing()
         .returning(LedgerEntry.id)  # rowcount is -1 here under psycopg; a returned id is not
     )
-    return result.first() is not None
+    if result.first() is None:
+        return False
+    sales.entry_posted(kind, amount_cents, now)
+    return True
 
 
 def order_earns(order: Order) -> bool:
@@ -61,18 +65,20 @@ def order_earns(order: Order) -> bool:
 
 
 def post_estimates(order: Order, *, now: datetime) -> int:
-    """Order paid: an estimated rebate per item, when the order earns one. Returns how many."""
+    """Order paid: an estimated rebate per item, when the order earns one. Returns the fen
+    posted (0 when the order earns nothing or the entries exist already)."""
     if not order_earns(order):
         return 0
     return sum(
-        post(
+        item.rebate_cents
+        for item in order.items
+        if post(
             sharer_id=order.sharer_id,
             kind=EntryKind.ESTIMATED,
             amount_cents=item.rebate_cents,
             order_item=item,
             now=now,
         )
-        for item in order.items
     )
 
 
@@ -91,19 +97,23 @@ def _kinds_by_item(order: Order) -> dict[int, set[EntryKind]]:
 def reverse_for_refund(order: Order, *, now: datetime) -> int:
     """Order refunded: void what was only estimated, claw back what was settled."""
     kinds = _kinds_by_item(order)
-    posted = 0
+    posted = clawed_back = 0
     for item in order.items:
         have = kinds.get(item.id, set())
         if EntryKind.ESTIMATED not in have or have & {EntryKind.VOIDED, EntryKind.CLAWBACK}:
             continue
         kind = EntryKind.CLAWBACK if EntryKind.SETTLED in have else EntryKind.VOIDED
-        posted += post(
+        done = post(
             sharer_id=order.sharer_id,
             kind=kind,
             amount_cents=item.rebate_cents,
             order_item=item,
             now=now,
         )
+        posted += done
+        clawed_back += item.rebate_cents if done and kind == EntryKind.CLAWBACK else 0
+    if clawed_back and not any(EntryKind.CLAWBACK in have for have in kinds.values()):
+        sales.rebate_clawed_back(order, clawed_back)
     return posted
 
 
@@ -153,17 +163,21 @@ def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> i
     ):
         return 0
     kinds = _kinds_by_item(order)
-    posted = 0
+    posted = amount = 0
     for item in order.items:
         have = kinds.get(item.id, set())
         if EntryKind.ESTIMATED in have and not have & {EntryKind.SETTLED, EntryKind.VOIDED}:
-            posted += post(
+            if post(
                 sharer_id=order.sharer_id,
                 kind=EntryKind.SETTLED,
                 amount_cents=item.rebate_cents,
                 order_item=item,
                 now=now,
-            )
+            ):
+                posted += 1
+                amount += item.rebate_cents
+    if amount and not any(EntryKind.SETTLED in have for have in kinds.values()):
+        sales.rebate_settled(order, amount)
     return posted
 
 

@@ -30,7 +30,7 @@ from shop.models import (
     ShareLink,
     User,
 )
-from shop.services import attribution, audit, catalog, ledger, shops
+from shop.services import attribution, audit, catalog, ledger, sales, shops
 from shop.services.accounts import PHONE_RE
 
 S = OrderStatus
@@ -107,10 +107,13 @@ def transition(
                 target=status_label(to),
             )
         )
+    values = dict(values or {})
+    if to == S.PAID:
+        values.setdefault("paid_at", now)  # the sales rollups count it on that day
     result = db.session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == current, Order.version == order.version)
-        .values(status=to, version=Order.version + 1, **(values or {}))
+        .values(status=to, version=Order.version + 1, **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -129,12 +132,13 @@ def transition(
         )
     )
     if to == S.PAID:
-        ledger.post_estimates(order, now=now)
+        sales.order_paid(order, ledger.post_estimates(order, now=now))
         _add_per_unit(order, Product.sales_count, +1)
     elif to == S.CANCELLED:
         _add_per_unit(order, Product.stock, +1)
     elif to == S.REFUNDED:
         ledger.reverse_for_refund(order, now=now)
+        sales.order_refunded(order)
         _add_per_unit(order, Product.stock, +1)
         if order.paid_at is not None:
             _add_per_unit(order, Product.sales_count, -1)
@@ -321,9 +325,11 @@ def place_order(
         window=window,
         allow_self_purchase=allow_self_purchase,
     )
-    link_id = None
+    link_id = lag_seconds = None
     if decision.click_id is not None:
-        link_id = db.session.get(Click, decision.click_id).link_id
+        click = db.session.get(Click, decision.click_id)
+        link_id = click.link_id
+        lag_seconds = max(0, int((now - click.clicked_at).total_seconds()))
     orders = []
     try:
         with db.session.begin_nested():
@@ -343,6 +349,7 @@ def place_order(
                     attribution_reason=str(decision.reason),
                     click_id=decision.click_id,
                     link_id=link_id,
+                    click_lag_seconds=lag_seconds,
                     sharer_id=decision.sharer_id,
                     attribution_others={str(k): str(v) for k, v in decision.others.items()},
                     placed_at=now,
@@ -389,6 +396,8 @@ def place_order(
                 db.session.add(order)
                 orders.append(order)
             db.session.flush()
+            for order in orders:
+                sales.order_placed(order)
             faults.hit("place_order.after_stock")  # stock taken, rows written, not committed
     except IntegrityError:
         # The same checkout placed at the same moment by another request, now committed

@@ -1,10 +1,10 @@
 """A sharer's funnel for a period: clicks -> unique visitors -> orders -> paid -> settled rebate.
 
-``funnel`` reads only the rollups (``click_days``, ``sharer_visitors``), the sharer's orders of
-the period (through ``ix_orders_sharer_placed``; each order's winning click is read by primary
-key for the time from click to order) and those orders' ledger entries: never a scan of the
-clicks table. ``funnel_from_raw`` computes the same numbers from the raw clicks, for the tests
-and the benchmark.
+``funnel`` reads only the rollups (``click_days``, ``sharer_visitors``, ``order_days``) and,
+for the time from click to order, the seconds kept on each order (``ix_orders_sharer_placed``
+alone): never the clicks table, nor the orders' items or ledger entries.
+``funnel_from_raw`` computes the same numbers from the raw clicks, orders and ledger entries,
+for the tests and the benchmark.
 
 Definitions (the page says the same in plain words):
 
@@ -44,6 +44,7 @@ from shop.models import (
     EntryKind,
     LedgerEntry,
     Order,
+    OrderDay,
     Product,
     ShareLink,
     SharerVisitor,
@@ -299,33 +300,40 @@ def _links(sharer_id: int) -> dict[int, _LinkInfo]:
 _UNKNOWN = _LinkInfo("unknown", "?", "unknown", "?", "?")
 
 
+#: The counts a breakdown adds up, in this order, per link and per day.
+CLICK_FIELDS = ("counted", "scans", "bots", "repeats")
+ORDER_FIELDS = ("orders", "paid", "estimated_cents", "settled", "settled_cents")
+
+
 @dataclass
-class _DayCounts:
-    counted: int = 0
-    scans: int = 0
-    bots: int = 0
-    repeats: int = 0
+class _Sums:
+    """Counts summed per link (for the breakdowns) and per day (for the chart)."""
+
+    by_link: dict[int, list[int]]
+    by_day: dict[date, list[int]]
+
+    @classmethod
+    def of(cls, per_link_day: dict[tuple[int, date], list[int]], size: int) -> "_Sums":
+        by_link: dict[int, list[int]] = {}
+        by_day: dict[date, list[int]] = {}
+        for (link_id, day), counts in per_link_day.items():
+            for target, key in ((by_link, link_id), (by_day, day)):
+                total = target.setdefault(key, [0] * size)
+                for index, value in enumerate(counts):
+                    total[index] += value
+        return cls(by_link, by_day)
 
 
-def _rollup_days(sharer_id: int, period: Period) -> dict[tuple[int, date], _DayCounts]:
-    rows = db.session.execute(
-        select(
-            ClickDay.link_id,
-            ClickDay.day,
-            ClickDay.counted,
-            ClickDay.scans,
-            ClickDay.bots,
-            ClickDay.repeats,
-        ).where(
-            ClickDay.sharer_id == sharer_id,
-            ClickDay.day >= period.start,
-            ClickDay.day <= period.end,
-        )
-    )
-    return {
-        (link_id, day): _DayCounts(counted, scans, bots, repeats)
-        for link_id, day, counted, scans, bots, repeats in rows
-    }
+def _rollup_sums(model, fields: tuple[str, ...], sharer_id: int, period: Period) -> _Sums:
+    """``fields`` of a rollup (``ClickDay`` or ``OrderDay``) summed by the database per link
+    and per day: a few dozen rows back instead of one per link and day."""
+    sums = [func.sum(getattr(model, name)) for name in fields]
+    where = (model.sharer_id == sharer_id, model.day >= period.start, model.day <= period.end)
+    found = []
+    for key in (model.link_id, model.day):
+        rows = db.session.execute(select(key, *sums).where(*where).group_by(key))
+        found.append({row[0]: [int(value or 0) for value in row[1:]] for row in rows})
+    return _Sums(found[0], {as_date(day): counts for day, counts in found[1].items()})
 
 
 def _rollup_visitors(sharer_id: int, period: Period, *, open_ended: bool = False) -> int:
@@ -337,7 +345,7 @@ def _rollup_visitors(sharer_id: int, period: Period, *, open_ended: bool = False
     return db.session.execute(select(func.count()).where(condition)).scalar_one()
 
 
-def _raw_days(sharer_id: int, period: Period) -> dict[tuple[int, date], _DayCounts]:
+def _raw_days(sharer_id: int, period: Period) -> _Sums:
     day = china_date_sql(Click.clicked_at)
     rows = db.session.execute(
         select(Click.link_id, day, Click.uncounted_reason, Click.is_scan, func.count())
@@ -349,17 +357,17 @@ def _raw_days(sharer_id: int, period: Period) -> dict[tuple[int, date], _DayCoun
         )
         .group_by(Click.link_id, day, Click.uncounted_reason, Click.is_scan)
     )
-    found: dict[tuple[int, date], _DayCounts] = defaultdict(_DayCounts)
+    found: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for link_id, raw_day, reason, is_scan, count in rows:
-        counts = found[(link_id, as_date(raw_day))]
+        counts = found[(link_id, as_date(raw_day))]  # CLICK_FIELDS
         if reason is None:
-            counts.counted += count
-            counts.scans += count if is_scan else 0
+            counts[0] += count
+            counts[1] += count if is_scan else 0
         elif reason in BOT_REASONS:
-            counts.bots += count
+            counts[2] += count
         else:
-            counts.repeats += count
-    return dict(found)
+            counts[3] += count
+    return _Sums.of(found, len(CLICK_FIELDS))
 
 
 def _raw_visitors(sharer_id: int, period: Period) -> int:
@@ -375,61 +383,74 @@ def _raw_visitors(sharer_id: int, period: Period) -> int:
     ).scalar_one()
 
 
-@dataclass
-class _OrderFacts:
-    link_id: int | None
-    placed_at: datetime
-    paid: bool
-    clicked_at: datetime | None
-    estimated_cents: int = 0
-    settled_cents: int = 0
-    clawed_back: bool = False
-
-
-def _orders(sharer_id: int, period: Period) -> list[_OrderFacts]:
-    """The period's earning orders, with their winning click's time (a primary-key join)
-    and their ledger amounts."""
-    in_period = (
+def _earning_orders(sharer_id: int, period: Period) -> tuple:
+    return (
         Order.sharer_id == sharer_id,
         Order.placed_at >= period.starts_at,
         Order.placed_at < period.ends_at,
         Order.attribution_reason.in_([str(reason) for reason in EARNING]),
     )
-    found: dict[int, _OrderFacts] = {}
+
+
+def _lags(sharer_id: int, period: Period) -> list[int]:
+    """Seconds from click to order of the period's earning orders, kept on each order when
+    it was placed (read from ``ix_orders_sharer_placed`` alone)."""
+    return list(
+        db.session.execute(
+            select(Order.click_lag_seconds).where(
+                *_earning_orders(sharer_id, period), Order.click_lag_seconds.is_not(None)
+            )
+        ).scalars()
+    )
+
+
+def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
+    """The same as the order rollup's sums and ``_lags``, from the orders, their winning clicks and
+    their ledger entries (for the tests and the benchmark)."""
+    in_period = _earning_orders(sharer_id, period)
+    facts: dict[int, list] = {}
+    lags = []
     rows = db.session.execute(
         select(Order.id, Order.link_id, Order.placed_at, Order.paid_at, Click.clicked_at)
         .outerjoin(Click, Click.id == Order.click_id)
-        .where(*in_period)
+        .where(*in_period, Order.link_id.is_not(None))
     )
     for order_id, link_id, placed_at, paid_at, clicked_at in rows:
-        found[order_id] = _OrderFacts(link_id, placed_at, paid_at is not None, clicked_at)
-    if found:
-        entries = db.session.execute(
-            select(LedgerEntry.order_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
-            .join(Order, Order.id == LedgerEntry.order_id)
-            .where(*in_period, LedgerEntry.sharer_id == sharer_id)
-            .group_by(LedgerEntry.order_id, LedgerEntry.kind)
-        )
-        for order_id, kind, amount in entries:
-            facts = found.get(order_id)
-            if facts is None:
-                continue
-            kind = EntryKind(kind)
-            if kind == EntryKind.ESTIMATED:
-                facts.estimated_cents += int(amount)
-            elif kind == EntryKind.SETTLED:
-                facts.settled_cents += int(amount)
-            elif kind == EntryKind.CLAWBACK:
-                facts.clawed_back = True
-    return list(found.values())
-
-
-def _lag(orders: list[_OrderFacts]) -> Lag:
-    seconds = sorted(
-        max(0, int((o.placed_at - o.clicked_at).total_seconds()))
-        for o in orders
-        if o.clicked_at is not None
+        # link, day, paid, estimated, settled, clawed back
+        facts[order_id] = [link_id, china_day(placed_at), paid_at is not None, 0, 0, False]
+        if clicked_at is not None:
+            lags.append(max(0, int((placed_at - clicked_at).total_seconds())))
+    entries = db.session.execute(
+        select(LedgerEntry.order_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
+        .join(Order, Order.id == LedgerEntry.order_id)
+        .where(*in_period, LedgerEntry.sharer_id == sharer_id)
+        .group_by(LedgerEntry.order_id, LedgerEntry.kind)
     )
+    for order_id, kind, amount in entries:
+        fact = facts.get(order_id)
+        if fact is None:
+            continue
+        kind = EntryKind(kind)
+        if kind == EntryKind.ESTIMATED:
+            fact[3] += int(amount)
+        elif kind == EntryKind.SETTLED:
+            fact[4] += int(amount)
+        elif kind == EntryKind.CLAWBACK:
+            fact[5] = True
+    found: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for link_id, day, paid, estimated, settled, clawed_back in facts.values():
+        counts = found[(link_id, day)]  # ORDER_FIELDS
+        counts[0] += 1
+        counts[1] += paid
+        counts[2] += estimated
+        if settled and not clawed_back:
+            counts[3] += 1
+            counts[4] += settled
+    return _Sums.of(found, len(ORDER_FIELDS)), lags
+
+
+def _lag(lags: list[int]) -> Lag:
+    seconds = sorted(lags)
     counts = dict.fromkeys((key for key, _ in LAG_BUCKETS), 0)
     for value in seconds:
         for key, upper in LAG_BUCKETS:
@@ -452,11 +473,12 @@ def _sorted(rows: dict[str, Row]) -> list[Row]:
 def _build(
     sharer_id: int,
     period: Period,
-    days: dict[tuple[int, date], _DayCounts],
+    clicks: _Sums,
     visitors: int,
+    orders: _Sums,
+    lags: list[int],
 ) -> Stats:
     links = _links(sharer_id)
-    orders = _orders(sharer_id, period)
     stats = Stats(sharer_id, period.start, period.end, visitors=visitors)
     groups: dict[str, dict[str, Row]] = {"product": {}, "channel": {}, "link": {}}
 
@@ -469,40 +491,40 @@ def _build(
         )
         return [groups[g].setdefault(key, Row(key, label)) for g, key, label in keys]
 
-    daily = {day: [0, 0, 0] for day in period.dates()}
-    for (link_id, day), counts in days.items():
-        stats.clicks += counts.counted
-        stats.scans += counts.scans
-        stats.bots += counts.bots
-        stats.repeats += counts.repeats
-        if day in daily:
-            daily[day][0] += counts.counted
+    for link_id, (counted, scans, bots, repeats) in clicks.by_link.items():
+        stats.clicks += counted
+        stats.scans += scans
+        stats.bots += bots
+        stats.repeats += repeats
         for row in rows_for(link_id):
-            row.clicks += counts.counted
-            row.scans += counts.scans
-            row.not_counted += counts.bots + counts.repeats
+            row.clicks += counted
+            row.scans += scans
+            row.not_counted += bots + repeats
+    for link_id, (placed, paid, estimated, settled, settled_cents) in orders.by_link.items():
+        stats.orders += placed
+        stats.paid += paid
+        stats.estimated_cents += estimated
+        stats.settled += settled
+        stats.settled_cents += settled_cents
+        for row in rows_for(link_id):
+            row.orders += placed
+            row.paid += paid
+            row.estimated_cents += estimated
 
-    for order in orders:
-        stats.orders += 1
-        stats.paid += order.paid
-        stats.estimated_cents += order.estimated_cents
-        if order.settled_cents and not order.clawed_back:
-            stats.settled += 1
-            stats.settled_cents += order.settled_cents
-        day = china_day(order.placed_at)
-        if day in daily:
-            daily[day][1] += 1
-            daily[day][2] += order.estimated_cents
-        for row in rows_for(order.link_id):
-            row.orders += 1
-            row.paid += order.paid
-            row.estimated_cents += order.estimated_cents
-
+    none = [0] * len(ORDER_FIELDS)
+    stats.daily = [
+        DayPoint(
+            day,
+            clicks.by_day.get(day, none)[0],
+            orders.by_day.get(day, none)[0],
+            orders.by_day.get(day, none)[2],
+        )
+        for day in period.dates()
+    ]
     stats.by_product = _sorted(groups["product"])
     stats.by_channel = _sorted(groups["channel"])
     stats.by_link = _sorted(groups["link"])
-    stats.daily = [DayPoint(day, *values) for day, values in daily.items()]
-    stats.lag = _lag(orders)
+    stats.lag = _lag(lags)
     return stats
 
 
@@ -514,7 +536,14 @@ def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = Non
     period = Period(start, end)
     open_ended = now is not None and period.ends_at > now
     visitors = _rollup_visitors(sharer_id, period, open_ended=open_ended)
-    stats = _build(sharer_id, period, _rollup_days(sharer_id, period), visitors)
+    stats = _build(
+        sharer_id,
+        period,
+        _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
+        visitors,
+        _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
+        _lags(sharer_id, period),
+    )
     # Someone who came before and after a past period but not during it would count: never
     # show more visitors than counted clicks, and let the page say the number is an estimate.
     stats.visitors = min(stats.visitors, stats.clicks)
@@ -534,4 +563,12 @@ def funnel_from_raw(sharer_id: int, start: date, end: date) -> Stats:
     ``visitors`` for a past period (see the module docstring): here they are exactly the
     distinct visitor ids of the period's counted clicks."""
     period = Period(start, end)
-    return _build(sharer_id, period, _raw_days(sharer_id, period), _raw_visitors(sharer_id, period))
+    orders, lags = _raw_orders(sharer_id, period)
+    return _build(
+        sharer_id,
+        period,
+        _raw_days(sharer_id, period),
+        _raw_visitors(sharer_id, period),
+        orders,
+        lags,
+    )

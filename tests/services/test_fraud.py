@@ -107,6 +107,7 @@ def make_order(
         attribution_reason=reason if sharer_id else "no_click",
         click_id=click.id if click else None,
         link_id=click.link_id if click else None,
+        click_lag_seconds=int((placed_at - click.clicked_at).total_seconds()) if click else None,
         sharer_id=sharer_id,
         placed_at=placed_at,
         pay_deadline=placed_at + timedelta(minutes=30),

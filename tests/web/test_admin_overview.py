@@ -19,6 +19,7 @@ from shop.models import (
     RebateHold,
     utcnow,
 )
+from shop.services import sales
 from shop.services.rollup import china_day
 from tests.factories import make_merchant, make_product, make_user
 from tests.services.test_fraud import make_order, make_share_link
@@ -66,6 +67,9 @@ def overview_fixture():
             )  # fmt: skip
         )
     db.session.flush()
+    # The rows above are written directly, not through the order services that keep the
+    # sales rollups: count them as `flask rollup` would.
+    sales.recount(db.session.connection())
     return {"refunded_day": china_day(refunded.paid_at), "first": first, "second": second}
 
 
@@ -239,3 +243,38 @@ def test_the_payout_queue_warns_about_a_held_sharer(app, user_client):
         db.session.commit()
     page = user_client(admin).get("/admin/payouts").get_data(as_text=True)
     assert "请先解冻再打款" in page
+
+
+def test_past_days_clicks_are_kept_a_while_and_today_is_always_live(app):
+    from shop.services import overview
+
+    app.config["OVERVIEW_PAST_DAYS_SECONDS"] = 600
+    with app.app_context():
+        now = utcnow()
+        today = china_day(now)
+        link = make_share_link(make_user(), make_product())
+
+        def clicks_on(day, counted):
+            db.session.add(
+                ClickDay(
+                    day=day,
+                    link_id=link.id,
+                    sharer_id=link.sharer_id,
+                    product_id=link.product_id,
+                    channel="moments",
+                    clicks=counted,
+                    counted=counted,
+                )  # fmt: skip
+            )
+            db.session.flush()
+
+        clicks_on(today, 3)
+        clicks_on(today - timedelta(days=1), 4)
+        first = overview.daily(now=now, days=2)
+        assert [d.clicks for d in first] == [4, 3]
+        db.session.execute(ClickDay.__table__.update().values(counted=ClickDay.counted + 10))
+        # Today's clicks show at once; a recount of a finished day shows within the setting.
+        assert [d.clicks for d in overview.daily(now=now, days=2)] == [4, 13]
+        app.extensions.pop("overview_click_days")
+        assert [d.clicks for d in overview.daily(now=now, days=2)] == [14, 13]
+        db.session.rollback()
