@@ -130,6 +130,11 @@ class Defaults:
     FRAUD_ADDRESS_MIN_SHARERS = 3
     #: The stats page and its chart share one computation of the funnel for this long.
     STATS_CACHE_SECONDS = 30
+    #: Sharer teams (微分销): a team leader's override on the rebates their members' sales
+    #: earn, in basis points of the member's rebate, paid on top of it. 0 (the default)
+    #: turns overrides off. Bounded by TEAM_OVERRIDE_MAX_BPS, and never above 10000.
+    TEAM_OVERRIDE_BPS = 0
+    TEAM_OVERRIDE_MAX_BPS = 2000
     #: The admin overview keeps the click totals of China days that have ended this long per
     #: process (they change only when `flask rollup` recounts them); today's are always live.
     OVERVIEW_PAST_DAYS_SECONDS = 600

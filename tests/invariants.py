@@ -11,8 +11,9 @@ def check(connection) -> None:
     assert not bad_stock, f"negative stock: {bad_stock}"
     doubles = run(
         text(
-            "SELECT order_item_id, kind, count(*) FROM ledger_entries "
-            "WHERE order_item_id IS NOT NULL GROUP BY order_item_id, kind HAVING count(*) > 1"
+            "SELECT order_item_id, kind, tier, count(*) FROM ledger_entries "
+            "WHERE order_item_id IS NOT NULL GROUP BY order_item_id, kind, tier "
+            "HAVING count(*) > 1"
         )
     ).all()
     assert not doubles, f"double postings: {doubles}"
@@ -25,23 +26,57 @@ def check(connection) -> None:
             "sum(CASE WHEN kind='settled' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN kind='voided' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN kind='clawback' THEN 1 ELSE 0 END) "
-            "FROM ledger_entries WHERE order_item_id IS NOT NULL GROUP BY order_item_id"
+            "FROM ledger_entries WHERE order_item_id IS NOT NULL GROUP BY order_item_id, tier"
         )
     ).all()
     for item_id, est, settled, voided, clawback in items:
         assert est == 1, f"item {item_id}: entries without an estimate"
         assert not (settled and voided), f"item {item_id}: both settled and voided"
         assert clawback <= settled, f"item {item_id}: clawback without settlement"
-    # Entries of an order item match the item's rebate and the order's sharer.
+    # Entries of an order item match the item's rebate and the order's sharer (tier 1), or
+    # the order's leader and its override rate of that rebate (tier 2). Nothing else exists.
     wrong = run(
         text(
             "SELECT e.id FROM ledger_entries e JOIN order_items i ON i.id = e.order_item_id "
             "JOIN orders o ON o.id = i.order_id "
-            "WHERE e.amount_cents <> i.rebate_cents OR e.sharer_id <> o.sharer_id "
-            "OR e.order_id <> o.id"
+            "WHERE e.order_id <> o.id OR NOT ("
+            "(e.tier = 1 AND e.amount_cents = i.rebate_cents AND e.sharer_id = o.sharer_id) "
+            "OR (e.tier = 2 AND o.leader_id IS NOT NULL AND e.sharer_id = o.leader_id "
+            "AND e.amount_cents = i.rebate_cents * o.override_bps / 10000))"
         )
     ).all()
     assert not wrong, f"entries not matching their item: {wrong}"
+    # An override moves with its rebate: each tier-2 entry has the tier-1 entry of the same
+    # item and kind, and each tier-1 entry of an order with an override has its tier 2
+    # (unless the override rounds down to 0 fen). No tier above 2, no team leader who is
+    # the order's own sharer, and no override for a leader who bought the order.
+    alone = run(
+        text(
+            "SELECT t2.id FROM ledger_entries t2 LEFT JOIN ledger_entries t1 "
+            "ON t1.order_item_id = t2.order_item_id AND t1.kind = t2.kind AND t1.tier = 1 "
+            "WHERE t2.tier = 2 AND t1.id IS NULL"
+        )
+    ).all()
+    assert not alone, f"overrides without their rebate: {alone}"
+    missing = run(
+        text(
+            "SELECT t1.id FROM ledger_entries t1 JOIN order_items i ON i.id = t1.order_item_id "
+            "JOIN orders o ON o.id = i.order_id "
+            "LEFT JOIN ledger_entries t2 ON t2.order_item_id = t1.order_item_id "
+            "AND t2.kind = t1.kind AND t2.tier = 2 "
+            "WHERE t1.tier = 1 AND o.leader_id IS NOT NULL "
+            "AND i.rebate_cents * o.override_bps / 10000 > 0 AND t2.id IS NULL"
+        )
+    ).all()
+    assert not missing, f"rebates whose override was not posted with them: {missing}"
+    assert not run(text("SELECT id FROM ledger_entries WHERE tier NOT IN (1, 2)")).all()
+    odd_leaders = run(
+        text(
+            "SELECT id FROM orders WHERE leader_id IS NOT NULL "
+            "AND (leader_id = sharer_id OR leader_id = buyer_id OR override_bps <= 0)"
+        )
+    ).all()
+    assert not odd_leaders, f"orders with an impossible team leader: {odd_leaders}"
     # Estimates exist only for orders that were paid and earn.
     unearned = run(
         text(

@@ -29,9 +29,12 @@ from shop.models.reviews import (
 )
 from shop.models.sales import LedgerDay, OrderDay, ProductDay, SaleDay
 from shop.models.shops import Shop, ShopItem
+from shop.models.teams import TeamLeader, TeamMember
 from shop.models.users import User, UserSession
 
 __all__ = [
+    "TeamLeader",
+    "TeamMember",
     "LedgerDay",
     "OrderDay",
     "ProductDay",

@@ -32,16 +32,23 @@ EFFECTS: dict[EntryKind, tuple[int, int]] = {
 }
 
 
+#: Rebate tiers: 1, the sharer whose link sold; 2, that sharer's team leader (an override
+#: on the first tier's rebate). There is no third: the CHECK below refuses one.
+TIERS = (1, 2)
+
+
 class LedgerEntry(db.Model):
     """One movement of a sharer's rebate money. Never updated or deleted (database triggers
-    refuse it); at most one entry of each kind per order item and per payout."""
+    refuse it); at most one entry of each kind per order item and tier, and per payout."""
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
-        UniqueConstraint("order_item_id", "kind"),
+        UniqueConstraint("order_item_id", "kind", "tier"),
         UniqueConstraint("payout_id", "kind"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("(order_item_id IS NULL) <> (payout_id IS NULL)", name="one_source"),
+        CheckConstraint("tier IN (1, 2)", name="two_tiers"),
+        CheckConstraint("tier = 1 OR order_item_id IS NOT NULL", name="override_of_an_item"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +59,8 @@ class LedgerEntry(db.Model):
     order_item_id: Mapped[int | None] = mapped_column(ForeignKey("order_items.id"))
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: 1: the sharer's own rebate; 2: a team leader's override on it (see TIERS).
+    tier: Mapped[int] = mapped_column(default=1, server_default="1")
 
     order: Mapped[Order | None] = relationship()
     order_item: Mapped[OrderItem | None] = relationship()

@@ -56,6 +56,7 @@ class Order(db.Model):
         # A replayed checkout form finds the orders the first submission made.
         UniqueConstraint("buyer_id", "checkout_key", "merchant_id"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
+        CheckConstraint("override_bps BETWEEN 0 AND 10000", name="override_bps_range"),
         Index("ix_orders_status_deadline", "status", "pay_deadline"),
         # A sharer's orders in a period, and the time from click to order of the earning
         # ones (the stats page), read from this index alone.
@@ -92,6 +93,10 @@ class Order(db.Model):
     #: The sharer the winning click belongs to, also when the reason earns nothing
     #: (self-purchase not allowed): they can see why.
     sharer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The sharer's team leader and their override rate (basis points of the sharer's
+    #: rebate), decided when the order is placed; None / 0 when no override applies.
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    override_bps: Mapped[int] = mapped_column(default=0, server_default="0")
     #: Other sharers with clicks before the order, and why they earned nothing: {id: reason}.
     attribution_others: Mapped[dict] = mapped_column(JSON, default=dict)
     placed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -110,6 +115,7 @@ class Order(db.Model):
 
     buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
     sharer: Mapped[User | None] = relationship(foreign_keys=[sharer_id])
+    leader: Mapped[User | None] = relationship(foreign_keys=[leader_id])
     merchant: Mapped[Merchant] = relationship()
     click: Mapped[Click | None] = relationship()
     link: Mapped[ShareLink | None] = relationship()

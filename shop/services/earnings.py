@@ -84,12 +84,13 @@ def _state(order: Order, kinds: set[EntryKind], earns: bool) -> str:
 
 
 def kinds_by_order(order_ids: list[int]) -> dict[int, set[EntryKind]]:
-    """The ledger entry kinds posted for each order, in one query."""
+    """The kinds of the sharer's own rebate entries (tier 1, not a team leader's override)
+    posted for each order, in one query."""
     found: dict[int, set[EntryKind]] = defaultdict(set)
     if order_ids:
         rows = db.session.execute(
             select(LedgerEntry.order_id, LedgerEntry.kind).where(
-                LedgerEntry.order_id.in_(order_ids)
+                LedgerEntry.order_id.in_(order_ids), LedgerEntry.tier == 1
             )
         )
         for order_id, kind in rows:

@@ -36,6 +36,7 @@ def post(
     order_item: OrderItem | None = None,
     order_id: int | None = None,
     payout_id: int | None = None,
+    tier: int = 1,
 ) -> bool:
     """Append one entry; False (and nothing written) when that entry already exists."""
     if amount_cents <= 0:
@@ -50,6 +51,7 @@ def post(
             order_item_id=order_item.id if order_item is not None else None,
             payout_id=payout_id,
             created_at=now,
+            tier=tier,
         )
         .on_conflict_do_nothing()
         .returning(LedgerEntry.id)  # rowcount is -1 here under psycopg; a returned id is not
@@ -64,28 +66,50 @@ def order_earns(order: Order) -> bool:
     return order.sharer_id is not None and order.attribution_reason in EARNING
 
 
+def _post_item(order: Order, item: OrderItem, kind: EntryKind, *, now: datetime) -> bool:
+    """Post ``kind`` for one item: the sharer's rebate (tier 1) and, when it was posted and
+    the order carries an override, the leader's override (tier 2) of the same kind in the
+    same transaction. Tier 2 is only ever posted here, right after its tier 1, and only
+    for the leader named on the order: one step up, never two."""
+    posted = post(
+        sharer_id=order.sharer_id,
+        kind=kind,
+        amount_cents=item.rebate_cents,
+        order_item=item,
+        now=now,
+    )
+    if posted and order.leader_id is not None and order.override_bps > 0:
+        post(
+            sharer_id=order.leader_id,
+            kind=kind,
+            amount_cents=item.rebate_cents * order.override_bps // 10_000,
+            order_item=item,
+            now=now,
+            tier=2,
+        )
+    return posted
+
+
 def post_estimates(order: Order, *, now: datetime) -> int:
-    """Order paid: an estimated rebate per item, when the order earns one. Returns the fen
-    posted (0 when the order earns nothing or the entries exist already)."""
+    """Order paid: an estimated rebate per item (and the leader's override on it), when the
+    order earns one. Returns the fen of the sharer's own rebate posted (0 when the order
+    earns nothing or the entries exist already)."""
     if not order_earns(order):
         return 0
     return sum(
         item.rebate_cents
         for item in order.items
-        if post(
-            sharer_id=order.sharer_id,
-            kind=EntryKind.ESTIMATED,
-            amount_cents=item.rebate_cents,
-            order_item=item,
-            now=now,
-        )
+        if _post_item(order, item, EntryKind.ESTIMATED, now=now)
     )
 
 
 def _kinds_by_item(order: Order) -> dict[int, set[EntryKind]]:
+    """The kinds of the sharer's own entries (tier 1) per order item."""
     rows = db.session.execute(
         select(LedgerEntry.order_item_id, LedgerEntry.kind).where(
-            LedgerEntry.order_id == order.id, LedgerEntry.order_item_id.is_not(None)
+            LedgerEntry.order_id == order.id,
+            LedgerEntry.order_item_id.is_not(None),
+            LedgerEntry.tier == 1,
         )
     )
     found: dict[int, set[EntryKind]] = {}
@@ -95,7 +119,8 @@ def _kinds_by_item(order: Order) -> dict[int, set[EntryKind]]:
 
 
 def reverse_for_refund(order: Order, *, now: datetime) -> int:
-    """Order refunded: void what was only estimated, claw back what was settled."""
+    """Order refunded: void what was only estimated, claw back what was settled (the
+    override with its rebate)."""
     kinds = _kinds_by_item(order)
     posted = clawed_back = 0
     for item in order.items:
@@ -103,13 +128,7 @@ def reverse_for_refund(order: Order, *, now: datetime) -> int:
         if EntryKind.ESTIMATED not in have or have & {EntryKind.VOIDED, EntryKind.CLAWBACK}:
             continue
         kind = EntryKind.CLAWBACK if EntryKind.SETTLED in have else EntryKind.VOIDED
-        done = post(
-            sharer_id=order.sharer_id,
-            kind=kind,
-            amount_cents=item.rebate_cents,
-            order_item=item,
-            now=now,
-        )
+        done = _post_item(order, item, kind, now=now)
         posted += done
         clawed_back += item.rebate_cents if done and kind == EntryKind.CLAWBACK else 0
     if clawed_back and not any(EntryKind.CLAWBACK in have for have in kinds.values()):
@@ -167,13 +186,7 @@ def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> i
     for item in order.items:
         have = kinds.get(item.id, set())
         if EntryKind.ESTIMATED in have and not have & {EntryKind.SETTLED, EntryKind.VOIDED}:
-            if post(
-                sharer_id=order.sharer_id,
-                kind=EntryKind.SETTLED,
-                amount_cents=item.rebate_cents,
-                order_item=item,
-                now=now,
-            ):
+            if _post_item(order, item, EntryKind.SETTLED, now=now):
                 posted += 1
                 amount += item.rebate_cents
     if amount and not any(EntryKind.SETTLED in have for have in kinds.values()):

@@ -30,7 +30,7 @@ from shop.models import (
     ShareLink,
     User,
 )
-from shop.services import attribution, audit, catalog, ledger, sales, shops
+from shop.services import attribution, audit, catalog, ledger, sales, shops, teams
 from shop.services.accounts import PHONE_RE
 
 S = OrderStatus
@@ -283,6 +283,7 @@ def place_order(
     window: timedelta,
     allow_self_purchase: bool,
     pay_within: timedelta,
+    team_override_bps: int = 0,
 ) -> list[Order]:
     """Place one order per merchant for ``lines`` of (product id, quantity).
 
@@ -325,6 +326,12 @@ def place_order(
         window=window,
         allow_self_purchase=allow_self_purchase,
     )
+    # The sharer's team leader and the override rate, fixed now for the order's whole life.
+    leader_id, override_bps = (
+        teams.override_for(decision.sharer_id, buyer.id, team_override_bps)
+        if decision.earns
+        else (None, 0)
+    )
     link_id = lag_seconds = None
     if decision.click_id is not None:
         click = db.session.get(Click, decision.click_id)
@@ -351,6 +358,8 @@ def place_order(
                     link_id=link_id,
                     click_lag_seconds=lag_seconds,
                     sharer_id=decision.sharer_id,
+                    leader_id=leader_id,
+                    override_bps=override_bps,
                     attribution_others={str(k): str(v) for k, v in decision.others.items()},
                     placed_at=now,
                     pay_deadline=now + pay_within,

@@ -212,7 +212,7 @@ def expected(connection, *, since: date | None = None) -> dict:
     entries = connection.execute(
         select(LedgerEntry.order_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
         .join(Order, Order.id == LedgerEntry.order_id)
-        .where(*earning, LedgerEntry.sharer_id == Order.sharer_id)
+        .where(*earning, LedgerEntry.tier == 1, LedgerEntry.sharer_id == Order.sharer_id)
         .group_by(LedgerEntry.order_id, LedgerEntry.kind)
     )
     clawed = set()

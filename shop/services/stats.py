@@ -423,7 +423,7 @@ def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
     entries = db.session.execute(
         select(LedgerEntry.order_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
         .join(Order, Order.id == LedgerEntry.order_id)
-        .where(*in_period, LedgerEntry.sharer_id == sharer_id)
+        .where(*in_period, LedgerEntry.tier == 1, LedgerEntry.sharer_id == sharer_id)
         .group_by(LedgerEntry.order_id, LedgerEntry.kind)
     )
     for order_id, kind, amount in entries:

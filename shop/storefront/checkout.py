@@ -21,7 +21,7 @@ from shop import db as dbsetup
 from shop.errors import DomainError
 from shop.extensions import csrf, db
 from shop.models import Order
-from shop.services import catalog, clicks, links, orders, payments, reviews, shops
+from shop.services import catalog, clicks, links, orders, payments, reviews, shops, teams
 from shop.storefront import bp
 from shop.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
 from shop.web import now, show_domain_error
@@ -125,6 +125,9 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
             now=now(),
             window=timedelta(days=config["ATTRIBUTION_WINDOW_DAYS"]),
             allow_self_purchase=config["ALLOW_SELF_PURCHASE"],
+            team_override_bps=teams.effective_rate(
+                config["TEAM_OVERRIDE_BPS"], config["TEAM_OVERRIDE_MAX_BPS"]
+            ),
             pay_within=timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"]),
         )
         if chosen is None:

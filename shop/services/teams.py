@@ -1,0 +1,313 @@
+"""Sharer teams: invite codes, binding a new account to the sharer who invited it, the
+override rate an order snapshots, and the team page's numbers.
+
+The rules, all enforced here or by the schema (shop.models.teams):
+
+- Binding happens once, when a new account signs up through an invite (``bind``); an
+  existing account is never bound or re-bound, so a cycle cannot form (a new account leads
+  nobody yet), and a sharer cannot invite themselves (the CHECK ``member_id <> leader_id``
+  and the check in ``bind``).
+- Nobody is paid for inviting: binding writes no ledger entry. A leader earns only an
+  override on the rebates of the sales their members make, and only while the platform
+  setting ``TEAM_OVERRIDE_BPS`` is above 0 (off by default), capped by
+  ``TEAM_OVERRIDE_MAX_BPS`` and never above the member's own rebate.
+- Two tiers: ``override_for`` looks one step up from the order's sharer and stops; the
+  ledger posts tier-2 entries only beside tier-1 entries of the same order item and kind
+  (``ledger``), so an override is estimated, settled, voided and clawed back with the
+  rebate it is part of, never by itself.
+- The override is paid by the platform on top of the member's rebate: the member's own
+  rebate is the same with or without a leader.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from shop.errors import PermissionDenied, ValidationError
+from shop.extensions import db
+from shop.models import (
+    EntryKind,
+    LedgerEntry,
+    Order,
+    Shop,
+    TeamLeader,
+    TeamMember,
+    User,
+)
+from shop.services import audit, links
+
+#: Whatever the settings say, an override is never more than the rebate it is part of.
+CEILING_BPS = 10_000
+
+
+def effective_rate(rate_bps: int, max_bps: int) -> int:
+    """The override rate in force: the setting, bounded by the maximum setting and by
+    ``CEILING_BPS``; 0 (off) for anything not above 0."""
+    return max(0, min(int(rate_bps or 0), int(max_bps or 0), CEILING_BPS))
+
+
+def override_amount(rebate_cents: int, rate_bps: int) -> int:
+    """A leader's override on one item's rebate, rounded down to the fen."""
+    return rebate_cents * rate_bps // 10_000
+
+
+# --- invites and binding ---------------------------------------------------------------------
+
+
+def invite_of(user: User, *, now: datetime) -> TeamLeader:
+    """The user's invite (made on first use). Only a sharer with a shop invites: the invite
+    page and poster show the shop."""
+    leader = db.session.get(TeamLeader, user.id)
+    if leader is not None:
+        return leader
+    if db.session.execute(select(Shop.id).where(Shop.user_id == user.id)).first() is None:
+        raise ValidationError(_l("Open your shop first: an invitation shows your shop."))
+    for _attempt in range(5):
+        leader = TeamLeader(user_id=user.id, invite_code=links.new_code(), created_at=now)
+        try:
+            with db.session.begin_nested():
+                db.session.add(leader)
+                db.session.flush()
+            return leader
+        except IntegrityError:
+            existing = db.session.get(TeamLeader, user.id)
+            if existing is not None:  # made meanwhile by another request of this user
+                return existing
+    raise RuntimeError("no free invite code after 5 attempts")
+
+
+def leader_by_code(code: str | None) -> TeamLeader | None:
+    """The invite behind ``code``, or None for anything that is not a live invite."""
+    if not code or not links.is_well_formed(code):
+        return None
+    return db.session.execute(
+        select(TeamLeader).where(TeamLeader.invite_code == code)
+    ).scalar_one_or_none()
+
+
+def bind(member: User, code: str | None, *, now: datetime) -> TeamMember | None:
+    """Bind ``member``, an account made by this very sign-up, to the invite's sharer.
+    Returns the binding, or None when the code is not an invite, names the member themself,
+    or the member is bound already (binding happens once: the first one stays)."""
+    leader = leader_by_code(code)
+    if leader is None or leader.user_id == member.id:
+        return None
+    if db.session.get(TeamMember, member.id) is not None:
+        return None
+    # A leader whose own leader is this member would make a loop; a new account leads
+    # nobody, so this only refuses crafted data.
+    upstream = db.session.get(TeamMember, leader.user_id)
+    if upstream is not None and upstream.leader_id == member.id:
+        return None
+    binding = TeamMember(member_id=member.id, leader_id=leader.user_id, joined_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(binding)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return binding
+
+
+def leader_of(user_id: int) -> User | None:
+    """The member's team leader (the only person above them), or None."""
+    row = db.session.get(TeamMember, user_id)
+    return row.leader if row is not None else None
+
+
+def override_for(sharer_id: int | None, buyer_id: int, rate_bps: int) -> tuple[int | None, int]:
+    """(leader id, rate) for an order earning ``sharer_id`` a rebate, decided when it is
+    placed; (None, 0) when no override applies: the setting is off, the sharer has no
+    leader, an admin stopped the leader's overrides, or the leader is the buyer."""
+    if sharer_id is None or rate_bps <= 0:
+        return None, 0
+    membership = db.session.get(TeamMember, sharer_id)
+    if membership is None or membership.leader_id == buyer_id:
+        return None, 0
+    leader = db.session.get(TeamLeader, membership.leader_id)
+    if leader is not None and leader.overrides_disabled:
+        return None, 0
+    return membership.leader_id, min(rate_bps, CEILING_BPS)
+
+
+# --- the team page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberLine:
+    member_id: int
+    name: str
+    joined_at: datetime
+    settled_cents: int  #: the member's own settled rebates in the period, less clawbacks
+    override_cents: int  #: the leader's settled override from this member, less clawbacks
+    pending_override_cents: int  #: the leader's override still estimated (not settled)
+
+
+def _net(kind_column, amount_column):
+    return func.coalesce(
+        func.sum(
+            case(
+                (kind_column == EntryKind.SETTLED, amount_column),
+                (kind_column == EntryKind.CLAWBACK, -amount_column),
+                else_=0,
+            )
+        ),
+        0,
+    )
+
+
+def members(leader_id: int, *, since: datetime, until: datetime) -> list[MemberLine]:
+    """The leader's members, newest first, with what each settled in [since, until) and the
+    leader's override from each (by the time the entries were posted)."""
+    rows = db.session.execute(
+        select(TeamMember.member_id, User.display_name, TeamMember.joined_at)
+        .join(User, User.id == TeamMember.member_id)
+        .where(TeamMember.leader_id == leader_id)
+        .order_by(TeamMember.joined_at.desc(), TeamMember.member_id.desc())
+    ).all()
+    if not rows:
+        return []
+    ids = [member_id for member_id, _name, _joined in rows]
+    in_period = (LedgerEntry.created_at >= since, LedgerEntry.created_at < until)
+    own = dict(
+        db.session.execute(
+            select(LedgerEntry.sharer_id, _net(LedgerEntry.kind, LedgerEntry.amount_cents))
+            .where(LedgerEntry.sharer_id.in_(ids), LedgerEntry.tier == 1, *in_period)
+            .group_by(LedgerEntry.sharer_id)
+        ).all()
+    )
+    overrides = {}
+    pending = {}
+    estimated_kinds = {
+        EntryKind.ESTIMATED: 1,
+        EntryKind.SETTLED: -1,
+        EntryKind.VOIDED: -1,
+    }
+    open_estimate = func.coalesce(
+        func.sum(
+            case(
+                *(
+                    (LedgerEntry.kind == kind, LedgerEntry.amount_cents * sign)
+                    for kind, sign in estimated_kinds.items()
+                ),
+                else_=0,
+            )
+        ),
+        0,
+    )
+    for member_id, settled, estimated in db.session.execute(
+        select(
+            Order.sharer_id,
+            _net(LedgerEntry.kind, LedgerEntry.amount_cents),
+            open_estimate,
+        )
+        .join(Order, Order.id == LedgerEntry.order_id)
+        .where(
+            LedgerEntry.sharer_id == leader_id,
+            LedgerEntry.tier == 2,
+            Order.sharer_id.in_(ids),
+            *in_period,
+        )
+        .group_by(Order.sharer_id)
+    ):
+        overrides[member_id], pending[member_id] = int(settled), int(estimated)
+    return [
+        MemberLine(
+            member_id=member_id,
+            name=name,
+            joined_at=joined_at,
+            settled_cents=int(own.get(member_id, 0)),
+            override_cents=overrides.get(member_id, 0),
+            pending_override_cents=pending.get(member_id, 0),
+        )
+        for member_id, name, joined_at in rows
+    ]
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamLine:
+    leader_id: int
+    name: str
+    members: int
+    overrides_disabled: bool
+    disabled_reason: str
+    override_settled_cents: int  #: every settled override, less clawbacks
+
+
+def teams() -> list[TeamLine]:
+    """Every sharer who leads members, by team size."""
+    size = func.count(TeamMember.member_id)
+    rows = db.session.execute(
+        select(TeamMember.leader_id, User.display_name, size)
+        .join(User, User.id == TeamMember.leader_id)
+        .group_by(TeamMember.leader_id, User.display_name)
+        .order_by(size.desc(), TeamMember.leader_id)
+    ).all()
+    ids = [leader_id for leader_id, _name, _n in rows]
+    switches = {
+        row.user_id: row
+        for row in db.session.execute(select(TeamLeader).where(TeamLeader.user_id.in_(ids)))
+        .scalars()
+        .all()
+    }
+    earned = dict(
+        db.session.execute(
+            select(LedgerEntry.sharer_id, _net(LedgerEntry.kind, LedgerEntry.amount_cents))
+            .where(LedgerEntry.tier == 2, LedgerEntry.sharer_id.in_(ids))
+            .group_by(LedgerEntry.sharer_id)
+        ).all()
+    )
+    lines = []
+    for leader_id, name, n in rows:
+        switch = switches.get(leader_id)
+        lines.append(
+            TeamLine(
+                leader_id=leader_id,
+                name=name,
+                members=n,
+                overrides_disabled=bool(switch and switch.overrides_disabled),
+                disabled_reason=switch.disabled_reason if switch else "",
+                override_settled_cents=int(earned.get(leader_id, 0)),
+            )
+        )
+    return lines
+
+
+def set_overrides(
+    leader: User, *, disabled: bool, reason: str, actor: User, now: datetime
+) -> TeamLeader:
+    """An admin stops (or allows again) the overrides of ``leader`` on orders placed from
+    now on; orders placed before keep what they were placed with. Audited; stopping needs a
+    reason, shown to the leader."""
+    if not actor.is_admin:
+        raise PermissionDenied(_l("Only an admin can do this."))
+    reason = (reason or "").strip()
+    if disabled and not reason:
+        raise ValidationError(_l("Give a reason: the sharer will see it."), "reason")
+    if len(reason) > 200:
+        raise ValidationError(_l("At most 200 characters."), "reason")
+    row = db.session.get(TeamLeader, leader.id, with_for_update=True)
+    if row is None:
+        row = TeamLeader(user_id=leader.id, invite_code=links.new_code(), created_at=now)
+        db.session.add(row)
+    before = {"overrides_disabled": bool(row.overrides_disabled), "reason": row.disabled_reason}
+    row.overrides_disabled = disabled
+    row.disabled_reason = reason if disabled else ""
+    db.session.flush()
+    audit.record(
+        actor=actor,
+        action="team.overrides_disabled" if disabled else "team.overrides_allowed",
+        object_type="user",
+        object_id=leader.id,
+        before=before,
+        after={"overrides_disabled": disabled, "reason": row.disabled_reason},
+        reason=reason or None,
+        now=now,
+    )
+    return row
