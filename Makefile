@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 export FLASK_APP := wsgi.py
 
-.PHONY: run test bench install install-test translations messages lint clean
+.PHONY: run serve test bench install install-test translations messages lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(BIN)/python:
 # Stamps make installs re-run only when the dependency list changes.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-redis: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[redis]"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -33,6 +37,13 @@ run: install translations
 	$(BIN)/flask seed-demo --if-empty
 	@echo "Fenxiang is at http://$(HOST):$(PORT)/"
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# Production (README, "Production"): no demo data; gunicorn with gunicorn.conf.py (sync
+# workers, 2 x cores + 1 unless SHOP_WORKERS is set), one JSON log line per request.
+serve: $(VENV)/.installed-redis translations
+	$(BIN)/flask db upgrade
+	HOST=$(HOST) PORT=$(PORT) SHOP_REQUEST_LOG=$${SHOP_REQUEST_LOG:-true} \
+		exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install-test translations
 	$(BIN)/ruff check .

@@ -12,59 +12,22 @@ across a normal stop (SIGTERM) in the middle of the load. Always exits 0: a repo
 import os
 import random
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, prepare, request, start_server  # noqa: E402
+
 TARGETS = {
     "click": ("bare_redirect", 0.75, 1.8),  # throughput >= 0.75x, p99 <= 1.8x
     "product": ("bare_template", 0.6, None),
 }
-PHONE_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323d) NetType/WIFI "
-    "Language/zh_CN"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def prepare(instance: Path) -> dict:
-    """Migrate, seed the demo and make share links; returns codes and paths to request."""
-    from flask_migrate import upgrade
-    from sqlalchemy import select
-
-    from shop import create_app
-    from shop.extensions import db
-    from shop.models import Channel, Shop
-    from shop.services import demo, links, shops
-
-    app = create_app()
-    with app.app_context():
-        upgrade()
-        demo.seed_demo(now=datetime.now(UTC).replace(tzinfo=None))
-        now = datetime.now(UTC).replace(tzinfo=None)
-        codes, products = [], []
-        for shop in db.session.execute(select(Shop).order_by(Shop.id)).scalars():
-            for item in shops.public_items(shop):
-                link = links.get_or_create_link(shop, item.product, Channel.WECHAT_GROUP, now=now)
-                codes.append(link.code)
-                products.append(f"/s/{shop.slug}/p/{item.product.id}?ref={link.code}")
-        db.session.commit()
-    return {"codes": codes, "products": products}
 
 
 def count_clicks(instance: Path) -> int:
@@ -73,24 +36,6 @@ def count_clicks(instance: Path) -> int:
     with sqlite3.connect(instance / "fenxiang.sqlite3") as conn:
         query = "select count(*) from clicks where uncounted_reason is null"
         return conn.execute(query).fetchone()[0]
-
-
-def request(port: int, path: str) -> tuple[int, float]:
-    """One GET on a new connection (sync workers close it anyway); (status, seconds)."""
-    payload = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {PHONE_UA}\r\n"
-        "Accept: text/html\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
-    ).encode()
-    begin = time.perf_counter()
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(payload)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    elapsed = time.perf_counter() - begin
-    head = b"".join(chunks[:1])
-    status = int(head[9:12]) if head.startswith(b"HTTP/1.") else 0
-    return status, elapsed
 
 
 def load(port: int, paths: list[str], seconds: float, connections: int, expect: int) -> dict:
@@ -134,30 +79,6 @@ def load(port: int, paths: list[str], seconds: float, connections: int, expect: 
     }
 
 
-def start_server(port: int, env: dict, workers: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "--worker-class=sync",
-            f"--workers={workers}",
-            f"--bind=127.0.0.1:{port}",
-            "--backlog=2048",
-            "--log-level=warning",
-            "bench.bench_app:app",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
@@ -174,7 +95,7 @@ def main() -> None:
             SHOP_CLICK_HARD_LIMIT="1000000 per minute",
         )
         os.environ.update(env)
-        setup = prepare(instance)
+        setup = prepare()
         seeded_clicks = count_clicks(instance)  # the demo data has clicks of its own
         first = setup["products"][0]
         env["BENCH_BARE_TARGET"] = first

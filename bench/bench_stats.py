@@ -18,10 +18,8 @@ import gc
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout, not an install
 
 from flask import render_template_string  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
+from bench.common import database  # noqa: E402
 from shop import create_app  # noqa: E402
 from shop import db as dbsetup  # noqa: E402
 from shop.extensions import db, passwords  # noqa: E402
@@ -111,36 +109,6 @@ class World:
 
 
 # --- database set-up ---------------------------------------------------------------------
-
-
-@contextmanager
-def database(url: str | None):
-    """A database URL for the run: a SQLite file in a temporary folder, or the PostgreSQL
-    database named by ``url``, created for the run and dropped after it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        if not url:
-            yield f"sqlite:///{Path(tmp) / 'bench_stats.sqlite3'}", Path(tmp)
-            return
-        parsed = make_url(url)
-        name = parsed.database or ""
-        if not parsed.drivername.startswith("postgresql"):
-            raise SystemExit("--database-url must be a PostgreSQL URL (SQLite is the default)")
-        if (
-            not name
-            or name.startswith("shop_test")
-            or name in ("postgres", "template0", "template1")
-        ):
-            raise SystemExit(f"refusing to drop and recreate the database {name!r}")
-        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield url, Path(tmp)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def build_app(url: str, instance: Path):
@@ -784,7 +752,7 @@ def main() -> None:
         timings[name] = time.perf_counter() - begin
         return result
 
-    with database(args.database_url) as (url, instance):
+    with database(args.database_url, "bench_stats.sqlite3") as (url, instance):
         app = build_app(url, instance)
         with app.app_context():
             from flask_migrate import upgrade

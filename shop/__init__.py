@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def configure(app: Flask, config: dict | None) -> None:
+    from shop import ops
     from shop.config import Defaults
 
     app.config.from_object(Defaults)
@@ -46,6 +47,7 @@ def configure(app: Flask, config: dict | None) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     app.config.setdefault("MEDIA_ROOT", str(Path(app.instance_path) / "media"))
+    ops.configure_rate_limit_storage(app.config)
 
 
 def _loads(value: str):
@@ -111,9 +113,11 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    from shop import ops
     from shop.web import install_request_hooks
 
     install_request_hooks(app)
+    ops.register(app)  # request ids and log, /healthz, ProxyFix (README, "Production")
 
 
 def register_commands(app: Flask) -> None:

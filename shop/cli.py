@@ -1,12 +1,15 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
-`flask sweep-orders`, `flask rollup`, `flask scan-fraud`."""
+`flask sweep-orders`, `flask rollup`, `flask scan-fraud`, `flask backup`, `flask restore`."""
 
-from datetime import timedelta
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from shop import backup as backups
 from shop import db as dbsetup
 from shop.errors import ValidationError
 from shop.extensions import db
@@ -21,6 +24,85 @@ def register(app: Flask) -> None:
     app.cli.add_command(sweep_orders_command)
     app.cli.add_command(rollup_command)
     app.cli.add_command(scan_fraud_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+
+
+@click.command("backup")
+@click.argument("path", required=False, type=click.Path(dir_okay=True))
+def backup_command(path: str | None) -> None:
+    """Copy the SQLite database to PATH (a new file, or a folder for a timestamped file;
+    default instance/backups/), safely while the server runs, and check the copy.
+
+    Uploaded images are not in the database: back up MEDIA_ROOT too (README, "Backup")."""
+    config = current_app.config
+    try:
+        source = backups.sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
+        if path is None:
+            path = str(Path(current_app.instance_path) / "backups") + "/"
+        destination = Path(path)
+        if destination.is_dir() or path.endswith(("/", os.sep)):
+            destination.mkdir(parents=True, exist_ok=True, mode=0o700)
+            destination = backups.backup_name(destination, datetime.now(UTC))
+        made = backups.backup_sqlite(
+            source, destination, busy_timeout_ms=config["SQLITE_BUSY_TIMEOUT_MS"]
+        )
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backup written: {made.path} ({_size(made.size)}), integrity check ok")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.confirmation_option(
+    "--yes",
+    prompt="This replaces everything in the database by the backup. Is the server stopped?",
+    help="Do not ask for confirmation.",
+)
+def restore_command(path: Path) -> None:
+    """Replace the SQLite database by the backup at PATH (made by `flask backup`). Stop the
+    server first; run `flask db upgrade` after it if the backup is from an older version.
+    The database as it was is backed up first (instance/backups/), so a restore can be undone."""
+    config = current_app.config
+    timeout = config["SQLITE_BUSY_TIMEOUT_MS"]
+    try:
+        target = backups.sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
+        backups.check_restorable(path, _known_revisions(), busy_timeout_ms=timeout)
+        safety = None
+        if target.is_file() and target.stat().st_size > 0:
+            folder = Path(current_app.instance_path) / "backups"
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            name = backups.backup_name(folder, datetime.now(UTC))
+            safety = backups.backup_sqlite(
+                target, name.with_name("before-restore-" + name.name), busy_timeout_ms=timeout
+            )
+        db.engine.dispose()  # this process holds no connection while the pages are replaced
+        backups.restore_sqlite(path, target, busy_timeout_ms=timeout)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    if safety is not None:
+        click.echo(f"The database as it was is kept at {safety.path}.")
+    click.echo(f"Restored {target} from {path}; now run `flask db upgrade`, then start the server.")
+
+
+def _known_revisions() -> set[str]:
+    """Every migration revision this code has (a backup made by newer code is refused)."""
+    from alembic.script import ScriptDirectory
+
+    from shop import PROJECT_ROOT
+
+    return {
+        script.revision
+        for script in ScriptDirectory(str(PROJECT_ROOT / "migrations")).walk_revisions()
+    }
+
+
+def _size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} bytes"
 
 
 @click.command("rollup")

@@ -35,8 +35,13 @@ class Defaults:
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4
 
-    # Flask-Limiter. memory:// counts per process: use a Redis URI when running several workers.
+    # Flask-Limiter. memory:// counts per process: with several workers or machines set
+    # REDIS_URL (or a Redis RATELIMIT_STORAGE_URI) so every process counts the same limits.
     RATELIMIT_STORAGE_URI = "memory://"
+    #: redis://host:6379/0 (rediss:// for TLS, unix:///path/redis.sock). When set, and
+    #: RATELIMIT_STORAGE_URI is left at memory://, rate limits are counted in this Redis
+    #: (needs the client: pip install -e ".[redis]").
+    REDIS_URL: str | None = None
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
@@ -138,3 +143,16 @@ class Defaults:
     #: The admin overview keeps the click totals of China days that have ended this long per
     #: process (they change only when `flask rollup` recounts them); today's are always live.
     OVERVIEW_PAST_DAYS_SECONDS = 600
+
+    # Production (shop.ops, gunicorn.conf.py, README "Production").
+    #: One JSON line per request on the logger "shop.request" (stderr unless logging is
+    #: configured otherwise). Off by default; `make serve` turns it on.
+    REQUEST_LOG = False
+    #: How many proxies in front of the app set each X-Forwarded-* header (werkzeug's
+    #: ProxyFix). 0 (the default) ignores the header: a client could send anything in it.
+    #: Behind one nginx or load balancer: PROXY_FIX_X_FOR=1 and PROXY_FIX_X_PROTO=1.
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+    PROXY_FIX_X_PORT = 0
+    PROXY_FIX_X_PREFIX = 0

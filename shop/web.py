@@ -18,8 +18,11 @@ from shop.extensions import db, limiter
 from shop.models import utcnow
 from shop.services import accounts, orders, products, reviews
 from shop.services.catalog import rebate_cents
+from shop.services.rollup import CHINA
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Where /join/<code> keeps a live invite code until the sign-up it leads to binds it.
+INVITE_SESSION_KEY = "invite_code"
 
 
 def now():
@@ -52,6 +55,15 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def safe_referrer() -> str | None:
+    """The Referer's path (and query) when it is a page of this site, else None: a "go back"
+    redirect must not follow a Referer that names another site or a ``javascript:`` URL."""
+    parts = urlsplit(request.referrer or "")
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 # --- forms ---------------------------------------------------------------------------------
@@ -116,10 +128,16 @@ def cookie_secure() -> bool:
 # --- hooks ---------------------------------------------------------------------------------
 
 
+def china_time(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (naive UTC) time as China time (UTC+8), as every page and export shows it."""
+    return "" if moment is None else (moment + CHINA).strftime(fmt)
+
+
 def install_request_hooks(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["short_count"] = short_count
+    app.jinja_env.filters["china_time"] = china_time
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label

@@ -35,3 +35,9 @@ class FlagDecisionForm(FlaskForm):
     reason = StringField(
         _l("Reason (kept in the audit log)"), validators=[Optional(), Length(max=200)]
     )
+
+
+class TeamOverridesForm(FlaskForm):
+    reason = StringField(
+        _l("Reason (shown to the sharer)"), validators=[Optional(), Length(max=200)]
+    )

@@ -12,13 +12,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from shop import db as dbsetup
 from shop.auth import bp
 from shop.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
 from shop.errors import ValidationError
 from shop.extensions import db, limiter
 from shop.i18n import normalize_locale
-from shop.services import accounts
-from shop.web import cookie_secure, now, safe_next, show_domain_error
+from shop.models import User
+from shop.services import accounts, teams
+from shop.web import INVITE_SESSION_KEY, cookie_secure, now, safe_next, show_domain_error
 
 
 def _account_key() -> str:
@@ -57,6 +59,35 @@ def _sign_in(user) -> None:
     db.session.commit()
     login_user(user, remember=False)
     session.permanent = True
+    # An invite binds only the account its sign-up makes; an existing account drops it.
+    session.pop(INVITE_SESSION_KEY, None)
+
+
+def _check_password(account: str, password: str) -> User | None:
+    """The user whose account and password these are, or None; checked before the sign-in
+    takes SQLite's write lock.
+
+    A POST takes the lock at its first query (shop.web), and Argon2 would hold it for a tenth
+    of a second or more of CPU: every writer (click batches, checkouts) waited, and a few
+    sign-ins at once pushed the last past the busy timeout ("database is locked",
+    bench/bench_load.py). So the password is checked in a read transaction, which ends before
+    the write one begins (a read transaction turned into a write one fails at once with
+    SQLITE_BUSY when another worker wrote meanwhile)."""
+    db.session.rollback()  # nothing is written yet; ends what a session lookup began
+    dbsetup.end_writes()
+    user = accounts.authenticate(account=account, password=password)
+    if user is None:
+        return None
+    user_id, checked_hash = user.id, user.password_hash
+    new_hash = accounts.rehash(user, password)
+    db.session.rollback()
+    dbsetup.begin_writes()
+    user = db.session.get(User, user_id)
+    if user is None or not accounts.store_rehash(
+        user, checked_hash=checked_hash, new_hash=new_hash
+    ):
+        return None
+    return user
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -79,10 +110,16 @@ def signup():
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            # A new account joins the team of the invite it came through, in the sign-up's
+            # own transaction (committed by _sign_in); the code is used once.
+            teams.bind(user, session.pop(INVITE_SESSION_KEY, None), now=now())
             _sign_in(user)
             flash(_("Welcome, %(name)s! Your account is ready.", name=user.display_name), "success")
             return redirect(_after_signin_target(form.next.data))
-    return render_template("auth/signup.html", form=form)
+    invite = teams.leader_by_code(session.get(INVITE_SESSION_KEY))
+    return render_template(
+        "auth/signup.html", form=form, inviter=invite.user if invite is not None else None
+    )
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -99,7 +136,7 @@ def signin():
         if request.args.get("next") and not form.next.data:
             flash(_("The link you followed pointed outside this site; it was ignored."), "info")
     if form.validate_on_submit():
-        user = accounts.authenticate(account=form.account.data, password=form.password.data)
+        user = _check_password(form.account.data, form.password.data)
         if user is None:
             g.signin_failed = True
             form.password.errors = [_("The account or password is wrong.")]

@@ -109,6 +109,9 @@ def register_user(*, account: str, display_name: str, password: str, now: dateti
     kind, value = normalize_account(account)
     display_name = check_display_name(display_name)
     check_password_strength(password, account=value)
+    # Hashed before the first query: on SQLite a POST's first query takes the write lock
+    # (shop.web), which Argon2's tenth of a second would otherwise hold.
+    password_hash = passwords.hash(password)
     if find_user_by_account(kind, value) is not None:
         message = (
             _l("This mobile number is already registered. Sign in instead?")
@@ -118,7 +121,7 @@ def register_user(*, account: str, display_name: str, password: str, now: dateti
         raise ValidationError(message, "account")
     user = User(
         display_name=display_name,
-        password_hash=passwords.hash(password),
+        password_hash=password_hash,
         created_at=now,
         password_changed_at=now,
         **{kind: value},
@@ -130,7 +133,11 @@ def register_user(*, account: str, display_name: str, password: str, now: dateti
 
 def authenticate(*, account: str, password: str) -> User | None:
     """The user whose account and password match, or None. Same answer for an unknown
-    account and a wrong password, so sign-in does not reveal who is registered."""
+    account and a wrong password, so sign-in does not reveal who is registered.
+
+    Only reads: the sign-in checks the password (Argon2, a tenth of a second or more) in a
+    read transaction and writes afterwards in another, with ``rehash`` computed before and
+    ``store_rehash`` after, so that on SQLite no writer waits for the check."""
     try:
         kind, value = normalize_account(account)
     except ValidationError:
@@ -141,9 +148,24 @@ def authenticate(*, account: str, password: str) -> User | None:
         return None
     if not passwords.verify(user.password_hash, password):
         return None
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash(password)
     return user
+
+
+def rehash(user: User, password: str) -> str | None:
+    """For a password just checked: a new hash when the stored one was made with other Argon2
+    parameters, else None."""
+    return passwords.hash(password) if passwords.needs_rehash(user.password_hash) else None
+
+
+def store_rehash(user: User, *, checked_hash: str, new_hash: str | None) -> bool:
+    """Put ``new_hash`` (from ``rehash``) in place of the hash a sign-in checked. False when
+    that hash is no longer the user's (the password changed since the check): the sign-in must
+    not go on."""
+    if user.password_hash != checked_hash:
+        return False
+    if new_hash is not None:
+        user.password_hash = new_hash
+    return True
 
 
 def confirm_password(user: User, password: str, *, field: str = "password") -> None:

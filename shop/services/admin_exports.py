@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import LedgerEntry, Merchant, Order, Payout
-from shop.services import merchants, orders, payouts
+from shop.services import exports, merchants, orders, payouts
 
 BATCH = 500
 
@@ -127,6 +127,7 @@ LEDGER_COLUMNS = [
     Column(_l("Amount (yuan)"), "money"),
     Column(_l("Order number")),
     Column(_l("Payout ID"), "int"),
+    Column(_l("Rebate or team override")),
 ]
 
 
@@ -140,6 +141,7 @@ def ledger_rows() -> Iterator[tuple]:
             entry.amount_cents,
             entry.order.number if entry.order else "",
             entry.payout_id,
+            exports.tier_label(entry.tier, entry.order_item_id),
         )
 
 

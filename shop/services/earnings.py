@@ -8,10 +8,11 @@ cancelled), read from the ledger entries, never recomputed.
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.extensions import db
 from shop.models import EntryKind, LedgerEntry, Order, OrderStatus
@@ -154,3 +155,88 @@ def orders_touching(sharer_id: int, *, page: int = 1, per_page: int = 20) -> Ord
     kinds = kinds_by_order([o.id for o in found])
     rows = [describe(o, sharer_id, kinds.get(o.id, set())) for o in found]
     return OrdersPage(rows, total, page, pages)
+
+
+# --- a team leader's overrides ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverrideLine:
+    """One order on which a team leader earns an override (tier-2 entries), and why: the
+    member whose link sold, the member's own rebate and the rate frozen on the order."""
+
+    number: str
+    placed_at: datetime
+    member_name: str
+    rebate_cents: int  #: the member's own rebate on the order (tier 1)
+    rate_bps: int  #: the override rate frozen on the order
+    override_cents: int  #: the leader's override, as estimated when the order was paid
+    state: str  #: key of STATE_LABELS: estimated, settled, voided or clawback
+
+    @property
+    def state_label(self) -> str:
+        return str(STATE_LABELS[self.state])
+
+
+@dataclass(frozen=True)
+class OverridesPage:
+    rows: list[OverrideLine]
+    total: int  #: orders on all pages
+    page: int
+    pages: int
+
+
+def team_overrides(leader_id: int, *, page: int = 1, per_page: int = 20) -> OverridesPage:
+    """One page of the orders on which ``leader_id`` earned a team override, newest first,
+    each with its state read from the leader's own tier-2 entries (never recomputed). A page
+    past the end gives the last one."""
+    earned = (
+        select(LedgerEntry.order_id)
+        .where(
+            LedgerEntry.sharer_id == leader_id,
+            LedgerEntry.tier == 2,
+            LedgerEntry.kind == EntryKind.ESTIMATED,
+        )
+        .distinct()
+        .scalar_subquery()
+    )
+    mine = (Order.id.in_(earned), Order.leader_id == leader_id)
+    total = db.session.execute(select(func.count()).select_from(Order).where(*mine)).scalar_one()
+    pages = page_count(total, per_page)
+    page = min(max(1, page), pages)
+    found = list(
+        db.session.execute(
+            select(Order)
+            .where(*mine)
+            .options(selectinload(Order.items), joinedload(Order.sharer))
+            .order_by(Order.placed_at.desc(), Order.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).scalars()
+    )
+    kinds: dict[int, set[EntryKind]] = defaultdict(set)
+    estimated: dict[int, int] = defaultdict(int)
+    if found:
+        for order_id, kind, amount in db.session.execute(
+            select(LedgerEntry.order_id, LedgerEntry.kind, LedgerEntry.amount_cents).where(
+                LedgerEntry.order_id.in_([o.id for o in found]),
+                LedgerEntry.sharer_id == leader_id,
+                LedgerEntry.tier == 2,
+            )
+        ):
+            kinds[order_id].add(EntryKind(kind))
+            if kind == EntryKind.ESTIMATED:
+                estimated[order_id] += amount
+    rows = [
+        OverrideLine(
+            number=order.number,
+            placed_at=order.placed_at,
+            member_name=order.sharer.display_name if order.sharer else "",
+            rebate_cents=sum(item.rebate_cents for item in order.items),
+            rate_bps=order.override_bps,
+            override_cents=estimated[order.id],
+            state=_state(order, kinds[order.id], True),
+        )
+        for order in found
+    ]
+    return OverridesPage(rows, total, page, pages)

@@ -60,6 +60,14 @@ ENTRY_LABELS = {
     EntryKind.PAYOUT: _l("Payout requested"),
     EntryKind.PAYOUT_RETURNED: _l("Payout returned (rejected)"),
 }
+#: Whose rebate an order's entry is: the sharer's own (tier 1) or a team leader's override
+#: on a member's rebate (tier 2). Payout entries have none.
+TIER_LABELS = {1: _l("rebate"), 2: _l("team override")}
+
+
+def tier_label(tier: int, order_item_id: int | None) -> str:
+    return str(TIER_LABELS[tier]) if order_item_id is not None else ""
+
 
 #: Column kinds: how the web layer writes a cell.
 TEXT, TIME, MONEY = "text", "time", "money"
@@ -233,6 +241,7 @@ LEDGER_COLUMNS = (
     Column(_l("Amount (yuan)"), MONEY),
     Column(_l("Change to estimated (yuan)"), MONEY),
     Column(_l("Change to available (yuan)"), MONEY),
+    Column(_l("Rebate or team override")),
 )
 PAYOUT_COLUMNS = (
     Column(_l("Requested"), TIME),
@@ -307,7 +316,8 @@ def order_rows(sharer_id: int) -> Iterator[tuple]:
 
 
 def ledger_rows(sharer_id: int) -> Iterator[tuple]:
-    """Every ledger entry of the sharer, newest first, with what it did to each balance."""
+    """Every ledger entry of the sharer, newest first, with what it did to each balance and
+    whether it is their own rebate or a team override."""
     stmt = (
         select(
             LedgerEntry.created_at,
@@ -315,6 +325,8 @@ def ledger_rows(sharer_id: int) -> Iterator[tuple]:
             Order.number,
             OrderItem.title,
             LedgerEntry.amount_cents,
+            LedgerEntry.tier,
+            LedgerEntry.order_item_id,
         )
         .outerjoin(Order, Order.id == LedgerEntry.order_id)
         .outerjoin(OrderItem, OrderItem.id == LedgerEntry.order_item_id)
@@ -322,7 +334,7 @@ def ledger_rows(sharer_id: int) -> Iterator[tuple]:
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
         .execution_options(yield_per=BATCH)
     )
-    for at, kind, number, title, amount in db.session.execute(stmt):
+    for at, kind, number, title, amount, tier, item_id in db.session.execute(stmt):
         kind = EntryKind(kind)
         estimated, available = EFFECTS[kind]
         yield (
@@ -333,6 +345,7 @@ def ledger_rows(sharer_id: int) -> Iterator[tuple]:
             amount,
             estimated * amount,
             available * amount,
+            tier_label(tier, item_id),
         )
 
 

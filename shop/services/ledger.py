@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 
 from shop import db as dbsetup
+from shop import faults
 from shop.extensions import db
 from shop.models import (
     EFFECTS,
@@ -191,6 +192,7 @@ def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> i
                 amount += item.rebate_cents
     if amount and not any(EntryKind.SETTLED in have for have in kinds.values()):
         sales.rebate_settled(order, amount)
+    faults.hit("settle.after_ledger")  # settled entries and rollups written, not committed
     return posted
 
 

@@ -131,17 +131,20 @@ def transition(
             created_at=now,
         )
     )
+    # Product rows first, then the ledger and the rollups: the order placing an order takes
+    # its locks in (stock, then rollups), so a payment and a checkout on the same product and
+    # link never wait on each other in a circle (a deadlock on PostgreSQL).
     if to == S.PAID:
-        sales.order_paid(order, ledger.post_estimates(order, now=now))
         _add_per_unit(order, Product.sales_count, +1)
+        sales.order_paid(order, ledger.post_estimates(order, now=now))
     elif to == S.CANCELLED:
         _add_per_unit(order, Product.stock, +1)
     elif to == S.REFUNDED:
-        ledger.reverse_for_refund(order, now=now)
-        sales.order_refunded(order)
         _add_per_unit(order, Product.stock, +1)
         if order.paid_at is not None:
             _add_per_unit(order, Product.sales_count, -1)
+        ledger.reverse_for_refund(order, now=now)
+        sales.order_refunded(order)
     db.session.flush()
     return order
 

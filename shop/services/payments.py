@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from shop import db as dbsetup
+from shop import faults
 from shop.errors import Conflict, DomainError, InvalidTransition, ValidationError
 from shop.extensions import db
 from shop.models import Order, OrderStatus, PaymentEvent, User
@@ -190,6 +191,7 @@ def apply_notice(
         # Another notice moved it first (or it was cancelled meanwhile): keep the record.
         db.session.refresh(order)
         return Outcome(order, "already_paid" if order.paid_at else "not_payable", False)
+    faults.hit("pay.after_ledger")  # notice stored, order paid, estimates and rollups written
     return Outcome(order, "paid", True)
 
 

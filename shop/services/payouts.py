@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop import faults
 from shop.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
 from shop.extensions import db
 from shop.models import (
@@ -158,6 +159,7 @@ def request_payout(
         payout_id=payout.id,
         now=now,
     )
+    faults.hit("payout_request.after_ledger")  # payout row and its entry written, not committed
     return payout
 
 
@@ -229,6 +231,7 @@ def decide(
         reason=reason or None,
         now=now,
     )
+    faults.hit("payout_decide.after_update")  # decided, returned entry and audit row written
     return payout
 
 

@@ -154,7 +154,9 @@ def recount(connection, *, since: date | None = None) -> dict[str, int]:
     the ledger by posting). Idempotent; on PostgreSQL the tables are locked meanwhile."""
     if connection.dialect.name == "postgresql":
         connection.execute(
-            text("LOCK TABLE order_days, sale_days, product_days, ledger_days IN EXCLUSIVE MODE")
+            # In the order a payment takes them (ledger, order days, sales, products), so a
+            # recount and a payment queue up instead of deadlocking.
+            text("LOCK TABLE ledger_days, order_days, sale_days, product_days IN EXCLUSIVE MODE")
         )
     rows = expected(connection, since=since)
     for model in TABLES:

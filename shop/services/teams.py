@@ -161,7 +161,8 @@ def _net(kind_column, amount_column):
 
 def members(leader_id: int, *, since: datetime, until: datetime) -> list[MemberLine]:
     """The leader's members, newest first, with what each settled in [since, until) and the
-    leader's override from each (by the time the entries were posted)."""
+    leader's settled override from each (by the time the entries were posted), and the
+    leader's override from each still waiting to settle now."""
     rows = db.session.execute(
         select(TeamMember.member_id, User.display_name, TeamMember.joined_at)
         .join(User, User.id == TeamMember.member_id)
@@ -198,22 +199,26 @@ def members(leader_id: int, *, since: datetime, until: datetime) -> list[MemberL
         ),
         0,
     )
-    for member_id, settled, estimated in db.session.execute(
-        select(
-            Order.sharer_id,
-            _net(LedgerEntry.kind, LedgerEntry.amount_cents),
-            open_estimate,
-        )
+    of_members = (
+        LedgerEntry.sharer_id == leader_id,
+        LedgerEntry.tier == 2,
+        Order.sharer_id.in_(ids),
+    )
+    # Settled in the period; still waiting now, whenever it was estimated.
+    for member_id, settled in db.session.execute(
+        select(Order.sharer_id, _net(LedgerEntry.kind, LedgerEntry.amount_cents))
         .join(Order, Order.id == LedgerEntry.order_id)
-        .where(
-            LedgerEntry.sharer_id == leader_id,
-            LedgerEntry.tier == 2,
-            Order.sharer_id.in_(ids),
-            *in_period,
-        )
+        .where(*of_members, *in_period)
         .group_by(Order.sharer_id)
     ):
-        overrides[member_id], pending[member_id] = int(settled), int(estimated)
+        overrides[member_id] = int(settled)
+    for member_id, estimated in db.session.execute(
+        select(Order.sharer_id, open_estimate)
+        .join(Order, Order.id == LedgerEntry.order_id)
+        .where(*of_members)
+        .group_by(Order.sharer_id)
+    ):
+        pending[member_id] = int(estimated)
     return [
         MemberLine(
             member_id=member_id,
@@ -294,8 +299,7 @@ def set_overrides(
         raise ValidationError(_l("At most 200 characters."), "reason")
     row = db.session.get(TeamLeader, leader.id, with_for_update=True)
     if row is None:
-        row = TeamLeader(user_id=leader.id, invite_code=links.new_code(), created_at=now)
-        db.session.add(row)
+        raise ValidationError(_l("This sharer has no team."))
     before = {"overrides_disabled": bool(row.overrides_disabled), "reason": row.disabled_reason}
     row.overrides_disabled = disabled
     row.disabled_reason = reason if disabled else ""

@@ -22,6 +22,9 @@ def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
     listed = earnings.orders_touching(
         user.id, page=catalog.parse_page(request.args.get("page")), per_page=PER_PAGE
     )
+    overrides = earnings.team_overrides(
+        user.id, page=catalog.parse_page(request.args.get("opage")), per_page=PER_PAGE
+    )
     if request_form is None:
         request_form = PayoutRequestForm()
         request_form.idempotency_key.data = orders.new_checkout_key()
@@ -41,6 +44,7 @@ def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
         payout_status_labels=payouts.STATUS_LABELS,
         masked=payouts.masked,
         export_labels=exports.EXPORT_LABELS,
+        overrides=overrides,
     ), status
 
 

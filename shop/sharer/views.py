@@ -41,6 +41,7 @@ NO_SHOP_ENDPOINTS = frozenset(
         "sharer.payout_request",
         "sharer.payout_account",
         "sharer.export_csv",
+        "sharer.team_page",  # a member without a shop sees their leader; others, a prompt
     }
 )
 
@@ -318,10 +319,14 @@ def poster_page(link_id: int):
 
 @bp.route("/links/<int:link_id>/poster.jpg")
 def poster_image(link_id: int):
-    """The poster as a real image URL (WeChat's long-press save and QR recognition need one),
-    cached on disk by a hash of everything drawn on it and served with that hash as ETag."""
+    """The poster as a real image URL (WeChat's long-press save and QR recognition need one)."""
     link = _load_poster_link(link_id)
-    content = _poster_content(link)
+    return send_poster(_poster_content(link), f"poster-{link.code}.jpg")
+
+
+def send_poster(content: posters.PosterContent, download_name: str):
+    """A poster response, cached on disk by a hash of everything drawn on it and served with
+    that hash as ETag; ``?download=1`` makes it an attachment named ``download_name``."""
     key = posters.poster_key(content)
     if request.if_none_match.contains(key):
         response = make_response("", 304)
@@ -335,9 +340,7 @@ def poster_image(link_id: int):
             tmp.replace(path)
         response = send_file(path, mimetype="image/jpeg", max_age=0)
         if request.args.get("download"):
-            response.headers["Content-Disposition"] = (
-                f'attachment; filename="poster-{link.code}.jpg"'
-            )
+            response.headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
     response.set_etag(key)
     response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -19,7 +19,7 @@ from shop.models import Product
 from shop.services import links, orders, shops
 from shop.storefront import bp
 from shop.storefront.checkout import checkout_form, enabled_providers, place_lines
-from shop.web import show_domain_error
+from shop.web import safe_referrer, show_domain_error
 
 CART_KEY = "cart"
 MAX_LINES = 20
@@ -116,7 +116,7 @@ def cart_add():
         )
     except DomainError as error:
         flash(error.message, "error")
-        return redirect(request.referrer or url_for("storefront.cart"), code=303)
+        return redirect(safe_referrer() or url_for("storefront.cart"), code=303)
     lines[product.id] = quantity
     ref = request.form.get("ref", "")
     _save(lines, ref if links.is_well_formed(ref) else None)

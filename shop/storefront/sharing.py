@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -18,6 +19,7 @@ from flask import (
     url_for,
 )
 from limits import parse
+from limits.storage import MemoryStorage
 
 from shop import db as dbsetup
 from shop.extensions import db, limiter
@@ -25,6 +27,8 @@ from shop.services import catalog, clicks, links, reviews, shops
 from shop.storefront import bp
 from shop.storefront.views import review_context, viewer_is_sharer
 from shop.web import cookie_secure, now
+
+log = logging.getLogger(__name__)
 
 VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
 _VISITOR_RE = re.compile(r"[0-9a-f]{32}")
@@ -65,11 +69,24 @@ def _limit(text: str):
 
 def _over_limit(setting: str, key: str) -> int | None:
     """Count this request against ``setting``; None within it, else seconds until it resets.
-    The limiter's storage is shared by all workers when it is Redis."""
+    The limiter's storage is shared by all workers when it is Redis; while that storage
+    cannot be reached, this process counts on its own (a click must never fail for it)."""
     item = _limit(current_app.config[setting])
-    if limiter.limiter.hit(item, setting, key):
+    try:
+        return _count(limiter.limiter, item, setting, key)
+    except Exception as error:  # noqa: BLE001 - any storage failure (redis, network)
+        log.warning("rate-limit storage unreachable, counting in this process: %s", error)
+        local = current_app.extensions.get("sharing_local_limiter")
+        if local is None:
+            local = type(limiter.limiter)(MemoryStorage())
+            local = current_app.extensions.setdefault("sharing_local_limiter", local)
+        return _count(local, item, setting, key)
+
+
+def _count(strategy, item, setting: str, key: str) -> int | None:
+    if strategy.hit(item, setting, key):
         return None
-    reset_at, _remaining = limiter.limiter.get_window_stats(item, setting, key)
+    reset_at, _remaining = strategy.get_window_stats(item, setting, key)
     return max(1, int(reset_at - time.time()))
 
 

@@ -254,9 +254,10 @@ def test_ledger_csv_shows_each_entry_and_its_effect(app, user_client, world):
     by_entry = {row[1]: row for row in body}
     assert set(by_entry) == {"Estimated rebate", "Payout requested"}
     estimated = by_entry["Estimated rebate"]
-    assert estimated[2] == world["order"] and estimated[4:] == ["12.85", "12.85", "0.00"]
+    assert estimated[2] == world["order"]
+    assert estimated[4:] == ["12.85", "12.85", "0.00", "rebate"]
     payout = by_entry["Payout requested"]
-    assert payout[2] == "" and payout[4:] == ["50.00", "0.00", "-50.00"]  # no apostrophe
+    assert payout[2] == "" and payout[4:] == ["50.00", "0.00", "-50.00", ""]  # no apostrophe
     assert world["other_order"] not in text
 
 

@@ -385,3 +385,13 @@ def make_user_in(app):
         user = make_user()
         db.session.commit()
         return user
+
+
+def test_pages_print_stored_times_in_china_time(app):
+    """Times are stored in UTC; 16:30 UTC is half past midnight the next day in Beijing."""
+    from datetime import datetime
+
+    show = app.jinja_env.filters["china_time"]
+    assert show(datetime(2026, 11, 20, 16, 30)) == "2026-11-21 00:30"
+    assert show(datetime(2026, 11, 20, 16, 30), "%Y-%m-%d") == "2026-11-21"
+    assert show(None) == ""

@@ -1,0 +1,412 @@
+"""Tenancy: every route in ``app.url_map`` that takes an argument is tried with tenant A's ids,
+codes and slugs by tenant B's sharer, B's merchant, B's buyer and a signed-out visitor, with
+GET and (where the route accepts it) a POST carrying a valid CSRF token and plausible fields.
+
+Passing means: a denial (403, 404, 405, 410) or a redirect to sign-in (or to the caller's own
+"open a shop" / "apply as a merchant" page), never a page with A's private data (the world's
+marker strings are searched in every body), and after every POST the database is exactly as
+before (every row of every table compared). Routes whose content is public by design are
+listed in PUBLIC with the reason; they may answer 200 but never with a private field. A rule
+with an argument this file does not know fails the test, so a new route cannot slip through.
+
+The counts are printed and written to test-artifacts/security/tenancy-<database>.txt.
+"""
+
+import re
+from collections import Counter
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.models import Order, ReviewReport
+from shop.services import exports
+from tests.security import world as world_module
+from tests.security.helpers import (
+    anonymous,
+    csrf_token,
+    diff,
+    fingerprint,
+    signed_in,
+    write_artifact,
+)
+
+VICTIM, ATTACKER = "A", "B"
+IDENTITIES = ("sharer", "merchant", "buyer", "anonymous")
+
+#: URL arguments that name a row: the world's keys whose values are tried (A's as the
+#: victim's, B's as the caller's own where a route takes two).
+ROW_ARGUMENTS = {
+    "product_id": ("product", "draft_product"),
+    "merchant_id": ("merchant", "applicant_merchant"),
+    "order_id": ("order", "disputed_order", "unpaid_order"),
+    "item_id": ("shop_item",),
+    "link_id": ("link", "poster_link", "shop_link"),
+    "review_id": ("review", "followup", "held_review", "hidden_review"),
+    "product_image_id": ("product_image", "draft_product_image"),
+    "flag_id": ("flag",),
+    "payout_id": ("payout",),
+    "word_id": ("blocked_word",),
+    "user_id": ("sharer_user",),
+}
+#: Arguments whose meaning depends on the route (a "code" is a share link's or an invite's),
+#: mapped per endpoint so a new route with such an argument fails until it is mapped here.
+ENDPOINT_ROW_ARGUMENTS = {
+    ("storefront.review_write", "item_id"): ("order_item", "order_item_2"),
+    ("storefront.follow_link", "code"): ("code",),
+    ("storefront.join", "code"): ("invite_code",),
+    ("storefront.shop_page", "slug"): ("slug",),
+    ("storefront.shop_product", "slug"): ("slug",),
+    ("storefront.sandbox_gateway", "number"): ("unpaid_number", "order_number"),
+}
+#: Arguments that choose among the caller's own data or a fixed set of pages, not a row:
+#: every value is tried (a 200 is fine; A's data in it is not).
+SELECTORS = {
+    ("storefront.order_action", "action"): ("cancel", "confirm", "refund"),
+    ("sharer.export_csv", "kind"): tuple(exports.EXPORTS),
+    ("admin.export_csv", "table"): ("orders", "payouts", "ledger", "merchants"),
+}
+#: Public by design: anyone may GET these with another tenant's id; they must still never
+#: show a private field (a draft product answers 410, a held or hidden review is not shown).
+PUBLIC = {
+    "storefront.product_detail": "a listed product's page is what share links land on",
+    "storefront.product_reviews": "a listed product's published reviews",
+    "storefront.merchant_page": "an approved merchant's public page and credit",
+    "storefront.shop_page": "a sharer's shop is public at /s/<slug>",
+    "storefront.shop_product": "a product in a sharer's public shop",
+    "storefront.follow_link": "/r/<code> is the share link itself",
+    "storefront.join": "/join/<code> is a sharer's invite link, public like a share link",
+    "storefront.checkout": "any signed-in buyer may open the buy-now form of a listed product",
+    "storefront.review_report": "any signed-in reader may report a published review",
+}
+#: Files that are public by design; their names are not tenant ids (tests/security/
+#: test_headers.py fetches them): static assets, and media named by content hash (unguessable,
+#: immutable, shown on public product pages).
+NOT_TENANT_ROUTES = {
+    "static": "the app's own CSS, JS, fonts and icons",
+    "storefront.media": "images by content hash (sha256): public like a CDN",
+}
+#: Where a signed-in user who lacks the role is sent: their own page, not the victim's.
+GUARD_PAGES = {"/me/shop/settings", "/merchant/apply"}
+DENIED = {403, 404, 405, 410}
+
+#: Plausible fields for each POST (a CSRF token is added to all).
+FORMS = {
+    "storefront.checkout": {
+        "quantity": "1",
+        "saved_address": "",
+        "name": "攻击者",
+        "phone": "13911112222",
+        "region": "上海市 浦东新区",
+        "detail": "世纪大道 100 号",
+        "provider": "sandbox",
+        "checkout_key": "security-attack-checkout-0001",
+    },
+    "storefront.order_action": {"reason": "不想要了"},
+    "storefront.review_write": {"rating": "5", "body": "攻击者的评价"},
+    "storefront.review_followup": {"body": "攻击者的追评"},
+    "storefront.review_report": {"reason": "other", "details": "攻击者举报"},
+    "storefront.sandbox_gateway": {"t": "forged", "return": "/"},
+    "sharer.item_edit": {"recommendation": "攻击者改的推荐"},
+    "sharer.item_move": {"direction": "up"},
+    "sharer.item_pin": {},
+    "sharer.item_remove": {},
+    "sharer.item_reviews": {"show_rating": "y", "quote": ""},
+    "sharer.item_link_create": {"channel": "custom", "label": "攻击者"},
+    "merchant.product_edit": {
+        "title": "攻击者改的标题",
+        "category_id": "1",
+        "price": "1.00",
+        "original_price": "",
+        "stock": "999",
+        "rebate_percent": "50",
+        "description": "攻击者",
+    },
+    "merchant.product_images_add": {},
+    "merchant.product_image_delete": {},
+    "merchant.product_image_cover": {},
+    "merchant.product_publish": {},
+    "merchant.product_unpublish": {"back": "list"},
+    "merchant.order_mark_paid": {},
+    "merchant.order_ship": {"carrier": "顺丰速运", "tracking": "SF999999999"},
+    "merchant.order_refund": {"decision": "approve", "note": "攻击者同意退款"},
+    "merchant.review_reply": {"body": "攻击者的回复"},
+    "admin.flag_dismiss": {"reason": "攻击者"},
+    "admin.flag_hold": {"reason": "攻击者"},
+    "admin.flag_release": {"reason": "攻击者"},
+    "admin.merchant_decide": {"action": "suspend", "reason": "攻击者", "expected_status": ""},
+    "admin.order_refund": {"reason": "攻击者"},
+    "admin.payout_decide": {"decision": "pay", "reference": "ATTACK-1", "reason": ""},
+    "admin.review_decide": {"action": "hide", "version": "1", "reason": "攻击者"},
+    "admin.blocked_word_delete": {},
+    "admin.team_overrides_set": {"decision": "stop", "reason": "攻击者"},
+}
+#: Rows a public action may add (each owned by the caller) and columns of other rows it may
+#: change: buying takes stock; a report counts on the review.
+PUBLIC_ACTION_CHANGES = {
+    "storefront.checkout": (
+        {"orders", "order_items", "order_events", "addresses"},
+        {"products": {"stock", "updated_at"}},
+    ),
+    "storefront.review_report": ({"review_reports"}, {"reviews": {"open_reports"}}),
+}
+
+
+def _values(world, endpoint: str, argument: str, tenant: str) -> tuple:
+    keys = ENDPOINT_ROW_ARGUMENTS.get((endpoint, argument)) or ROW_ARGUMENTS.get(argument)
+    if keys is None:
+        return ()
+    return tuple(world[tenant].ids[key] for key in keys)
+
+
+def _attempts(world, rule) -> list[dict]:
+    """Argument values to try on ``rule``: each row argument A's (the victim's) or B's own,
+    never all of them B's; selectors take each of their values."""
+    choices = [{}]
+    has_row = False
+    for argument in sorted(rule.arguments):
+        selector = SELECTORS.get((rule.endpoint, argument))
+        if selector is not None:
+            choices = [{**c, argument: (v, "fixed")} for c in choices for v in selector]
+            continue
+        victim = _values(world, rule.endpoint, argument, VICTIM)
+        own = _values(world, rule.endpoint, argument, ATTACKER)
+        assert victim, f"{rule.rule}: argument {argument!r} is not mapped (add it above)"
+        has_row = True
+        choices = [
+            {**c, argument: (v, side)}
+            for c in choices
+            for side, values in (("victim", victim), ("own", own))
+            for v in values
+        ]
+    if has_row:
+        choices = [c for c in choices if any(side == "victim" for _v, side in c.values())]
+    return choices
+
+
+def _markers(world, *, private_only: bool) -> dict[str, str]:
+    tenant = world[VICTIM]
+    found = {
+        key: text
+        for key, text in tenant.texts.items()
+        if not (private_only and world_module.FIELDS[key].public)
+    }
+    # The victim's phone numbers and order numbers are private too.
+    for role, account in tenant.accounts.items():
+        found[f"{role}_phone"] = account
+    found["address_phone"] = tenant.ids["address_phone"]
+    found["order_number"] = tenant.ids["order_number"]
+    found["unpaid_number"] = tenant.ids["unpaid_number"]
+    return found
+
+
+def _leaks(body: str, markers: dict[str, str], url: str = "") -> list[str]:
+    """Markers in ``body``, except those the request's own URL carries (pages echo their
+    path, e.g. in the language form's ``next``)."""
+    return [key for key, text in markers.items() if text in body and text not in url]
+
+
+def _body(response) -> str:
+    """The body as text (images too: a marker would be ASCII in them), the response closed."""
+    text = response.get_data().decode("utf-8", errors="replace")
+    response.close()
+    return text
+
+
+def _redirect_path(response) -> str | None:
+    if response.status_code not in (301, 302, 303, 307, 308):
+        return None
+    return urlsplit(response.headers.get("Location", "")).path
+
+
+def _denied(response, identity: str) -> bool:
+    if response.status_code in DENIED:
+        return True
+    path = _redirect_path(response)
+    if path == "/auth/signin":
+        return True
+    return identity != "anonymous" and path in GUARD_PAGES
+
+
+def _own_rows_only(endpoint, changes, attacker_user_id) -> list[str]:
+    """What a public action changed beyond what it may (empty when all is well)."""
+    may_insert, may_update = PUBLIC_ACTION_CHANGES[endpoint]
+    wrong = []
+    for table, change in changes.items():
+        if change["inserted"] and table not in may_insert:
+            wrong.append(f"{table}: rows inserted")
+        if change["deleted"]:
+            wrong.append(f"{table}: rows deleted")
+        for key, columns in change["updated"].items():
+            if not set(columns) <= may_update.get(table, set()):
+                wrong.append(f"{table} {key}: {columns} changed")
+    for row in changes.get("orders", {}).get("inserted", []):
+        if row["buyer_id"] != attacker_user_id:
+            wrong.append(f"order {row['id']} placed for user {row['buyer_id']}")
+    for row in changes.get("review_reports", {}).get("inserted", []):
+        if row["reporter_id"] != attacker_user_id:
+            wrong.append(f"report {row['id']} by user {row['reporter_id']}")
+    return wrong
+
+
+def _url(rule, values: dict) -> str:
+    path = rule.rule
+    for argument, (value, _side) in values.items():
+        path = re.sub(rf"<(?:[^:<>]+:)?{argument}>", str(value), path)
+    assert "<" not in path, path
+    return path
+
+
+def test_no_route_reads_or_writes_another_tenants_data(secure_app, database_url):
+    app = secure_app
+    with app.app_context():
+        world = world_module.build()
+        # The world is what it claims: A's sharer earned a settled rebate through A's link.
+        from shop.services import ledger
+
+        assert ledger.balances(world[VICTIM].ids["sharer_user"]).settled_total_cents > 0
+    attacker = world[ATTACKER]
+    clients = {
+        "anonymous": anonymous(app),
+        **{role: signed_in(app, attacker.accounts[role]) for role in IDENTITIES[:3]},
+    }
+    tokens = {identity: csrf_token(client) for identity, client in clients.items()}
+    private = _markers(world, private_only=True)
+    every = _markers(world, private_only=False)
+
+    counts: Counter = Counter()
+    failures: list[str] = []
+    rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+    for rule in rules:
+        if not rule.arguments:
+            continue
+        if rule.endpoint in NOT_TENANT_ROUTES:
+            counts["rules skipped as not tenant data"] += 1
+            continue
+        attempts = _attempts(world, rule)
+        counts["rules"] += 1
+        public = rule.endpoint in PUBLIC
+        selector_only = all(side == "fixed" for a in attempts for _v, side in a.values())
+        methods = [m for m in ("GET", "POST") if m in rule.methods]
+        for values in attempts:
+            url = _url(rule, values)
+            for identity in IDENTITIES:
+                client = clients[identity]
+                for method in methods:
+                    counts["attempts"] += 1
+                    counts[f"attempts {method}"] += 1
+                    label = f"{method} {url} as B's {identity} ({rule.endpoint})"
+                    if method == "GET":
+                        response = client.get(url)
+                    else:
+                        if rule.endpoint not in FORMS:
+                            failures.append(f"{label}: no plausible form in FORMS")
+                            continue
+                        with app.app_context():
+                            before = fingerprint()
+                        form = {**FORMS[rule.endpoint], "csrf_token": tokens[identity]}
+                        response = client.post(url, data=form)
+                        with app.app_context():
+                            changes = diff(before, fingerprint())
+                        if changes:
+                            if public and identity != "anonymous":
+                                user_id = attacker.ids[f"{identity}_user"]
+                                wrong = _own_rows_only(rule.endpoint, changes, user_id)
+                                if wrong:
+                                    failures.append(f"{label}: wrote {wrong}")
+                                counts["public POSTs that wrote only the caller's rows"] += 1
+                            else:
+                                failures.append(f"{label}: the database changed: {changes}")
+                    body = _body(response)
+                    if response.status_code == 400 and "form has expired" in body:
+                        failures.append(f"{label}: CSRF refused (the test's token is wrong)")
+                    leaked = _leaks(body, private if public or selector_only else every, url)
+                    if leaked:
+                        failures.append(f"{label}: {response.status_code} shows A's {leaked}")
+                    mixed = any(side == "own" for _v, side in values.values())
+                    ok = (
+                        _denied(response, identity)
+                        # B's own row with A's row inside it (B's product, A's image): B's
+                        # page again, with an error; the database check above proves no write.
+                        or (mixed and _redirect_path(response) is not None)
+                        or (public and response.status_code in (200, 302, 303))
+                        or (selector_only and response.status_code == 200)
+                    )
+                    if not ok:
+                        failures.append(f"{label}: answered {response.status_code}")
+                    counts[f"outcome {response.status_code}"] += 1
+
+    # Lists and pages without an argument, as each identity: none shows A's private data.
+    for rule in rules:
+        if rule.arguments or "GET" not in rule.methods:
+            continue
+        for identity in IDENTITIES:
+            counts["argument-free GET pages"] += 1
+            response = clients[identity].get(rule.rule)
+            leaked = _leaks(_body(response), private)
+            if leaked:
+                failures.append(f"GET {rule.rule} as B's {identity}: shows A's {leaked}")
+
+    counts["form-id attacks"] = _form_id_attacks(app, world, clients, tokens, private, failures)
+    summary = "\n".join(f"{key}: {value}" for key, value in sorted(counts.items()))
+    name = urlsplit(database_url).scheme.split("+")[0]
+    write_artifact(f"tenancy-{name}.txt", summary + f"\nfailures: {len(failures)}\n")
+    print(f"\ntenancy ({name}):\n{summary}\nfailures: {len(failures)}")
+    assert not failures, "\n".join(failures[:60])
+    assert counts["attempts"] > 500 and counts["rules"] > 40, counts
+
+
+def _form_id_attacks(app, world, clients, tokens, private, failures) -> int:
+    """Ids of A's rows sent in form fields (not the URL) of B's own pages."""
+    a, b = world[VICTIM].ids, world[ATTACKER].ids
+    attacks = [
+        # A sharer adds A's draft product to their shop.
+        ("sharer", "/me/shop/items", {"product_id": a["draft_product"]}),
+        # A sharer quotes A's reviews (another product's, held, hidden) in their own shop.
+        *(
+            (
+                "sharer",
+                f"/me/shop/items/{b['shop_item']}/reviews",
+                {"show_rating": "y", "quote": a[key]},
+            )
+            for key in ("review", "held_review", "hidden_review", "followup")
+        ),  # fmt: skip
+        # A buyer checks out with A's saved address (and no address of their own).
+        (
+            "buyer",
+            f"/checkout/{b['product']}",
+            {
+                "quantity": "1",
+                "saved_address": str(a["address"]),
+                "provider": "sandbox",
+                "checkout_key": "security-attack-address-01",
+            },
+        ),  # fmt: skip
+        # A merchant moves A's image onto their own product.
+        ("merchant", f"/merchant/products/{b['product']}/images/{a['product_image']}/cover", {}),
+    ]
+    for identity, url, form in attacks:
+        with app.app_context():
+            before = fingerprint()
+        response = clients[identity].post(url, data={**form, "csrf_token": tokens[identity]})
+        with app.app_context():
+            changes = diff(before, fingerprint())
+        label = f"POST {url} {form} as B's {identity}"
+        if changes:
+            failures.append(f"{label}: the database changed: {changes}")
+        leaked = _leaks(_body(response), private)
+        if leaked:
+            failures.append(f"{label}: shows A's {leaked}")
+    # A buyer puts A's draft product in the cart: refused, and the cart never shows it.
+    buyer = clients["buyer"]
+    buyer.post("/cart/add", data={"product_id": a["draft_product"], "csrf_token": tokens["buyer"]})
+    cart = _body(buyer.get("/cart"))
+    if _leaks(cart, private):
+        failures.append(f"/cart shows A's {_leaks(cart, private)} after adding A's draft")
+    with app.app_context():
+        mine = db.session.execute(
+            select(Order.id).where(Order.buyer_id == world[ATTACKER].ids["buyer_user"])
+        ).all()
+        reports = db.session.execute(select(ReviewReport.id)).all()
+    assert mine and reports  # the queries above see the world
+    return len(attacks) + 1
