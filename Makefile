@@ -55,6 +55,7 @@ bench: install translations
 	$(BIN)/python bench/bench_http.py
 	$(BIN)/python bench/bench_posters.py
 	$(BIN)/python bench/bench_stats.py
+	$(BIN)/python bench/bench_load.py
 
 # For developers: re-extract strings and update both catalogues after changing text.
 messages: install
