@@ -67,20 +67,27 @@ def _limit(text: str):
     return parse(text)
 
 
+#: After the shared rate-limit storage failed, this process counts on its own for this many
+#: seconds before it tries the storage again (a hung Redis would cost each click its timeout).
+STORAGE_RETRY_SECONDS = 30
+
+
 def _over_limit(setting: str, key: str) -> int | None:
     """Count this request against ``setting``; None within it, else seconds until it resets.
     The limiter's storage is shared by all workers when it is Redis; while that storage
     cannot be reached, this process counts on its own (a click must never fail for it)."""
     item = _limit(current_app.config[setting])
-    try:
-        return _count(limiter.limiter, item, setting, key)
-    except Exception as error:  # noqa: BLE001 - any storage failure (redis, network)
-        log.warning("rate-limit storage unreachable, counting in this process: %s", error)
-        local = current_app.extensions.get("sharing_local_limiter")
-        if local is None:
-            local = type(limiter.limiter)(MemoryStorage())
-            local = current_app.extensions.setdefault("sharing_local_limiter", local)
-        return _count(local, item, setting, key)
+    state = current_app.extensions.setdefault("sharing_limits", {"down_until": 0.0})
+    if time.monotonic() >= state["down_until"]:
+        try:
+            return _count(limiter.limiter, item, setting, key)
+        except Exception as error:  # noqa: BLE001 - any storage failure (redis, network)
+            log.warning("rate-limit storage unreachable, counting in this process: %s", error)
+            state["down_until"] = time.monotonic() + STORAGE_RETRY_SECONDS
+    local = state.get("local")
+    if local is None:
+        local = state.setdefault("local", type(limiter.limiter)(MemoryStorage()))
+    return _count(local, item, setting, key)
 
 
 def _count(strategy, item, setting: str, key: str) -> int | None:

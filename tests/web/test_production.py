@@ -11,7 +11,7 @@ from flask import request
 from flask_limiter.util import get_remote_address
 
 from shop import create_app, ops
-from shop.extensions import db
+from shop.extensions import db, limiter
 from shop.models import utcnow
 from tests.conftest import build_app
 from tests.factories import DEFAULT_PASSWORD, make_user
@@ -343,9 +343,22 @@ def test_share_links_keep_working_while_the_rate_limit_storage_is_down(database_
             db.session.commit()
             code = link.code
         client = app.test_client()
-        for _ in range(3):
-            response = client.get(f"/r/{code}")
-            assert response.status_code in (302, 303), response.status_code
+        calls = []
+        real_hit = limiter.limiter.hit
+
+        def counting_hit(*args, **kwargs):
+            calls.append(1)
+            return real_hit(*args, **kwargs)
+
+        limiter.limiter.hit = counting_hit
+        try:
+            for _ in range(3):
+                response = client.get(f"/r/{code}")
+                assert response.status_code in (302, 303), response.status_code
+        finally:
+            limiter.limiter.hit = real_hit
+        # The unreachable storage was tried once, not on every click after it failed.
+        assert len(calls) == 1
         with app.app_context():
             assert db.session.execute(select(func.count(Click.id))).scalar() == 3
     finally:
