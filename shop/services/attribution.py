@@ -31,6 +31,8 @@ class Reason(enum.StrEnum):
 
 #: Reasons that earn a rebate.
 EARNING = frozenset({Reason.ATTRIBUTED, Reason.SELF_PURCHASE})
+#: The same as stored in ``orders.attribution_reason``, for SQL conditions.
+EARNING_REASONS = frozenset(str(reason) for reason in EARNING)
 
 
 @dataclass(frozen=True)

@@ -205,23 +205,28 @@ class Balances:
     settled_total_cents: int  #: everything ever settled
 
 
+#: Positions in EFFECTS' pairs: the estimated and the available balance.
+ESTIMATED_BALANCE, AVAILABLE_BALANCE = 0, 1
+
+
+def balance_sum(balance: int):
+    """SQL: the sum of the selected entries' effect on one balance (``ESTIMATED_BALANCE`` or
+    ``AVAILABLE_BALANCE``), by EFFECTS; 0 when there are none."""
+    moves = sum(
+        case((LedgerEntry.kind == kind, LedgerEntry.amount_cents * effect[balance]), else_=0)
+        for kind, effect in EFFECTS.items()
+        if effect[balance]
+    )
+    return func.coalesce(func.sum(moves), 0)
+
+
 def balances(sharer_id: int) -> Balances:
     """Sums of the sharer's entries (and of their payouts by status)."""
-    est = sum(
-        case((LedgerEntry.kind == kind, LedgerEntry.amount_cents * effect[0]), else_=0)
-        for kind, effect in EFFECTS.items()
-        if effect[0]
-    )
-    avail = sum(
-        case((LedgerEntry.kind == kind, LedgerEntry.amount_cents * effect[1]), else_=0)
-        for kind, effect in EFFECTS.items()
-        if effect[1]
-    )
     settled = case((LedgerEntry.kind == EntryKind.SETTLED, LedgerEntry.amount_cents), else_=0)
     row = db.session.execute(
         select(
-            func.coalesce(func.sum(est), 0),
-            func.coalesce(func.sum(avail), 0),
+            balance_sum(ESTIMATED_BALANCE),
+            balance_sum(AVAILABLE_BALANCE),
             func.coalesce(func.sum(settled), 0),
         ).where(LedgerEntry.sharer_id == sharer_id)
     ).one()

@@ -30,7 +30,7 @@ from shop.models import (
     ProductDay,
     SaleDay,
 )
-from shop.services.attribution import EARNING
+from shop.services.attribution import EARNING_REASONS
 from shop.services.rollup import as_date, china_day, day_start
 
 #: Each rollup: its key columns and the columns that are added up.
@@ -43,7 +43,6 @@ TABLES = {
     ProductDay: (("day", "product_id"), ("units", "gmv_cents")),
     LedgerDay: (("day", "kind"), ("entries", "amount_cents")),
 }
-EARNING_REASONS = frozenset(str(reason) for reason in EARNING)
 
 
 @cache

@@ -49,7 +49,7 @@ from shop.models import (
     ShareLink,
     SharerVisitor,
 )
-from shop.services.attribution import EARNING
+from shop.services.attribution import EARNING_REASONS
 from shop.services.cache import app_cache
 from shop.services.links import CHANNEL_LABELS
 from shop.services.rollup import BOT_REASONS, as_date, china_date_sql, china_day, day_start
@@ -388,7 +388,7 @@ def _earning_orders(sharer_id: int, period: Period) -> tuple:
         Order.sharer_id == sharer_id,
         Order.placed_at >= period.starts_at,
         Order.placed_at < period.ends_at,
-        Order.attribution_reason.in_([str(reason) for reason in EARNING]),
+        Order.attribution_reason.in_(EARNING_REASONS),
     )
 
 

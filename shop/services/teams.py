@@ -37,7 +37,7 @@ from shop.models import (
     TeamMember,
     User,
 )
-from shop.services import audit, links
+from shop.services import audit, ledger, links
 
 #: Whatever the settings say, an override is never more than the rebate it is part of.
 CEILING_BPS = 10_000
@@ -182,23 +182,6 @@ def members(leader_id: int, *, since: datetime, until: datetime) -> list[MemberL
     )
     overrides = {}
     pending = {}
-    estimated_kinds = {
-        EntryKind.ESTIMATED: 1,
-        EntryKind.SETTLED: -1,
-        EntryKind.VOIDED: -1,
-    }
-    open_estimate = func.coalesce(
-        func.sum(
-            case(
-                *(
-                    (LedgerEntry.kind == kind, LedgerEntry.amount_cents * sign)
-                    for kind, sign in estimated_kinds.items()
-                ),
-                else_=0,
-            )
-        ),
-        0,
-    )
     of_members = (
         LedgerEntry.sharer_id == leader_id,
         LedgerEntry.tier == 2,
@@ -213,7 +196,7 @@ def members(leader_id: int, *, since: datetime, until: datetime) -> list[MemberL
     ):
         overrides[member_id] = int(settled)
     for member_id, estimated in db.session.execute(
-        select(Order.sharer_id, open_estimate)
+        select(Order.sharer_id, ledger.balance_sum(ledger.ESTIMATED_BALANCE))
         .join(Order, Order.id == LedgerEntry.order_id)
         .where(*of_members)
         .group_by(Order.sharer_id)

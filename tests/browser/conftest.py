@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,17 +74,43 @@ class LiveServer:
         self._thread.join(5)
 
 
+@contextmanager
+def serving(sqlite_template: Path, tmp_path: Path, **settings):
+    """The app on a file SQLite database, with CSRF on (and ``settings``), served on a free
+    loopback port for the block."""
+    path = tmp_path / "live.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = build_app(f"sqlite:///{path}", tmp_path / "instance", WTF_CSRF_ENABLED=True, **settings)
+    server = LiveServer(app)
+    try:
+        yield server
+    finally:
+        server.stop()
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
 def live_server(sqlite_template, tmp_path):
     """The app on a file SQLite database, with CSRF on, served on a free loopback port."""
-    path = tmp_path / "live.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    app = build_app(f"sqlite:///{path}", tmp_path / "instance", WTF_CSRF_ENABLED=True)
-    server = LiveServer(app)
-    yield server
-    server.stop()
-    with app.app_context():
-        db.engine.dispose()
+    with serving(sqlite_template, tmp_path) as server:
+        yield server
+
+
+#: The phone viewport's width: no page may be wider (sideways scrolling).
+PHONE_WIDTH = 390
+
+
+def snap(page, name: str, *, folder: str, locator=None) -> None:
+    """A screenshot into test-artifacts/<folder>/ for a person to look at (of ``locator`` if
+    given, else the full page), and a check that nothing is wider than the phone."""
+    shots = ARTIFACTS / folder
+    shots.mkdir(parents=True, exist_ok=True)
+    if locator is not None:
+        locator.screenshot(path=str(shots / f"{name}.png"))
+    else:
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from tests.factories import DEFAULT_PASSWORD, make_category, make_user, png_byte
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page, base, account):
+def sign_in(page, base, account, password=DEFAULT_PASSWORD):
     page.goto(base + "/auth/signin")
     page.get_by_label("手机号或邮箱").fill(account)
-    page.get_by_label("密码").fill(DEFAULT_PASSWORD)
+    page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(base + "/")
 

@@ -4,6 +4,7 @@ settles after the return window, the sharer asks for it and an admin pays it out
 
 import re
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import select, update
@@ -12,22 +13,14 @@ from shop.extensions import db
 from shop.models import Channel, LedgerEntry, Order, User, utcnow
 from shop.services import links, shops
 from tests import invariants
-from tests.browser.conftest import ARTIFACTS, WECHAT_UA
+from tests.browser.conftest import WECHAT_UA
+from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
 from tests.factories import DEFAULT_PASSWORD, make_merchant, make_product, make_shop, make_user
 
 pytestmark = pytest.mark.browser
 
-SHOTS = ARTIFACTS / "order-flow"
-PHONE_WIDTH = 390
-
-
-def snap(page, name: str) -> None:
-    """A full-page screenshot for a person to look at, and a check that nothing is wider than
-    the phone (sideways scrolling)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
+snap = partial(phone_snap, folder="order-flow")
 
 
 def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(

@@ -5,13 +5,14 @@ replies and report reasons never runs and never becomes an element."""
 
 import re
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from shop.extensions import db
 from shop.models import Channel, utcnow
 from shop.services import links, reviews, shops
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
 from tests.factories import (
     make_completed_order,
@@ -25,20 +26,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.browser
 
-SHOTS = ARTIFACTS / "review-flow"
-PHONE_WIDTH = 390
+snap = partial(phone_snap, folder="review-flow")
 PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(2)>"
-
-
-def snap(page, name: str, locator=None) -> None:
-    """A screenshot for a person to look at (of ``locator`` if given, else the full page),
-    and a check that nothing is wider than the phone (sideways scrolling)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    if locator is not None:
-        locator.screenshot(path=str(SHOTS / f"{name}.png"))
-    else:
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
 
 
 def test_buyer_reviews_with_a_photo_an_admin_hides_it_and_the_buyer_sees_why(
@@ -98,7 +87,7 @@ def test_buyer_reviews_with_a_photo_an_admin_hides_it_and_the_buyer_sees_why(
     full_href = section.locator(".review-photos a").first.get_attribute("href")
     assert full_href.endswith("-d.webp")
     snap(buyer_page, "02-product-page")
-    snap(buyer_page, "02-product-review-section", section)
+    snap(buyer_page, "02-product-review-section", locator=section)
 
     # A reader reports it.
     reader = new_phone()

@@ -8,26 +8,14 @@ from shop import db as dbsetup
 from shop.extensions import db
 from shop.models import utcnow
 from shop.services import demo
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import snap
+from tests.browser.test_merchant_flow import sign_in
 
 pytestmark = pytest.mark.browser
 
-SHOTS = ARTIFACTS / "stats"
-PHONE_WIDTH = 390
-
-
-def sign_in(page, base, account, password):
-    page.goto(base + "/auth/signin")
-    page.get_by_label("手机号或邮箱").fill(account)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(base + "/")
-
 
 def check_and_snap(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
+    snap(page, name, folder="stats")
     chart = page.locator("img[src$='.svg'], img[src*='.svg?']").first
     assert chart.count() == 1, name
     # The chart really loaded (a broken image has no natural width).

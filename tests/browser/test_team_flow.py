@@ -4,8 +4,8 @@ share link sells, the order completes and settles, and both see their money: the
 own rebate, the sharer her team override on it."""
 
 import re
-import shutil
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import select, update
@@ -14,38 +14,21 @@ from shop.extensions import db
 from shop.models import LedgerEntry, Order, TeamMember, User, utcnow
 from shop.services import shops
 from tests import invariants
-from tests.browser.conftest import ARTIFACTS, WECHAT_UA, LiveServer
+from tests.browser.conftest import ARTIFACTS, WECHAT_UA, serving
+from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
-from tests.conftest import build_app
 from tests.factories import make_merchant, make_product, make_shop, make_user
 
 pytestmark = pytest.mark.browser
 
-SHOTS = ARTIFACTS / "teams"
-PHONE_WIDTH = 390
-
-
-def snap(page, name: str) -> None:
-    """A full-page screenshot for a person to look at, and a check that nothing is wider than
-    the phone (sideways scrolling)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
+snap = partial(phone_snap, folder="teams")
 
 
 @pytest.fixture
 def team_server(sqlite_template, tmp_path):
     """The live server of tests/browser/conftest.py with team overrides at 10%."""
-    path = tmp_path / "live.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    app = build_app(
-        f"sqlite:///{path}", tmp_path / "instance", WTF_CSRF_ENABLED=True, TEAM_OVERRIDE_BPS=1000
-    )
-    server = LiveServer(app)
-    yield server
-    server.stop()
-    with app.app_context():
-        db.engine.dispose()
+    with serving(sqlite_template, tmp_path, TEAM_OVERRIDE_BPS=1000) as server:
+        yield server
 
 
 def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
@@ -222,7 +205,7 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     snap(sharer, "06-leader-earnings")
     # The override rows sit below the fold: one more picture with them at the top.
     sharer.locator("#team-overrides").evaluate("el => el.scrollIntoView({block: 'start'})")
-    sharer.screenshot(path=str(SHOTS / "06-leader-earnings-overrides.png"))
+    sharer.screenshot(path=str(ARTIFACTS / "teams" / "06-leader-earnings-overrides.png"))
     sharer.goto(f"{base}/me/team")
     member_row = sharer.locator(f"tr[data-member='{friend_id}']")
     cells = member_row.locator("td").all_inner_texts()

@@ -12,7 +12,6 @@ import threading
 import time
 from copy import copy as shallow_copy
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select
 
 from bench.bench_http import free_port
+from bench.common import hidden_fields
 from shop import PROJECT_ROOT
 from shop.extensions import db
 from tests.conftest import TEST_CONFIG
@@ -170,24 +170,6 @@ class Browser:
             urlencode(form).encode(),
             {"Content-Type": "application/x-www-form-urlencoded"},
         )
-
-
-class _HiddenInputs(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.values: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        found = dict(attrs)
-        if tag == "input" and found.get("type") == "hidden" and found.get("name"):
-            self.values[found["name"]] = found.get("value") or ""
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    """The hidden inputs of a page (csrf_token, idempotency keys), by name."""
-    parser = _HiddenInputs()
-    parser.feed(page)
-    return parser.values
 
 
 def sign_in(server: Server, account: str, password: str = DEFAULT_PASSWORD) -> Browser:
