@@ -135,6 +135,10 @@ class Defaults:
     FRAUD_ADDRESS_MIN_SHARERS = 3
     #: The stats page and its chart share one computation of the funnel for this long.
     STATS_CACHE_SECONDS = 30
+    #: A sharer's numbers of China days that have ended (clicks, visitors, orders) are summed
+    #: once and kept this long per process; today's are read on every view. An order of an
+    #: earlier day that is paid, settled or refunded shows on the stats page within this time.
+    STATS_PAST_DAYS_SECONDS = 600
     #: Sharer teams (微分销): a team leader's override on the rebates their members' sales
     #: earn, in basis points of the member's rebate, paid on top of it. 0 (the default)
     #: turns overrides off. Bounded by TEAM_OVERRIDE_MAX_BPS, and never above 10000.

@@ -4,9 +4,9 @@ import re
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, g, render_template, request
+from flask import Flask, current_app, flash, g, has_request_context, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -133,11 +133,37 @@ def china_time(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "" if moment is None else (moment + CHINA).strftime(fmt)
 
 
+def percent(bps: int | None) -> str:
+    """A rate in basis points as a percent ("12.5%"), or "–" when there is none."""
+    return "–" if bps is None else f"{products.format_bps(bps)}%"
+
+
+def _page_translations():
+    """``flask_babel.get_translations()``, looked up once per request for the templates: it
+    resolves the domain and the locale on every call, and a page calls it for every string."""
+    if not has_request_context():
+        return get_translations()
+    found = g.get("_page_translations")
+    if found is None:
+        found = g._page_translations = get_translations()
+    return found
+
+
 def install_request_hooks(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda text: _page_translations().ugettext(text),
+        ngettext=lambda one, many, n: _page_translations().ungettext(one, many, n),
+        pgettext=lambda context, text: _page_translations().upgettext(context, text),
+        npgettext=lambda context, one, many, n: _page_translations().unpgettext(
+            context, one, many, n
+        ),
+        newstyle=True,
+    )
     app.session_interface = SessionInterface()
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["short_count"] = short_count
     app.jinja_env.filters["china_time"] = china_time
+    app.jinja_env.filters["percent"] = percent
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label

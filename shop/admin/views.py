@@ -1,6 +1,6 @@
 """Admin pages. Every decision goes through a service that writes its audit row."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -9,7 +9,7 @@ from shop.admin import bp
 from shop.admin.forms import DecisionForm
 from shop.errors import DomainError
 from shop.extensions import db, login_manager
-from shop.models import FlagStatus, Merchant, MerchantStatus
+from shop.models import Merchant, MerchantStatus
 from shop.services import admin as admin_queries
 from shop.services import fraud, merchants, moderation, overview
 from shop.web import now
@@ -37,8 +37,8 @@ def load_merchant(merchant_id: int) -> Merchant:
 @bp.route("/")
 def home():
     current = now()
-    days = overview.daily(now=current, days=OVERVIEW_DAYS)
-    open_flags, _pages = fraud.flag_page(1, status=FlagStatus.OPEN)
+    window = overview.summary(now=current, days=OVERVIEW_DAYS)
+    days = window.days
     return render_template(
         "admin/home.html",
         merchant_counts=admin_queries.merchant_counts(),
@@ -49,14 +49,15 @@ def home():
         paid_orders=sum(d.orders for d in days),
         gmv_cents=sum(d.gmv_cents for d in days),
         clicks=sum(d.clicks for d in days),
-        refunded=overview.refunded_in(now=current, days=OVERVIEW_DAYS),
+        refunded=window.refunded,
         rebates=overview.rebate_totals(),
-        top_sharers=overview.top_sharers(now=current, days=OVERVIEW_DAYS),
-        top_products=overview.top_products(now=current, days=OVERVIEW_DAYS),
+        top_sharers=window.top_sharers,
+        top_products=window.top_products,
         flag_counts=fraud.status_counts(),
-        open_flags=open_flags[:5],
+        open_flags=fraud.newest_open(5),
         explain=fraud.explain,
         kind_labels=fraud.KIND_LABELS,
+        refresh_minutes=int(current_app.config["OVERVIEW_PAST_DAYS_SECONDS"]) // 60,
     )
 
 

@@ -138,7 +138,8 @@ class SharerVisitor(db.Model):
     __tablename__ = "sharer_visitors"
     __table_args__ = (
         UniqueConstraint("sharer_id", "visitor_id"),
-        Index("ix_sharer_visitors_last_seen", "sharer_id", "last_seen_at"),
+        # Counting a period's visitors reads this index alone, prior_seen_at included.
+        Index("ix_sharer_visitors_last_seen", "sharer_id", "last_seen_at", "prior_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,5 +147,9 @@ class SharerVisitor(db.Model):
     visitor_id: Mapped[str] = mapped_column(String(32))
     first_seen_at: Mapped[datetime] = mapped_column()
     last_seen_at: Mapped[datetime] = mapped_column()
+    #: The last counted click on a China day before ``last_seen_at``'s day (None if every
+    #: counted click was on that one day). With it, a period ending today splits into the
+    #: visitors of the days before today, which no longer change, and those new today.
+    prior_seen_at: Mapped[datetime | None] = mapped_column()
     #: Counted clicks from this visitor on this sharer's links.
     clicks: Mapped[int] = mapped_column(default=0)

@@ -1,5 +1,7 @@
 """Read models for admin pages: queues and the audit trail."""
 
+from functools import cache
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -29,10 +31,13 @@ def merchant_queue(status: MerchantStatus) -> list[Merchant]:
     return list(db.session.execute(query).scalars())
 
 
+@cache
+def _merchant_counts_query():
+    return select(Merchant.status, func.count(Merchant.id)).group_by(Merchant.status)
+
+
 def merchant_counts() -> dict[MerchantStatus, int]:
-    rows = db.session.execute(
-        select(Merchant.status, func.count(Merchant.id)).group_by(Merchant.status)
-    ).all()
+    rows = db.session.execute(_merchant_counts_query()).all()
     counts = {status: 0 for status in MerchantStatus}
     counts.update({MerchantStatus(s): n for s, n in rows})
     return counts
@@ -100,11 +105,13 @@ def refund_disputes(limit: int = 100) -> list[Order]:
     )
 
 
+@cache
+def _money_counts_query():
+    payouts = select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED)
+    disputes = select(func.count(Order.id)).where(Order.status.in_(DISPUTE_STATUSES))
+    return select(payouts.scalar_subquery(), disputes.scalar_subquery())
+
+
 def money_counts() -> dict[str, int]:
-    payouts = db.session.execute(
-        select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED)
-    ).scalar_one()
-    disputes = db.session.execute(
-        select(func.count(Order.id)).where(Order.status.in_(DISPUTE_STATUSES))
-    ).scalar_one()
+    payouts, disputes = db.session.execute(_money_counts_query()).one()
     return {"payouts_waiting": payouts, "refund_disputes": disputes}

@@ -189,7 +189,8 @@ def record_click(
     else:
         connection = db.session.connection()  # Core on the session's transaction
         connection.execute(_INSERT, row)
-        rollup.add_clicks(connection, [row])
+        known = {link.id: (link.sharer_id, link.product_id, Channel(link.channel).value)}
+        rollup.add_clicks(connection, [row], links=known)
     return reason
 
 

@@ -17,6 +17,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -456,15 +457,28 @@ def flag_page(
     return list(rows), pages
 
 
+def newest_open(limit: int) -> list[FraudFlag]:
+    """The ``limit`` most recently raised open flags (the admin overview's list)."""
+    return list(
+        db.session.execute(
+            select(FraudFlag)
+            .where(FraudFlag.status == FlagStatus.OPEN)
+            .options(selectinload(FraudFlag.sharer))
+            .order_by(FraudFlag.raised_at.desc(), FraudFlag.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+@cache
+def _status_counts_query():
+    return select(FraudFlag.status, func.count(FraudFlag.id)).group_by(FraudFlag.status)
+
+
 def status_counts() -> dict[FlagStatus, int]:
     counts = {status: 0 for status in FlagStatus}
     counts.update(
-        {
-            FlagStatus(status): n
-            for status, n in db.session.execute(
-                select(FraudFlag.status, func.count(FraudFlag.id)).group_by(FraudFlag.status)
-            )
-        }
+        {FlagStatus(status): n for status, n in db.session.execute(_status_counts_query())}
     )
     return counts
 

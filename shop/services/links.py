@@ -104,6 +104,7 @@ class LinkTarget:
     id: int
     code: str
     channel: Channel
+    sharer_id: int
     shop_slug: str
     product_id: int | None  #: None for the shop's own link
     gone: bool  #: the product is delisted or its merchant not approved (answer 410)
@@ -118,6 +119,7 @@ def resolve(code: str) -> LinkTarget | None:
         select(
             ShareLink.id,
             ShareLink.channel,
+            ShareLink.sharer_id,
             ShareLink.product_id,
             Shop.slug,
             Product.status,
@@ -131,11 +133,11 @@ def resolve(code: str) -> LinkTarget | None:
     ).first()
     if row is None:
         return None
-    link_id, channel, product_id, slug, status, stock, merchant_status = row
+    link_id, channel, sharer_id, product_id, slug, status, stock, merchant_status = row
     gone = product_id is not None and (
         shops.unavailable_because(merchant_status, status, stock) in shops.GONE_REASONS
     )
-    return LinkTarget(link_id, code, channel, slug, product_id, gone)
+    return LinkTarget(link_id, code, channel, sharer_id, slug, product_id, gone)
 
 
 class TargetCache:

@@ -7,6 +7,7 @@ touches a review's text, rating or photos, and hidden reviews are kept.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -135,10 +136,13 @@ class QueuePage:
     pages: int
 
 
+@cache
+def _queue_counts_query():
+    return select(*(func.count().filter(_tab_condition(tab)) for tab in TABS)).select_from(Review)
+
+
 def queue_counts() -> dict[str, int]:
-    row = db.session.execute(
-        select(*(func.count().filter(_tab_condition(tab)) for tab in TABS)).select_from(Review)
-    ).one()
+    row = db.session.execute(_queue_counts_query()).one()
     return dict(zip(TABS, row, strict=True))
 
 

@@ -4,15 +4,18 @@ open work, and the top sharers and products of the last days.
 Everything comes from the daily rollups, never from the raw clicks, orders, items or ledger
 entries: clicks from ``ClickDay``, paid orders and sales from ``SaleDay`` (by sharer) and
 ``ProductDay``, rebate totals from ``LedgerDay`` (``shop.services.sales`` keeps them). The
-click totals of days that have ended (one rollup row per link and day: the costly part) are
-kept ``OVERVIEW_PAST_DAYS_SECONDS`` per process. A paid order counts on the China day it was
+sums of the days that have ended (clicks, paid orders and sales by day, by sharer and by
+product) are kept ``OVERVIEW_PAST_DAYS_SECONDS`` per process: they change no more, except when
+``flask rollup`` recounts them. Today's rows are read on every call, and so are refunds, which
+change the rows of the day an order was paid. A paid order counts on the China day it was
 paid and stays counted if it is refunded later (sales are gross; refunds are shown apart).
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from shop.extensions import db
 from shop.models import (
@@ -73,62 +76,182 @@ def _window(model, *, now: datetime, days: int):
     return model.day >= first_day(now, days), model.day <= china_day(now)
 
 
+@dataclass(frozen=True)
+class _Closed:
+    """Sums over the China days of a window that have ended: they change no more (paid
+    orders count on the day they were paid), so they are kept OVERVIEW_PAST_DAYS_SECONDS."""
+
+    clicks: dict[date, int]
+    sales: dict[date, tuple[int, int]]  #: day -> (paid orders, GMV)
+    sharers: dict[int, tuple[int, int]]  #: sharer -> (paid orders, GMV)
+    products: dict[int, tuple[int, int]]  #: product -> (units, GMV)
+    #: The keys of ``sharers`` and ``products`` ranked (as the top lists rank them).
+    sharers_ranked: list[int]
+    products_ranked: list[int]
+
+
+def _sums(query, params: dict | None = None) -> dict:
+    return {key: (int(a or 0), int(b or 0)) for key, a, b in db.session.execute(query, params)}
+
+
+def _closed(first: date, last: date) -> _Closed:
+    def between(model):
+        return model.day >= first, model.day <= last
+
+    sales = _sums(
+        select(SaleDay.day, func.sum(SaleDay.orders), func.sum(SaleDay.gmv_cents))
+        .where(*between(SaleDay))
+        .group_by(SaleDay.day)
+    )
+    sharers = _sums(
+        select(SaleDay.sharer_id, func.sum(SaleDay.orders), func.sum(SaleDay.gmv_cents))
+        .where(*between(SaleDay), SaleDay.sharer_id != 0)
+        .group_by(SaleDay.sharer_id)
+    )
+    products = _sums(
+        select(ProductDay.product_id, func.sum(ProductDay.units), func.sum(ProductDay.gmv_cents))
+        .where(*between(ProductDay))
+        .group_by(ProductDay.product_id)
+    )
+    return _Closed(
+        clicks=_clicks(first, last),
+        sales={as_date(day): counts for day, counts in sales.items()},
+        sharers=sharers,
+        products=products,
+        sharers_ranked=sorted(sharers, key=lambda key: _sharer_rank(key, *sharers[key])),
+        products_ranked=sorted(products, key=lambda key: _product_rank(key, *products[key])),
+    )
+
+
+def _sharer_rank(sharer_id: int, _orders: int, gmv: int) -> tuple:
+    return (-gmv, sharer_id)
+
+
+def _product_rank(product_id: int, units: int, gmv: int) -> tuple:
+    return (-units, -gmv, product_id)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A window of ``days`` China days ending today: the ended days' sums (kept) and today's
+    rows (read on every call)."""
+
+    start: date
+    today: date
+    closed: _Closed
+    today_clicks: int
+    today_sharers: dict[int, tuple[int, int]]
+    today_products: dict[int, tuple[int, int]]
+
+
+@cache
+def _statements():
+    """The queries every overview view runs, built once."""
+    day = bindparam("day")
+    return {
+        # Sharer 0 stands for orders no sharer earned: part of the day's sales, not a sharer.
+        "sharers": select(SaleDay.sharer_id, SaleDay.orders, SaleDay.gmv_cents).where(
+            SaleDay.day == day
+        ),
+        "products": select(ProductDay.product_id, ProductDay.units, ProductDay.gmv_cents).where(
+            ProductDay.day == day
+        ),
+        "clicks": select(ClickDay.day, func.sum(ClickDay.counted))
+        .where(ClickDay.day >= bindparam("first"), ClickDay.day <= bindparam("last"))
+        .group_by(ClickDay.day),
+        "refunded": select(func.coalesce(func.sum(SaleDay.refunded), 0)).where(
+            SaleDay.day >= bindparam("first"), SaleDay.day <= bindparam("last")
+        ),
+        "ledger": select(LedgerDay.kind, func.sum(LedgerDay.amount_cents)).group_by(LedgerDay.kind),
+        "payouts": select(Payout.status, func.coalesce(func.sum(Payout.amount_cents), 0)).group_by(
+            Payout.status
+        ),
+    }
+
+
+def _window_sums(now: datetime, days: int) -> _Window:
+    start, today = first_day(now, days), china_day(now)
+    cache = app_cache("overview_closed_days", "OVERVIEW_PAST_DAYS_SECONDS")
+    closed = cache.get((start, today), lambda: _closed(start, today - timedelta(days=1)))
+    statements = _statements()
+    return _Window(
+        start=start,
+        today=today,
+        closed=closed,
+        today_clicks=_clicks(today, today).get(today, 0),
+        today_sharers=_sums(statements["sharers"], {"day": today}),
+        today_products=_sums(statements["products"], {"day": today}),
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the overview page shows for a window, from one read of today's rows."""
+
+    days: list[Day]
+    top_sharers: list["TopSharer"]
+    top_products: list["TopProduct"]
+    refunded: int  #: orders paid in the window that have since been refunded
+
+
+def summary(*, now: datetime, days: int = 30, limit: int = 10) -> Summary:
+    window = _window_sums(now, days)
+    return Summary(
+        days=_daily(window, days),
+        top_sharers=_top_sharers(window, limit),
+        top_products=_top_products(window, limit),
+        refunded=refunded_in(now=now, days=days),
+    )
+
+
 def daily(*, now: datetime, days: int = 30) -> list[Day]:
     """One row per China day, oldest first, ending today; days without data are zeros."""
-    start = first_day(now, days)
-    orders = {
-        as_date(day): (n or 0, total or 0)
-        for day, n, total in db.session.execute(
-            select(SaleDay.day, func.sum(SaleDay.orders), func.sum(SaleDay.gmv_cents))
-            .where(*_window(SaleDay, now=now, days=days))
-            .group_by(SaleDay.day)
-        )
-    }
-    today = china_day(now)
-    # Days that have ended get no more clicks: their totals (the costly part, one rollup
-    # row per link and day) are kept a while per process; today's are always counted.
-    cache = app_cache("overview_click_days", "OVERVIEW_PAST_DAYS_SECONDS")
-    clicks = dict(cache.get((start, today), lambda: _clicks(start, today - timedelta(days=1))))
-    clicks.update(_clicks(today, today))
+    return _daily(_window_sums(now, days), days)
+
+
+def _daily(window: _Window, days: int) -> list[Day]:
     result = []
     for offset in range(days):
-        day = start + timedelta(days=offset)
-        n, gmv = orders.get(day, (0, 0))
-        result.append(
-            Day(day=day, orders=int(n), gmv_cents=int(gmv), clicks=int(clicks.get(day, 0)))
-        )
+        day = window.start + timedelta(days=offset)
+        if day == window.today:
+            n = sum(orders for orders, _gmv in window.today_sharers.values())
+            gmv = sum(gmv for _orders, gmv in window.today_sharers.values())
+            clicks = window.today_clicks
+        else:
+            n, gmv = window.closed.sales.get(day, (0, 0))
+            clicks = window.closed.clicks.get(day, 0)
+        result.append(Day(day=day, orders=n, gmv_cents=gmv, clicks=clicks))
     return result
+
+
+def _top(
+    closed: dict, ranked: list[int], today: dict, limit: int, rank
+) -> list[tuple[int, int, int]]:
+    """The ``limit`` first keys by ``rank`` of the ended days' sums plus today's: (key, a, b).
+    Only today's keys can overtake, so those and the ended days' leaders are compared."""
+    merged = {}
+    for key in {*ranked[:limit], *today}:
+        a, b = closed.get(key, (0, 0))
+        more_a, more_b = today.get(key, (0, 0))
+        merged[key] = (a + more_a, b + more_b)
+    top = sorted(merged, key=lambda key: rank(key, *merged[key]))[:limit]
+    return [(key, *merged[key]) for key in top]
 
 
 def _clicks(first: date, last: date) -> dict[date, int]:
     """Counted clicks per China day from ``first`` to ``last``."""
-    return {
-        as_date(day): int(n or 0)
-        for day, n in db.session.execute(
-            select(ClickDay.day, func.sum(ClickDay.counted))
-            .where(ClickDay.day >= first, ClickDay.day <= last)
-            .group_by(ClickDay.day)
-        )
-    }
+    rows = db.session.execute(_statements()["clicks"], {"first": first, "last": last})
+    return {as_date(day): int(n or 0) for day, n in rows}
 
 
 def rebate_totals() -> RebateTotals:
-    sums = dict(
-        db.session.execute(
-            select(LedgerDay.kind, func.sum(LedgerDay.amount_cents)).group_by(LedgerDay.kind)
-        ).all()
-    )
+    statements = _statements()
+    sums = dict(db.session.execute(statements["ledger"]).all())
 
     def total(kind: EntryKind) -> int:
         return int(sums.get(str(kind)) or 0)
 
-    payouts = dict(
-        db.session.execute(
-            select(Payout.status, func.coalesce(func.sum(Payout.amount_cents), 0)).group_by(
-                Payout.status
-            )
-        ).all()
-    )
+    payouts = dict(db.session.execute(statements["payouts"]).all())
     return RebateTotals(
         estimated_cents=total(EntryKind.ESTIMATED)
         - total(EntryKind.SETTLED)
@@ -141,49 +264,41 @@ def rebate_totals() -> RebateTotals:
 
 def refunded_in(*, now: datetime, days: int = 30) -> int:
     """Orders paid in the period that have since been refunded."""
-    return int(
-        db.session.execute(
-            select(func.coalesce(func.sum(SaleDay.refunded), 0)).where(
-                *_window(SaleDay, now=now, days=days)
-            )
-        ).scalar_one()
-    )
+    params = {"first": first_day(now, days), "last": china_day(now)}
+    return int(db.session.execute(_statements()["refunded"], params).scalar_one())
 
 
 def top_sharers(*, now: datetime, days: int = 30, limit: int = 10) -> list[TopSharer]:
     """Sharers by the sales of the orders paid through their links in the period."""
-    gmv = func.sum(SaleDay.gmv_cents)
-    top = (
-        select(SaleDay.sharer_id, func.sum(SaleDay.orders).label("orders"), gmv.label("gmv"))
-        .where(*_window(SaleDay, now=now, days=days), SaleDay.sharer_id != 0)
-        .group_by(SaleDay.sharer_id)
-        .order_by(gmv.desc(), SaleDay.sharer_id)
-        .limit(limit)
-        .subquery()
+    return _top_sharers(_window_sums(now, days), limit)
+
+
+def _top_sharers(window: _Window, limit: int) -> list[TopSharer]:
+    today = {sid: counts for sid, counts in window.today_sharers.items() if sid != 0}
+    closed = window.closed
+    top = _top(closed.sharers, closed.sharers_ranked, today, limit, _sharer_rank)
+    names = dict(
+        db.session.execute(
+            select(User.id, User.display_name).where(User.id.in_([sid for sid, *_ in top]))
+        ).all()
     )
-    rows = db.session.execute(
-        select(top.c.sharer_id, User.display_name, top.c.orders, top.c.gmv)
-        .join(User, User.id == top.c.sharer_id)
-        .order_by(top.c.gmv.desc(), top.c.sharer_id)
-    ).all()
-    return [TopSharer(sid, name, int(n), int(total or 0)) for sid, name, n, total in rows]
+    return [TopSharer(sid, names.get(sid, ""), n, gmv) for sid, n, gmv in top]
 
 
 def top_products(*, now: datetime, days: int = 30, limit: int = 10) -> list[TopProduct]:
     """Products by units sold in orders paid in the period (then by sales)."""
-    units, gmv = func.sum(ProductDay.units), func.sum(ProductDay.gmv_cents)
-    top = (
-        select(ProductDay.product_id, units.label("units"), gmv.label("gmv"))
-        .where(*_window(ProductDay, now=now, days=days))
-        .group_by(ProductDay.product_id)
-        .order_by(units.desc(), gmv.desc(), ProductDay.product_id)
-        .limit(limit)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(Product.id, Product.title, Merchant.id, Merchant.name, top.c.units, top.c.gmv)
-        .join(top, top.c.product_id == Product.id)
-        .join(Merchant, Merchant.id == Product.merchant_id)
-        .order_by(top.c.units.desc(), top.c.gmv.desc(), Product.id)
-    ).all()
-    return [TopProduct(pid, t, mid, mname, int(u), int(g)) for pid, t, mid, mname, u, g in rows]
+    return _top_products(_window_sums(now, days), limit)
+
+
+def _top_products(window: _Window, limit: int) -> list[TopProduct]:
+    closed = window.closed
+    top = _top(closed.products, closed.products_ranked, window.today_products, limit, _product_rank)
+    found = {
+        pid: (title, mid, mname)
+        for pid, title, mid, mname in db.session.execute(
+            select(Product.id, Product.title, Merchant.id, Merchant.name)
+            .join(Merchant, Merchant.id == Product.merchant_id)
+            .where(Product.id.in_([pid for pid, *_ in top]))
+        )
+    }
+    return [TopProduct(pid, *found[pid], units, gmv) for pid, units, gmv in top if pid in found]

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Date, cast, delete, func, insert, select, text
+from sqlalchemy import Date, case, cast, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shop.extensions import db
@@ -45,6 +45,13 @@ def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def _china_date(dialect: str, column):
+    """:func:`china_date_sql` for a known dialect (the upserts are built outside a request)."""
+    if dialect == "sqlite":
+        return func.date(column, "+8 hours")
+    return cast(column + CHINA, Date)
+
+
 @cache
 def _upserts(dialect: str):
     """The two increment statements for ``dialect``, built once (this runs with every click
@@ -61,39 +68,63 @@ def _upserts(dialect: str):
     )
     visitors = module.insert(SharerVisitor)
     excluded = visitors.excluded
+    old_last, new_last = SharerVisitor.last_seen_at, excluded.last_seen_at
+    old_prior, new_prior = SharerVisitor.prior_seen_at, excluded.prior_seen_at
+
+    def later(a, b):  # the later of two moments, either of which may be NULL
+        return greatest(func.coalesce(a, b), func.coalesce(b, a))
+
+    old_day, new_day = _china_date(dialect, old_last), _china_date(dialect, new_last)
     visitors = visitors.on_conflict_do_update(
         index_elements=["sharer_id", "visitor_id"],
         set_={
             "first_seen_at": least(SharerVisitor.first_seen_at, excluded.first_seen_at),
-            "last_seen_at": greatest(SharerVisitor.last_seen_at, excluded.last_seen_at),
+            "last_seen_at": greatest(old_last, new_last),
+            # The last click on a day before the (new) last click's day.
+            "prior_seen_at": case(
+                (new_day > old_day, later(old_last, new_prior)),
+                (new_day < old_day, later(old_prior, new_last)),
+                else_=later(old_prior, new_prior),
+            ),
             "clicks": SharerVisitor.clicks + excluded.clicks,
         },
     )
     return days, visitors
 
 
-def add_clicks(connection, rows: list[dict], *, visitors: bool = True) -> None:
+def add_clicks(
+    connection,
+    rows: list[dict],
+    *,
+    visitors: bool = True,
+    links: dict[int, tuple[int, int | None, str]] | None = None,
+) -> None:
     """Add freshly inserted click rows (dicts with link_id, clicked_at, visitor_id, is_scan,
     uncounted_reason) to the rollups, on ``connection``'s transaction (``visitors=False``:
-    the day counts only)."""
+    the day counts only). ``links``: each link's (sharer id, product id, channel) when the
+    caller has them at hand (a single click knows its link); read otherwise."""
     if not rows:
         return
-    link_ids = {row["link_id"] for row in rows}
-    links = {
-        link_id: (sharer_id, product_id, str(channel))
-        for link_id, sharer_id, product_id, channel in connection.execute(
-            select(
-                ShareLink.id, ShareLink.sharer_id, ShareLink.product_id, ShareLink.channel
-            ).where(ShareLink.id.in_(link_ids))
-        )
-    }
+    if links is None:
+        link_ids = {row["link_id"] for row in rows}
+        links = {
+            link_id: (sharer_id, product_id, str(channel))
+            for link_id, sharer_id, product_id, channel in connection.execute(
+                select(
+                    ShareLink.id, ShareLink.sharer_id, ShareLink.product_id, ShareLink.channel
+                ).where(ShareLink.id.in_(link_ids))
+            )
+        }
     days: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    #: (sharer, visitor) -> [first, last, clicks, prior, the China day of last]
     seen_by: dict[tuple[int, str], list] = {}
     for row in rows:
         link = links.get(row["link_id"])
         if link is None:  # the link was deleted in between: its clicks went with it
             continue
-        counts = days[(china_day(row["clicked_at"]), row["link_id"])]
+        at = row["clicked_at"]
+        day = china_day(at)
+        counts = days[(day, row["link_id"])]
         reason = row["uncounted_reason"]
         counts[0] += 1
         if reason is None:
@@ -101,11 +132,16 @@ def add_clicks(connection, rows: list[dict], *, visitors: bool = True) -> None:
             counts[2] += 1 if row["is_scan"] else 0
             key = (link[0], row["visitor_id"])
             seen = seen_by.get(key)
-            at = row["clicked_at"]
             if seen is None:
-                seen_by[key] = [at, at, 1]
-            else:
-                seen[0], seen[1], seen[2] = min(seen[0], at), max(seen[1], at), seen[2] + 1
+                seen_by[key] = [at, at, 1, None, day]
+                continue
+            seen[0], seen[2] = min(seen[0], at), seen[2] + 1
+            if day > seen[4]:  # a later day: the last click so far becomes the prior one
+                seen[3], seen[1], seen[4] = seen[1], at, day
+            elif day == seen[4]:
+                seen[1] = max(seen[1], at)
+            else:  # an earlier day (rows out of order): a candidate for the prior click
+                seen[3] = at if seen[3] is None else max(seen[3], at)
         elif reason in BOT_REASONS:
             counts[3] += 1
         else:
@@ -141,6 +177,7 @@ def add_clicks(connection, rows: list[dict], *, visitors: bool = True) -> None:
                     "visitor_id": visitor_id,
                     "first_seen_at": seen[0],
                     "last_seen_at": seen[1],
+                    "prior_seen_at": seen[3],
                     "clicks": seen[2],
                 }
                 for (sharer_id, visitor_id), seen in sorted(seen_by.items())
@@ -182,18 +219,36 @@ def recount(connection, *, since: date | None = None) -> dict[str, int]:
     connection.execute(delete(SharerVisitor))
     visitor_rows = connection.execute(
         insert(SharerVisitor).from_select(
-            ["sharer_id", "visitor_id", "first_seen_at", "last_seen_at", "clicks"],
-            select(
-                ShareLink.sharer_id,
-                Click.visitor_id,
-                func.min(Click.clicked_at),
-                func.max(Click.clicked_at),
-                func.count(),
-            )
-            .join(ShareLink, ShareLink.id == Click.link_id)
-            .where(Click.uncounted_reason.is_(None))
-            .group_by(ShareLink.sharer_id, Click.visitor_id),
+            ["sharer_id", "visitor_id", "first_seen_at", "last_seen_at", "prior_seen_at", "clicks"],
+            _visitors_from_clicks(connection.dialect.name),
         ),
         execution_options={"preserve_rowcount": True},  # psycopg reports -1 otherwise
     ).rowcount
     return {"clicks": clicks, "visitors": max(visitor_rows, 0)}
+
+
+def _visitors_from_clicks(dialect: str):
+    """Each (sharer, visitor)'s row of ``sharer_visitors`` from the counted clicks: first and
+    last click, how many, and the last click on a day before the last click's China day."""
+    counted = (
+        select(
+            ShareLink.sharer_id.label("sharer_id"),
+            Click.visitor_id.label("visitor_id"),
+            Click.clicked_at.label("at"),
+            func.max(Click.clicked_at)
+            .over(partition_by=(ShareLink.sharer_id, Click.visitor_id))
+            .label("last"),
+        )
+        .join(ShareLink, ShareLink.id == Click.link_id)
+        .where(Click.uncounted_reason.is_(None))
+        .subquery()
+    )
+    earlier_day = _china_date(dialect, counted.c.at) < _china_date(dialect, counted.c.last)
+    return select(
+        counted.c.sharer_id,
+        counted.c.visitor_id,
+        func.min(counted.c.at),
+        func.max(counted.c.at),
+        func.max(case((earlier_day, counted.c.at))),
+        func.count(),
+    ).group_by(counted.c.sharer_id, counted.c.visitor_id)

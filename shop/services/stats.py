@@ -28,12 +28,14 @@ Definitions (the page says the same in plain words):
 - Rates are integer basis points, rounded down; money is integer fen.
 """
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from shop.errors import ValidationError
 from shop.extensions import db
@@ -266,8 +268,9 @@ class _LinkInfo:
     link_label: str
 
 
-def _links(sharer_id: int) -> dict[int, _LinkInfo]:
-    rows = db.session.execute(
+@cache
+def _links_query():
+    return (
         select(
             ShareLink.id,
             ShareLink.code,
@@ -277,16 +280,23 @@ def _links(sharer_id: int) -> dict[int, _LinkInfo]:
             Product.title,
         )
         .outerjoin(Product, Product.id == ShareLink.product_id)
-        .where(ShareLink.sharer_id == sharer_id)
+        .where(ShareLink.sharer_id == bindparam("sharer_id"))
     )
+
+
+def _links(sharer_id: int) -> dict[int, _LinkInfo]:
+    rows = db.session.execute(_links_query(), {"sharer_id": sharer_id}).all()
+    # Each label translated once, not once per link.
+    channel_labels = {channel: str(label) for channel, label in CHANNEL_LABELS.items()}
+    whole_shop = str(_l("Whole shop"))
     found = {}
     for link_id, code, product_id, channel, label, title in rows:
         channel = Channel(channel)
-        product_label = title if product_id is not None else str(_l("Whole shop"))
+        product_label = title if product_id is not None else whole_shop
         if channel == Channel.CUSTOM:
             channel_key, channel_label = f"custom:{label}", label
         else:
-            channel_key, channel_label = channel.value, str(CHANNEL_LABELS[channel])
+            channel_key, channel_label = channel.value, channel_labels[channel]
         found[link_id] = _LinkInfo(
             product_key=f"p{product_id}" if product_id is not None else "shop",
             product_label=product_label,
@@ -324,14 +334,29 @@ class _Sums:
         return cls(by_link, by_day)
 
 
+@cache
+def _sums_query(model, fields: tuple[str, ...], key: str):
+    """The sum of ``fields`` of a rollup per ``key`` ("link_id", "day" or both) for one
+    sharer and a range of days, built once (building it cost more than running it)."""
+    keys = [getattr(model, name) for name in key.split(",")]
+    return (
+        select(*keys, *(func.sum(getattr(model, name)) for name in fields))
+        .where(
+            model.sharer_id == bindparam("sharer_id"),
+            model.day >= bindparam("start"),
+            model.day <= bindparam("end"),
+        )
+        .group_by(*keys)
+    )
+
+
 def _rollup_sums(model, fields: tuple[str, ...], sharer_id: int, period: Period) -> _Sums:
     """``fields`` of a rollup (``ClickDay`` or ``OrderDay``) summed by the database per link
     and per day: a few dozen rows back instead of one per link and day."""
-    sums = [func.sum(getattr(model, name)) for name in fields]
-    where = (model.sharer_id == sharer_id, model.day >= period.start, model.day <= period.end)
+    params = {"sharer_id": sharer_id, "start": period.start, "end": period.end}
     found = []
-    for key in (model.link_id, model.day):
-        rows = db.session.execute(select(key, *sums).where(*where).group_by(key))
+    for key in ("link_id", "day"):
+        rows = db.session.execute(_sums_query(model, fields, key), params)
         found.append({row[0]: [int(value or 0) for value in row[1:]] for row in rows})
     return _Sums(found[0], {as_date(day): counts for day, counts in found[1].items()})
 
@@ -392,16 +417,22 @@ def _earning_orders(sharer_id: int, period: Period) -> tuple:
     )
 
 
+@cache
+def _lags_query():
+    return select(Order.click_lag_seconds).where(
+        Order.sharer_id == bindparam("sharer_id"),
+        Order.placed_at >= bindparam("starts_at"),
+        Order.placed_at < bindparam("ends_at"),
+        Order.attribution_reason.in_(EARNING_REASONS),
+        Order.click_lag_seconds.is_not(None),
+    )
+
+
 def _lags(sharer_id: int, period: Period) -> list[int]:
     """Seconds from click to order of the period's earning orders, kept on each order when
     it was placed (read from ``ix_orders_sharer_placed`` alone)."""
-    return list(
-        db.session.execute(
-            select(Order.click_lag_seconds).where(
-                *_earning_orders(sharer_id, period), Order.click_lag_seconds.is_not(None)
-            )
-        ).scalars()
-    )
+    params = {"sharer_id": sharer_id, "starts_at": period.starts_at, "ends_at": period.ends_at}
+    return list(db.session.execute(_lags_query(), params).scalars())
 
 
 def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
@@ -451,19 +482,18 @@ def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
 
 def _lag(lags: list[int]) -> Lag:
     seconds = sorted(lags)
-    counts = dict.fromkeys((key for key, _ in LAG_BUCKETS), 0)
-    for value in seconds:
-        for key, upper in LAG_BUCKETS:
-            if upper is None or value < upper:
-                counts[key] += 1
-                break
+    counts, below = [], 0
+    for key, upper in LAG_BUCKETS:
+        up_to = len(seconds) if upper is None else bisect_left(seconds, upper)
+        counts.append((key, up_to - below))
+        below = up_to
     median = None
     if seconds:
         middle = len(seconds) // 2
         median = (
             seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) // 2
         )
-    return Lag(median, list(counts.items()), len(seconds))
+    return Lag(median, counts, len(seconds))
 
 
 def _sorted(rows: dict[str, Row]) -> list[Row]:
@@ -528,13 +558,132 @@ def _build(
     return stats
 
 
+#: Clicks reach the rollups within CLICK_BATCH_SECONDS of happening: a China day's numbers are
+#: taken as final once this long has passed since it ended.
+CLOSED_AFTER = timedelta(minutes=5)
+
+
+def _link_day_sums(model, fields: tuple[str, ...], sharer_id: int, period: Period) -> _Sums:
+    """Like :func:`_rollup_sums` in one query, for a period of a day or two (today)."""
+    rows = db.session.execute(
+        _sums_query(model, fields, "link_id,day"),
+        {"sharer_id": sharer_id, "start": period.start, "end": period.end},
+    )
+    found = {
+        (link_id, as_date(day)): [int(v or 0) for v in values] for link_id, day, *values in rows
+    }
+    return _Sums.of(found, len(fields))
+
+
+def _merged(first: _Sums, second: _Sums) -> _Sums:
+    by_link = {key: list(counts) for key, counts in first.by_link.items()}
+    for key, counts in second.by_link.items():
+        total = by_link.setdefault(key, [0] * len(counts))
+        for index, value in enumerate(counts):
+            total[index] += value
+    return _Sums(by_link, first.by_day | second.by_day)  # the two periods share no day
+
+
+@dataclass(frozen=True)
+class _Closed:
+    """The numbers of days that have ended, kept per process (STATS_PAST_DAYS_SECONDS)."""
+
+    clicks: _Sums
+    orders: _Sums
+    lags: list[int]
+    #: Visitors with a counted click in the days (when the days run up to today).
+    visitors: int
+
+
+def _closed_days(sharer_id: int, period: Period, *, today_starts: datetime) -> _Closed:
+    """The ended days ``period`` (up to yesterday). Their visitors: those last seen in it, and
+    those last seen today whose last click before today (``prior_seen_at``) was in it."""
+    in_days = (SharerVisitor.sharer_id == sharer_id) & (
+        SharerVisitor.last_seen_at >= period.starts_at
+    )
+    came_back = (SharerVisitor.sharer_id == sharer_id) & (
+        SharerVisitor.last_seen_at >= today_starts
+    )
+    visitors = (
+        db.session.execute(
+            select(func.count()).where(in_days & (SharerVisitor.last_seen_at < today_starts))
+        ).scalar_one()
+        + db.session.execute(
+            select(func.count()).where(
+                came_back & (SharerVisitor.prior_seen_at >= period.starts_at)
+            )
+        ).scalar_one()
+    )
+    return _Closed(
+        _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
+        _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
+        _lags(sharer_id, period),
+        visitors,
+    )
+
+
+@cache
+def _new_today_query():
+    return select(func.count()).where(
+        SharerVisitor.sharer_id == bindparam("sharer_id"),
+        SharerVisitor.last_seen_at >= bindparam("today_starts"),
+        (SharerVisitor.prior_seen_at.is_(None))
+        | (SharerVisitor.prior_seen_at < bindparam("period_starts")),
+    )
+
+
+def _new_today(sharer_id: int, period_starts: datetime, today_starts: datetime) -> int:
+    """Visitors last seen today who had no counted click from ``period_starts`` until today."""
+    params = {"sharer_id": sharer_id, "today_starts": today_starts, "period_starts": period_starts}
+    return db.session.execute(_new_today_query(), params).scalar_one()
+
+
 def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = None) -> Stats:
     """The sharer's funnel for the China days ``start``..``end`` from the rollups and the
     period's orders; never scans the clicks table. Periods are not validated here (the
-    parsing helpers do that). With ``now`` given, a period that ends after it counts its
-    visitors from the index alone (nobody's first visit can be after now)."""
+    parsing helpers do that).
+
+    With ``now`` given, days that ended more than CLOSED_AFTER ago are summed once and kept
+    STATS_PAST_DAYS_SECONDS in this process; today's numbers are read on every call. So a
+    period ending today costs a handful of small reads after its first view, and an order of an
+    earlier day that is paid, settled or refunded shows within that time. A period that ends
+    after ``now`` counts its visitors exactly: those of the ended days plus those new today."""
     period = Period(start, end)
-    open_ended = now is not None and period.ends_at > now
+    if now is None:
+        return _funnel(sharer_id, period, open_ended=False, exact=True)
+    today = china_day(now)
+    today_starts = day_start(today)
+    settled_days = now >= today_starts + CLOSED_AFTER
+    cache = app_cache("stats_closed_days", "STATS_PAST_DAYS_SECONDS")
+    if period.end < today and settled_days:  # every day has ended: all of it is kept
+        return cache.get(
+            ("all", sharer_id, start, end),
+            lambda: _funnel(sharer_id, period, open_ended=False, exact=False),
+        )
+    if not settled_days or period.start >= today:
+        return _funnel(sharer_id, period, open_ended=period.ends_at > now, exact=False)
+    closed_period = Period(start, today - timedelta(days=1))
+    closed = cache.get(
+        ("closed", sharer_id, start, today),
+        lambda: _closed_days(sharer_id, closed_period, today_starts=today_starts),
+    )
+    live = Period(today, end)
+    stats = _build(
+        sharer_id,
+        period,
+        _merged(closed.clicks, _link_day_sums(ClickDay, CLICK_FIELDS, sharer_id, live)),
+        closed.visitors + _new_today(sharer_id, period.starts_at, today_starts),
+        _merged(closed.orders, _link_day_sums(OrderDay, ORDER_FIELDS, sharer_id, live)),
+        closed.lags + _lags(sharer_id, live),
+    )
+    stats.visitors = min(stats.visitors, stats.clicks)
+    stats.visitors_exact = True
+    return stats
+
+
+def _funnel(sharer_id: int, period: Period, *, open_ended: bool, exact: bool) -> Stats:
+    """Every number read afresh. ``open_ended``: nobody's first visit can be after the period
+    (its end is after now), so visitors are counted from the index alone."""
     visitors = _rollup_visitors(sharer_id, period, open_ended=open_ended)
     stats = _build(
         sharer_id,
@@ -547,7 +696,7 @@ def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = Non
     # Someone who came before and after a past period but not during it would count: never
     # show more visitors than counted clicks, and let the page say the number is an estimate.
     stats.visitors = min(stats.visitors, stats.clicks)
-    stats.visitors_exact = now is None or open_ended
+    stats.visitors_exact = exact or open_ended
     return stats
 
 

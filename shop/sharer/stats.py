@@ -1,6 +1,6 @@
 """/me/stats: the sharer's own funnel for a period, with a server-drawn SVG chart."""
 
-from flask import abort, make_response, render_template, request, url_for
+from flask import abort, current_app, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -46,6 +46,7 @@ def stats_page():
         end_value=request.args.get("end") or period.end.isoformat(),
         chart_url=url_for("sharer.stats_chart", **_period_args(period)),
         max_date=stats.last_days(1, now=now()).end.isoformat(),
+        refresh_minutes=int(current_app.config["STATS_PAST_DAYS_SECONDS"]) // 60,
     )
 
 

@@ -4,11 +4,11 @@ many writers at once), equal to a recount from the raw rows, and re-runnable."""
 import threading
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from shop import db as dbsetup
 from shop.extensions import db
-from shop.models import Channel, ClickDay, ShareLink, SharerVisitor
+from shop.models import Channel, Click, ClickDay, ShareLink, SharerVisitor
 from shop.services import clicks, links, rollup
 from tests.factories import make_product, make_shop
 from tests.services.test_links_and_clicks import facts
@@ -27,7 +27,7 @@ def snapshot():
         for r in db.session.execute(select(ClickDay)).scalars()
     }
     visitors = {
-        (r.sharer_id, r.visitor_id, r.first_seen_at, r.last_seen_at, r.clicks)
+        (r.sharer_id, r.visitor_id, r.first_seen_at, r.last_seen_at, r.prior_seen_at, r.clicks)
         for r in db.session.execute(select(SharerVisitor)).scalars()
     }
     return days, visitors
@@ -69,8 +69,8 @@ def test_clicks_fill_the_day_rows_by_china_day_with_each_kind_counted(ctx):
         (date(2026, 11, 21), poster.id, sharer, product.id, "poster", 1, 1, 1, 0, 0),
     }
     assert visitors == {
-        (sharer, "a" * 32, LATE, LATE, 1),
-        (sharer, "d" * 32, NEXT_DAY, NEXT_DAY, 1),
+        (sharer, "a" * 32, LATE, LATE, None, 1),
+        (sharer, "d" * 32, NEXT_DAY, NEXT_DAY, None, 1),
     }
 
 
@@ -164,9 +164,60 @@ def test_the_migration_counts_the_clicks_recorded_before_it(app):
         follow(group, "a" * 32, LATE + timedelta(minutes=1))
         follow(poster, "b" * 32, NEXT_DAY)
         follow(group, "c" * 32, NEXT_DAY, ua=BOT_UA)
+        follow(poster, "a" * 32, NEXT_DAY + timedelta(days=1))  # "a" again two days later
         db.session.commit()
         expected = snapshot()
+        assert (group.shop.user_id, "a" * 32, LATE, NEXT_DAY + timedelta(days=1), LATE, 2) in (
+            expected[1]
+        )
         db.session.remove()
         downgrade(revision="16aa2e3118b5")  # before the rollup tables
         upgrade()
         assert snapshot() == expected
+
+
+def test_each_visitor_keeps_their_last_click_on_an_earlier_day(ctx):
+    """``prior_seen_at``: the last counted click on a China day before the last click's day,
+    kept click by click, in batches whose rows are out of order, and equal to a recount."""
+    shop, _product, group, poster = two_links()
+    sharer = shop.user_id
+
+    def prior_of(visitor):
+        return db.session.execute(
+            select(SharerVisitor.prior_seen_at).where(
+                SharerVisitor.sharer_id == sharer, SharerVisitor.visitor_id == visitor
+            )
+        ).scalar_one()
+
+    a = "a" * 32
+    follow(group, a, LATE - timedelta(hours=2))
+    follow(group, a, LATE)  # 23:59 China time, the same day
+    assert prior_of(a) is None
+    follow(poster, a, NEXT_DAY)  # the next China day: the 23:59 click becomes the prior one
+    assert prior_of(a) == LATE
+    follow(group, a, NEXT_DAY + timedelta(hours=3))  # same day again: unchanged
+    assert prior_of(a) == LATE
+    follow(group, a, NEXT_DAY + timedelta(days=2))
+    assert prior_of(a) == NEXT_DAY + timedelta(hours=3)
+    follow(group, a, NEXT_DAY + timedelta(days=2, hours=1), ua=BOT_UA)  # not counted
+    assert prior_of(a) == NEXT_DAY + timedelta(hours=3)
+
+    # One batch out of order across three days, for a visitor already seen two days back.
+    b = "b" * 32
+    follow(group, b, LATE - timedelta(days=1))
+    rows = [
+        {"link_id": group.id, "clicked_at": at, "visitor_id": b, "is_scan": False,
+         "uncounted_reason": None}
+        for at in (NEXT_DAY + timedelta(hours=5), LATE - timedelta(hours=1),
+                   NEXT_DAY + timedelta(hours=1), LATE - timedelta(hours=3))
+    ]  # fmt: skip
+    connection = db.session.connection()
+    connection.execute(insert(Click), [r | {"ip_hash": "x", "ua_family": "wechat"} for r in rows])
+    rollup.add_clicks(connection, rows)
+    assert prior_of(b) == LATE - timedelta(hours=1)
+    # A late batch with only older rows: the prior click can move, the last one cannot.
+    late = [rows[0] | {"clicked_at": LATE - timedelta(minutes=30)}]
+    connection.execute(insert(Click), [r | {"ip_hash": "x", "ua_family": "wechat"} for r in late])
+    rollup.add_clicks(connection, late)
+    assert prior_of(b) == LATE - timedelta(minutes=30)
+    assert snapshot() == recounted()

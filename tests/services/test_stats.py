@@ -81,14 +81,23 @@ def world(ctx):
     return {"a": a.user, "b": b.user, "o1": o1, "links": (group, poster, custom, shop_link)}
 
 
+@pytest.fixture(params=["fresh", "ended days apart"])
+def funnel(request):
+    """``stats.funnel`` reading every day afresh, and with ``now`` (18:00 China time): the
+    days before today summed apart from today's, as the page computes it."""
+    if request.param == "fresh":
+        return stats.funnel
+    return lambda sharer_id, start, end: stats.funnel(sharer_id, start, end, now=NOW)
+
+
 def by_key(rows):
     return {
         row.key: (row.clicks, row.scans, row.orders, row.paid, row.estimated_cents) for row in rows
     }
 
 
-def test_week_funnel_counts_by_hand(world):
-    s = stats.funnel(world["a"].id, *WEEK)
+def test_week_funnel_counts_by_hand(world, funnel):
+    s = funnel(world["a"].id, *WEEK)
     # Counted: v1 twice on the group link, v2's scan, v3 at 00:00 on the 18th, v5.
     assert (s.clicks, s.scans, s.bots, s.repeats, s.recorded) == (5, 1, 2, 2, 9)
     assert s.visitors == 4  # v1, v2, v3, v5; v4 clicked the day before the week
@@ -104,8 +113,8 @@ def test_week_funnel_counts_by_hand(world):
     assert s.conversion_bps == 8000
 
 
-def test_week_breakdowns_by_channel_product_and_link(world):
-    s = stats.funnel(world["a"].id, *WEEK)
+def test_week_breakdowns_by_channel_product_and_link(world, funnel):
+    s = funnel(world["a"].id, *WEEK)
     assert by_key(s.by_channel) == {
         "wechat_group": (2, 0, 1, 1, 1000),
         "poster": (1, 1, 1, 1, 1000),
@@ -125,8 +134,8 @@ def test_week_breakdowns_by_channel_product_and_link(world):
     assert [row.key for row in s.by_channel][0] == "wechat_group"  # most clicks first
 
 
-def test_daily_series_has_every_day_of_the_period(world):
-    s = stats.funnel(world["a"].id, *WEEK)
+def test_daily_series_has_every_day_of_the_period(world, funnel):
+    s = funnel(world["a"].id, *WEEK)
     assert [(p.day.day, p.clicks, p.orders, p.estimated_cents) for p in s.daily] == [
         (18, 1, 1, 0),  # v3 at 00:00 and the unpaid order O3
         (19, 0, 0, 0),
@@ -138,8 +147,8 @@ def test_daily_series_has_every_day_of_the_period(world):
     ]
 
 
-def test_time_from_click_to_order(world):
-    lag = stats.funnel(world["a"].id, *WEEK).lag
+def test_time_from_click_to_order(world, funnel):
+    lag = funnel(world["a"].id, *WEEK).lag
     assert lag.orders == 4
     assert lag.median_seconds == (1800 + 7200) // 2
     assert dict(lag.buckets) == {
@@ -152,17 +161,17 @@ def test_time_from_click_to_order(world):
     }
 
 
-def test_other_sharers_clicks_and_orders_stay_out(world):
-    b = stats.funnel(world["b"].id, *WEEK)
+def test_other_sharers_clicks_and_orders_stay_out(world, funnel):
+    b = funnel(world["b"].id, *WEEK)
     assert (b.clicks, b.visitors, b.orders) == (1, 1, 0)
     assert [row.label for row in b.by_product] == ["龙井茶"]
 
 
-def test_china_day_boundaries(world):
-    day_before = stats.funnel(world["a"].id, date(2026, 11, 17), date(2026, 11, 17))
+def test_china_day_boundaries(world, funnel):
+    day_before = funnel(world["a"].id, date(2026, 11, 17), date(2026, 11, 17))
     assert (day_before.clicks, day_before.visitors, day_before.orders) == (1, 1, 1)
     month = stats.last_days(30, now=NOW)
-    month = stats.funnel(world["a"].id, month.start, month.end)
+    month = funnel(world["a"].id, month.start, month.end)
     assert (month.clicks, month.orders, month.paid) == (6, 5, 4)
 
 
@@ -176,9 +185,9 @@ def test_china_day_boundaries(world):
         (date(2026, 1, 1), date(2026, 1, 31)),
     ],
 )
-def test_rollup_funnel_equals_raw_funnel(world, start, end):
+def test_rollup_funnel_equals_raw_funnel(world, funnel, start, end):
     for sharer in (world["a"], world["b"]):
-        rolled = asdict(stats.funnel(sharer.id, start, end))
+        rolled = asdict(funnel(sharer.id, start, end))
         raw = asdict(stats.funnel_from_raw(sharer.id, start, end))
         visitors = rolled.pop("visitors"), raw.pop("visitors")
         assert rolled == raw
@@ -200,6 +209,70 @@ def test_rollup_visitors_of_a_past_period_count_visitors_around_it(ctx):
     # marked as an estimate for the page.
     assert (rolled.visitors, raw.visitors) == (1, 1) and not rolled.visitors_exact
     assert stats.funnel(shop.user_id, *WEEK, now=NOW).visitors_exact
+
+
+def test_a_period_ending_today_adds_todays_numbers_to_the_ended_days(ctx):
+    """Visitors of the ended days and of today, each once: "a" came on the 20th and today,
+    "b" before the week and today, "c" twice today, "d" on the 21st only."""
+    shop = make_shop()
+    tea = make_product(price_cents=10000, rebate_bps=1000)
+    link = links.get_or_create_link(shop, tea, Channel.MOMENTS, now=NOW)
+    today = datetime(2026, 11, 23, 16, 0)  # 00:00 on the 24th in China
+    for visitor, at in (
+        ("a", NOW - timedelta(days=4)),
+        ("a", today + timedelta(hours=1)),
+        ("b", NOW - timedelta(days=20)),
+        ("b", today + timedelta(hours=2)),
+        ("c", today + timedelta(hours=3)),
+        ("c", today + timedelta(hours=4)),
+        ("d", NOW - timedelta(days=3)),
+    ):
+        assert click(link, visitor, at) is None
+    [placed] = place(make_user(), [(tea.id, 1)], visitor="c" * 32, at=NOW, key="today")
+    pay(placed, at=NOW + timedelta(seconds=30))
+    split = stats.funnel(shop.user_id, *WEEK, now=NOW + timedelta(minutes=1))
+    fresh = stats.funnel(shop.user_id, *WEEK)
+    raw = stats.funnel_from_raw(shop.user_id, *WEEK)
+    assert (split.clicks, split.visitors, split.orders, split.paid) == (6, 4, 1, 1)
+    assert split.visitors_exact
+    assert asdict(split) == asdict(fresh) == asdict(raw)
+    assert [(p.day.day, p.clicks, p.orders) for p in split.daily][-4:] == [
+        (21, 1, 0),
+        (22, 0, 0),
+        (23, 0, 0),
+        (24, 4, 1),
+    ]
+    # The first five minutes after midnight read every day afresh (late click batches).
+    assert asdict(stats.funnel(shop.user_id, *WEEK, now=today + timedelta(minutes=2))) == (
+        asdict(raw)
+    )
+
+
+def test_ended_days_are_kept_and_today_stays_live(app):
+    """With STATS_PAST_DAYS_SECONDS on, the ended days are summed once per process: today's
+    clicks, visitors and orders show at once; a change to an ended day waits for the time to
+    live (here: a click written straight into an ended day, as a recount could)."""
+    app.config["STATS_PAST_DAYS_SECONDS"] = 600
+    with app.app_context():
+        shop = make_shop()
+        tea = make_product(price_cents=10000, rebate_bps=1000)
+        link = links.get_or_create_link(shop, tea, Channel.MOMENTS, now=NOW)
+        click(link, "a", NOW - timedelta(days=2))
+        first = stats.funnel(shop.user_id, *WEEK, now=NOW)
+        assert (first.clicks, first.visitors, first.orders) == (1, 1, 0)
+        click(link, "a", NOW - timedelta(hours=1))  # "a" again today: still one visitor
+        click(link, "e", NOW - timedelta(minutes=30))
+        [placed] = place(make_user(), [(tea.id, 1)], visitor="e" * 32, at=NOW, key="k")
+        second = stats.funnel(shop.user_id, *WEEK, now=NOW + timedelta(minutes=1))
+        assert (second.clicks, second.visitors, second.orders) == (3, 2, 1)
+        click(link, "f", NOW - timedelta(days=3))  # an ended day changes
+        kept = stats.funnel(shop.user_id, *WEEK, now=NOW + timedelta(minutes=2))
+        assert (kept.clicks, kept.visitors) == (3, 2)
+        app.extensions.pop("stats_closed_days")  # as when the time to live runs out
+        fresh = stats.funnel(shop.user_id, *WEEK, now=NOW + timedelta(minutes=3))
+        assert (fresh.clicks, fresh.visitors) == (4, 3)
+        assert asdict(fresh) == asdict(stats.funnel_from_raw(shop.user_id, *WEEK))
+        assert placed.sharer_id == shop.user_id
 
 
 def test_past_period_visitors_never_exceed_its_clicks(ctx):

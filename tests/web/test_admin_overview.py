@@ -16,7 +16,9 @@ from shop.models import (
     FraudFlag,
     LedgerEntry,
     OrderStatus,
+    ProductDay,
     RebateHold,
+    SaleDay,
     utcnow,
 )
 from shop.services import sales
@@ -275,6 +277,45 @@ def test_past_days_clicks_are_kept_a_while_and_today_is_always_live(app):
         db.session.execute(ClickDay.__table__.update().values(counted=ClickDay.counted + 10))
         # Today's clicks show at once; a recount of a finished day shows within the setting.
         assert [d.clicks for d in overview.daily(now=now, days=2)] == [4, 13]
-        app.extensions.pop("overview_click_days")
+        app.extensions.pop("overview_closed_days")
         assert [d.clicks for d in overview.daily(now=now, days=2)] == [14, 13]
+        db.session.rollback()
+
+
+def test_top_lists_add_todays_sales_to_the_kept_days(app):
+    """The ended days' totals per sharer and product are kept; today's sales are added on
+    every view, so a sharer or product can overtake the leaders of the ended days today."""
+    from shop.services import overview
+
+    app.config["OVERVIEW_PAST_DAYS_SECONDS"] = 600
+    with app.app_context():
+        now = utcnow()
+        today, yesterday = china_day(now), china_day(now) - timedelta(days=1)
+        sharers = [make_user(display_name=f"分享者{n}") for n in range(3)]
+        products = [make_product() for _ in range(3)]
+        for n, (sharer, product) in enumerate(zip(sharers, products, strict=True)):
+            db.session.add(SaleDay(day=yesterday, sharer_id=sharer.id, orders=3 - n,
+                                   gmv_cents=(3 - n) * 1000))  # fmt: skip
+            db.session.add(ProductDay(day=yesterday, product_id=product.id, units=3 - n,
+                                      gmv_cents=(3 - n) * 1000))  # fmt: skip
+        db.session.flush()
+
+        def tops():
+            sharer_ids = [s.sharer_id for s in overview.top_sharers(now=now, days=2, limit=2)]
+            product_ids = [p.product_id for p in overview.top_products(now=now, days=2, limit=2)]
+            return sharer_ids, product_ids
+
+        assert tops() == ([sharers[0].id, sharers[1].id], [products[0].id, products[1].id])
+        # Today the third sharer and product sell 5 (another sharer's order counts as sharer 0).
+        db.session.add(SaleDay(day=today, sharer_id=sharers[2].id, orders=5, gmv_cents=5000))
+        db.session.add(SaleDay(day=today, sharer_id=0, orders=1, gmv_cents=700))
+        db.session.add(ProductDay(day=today, product_id=products[2].id, units=5, gmv_cents=5000))
+        db.session.flush()
+        assert tops() == ([sharers[2].id, sharers[0].id], [products[2].id, products[0].id])
+        top = overview.top_sharers(now=now, days=2)[0]
+        assert (top.name, top.orders, top.gmv_cents) == ("分享者2", 6, 6000)
+        assert [(d.orders, d.gmv_cents) for d in overview.daily(now=now, days=2)] == [
+            (6, 6000),
+            (6, 5700),
+        ]
         db.session.rollback()
