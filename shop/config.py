@@ -144,8 +144,9 @@ class Defaults:
     #: turns overrides off. Bounded by TEAM_OVERRIDE_MAX_BPS, and never above 10000.
     TEAM_OVERRIDE_BPS = 0
     TEAM_OVERRIDE_MAX_BPS = 2000
-    #: The admin overview keeps the click totals of China days that have ended this long per
-    #: process (they change only when `flask rollup` recounts them); today's are always live.
+    #: The admin overview keeps the totals of China days that have ended (clicks, paid orders
+    #: and sales by day, sharer and product) this long per process (they change only when
+    #: `flask rollup` recounts them); today's, refunds and the work waiting are always live.
     OVERVIEW_PAST_DAYS_SECONDS = 600
 
     # Production (shop.ops, gunicorn.conf.py, README "Production").

@@ -5,10 +5,12 @@ Everything comes from the daily rollups, never from the raw clicks, orders, item
 entries: clicks from ``ClickDay``, paid orders and sales from ``SaleDay`` (by sharer) and
 ``ProductDay``, rebate totals from ``LedgerDay`` (``shop.services.sales`` keeps them). The
 sums of the days that have ended (clicks, paid orders and sales by day, by sharer and by
-product) are kept ``OVERVIEW_PAST_DAYS_SECONDS`` per process: they change no more, except when
-``flask rollup`` recounts them. Today's rows are read on every call, and so are refunds, which
-change the rows of the day an order was paid. A paid order counts on the China day it was
-paid and stays counted if it is refunded later (sales are gross; refunds are shown apart).
+product) are kept ``OVERVIEW_PAST_DAYS_SECONDS`` per process, from ``rollup.CLOSED_AFTER``
+past midnight on (until then the click writer may still write clicks of the day before): they
+change no more after that, except when ``flask rollup`` recounts them. Today's rows are read
+on every call, and so are refunds, which change the rows of the day an order was paid. A paid
+order counts on the China day it was paid and stays counted if it is refunded later (sales are
+gross; refunds are shown apart).
 """
 
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from shop.models import (
     User,
 )
 from shop.services.cache import app_cache
-from shop.services.rollup import as_date, china_day
+from shop.services.rollup import CLOSED_AFTER, as_date, china_day, day_start
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,6 @@ class TopProduct:
 
 def first_day(now: datetime, days: int) -> date:
     return china_day(now) - timedelta(days=days - 1)
-
-
-def _window(model, *, now: datetime, days: int):
-    return model.day >= first_day(now, days), model.day <= china_day(now)
 
 
 @dataclass(frozen=True)
@@ -171,8 +169,12 @@ def _statements():
 
 def _window_sums(now: datetime, days: int) -> _Window:
     start, today = first_day(now, days), china_day(now)
-    cache = app_cache("overview_closed_days", "OVERVIEW_PAST_DAYS_SECONDS")
-    closed = cache.get((start, today), lambda: _closed(start, today - timedelta(days=1)))
+    yesterday = today - timedelta(days=1)
+    if now < day_start(today) + CLOSED_AFTER:  # yesterday's last clicks may still be coming
+        closed = _closed(start, yesterday)
+    else:
+        cache = app_cache("overview_closed_days", "OVERVIEW_PAST_DAYS_SECONDS")
+        closed = cache.get((start, today), lambda: _closed(start, yesterday))
     statements = _statements()
     return _Window(
         start=start,

@@ -21,6 +21,10 @@ from shop.models import Click, ClickDay, ShareLink, SharerVisitor
 #: Days are China days: sharers read "today" in Beijing time (no daylight saving there).
 CHINA = timedelta(hours=8)
 BOT_REASONS = ("bot", "head", "prefetch")
+#: Clicks reach the rollups within CLICK_BATCH_SECONDS of happening (and a payment that began
+#: before midnight commits a moment after it): pages that keep the sums of ended China days
+#: take a day as final only once this long has passed since it ended.
+CLOSED_AFTER = timedelta(minutes=5)
 REPEAT_REASONS = ("duplicate", "flood")
 
 

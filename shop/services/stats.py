@@ -15,7 +15,9 @@ Definitions (the page says the same in plain words):
   scans of a poster's QR code (part of the clicks, not in addition to them).
 - Unique visitors (rollup): visitors of the sharer whose first counted click was before the
   period's end and whose last counted click was at or after its start. For a period ending
-  today that is exactly the visitors with a counted click in the period. For a past custom
+  today that is exactly the visitors with a counted click in the period (computed as those of
+  the ended days plus those new today, from each visitor's last click on an earlier day,
+  ``prior_seen_at``, so the ended days' count can be kept). For a past custom
   period it also counts a visitor who clicked before and again after the period but not
   within it, so it can be higher than the raw count (``funnel_from_raw``: distinct visitor
   ids of counted clicks in the period); the per-sharer visitor table keeps only the first
@@ -54,7 +56,14 @@ from shop.models import (
 from shop.services.attribution import EARNING_REASONS
 from shop.services.cache import app_cache
 from shop.services.links import CHANNEL_LABELS
-from shop.services.rollup import BOT_REASONS, as_date, china_date_sql, china_day, day_start
+from shop.services.rollup import (
+    BOT_REASONS,
+    CLOSED_AFTER,
+    as_date,
+    china_date_sql,
+    china_day,
+    day_start,
+)
 
 MAX_DAYS = 366
 PRESETS = {"7d": 7, "30d": 30}
@@ -558,11 +567,6 @@ def _build(
     return stats
 
 
-#: Clicks reach the rollups within CLICK_BATCH_SECONDS of happening: a China day's numbers are
-#: taken as final once this long has passed since it ended.
-CLOSED_AFTER = timedelta(minutes=5)
-
-
 def _link_day_sums(model, fields: tuple[str, ...], sharer_id: int, period: Period) -> _Sums:
     """Like :func:`_rollup_sums` in one query, for a period of a day or two (today)."""
     rows = db.session.execute(
@@ -586,7 +590,8 @@ def _merged(first: _Sums, second: _Sums) -> _Sums:
 
 @dataclass(frozen=True)
 class _Closed:
-    """The numbers of days that have ended, kept per process (STATS_PAST_DAYS_SECONDS)."""
+    """The numbers of days that have ended, kept per process (STATS_PAST_DAYS_SECONDS): sums
+    only, never labels, which are in the reader's language and follow product renames."""
 
     clicks: _Sums
     orders: _Sums
@@ -617,7 +622,7 @@ def _closed_days(sharer_id: int, period: Period, *, today_starts: datetime) -> _
     return _Closed(
         _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
         _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
-        _lags(sharer_id, period),
+        sorted(_lags(sharer_id, period)),  # sorted once: a view then sorts only today's in
         visitors,
     )
 
@@ -653,13 +658,23 @@ def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = Non
         return _funnel(sharer_id, period, open_ended=False, exact=True)
     today = china_day(now)
     today_starts = day_start(today)
-    settled_days = now >= today_starts + CLOSED_AFTER
+    settled_days = now >= today_starts + CLOSED_AFTER  # late click batches are in
     cache = app_cache("stats_closed_days", "STATS_PAST_DAYS_SECONDS")
-    if period.end < today and settled_days:  # every day has ended: all of it is kept
-        return cache.get(
-            ("all", sharer_id, start, end),
-            lambda: _funnel(sharer_id, period, open_ended=False, exact=False),
+    if period.end < today and settled_days:  # every day has ended: its sums are kept
+        past = cache.get(
+            ("past", sharer_id, start, end),
+            lambda: _Closed(
+                _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
+                _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
+                sorted(_lags(sharer_id, period)),
+                _rollup_visitors(sharer_id, period),
+            ),
         )
+        # Labels (channels in the reader's language, product titles) are read on every view.
+        stats = _build(sharer_id, period, past.clicks, past.visitors, past.orders, past.lags)
+        stats.visitors = min(stats.visitors, stats.clicks)
+        stats.visitors_exact = False
+        return stats
     if not settled_days or period.start >= today:
         return _funnel(sharer_id, period, open_ended=period.ends_at > now, exact=False)
     closed_period = Period(start, today - timedelta(days=1))

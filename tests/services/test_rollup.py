@@ -220,4 +220,13 @@ def test_each_visitor_keeps_their_last_click_on_an_earlier_day(ctx):
     connection.execute(insert(Click), [r | {"ip_hash": "x", "ua_family": "wechat"} for r in late])
     rollup.add_clicks(connection, late)
     assert prior_of(b) == LATE - timedelta(minutes=30)
+    # The last click's day again, with an earlier day's click in the same batch: both the row
+    # and the batch have a prior click; the later one stays.
+    again = [
+        rows[0] | {"clicked_at": NEXT_DAY + timedelta(hours=6)},
+        rows[0] | {"clicked_at": LATE - timedelta(minutes=10)},
+    ]
+    connection.execute(insert(Click), [r | {"ip_hash": "x", "ua_family": "wechat"} for r in again])
+    rollup.add_clicks(connection, again)
+    assert prior_of(b) == LATE - timedelta(minutes=10)
     assert snapshot() == recounted()

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from shop.errors import ValidationError
+from shop.extensions import db
 from shop.models import Channel
 from shop.services import clicks, ledger, links, orders, stats
 from tests.factories import make_product, make_shop, make_user
@@ -258,21 +259,69 @@ def test_ended_days_are_kept_and_today_stays_live(app):
         tea = make_product(price_cents=10000, rebate_bps=1000)
         link = links.get_or_create_link(shop, tea, Channel.MOMENTS, now=NOW)
         click(link, "a", NOW - timedelta(days=2))
+        click(link, "g", NOW - timedelta(days=20))  # before the week
         first = stats.funnel(shop.user_id, *WEEK, now=NOW)
         assert (first.clicks, first.visitors, first.orders) == (1, 1, 0)
         click(link, "a", NOW - timedelta(hours=1))  # "a" again today: still one visitor
+        click(link, "g", NOW - timedelta(hours=1))  # "g" back today: new to the week
         click(link, "e", NOW - timedelta(minutes=30))
-        [placed] = place(make_user(), [(tea.id, 1)], visitor="e" * 32, at=NOW, key="k")
+        place(make_user(), [(tea.id, 1)], visitor="e" * 32, at=NOW, key="k")
         second = stats.funnel(shop.user_id, *WEEK, now=NOW + timedelta(minutes=1))
-        assert (second.clicks, second.visitors, second.orders) == (3, 2, 1)
+        assert (second.clicks, second.visitors, second.orders) == (4, 3, 1)
+        assert asdict(second) == asdict(stats.funnel_from_raw(shop.user_id, *WEEK))
         click(link, "f", NOW - timedelta(days=3))  # an ended day changes
         kept = stats.funnel(shop.user_id, *WEEK, now=NOW + timedelta(minutes=2))
-        assert (kept.clicks, kept.visitors) == (3, 2)
+        assert (kept.clicks, kept.visitors) == (4, 3)
         app.extensions.pop("stats_closed_days")  # as when the time to live runs out
         fresh = stats.funnel(shop.user_id, *WEEK, now=NOW + timedelta(minutes=3))
-        assert (fresh.clicks, fresh.visitors) == (4, 3)
+        assert (fresh.clicks, fresh.visitors) == (5, 4)
         assert asdict(fresh) == asdict(stats.funnel_from_raw(shop.user_id, *WEEK))
-        assert placed.sharer_id == shop.user_id
+
+
+def test_nothing_is_kept_in_the_first_minutes_after_midnight(app):
+    """Until rollup.CLOSED_AFTER past midnight (China time) the click writer may still write
+    clicks of the day before: those views read every day and keep nothing."""
+    app.config["STATS_PAST_DAYS_SECONDS"] = 600
+    with app.app_context():
+        shop = make_shop()
+        link = links.get_or_create_link(shop, make_product(), Channel.MOMENTS, now=NOW)
+        midnight = datetime(2026, 11, 24, 16, 0)  # 00:00 on the 25th in China
+        week = (date(2026, 11, 19), date(2026, 11, 25))
+        click(link, "a", midnight - timedelta(hours=5))
+        assert stats.funnel(shop.user_id, *week, now=midnight + timedelta(minutes=2)).clicks == 1
+        click(link, "b", midnight - timedelta(seconds=1))  # a late batch
+        assert stats.funnel(shop.user_id, *week, now=midnight + timedelta(minutes=6)).clicks == 2
+        click(link, "c", midnight - timedelta(hours=2))  # kept from 00:06 on: not seen yet
+        assert stats.funnel(shop.user_id, *week, now=midnight + timedelta(minutes=7)).clicks == 2
+
+
+def test_kept_past_periods_show_labels_as_they_are_now(app):
+    """A past period's sums are kept, but not its labels: a renamed product shows its new
+    title and the channels follow the reader's language."""
+    app.config["STATS_PAST_DAYS_SECONDS"] = 600
+    with app.app_context():
+        shop = make_shop()
+        product = make_product(title="旧名字")
+        link = links.get_or_create_link(shop, product, Channel.MOMENTS, now=NOW)
+        click(link, "a", NOW - timedelta(days=3))
+        past = (date(2026, 11, 20), date(2026, 11, 22))
+        first = stats.funnel(shop.user_id, *past, now=NOW)
+        assert [(row.label, row.clicks) for row in first.by_product] == [("旧名字", 1)]
+        product.title = "新名字"
+        db.session.flush()
+        click(link, "b", NOW - timedelta(days=3))  # kept sums: not counted yet
+        again = stats.funnel(shop.user_id, *past, now=NOW)
+        assert [(row.label, row.clicks) for row in again.by_product] == [("新名字", 1)]
+
+
+def test_a_period_of_today_alone_reads_today(ctx):
+    shop = make_shop()
+    link = links.get_or_create_link(shop, make_product(), Channel.MOMENTS, now=NOW)
+    click(link, "a", NOW - timedelta(days=1))
+    click(link, "a", NOW - timedelta(hours=1))
+    click(link, "b", NOW - timedelta(hours=2))
+    today = stats.funnel(shop.user_id, TODAY, TODAY, now=NOW)
+    assert (today.clicks, today.visitors, today.visitors_exact) == (2, 2, True)
 
 
 def test_past_period_visitors_never_exceed_its_clicks(ctx):

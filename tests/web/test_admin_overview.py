@@ -319,3 +319,32 @@ def test_top_lists_add_todays_sales_to_the_kept_days(app):
             (6, 5700),
         ]
         db.session.rollback()
+
+
+def test_the_overview_keeps_nothing_in_the_first_minutes_after_midnight(app):
+    """Until rollup.CLOSED_AFTER past midnight, yesterday's last clicks and payments may still
+    be committing: those views read every day and keep nothing."""
+    from shop.services import overview
+    from shop.services.rollup import day_start
+
+    app.config["OVERVIEW_PAST_DAYS_SECONDS"] = 600
+    with app.app_context():
+        midnight = day_start(china_day(utcnow()))
+        yesterday = china_day(midnight) - timedelta(days=1)
+        sharer = make_user()
+
+        def paid_yesterday(n):
+            db.session.add(SaleDay(day=yesterday, sharer_id=sharer.id, orders=n, gmv_cents=n))
+            db.session.flush()
+
+        def orders_at(minutes):
+            days = overview.daily(now=midnight + timedelta(minutes=minutes), days=2)
+            return days[0].orders
+
+        paid_yesterday(1)
+        assert orders_at(2) == 1
+        db.session.execute(SaleDay.__table__.update().values(orders=2))  # a late payment
+        assert orders_at(6) == 2
+        db.session.execute(SaleDay.__table__.update().values(orders=3))
+        assert orders_at(7) == 2  # kept from 00:06 on
+        db.session.rollback()
