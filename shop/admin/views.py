@@ -11,7 +11,7 @@ from shop.errors import DomainError
 from shop.extensions import db, login_manager
 from shop.models import Merchant, MerchantStatus
 from shop.services import admin as admin_queries
-from shop.services import fraud, merchants, moderation, overview
+from shop.services import fraud, merchants, overview
 from shop.web import now
 
 #: The overview's period, in China days ending today.
@@ -38,22 +38,23 @@ def load_merchant(merchant_id: int) -> Merchant:
 def home():
     current = now()
     window = overview.summary(now=current, days=OVERVIEW_DAYS)
+    work = admin_queries.work_counts()
     days = window.days
     return render_template(
         "admin/home.html",
-        merchant_counts=admin_queries.merchant_counts(),
-        money_counts=admin_queries.money_counts(),
-        review_counts=moderation.queue_counts(),
+        merchant_counts=work["merchants"],
+        money_counts=work["money"],
+        review_counts=work["reviews"],
         days=days,
         period_days=OVERVIEW_DAYS,
         paid_orders=sum(d.orders for d in days),
         gmv_cents=sum(d.gmv_cents for d in days),
         clicks=sum(d.clicks for d in days),
         refunded=window.refunded,
-        rebates=overview.rebate_totals(),
+        rebates=window.rebates,
         top_sharers=window.top_sharers,
         top_products=window.top_products,
-        flag_counts=fraud.status_counts(),
+        flag_counts=work["flags"],
         open_flags=fraud.newest_open(5),
         explain=fraud.explain,
         kind_labels=fraud.KIND_LABELS,

@@ -2,12 +2,14 @@
 
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import (
     AuditEntry,
+    FlagStatus,
+    FraudFlag,
     Merchant,
     MerchantStatus,
     Order,
@@ -15,6 +17,7 @@ from shop.models import (
     Payout,
     PayoutStatus,
 )
+from shop.services import moderation
 from shop.services.catalog import page_count
 
 PAGE_SIZE = 50
@@ -109,9 +112,50 @@ def refund_disputes(limit: int = 100) -> list[Order]:
 def _money_counts_query():
     payouts = select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED)
     disputes = select(func.count(Order.id)).where(Order.status.in_(DISPUTE_STATUSES))
-    return select(payouts.scalar_subquery(), disputes.scalar_subquery())
+    return select(
+        payouts.scalar_subquery().label("payouts_waiting"),
+        disputes.scalar_subquery().label("refund_disputes"),
+    )
 
 
 def money_counts() -> dict[str, int]:
     payouts, disputes = db.session.execute(_money_counts_query()).one()
     return {"payouts_waiting": payouts, "refund_disputes": disputes}
+
+
+@cache
+def _work_counts_query():
+    merchants = (
+        select(
+            *(
+                func.count().filter(Merchant.status == s.value).label(f"m_{s}")
+                for s in MerchantStatus
+            )
+        )
+        .select_from(Merchant)
+        .subquery()
+    )
+    flags = (
+        select(
+            *(func.count().filter(FraudFlag.status == s.value).label(f"f_{s}") for s in FlagStatus)
+        )
+        .select_from(FraudFlag)
+        .subquery()
+    )
+    money = _money_counts_query().subquery()
+    reviews = moderation.queue_counts_query().subquery()
+    # Four one-row results side by side.
+    joined = merchants.join(money, true()).join(reviews, true()).join(flags, true())
+    return select(merchants, money, reviews, flags).select_from(joined)
+
+
+def work_counts() -> dict[str, dict]:
+    """The admin home's "work waiting" in one round trip: merchants per status, payouts waiting
+    and refund disputes, reviews per moderation tab, fraud flags per status."""
+    row = list(db.session.execute(_work_counts_query()).one())
+    merchants = dict(zip(MerchantStatus, row[: len(MerchantStatus)], strict=True))
+    row = row[len(MerchantStatus) :]
+    money = {"payouts_waiting": row[0], "refund_disputes": row[1]}
+    reviews = dict(zip(moderation.TABS, row[2 : 2 + len(moderation.TABS)], strict=True))
+    flags = dict(zip(FlagStatus, row[2 + len(moderation.TABS) :], strict=True))
+    return {"merchants": merchants, "money": money, "reviews": reviews, "flags": flags}

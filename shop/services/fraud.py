@@ -22,7 +22,7 @@ from functools import cache
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.db import insert_for
 from shop.errors import InvalidTransition, PermissionDenied, ValidationError
@@ -463,7 +463,7 @@ def newest_open(limit: int) -> list[FraudFlag]:
         db.session.execute(
             select(FraudFlag)
             .where(FraudFlag.status == FlagStatus.OPEN)
-            .options(selectinload(FraudFlag.sharer))
+            .options(joinedload(FraudFlag.sharer))  # one round trip
             .order_by(FraudFlag.raised_at.desc(), FraudFlag.id.desc())
             .limit(limit)
         ).scalars()

@@ -140,13 +140,28 @@ class _Window:
     today_clicks: int
     today_sharers: dict[int, tuple[int, int]]
     today_products: dict[int, tuple[int, int]]
+    refunded: int  #: orders paid in the window that have since been refunded
+    rebates: "RebateTotals"
+
+
+def _total(column, *where):
+    return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
 
 
 @cache
 def _statements():
     """The queries every overview view runs, built once."""
     day = bindparam("day")
+    first, last = bindparam("first"), bindparam("last")
+    # Every live number that is one sum, in one round trip.
+    live = [
+        _total(ClickDay.counted, ClickDay.day == day),
+        _total(SaleDay.refunded, SaleDay.day >= first, SaleDay.day <= last),
+    ]
+    live += [_total(LedgerDay.amount_cents, LedgerDay.kind == kind.value) for kind in EntryKind]
+    live += [_total(Payout.amount_cents, Payout.status == status.value) for status in PayoutStatus]
     return {
+        "live": select(*live),
         # Sharer 0 stands for orders no sharer earned: part of the day's sales, not a sharer.
         "sharers": select(SaleDay.sharer_id, SaleDay.orders, SaleDay.gmv_cents).where(
             SaleDay.day == day
@@ -176,13 +191,21 @@ def _window_sums(now: datetime, days: int) -> _Window:
         cache = app_cache("overview_closed_days", "OVERVIEW_PAST_DAYS_SECONDS")
         closed = cache.get((start, today), lambda: _closed(start, yesterday))
     statements = _statements()
+    live = db.session.execute(
+        statements["live"], {"day": today, "first": start, "last": today}
+    ).one()
+    today_clicks, refunded, *sums = (int(value) for value in live)
+    ledger = dict(zip((kind.value for kind in EntryKind), sums, strict=False))
+    payouts = dict(zip((s.value for s in PayoutStatus), sums[len(EntryKind) :], strict=True))
     return _Window(
         start=start,
         today=today,
         closed=closed,
-        today_clicks=_clicks(today, today).get(today, 0),
+        today_clicks=today_clicks,
         today_sharers=_sums(statements["sharers"], {"day": today}),
         today_products=_sums(statements["products"], {"day": today}),
+        refunded=refunded,
+        rebates=_rebates(ledger, payouts),
     )
 
 
@@ -194,6 +217,7 @@ class Summary:
     top_sharers: list["TopSharer"]
     top_products: list["TopProduct"]
     refunded: int  #: orders paid in the window that have since been refunded
+    rebates: "RebateTotals"
 
 
 def summary(*, now: datetime, days: int = 30, limit: int = 10) -> Summary:
@@ -202,7 +226,8 @@ def summary(*, now: datetime, days: int = 30, limit: int = 10) -> Summary:
         days=_daily(window, days),
         top_sharers=_top_sharers(window, limit),
         top_products=_top_products(window, limit),
-        refunded=refunded_in(now=now, days=days),
+        refunded=window.refunded,
+        rebates=window.rebates,
     )
 
 
@@ -248,19 +273,24 @@ def _clicks(first: date, last: date) -> dict[date, int]:
 
 def rebate_totals() -> RebateTotals:
     statements = _statements()
-    sums = dict(db.session.execute(statements["ledger"]).all())
+    ledger = {kind: int(n or 0) for kind, n in db.session.execute(statements["ledger"])}
+    payouts = {status: int(n or 0) for status, n in db.session.execute(statements["payouts"])}
+    return _rebates(ledger, payouts)
+
+
+def _rebates(ledger: dict[str, int], payouts: dict[str, int]) -> RebateTotals:
+    """From the ledger's sums per entry kind and the payouts' per status."""
 
     def total(kind: EntryKind) -> int:
-        return int(sums.get(str(kind)) or 0)
+        return ledger.get(kind.value, 0)
 
-    payouts = dict(db.session.execute(statements["payouts"]).all())
     return RebateTotals(
         estimated_cents=total(EntryKind.ESTIMATED)
         - total(EntryKind.SETTLED)
         - total(EntryKind.VOIDED),
         settled_cents=total(EntryKind.SETTLED) - total(EntryKind.CLAWBACK),
-        paid_out_cents=int(payouts.get(PayoutStatus.PAID, 0)),
-        requested_cents=int(payouts.get(PayoutStatus.REQUESTED, 0)),
+        paid_out_cents=payouts.get(PayoutStatus.PAID.value, 0),
+        requested_cents=payouts.get(PayoutStatus.REQUESTED.value, 0),
     )
 
 

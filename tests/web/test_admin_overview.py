@@ -348,3 +348,33 @@ def test_the_overview_keeps_nothing_in_the_first_minutes_after_midnight(app):
         db.session.execute(SaleDay.__table__.update().values(orders=3))
         assert orders_at(7) == 2  # kept from 00:06 on
         db.session.rollback()
+
+
+def test_the_work_counts_in_one_query_equal_each_count(app):
+    """admin.work_counts (the home page, one round trip) against the counts each queue's own
+    page uses, with something in most states."""
+    from shop.services import admin as admin_queries
+    from shop.services import fraud, moderation
+
+    with app.app_context():
+        make_merchant(status="pending")
+        make_merchant(status="approved")
+        make_merchant(status="approved")
+        overview_fixture()
+        sharer = make_user()
+        for n, status in enumerate((FlagStatus.OPEN, FlagStatus.OPEN, FlagStatus.DISMISSED)):
+            db.session.add(
+                FraudFlag(kind=FlagKind.FAST_ORDER, subject_key=f"order:{n}", period_key="p",
+                          sharer_id=sharer.id, status=status)
+            )  # fmt: skip
+        db.session.flush()
+        work = admin_queries.work_counts()
+        assert work == {
+            "merchants": admin_queries.merchant_counts(),
+            "money": admin_queries.money_counts(),
+            "reviews": moderation.queue_counts(),
+            "flags": fraud.status_counts(),
+        }
+        assert work["flags"][FlagStatus.OPEN] == 2
+        assert work["merchants"]["approved"] >= 2
+        db.session.rollback()
