@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, String, bindparam, func, literal, null, select, union_all
 
 from shop.extensions import db
 from shop.models import (
@@ -86,6 +86,9 @@ class _Closed:
     #: The keys of ``sharers`` and ``products`` ranked (as the top lists rank them).
     sharers_ranked: list[int]
     products_ranked: list[int]
+    #: The leaders' names, and their products' titles and merchants, as they were then.
+    names: dict[int, str]
+    titles: dict[int, tuple[str, int, str]]
 
 
 def _sums(query, params: dict | None = None) -> dict:
@@ -111,13 +114,25 @@ def _closed(first: date, last: date) -> _Closed:
         .where(*between(ProductDay))
         .group_by(ProductDay.product_id)
     )
+    sharers_ranked = sorted(sharers, key=lambda key: _sharer_rank(key, *sharers[key]))
+    products_ranked = sorted(products, key=lambda key: _product_rank(key, *products[key]))
+    names = db.session.execute(
+        select(User.id, User.display_name).where(User.id.in_(sharers_ranked[:MAX_TOP]))
+    )
+    titles = db.session.execute(
+        select(Product.id, Product.title, Merchant.id, Merchant.name)
+        .join(Merchant, Merchant.id == Product.merchant_id)
+        .where(Product.id.in_(products_ranked[:MAX_TOP]))
+    )
     return _Closed(
         clicks=_clicks(first, last),
         sales={as_date(day): counts for day, counts in sales.items()},
         sharers=sharers,
         products=products,
-        sharers_ranked=sorted(sharers, key=lambda key: _sharer_rank(key, *sharers[key])),
-        products_ranked=sorted(products, key=lambda key: _product_rank(key, *products[key])),
+        sharers_ranked=sharers_ranked,
+        products_ranked=products_ranked,
+        names=dict(names.all()),
+        titles={pid: (title, mid, mname) for pid, title, mid, mname in titles},
     )
 
 
@@ -140,6 +155,9 @@ class _Window:
     today_clicks: int
     today_sharers: dict[int, tuple[int, int]]
     today_products: dict[int, tuple[int, int]]
+    #: Names of today's sharers, titles and merchants of today's products.
+    today_names: dict[int, str]
+    today_titles: dict[int, tuple[str, int, str]]
     refunded: int  #: orders paid in the window that have since been refunded
     rebates: "RebateTotals"
 
@@ -162,12 +180,32 @@ def _statements():
     live += [_total(Payout.amount_cents, Payout.status == status.value) for status in PayoutStatus]
     return {
         "live": select(*live),
-        # Sharer 0 stands for orders no sharer earned: part of the day's sales, not a sharer.
-        "sharers": select(SaleDay.sharer_id, SaleDay.orders, SaleDay.gmv_cents).where(
-            SaleDay.day == day
-        ),
-        "products": select(ProductDay.product_id, ProductDay.units, ProductDay.gmv_cents).where(
-            ProductDay.day == day
+        # Today's rows with their names, sharers and products in one round trip. Sharer 0
+        # stands for orders no sharer earned: part of the day's sales, not a sharer.
+        "today": union_all(
+            select(
+                literal("sharer", String),
+                SaleDay.sharer_id,
+                SaleDay.orders,
+                SaleDay.gmv_cents,
+                User.display_name,
+                null().cast(Integer),
+                null().cast(String),
+            )
+            .outerjoin(User, User.id == SaleDay.sharer_id)
+            .where(SaleDay.day == day),
+            select(
+                literal("product", String),
+                ProductDay.product_id,
+                ProductDay.units,
+                ProductDay.gmv_cents,
+                Product.title,
+                Merchant.id,
+                Merchant.name,
+            )
+            .join(Product, Product.id == ProductDay.product_id)
+            .join(Merchant, Merchant.id == Product.merchant_id)
+            .where(ProductDay.day == day),
         ),
         "clicks": select(ClickDay.day, func.sum(ClickDay.counted))
         .where(ClickDay.day >= bindparam("first"), ClickDay.day <= bindparam("last"))
@@ -195,6 +233,14 @@ def _window_sums(now: datetime, days: int) -> _Window:
         statements["live"], {"day": today, "first": start, "last": today}
     ).one()
     today_clicks, refunded, *sums = (int(value) for value in live)
+    sharers, products, names, titles = {}, {}, {}, {}
+    for kind, key, a, b, name, merchant_id, merchant_name in db.session.execute(
+        statements["today"], {"day": today}
+    ):
+        if kind == "sharer":
+            sharers[key], names[key] = (int(a), int(b)), name or ""
+        else:
+            products[key], titles[key] = (int(a), int(b)), (name, merchant_id, merchant_name)
     ledger = dict(zip((kind.value for kind in EntryKind), sums, strict=False))
     payouts = dict(zip((s.value for s in PayoutStatus), sums[len(EntryKind) :], strict=True))
     return _Window(
@@ -202,8 +248,10 @@ def _window_sums(now: datetime, days: int) -> _Window:
         today=today,
         closed=closed,
         today_clicks=today_clicks,
-        today_sharers=_sums(statements["sharers"], {"day": today}),
-        today_products=_sums(statements["products"], {"day": today}),
+        today_sharers=sharers,
+        today_products=products,
+        today_names=names,
+        today_titles=titles,
         refunded=refunded,
         rebates=_rebates(ledger, payouts),
     )
@@ -251,11 +299,16 @@ def _daily(window: _Window, days: int) -> list[Day]:
     return result
 
 
+#: The longest top list: the names of this many leaders of the ended days are kept with them.
+MAX_TOP = 50
+
+
 def _top(
     closed: dict, ranked: list[int], today: dict, limit: int, rank
 ) -> list[tuple[int, int, int]]:
     """The ``limit`` first keys by ``rank`` of the ended days' sums plus today's: (key, a, b).
     Only today's keys can overtake, so those and the ended days' leaders are compared."""
+    limit = min(limit, MAX_TOP)
     merged = {}
     for key in {*ranked[:limit], *today}:
         a, b = closed.get(key, (0, 0))
@@ -309,11 +362,8 @@ def _top_sharers(window: _Window, limit: int) -> list[TopSharer]:
     today = {sid: counts for sid, counts in window.today_sharers.items() if sid != 0}
     closed = window.closed
     top = _top(closed.sharers, closed.sharers_ranked, today, limit, _sharer_rank)
-    names = dict(
-        db.session.execute(
-            select(User.id, User.display_name).where(User.id.in_([sid for sid, *_ in top]))
-        ).all()
-    )
+    # A sharer who sold today by today's name; the others by the name kept with the days.
+    names = closed.names | window.today_names
     return [TopSharer(sid, names.get(sid, ""), n, gmv) for sid, n, gmv in top]
 
 
@@ -325,12 +375,5 @@ def top_products(*, now: datetime, days: int = 30, limit: int = 10) -> list[TopP
 def _top_products(window: _Window, limit: int) -> list[TopProduct]:
     closed = window.closed
     top = _top(closed.products, closed.products_ranked, window.today_products, limit, _product_rank)
-    found = {
-        pid: (title, mid, mname)
-        for pid, title, mid, mname in db.session.execute(
-            select(Product.id, Product.title, Merchant.id, Merchant.name)
-            .join(Merchant, Merchant.id == Product.merchant_id)
-            .where(Product.id.in_([pid for pid, *_ in top]))
-        )
-    }
+    found = closed.titles | window.today_titles
     return [TopProduct(pid, *found[pid], units, gmv) for pid, units, gmv in top if pid in found]

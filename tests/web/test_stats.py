@@ -125,3 +125,24 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
         response = client.get(path)
         assert response.status_code == 302
         assert "/auth/signin" in response.headers["Location"]
+
+
+def test_the_pages_say_how_fresh_their_numbers_are(app, user_client, sharers):
+    """With the ended days kept (the default 600 s), both pages say today's numbers are live
+    and how often earlier days are summed; with nothing kept (the tests' 0) they say nothing."""
+    with app.app_context():
+        admin = make_user(is_admin=True)
+        db.session.commit()
+    assert 'id="freshness-note"' not in user_client(sharers["a"]).get("/me/stats").get_data(
+        as_text=True
+    )
+    app.config["STATS_PAST_DAYS_SECONDS"] = 600
+    app.config["OVERVIEW_PAST_DAYS_SECONDS"] = 600
+    page = user_client(sharers["a"]).get("/me/stats").get_data(as_text=True)
+    assert "Earlier days are summed every 10 minutes" in page
+    assert "My earnings is always up to date" in page
+    overview = user_client(admin).get("/admin/").get_data(as_text=True)
+    assert "the totals of earlier days are summed every 10 minutes" in overview
+    chinese = user_client(sharers["a"])
+    chinese.set_cookie("lang", "zh-CN")
+    assert "每 10 分钟汇总一次" in chinese.get("/me/stats").get_data(as_text=True)
