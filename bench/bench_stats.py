@@ -756,6 +756,8 @@ def report_line(label: str, case, base, target: float | None, status: int = 200)
         if status != 200:  # an error page is quick: its ratio means nothing
             verdict = f"HTTP {status}"
         line += f"{'<= ' + str(target) + 'x':>10}  {verdict}"
+    elif status != 200:
+        line += f"{'':>10}  HTTP {status}"
     return line
 
 
