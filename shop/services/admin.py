@@ -9,7 +9,6 @@ from shop.extensions import db
 from shop.models import (
     AuditEntry,
     FlagStatus,
-    FraudFlag,
     Merchant,
     MerchantStatus,
     Order,
@@ -17,7 +16,7 @@ from shop.models import (
     Payout,
     PayoutStatus,
 )
-from shop.services import moderation
+from shop.services import fraud, moderation
 from shop.services.catalog import page_count
 
 PAGE_SIZE = 50
@@ -36,14 +35,15 @@ def merchant_queue(status: MerchantStatus) -> list[Merchant]:
 
 @cache
 def _merchant_counts_query():
-    return select(Merchant.status, func.count(Merchant.id)).group_by(Merchant.status)
+    """One row: how many merchants are in each status, in MerchantStatus order."""
+    return select(
+        *(func.count().filter(Merchant.status == s.value).label(f"m_{s}") for s in MerchantStatus)
+    ).select_from(Merchant)
 
 
 def merchant_counts() -> dict[MerchantStatus, int]:
-    rows = db.session.execute(_merchant_counts_query()).all()
-    counts = {status: 0 for status in MerchantStatus}
-    counts.update({MerchantStatus(s): n for s, n in rows})
-    return counts
+    row = db.session.execute(_merchant_counts_query()).one()
+    return dict(zip(MerchantStatus, row, strict=True))
 
 
 def audit_page(
@@ -125,23 +125,8 @@ def money_counts() -> dict[str, int]:
 
 @cache
 def _work_counts_query():
-    merchants = (
-        select(
-            *(
-                func.count().filter(Merchant.status == s.value).label(f"m_{s}")
-                for s in MerchantStatus
-            )
-        )
-        .select_from(Merchant)
-        .subquery()
-    )
-    flags = (
-        select(
-            *(func.count().filter(FraudFlag.status == s.value).label(f"f_{s}") for s in FlagStatus)
-        )
-        .select_from(FraudFlag)
-        .subquery()
-    )
+    merchants = _merchant_counts_query().subquery()
+    flags = fraud.status_counts_query().subquery()
     money = _money_counts_query().subquery()
     reviews = moderation.queue_counts_query().subquery()
     # Four one-row results side by side.
@@ -152,10 +137,9 @@ def _work_counts_query():
 def work_counts() -> dict[str, dict]:
     """The admin home's "work waiting" in one round trip: merchants per status, payouts waiting
     and refund disputes, reviews per moderation tab, fraud flags per status."""
-    row = list(db.session.execute(_work_counts_query()).one())
-    merchants = dict(zip(MerchantStatus, row[: len(MerchantStatus)], strict=True))
-    row = row[len(MerchantStatus) :]
-    money = {"payouts_waiting": row[0], "refund_disputes": row[1]}
-    reviews = dict(zip(moderation.TABS, row[2 : 2 + len(moderation.TABS)], strict=True))
-    flags = dict(zip(FlagStatus, row[2 + len(moderation.TABS) :], strict=True))
+    row = iter(db.session.execute(_work_counts_query()).one())
+    merchants = {status: next(row) for status in MerchantStatus}
+    money = {"payouts_waiting": next(row), "refund_disputes": next(row)}
+    reviews = {tab: next(row) for tab in moderation.TABS}
+    flags = {status: next(row) for status in FlagStatus}
     return {"merchants": merchants, "money": money, "reviews": reviews, "flags": flags}

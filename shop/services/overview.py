@@ -33,7 +33,7 @@ from shop.models import (
     User,
 )
 from shop.services.cache import app_cache
-from shop.services.rollup import CLOSED_AFTER, as_date, china_day, day_start
+from shop.services.rollup import as_date, china_day, ended_days_final
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ class _Closed:
     titles: dict[int, tuple[str, int, str]]
 
 
-def _sums(query, params: dict | None = None) -> dict:
-    return {key: (int(a or 0), int(b or 0)) for key, a, b in db.session.execute(query, params)}
+def _sums(query) -> dict:
+    return {key: (int(a or 0), int(b or 0)) for key, a, b in db.session.execute(query)}
 
 
 def _closed(first: date, last: date) -> _Closed:
@@ -208,26 +208,19 @@ def _statements():
             .where(ProductDay.day == day),
         ),
         "clicks": select(ClickDay.day, func.sum(ClickDay.counted))
-        .where(ClickDay.day >= bindparam("first"), ClickDay.day <= bindparam("last"))
+        .where(ClickDay.day >= first, ClickDay.day <= last)
         .group_by(ClickDay.day),
-        "refunded": select(func.coalesce(func.sum(SaleDay.refunded), 0)).where(
-            SaleDay.day >= bindparam("first"), SaleDay.day <= bindparam("last")
-        ),
-        "ledger": select(LedgerDay.kind, func.sum(LedgerDay.amount_cents)).group_by(LedgerDay.kind),
-        "payouts": select(Payout.status, func.coalesce(func.sum(Payout.amount_cents), 0)).group_by(
-            Payout.status
-        ),
     }
 
 
 def _window_sums(now: datetime, days: int) -> _Window:
     start, today = first_day(now, days), china_day(now)
     yesterday = today - timedelta(days=1)
-    if now < day_start(today) + CLOSED_AFTER:  # yesterday's last clicks may still be coming
-        closed = _closed(start, yesterday)
-    else:
+    if ended_days_final(now):
         cache = app_cache("overview_closed_days", "OVERVIEW_PAST_DAYS_SECONDS")
         closed = cache.get((start, today), lambda: _closed(start, yesterday))
+    else:  # yesterday's last clicks may still be coming
+        closed = _closed(start, yesterday)
     statements = _statements()
     live = db.session.execute(
         statements["live"], {"day": today, "first": start, "last": today}
@@ -324,13 +317,6 @@ def _clicks(first: date, last: date) -> dict[date, int]:
     return {as_date(day): int(n or 0) for day, n in rows}
 
 
-def rebate_totals() -> RebateTotals:
-    statements = _statements()
-    ledger = {kind: int(n or 0) for kind, n in db.session.execute(statements["ledger"])}
-    payouts = {status: int(n or 0) for status, n in db.session.execute(statements["payouts"])}
-    return _rebates(ledger, payouts)
-
-
 def _rebates(ledger: dict[str, int], payouts: dict[str, int]) -> RebateTotals:
     """From the ledger's sums per entry kind and the payouts' per status."""
 
@@ -347,17 +333,6 @@ def _rebates(ledger: dict[str, int], payouts: dict[str, int]) -> RebateTotals:
     )
 
 
-def refunded_in(*, now: datetime, days: int = 30) -> int:
-    """Orders paid in the period that have since been refunded."""
-    params = {"first": first_day(now, days), "last": china_day(now)}
-    return int(db.session.execute(_statements()["refunded"], params).scalar_one())
-
-
-def top_sharers(*, now: datetime, days: int = 30, limit: int = 10) -> list[TopSharer]:
-    """Sharers by the sales of the orders paid through their links in the period."""
-    return _top_sharers(_window_sums(now, days), limit)
-
-
 def _top_sharers(window: _Window, limit: int) -> list[TopSharer]:
     today = {sid: counts for sid, counts in window.today_sharers.items() if sid != 0}
     closed = window.closed
@@ -365,11 +340,6 @@ def _top_sharers(window: _Window, limit: int) -> list[TopSharer]:
     # A sharer who sold today by today's name; the others by the name kept with the days.
     names = closed.names | window.today_names
     return [TopSharer(sid, names.get(sid, ""), n, gmv) for sid, n, gmv in top]
-
-
-def top_products(*, now: datetime, days: int = 30, limit: int = 10) -> list[TopProduct]:
-    """Products by units sold in orders paid in the period (then by sales)."""
-    return _top_products(_window_sums(now, days), limit)
 
 
 def _top_products(window: _Window, limit: int) -> list[TopProduct]:

@@ -25,6 +25,14 @@ BOT_REASONS = ("bot", "head", "prefetch")
 #: before midnight commits a moment after it): pages that keep the sums of ended China days
 #: take a day as final only once this long has passed since it ended.
 CLOSED_AFTER = timedelta(minutes=5)
+
+
+def ended_days_final(now: datetime) -> bool:
+    """Whether the China days before ``now``'s are final: CLOSED_AFTER has passed since
+    midnight. Until then a page that keeps ended days' sums reads every day afresh."""
+    return now >= day_start(china_day(now)) + CLOSED_AFTER
+
+
 REPEAT_REASONS = ("duplicate", "flood")
 
 
@@ -40,9 +48,7 @@ def day_start(day: date) -> datetime:
 def china_date_sql(column):
     """SQL for the China day of a naive-UTC timestamp column, computed by the database.
     Read results with :func:`as_date` (SQLite's date() gives text)."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return func.date(column, "+8 hours")
-    return cast(column + CHINA, Date)
+    return _china_date(db.session.get_bind().dialect.name, column)
 
 
 def as_date(value) -> date:

@@ -58,11 +58,11 @@ from shop.services.cache import app_cache
 from shop.services.links import CHANNEL_LABELS
 from shop.services.rollup import (
     BOT_REASONS,
-    CLOSED_AFTER,
     as_date,
     china_date_sql,
     china_day,
     day_start,
+    ended_days_final,
 )
 
 MAX_DAYS = 366
@@ -417,11 +417,13 @@ def _raw_visitors(sharer_id: int, period: Period) -> int:
     ).scalar_one()
 
 
-def _earning_orders(sharer_id: int, period: Period) -> tuple:
+def _earning_orders(sharer_id, starts_at, ends_at) -> tuple:
+    """The sharer's earning orders placed from ``starts_at`` until ``ends_at`` (values or bind
+    parameters)."""
     return (
         Order.sharer_id == sharer_id,
-        Order.placed_at >= period.starts_at,
-        Order.placed_at < period.ends_at,
+        Order.placed_at >= starts_at,
+        Order.placed_at < ends_at,
         Order.attribution_reason.in_(EARNING_REASONS),
     )
 
@@ -429,10 +431,7 @@ def _earning_orders(sharer_id: int, period: Period) -> tuple:
 @cache
 def _lags_query():
     return select(Order.click_lag_seconds).where(
-        Order.sharer_id == bindparam("sharer_id"),
-        Order.placed_at >= bindparam("starts_at"),
-        Order.placed_at < bindparam("ends_at"),
-        Order.attribution_reason.in_(EARNING_REASONS),
+        *_earning_orders(bindparam("sharer_id"), bindparam("starts_at"), bindparam("ends_at")),
         Order.click_lag_seconds.is_not(None),
     )
 
@@ -447,7 +446,7 @@ def _lags(sharer_id: int, period: Period) -> list[int]:
 def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
     """The same as the order rollup's sums and ``_lags``, from the orders, their winning clicks and
     their ledger entries (for the tests and the benchmark)."""
-    in_period = _earning_orders(sharer_id, period)
+    in_period = _earning_orders(sharer_id, period.starts_at, period.ends_at)
     facts: dict[int, list] = {}
     lags = []
     rows = db.session.execute(
@@ -589,18 +588,40 @@ def _merged(first: _Sums, second: _Sums) -> _Sums:
 
 
 @dataclass(frozen=True)
-class _Closed:
-    """The numbers of days that have ended, kept per process (STATS_PAST_DAYS_SECONDS): sums
-    only, never labels, which are in the reader's language and follow product renames."""
+class _PeriodSums:
+    """A period's numbers from the rollups. Those of days that have ended are kept per process
+    (STATS_PAST_DAYS_SECONDS): sums only, never labels, which are in the reader's language and
+    follow product renames."""
 
     clicks: _Sums
     orders: _Sums
     lags: list[int]
-    #: Visitors with a counted click in the days (when the days run up to today).
     visitors: int
 
 
-def _closed_days(sharer_id: int, period: Period, *, today_starts: datetime) -> _Closed:
+def _sums_of(sharer_id: int, period: Period, visitors: int) -> _PeriodSums:
+    """Every number of ``period`` but its visitors (given) from the rollups."""
+    return _PeriodSums(
+        _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
+        _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
+        sorted(_lags(sharer_id, period)),  # sorted once: a view then sorts only today's in
+        visitors,
+    )
+
+
+def _built(sharer_id: int, period: Period, sums: "_PeriodSums") -> Stats:
+    return _build(sharer_id, period, sums.clicks, sums.visitors, sums.orders, sums.lags)
+
+
+def _capped(stats: Stats, *, exact: bool) -> Stats:
+    """Never more visitors than counted clicks (a past period's count can be higher: someone
+    who came before and after it but not during it); ``exact`` lets the page say which."""
+    stats.visitors = min(stats.visitors, stats.clicks)
+    stats.visitors_exact = exact
+    return stats
+
+
+def _closed_days(sharer_id: int, period: Period, *, today_starts: datetime) -> _PeriodSums:
     """The ended days ``period`` (up to yesterday). Their visitors: those last seen in it, and
     those last seen today whose last click before today (``prior_seen_at``) was in it."""
     in_days = (SharerVisitor.sharer_id == sharer_id) & (
@@ -619,12 +640,7 @@ def _closed_days(sharer_id: int, period: Period, *, today_starts: datetime) -> _
             )
         ).scalar_one()
     )
-    return _Closed(
-        _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
-        _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
-        sorted(_lags(sharer_id, period)),  # sorted once: a view then sorts only today's in
-        visitors,
-    )
+    return _sums_of(sharer_id, period, visitors)
 
 
 @cache
@@ -648,7 +664,7 @@ def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = Non
     period's orders; never scans the clicks table. Periods are not validated here (the
     parsing helpers do that).
 
-    With ``now`` given, days that ended more than CLOSED_AFTER ago are summed once and kept
+    With ``now`` given, days that ended more than rollup.CLOSED_AFTER ago are summed once and kept
     STATS_PAST_DAYS_SECONDS in this process; today's numbers are read on every call. So a
     period ending today costs a handful of small reads after its first view, and an order of an
     earlier day that is paid, settled or refunded shows within that time. A period that ends
@@ -658,24 +674,16 @@ def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = Non
         return _funnel(sharer_id, period, open_ended=False, exact=True)
     today = china_day(now)
     today_starts = day_start(today)
-    settled_days = now >= today_starts + CLOSED_AFTER  # late click batches are in
+    final = ended_days_final(now)  # late click batches are in
     cache = app_cache("stats_closed_days", "STATS_PAST_DAYS_SECONDS")
-    if period.end < today and settled_days:  # every day has ended: its sums are kept
+    if period.end < today and final:  # every day has ended: its sums are kept
         past = cache.get(
             ("past", sharer_id, start, end),
-            lambda: _Closed(
-                _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
-                _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
-                sorted(_lags(sharer_id, period)),
-                _rollup_visitors(sharer_id, period),
-            ),
+            lambda: _sums_of(sharer_id, period, _rollup_visitors(sharer_id, period)),
         )
         # Labels (channels in the reader's language, product titles) are read on every view.
-        stats = _build(sharer_id, period, past.clicks, past.visitors, past.orders, past.lags)
-        stats.visitors = min(stats.visitors, stats.clicks)
-        stats.visitors_exact = False
-        return stats
-    if not settled_days or period.start >= today:
+        return _capped(_built(sharer_id, period, past), exact=False)
+    if not final or period.start >= today:
         return _funnel(sharer_id, period, open_ended=period.ends_at > now, exact=False)
     closed_period = Period(start, today - timedelta(days=1))
     closed = cache.get(
@@ -691,28 +699,15 @@ def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = Non
         _merged(closed.orders, _link_day_sums(OrderDay, ORDER_FIELDS, sharer_id, live)),
         closed.lags + _lags(sharer_id, live),
     )
-    stats.visitors = min(stats.visitors, stats.clicks)
-    stats.visitors_exact = True
-    return stats
+    return _capped(stats, exact=True)
 
 
 def _funnel(sharer_id: int, period: Period, *, open_ended: bool, exact: bool) -> Stats:
     """Every number read afresh. ``open_ended``: nobody's first visit can be after the period
     (its end is after now), so visitors are counted from the index alone."""
     visitors = _rollup_visitors(sharer_id, period, open_ended=open_ended)
-    stats = _build(
-        sharer_id,
-        period,
-        _rollup_sums(ClickDay, CLICK_FIELDS, sharer_id, period),
-        visitors,
-        _rollup_sums(OrderDay, ORDER_FIELDS, sharer_id, period),
-        _lags(sharer_id, period),
-    )
-    # Someone who came before and after a past period but not during it would count: never
-    # show more visitors than counted clicks, and let the page say the number is an estimate.
-    stats.visitors = min(stats.visitors, stats.clicks)
-    stats.visitors_exact = exact or open_ended
-    return stats
+    sums = _sums_of(sharer_id, period, visitors)
+    return _capped(_built(sharer_id, period, sums), exact=exact or open_ended)
 
 
 def funnel_cached(sharer_id: int, start: date, end: date, *, now: datetime) -> Stats:

@@ -92,10 +92,11 @@ def test_one_order_counted_by_hand_through_its_whole_life(ctx):
         assert getattr(rolled, name) == getattr(raw, name), name
     assert rolled.lag == raw.lag and rolled.lag.median_seconds == 3600
     at = done_at + window
-    totals = overview.rebate_totals()
+    seen = overview.summary(now=at, days=60)
+    totals = seen.rebates
     assert (totals.estimated_cents, totals.settled_cents) == (0, 0)
-    assert overview.refunded_in(now=at, days=60) == 1
-    [top] = overview.top_sharers(now=at, days=60)
+    assert seen.refunded == 1
+    [top] = seen.top_sharers
     assert (top.sharer_id, top.orders, top.gmv_cents) == (sharer.id, 1, 10000)
 
 
@@ -107,9 +108,10 @@ def test_orders_that_earn_nothing_count_in_sales_but_not_in_a_funnel(ctx):
     assert db.session.execute(
         select(SaleDay.sharer_id, SaleDay.orders, SaleDay.gmv_cents)
     ).all() == [(0, 1, 10000)]
-    assert overview.daily(now=NOW, days=1)[0].orders == 1
-    assert overview.top_sharers(now=NOW) == []
-    [top] = overview.top_products(now=NOW)
+    seen = overview.summary(now=NOW, days=1)
+    assert seen.days[0].orders == 1
+    assert overview.summary(now=NOW).top_sharers == []
+    [top] = overview.summary(now=NOW).top_products
     assert (top.product_id, top.units, top.gmv_cents) == (product.id, 2, 10000)
     recount_matches()
 

@@ -301,8 +301,9 @@ def test_top_lists_add_todays_sales_to_the_kept_days(app):
         db.session.flush()
 
         def tops():
-            sharer_ids = [s.sharer_id for s in overview.top_sharers(now=now, days=2, limit=2)]
-            product_ids = [p.product_id for p in overview.top_products(now=now, days=2, limit=2)]
+            seen = overview.summary(now=now, days=2, limit=2)
+            sharer_ids = [s.sharer_id for s in seen.top_sharers]
+            product_ids = [p.product_id for p in seen.top_products]
             return sharer_ids, product_ids
 
         assert tops() == ([sharers[0].id, sharers[1].id], [products[0].id, products[1].id])
@@ -312,7 +313,7 @@ def test_top_lists_add_todays_sales_to_the_kept_days(app):
         db.session.add(ProductDay(day=today, product_id=products[2].id, units=5, gmv_cents=5000))
         db.session.flush()
         assert tops() == ([sharers[2].id, sharers[0].id], [products[2].id, products[0].id])
-        top = overview.top_sharers(now=now, days=2)[0]
+        top = overview.summary(now=now, days=2).top_sharers[0]
         assert (top.name, top.orders, top.gmv_cents) == ("分享者2", 6, 6000)
         assert [(d.orders, d.gmv_cents) for d in overview.daily(now=now, days=2)] == [
             (6, 6000),
