@@ -260,11 +260,13 @@ class _HiddenInputs(HTMLParser):
     def handle_starttag(self, tag, attrs):
         found = dict(attrs)
         if tag == "input" and found.get("type") == "hidden" and found.get("name"):
-            self.values[found["name"]] = found.get("value") or ""
+            self.values.setdefault(found["name"], found.get("value") or "")
 
 
 def hidden_fields(page: str) -> dict[str, str]:
-    """The hidden inputs of a page (csrf_token, idempotency keys), by name."""
+    """The hidden inputs of a page (csrf_token, idempotency keys), by name; where two forms
+    share a name (the footer's language form has its own ``next``), the first form's value,
+    as the page's own form sends it."""
     parser = _HiddenInputs()
     parser.feed(page)
     return parser.values

@@ -3,11 +3,11 @@ CSRF token of a client's session, a fingerprint of every table, and where result
 
 import hashlib
 import json
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import select
 
+from bench.common import hidden_fields
 from shop import PROJECT_ROOT
 from shop.extensions import db
 from tests.conftest import build_app
@@ -24,23 +24,6 @@ def secure_app(database_url, tmp_path):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-class _Hidden(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.values: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        found = dict(attrs)
-        if tag == "input" and found.get("type") == "hidden" and found.get("name"):
-            self.values.setdefault(found["name"], found.get("value") or "")
-
-
-def hidden_fields(html: str) -> dict[str, str]:
-    parser = _Hidden()
-    parser.feed(html)
-    return parser.values
 
 
 def csrf_token(client) -> str:
