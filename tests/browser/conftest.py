@@ -144,3 +144,50 @@ def new_phone(playwright_browser, request):
 @pytest.fixture
 def phone(new_phone):
     return new_phone()
+
+
+# --- steps the buying flows share ------------------------------------------------------
+
+
+def seed_tea_merchant():
+    """An admin, the merchant 陈老板 (山野茶舍) and its 武夷山红茶 at ¥128 with a 10% rebate;
+    returns the product. Call inside an app context; the caller commits."""
+    from tests.factories import make_merchant, make_product, make_user
+
+    make_user(phone="13700000001", display_name="管理员", is_admin=True)
+    merchant = make_merchant(
+        user=make_user(phone="13700000002", display_name="陈老板"), name="山野茶舍"
+    )
+    return make_product(
+        merchant=merchant,
+        title="武夷山红茶",
+        price_cents=12800,
+        original_price_cents=15800,
+        stock=20,
+        rebate_bps=1000,
+    )
+
+
+def fill_sign_up(page, phone: str, name: str, password: str) -> None:
+    """Fill the sign-up form the page shows (not sent)."""
+    page.locator("#account").fill(phone)
+    page.locator("#display_name").fill(name)
+    page.locator("#password").fill(password)
+    page.locator("#confirm").fill(password)
+
+
+def fill_address(page) -> None:
+    """李小姐's address on the checkout page (not sent)."""
+    page.locator("#name").fill("李小姐")
+    page.locator("#phone").fill("13900001234")
+    page.locator("#region").fill("浙江省 杭州市 西湖区")
+    page.locator("#detail").fill("文三路 100 号 2 单元 301")
+
+
+def ship(seller, base: str, order_id: int) -> None:
+    """The merchant, signed in on ``seller``, ships the order by SF Express."""
+    seller.goto(f"{base}/merchant/orders/{order_id}")
+    seller.locator("#carrier").fill("顺丰速运")
+    seller.locator("#tracking").fill("SF1234567890")
+    seller.locator("form[action$='/ship'] button[type=submit]").click()
+    seller.get_by_text("已发货，买家可以查看物流。").wait_for()

@@ -13,10 +13,10 @@ from shop.extensions import db
 from shop.models import Channel, LedgerEntry, Order, User, utcnow
 from shop.services import links, shops
 from tests import invariants
-from tests.browser.conftest import WECHAT_UA
+from tests.browser.conftest import WECHAT_UA, fill_address, fill_sign_up, seed_tea_merchant, ship
 from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
-from tests.factories import DEFAULT_PASSWORD, make_merchant, make_product, make_shop, make_user
+from tests.factories import DEFAULT_PASSWORD, make_shop, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +28,7 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
 ):
     app = live_server.app
     with app.app_context():
-        make_user(phone="13700000001", display_name="管理员", is_admin=True)
-        merchant = make_merchant(
-            user=make_user(phone="13700000002", display_name="陈老板"), name="山野茶舍"
-        )
-        product = make_product(
-            merchant=merchant,
-            title="武夷山红茶",
-            price_cents=12800,
-            original_price_cents=15800,
-            stock=20,
-            rebate_bps=1000,
-        )
+        product = seed_tea_merchant()
         sharer_user = make_user(phone="13700000003", display_name="小王")
         shop = make_shop(user=sharer_user, slug="xiaowang", name="小王的茶铺")
         shops.add_item(shop, product, recommendation="每天一杯", now=utcnow())
@@ -56,17 +45,11 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
     buyer.wait_for_url(re.compile(r"/auth/signin\?next="))
     buyer.locator(".form-alt a[href*='/auth/signup']").click()
     buyer.wait_for_url(re.compile(r"/auth/signup\?next="))
-    buyer.locator("#account").fill("13900001234")
-    buyer.locator("#display_name").fill("李小姐")
-    buyer.locator("#password").fill("oolong-lover-57")
-    buyer.locator("#confirm").fill("oolong-lover-57")
+    fill_sign_up(buyer, "13900001234", "李小姐", "oolong-lover-57")
     buyer.locator("main form button[type=submit]").click()
     buyer.wait_for_url(f"{base}/checkout/{product_id}?ref={code}")
     buyer.get_by_text("欢迎你，李小姐！账号已创建。").wait_for()
-    buyer.locator("#name").fill("李小姐")
-    buyer.locator("#phone").fill("13900001234")
-    buyer.locator("#region").fill("浙江省 杭州市 西湖区")
-    buyer.locator("#detail").fill("文三路 100 号 2 单元 301")
+    fill_address(buyer)
     assert buyer.locator("input[name=provider][value=sandbox]").is_checked()
     snap(buyer, "01-checkout")
     buyer.locator("main form button[type=submit]").click()
@@ -90,10 +73,7 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
     seller.goto(f"{base}/merchant/orders")
     seller.locator(f"li.order-row[data-order='{number}'] a").click()
     seller.wait_for_url(f"{base}/merchant/orders/{order_id}")
-    seller.locator("#carrier").fill("顺丰速运")
-    seller.locator("#tracking").fill("SF1234567890")
-    seller.locator("form[action$='/ship'] button[type=submit]").click()
-    seller.get_by_text("已发货，买家可以查看物流。").wait_for()
+    ship(seller, base, order_id)
     assert seller.locator("main .badge-shipped").first.inner_text() == "已发货"
     snap(seller, "04-merchant-shipped")
 

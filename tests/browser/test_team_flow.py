@@ -14,10 +14,18 @@ from shop.extensions import db
 from shop.models import LedgerEntry, Order, TeamMember, User, utcnow
 from shop.services import shops
 from tests import invariants
-from tests.browser.conftest import ARTIFACTS, WECHAT_UA, serving
+from tests.browser.conftest import (
+    ARTIFACTS,
+    WECHAT_UA,
+    fill_address,
+    fill_sign_up,
+    seed_tea_merchant,
+    serving,
+    ship,
+)
 from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
-from tests.factories import make_merchant, make_product, make_shop, make_user
+from tests.factories import make_shop, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -36,18 +44,7 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
 ):
     app = team_server.app
     with app.app_context():
-        make_user(phone="13700000001", display_name="管理员", is_admin=True)
-        merchant = make_merchant(
-            user=make_user(phone="13700000002", display_name="陈老板"), name="山野茶舍"
-        )
-        product = make_product(
-            merchant=merchant,
-            title="武夷山红茶",
-            price_cents=12800,
-            original_price_cents=15800,
-            stock=20,
-            rebate_bps=1000,
-        )
+        product = seed_tea_merchant()
         leader = make_user(phone="13700000011", display_name="小美")
         shops.add_item(
             make_shop(user=leader, slug="xiaomei", name="小美的好物店"), product, now=utcnow()
@@ -85,10 +82,7 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     friend.get_by_role("link", name="注册并开店").click()
     friend.wait_for_url(re.compile(r"/auth/signup\?next="))
     assert "小美 邀请你" in friend.locator("#signup-inviter").inner_text()
-    friend.locator("#account").fill("13900005678")
-    friend.locator("#display_name").fill("小新")
-    friend.locator("#password").fill("jasmine-tea-77")
-    friend.locator("#confirm").fill("jasmine-tea-77")
+    fill_sign_up(friend, "13900005678", "小新", "jasmine-tea-77")
     snap(friend, "03-signup-invited")
     friend.locator("main form button[type=submit]").click()
     friend.wait_for_url(f"{base}/me/shop/settings")
@@ -123,16 +117,10 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     buyer.locator(".form-alt a[href*='/auth/signup']").click()
     buyer.wait_for_url(re.compile(r"/auth/signup\?next="))
     assert buyer.locator("#signup-inviter").count() == 0  # nobody invited the buyer
-    buyer.locator("#account").fill("13900001234")
-    buyer.locator("#display_name").fill("李小姐")
-    buyer.locator("#password").fill("oolong-lover-57")
-    buyer.locator("#confirm").fill("oolong-lover-57")
+    fill_sign_up(buyer, "13900001234", "李小姐", "oolong-lover-57")
     buyer.locator("main form button[type=submit]").click()
     buyer.wait_for_url(re.compile(rf"/checkout/{product_id}\?ref="))
-    buyer.locator("#name").fill("李小姐")
-    buyer.locator("#phone").fill("13900001234")
-    buyer.locator("#region").fill("浙江省 杭州市 西湖区")
-    buyer.locator("#detail").fill("文三路 100 号 2 单元 301")
+    fill_address(buyer)
     buyer.locator("main form button[type=submit]").click()
     buyer.wait_for_url(re.compile(r"/pay/sandbox/\w+\?"))
     buyer.locator("main form button[type=submit]").click()
@@ -153,11 +141,7 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     # The merchant ships; the buyer confirms receipt.
     seller = new_phone()
     sign_in(seller, base, "13700000002")
-    seller.goto(f"{base}/merchant/orders/{order_id}")
-    seller.locator("#carrier").fill("顺丰速运")
-    seller.locator("#tracking").fill("SF1234567890")
-    seller.locator("form[action$='/ship'] button[type=submit]").click()
-    seller.get_by_text("已发货，买家可以查看物流。").wait_for()
+    ship(seller, base, order_id)
     buyer.goto(f"{base}/orders/{order_id}")
     buyer.locator("form[action$='/confirm'] button[type=submit]").click()
     buyer.get_by_text("谢谢！订单已完成。").wait_for()
