@@ -9,6 +9,7 @@ cancelled), read from the ledger entries, never recomputed.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -126,15 +127,22 @@ def touching(sharer_id: int):
     )
 
 
+Row = TypeVar("Row")
+
+
 @dataclass(frozen=True)
-class OrdersPage:
-    rows: list[OrderRebate]
+class OrdersPage(Generic[Row]):
+    """One page of orders: the sharer's (OrderRebate) or a leader's overrides (OverrideLine)."""
+
+    rows: list[Row]
     total: int  #: orders on all pages
     page: int
     pages: int
 
 
-def orders_touching(sharer_id: int, *, page: int = 1, per_page: int = 20) -> OrdersPage:
+def orders_touching(
+    sharer_id: int, *, page: int = 1, per_page: int = 20
+) -> OrdersPage[OrderRebate]:
     """One page of the orders that touched the sharer's links, newest first. A page past
     the end gives the last one."""
     total = db.session.execute(
@@ -178,15 +186,9 @@ class OverrideLine:
         return str(STATE_LABELS[self.state])
 
 
-@dataclass(frozen=True)
-class OverridesPage:
-    rows: list[OverrideLine]
-    total: int  #: orders on all pages
-    page: int
-    pages: int
-
-
-def team_overrides(leader_id: int, *, page: int = 1, per_page: int = 20) -> OverridesPage:
+def team_overrides(
+    leader_id: int, *, page: int = 1, per_page: int = 20
+) -> OrdersPage[OverrideLine]:
     """One page of the orders on which ``leader_id`` earned a team override, newest first,
     each with its state read from the leader's own tier-2 entries (never recomputed). A page
     past the end gives the last one."""
@@ -239,4 +241,4 @@ def team_overrides(leader_id: int, *, page: int = 1, per_page: int = 20) -> Over
         )
         for order in found
     ]
-    return OverridesPage(rows, total, page, pages)
+    return OrdersPage(rows, total, page, pages)
