@@ -61,10 +61,28 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def _buffered(app):
+    """``app`` with every response body read (and its file closed) before it is sent.
+
+    Werkzeug's development server skips closing a response whose client went away (a page
+    left before its images loaded): its clean-up after a dropped connection fails first, and
+    the open media file then surfaces as a ResourceWarning in whichever test runs next."""
+
+    def buffered(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return buffered
+
+
 class LiveServer:
     def __init__(self, app):
         self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
