@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 export FLASK_APP := wsgi.py
 
-.PHONY: run serve test bench install install-test translations messages lint clean
+.PHONY: run serve test bench audit upgrade install install-test translations messages lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,27 @@ test: install-test translations
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
+# Known vulnerabilities in what .venv has (scripts/audit.py): fails only on a finding; what it
+# could not audit (pins older than the registry's latest) is printed as warnings.
+PIP_AUDIT_VERSION := 2.10.1
+audit: install-test
+	rm -rf .audit-venv
+	$(PYTHON) -m venv .audit-venv
+	.audit-venv/bin/pip install --quiet pip-audit==$(PIP_AUDIT_VERSION)
+	.audit-venv/bin/python scripts/audit.py .audit-venv/bin/pip-audit $(BIN)/python; \
+		status=$$?; rm -rf .audit-venv; exit $$status
+
+# Moves every pin in constraints.txt to the newest release the resolver accepts, then runs the
+# tests with them. Review the diff of constraints.txt and commit it with the test result.
+upgrade:
+	rm -rf .upgrade-venv
+	$(PYTHON) -m venv .upgrade-venv
+	.upgrade-venv/bin/python -m pip install --quiet --upgrade pip
+	.upgrade-venv/bin/pip install --quiet -e ".[test,redis]"
+	.upgrade-venv/bin/pip freeze --exclude-editable | sort -f > constraints.txt
+	rm -rf .upgrade-venv
+	$(MAKE) test
+
 # Reports, not gates: ratios against baselines measured in the same run (bench/README.md).
 bench: install translations
 	$(BIN)/python bench/bench_http.py
@@ -63,4 +84,4 @@ messages: install
 	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations --no-fuzzy-matching --ignore-obsolete --no-wrap
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .audit-venv .upgrade-venv .pytest_cache .ruff_cache
