@@ -113,10 +113,11 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from shop import ops
+    from shop import delivery, ops
     from shop.web import install_request_hooks
 
     install_request_hooks(app)
+    delivery.init_app(app)  # compression, hashed static URLs and their cache headers
     ops.register(app)  # request ids and log, /healthz, ProxyFix (README, "Production")
 
 

@@ -23,6 +23,10 @@ from shop.services.rollup import CHINA
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where /join/<code> keeps a live invite code until the sign-up it leads to binds it.
 INVITE_SESSION_KEY = "invite_code"
+#: Responses that are the same bytes for everyone (content-hashed images and static files):
+#: they never read or write the session, so they carry no Set-Cookie and no Vary: Cookie, and a
+#: shared cache keeps one copy for all visitors.
+SESSIONLESS_ENDPOINTS = frozenset({"static", "storefront.media"})
 
 
 def now():
@@ -115,10 +119,17 @@ def html_lang() -> str:
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Adds ``Secure`` to the session cookie whenever the request came over HTTPS."""
+    """Adds ``Secure`` to the session cookie whenever the request came over HTTPS, and leaves
+    the sessionless endpoints without a cookie or ``Vary: Cookie`` (Flask-Login's own
+    after-request hook reads the session on every response)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if request.endpoint in SESSIONLESS_ENDPOINTS and not session.modified:
+            return
+        super().save_session(app, session, response)
 
 
 def cookie_secure() -> bool:
@@ -196,7 +207,7 @@ def install_request_hooks(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if current_user and current_user.is_authenticated:
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and current_user.is_authenticated:
             # Pages with a person's data are never kept by shared caches.
             headers.setdefault("Cache-Control", "private, no-store")
         return response

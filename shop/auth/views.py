@@ -16,7 +16,7 @@ from shop import db as dbsetup
 from shop.auth import bp
 from shop.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
 from shop.errors import ValidationError
-from shop.extensions import db, limiter
+from shop.extensions import csrf, db, limiter
 from shop.i18n import normalize_locale
 from shop.models import User
 from shop.services import accounts, teams
@@ -181,8 +181,12 @@ def password_change():
 
 
 @bp.route("/language", methods=["POST"])
+@csrf.exempt
 def language_set():
-    form = LanguageForm()
+    # Signed out, the switch only sets a cookie in the visitor's own browser, so the form carries
+    # no CSRF token: an anonymous page then stores nothing in the session and sets no session
+    # cookie. Signed in, it changes the account, and the token is required.
+    form = LanguageForm(meta={} if current_user.is_authenticated else {"csrf": False})
     target = safe_next(form.next.data) or url_for("storefront.home")
     locale = normalize_locale(form.language.data)
     if not form.validate_on_submit() or locale is None:

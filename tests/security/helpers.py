@@ -27,10 +27,13 @@ def secure_app(database_url, tmp_path):
 
 
 def csrf_token(client) -> str:
-    """A valid token for ``client``'s session (every page's footer form carries one)."""
-    token = hidden_fields(client.get("/").get_data(as_text=True)).get("csrf_token")
-    assert token, "no csrf_token on the home page"
-    return token
+    """A valid token for ``client``'s session: signed in, every page's footer form carries one;
+    signed out, the sign-in form does (an anonymous home page stores nothing in the session)."""
+    for page in ("/", "/auth/signin"):
+        token = hidden_fields(client.get(page).get_data(as_text=True)).get("csrf_token")
+        if token:
+            return token
+    raise AssertionError("no csrf_token on the home page or the sign-in page")
 
 
 def signed_in(app, account: str, password: str = DEFAULT_PASSWORD):
