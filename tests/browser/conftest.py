@@ -7,6 +7,7 @@ import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -131,11 +132,68 @@ def snap(page, name: str, *, folder: str, locator=None) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
 
 
+# --- accessibility: axe-core on every page the browser tests visit ------------------------
+
+#: What fails a test: axe's serious and critical findings (colour contrast, names, focus ...).
+AXE_FAILING_IMPACTS = ("serious", "critical")
+#: Page kinds (path with numbers as N) already checked in a language, for the whole session:
+#: each kind is checked once per language, as whoever first visits it.
+_AXE_CHECKED: set[tuple[str, str]] = set()
+LANGUAGE_COOKIES = {"zh": "zh_Hans_CN", "en": "en"}
+
+
+def page_kind(url: str) -> str:
+    path = urlsplit(url).path
+    return re.sub(r"/[^/]*\d[^/]*(?=/|$)", "/N", path)
+
+
+def axe_findings(page) -> list[str]:
+    """axe-core (shipped in the axe-playwright-python wheel, no CDN) on ``page`` as it is:
+    one line per serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = []
+    for violation in Axe().run(page).response["violations"]:
+        if violation["impact"] in AXE_FAILING_IMPACTS:
+            targets = [" ".join(node["target"]) for node in violation["nodes"][:3]]
+            found.append(
+                f"{violation['id']} ({violation['impact']}, {len(violation['nodes'])} elements, "
+                f"e.g. {targets}): {violation['help']}"
+            )
+    return found
+
+
+def sweep_accessibility(context, urls: list[str]) -> list[str]:
+    """Each page kind in ``urls`` not checked yet this session, opened again in ``context``
+    (same account, same cookies) in Chinese and in English, through axe-core."""
+    problems = []
+    for url in urls:
+        kind = page_kind(url)
+        checked = all((kind, lang) in _AXE_CHECKED for lang in LANGUAGE_COOKIES)
+        if checked or not url.startswith("http") or re.search(r"\.\w+$", kind):
+            continue  # done already, or not a page (an image, a poster, a CSV file)
+        page = context.new_page()
+        try:
+            for lang, cookie in LANGUAGE_COOKIES.items():
+                if (kind, lang) in _AXE_CHECKED:
+                    continue
+                _AXE_CHECKED.add((kind, lang))
+                context.add_cookies([{"name": "lang", "value": cookie, "url": url}])
+                page.goto(url)
+                problems += [f"{url} [{lang}] {line}" for line in axe_findings(page)]
+        finally:
+            page.close()
+    return problems
+
+
 @pytest.fixture
 def new_phone(playwright_browser, request):
-    """A factory of phone browser pages (each in its own context: its own cookies)."""
+    """A factory of phone browser pages (each in its own context: its own cookies). After a
+    passing test, every page kind its pages loaded goes through axe-core in both languages
+    (``sweep_accessibility``), and a serious or critical finding fails the test."""
     playwright, browser = playwright_browser
     contexts = []
+    visited: dict[object, list[str]] = {}
 
     def make(locale: str = "zh-CN", user_agent: str | None = None):
         device = dict(playwright.devices["iPhone 13"])
@@ -146,17 +204,24 @@ def new_phone(playwright_browser, request):
         context = browser.new_context(**device, locale=locale)
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        urls = visited.setdefault(context, [])
+        page = context.new_page()
+        page.on("load", lambda: urls.append(page.url))
+        return page
 
     yield make
     failed = getattr(request.node, "rep_call", None) and request.node.rep_call.failed
+    problems = []
     for index, context in enumerate(contexts):
         if failed:
             ARTIFACTS.mkdir(exist_ok=True)
             name = re.sub(r"[^\w.-]+", "_", request.node.name)
             for page_index, page in enumerate(context.pages):
                 page.screenshot(path=str(ARTIFACTS / f"{name}-{index}-{page_index}.png"))
+        else:
+            problems += sweep_accessibility(context, list(dict.fromkeys(visited[context])))
         context.close()
+    assert not problems, "axe-core found:\n" + "\n".join(problems)
 
 
 @pytest.fixture
