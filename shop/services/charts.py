@@ -24,7 +24,7 @@ class Panel:
     values: list[int]
     #: How a value is written (e.g. fen as yuan).
     display: Callable[[int], str] = str
-    color: str = "#ee0a24"
+    color: str = "#d9001b"
 
 
 def _num(value: float) -> str:

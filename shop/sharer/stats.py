@@ -71,7 +71,7 @@ def stats_chart():
         ),
         days=days,
         panels=[
-            charts.Panel(_("Clicks"), [p.clicks for p in result.daily], color="#ee0a24"),
+            charts.Panel(_("Clicks"), [p.clicks for p in result.daily], color="#d9001b"),
             charts.Panel(_("Orders"), [p.orders for p in result.daily], color="#ff9800"),
             charts.Panel(
                 _("Rebate estimated"),
