@@ -9,12 +9,17 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
-from shop import backup as backups
-from shop import db as dbsetup
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import User, utcnow
-from shop.services import accounts, demo, fraud, ledger, orders, rollup, sales
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.demo import seed as demo
+from shop.money import fraud, ledger, sales
+from shop.orders import orders
+from shop.platform import backup as backups
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.sharing import rollup
 
 
 def register(app: Flask) -> None:

@@ -9,9 +9,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from shop.errors import ValidationError
-from shop.extensions import db, passwords
-from shop.models import User, UserSession
+from shop.accounts.models import User, UserSession
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db, passwords
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD_LENGTH = 8
@@ -110,7 +110,7 @@ def register_user(*, account: str, display_name: str, password: str, now: dateti
     display_name = check_display_name(display_name)
     check_password_strength(password, account=value)
     # Hashed before the first query: on SQLite a POST's first query takes the write lock
-    # (shop.web), which Argon2's tenth of a second would otherwise hold.
+    # (shop.web.common), which Argon2's tenth of a second would otherwise hold.
     password_hash = passwords.hash(password)
     if find_user_by_account(kind, value) is not None:
         message = (

@@ -4,8 +4,8 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import utcnow
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
 
 
 class User(UserMixin, db.Model):

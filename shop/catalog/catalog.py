@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from shop.extensions import db
-from shop.models import (
+from shop.catalog.models import (
     Category,
     Merchant,
     MerchantStatus,
     Product,
     ProductImage,
     ProductStatus,
-    Shop,
-    User,
 )
+from shop.platform.extensions import db
 
 #: Products on one catalogue page.
 PAGE_SIZE = 20
@@ -114,15 +112,6 @@ def rebate_cents(price_cents: int, rebate_bps: int, quantity: int = 1) -> int:
 def unit_rebates(products: list[Product]) -> dict[int, int]:
     """The rebate on one unit of each product, by product id."""
     return {p.id: rebate_cents(p.price_cents, p.rebate_bps) for p in products}
-
-
-def is_sharer(user: User | None) -> bool:
-    """Whether ``user`` is a sharer: a signed-in user who has a shop. None (or an anonymous
-    user) is not."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    query = select(Shop.id).where(Shop.user_id == user.id).limit(1)
-    return db.session.execute(query).first() is not None
 
 
 # --- browsing ------------------------------------------------------------------------------

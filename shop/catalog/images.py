@@ -15,9 +15,9 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from sqlalchemy import select
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import Image
+from shop.catalog.models import Image
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 #: (suffix, longest side in px, WebP quality)

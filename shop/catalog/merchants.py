@@ -9,11 +9,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import Category, Merchant, MerchantStatus, User
-from shop.services import audit, images
-from shop.services.accounts import PHONE_RE
+from shop.accounts.accounts import PHONE_RE
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.catalog.models import Category, Merchant, MerchantStatus
+from shop.platform import audit
+from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
 
 #: GB 32100-2015: 31 characters (no I, O, Z, S, V), weights for the first 17 positions.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

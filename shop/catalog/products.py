@@ -9,11 +9,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from shop.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import Category, Merchant, Product, ProductImage, ProductStatus
-from shop.services import images
-from shop.services.catalog import whole_number
+from shop.catalog import images
+from shop.catalog.catalog import whole_number
+from shop.catalog.models import Category, Merchant, Product, ProductImage, ProductStatus
+from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
 
 #: The product state table: (from, action) -> to.
 TRANSITIONS = {

@@ -20,9 +20,15 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import Channel, Order, Payout, Product, Shop, User
-from shop.services import clicks, ledger, links, orders, payments, payouts
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.money import ledger, payouts
+from shop.money.models import Payout
+from shop.orders import orders, payments
+from shop.orders.models import Order
+from shop.platform.extensions import db
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel, Shop
 
 
 def ago(days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:

@@ -21,11 +21,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import BlockedWord, OrderItem, Review, ReviewKind, ReviewStatus, User
-from shop.services import moderation, orders, reviews
-from shop.services.demo_orders import ORDERS, ago
-from shop.services.demo_pictures import review_photo
+from shop.accounts.models import User
+from shop.demo.orders import ORDERS, ago
+from shop.demo.pictures import review_photo
+from shop.orders import orders
+from shop.orders.models import OrderItem
+from shop.platform.extensions import db
+from shop.reviews import moderation, reviews
+from shop.reviews.models import BlockedWord, Review, ReviewKind, ReviewStatus
 
 after = ago  # read forwards: after the order's completion, or after the review
 

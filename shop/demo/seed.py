@@ -11,21 +11,23 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import (
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.catalog.merchants import USCC_ALPHABET, uscc_check_char
+from shop.catalog.models import (
     Category,
     Merchant,
     MerchantStatus,
     Product,
     ProductImage,
     ProductStatus,
-    Shop,
-    ShopItem,
-    User,
 )
-from shop.services import accounts, demo_orders, demo_reviews, images
-from shop.services.demo_pictures import product_picture
-from shop.services.merchants import USCC_ALPHABET, uscc_check_char
+from shop.demo import orders as demo_orders
+from shop.demo import reviews as demo_reviews
+from shop.demo.pictures import product_picture
+from shop.platform.extensions import db
+from shop.sharing.models import Shop, ShopItem
 
 # How long before ``now`` each part of the story begins (the orders start 34 days back and
 # their share links 44 days back: see demo_orders).

@@ -15,9 +15,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shop.extensions import db
-from shop.models import LedgerEntry, Merchant, Order, Payout
-from shop.services import exports, merchants, orders, payouts
+from shop.catalog import merchants
+from shop.catalog.models import Merchant
+from shop.insights import exports
+from shop.money import payouts
+from shop.money.models import LedgerEntry, Payout
+from shop.orders import orders
+from shop.orders.models import Order
+from shop.platform.extensions import db
 
 BATCH = 500
 

@@ -15,23 +15,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from shop.extensions import db
-from shop.models import (
-    EFFECTS,
-    Channel,
-    Click,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderItem,
-    Payout,
-    Product,
-    ShareLink,
-)
-from shop.services import earnings, orders, payouts
-from shop.services.catalog import page_count
-from shop.services.links import CHANNEL_LABELS
-from shop.services.rollup import CHINA
+from shop.catalog.catalog import page_count
+from shop.catalog.models import Product
+from shop.money import earnings, payouts
+from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout
+from shop.orders import orders
+from shop.orders.models import Order, OrderItem
+from shop.platform.extensions import db
+from shop.sharing.links import CHANNEL_LABELS
+from shop.sharing.models import Channel, Click, ShareLink
+from shop.sharing.rollup import CHINA
 
 #: Rows fetched from the database at a time while an export streams.
 BATCH = 500

@@ -3,7 +3,7 @@ open work, and the top sharers and products of the last days.
 
 Everything comes from the daily rollups, never from the raw clicks, orders, items or ledger
 entries: clicks from ``ClickDay``, paid orders and sales from ``SaleDay`` (by sharer) and
-``ProductDay``, rebate totals from ``LedgerDay`` (``shop.services.sales`` keeps them). The
+``ProductDay``, rebate totals from ``LedgerDay`` (``shop.money.sales`` keeps them). The
 sums of the days that have ended (clicks, paid orders and sales by day, by sharer and by
 product) are kept ``OVERVIEW_PAST_DAYS_SECONDS`` per process, from ``rollup.CLOSED_AFTER``
 past midnight on (until then the click writer may still write clicks of the day before): they
@@ -19,21 +19,13 @@ from functools import cache
 
 from sqlalchemy import Integer, String, bindparam, func, literal, null, select, union_all
 
-from shop.extensions import db
-from shop.models import (
-    ClickDay,
-    EntryKind,
-    LedgerDay,
-    Merchant,
-    Payout,
-    PayoutStatus,
-    Product,
-    ProductDay,
-    SaleDay,
-    User,
-)
-from shop.services.cache import app_cache
-from shop.services.rollup import as_date, china_day, ended_days_final
+from shop.accounts.models import User
+from shop.catalog.models import Merchant, Product
+from shop.money.models import EntryKind, LedgerDay, Payout, PayoutStatus, ProductDay, SaleDay
+from shop.platform.cache import app_cache
+from shop.platform.extensions import db
+from shop.sharing.models import ClickDay
+from shop.sharing.rollup import as_date, china_day, ended_days_final
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,14 @@ from functools import cache
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import selectinload
 
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
-    FlagStatus,
-    Merchant,
-    MerchantStatus,
-    Order,
-    OrderStatus,
-    Payout,
-    PayoutStatus,
-)
-from shop.services import fraud, moderation
-from shop.services.catalog import page_count
+from shop.catalog.catalog import page_count
+from shop.catalog.models import Merchant, MerchantStatus
+from shop.money import fraud
+from shop.money.models import FlagStatus, Payout, PayoutStatus
+from shop.orders.models import Order, OrderStatus
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.reviews import moderation
 
 PAGE_SIZE = 50
 

@@ -39,24 +39,16 @@ from functools import cache
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import (
-    Channel,
-    Click,
-    ClickDay,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderDay,
-    Product,
-    ShareLink,
-    SharerVisitor,
-)
-from shop.services.attribution import EARNING_REASONS
-from shop.services.cache import app_cache
-from shop.services.links import CHANNEL_LABELS
-from shop.services.rollup import (
+from shop.catalog.models import Product
+from shop.money.models import EntryKind, LedgerEntry, OrderDay
+from shop.orders.models import Order
+from shop.platform.cache import app_cache
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.sharing.attribution import EARNING_REASONS
+from shop.sharing.links import CHANNEL_LABELS
+from shop.sharing.models import Channel, Click, ClickDay, ShareLink, SharerVisitor
+from shop.sharing.rollup import (
     BOT_REASONS,
     as_date,
     china_date_sql,

@@ -15,10 +15,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from shop.extensions import db
-from shop.models import EntryKind, LedgerEntry, Order, OrderStatus
-from shop.services.attribution import EARNING, Reason
-from shop.services.catalog import page_count
+from shop.catalog.catalog import page_count
+from shop.money.models import EntryKind, LedgerEntry
+from shop.orders.models import Order, OrderStatus
+from shop.platform.extensions import db
+from shop.sharing.attribution import EARNING, Reason
 
 REASON_LABELS = {
     Reason.ATTRIBUTED: _l("Yours: the buyer's last click was on your link."),

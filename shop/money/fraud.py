@@ -7,7 +7,7 @@ period) and is inserted with ON CONFLICT DO NOTHING: a second scan, or two at on
 nothing, and a dismissed flag is not raised again for the same period.
 
 An admin may dismiss a flag (with a reason) or hold the sharer's rebates: a ``RebateHold``
-row that ``shop.services.payouts.request_payout`` refuses to pay past, until released. Every
+row that ``shop.money.payouts.request_payout`` refuses to pay past, until released. Every
 decision writes an audit row in the same transaction.
 """
 
@@ -24,24 +24,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from shop.db import insert_for
-from shop.errors import InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
-    Click,
-    FlagKind,
-    FlagStatus,
-    FraudFlag,
-    Order,
-    OrderStatus,
-    RebateHold,
-    ShareLink,
-    User,
-)
-from shop.services import accounts, audit
-from shop.services.attribution import Reason
-from shop.services.catalog import page_count
-from shop.services.rollup import china_day
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.catalog.catalog import page_count
+from shop.money.models import FlagKind, FlagStatus, FraudFlag, RebateHold
+from shop.orders.models import Order, OrderStatus
+from shop.platform import audit
+from shop.platform.db import insert_for
+from shop.platform.errors import InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.sharing.attribution import Reason
+from shop.sharing.models import Click, ShareLink
+from shop.sharing.rollup import china_day
 
 KIND_LABELS = {
     FlagKind.LINK_FLOOD: _l("Click flood on a link"),

@@ -11,21 +11,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 
-from shop import db as dbsetup
-from shop import faults
-from shop.extensions import db
-from shop.models import (
-    EFFECTS,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderItem,
-    OrderStatus,
-    Payout,
-    PayoutStatus,
-)
-from shop.services import sales
-from shop.services.attribution import EARNING
+from shop.money import sales
+from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus
+from shop.orders.models import Order, OrderItem, OrderStatus
+from shop.platform import db as dbsetup
+from shop.platform import faults
+from shop.platform.extensions import db
+from shop.sharing.attribution import EARNING
 
 
 def post(

@@ -7,18 +7,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import faults
-from shop.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
-    EntryKind,
-    Payout,
-    PayoutAccount,
-    PayoutMethod,
-    PayoutStatus,
-    User,
-)
-from shop.services import accounts, audit, fraud, ledger
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.money import fraud, ledger
+from shop.money.models import EntryKind, Payout, PayoutAccount, PayoutMethod, PayoutStatus
+from shop.platform import audit, faults
+from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
 
 METHOD_LABELS = {
     PayoutMethod.WECHAT: _l("WeChat Pay"),

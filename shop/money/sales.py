@@ -1,4 +1,4 @@
-"""Order and rebate rollups (``shop.models.sales``), kept as orders and ledger entries change.
+"""Order and rebate rollups (``shop.money.models.sales``), kept as orders and ledger entries change.
 
 Each change is an increment (``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``) in
 the transaction of the change it counts, so concurrent payments add up instead of
@@ -19,19 +19,11 @@ from functools import cache
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shop.extensions import db
-from shop.models import (
-    EntryKind,
-    LedgerDay,
-    LedgerEntry,
-    Order,
-    OrderDay,
-    OrderItem,
-    ProductDay,
-    SaleDay,
-)
-from shop.services.attribution import EARNING_REASONS
-from shop.services.rollup import as_date, china_day, day_start
+from shop.money.models import EntryKind, LedgerDay, LedgerEntry, OrderDay, ProductDay, SaleDay
+from shop.orders.models import Order, OrderItem
+from shop.platform.extensions import db
+from shop.sharing.attribution import EARNING_REASONS
+from shop.sharing.rollup import as_date, china_day, day_start
 
 #: Each rollup: its key columns and the columns that are added up.
 TABLES = {

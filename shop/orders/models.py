@@ -14,12 +14,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import enum_column, utcnow
-from shop.models.catalog import Product
-from shop.models.links import Click, ShareLink
-from shop.models.merchants import Merchant
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.catalog.models import Merchant, Product
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
+from shop.sharing.models import Click, ShareLink
 
 
 class OrderStatus(enum.StrEnum):

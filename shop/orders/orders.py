@@ -16,22 +16,24 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import faults
-from shop.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
-    Address,
-    Click,
-    Order,
-    OrderEvent,
-    OrderItem,
-    OrderStatus,
-    Product,
-    ShareLink,
-    User,
+from shop.accounts.accounts import PHONE_RE
+from shop.accounts.models import User
+from shop.catalog import catalog
+from shop.catalog.models import Product
+from shop.money import ledger, sales
+from shop.orders.models import Address, Order, OrderEvent, OrderItem, OrderStatus
+from shop.platform import audit, faults
+from shop.platform.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
 )
-from shop.services import attribution, audit, catalog, ledger, sales, shops, teams
-from shop.services.accounts import PHONE_RE
+from shop.platform.extensions import db
+from shop.sharing import attribution, shops
+from shop.sharing.models import Click, ShareLink
+from shop.teams import teams
 
 S = OrderStatus
 #: (from, to) -> who may make the change. "payment" is a verified payment notification (or a

@@ -25,12 +25,13 @@ from urllib.parse import urlencode
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from shop import db as dbsetup
-from shop import faults
-from shop.errors import Conflict, DomainError, InvalidTransition, ValidationError
-from shop.extensions import db
-from shop.models import Order, OrderStatus, PaymentEvent, User
-from shop.services import orders
+from shop.accounts.models import User
+from shop.orders import orders
+from shop.orders.models import Order, OrderStatus, PaymentEvent
+from shop.platform import db as dbsetup
+from shop.platform import faults
+from shop.platform.errors import Conflict, DomainError, InvalidTransition, ValidationError
+from shop.platform.extensions import db
 
 
 class BadSignature(DomainError):

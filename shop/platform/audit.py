@@ -1,10 +1,16 @@
 """The audit trail of decisions. ``record`` is called by the service that makes a decision,
 inside the same transaction."""
 
-from datetime import datetime
+from __future__ import annotations
 
-from shop.extensions import db
-from shop.models import AuditEntry, User
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+
+if TYPE_CHECKING:
+    from shop.accounts.models import User
 
 
 def record(

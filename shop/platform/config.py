@@ -92,7 +92,7 @@ class Defaults:
     #: the request). A crash (not a normal stop) can lose this many seconds of clicks.
     CLICK_BATCH_SECONDS = 0.2
 
-    # Reviews (shop.services.reviews) and the merchant credit score (shop.services.credit).
+    # Reviews (shop.reviews.reviews) and the merchant credit score (shop.reviews.credit).
     #: A completed order's items can be reviewed this many days after receipt,
     REVIEW_WINDOW_DAYS = 30
     #: and get one follow-up (追评) up to this many days after receipt.
@@ -117,7 +117,7 @@ class Defaults:
     #: Product pages show a review preview at most this many seconds old (0: always fresh).
     REVIEW_PREVIEW_SECONDS = 10
 
-    # Fraud flags (shop.services.fraud.scan, `flask scan-fraud`).
+    # Fraud flags (shop.money.fraud.scan, `flask scan-fraud`).
     #: Clicks recorded as a flood in the last 24 hours that flag a link or an address.
     FRAUD_FLOOD_CLICKS = 100
     #: Order-based flags look at orders paid in this many days.
@@ -149,7 +149,7 @@ class Defaults:
     #: `flask rollup` recounts them); today's, refunds and the work waiting are always live.
     OVERVIEW_PAST_DAYS_SECONDS = 600
 
-    # Production (shop.ops, gunicorn.conf.py, README "Production").
+    # Production (shop.platform.ops, gunicorn.conf.py, README "Production").
     #: One JSON line per request on the logger "shop.request" (stderr unless logging is
     #: configured otherwise). Off by default; `make serve` turns it on.
     REQUEST_LOG = False

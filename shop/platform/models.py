@@ -1,11 +1,16 @@
+"""The platform's one table: the audit log every domain writes to (``shop.platform.audit``)."""
+
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import utcnow
-from shop.models.users import User
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+
+if TYPE_CHECKING:  # the platform imports no domain; the mapper resolves "User" by name
+    from shop.accounts.models import User
 
 
 class AuditEntry(db.Model):
@@ -31,4 +36,4 @@ class AuditEntry(db.Model):
     after: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped["User | None"] = relationship("User")

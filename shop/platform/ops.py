@@ -22,7 +22,7 @@ from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy import inspect, text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shop.extensions import db, limiter
+from shop.platform.extensions import db, limiter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: An incoming X-Request-ID (from a proxy or load balancer) is kept only if it looks like an

@@ -24,10 +24,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import Merchant, Order, OrderStatus, Review, ReviewKind, ReviewStatus
-from shop.services.cache import app_cache
-from shop.services.rollup import china_day
+from shop.catalog.models import Merchant
+from shop.orders.models import Order, OrderStatus
+from shop.platform.cache import app_cache
+from shop.platform.extensions import db
+from shop.reviews.models import Review, ReviewKind, ReviewStatus
+from shop.sharing.rollup import china_day
 
 NOT_COUNTED_STATUSES = frozenset({OrderStatus.REFUNDED, OrderStatus.REFUND_REQUESTED})
 

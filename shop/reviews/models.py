@@ -15,13 +15,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import enum_column, utcnow
-from shop.models.catalog import Product
-from shop.models.media import Image
-from shop.models.merchants import Merchant
-from shop.models.orders import Order, OrderItem
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.catalog.models import Image, Merchant, Product
+from shop.orders.models import Order, OrderItem
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
 
 
 class ReviewKind(enum.StrEnum):

@@ -13,12 +13,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from shop.errors import Conflict, InvalidTransition, ValidationError
-from shop.extensions import db
-from shop.models import BlockedWord, Review, ReviewPhoto, ReviewReport, ReviewStatus, User
-from shop.services import audit
-from shop.services.catalog import page_count
-from shop.services.reviews import PER_PAGE, forget_preview, insert_once, normalize
+from shop.accounts.models import User
+from shop.catalog.catalog import page_count
+from shop.platform import audit
+from shop.platform.errors import Conflict, InvalidTransition, ValidationError
+from shop.platform.extensions import db
+from shop.reviews.models import BlockedWord, Review, ReviewPhoto, ReviewReport, ReviewStatus
+from shop.reviews.reviews import PER_PAGE, forget_preview, insert_once, normalize
 
 S = ReviewStatus
 #: (status, action) -> new status. Approving a published review closes its reports.

@@ -1,6 +1,6 @@
 """Verified reviews: only the buyer of a completed order writes one per item (and one follow-up),
 within windows; merchants reply once; readers report. Moderation decisions live in
-``shop.services.moderation``; the merchant credit score in ``shop.services.credit``.
+``shop.reviews.moderation``; the merchant credit score in ``shop.reviews.credit``.
 
 There is no function here that takes an author: the author of a review is always the buyer of
 the order, and every writing function checks that the actor is that buyer.
@@ -17,28 +17,26 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
-from shop.errors import NotFound, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.catalog.catalog import page_count
+from shop.catalog.models import Merchant, Product
+from shop.orders.models import Order, OrderItem, OrderStatus
+from shop.platform.cache import app_cache
+from shop.platform.errors import NotFound, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.reviews.models import (
     BlockedWord,
     Disclosure,
-    Merchant,
-    Order,
-    OrderItem,
-    OrderStatus,
-    Product,
     Review,
     ReviewKind,
     ReviewPhoto,
     ReviewReply,
     ReviewReport,
     ReviewStatus,
-    User,
 )
-from shop.services import accounts, images
-from shop.services.attribution import Reason
-from shop.services.cache import app_cache
-from shop.services.catalog import page_count
+from shop.sharing.attribution import Reason
 
 PER_PAGE = 10
 #: Orders in these states can be reviewed (the buyer received the goods and kept them).
@@ -47,7 +45,7 @@ REVIEWABLE = frozenset({OrderStatus.COMPLETED, OrderStatus.REFUND_REJECTED})
 
 @dataclass(frozen=True)
 class Rules:
-    """The review settings (see ``shop.config.Defaults``); tests build their own."""
+    """The review settings (see ``shop.platform.config.Defaults``); tests build their own."""
 
     review_days: int = 30
     followup_days: int = 180
@@ -586,7 +584,7 @@ def preview(product_id: int, limit: int = 3) -> Preview:
     return Preview(summary(product_id), latest)
 
 
-#: The per-process cache of product pages' review sections (shop.storefront.views keeps the
+#: The per-process cache of product pages' review sections (shop.web.storefront.views keeps the
 #: rendered HTML there, by product and language); a review written or decided here drops its
 #: product's entry, other processes catch up within REVIEW_PREVIEW_SECONDS.
 PREVIEW_CACHE = ("review_previews", "REVIEW_PREVIEW_SECONDS")

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import bindparam, insert, select
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import Channel, Click, ShareLink
-from shop.services import rollup
-from shop.services.links import LinkTarget
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db
+from shop.sharing import rollup
+from shop.sharing.links import LinkTarget
+from shop.sharing.models import Channel, Click, ShareLink
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import Channel, Merchant, Product, ShareLink, Shop
-from shop.services import shops
+from shop.catalog.models import Merchant, Product
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.sharing import shops
+from shop.sharing.models import Channel, ShareLink, Shop
 
 #: No 0/O, 1/l/I: a code read aloud or typed from a poster is unambiguous.
 CODE_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"

@@ -15,8 +15,8 @@ from functools import cache
 from sqlalchemy import Date, case, cast, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shop.extensions import db
-from shop.models import Click, ClickDay, ShareLink, SharerVisitor
+from shop.platform.extensions import db
+from shop.sharing.models import Click, ClickDay, ShareLink, SharerVisitor
 
 #: Days are China days: sharers read "today" in Beijing time (no daylight saving there).
 CHINA = timedelta(hours=8)

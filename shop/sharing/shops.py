@@ -9,22 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import (
-    Merchant,
-    MerchantStatus,
-    Product,
-    ProductImage,
-    ProductStatus,
-    Review,
-    ReviewKind,
-    ReviewStatus,
-    Shop,
-    ShopItem,
-    User,
-)
-from shop.services import images
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.catalog.models import Merchant, MerchantStatus, Product, ProductImage, ProductStatus
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.reviews.models import Review, ReviewKind, ReviewStatus
+from shop.sharing.models import Shop, ShopItem
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,30})[a-z0-9]$")
 #: Slugs that would read as the platform speaking.
@@ -290,3 +281,12 @@ def set_review_display(item: ShopItem, *, show_rating: bool, quote: Review | Non
     item.show_rating = bool(show_rating)
     item.quote_review_id = quote.id if quote else None
     db.session.flush()
+
+
+def is_sharer(user: User | None) -> bool:
+    """Whether ``user`` is a sharer: a signed-in user who has a shop. None (or an anonymous
+    user) is not."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    query = select(Shop.id).where(Shop.user_id == user.id).limit(1)
+    return db.session.execute(query).first() is not None

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import utcnow
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
 
 
 class TeamLeader(db.Model):

@@ -12,13 +12,16 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from shop import db as dbsetup
-from shop.errors import DomainError
-from shop.extensions import db, limiter
-from shop.models import utcnow
-from shop.services import accounts, orders, products, reviews
-from shop.services.catalog import rebate_cents
-from shop.services.rollup import CHINA
+from shop.accounts import accounts
+from shop.catalog import products
+from shop.catalog.catalog import rebate_cents
+from shop.orders import orders
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db, limiter
+from shop.reviews import reviews
+from shop.sharing.rollup import CHINA
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where /join/<code> keeps a live invite code until the sign-up it leads to binds it.

@@ -9,9 +9,11 @@ from functools import partial
 
 import pytest
 
-from shop.extensions import db
-from shop.models import Channel, utcnow
-from shop.services import links, reviews, shops
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.reviews import reviews
+from shop.sharing import links, shops
+from shop.sharing.models import Channel
 from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
 from tests.factories import (

@@ -14,23 +14,18 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import BlockedWord, Channel, FlagKind, FraudFlag, ReviewStatus, utcnow
-from shop.services import (
-    clicks,
-    fraud,
-    ledger,
-    links,
-    merchants,
-    moderation,
-    orders,
-    payments,
-    payouts,
-    reviews,
-    shops,
-    teams,
-)
-from shop.services.demo import demo_licence_no
+from shop.catalog import merchants
+from shop.demo.seed import demo_licence_no
+from shop.money import fraud, ledger, payouts
+from shop.money.models import FlagKind, FraudFlag
+from shop.orders import orders, payments
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.reviews import moderation, reviews
+from shop.reviews.models import BlockedWord, ReviewStatus
+from shop.sharing import clicks, links, shops
+from shop.sharing.models import Channel
+from shop.teams import teams
 from tests.conftest import TEST_CONFIG
 from tests.factories import make_category, make_product, make_user, png_bytes
 

@@ -37,25 +37,18 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import case, func, or_, select, text
 
-from shop import PROJECT_ROOT, faults
-from shop.extensions import db
-from shop.models import (
-    EFFECTS,
-    AuditEntry,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderEvent,
-    OrderItem,
-    OrderStatus,
-    PaymentEvent,
-    Payout,
-    PayoutStatus,
-    Product,
-    utcnow,
-)
-from shop.services import ledger, orders, payments, payouts, teams
-from shop.storefront.sharing import visitor_cookie_value
+from shop import PROJECT_ROOT
+from shop.catalog.models import Product
+from shop.money import ledger, payouts
+from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus
+from shop.orders import orders, payments
+from shop.orders.models import Order, OrderEvent, OrderItem, OrderStatus, PaymentEvent
+from shop.platform import faults
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.teams import teams
+from shop.web.storefront.sharing import visitor_cookie_value
 from tests import invariants
 from tests.factories import make_product, make_shop, make_user
 from tests.security.helpers import diff, fingerprint

@@ -9,18 +9,12 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import (
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderEvent,
-    OrderItem,
-    PaymentEvent,
-    Payout,
-    Product,
-)
-from shop.services import ledger, orders, payments
+from shop.catalog.models import Product
+from shop.money import ledger
+from shop.money.models import EntryKind, LedgerEntry, Payout
+from shop.orders import orders, payments
+from shop.orders.models import Order, OrderEvent, OrderItem, PaymentEvent
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.server.live import (

@@ -7,11 +7,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from shop import db as dbsetup
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import LedgerEntry, Order, OrderEvent, Payout, Product, User
-from shop.services import ledger, payments, payouts
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.money import ledger, payouts
+from shop.money.models import LedgerEntry, Payout
+from shop.orders import payments
+from shop.orders.models import Order, OrderEvent
+from shop.platform import db as dbsetup
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services.test_orders import (
@@ -132,8 +136,8 @@ def test_fifty_payout_requests_against_one_balance_give_one_payout(app):
 
 
 def test_twenty_reports_at_once_from_one_account_store_at_most_the_limit(app):
-    from shop.models import Review, ReviewReport
-    from shop.services import reviews
+    from shop.reviews import reviews
+    from shop.reviews.models import Review, ReviewReport
     from tests.factories import make_review
 
     with app.app_context():
@@ -155,8 +159,9 @@ def test_twenty_reports_at_once_from_one_account_store_at_most_the_limit(app):
 
 
 def test_twelve_reviews_at_once_from_one_buyer_hold_all_past_the_burst(app):
-    from shop.models import OrderItem, Review, ReviewStatus
-    from shop.services import reviews
+    from shop.orders.models import OrderItem
+    from shop.reviews import reviews
+    from shop.reviews.models import Review, ReviewStatus
     from tests.factories import make_completed_order
 
     with app.app_context():

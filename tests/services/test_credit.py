@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from shop.extensions import db
-from shop.models import OrderStatus, Review, ReviewStatus
-from shop.services import credit, orders, reviews
-from shop.services.credit import CreditFact, CreditRules
+from shop.orders import orders
+from shop.orders.models import OrderStatus
+from shop.platform.extensions import db
+from shop.reviews import credit, reviews
+from shop.reviews.credit import CreditFact, CreditRules
+from shop.reviews.models import Review, ReviewStatus
 from tests.services.test_reviews import completed_order, new_products, review_of
 
 RULES = CreditRules(min_order_cents=100, repeat_days=14, max_points=3)

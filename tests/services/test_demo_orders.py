@@ -6,19 +6,16 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import (
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderEvent,
-    OrderStatus,
-    PayoutStatus,
-    User,
-    utcnow,
-)
-from shop.services import demo, demo_orders, ledger, orders, payouts
+from shop.accounts.models import User
+from shop.demo import orders as demo_orders
+from shop.demo import seed as demo
+from shop.money import ledger, payouts
+from shop.money.models import EntryKind, LedgerEntry, PayoutStatus
+from shop.orders import orders
+from shop.orders.models import Order, OrderEvent, OrderStatus
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
 from tests import invariants
 
 

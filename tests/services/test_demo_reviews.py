@@ -5,22 +5,25 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.catalog.models import Product
+from shop.demo import reviews as demo_reviews
+from shop.demo import seed as demo
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.reviews import moderation, reviews
+from shop.reviews.models import (
     BlockedWord,
     Disclosure,
-    Product,
     Review,
     ReviewKind,
     ReviewReply,
     ReviewReport,
     ReviewStatus,
-    User,
-    utcnow,
 )
-from shop.services import demo, demo_reviews, images, moderation, reviews
 from tests import invariants
 
 

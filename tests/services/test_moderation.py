@@ -7,10 +7,11 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select, text, update
 
-from shop.errors import Conflict, InvalidTransition, ValidationError
-from shop.extensions import db
-from shop.models import AuditEntry, BlockedWord, Review, ReviewReport, ReviewStatus
-from shop.services import moderation, reviews
+from shop.platform.errors import Conflict, InvalidTransition, ValidationError
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.reviews import moderation, reviews
+from shop.reviews.models import BlockedWord, Review, ReviewReport, ReviewStatus
 from tests.factories import make_user, png_bytes
 from tests.services.test_reviews import SOON, completed_order, count, review_of
 

@@ -18,10 +18,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import Order, OrderStatus, Payout
-from shop.services import ledger, orders, payouts
+from shop.money import ledger, payouts
+from shop.money.models import Payout
+from shop.orders import orders
+from shop.orders.models import Order, OrderStatus
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services import test_orders as svc

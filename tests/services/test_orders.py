@@ -5,18 +5,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from shop.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
-    Channel,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderStatus,
-    PaymentEvent,
-    PayoutStatus,
-)
-from shop.services import clicks, ledger, links, orders, payments, payouts
+from shop.money import ledger, payouts
+from shop.money.models import EntryKind, LedgerEntry, PayoutStatus
+from shop.orders import orders, payments
+from shop.orders.models import Order, OrderStatus, PaymentEvent
+from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel
 from tests import invariants
 from tests.factories import make_merchant, make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts

@@ -10,12 +10,14 @@ from flask_babel import force_locale
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.errors import NotFound, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
+from shop.catalog.models import Image
+from shop.orders import orders
+from shop.orders.models import OrderStatus
+from shop.platform.errors import NotFound, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.reviews import reviews
+from shop.reviews.models import (
     Disclosure,
-    Image,
-    OrderStatus,
     Review,
     ReviewKind,
     ReviewPhoto,
@@ -23,7 +25,6 @@ from shop.models import (
     ReviewReport,
     ReviewStatus,
 )
-from shop.services import orders, reviews
 from tests import invariants
 from tests.factories import make_merchant, make_product, make_user, png_bytes
 from tests.services.test_orders import pay, place, shared_click
@@ -812,7 +813,7 @@ def test_emoji_joined_by_zero_width_joiners_stay_whole(ctx):
 
 
 def test_a_followup_leaves_the_merchants_list_when_its_review_is_hidden(ctx):
-    from shop.services import moderation
+    from shop.reviews import moderation
 
     order = completed_order()
     review = review_of(order)

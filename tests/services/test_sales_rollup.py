@@ -1,4 +1,4 @@
-"""The order, sales, product and ledger rollups (shop.services.sales): counted by hand through
+"""The order, sales, product and ledger rollups (shop.money.sales): counted by hand through
 an order's whole life, added up by many payments at once, equal to a recount, repaired by
 ``flask rollup`` and filled by the migration for orders placed before it."""
 
@@ -6,11 +6,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import LedgerDay, Order, OrderDay, ProductDay, SaleDay
-from shop.services import ledger, orders, overview, sales, stats
-from shop.services.rollup import china_day
+from shop.insights import overview, stats
+from shop.money import ledger, sales
+from shop.money.models import LedgerDay, OrderDay, ProductDay, SaleDay
+from shop.orders import orders
+from shop.orders.models import Order
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db
+from shop.sharing.rollup import china_day
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services.test_concurrency import race

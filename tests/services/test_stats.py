@@ -6,10 +6,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import Channel
-from shop.services import clicks, ledger, links, orders, stats
+from shop.insights import stats
+from shop.money import ledger
+from shop.orders import orders
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel
 from tests.factories import make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts
 from tests.services.test_orders import pay, place

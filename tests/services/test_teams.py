@@ -8,10 +8,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from shop.errors import PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import AuditEntry, EntryKind, LedgerEntry, Shop, TeamMember
-from shop.services import ledger, orders, teams
+from shop.insights import teams as team_numbers
+from shop.money import ledger
+from shop.money.models import EntryKind, LedgerEntry
+from shop.orders import orders
+from shop.platform.errors import PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.sharing.models import Shop
+from shop.teams import teams
+from shop.teams.models import TeamMember
 from tests import invariants
 from tests.factories import make_product, make_shop, make_user
 from tests.services.test_orders import ADDRESS, NOW, WINDOW, pay
@@ -122,8 +128,8 @@ def test_the_rate_is_bounded_by_the_maximum_and_by_the_rebate_itself():
 
 
 def member_click(member, product, visitor="v" * 32):
-    from shop.models import Channel
-    from shop.services import clicks, links
+    from shop.sharing import clicks, links
+    from shop.sharing.models import Channel
     from tests.services.test_links_and_clicks import facts
 
     shop = db.session.execute(select(Shop).where(Shop.user_id == member.id)).scalar()
@@ -158,7 +164,7 @@ def test_override_is_estimated_settled_and_clawed_back_with_the_rebate(ctx):
     assert ledger.settle_order(order.id, now=settled_at, return_window=timedelta(days=7)) == 1
     assert ledger.settle_order(order.id, now=settled_at, return_window=timedelta(days=7)) == 0
     assert ledger.balances(leader.id).available_cents == 100
-    lines = teams.members(leader.id, since=NOW, until=settled_at + timedelta(seconds=1))
+    lines = team_numbers.members(leader.id, since=NOW, until=settled_at + timedelta(seconds=1))
     assert [(x.name, x.settled_cents, x.override_cents) for x in lines] == [("新人", 1000, 100)]
     orders.request_refund(order, "坏了", actor=order.buyer, now=settled_at)
     orders.decide_refund(order, True, actor=make_user(), source="merchant", now=settled_at)
@@ -210,7 +216,7 @@ def test_an_admin_stops_a_leaders_overrides_for_new_orders_with_a_reason(ctx):
     pay(before, NOW)  # placed before the switch: keeps its override
     pay(after, NOW)
     assert entries(leader) == [("estimated", 2, 100)]
-    [line] = teams.teams()
+    [line] = team_numbers.teams()
     assert line.overrides_disabled and line.disabled_reason == "刷单嫌疑"
     actions = db.session.execute(select(AuditEntry.action)).scalars().all()
     assert actions == ["team.overrides_disabled"]

@@ -8,19 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderStatus,
-    Payout,
-    PayoutAccount,
-    PayoutStatus,
-)
-from shop.services import ledger, orders, payouts
-from shop.web import now as real_now
+from shop.money import ledger, payouts
+from shop.money.models import EntryKind, LedgerEntry, Payout, PayoutAccount, PayoutStatus
+from shop.orders import orders
+from shop.orders.models import Order, OrderStatus
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.web.common import now as real_now
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services import test_orders as svc

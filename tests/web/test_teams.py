@@ -10,17 +10,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
-    Channel,
-    TeamLeader,
-    TeamMember,
-    User,
-    utcnow,
-)
-from shop.services import clicks, ledger, links, orders, teams
-from shop.web import INVITE_SESSION_KEY
+from shop.accounts.models import User
+from shop.money import ledger
+from shop.orders import orders
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel
+from shop.teams import teams
+from shop.teams.models import TeamLeader, TeamMember
+from shop.web.common import INVITE_SESSION_KEY
 from tests import invariants
 from tests.factories import make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts

@@ -3,15 +3,15 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.extensions import db
-from shop.models.base import utcnow
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
 
 
 class Image(db.Model):
     """An uploaded picture, validated and re-encoded once; files are named by ``sha256``.
 
     Each image has two files under the instance folder: a display size and a thumbnail
-    (see ``shop.services.images``). The original upload is not kept (it may carry EXIF/GPS).
+    (see ``shop.catalog.images``). The original upload is not kept (it may carry EXIF/GPS).
     """
 
     __tablename__ = "images"

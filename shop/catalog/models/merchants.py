@@ -4,11 +4,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import enum_column, utcnow
-from shop.models.catalog import Category
-from shop.models.media import Image
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.catalog.models.media import Image
+from shop.catalog.models.products import Category
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
 
 
 class MerchantStatus(enum.StrEnum):

@@ -4,9 +4,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import enum_column, utcnow
-from shop.models.media import Image
+from shop.catalog.models.media import Image
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
 
 
 class Category(db.Model):

@@ -1,4 +1,4 @@
-"""Fraud flags raised by ``shop.services.fraud.scan`` and rebate holds an admin puts on a
+"""Fraud flags raised by ``shop.money.fraud.scan`` and rebate holds an admin puts on a
 sharer after reading one."""
 
 import enum
@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import enum_column, utcnow
-from shop.models.links import ShareLink
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
+from shop.sharing.models import ShareLink
 
 
 class FlagKind(enum.StrEnum):
@@ -32,7 +32,7 @@ class FraudFlag(db.Model):
     """One suspicion, with the numbers that raised it. The scan inserts with ON CONFLICT DO
     NOTHING on (kind, subject_key, period_key), so running it again never duplicates a flag
     (nor reopens a dismissed one). The explanation is built from ``evidence`` when shown, in
-    the reader's language (shop.services.fraud.explain)."""
+    the reader's language (shop.money.fraud.explain)."""
 
     __tablename__ = "fraud_flags"
     __table_args__ = (
@@ -64,7 +64,7 @@ class FraudFlag(db.Model):
 
 
 class RebateHold(db.Model):
-    """An admin stopped a sharer's payouts (shop.services.payouts.request_payout refuses while
+    """An admin stopped a sharer's payouts (shop.money.payouts.request_payout refuses while
     a hold is active). Released holds are kept; at most one active hold per sharer."""
 
     __tablename__ = "rebate_holds"

@@ -6,10 +6,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import enum_column, utcnow
-from shop.models.orders import Order, OrderItem
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.orders.models import Order, OrderItem
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
 
 
 class EntryKind(enum.StrEnum):

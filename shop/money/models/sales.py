@@ -1,5 +1,5 @@
 """Daily rollups of orders and rebates, kept in the same transactions as the order and
-ledger changes they count (shop.services.sales), so the stats page and the admin overview
+ledger changes they count (shop.money.sales), so the stats page and the admin overview
 never group the orders, items and ledger tables. ``flask rollup`` recounts them from those
 tables; both give the same numbers (tested).
 
@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.extensions import db
+from shop.platform.extensions import db
 
 
 class OrderDay(db.Model):

@@ -4,11 +4,11 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import enum_column, utcnow
-from shop.models.catalog import Product
-from shop.models.shops import Shop
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
+from shop.sharing.models.shops import Shop
 
 
 class Channel(enum.StrEnum):
@@ -57,7 +57,7 @@ class Click(db.Model):
     __table_args__ = (
         Index("ix_clicks_link_time", "link_id", "clicked_at"),
         Index("ix_clicks_visitor_time", "visitor_id", "clicked_at"),
-        # Floods of the last day (shop.services.fraud.scan) without reading the other clicks;
+        # Floods of the last day (shop.money.fraud.scan) without reading the other clicks;
         # partial, so ordinary click inserts do not maintain it.
         Index(
             "ix_clicks_flood_time",
@@ -100,7 +100,7 @@ class Click(db.Model):
 
 class ClickDay(db.Model):
     """Clicks of one share link on one day (China time), kept as clicks are written
-    (shop.services.rollup) so dashboards never scan the clicks table. ``flask rollup``
+    (shop.sharing.rollup) so dashboards never scan the clicks table. ``flask rollup``
     recounts days from the raw rows; both give the same numbers (tested).
 
     The sharer, product and channel are copied from the link, so a sharer's dashboard groups

@@ -3,11 +3,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models.base import utcnow
-from shop.models.catalog import Product
-from shop.models.media import Image
-from shop.models.users import User
+from shop.accounts.models import User
+from shop.catalog.models import Image, Product
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
 
 
 class Shop(db.Model):
@@ -53,4 +52,4 @@ class ShopItem(db.Model):
 
     shop: Mapped[Shop] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()
-    quote_review: Mapped["Review | None"] = relationship()  # noqa: F821 (shop.models.reviews)
+    quote_review: Mapped["Review | None"] = relationship()  # noqa: F821 (shop.reviews.models)

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from flask import Response, stream_with_context
 
-from shop.admin import bp
-from shop.services import admin_exports
-from shop.services.rollup import CHINA
-from shop.web import money, now
+from shop.insights import admin_exports
+from shop.sharing.rollup import CHINA
+from shop.web.admin import bp
+from shop.web.common import money, now
 
 BOM = "\ufeff"
 #: A cell starting with one of these is read by Excel as a formula (OWASP "CSV injection").

@@ -7,14 +7,17 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shop.admin import bp
-from shop.admin.forms import FlagDecisionForm
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import FlagStatus, FraudFlag, Order, ShareLink, User
-from shop.services import admin as admin_queries
-from shop.services import fraud
-from shop.web import now
+from shop.accounts.models import User
+from shop.insights import queues as admin_queries
+from shop.money import fraud
+from shop.money.models import FlagStatus, FraudFlag
+from shop.orders.models import Order
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.sharing.models import ShareLink
+from shop.web.admin import bp
+from shop.web.admin.forms import FlagDecisionForm
+from shop.web.common import now
 
 
 def load_flag(flag_id: int) -> FraudFlag:

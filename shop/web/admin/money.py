@@ -6,14 +6,16 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.admin import bp
-from shop.admin.forms import PayoutDecisionForm, RefundOverrideForm
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import Order, Payout
-from shop.services import admin as admin_queries
-from shop.services import earnings, fraud, ledger, orders, payouts
-from shop.web import money, now, show_domain_error
+from shop.insights import queues as admin_queries
+from shop.money import earnings, fraud, ledger, payouts
+from shop.money.models import Payout
+from shop.orders import orders
+from shop.orders.models import Order
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.web.admin import bp
+from shop.web.admin.forms import PayoutDecisionForm, RefundOverrideForm
+from shop.web.common import money, now, show_domain_error
 
 
 def _payouts_page(form: PayoutDecisionForm | None = None, failed_id: int | None = None,

@@ -8,9 +8,9 @@ from flask import make_response, render_template
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from shop.admin import bp
-from shop.services import overview
-from shop.web import money, now
+from shop.insights import overview
+from shop.web.admin import bp
+from shop.web.common import money, now
 
 WIDTH = 360
 LEFT = 8

@@ -10,12 +10,13 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import Optional
 
-from shop.admin import bp
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import BlockedWord, Review
-from shop.services import catalog, moderation, reviews
-from shop.web import now
+from shop.catalog import catalog
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.reviews import moderation, reviews
+from shop.reviews.models import BlockedWord, Review
+from shop.web.admin import bp
+from shop.web.common import now
 
 TAB_LABELS = {
     "held": _l("Held"),

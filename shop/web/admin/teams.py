@@ -6,13 +6,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.admin import bp
-from shop.admin.forms import TeamOverridesForm
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import User
-from shop.services import teams
-from shop.web import now, show_domain_error
+from shop.accounts.models import User
+from shop.insights import teams as team_numbers
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.teams import teams
+from shop.web.admin import bp
+from shop.web.admin.forms import TeamOverridesForm
+from shop.web.common import now, show_domain_error
 
 
 def _teams_page(form: TeamOverridesForm | None = None, failed_id: int | None = None,
@@ -20,7 +21,7 @@ def _teams_page(form: TeamOverridesForm | None = None, failed_id: int | None = N
     config = current_app.config
     return render_template(
         "admin/teams.html",
-        teams=teams.teams(),
+        teams=team_numbers.teams(),
         form=TeamOverridesForm(),
         failed_form=form,
         failed_id=failed_id,

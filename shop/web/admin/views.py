@@ -5,14 +5,16 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.admin import bp
-from shop.admin.forms import DecisionForm
-from shop.errors import DomainError
-from shop.extensions import db, login_manager
-from shop.models import Merchant, MerchantStatus
-from shop.services import admin as admin_queries
-from shop.services import fraud, merchants, overview
-from shop.web import now
+from shop.catalog import merchants
+from shop.catalog.models import Merchant, MerchantStatus
+from shop.insights import overview
+from shop.insights import queues as admin_queries
+from shop.money import fraud
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db, login_manager
+from shop.web.admin import bp
+from shop.web.admin.forms import DecisionForm
+from shop.web.common import now
 
 #: The overview's period, in China days ending today.
 OVERVIEW_DAYS = 30

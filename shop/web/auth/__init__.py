@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-from shop.auth import views  # noqa: E402,F401  (routes register on import)
+from shop.web.auth import views  # noqa: E402,F401  (routes register on import)

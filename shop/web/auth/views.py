@@ -12,15 +12,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from shop import db as dbsetup
-from shop.auth import bp
-from shop.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
-from shop.errors import ValidationError
-from shop.extensions import csrf, db, limiter
-from shop.i18n import normalize_locale
-from shop.models import User
-from shop.services import accounts, teams
-from shop.web import INVITE_SESSION_KEY, cookie_secure, now, safe_next, show_domain_error
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.platform import db as dbsetup
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import csrf, db, limiter
+from shop.platform.i18n import normalize_locale
+from shop.teams import teams
+from shop.web.auth import bp
+from shop.web.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
+from shop.web.common import INVITE_SESSION_KEY, cookie_secure, now, safe_next, show_domain_error
 
 
 def _account_key() -> str:
@@ -67,7 +68,7 @@ def _check_password(account: str, password: str) -> User | None:
     """The user whose account and password these are, or None; checked before the sign-in
     takes SQLite's write lock.
 
-    A POST takes the lock at its first query (shop.web), and Argon2 would hold it for a tenth
+    A POST takes the lock at its first query (shop.web.common), and Argon2 would hold it for a tenth
     of a second or more of CPU: every writer (click batches, checkouts) waited, and a few
     sign-ins at once pushed the last past the busy timeout ("database is locked",
     bench/bench_load.py). So the password is checked in a read transaction, which ends before

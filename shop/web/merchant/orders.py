@@ -7,13 +7,15 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.merchant import bp
-from shop.merchant.forms import EmptyForm, RefundDecisionForm, ShipForm
-from shop.models import Order, OrderStatus
-from shop.services import catalog, earnings, orders, payments
-from shop.web import now, show_domain_error
+from shop.catalog import catalog
+from shop.money import earnings
+from shop.orders import orders, payments
+from shop.orders.models import Order, OrderStatus
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.web.common import now, show_domain_error
+from shop.web.merchant import bp
+from shop.web.merchant.forms import EmptyForm, RefundDecisionForm, ShipForm
 
 PER_PAGE = 20
 #: The tabs, in the order a merchant works through them.

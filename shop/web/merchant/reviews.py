@@ -7,12 +7,13 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.merchant import bp
-from shop.models import Review
-from shop.services import catalog, credit, reviews
-from shop.web import now
+from shop.catalog import catalog
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.reviews import credit, reviews
+from shop.reviews.models import Review
+from shop.web.common import now
+from shop.web.merchant import bp
 
 
 class ReplyForm(FlaskForm):

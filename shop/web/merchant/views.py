@@ -5,14 +5,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.errors import DomainError
-from shop.extensions import db, login_manager
-from shop.merchant import bp
-from shop.merchant.forms import ActionForm, ApplicationForm, EmptyForm, ImagesForm, ProductForm
-from shop.models import Category, MerchantStatus, Product, ProductStatus
-from shop.services import merchants, products
-from shop.services.catalog import rebate_cents
-from shop.web import money, now, show_domain_error
+from shop.catalog import merchants, products
+from shop.catalog.catalog import rebate_cents
+from shop.catalog.models import Category, MerchantStatus, Product, ProductStatus
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db, login_manager
+from shop.web.common import money, now, show_domain_error
+from shop.web.merchant import bp
+from shop.web.merchant.forms import ActionForm, ApplicationForm, EmptyForm, ImagesForm, ProductForm
 
 #: Pages any signed-in user may open; the rest need an approved merchant.
 OPEN_ENDPOINTS = frozenset({"merchant.apply"})

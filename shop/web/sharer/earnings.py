@@ -5,14 +5,18 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.errors import DomainError, ValidationError
-from shop.extensions import db, limiter
-from shop.models import PayoutMethod
-from shop.services import accounts, catalog, earnings, exports, ledger, orders, payouts
-from shop.services.products import parse_yuan
-from shop.sharer import bp
-from shop.sharer.forms import PayoutAccountForm, PayoutRequestForm
-from shop.web import money, now, show_domain_error
+from shop.accounts import accounts
+from shop.catalog import catalog
+from shop.catalog.products import parse_yuan
+from shop.insights import exports
+from shop.money import earnings, ledger, payouts
+from shop.money.models import PayoutMethod
+from shop.orders import orders
+from shop.platform.errors import DomainError, ValidationError
+from shop.platform.extensions import db, limiter
+from shop.web.common import money, now, show_domain_error
+from shop.web.sharer import bp
+from shop.web.sharer.forms import PayoutAccountForm, PayoutRequestForm
 
 PER_PAGE = 20
 

@@ -6,10 +6,12 @@ import io
 from flask import Response, abort, g, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from shop.services import catalog, exports, links, shops
-from shop.sharer import bp
-from shop.sharer.views import load_own_link
-from shop.web import money, now
+from shop.catalog import catalog
+from shop.insights import exports
+from shop.sharing import links, shops
+from shop.web.common import money, now
+from shop.web.sharer import bp
+from shop.web.sharer.views import load_own_link
 
 PER_PAGE = 50
 #: Excel reads a CSV as the local code page unless it starts with a byte order mark.

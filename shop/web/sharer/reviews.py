@@ -4,14 +4,16 @@ one published review quoted."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import Review
-from shop.services import catalog, reviews, shops
-from shop.sharer import bp
-from shop.sharer.forms import EmptyForm
-from shop.sharer.views import load_own_item
-from shop.web import show_domain_error
+from shop.catalog import catalog
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.reviews import reviews
+from shop.reviews.models import Review
+from shop.sharing import shops
+from shop.web.common import show_domain_error
+from shop.web.sharer import bp
+from shop.web.sharer.forms import EmptyForm
+from shop.web.sharer.views import load_own_item
 
 
 @bp.route("/shop/items/<int:item_id>/reviews", methods=["GET", "POST"])

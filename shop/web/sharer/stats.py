@@ -4,10 +4,10 @@ from flask import abort, current_app, make_response, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.errors import ValidationError
-from shop.services import charts, stats
-from shop.sharer import bp
-from shop.web import money, now
+from shop.insights import charts, stats
+from shop.platform.errors import ValidationError
+from shop.web.common import money, now
+from shop.web.sharer import bp
 
 
 def _step_labels() -> dict[str, str]:

@@ -6,13 +6,18 @@ from flask import current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import TeamLeader, User
-from shop.services import images, posters, shops, stats, teams
-from shop.sharer import bp
-from shop.sharer.views import send_poster
-from shop.web import now
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.insights import stats
+from shop.insights import teams as team_numbers
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db
+from shop.sharing import posters, shops
+from shop.teams import teams
+from shop.teams.models import TeamLeader
+from shop.web.common import now
+from shop.web.sharer import bp
+from shop.web.sharer.views import send_poster
 
 #: The periods the members table offers (China days ending today); the first is the default.
 PERIOD_DAYS = {"30d": 30, "7d": 7}
@@ -58,7 +63,7 @@ def team_page():
     key = request.args.get("period", "")
     key = key if key in PERIOD_DAYS else next(iter(PERIOD_DAYS))
     period = stats.last_days(PERIOD_DAYS[key], now=now())
-    lines = teams.members(user.id, since=period.starts_at, until=period.ends_at)
+    lines = team_numbers.members(user.id, since=period.starts_at, until=period.ends_at)
     return render_template(
         "sharer/team.html",
         **context,

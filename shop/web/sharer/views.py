@@ -18,12 +18,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.errors import DomainError
-from shop.extensions import db, login_manager
-from shop.models import Channel, Product, ShareLink, ShopItem
-from shop.services import catalog, images, links, posters, reviews, shops
-from shop.sharer import bp
-from shop.sharer.forms import (
+from shop.catalog import catalog, images
+from shop.catalog.models import Product
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db, login_manager
+from shop.reviews import reviews
+from shop.sharing import links, posters, shops
+from shop.sharing.models import Channel, ShareLink, ShopItem
+from shop.web.common import money, now, safe_next, show_domain_error
+from shop.web.sharer import bp
+from shop.web.sharer.forms import (
     EmptyForm,
     ItemAddForm,
     LinkForm,
@@ -31,7 +35,6 @@ from shop.sharer.forms import (
     RecommendationForm,
     ShopSettingsForm,
 )
-from shop.web import money, now, safe_next, show_domain_error
 
 #: Pages a user without a shop may open.
 NO_SHOP_ENDPOINTS = frozenset(

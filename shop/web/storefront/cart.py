@@ -13,13 +13,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import Product
-from shop.services import links, orders, shops
-from shop.storefront import bp
-from shop.storefront.checkout import checkout_form, enabled_providers, place_lines
-from shop.web import safe_referrer, show_domain_error
+from shop.catalog.models import Product
+from shop.orders import orders
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.sharing import links, shops
+from shop.web.common import safe_referrer, show_domain_error
+from shop.web.storefront import bp
+from shop.web.storefront.checkout import checkout_form, enabled_providers, place_lines
 
 CART_KEY = "cart"
 MAX_LINES = 20

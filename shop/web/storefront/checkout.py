@@ -17,14 +17,18 @@ from sqlalchemy import select
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
 from wtforms.validators import Optional
 
-from shop import db as dbsetup
-from shop.errors import DomainError
-from shop.extensions import csrf, db
-from shop.models import Order
-from shop.services import catalog, clicks, links, orders, payments, reviews, shops, teams
-from shop.storefront import bp
-from shop.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
-from shop.web import now, safe_next, show_domain_error
+from shop.catalog import catalog
+from shop.orders import orders, payments
+from shop.orders.models import Order
+from shop.platform import db as dbsetup
+from shop.platform.errors import DomainError
+from shop.platform.extensions import csrf, db
+from shop.reviews import reviews
+from shop.sharing import clicks, links, shops
+from shop.teams import teams
+from shop.web.common import now, safe_next, show_domain_error
+from shop.web.storefront import bp
+from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
 
 
 class CheckoutForm(FlaskForm):

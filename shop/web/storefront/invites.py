@@ -6,9 +6,10 @@ told so."""
 from flask import abort, current_app, render_template, session, url_for
 from flask_login import current_user
 
-from shop.services import shops, teams
-from shop.storefront import bp
-from shop.web import INVITE_SESSION_KEY
+from shop.sharing import shops
+from shop.teams import teams
+from shop.web.common import INVITE_SESSION_KEY
+from shop.web.storefront import bp
 
 
 def platform_rate() -> int:

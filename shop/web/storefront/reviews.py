@@ -10,13 +10,16 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import OrderItem, Review, ReviewKind, ReviewStatus
-from shop.services import catalog, reviews, shops
-from shop.storefront import bp
-from shop.storefront.checkout import _own_order
-from shop.web import now, show_domain_error
+from shop.catalog import catalog
+from shop.orders.models import OrderItem
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
+from shop.reviews import reviews
+from shop.reviews.models import Review, ReviewKind, ReviewStatus
+from shop.sharing import shops
+from shop.web.common import now, show_domain_error
+from shop.web.storefront import bp
+from shop.web.storefront.checkout import _own_order
 
 RATING_CHOICES = [
     ("5", _l("5 stars: very good")),

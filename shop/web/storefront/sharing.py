@@ -21,12 +21,14 @@ from flask import (
 from limits import parse
 from limits.storage import MemoryStorage
 
-from shop import db as dbsetup
-from shop.extensions import db, limiter
-from shop.services import catalog, clicks, links, reviews, shops
-from shop.storefront import bp
-from shop.storefront.views import review_context, viewer_is_sharer
-from shop.web import cookie_secure, now
+from shop.catalog import catalog
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db, limiter
+from shop.reviews import reviews
+from shop.sharing import clicks, links, shops
+from shop.web.common import cookie_secure, now
+from shop.web.storefront import bp
+from shop.web.storefront.views import review_context, viewer_is_sharer
 
 log = logging.getLogger(__name__)
 

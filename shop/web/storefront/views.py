@@ -4,9 +4,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from shop.services import catalog, credit, images, reviews, shops
-from shop.services.cache import app_cache
-from shop.storefront import bp
+from shop.catalog import catalog, images
+from shop.platform.cache import app_cache
+from shop.reviews import credit, reviews
+from shop.sharing import shops
+from shop.web.storefront import bp
 
 ONE_YEAR = 365 * 24 * 3600
 #: The sort links, in the order shown.
@@ -20,7 +22,7 @@ SORT_LABELS = {
 
 
 def viewer_is_sharer() -> bool:
-    return catalog.is_sharer(current_user if current_user.is_authenticated else None)
+    return shops.is_sharer(current_user if current_user.is_authenticated else None)
 
 
 @bp.route("/")
