@@ -134,7 +134,7 @@ def register_hooks(app: Flask) -> None:
 
     install_request_hooks(app)
     delivery.init_app(app)  # compression, hashed static URLs and their cache headers
-    ops.register(app)  # request ids and log, /healthz, ProxyFix (README, "Production")
+    ops.register(app)  # request ids and log, /healthz, ProxyFix (docs/production.md)
 
 
 def register_commands(app: Flask) -> None:

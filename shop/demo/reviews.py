@@ -2,7 +2,7 @@
 merchants' replies, readers' reports and the admin's moderation.
 
 As in demo_orders, nothing is written by hand: every review, follow-up (追评), reply, report,
-blocked word and decision comes from the service a request would call (``reviews``,
+blocked word and decision comes from the service a request would call (``writing``,
 ``moderation``), acted by the user who would act (the order's buyer, the product's merchant,
 the demo admin) at a time in the past inside the windows: a review within days of the
 order's completion, a follow-up weeks later, a reply within a day of its review. Whether a
@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from shop.accounts.models import User
-from shop.demo.orders import ORDERS, ago
 from shop.demo.pictures import review_photo
-from shop.orders import orders
+from shop.demo.stories import ORDERS, ago
+from shop.orders import checkout
 from shop.orders.models import OrderItem
 from shop.platform.extensions import db
-from shop.reviews import moderation, reviews
+from shop.reviews import moderation, writing
 from shop.reviews.models import BlockedWord, Review, ReviewKind, ReviewStatus
+from shop.reviews.rules import REVIEWABLE, Rules
 
 after = ago  # read forwards: after the order's completion, or after the review
 
@@ -45,13 +46,13 @@ class Later:
 class DemoReport:
     reporter: str  #: account
     after: timedelta  #: after the review was written
-    reason: str  #: a key of reviews.REPORT_REASONS
+    reason: str  #: a key of shop.reviews.rules.REPORT_REASONS
     details: str = ""
 
 
 @dataclass(frozen=True)
 class DemoReview:
-    order: str  #: a demo_orders.ORDERS key; its one item is reviewed by its buyer
+    order: str  #: a shop.demo.stories.ORDERS key; its one item is reviewed by its buyer
     rating: int
     body: str
     after: timedelta  #: after the order was completed
@@ -197,7 +198,7 @@ class _Story:
     def __init__(self, *, users: dict[str, User], now: datetime):
         self.users, self.now = users, now
         self.admin = next(user for user in users.values() if user.is_admin)
-        self.rules = reviews.Rules.current()
+        self.rules = Rules.current()
         self.buyers = {spec.key: spec.buyer for spec in ORDERS}
         self.written: dict[str, Review] = {}
         self.created = 0  #: reviews and follow-ups
@@ -217,11 +218,11 @@ class _Story:
     def item(self, spec: DemoReview) -> OrderItem | None:
         """The order item ``spec`` reviews, if its order exists and can be reviewed."""
         buyer = self.users[self.buyers[spec.order]]
-        found = orders.existing_checkout(buyer, spec.order)
+        found = checkout.existing_checkout(buyer, spec.order)
         if not found:
             return None
         [order] = found
-        if order.status not in reviews.REVIEWABLE or order.completed_at is None:
+        if order.status not in REVIEWABLE or order.completed_at is None:
             return None  # e.g. the demo's buyer asked for a refund since the last seed
         [item] = order.items
         return item
@@ -251,7 +252,7 @@ class _Story:
     def write(self, at: datetime, spec: DemoReview, item: OrderItem) -> None:
         product = item.product
         hue_seed = product.merchant.name + product.title  # as demo's product picture
-        self.written[spec.order] = reviews.write_review(
+        self.written[spec.order] = writing.write_review(
             item,
             actor=self.users[self.buyers[spec.order]],
             rating=spec.rating,
@@ -266,7 +267,7 @@ class _Story:
         self.created += 1
 
     def write_followup(self, at: datetime, spec: DemoReview) -> None:
-        reviews.write_followup(
+        writing.write_followup(
             self.written[spec.order],
             actor=self.users[self.buyers[spec.order]],
             body=spec.followup.text,
@@ -285,7 +286,7 @@ class _Story:
     def write_reply(self, at: datetime, spec: DemoReview) -> None:
         if (review := self.shown(spec)) is None:
             return
-        reviews.write_reply(
+        writing.write_reply(
             review,
             merchant=review.merchant,
             actor=review.merchant.user,
@@ -297,7 +298,7 @@ class _Story:
     def report(self, at: datetime, spec: DemoReview) -> None:
         if (review := self.shown(spec)) is None:
             return
-        reviews.report_review(
+        writing.report_review(
             review,
             reporter=self.users[spec.report.reporter],
             reason=spec.report.reason,
@@ -321,7 +322,7 @@ def seed_reviews(*, users: dict[str, User], now: datetime) -> dict[str, int]:
     story = _Story(users=users, now=now)
     have = set(db.session.execute(select(BlockedWord.word)).scalars())
     for word in BLOCKED_WORDS:
-        if reviews.normalize(word) not in have:
+        if writing.normalize(word) not in have:
             story.add(now - BLOCKED_WORDS_ADDED, story.add_blocked_word, word)
     for spec in REVIEWS:
         story.plan(spec)

@@ -20,7 +20,7 @@ from shop.catalog.models import Merchant
 from shop.insights import exports
 from shop.money import payouts
 from shop.money.models import LedgerEntry, Payout
-from shop.orders import orders
+from shop.orders import states
 from shop.orders.models import Order
 from shop.platform.extensions import db
 
@@ -77,7 +77,7 @@ def order_rows() -> Iterator[tuple]:
             order.number,
             order.placed_at,
             order.paid_at,
-            str(orders.status_label(order.status)),
+            str(states.status_label(order.status)),
             order.merchant_id,
             order.merchant.name,
             order.buyer_id,

@@ -19,7 +19,7 @@ from shop.catalog.catalog import page_count
 from shop.catalog.models import Product
 from shop.money import earnings, payouts
 from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout
-from shop.orders import orders
+from shop.orders import states
 from shop.orders.models import Order, OrderItem
 from shop.platform.extensions import db
 from shop.sharing.links import CHANNEL_LABELS
@@ -301,7 +301,7 @@ def order_rows(sharer_id: int) -> Iterator[tuple]:
                 order.placed_at,
                 _titles(order),
                 order.total_cents,
-                orders.status_label(order.status),
+                states.status_label(order.status),
                 seen.reason_label,
                 seen.state_label if seen.earns else "",
                 seen.rebate_cents if seen.earns else None,

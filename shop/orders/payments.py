@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from shop.accounts.models import User
-from shop.orders import orders
+from shop.orders import states
 from shop.orders.models import Order, OrderStatus, PaymentEvent
 from shop.platform import db as dbsetup
 from shop.platform import faults
@@ -179,7 +179,7 @@ def apply_notice(
     if outcome != "paid":
         return Outcome(order, outcome, False)
     try:
-        orders.transition(
+        states.transition(
             order,
             OrderStatus.PAID,
             source="payment",

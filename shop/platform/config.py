@@ -92,7 +92,8 @@ class Defaults:
     #: the request). A crash (not a normal stop) can lose this many seconds of clicks.
     CLICK_BATCH_SECONDS = 0.2
 
-    # Reviews (shop.reviews.reviews) and the merchant credit score (shop.reviews.credit).
+    # Reviews (shop.reviews.rules; the preview's cache in shop.reviews.reading) and the
+    # merchant credit score (shop.reviews.credit).
     #: A completed order's items can be reviewed this many days after receipt,
     REVIEW_WINDOW_DAYS = 30
     #: and get one follow-up (追评) up to this many days after receipt.
@@ -149,7 +150,7 @@ class Defaults:
     #: `flask rollup` recounts them); today's, refunds and the work waiting are always live.
     OVERVIEW_PAST_DAYS_SECONDS = 600
 
-    # Production (shop.platform.ops, gunicorn.conf.py, README "Production").
+    # Production (shop.platform.ops, gunicorn.conf.py, docs/production.md).
     #: One JSON line per request on the logger "shop.request" (stderr unless logging is
     #: configured otherwise). Off by default; `make serve` turns it on.
     REQUEST_LOG = False

@@ -1,6 +1,6 @@
 """A merchant's credit score, from its buyers' published reviews, by a rule that resists gaming.
 
-The rule (also in README and on the merchant page):
+The rule (also in docs/reviews-and-credit.md and on the merchant page):
 
 1. Each published review of a completed order scores: 4-5 stars +1, 3 stars 0, 1-2 stars -1.
    Follow-ups and held or hidden reviews score nothing.

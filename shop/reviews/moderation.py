@@ -19,7 +19,9 @@ from shop.platform import audit
 from shop.platform.errors import Conflict, InvalidTransition, ValidationError
 from shop.platform.extensions import db
 from shop.reviews.models import BlockedWord, Review, ReviewPhoto, ReviewReport, ReviewStatus
-from shop.reviews.reviews import PER_PAGE, forget_preview, insert_once, normalize
+from shop.reviews.reading import forget_preview
+from shop.reviews.rules import PER_PAGE
+from shop.reviews.writing import insert_once, normalize
 
 S = ReviewStatus
 #: (status, action) -> new status. Approving a published review closes its reports.

@@ -1,6 +1,6 @@
 """Who earns an order: a pure function of the visitor's clicks and the order time.
 
-The rule, in plain words (README and the sharer's pages say the same):
+The rule, in plain words (docs/attribution.md and the sharer's pages say the same):
 
 1. Only counted clicks earn: bots, link previews, prefetches, duplicates and floods never do.
 2. The visitor's latest counted click at or before the order wins ("last click wins"),

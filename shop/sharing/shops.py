@@ -269,7 +269,8 @@ def set_review_display(item: ShopItem, *, show_rating: bool, quote: Review | Non
     """Whether ``item`` shows its product's rating, and which review it quotes (None: none).
 
     Raises ValidationError when ``quote`` is not a published review, with words, of the
-    item's product. A quote that is hidden later simply stops showing (reviews.shown_quote).
+    item's product. A quote that is hidden later simply stops showing
+    (shop.reviews.reading.shown_quote).
     """
     if quote is not None and (
         quote.product_id != item.product_id

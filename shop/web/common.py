@@ -15,12 +15,12 @@ from werkzeug.exceptions import HTTPException
 from shop.accounts import accounts
 from shop.catalog import products
 from shop.catalog.catalog import rebate_cents
-from shop.orders import orders
+from shop.orders import states
 from shop.platform import db as dbsetup
 from shop.platform.base import utcnow
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, limiter
-from shop.reviews import reviews
+from shop.reviews import rules as review_rules
 from shop.sharing.rollup import CHINA
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -182,10 +182,10 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
-    app.jinja_env.globals["order_status_label"] = orders.status_label
-    app.jinja_env.globals["review_disclosure_label"] = reviews.DISCLOSURE_LABELS.get
-    app.jinja_env.globals["review_status_label"] = reviews.STATUS_LABELS.get
-    app.jinja_env.globals["hold_rule_label"] = reviews.RULE_LABELS.get
+    app.jinja_env.globals["order_status_label"] = states.status_label
+    app.jinja_env.globals["review_disclosure_label"] = review_rules.DISCLOSURE_LABELS.get
+    app.jinja_env.globals["review_status_label"] = review_rules.STATUS_LABELS.get
+    app.jinja_env.globals["hold_rule_label"] = review_rules.RULE_LABELS.get
 
     @app.context_processor
     def _template_globals():

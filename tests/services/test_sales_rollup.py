@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from shop.insights import overview, stats
 from shop.money import ledger, sales
 from shop.money.models import LedgerDay, OrderDay, ProductDay, SaleDay
-from shop.orders import orders
+from shop.orders import states
 from shop.orders.models import Order
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
@@ -69,14 +69,14 @@ def test_one_order_counted_by_hand_through_its_whole_life(ctx):
     assert ledger_days() == {"estimated": (1, 1000)}
 
     done_at = placed_at + timedelta(days=11, minutes=1)
-    orders.complete_shipped(now=done_at, after=timedelta(days=10))
+    states.complete_shipped(now=done_at, after=timedelta(days=10))
     window = timedelta(days=7)
     assert ledger.settle_order(order.id, now=done_at + window, return_window=window) == 1
     assert ledger.settle_order(order.id, now=done_at + window, return_window=window) == 0
     assert order_day(order) == (1, 1, 1000, 1, 1000)  # settled once, not twice
 
-    orders.request_refund(order, "质量问题", actor=order.buyer, now=done_at + timedelta(days=8))
-    orders.decide_refund(order, True, actor=make_user(), source="merchant", now=done_at + window)
+    states.request_refund(order, "质量问题", actor=order.buyer, now=done_at + timedelta(days=8))
+    states.decide_refund(order, True, actor=make_user(), source="merchant", now=done_at + window)
     # Clawed back: no longer settled; estimated and paid stay (the funnel counts them).
     assert order_day(order) == (1, 1, 1000, 0, 0)
     assert sale_day(order) == (1, 10000, 1)

@@ -8,7 +8,7 @@ import pytest
 
 from shop.insights import stats
 from shop.money import ledger
-from shop.orders import orders
+from shop.orders import states
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
 from shop.sharing import clicks, links
@@ -79,8 +79,8 @@ def world(ctx):
     order(tea, "z", NOW - day, "o5")  # no click: earns nobody
     order(tea, "1", NOW - day + timedelta(hours=1), "o7", buyer=a.user, allow=False)
     # O2 completes and settles.
-    orders.ship(o2, "顺丰速运", "SF100200300", actor=tea.merchant.user, now=NOW - day)
-    orders.confirm_receipt(o2, actor=o2.buyer, now=NOW - day)
+    states.ship(o2, "顺丰速运", "SF100200300", actor=tea.merchant.user, now=NOW - day)
+    states.confirm_receipt(o2, actor=o2.buyer, now=NOW - day)
     assert ledger.settle_order(o2.id, now=NOW, return_window=timedelta(0)) == 1
     return {"a": a.user, "b": b.user, "o1": o1, "links": (group, poster, custom, shop_link)}
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from shop.money import ledger, payouts
 from shop.money.models import EntryKind, LedgerEntry, Payout, PayoutAccount, PayoutStatus
-from shop.orders import orders
+from shop.orders import states
 from shop.orders.models import Order, OrderStatus
 from shop.platform.extensions import db
 from shop.platform.models import AuditEntry
@@ -145,7 +145,7 @@ def test_merchant_refund_decisions(app, user_client):
         reject, _ = earning_order()
         reject.merchant_id = approve.merchant_id
         for order in (approve, reject):
-            orders.request_refund(order, "不想要了", actor=order.buyer, now=at_ago(seconds=30))
+            states.request_refund(order, "不想要了", actor=order.buyer, now=at_ago(seconds=30))
         owner = merchant_user(approve)
         db.session.commit()
         approve_id, reject_id, sharer_id = approve.id, reject.id, sharer.id
@@ -345,8 +345,8 @@ def test_admin_pays_or_rejects_payouts_with_audit(app, user_client):
 def test_admin_refunds_over_a_rejected_refund(app, user_client):
     with app.app_context():
         order, sharer = earning_order()
-        orders.request_refund(order, "坏了", actor=order.buyer, now=at_ago(seconds=40))
-        orders.decide_refund(
+        states.request_refund(order, "坏了", actor=order.buyer, now=at_ago(seconds=40))
+        states.decide_refund(
             order, False, actor=merchant_user(order), source="merchant", now=at_ago(seconds=20)
         )
         admin = make_user(is_admin=True)

@@ -331,14 +331,15 @@ def test_filters_and_pages_keep_each_other(app, client):
         photo_review = make_review(product, rating=5, body="有图好评", photos=[png_bytes()])
         db.session.commit()
         product_id = product.id
-        from shop.reviews import reviews as svc
+        from shop.reviews import writing
+        from shop.reviews.rules import Rules
 
-        svc.write_followup(
+        writing.write_followup(
             photo_review,
             actor=photo_review.author,
             body="追评内容",
             now=photo_review.created_at + timedelta(days=1),
-            rules=svc.Rules(),
+            rules=Rules(),
         )
         db.session.commit()
     client.set_cookie("lang", "en")

@@ -1,263 +1,27 @@
-"""A sharer's funnel for a period: clicks -> unique visitors -> orders -> paid -> settled rebate.
+"""The reads behind a sharer's funnel: the sharer's links and their labels, the rollups
+(``click_days``, ``sharer_visitors``, ``order_days``) and the seconds from click to order kept
+on each order, and the same sums from the raw clicks, orders and ledger entries (for
+``funnel_from_raw``). Sums come back per link and per day (``_Sums``); a period's numbers
+from the rollups as ``_PeriodSums`` (also those of its ended days, ``_closed_days``, and the
+visitors new today, ``_new_today``)."""
 
-``funnel`` reads only the rollups (``click_days``, ``sharer_visitors``, ``order_days``) and,
-for the time from click to order, the seconds kept on each order (``ix_orders_sharer_placed``
-alone): never the clicks table, nor the orders' items or ledger entries.
-``funnel_from_raw`` computes the same numbers from the raw clicks, orders and ledger entries,
-for the tests and the benchmark.
-
-Definitions (the page says the same in plain words):
-
-- Periods are whole China days (Beijing time, UTC+8), start and end included.
-- Clicks are counted clicks only: robots, link previews, HEAD and prefetch requests
-  ("bots"), and repeats of the same visitor on the same link within 10 minutes or floods from
-  one address ("repeats") are shown apart as not counted. Scans are counted clicks that were
-  scans of a poster's QR code (part of the clicks, not in addition to them).
-- Unique visitors (rollup): visitors of the sharer whose first counted click was before the
-  period's end and whose last counted click was at or after its start. For a period ending
-  today that is exactly the visitors with a counted click in the period (computed as those of
-  the ended days plus those new today, from each visitor's last click on an earlier day,
-  ``prior_seen_at``, so the ended days' count can be kept). For a past custom
-  period it also counts a visitor who clicked before and again after the period but not
-  within it, so it can be higher than the raw count (``funnel_from_raw``: distinct visitor
-  ids of counted clicks in the period); the per-sharer visitor table keeps only the first
-  and last click, which is what makes it cheap.
-- Orders: orders attributed to the sharer with an earning reason (``attribution.EARNING``),
-  placed in the period. Paid: those of them that were paid (also if refunded later).
-  Settled: those whose rebate settled and was not clawed back, with the settled amount.
-- Rebate estimated: the ESTIMATED ledger entries of the period's orders (posted when paid).
-- Breakdowns and the time from click to order follow the link that earned each order.
-- Rates are integer basis points, rounded down; money is integer fen.
-"""
-
-from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 
 from shop.catalog.models import Product
+from shop.insights.stats.periods import Period
 from shop.money.models import EntryKind, LedgerEntry, OrderDay
 from shop.orders.models import Order
-from shop.platform.cache import app_cache
-from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
 from shop.sharing.attribution import EARNING_REASONS
 from shop.sharing.links import CHANNEL_LABELS
 from shop.sharing.models import Channel, Click, ClickDay, ShareLink, SharerVisitor
-from shop.sharing.rollup import (
-    BOT_REASONS,
-    as_date,
-    china_date_sql,
-    china_day,
-    day_start,
-    ended_days_final,
-)
-
-MAX_DAYS = 366
-PRESETS = {"7d": 7, "30d": 30}
-
-# --- periods -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole China days from ``start`` to ``end``, both included."""
-
-    start: date
-    end: date
-    #: "7d", "30d" or "custom".
-    key: str = "custom"
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    @property
-    def starts_at(self) -> datetime:
-        """The UTC moment the period begins."""
-        return day_start(self.start)
-
-    @property
-    def ends_at(self) -> datetime:
-        """The UTC moment after the period (exclusive)."""
-        return day_start(self.end + timedelta(days=1))
-
-    def dates(self) -> list[date]:
-        return [self.start + timedelta(days=n) for n in range(self.days)]
-
-
-def last_days(days: int, *, now: datetime) -> Period:
-    """The ``days`` China days ending today (today included)."""
-    today = china_day(now)
-    key = next((k for k, n in PRESETS.items() if n == days), "custom")
-    return Period(today - timedelta(days=days - 1), today, key)
-
-
-def _parse_date(raw: str | None, field_name: str) -> date:
-    try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise ValidationError(_l("Enter a date like 2026-11-24."), field_name) from None
-
-
-def custom_period(start_raw: str | None, end_raw: str | None, *, now: datetime) -> Period:
-    """A period from two ISO dates typed by the sharer.
-
-    Raises ValidationError (with the field) for a date that does not parse, a start after the
-    end, an end after today (China time) or more than ``MAX_DAYS`` days.
-    """
-    start = _parse_date(start_raw, "start")
-    end = _parse_date(end_raw, "end")
-    today = china_day(now)
-    if end > today:
-        raise ValidationError(_l("The end date cannot be in the future."), "end")
-    if start > end:
-        raise ValidationError(_l("The start date must be on or before the end date."), "start")
-    if (end - start).days + 1 > MAX_DAYS:
-        raise ValidationError(
-            _l("Choose at most %(days)d days.", days=MAX_DAYS),
-            "start",
-        )
-    return Period(start, end, "custom")
-
-
-def parse_period(args, *, now: datetime) -> Period:
-    """The period a query string asks for: ``period=7d`` / ``30d``, or ``start`` and ``end``
-    dates (a custom period); 7 days when nothing is given. Raises ValidationError for a bad
-    custom period."""
-    preset = args.get("period", "")
-    if preset in PRESETS:
-        return last_days(PRESETS[preset], now=now)
-    if args.get("start") or args.get("end") or preset == "custom":
-        return custom_period(args.get("start"), args.get("end"), now=now)
-    return last_days(7, now=now)
-
-
-# --- results -------------------------------------------------------------------------------
-
-
-def rate_bps(part: int, whole: int) -> int | None:
-    """``part`` as basis points of ``whole``, rounded down; None when ``whole`` is 0."""
-    return part * 10_000 // whole if whole else None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the funnel and its conversion from the step before."""
-
-    key: str  #: clicks, visitors, orders, paid, settled
-    count: int
-    rate_bps: int | None  #: of the previous step; None for the first step or after a zero
-
-
-@dataclass
-class Row:
-    """One line of a breakdown (a product, a channel or a link)."""
-
-    key: str
-    label: str
-    clicks: int = 0  #: counted
-    scans: int = 0
-    not_counted: int = 0  #: bots and repeats
-    orders: int = 0
-    paid: int = 0
-    estimated_cents: int = 0
-
-    @property
-    def conversion_bps(self) -> int | None:
-        """Orders per counted click."""
-        return rate_bps(self.orders, self.clicks)
-
-
-@dataclass(frozen=True)
-class DayPoint:
-    day: date
-    clicks: int  #: counted
-    orders: int
-    estimated_cents: int  #: rebate estimated for the orders placed that day
-
-
-#: Buckets of the time from the earning click to the order: (key, upper bound in seconds).
-LAG_BUCKETS = (
-    ("under_1m", 60),
-    ("under_10m", 600),
-    ("under_1h", 3600),
-    ("under_1d", 86_400),
-    ("under_7d", 7 * 86_400),
-    ("longer", None),
-)
-LAG_LABELS = {
-    "under_1m": _l("Under a minute"),
-    "under_10m": _l("1 to 10 minutes"),
-    "under_1h": _l("10 to 60 minutes"),
-    "under_1d": _l("1 to 24 hours"),
-    "under_7d": _l("1 to 7 days"),
-    "longer": _l("More than 7 days"),
-}
-
-
-@dataclass(frozen=True)
-class Lag:
-    """Time from the click that earned an order to the order."""
-
-    median_seconds: int | None
-    #: (bucket key, orders), every bucket in LAG_BUCKETS order.
-    buckets: list[tuple[str, int]]
-    orders: int
-
-
-@dataclass
-class Stats:
-    sharer_id: int
-    start: date
-    end: date
-    clicks: int = 0  #: counted clicks
-    visitors: int = 0
-    orders: int = 0
-    paid: int = 0
-    settled: int = 0  #: orders whose rebate settled (and was not clawed back)
-    settled_cents: int = 0
-    estimated_cents: int = 0  #: rebate estimated for the period's paid orders
-    scans: int = 0  #: counted clicks that were QR scans
-    bots: int = 0  #: not counted: robots, previews, HEAD, prefetch
-    repeats: int = 0  #: not counted: duplicates and floods
-    by_product: list[Row] = field(default_factory=list)
-    by_channel: list[Row] = field(default_factory=list)
-    by_link: list[Row] = field(default_factory=list)
-    daily: list[DayPoint] = field(default_factory=list)
-    lag: Lag = field(default_factory=lambda: Lag(None, [(k, 0) for k, _ in LAG_BUCKETS], 0))
-
-    @property
-    def recorded(self) -> int:
-        """Every recorded follow, counted or not."""
-        return self.clicks + self.bots + self.repeats
-
-    @property
-    def steps(self) -> list[Step]:
-        counts = [
-            ("clicks", self.clicks),
-            ("visitors", self.visitors),
-            ("orders", self.orders),
-            ("paid", self.paid),
-            ("settled", self.settled),
-        ]
-        steps, previous = [], None
-        for key, count in counts:
-            steps.append(Step(key, count, None if previous is None else rate_bps(count, previous)))
-            previous = count
-        return steps
-
-    @property
-    def conversion_bps(self) -> int | None:
-        """Orders per counted click, over the whole period."""
-        return rate_bps(self.orders, self.clicks)
-
-
-# --- computing -----------------------------------------------------------------------------
+from shop.sharing.rollup import BOT_REASONS, as_date, china_date_sql, china_day
 
 
 @dataclass(frozen=True)
@@ -480,84 +244,6 @@ def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
     return _Sums.of(found, len(ORDER_FIELDS)), lags
 
 
-def _lag(lags: list[int]) -> Lag:
-    seconds = sorted(lags)
-    counts, below = [], 0
-    for key, upper in LAG_BUCKETS:
-        up_to = len(seconds) if upper is None else bisect_left(seconds, upper)
-        counts.append((key, up_to - below))
-        below = up_to
-    median = None
-    if seconds:
-        middle = len(seconds) // 2
-        median = (
-            seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) // 2
-        )
-    return Lag(median, counts, len(seconds))
-
-
-def _sorted(rows: dict[str, Row]) -> list[Row]:
-    return sorted(rows.values(), key=lambda r: (-r.clicks, -r.orders, r.label, r.key))
-
-
-def _build(
-    sharer_id: int,
-    period: Period,
-    clicks: _Sums,
-    visitors: int,
-    orders: _Sums,
-    lags: list[int],
-) -> Stats:
-    links = _links(sharer_id)
-    stats = Stats(sharer_id, period.start, period.end, visitors=visitors)
-    groups: dict[str, dict[str, Row]] = {"product": {}, "channel": {}, "link": {}}
-
-    def rows_for(link_id: int | None) -> list[Row]:
-        info = links.get(link_id, _UNKNOWN) if link_id is not None else _UNKNOWN
-        keys = (
-            ("product", info.product_key, info.product_label),
-            ("channel", info.channel_key, info.channel_label),
-            ("link", str(link_id), info.link_label),
-        )
-        return [groups[g].setdefault(key, Row(key, label)) for g, key, label in keys]
-
-    for link_id, (counted, scans, bots, repeats) in clicks.by_link.items():
-        stats.clicks += counted
-        stats.scans += scans
-        stats.bots += bots
-        stats.repeats += repeats
-        for row in rows_for(link_id):
-            row.clicks += counted
-            row.scans += scans
-            row.not_counted += bots + repeats
-    for link_id, (placed, paid, estimated, settled, settled_cents) in orders.by_link.items():
-        stats.orders += placed
-        stats.paid += paid
-        stats.estimated_cents += estimated
-        stats.settled += settled
-        stats.settled_cents += settled_cents
-        for row in rows_for(link_id):
-            row.orders += placed
-            row.paid += paid
-            row.estimated_cents += estimated
-
-    none = [0] * len(ORDER_FIELDS)
-    stats.daily = [
-        DayPoint(
-            day,
-            clicks.by_day.get(day, none)[0],
-            orders.by_day.get(day, none)[0],
-            orders.by_day.get(day, none)[2],
-        )
-        for day in period.dates()
-    ]
-    stats.by_product = _sorted(groups["product"])
-    stats.by_channel = _sorted(groups["channel"])
-    stats.by_link = _sorted(groups["link"])
-    stats.lag = _lag(lags)
-    return stats
-
-
 def _link_day_sums(model, fields: tuple[str, ...], sharer_id: int, period: Period) -> _Sums:
     """Like :func:`_rollup_sums` in one query, for a period of a day or two (today)."""
     rows = db.session.execute(
@@ -568,15 +254,6 @@ def _link_day_sums(model, fields: tuple[str, ...], sharer_id: int, period: Perio
         (link_id, as_date(day)): [int(v or 0) for v in values] for link_id, day, *values in rows
     }
     return _Sums.of(found, len(fields))
-
-
-def _merged(first: _Sums, second: _Sums) -> _Sums:
-    by_link = {key: list(counts) for key, counts in first.by_link.items()}
-    for key, counts in second.by_link.items():
-        total = by_link.setdefault(key, [0] * len(counts))
-        for index, value in enumerate(counts):
-            total[index] += value
-    return _Sums(by_link, first.by_day | second.by_day)  # the two periods share no day
 
 
 @dataclass(frozen=True)
@@ -599,18 +276,6 @@ def _sums_of(sharer_id: int, period: Period, visitors: int) -> _PeriodSums:
         sorted(_lags(sharer_id, period)),  # sorted once: a view then sorts only today's in
         visitors,
     )
-
-
-def _built(sharer_id: int, period: Period, sums: "_PeriodSums") -> Stats:
-    return _build(sharer_id, period, sums.clicks, sums.visitors, sums.orders, sums.lags)
-
-
-def _capped(stats: Stats, *, exact: bool) -> Stats:
-    """Never more visitors than counted clicks (a past period's count can be higher: someone
-    who came before and after it but not during it); ``exact`` lets the page say which."""
-    stats.visitors = min(stats.visitors, stats.clicks)
-    stats.visitors_exact = exact
-    return stats
 
 
 def _closed_days(sharer_id: int, period: Period, *, today_starts: datetime) -> _PeriodSums:
@@ -649,77 +314,3 @@ def _new_today(sharer_id: int, period_starts: datetime, today_starts: datetime) 
     """Visitors last seen today who had no counted click from ``period_starts`` until today."""
     params = {"sharer_id": sharer_id, "today_starts": today_starts, "period_starts": period_starts}
     return db.session.execute(_new_today_query(), params).scalar_one()
-
-
-def funnel(sharer_id: int, start: date, end: date, *, now: datetime | None = None) -> Stats:
-    """The sharer's funnel for the China days ``start``..``end`` from the rollups and the
-    period's orders; never scans the clicks table. Periods are not validated here (the
-    parsing helpers do that).
-
-    With ``now`` given, days that ended more than rollup.CLOSED_AFTER ago are summed once and kept
-    STATS_PAST_DAYS_SECONDS in this process; today's numbers are read on every call. So a
-    period ending today costs a handful of small reads after its first view, and an order of an
-    earlier day that is paid, settled or refunded shows within that time. A period that ends
-    after ``now`` counts its visitors exactly: those of the ended days plus those new today."""
-    period = Period(start, end)
-    if now is None:
-        return _funnel(sharer_id, period, open_ended=False, exact=True)
-    today = china_day(now)
-    today_starts = day_start(today)
-    final = ended_days_final(now)  # late click batches are in
-    cache = app_cache("stats_closed_days", "STATS_PAST_DAYS_SECONDS")
-    if period.end < today and final:  # every day has ended: its sums are kept
-        past = cache.get(
-            ("past", sharer_id, start, end),
-            lambda: _sums_of(sharer_id, period, _rollup_visitors(sharer_id, period)),
-        )
-        # Labels (channels in the reader's language, product titles) are read on every view.
-        return _capped(_built(sharer_id, period, past), exact=False)
-    if not final or period.start >= today:
-        return _funnel(sharer_id, period, open_ended=period.ends_at > now, exact=False)
-    closed_period = Period(start, today - timedelta(days=1))
-    closed = cache.get(
-        ("closed", sharer_id, start, today),
-        lambda: _closed_days(sharer_id, closed_period, today_starts=today_starts),
-    )
-    live = Period(today, end)
-    stats = _build(
-        sharer_id,
-        period,
-        _merged(closed.clicks, _link_day_sums(ClickDay, CLICK_FIELDS, sharer_id, live)),
-        closed.visitors + _new_today(sharer_id, period.starts_at, today_starts),
-        _merged(closed.orders, _link_day_sums(OrderDay, ORDER_FIELDS, sharer_id, live)),
-        closed.lags + _lags(sharer_id, live),
-    )
-    return _capped(stats, exact=True)
-
-
-def _funnel(sharer_id: int, period: Period, *, open_ended: bool, exact: bool) -> Stats:
-    """Every number read afresh. ``open_ended``: nobody's first visit can be after the period
-    (its end is after now), so visitors are counted from the index alone."""
-    visitors = _rollup_visitors(sharer_id, period, open_ended=open_ended)
-    sums = _sums_of(sharer_id, period, visitors)
-    return _capped(_built(sharer_id, period, sums), exact=exact or open_ended)
-
-
-def funnel_cached(sharer_id: int, start: date, end: date, *, now: datetime) -> Stats:
-    """:func:`funnel`, kept STATS_CACHE_SECONDS in this process: the stats page and its chart
-    image ask for the same numbers one request after the other."""
-    cache = app_cache("stats_funnels", "STATS_CACHE_SECONDS")
-    return cache.get((sharer_id, start, end), lambda: funnel(sharer_id, start, end, now=now))
-
-
-def funnel_from_raw(sharer_id: int, start: date, end: date) -> Stats:
-    """The same numbers from the raw clicks table. Everything equals ``funnel`` except
-    ``visitors`` for a past period (see the module docstring): here they are exactly the
-    distinct visitor ids of the period's counted clicks."""
-    period = Period(start, end)
-    orders, lags = _raw_orders(sharer_id, period)
-    return _build(
-        sharer_id,
-        period,
-        _raw_days(sharer_id, period),
-        _raw_visitors(sharer_id, period),
-        orders,
-        lags,
-    )

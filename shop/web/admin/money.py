@@ -9,7 +9,7 @@ from flask_login import current_user
 from shop.insights import queues as admin_queries
 from shop.money import earnings, fraud, ledger, payouts
 from shop.money.models import Payout
-from shop.orders import orders
+from shop.orders import states
 from shop.orders.models import Order
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -93,7 +93,7 @@ def order_refund(order_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        orders.refund_by_admin(
+        states.refund_by_admin(
             order, form.reason.data or "", actor=current_user._get_current_object(), now=now()
         )
         db.session.commit()

@@ -13,8 +13,9 @@ from wtforms.validators import Optional
 from shop.catalog import catalog
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
-from shop.reviews import moderation, reviews
+from shop.reviews import moderation
 from shop.reviews.models import BlockedWord, Review
+from shop.reviews.rules import REPORT_REASONS
 from shop.web.admin import bp
 from shop.web.common import now
 
@@ -61,7 +62,7 @@ def review_queue():
         counts=moderation.queue_counts(),
         result=result,
         can=moderation.can,
-        report_reasons=reviews.REPORT_REASONS,
+        report_reasons=REPORT_REASONS,
         form=ReviewDecisionForm(formdata=None),
     )
 

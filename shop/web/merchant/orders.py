@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.catalog import catalog
 from shop.money import earnings
-from shop.orders import orders, payments
+from shop.orders import payments, states
 from shop.orders.models import Order, OrderStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -84,7 +84,7 @@ def _detail(order: Order, ship_form=None, refund_form=None, status: int = 200):
         ship_form=ship_form or ShipForm(),
         refund_form=refund_form or RefundDecisionForm(),
         action_form=EmptyForm(),
-        can_ship=orders.can(order, OrderStatus.SHIPPED, "merchant"),
+        can_ship=states.can(order, OrderStatus.SHIPPED, "merchant"),
     ), status
 
 
@@ -120,7 +120,7 @@ def order_ship(order_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        orders.ship(order, form.carrier.data, form.tracking.data, actor=current_user, now=now())
+        states.ship(order, form.carrier.data, form.tracking.data, actor=current_user, now=now())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -142,7 +142,7 @@ def order_refund(order_id: int):
         note = " ".join((form.note.data or "").split())
         if not approve and not note:
             raise DomainError(_("Tell the buyer why the refund is rejected."), "note")
-        orders.decide_refund(
+        states.decide_refund(
             order, approve, actor=current_user, source="merchant", now=now(), note=note
         )
         db.session.commit()

@@ -10,8 +10,9 @@ from wtforms import TextAreaField
 from shop.catalog import catalog
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
-from shop.reviews import credit, reviews
+from shop.reviews import credit, reading, writing
 from shop.reviews.models import Review
+from shop.reviews.rules import Rules
 from shop.web.common import now
 from shop.web.merchant import bp
 
@@ -31,10 +32,10 @@ def load_own_review(review_id: int) -> Review:
 @bp.route("/reviews")
 def review_list():
     unreplied = request.args.get("show") == "unreplied"
-    result = reviews.merchant_reviews(
+    result = reading.merchant_reviews(
         g.merchant, unreplied=unreplied, page=catalog.parse_page(request.args.get("page"))
     )
-    rules = reviews.Rules.current()
+    rules = Rules.current()
     at = now()
     return render_template(
         "merchant/reviews.html",
@@ -42,7 +43,7 @@ def review_list():
         unreplied=unreplied,
         credit=credit.merchant_credit(g.merchant),
         can_reply={
-            r.id: r.reply is None and at <= reviews.reply_deadline(r, rules) for r in result.reviews
+            r.id: r.reply is None and at <= writing.reply_deadline(r, rules) for r in result.reviews
         },
         form=ReplyForm(formdata=None),
     )
@@ -56,7 +57,7 @@ def review_reply(review_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        reviews.write_reply(
+        writing.write_reply(
             review, merchant=g.merchant, actor=current_user, body=form.body.data, now=now()
         )
     except DomainError as error:

@@ -11,7 +11,7 @@ from shop.catalog.products import parse_yuan
 from shop.insights import exports
 from shop.money import earnings, ledger, payouts
 from shop.money.models import PayoutMethod
-from shop.orders import orders
+from shop.orders import checkout
 from shop.platform.errors import DomainError, ValidationError
 from shop.platform.extensions import db, limiter
 from shop.web.common import money, now, show_domain_error
@@ -31,7 +31,7 @@ def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
     )
     if request_form is None:
         request_form = PayoutRequestForm()
-        request_form.idempotency_key.data = orders.new_checkout_key()
+        request_form.idempotency_key.data = checkout.new_checkout_key()
     return render_template(
         "sharer/earnings.html",
         balances=ledger.balances(user.id),
@@ -81,7 +81,7 @@ def payout_request():
     except DomainError as error:
         db.session.rollback()
         show_domain_error(form, error)
-        form.idempotency_key.data = orders.new_checkout_key()
+        form.idempotency_key.data = checkout.new_checkout_key()
         return _render(form, 422)
     flash(
         _(

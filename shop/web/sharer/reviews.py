@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from shop.catalog import catalog
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
-from shop.reviews import reviews
+from shop.reviews import reading
 from shop.reviews.models import Review
 from shop.sharing import shops
 from shop.web.common import show_domain_error
@@ -19,7 +19,7 @@ from shop.web.sharer.views import load_own_item
 @bp.route("/shop/items/<int:item_id>/reviews", methods=["GET", "POST"])
 def item_reviews(item_id: int):
     item = load_own_item(item_id)
-    choices = reviews.quotable(item.product)
+    choices = reading.quotable(item.product)
     form = EmptyForm()
     if form.validate_on_submit():
         raw = request.form.get("quote", "")
@@ -37,8 +37,8 @@ def item_reviews(item_id: int):
     return render_template(
         "sharer/item_reviews.html",
         item=item,
-        summary=reviews.summary(item.product_id),
+        summary=reading.summary(item.product_id),
         choices=choices,
-        current_quote=reviews.shown_quote(item.quote_review),
+        current_quote=reading.shown_quote(item.quote_review),
         form=form,
     )

@@ -22,7 +22,7 @@ from shop.catalog import catalog, images
 from shop.catalog.models import Product
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
-from shop.reviews import reviews
+from shop.reviews import reading
 from shop.sharing import links, posters, shops
 from shop.sharing.models import Channel, ShareLink, ShopItem
 from shop.web.common import money, now, safe_next, show_domain_error
@@ -268,10 +268,10 @@ def _poster_content(link: ShareLink) -> posters.PosterContent:
         item = shops.find_item(shop, product.id)
         rating, quote = "", ""
         if item is not None:
-            summary = reviews.summary(product.id) if item.show_rating else None
+            summary = reading.summary(product.id) if item.show_rating else None
             if summary and summary.count:
                 rating = f"{summary.average}★"
-            if shown := reviews.shown_quote(item.quote_review):
+            if shown := reading.shown_quote(item.quote_review):
                 quote = _("Buyer review: “%(text)s”", text=shown.body.replace("\n", " "))
         return posters.PosterContent(
             url=url_for("storefront.follow_link", code=link.code, _external=True),

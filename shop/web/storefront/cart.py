@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from shop.catalog.models import Product
-from shop.orders import orders
+from shop.orders import checkout
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
 from shop.sharing import links, shops
@@ -111,7 +111,7 @@ def cart_add():
             raise DomainError(str(shops.UNAVAILABLE_LABELS[reason]))
         if product.id not in lines and len(lines) >= MAX_LINES:
             raise DomainError(_("Your cart is full. Check out first."))
-        quantity = orders.parse_quantity(
+        quantity = checkout.parse_quantity(
             lines.get(product.id, 0) + (request.form.get("quantity", 1, type=int) or 1),
             maximum=min(current_app.config["MAX_ORDER_QUANTITY"], max(product.stock, 1)),
         )
@@ -138,7 +138,7 @@ def cart_update():
         del lines[product_id]
     else:
         try:
-            lines[product_id] = orders.parse_quantity(
+            lines[product_id] = checkout.parse_quantity(
                 raw, maximum=current_app.config["MAX_ORDER_QUANTITY"]
             )
         except DomainError as error:
@@ -156,7 +156,7 @@ def cart_checkout():
     if not lines:
         flash(_("Your cart is empty."), "info")
         return redirect(url_for("storefront.cart"))
-    saved = orders.addresses_of(current_user)
+    saved = checkout.addresses_of(current_user)
     available = enabled_providers()
     form = checkout_form(saved, available)
     if request.method == "GET":

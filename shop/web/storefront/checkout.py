@@ -18,12 +18,14 @@ from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringFi
 from wtforms.validators import Optional
 
 from shop.catalog import catalog
-from shop.orders import orders, payments
+from shop.orders import checkout as order_checkout
+from shop.orders import payments, states
 from shop.orders.models import Order
 from shop.platform import db as dbsetup
 from shop.platform.errors import DomainError
 from shop.platform.extensions import csrf, db
-from shop.reviews import reviews
+from shop.reviews import writing
+from shop.reviews.rules import Rules
 from shop.sharing import clicks, links, shops
 from shop.teams import teams
 from shop.web.common import now, safe_next, show_domain_error
@@ -59,7 +61,7 @@ def checkout_form(saved, available) -> CheckoutForm:
     ]
     form.provider.choices = [(name, str(p.label)) for name, p in available.items()]
     if request.method == "GET":
-        form.checkout_key.data = orders.new_checkout_key()
+        form.checkout_key.data = order_checkout.new_checkout_key()
         form.ref.data = request.args.get("ref", "")
         form.provider.data = next(iter(available), None)
         if saved:
@@ -76,14 +78,14 @@ def checkout(product_id: int):
         abort(404)
     if shops.is_gone(product):
         abort(410)
-    saved = orders.addresses_of(current_user)
+    saved = order_checkout.addresses_of(current_user)
     available = enabled_providers()
     form = checkout_form(saved, available)
     if request.method == "GET":
         form.quantity.data = request.args.get("quantity", 1, type=int)
     elif form.validate_on_submit():
         try:
-            quantity = orders.parse_quantity(
+            quantity = order_checkout.parse_quantity(
                 request.form.get("quantity"), maximum=current_app.config["MAX_ORDER_QUANTITY"]
             )
         except DomainError as error:
@@ -108,18 +110,18 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
     try:
         chosen = {str(a.id): a for a in saved}.get(form.saved_address.data or "")
         if chosen is not None:
-            address = orders.ShippingAddress(
+            address = order_checkout.ShippingAddress(
                 chosen.name, chosen.phone, chosen.region, chosen.detail
             )
         else:
-            address = orders.check_address(
+            address = order_checkout.check_address(
                 form.name.data, form.phone.data, form.region.data, form.detail.data
             )
         provider = form.provider.data
         if provider not in available:
             raise DomainError(_("Choose how to pay."), "provider")
         visitor, hopped = _visitor_for_order(form.ref.data or "")
-        placed = orders.place_order(
+        placed = order_checkout.place_order(
             current_user,
             lines,
             address,
@@ -135,7 +137,7 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
             pay_within=timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"]),
         )
         if chosen is None:
-            orders.save_address(current_user, address, now=now())
+            order_checkout.save_address(current_user, address, now=now())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -181,7 +183,7 @@ def _visitor_for_order(ref: str) -> tuple[str | None, bool]:
 @login_required
 def order_pay(order_id: int):
     order = _own_order(order_id)
-    if order.status != orders.S.PLACED:
+    if order.status != states.S.PLACED:
         return redirect(url_for("storefront.order_detail", order_id=order.id))
     provider = enabled_providers().get(order.payment_provider)
     target = None
@@ -255,7 +257,7 @@ def sandbox_return():
         abort(400)
     if result.order is None:
         abort(404)
-    if result.order.status != orders.S.PLACED:
+    if result.order.status != states.S.PLACED:
         flash(_("Payment received. Thank you!"), "success")
     return redirect(url_for("storefront.order_detail", order_id=result.order.id))
 
@@ -275,7 +277,7 @@ def _own_order(order_id: int) -> Order:
 def my_orders():
     query = select(Order).where(Order.buyer_id == current_user.id)
     status = request.args.get("status", "")
-    if status in orders.S._value2member_map_:
+    if status in states.S._value2member_map_:
         query = query.where(Order.status == status)
     found = db.session.execute(query.order_by(Order.id.desc()).limit(100)).scalars()
     return render_template("storefront/orders.html", orders=list(found))
@@ -285,10 +287,10 @@ def my_orders():
 @login_required
 def order_detail(order_id: int):
     order = _own_order(order_id)
-    written = reviews.reviews_of_order(order)
-    rules, at = reviews.Rules.current(), now()
+    written = writing.reviews_of_order(order)
+    rules, at = Rules.current(), now()
     states = {
-        item.id: reviews.item_state(item, written.get(item.id), now=at, rules=rules)
+        item.id: writing.item_state(item, written.get(item.id), now=at, rules=rules)
         for item in order.items
     }
     return render_template(
@@ -305,13 +307,13 @@ def order_action(order_id: int, action: str):
         abort(400)
     try:
         if action == "cancel":
-            orders.cancel_by_buyer(order, actor=current_user, now=now())
+            states.cancel_by_buyer(order, actor=current_user, now=now())
             message = _("Order cancelled.")
         elif action == "confirm":
-            orders.confirm_receipt(order, actor=current_user, now=now())
+            states.confirm_receipt(order, actor=current_user, now=now())
             message = _("Thank you! The order is complete.")
         elif action == "refund":
-            orders.request_refund(
+            states.request_refund(
                 order, request.form.get("reason", ""), actor=current_user, now=now()
             )
             message = _("Refund requested. The merchant will decide.")

@@ -14,8 +14,9 @@ from shop.catalog import catalog
 from shop.orders.models import OrderItem
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
-from shop.reviews import reviews
+from shop.reviews import reading, writing
 from shop.reviews.models import Review, ReviewKind, ReviewStatus
+from shop.reviews.rules import REPORT_REASONS, Rules
 from shop.sharing import shops
 from shop.web.common import now, show_domain_error
 from shop.web.storefront import bp
@@ -84,7 +85,7 @@ class ReportForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.reason.choices = list(reviews.REPORT_REASONS.items())
+        self.reason.choices = list(REPORT_REASONS.items())
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -102,17 +103,17 @@ def _visible_product(product_id: int):
 @bp.route("/p/<int:product_id>/reviews")
 def product_reviews(product_id: int):
     product = _visible_product(product_id)
-    chosen = reviews.parse_filter(request.args.get("filter"))
-    result = reviews.product_reviews(
+    chosen = reading.parse_filter(request.args.get("filter"))
+    result = reading.product_reviews(
         product.id, filter=chosen, page=catalog.parse_page(request.args.get("page"))
     )
     return render_template(
         "storefront/reviews.html",
         product=product,
-        summary=reviews.summary(product.id),
+        summary=reading.summary(product.id),
         result=result,
         chosen=chosen,
-        counts=reviews.filter_counts(product.id),
+        counts=reading.filter_counts(product.id),
         filter_labels=FILTER_LABELS,
     )
 
@@ -143,15 +144,15 @@ def _uploads(field) -> list[bytes]:
 @login_required
 def review_write(order_id: int, item_id: int):
     item = _own_item(order_id, item_id)
-    rules = reviews.Rules.current()
-    existing = reviews.reviews_of_order(item.order).get(item.id)
-    state = reviews.item_state(item, existing, now=now(), rules=rules)
+    rules = Rules.current()
+    existing = writing.reviews_of_order(item.order).get(item.id)
+    state = writing.item_state(item, existing, now=now(), rules=rules)
     form = ReviewForm()
     if form.validate_on_submit():
         # A second review (another tab, a double tap) reaches the service, which says why.
         photos = _uploads(form.photos)
         try:
-            reviews.write_review(
+            writing.write_review(
                 item,
                 actor=current_user,
                 rating=catalog.whole_number(form.rating.data),
@@ -193,7 +194,7 @@ def review_followup(review_id: int):
     )
     if form.validate_on_submit():
         try:
-            reviews.write_followup(review, actor=current_user, body=form.body.data, now=now())
+            writing.write_followup(review, actor=current_user, body=form.body.data, now=now())
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -202,12 +203,12 @@ def review_followup(review_id: int):
             flash(_("Follow-up added."), "success")
             return redirect(back)
     item = review.order_item
-    rules = reviews.Rules.current()
+    rules = Rules.current()
     return render_template(
         "storefront/review_form.html",
         item=item,
         order=item.order,
-        state=reviews.item_state(item, review, now=now(), rules=rules),
+        state=writing.item_state(item, review, now=now(), rules=rules),
         form=ReviewForm(formdata=None),
         followup_form=form,
     ), 422
@@ -217,7 +218,7 @@ def review_followup(review_id: int):
 @login_required
 def my_reviews():
     return render_template(
-        "storefront/my_reviews.html", reviews=reviews.reviews_by_author(current_user)
+        "storefront/my_reviews.html", reviews=reading.reviews_by_author(current_user)
     )
 
 
@@ -231,7 +232,7 @@ def review_report(review_id: int):
     form = ReportForm()
     if form.validate_on_submit():
         try:
-            reviews.report_review(
+            writing.report_review(
                 review,
                 reporter=current_user,
                 reason=form.reason.data,

@@ -24,7 +24,7 @@ from limits.storage import MemoryStorage
 from shop.catalog import catalog
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db, limiter
-from shop.reviews import reviews
+from shop.reviews import reading
 from shop.sharing import clicks, links, shops
 from shop.web.common import cookie_secure, now
 from shop.web.storefront import bp
@@ -209,8 +209,8 @@ def shop_page(slug: str):
         shop=shop,
         items=items,
         ref=_ref(),
-        ratings=reviews.summaries([i.product_id for i in items if i.show_rating]),
-        shown_quote=reviews.shown_quote,
+        ratings=reading.summaries([i.product_id for i in items if i.show_rating]),
+        shown_quote=reading.shown_quote,
     )
 
 

@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from shop.catalog import catalog, images
 from shop.platform.cache import app_cache
-from shop.reviews import credit, reviews
+from shop.reviews import credit, reading
 from shop.sharing import shops
 from shop.web.storefront import bp
 
@@ -106,14 +106,14 @@ def review_context(product) -> dict:
 
 
 def _reviews_section(product_id: int) -> Markup:
-    by_locale = app_cache(*reviews.PREVIEW_CACHE).get(product_id, dict)
+    by_locale = app_cache(*reading.PREVIEW_CACHE).get(product_id, dict)
     locale = str(get_locale())
     html = by_locale.get(locale)
     if html is None:
         html = Markup(
             render_template(
                 "storefront/_reviews_preview.html",
-                preview=reviews.preview(product_id),
+                preview=reading.preview(product_id),
                 product_id=product_id,
             )
         )
