@@ -38,7 +38,7 @@ run: install translations
 	@echo "Fenxiang is at http://$(HOST):$(PORT)/"
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-# Production (README, "Production"): no demo data; gunicorn with gunicorn.conf.py (sync
+# Production (docs/production.md): no demo data; gunicorn with gunicorn.conf.py (sync
 # workers, 2 x cores + 1 unless SHOP_WORKERS is set), one JSON log line per request.
 serve: $(VENV)/.installed-redis translations
 	$(BIN)/flask db upgrade

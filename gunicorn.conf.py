@@ -42,7 +42,7 @@ workers = _int_env("SHOP_WORKERS", "WEB_CONCURRENCY") or 2 * _cores() + 1
 
 # A request running longer than this is a stuck worker: it is killed and replaced.
 timeout = 30
-# On SIGTERM a worker finishes its request and writes its queued clicks (shop.services.clicks)
+# On SIGTERM a worker finishes its request and writes its queued clicks (shop.sharing.clicks)
 # within this many seconds.
 graceful_timeout = 30
 

@@ -104,9 +104,12 @@ def extend_setup(buyers: int):
     def extend(setup: dict, now) -> None:
         from sqlalchemy import update
 
-        from shop.extensions import db
-        from shop.models import Channel, Product
-        from shop.services import accounts, demo, links
+        from shop.accounts import accounts
+        from shop.catalog.models import Product
+        from shop.demo import seed as demo
+        from shop.platform.extensions import db
+        from shop.sharing import links
+        from shop.sharing.models import Channel
 
         db.session.execute(update(Product).values(stock=STOCK))
         setup["buyers"] = []

@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, n
 import qrcode  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
-from shop.services import images, posters  # noqa: E402
+from shop.catalog import images  # noqa: E402
+from shop.sharing import posters
 
 TITLE = "武夷山正山小种红茶 250g 礼盒装 高山茶园春茶 松烟香 回甘足"
 TARGETS = {"cold": 3.0, "cold_new_files": 3.0, "cached": 0.5}

@@ -37,24 +37,17 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from bench.common import database  # noqa: E402
 from shop import create_app  # noqa: E402
-from shop import db as dbsetup  # noqa: E402
-from shop.extensions import db, passwords  # noqa: E402
-from shop.models import (  # noqa: E402
-    Category,
-    Click,
-    ClickDay,
-    LedgerEntry,
-    Merchant,
-    Order,
-    OrderItem,
-    Product,
-    ShareLink,
-    SharerVisitor,
-    Shop,
-    ShopItem,
-    User,
-)
-from shop.services import accounts, rollup, sales, stats  # noqa: E402
+from shop.accounts import accounts  # noqa: E402
+from shop.accounts.models import User  # noqa: E402
+from shop.catalog.models import Category, Merchant, Product  # noqa: E402
+from shop.insights import stats  # noqa: E402
+from shop.money import sales  # noqa: E402
+from shop.money.models import LedgerEntry  # noqa: E402
+from shop.orders.models import Order, OrderItem  # noqa: E402
+from shop.platform import db as dbsetup  # noqa: E402
+from shop.platform.extensions import db, passwords  # noqa: E402
+from shop.sharing import rollup  # noqa: E402
+from shop.sharing.models import Click, ClickDay, ShareLink, SharerVisitor, Shop, ShopItem  # noqa: E402
 
 DAYS = 60
 PERIOD_DAYS = 30

@@ -109,9 +109,10 @@ def prepare(extend=None) -> dict:
     from sqlalchemy import select
 
     from shop import create_app
-    from shop.extensions import db
-    from shop.models import Channel, Shop
-    from shop.services import demo, links, shops
+    from shop.demo import seed as demo
+    from shop.platform.extensions import db
+    from shop.sharing import links, shops
+    from shop.sharing.models import Channel, Shop
 
     app = create_app()
     with app.app_context():

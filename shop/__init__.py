@@ -1,5 +1,6 @@
 """Fenxiang (分享小店): personal micro-shops with share links and honest rebates."""
 
+import importlib
 import json
 import os
 import secrets
@@ -9,10 +10,23 @@ from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: Every domain's tables, imported when the app is built so that SQLAlchemy resolves relations
+#: named by string and Alembic sees the whole schema.
+MODEL_MODULES = (
+    "shop.platform.models",
+    "shop.accounts.models",
+    "shop.catalog.models",
+    "shop.sharing.models",
+    "shop.teams.models",
+    "shop.orders.models",
+    "shop.money.models",
+    "shop.reviews.models",
+)
+
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app. Settings come from ``shop.config.Defaults``, then ``SHOP_*`` environment
-    variables, then ``config`` (tests pass theirs here)."""
+    """Build the app. Settings come from ``shop.platform.config.Defaults``, then ``SHOP_*``
+    environment variables, then ``config`` (tests pass theirs here)."""
     app = Flask(
         __name__,
         instance_path=os.environ.get("SHOP_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
@@ -29,8 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def configure(app: Flask, config: dict | None) -> None:
-    from shop import ops
-    from shop.config import Defaults
+    from shop.platform import ops
+    from shop.platform.config import Defaults
 
     app.config.from_object(Defaults)
     app.config.from_prefixed_env("SHOP", loads=_loads)
@@ -71,10 +85,12 @@ def _instance_secret_key(instance: Path) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from shop import db as dbsetup
-    from shop import i18n
-    from shop.extensions import babel, csrf, db, limiter, login_manager, migrate, passwords
+    from shop.platform import db as dbsetup
+    from shop.platform import i18n
+    from shop.platform.extensions import babel, csrf, db, limiter, login_manager, migrate, passwords
 
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
@@ -87,7 +103,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"
     login_manager.login_message_category = "info"
-    from shop.web import load_user_from_session
+    from shop.web.common import load_user_from_session
 
     login_manager.user_loader(load_user_from_session)
     from flask_babel import lazy_gettext
@@ -96,29 +112,29 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from shop.admin import bp as admin_bp
-    from shop.auth import bp as auth_bp
-    from shop.merchant import bp as merchant_bp
-    from shop.sharer import bp as sharer_bp
-    from shop.storefront import bp as storefront_bp
+    from shop.web.admin import bp as admin_bp
+    from shop.web.auth import bp as auth_bp
+    from shop.web.merchant import bp as merchant_bp
+    from shop.web.sharer import bp as sharer_bp
+    from shop.web.storefront import bp as storefront_bp
 
     for blueprint in (storefront_bp, auth_bp, sharer_bp, merchant_bp, admin_bp):
         app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from shop.web import register_error_pages
+    from shop.web.common import register_error_pages
 
     register_error_pages(app)
 
 
 def register_hooks(app: Flask) -> None:
-    from shop import delivery, ops
-    from shop.web import install_request_hooks
+    from shop.platform import delivery, ops
+    from shop.web.common import install_request_hooks
 
     install_request_hooks(app)
     delivery.init_app(app)  # compression, hashed static URLs and their cache headers
-    ops.register(app)  # request ids and log, /healthz, ProxyFix (README, "Production")
+    ops.register(app)  # request ids and log, /healthz, ProxyFix (docs/production.md)
 
 
 def register_commands(app: Flask) -> None:

@@ -9,12 +9,17 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
-from shop import backup as backups
-from shop import db as dbsetup
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import User, utcnow
-from shop.services import accounts, demo, fraud, ledger, orders, rollup, sales
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.demo import seed as demo
+from shop.money import fraud, ledger, sales
+from shop.orders import states
+from shop.platform import backup as backups
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.sharing import rollup
 
 
 def register(app: Flask) -> None:
@@ -34,7 +39,7 @@ def backup_command(path: str | None) -> None:
     """Copy the SQLite database to PATH (a new file, or a folder for a timestamped file;
     default instance/backups/), safely while the server runs, and check the copy.
 
-    Uploaded images are not in the database: back up MEDIA_ROOT too (README, "Backup")."""
+    Uploaded images are not in the database: back up MEDIA_ROOT too (docs/production.md)."""
     config = current_app.config
     try:
         source = backups.sqlite_file(config["SQLALCHEMY_DATABASE_URI"])
@@ -166,8 +171,8 @@ def sweep_orders_command() -> None:
     config = current_app.config
     at = utcnow()
     with dbsetup.writing():
-        cancelled = orders.cancel_unpaid(now=at)
-        completed = orders.complete_shipped(
+        cancelled = states.cancel_unpaid(now=at)
+        completed = states.complete_shipped(
             now=at, after=timedelta(days=config["AUTO_COMPLETE_DAYS"])
         )
         db.session.commit()

@@ -11,8 +11,8 @@ from babel.messages.pofile import read_po
 from sqlalchemy import create_engine, inspect, text
 
 from shop import PROJECT_ROOT, create_app
-from shop.extensions import db
-from shop.models import User
+from shop.accounts.models import User
+from shop.platform.extensions import db
 
 PG_URL = os.environ.get("SHOP_TEST_DATABASE_URL", "")
 

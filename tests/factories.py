@@ -5,19 +5,19 @@ import itertools
 
 from PIL import Image as PILImage
 
-from shop.extensions import db, passwords
-from shop.models import (
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.catalog.models import (
     Category,
     Merchant,
     MerchantStatus,
     Product,
     ProductImage,
     ProductStatus,
-    Shop,
-    User,
-    utcnow,
 )
-from shop.services import images
+from shop.platform.base import utcnow
+from shop.platform.extensions import db, passwords
+from shop.sharing.models import Shop
 
 DEFAULT_PASSWORD = "correct-horse-42"
 _seq = itertools.count(1)
@@ -56,7 +56,7 @@ def make_category(**overrides) -> Category:
 
 
 def make_merchant(**overrides) -> Merchant:
-    from shop.services.demo import demo_licence_no
+    from shop.demo.seed import demo_licence_no
 
     n = next(_seq)
     if "user_id" not in overrides and "user" not in overrides:
@@ -121,14 +121,14 @@ def make_completed_order(buyer=None, product=None, *, quantity=1, at=None, key=N
     the sandbox, shipped and received at ``at`` (completed_at == at)."""
     from datetime import timedelta
 
-    from shop.services import orders
+    from shop.orders import checkout, states
     from tests.services.test_orders import ADDRESS, WINDOW, pay
 
     buyer = buyer or make_user()
     product = product or make_product(status=ProductStatus.LISTED)
     at = at or utcnow()
     placed_at = at - timedelta(days=3)
-    [order] = orders.place_order(
+    [order] = checkout.place_order(
         buyer,
         [(product.id, quantity)],
         ADDRESS,
@@ -141,24 +141,25 @@ def make_completed_order(buyer=None, product=None, *, quantity=1, at=None, key=N
         pay_within=timedelta(minutes=30),
     )
     pay(order, at=placed_at + timedelta(minutes=1))
-    orders.ship(
+    states.ship(
         order, "顺丰速运", "SF100200300", actor=product.merchant.user, now=at - timedelta(days=1)
     )
-    orders.confirm_receipt(order, actor=buyer, now=at)
+    states.confirm_receipt(order, actor=buyer, now=at)
     return order
 
 
 def make_review(product=None, *, buyer=None, rating=5, body="很好用", at=None, **overrides):
     """A published review by the buyer of a completed order of ``product``."""
-    from shop.services import reviews
+    from shop.reviews import writing
+    from shop.reviews.rules import Rules
 
     order = make_completed_order(buyer, product, at=at)
-    return reviews.write_review(
+    return writing.write_review(
         order.items[0],
         actor=order.buyer,
         rating=rating,
         body=body,
         now=order.completed_at,
-        rules=reviews.Rules(),
+        rules=Rules(),
         **overrides,
     )

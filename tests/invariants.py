@@ -132,7 +132,7 @@ def check(connection) -> None:
         assert run(text("PRAGMA integrity_check")).scalar() == "ok"
         assert not run(text("PRAGMA foreign_key_check")).all()
     # The order and rebate rollups kept as orders and entries change equal a recount.
-    from shop.services import sales
+    from shop.money import sales
 
     kept, expected = sales.kept(connection), sales.expected(connection)
     for model in expected:

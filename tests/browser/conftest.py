@@ -13,7 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from shop import PROJECT_ROOT
-from shop.extensions import db
+from shop.platform.extensions import db
 from tests.conftest import build_app
 
 CHROMIUM = os.environ.get("SHOP_CHROMIUM", "/usr/bin/chromium")

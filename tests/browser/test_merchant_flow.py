@@ -1,6 +1,6 @@
 import pytest
 
-from shop.extensions import db
+from shop.platform.extensions import db
 from tests.factories import DEFAULT_PASSWORD, make_category, make_user, png_bytes
 
 pytestmark = pytest.mark.browser

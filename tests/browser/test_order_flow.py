@@ -9,9 +9,13 @@ from functools import partial
 import pytest
 from sqlalchemy import select, update
 
-from shop.extensions import db
-from shop.models import Channel, LedgerEntry, Order, User, utcnow
-from shop.services import links, shops
+from shop.accounts.models import User
+from shop.money.models import LedgerEntry
+from shop.orders.models import Order
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.sharing import links, shops
+from shop.sharing.models import Channel
 from tests import invariants
 from tests.browser.conftest import WECHAT_UA, fill_address, fill_sign_up, seed_tea_merchant, ship
 from tests.browser.conftest import snap as phone_snap

@@ -9,9 +9,12 @@ from functools import partial
 
 import pytest
 
-from shop.extensions import db
-from shop.models import Channel, utcnow
-from shop.services import links, reviews, shops
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.reviews import writing
+from shop.reviews.rules import Rules
+from shop.sharing import links, shops
+from shop.sharing.models import Channel
 from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
 from tests.factories import (
@@ -143,11 +146,11 @@ def test_script_in_reviews_replies_and_reports_never_runs(live_server, new_phone
         make_user(phone="13600000011", display_name="管理员", is_admin=True)
         product = make_product(title="桂花乌龙", stock=50)
         review = make_review(product, rating=1, body=PAYLOAD, at=now - timedelta(days=2))
-        rules = reviews.Rules()
-        reviews.write_followup(
+        rules = Rules()
+        writing.write_followup(
             review, actor=review.author, body="追评" + PAYLOAD, now=now - timedelta(days=1)
         )
-        reviews.write_reply(
+        writing.write_reply(
             review,
             merchant=product.merchant,
             actor=product.merchant.user,
@@ -155,7 +158,7 @@ def test_script_in_reviews_replies_and_reports_never_runs(live_server, new_phone
             now=now,
             rules=rules,
         )
-        reviews.report_review(
+        writing.report_review(
             review, reporter=make_user(), reason="other", details=PAYLOAD, now=now, rules=rules
         )
         shop = make_shop(user=make_user(display_name="小王"), slug="xiaowang")

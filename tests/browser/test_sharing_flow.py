@@ -1,6 +1,6 @@
 import pytest
 
-from shop.extensions import db
+from shop.platform.extensions import db
 from tests.browser.conftest import WECHAT_UA
 from tests.browser.test_merchant_flow import sign_in
 from tests.factories import make_product, make_user

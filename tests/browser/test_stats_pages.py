@@ -4,10 +4,10 @@ test-artifacts/stats/ for a person to look at."""
 
 import pytest
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import utcnow
-from shop.services import demo
+from shop.demo import seed as demo
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
 from tests.browser.conftest import snap
 from tests.browser.test_merchant_flow import sign_in
 

@@ -10,9 +10,13 @@ from functools import partial
 import pytest
 from sqlalchemy import select, update
 
-from shop.extensions import db
-from shop.models import LedgerEntry, Order, TeamMember, User, utcnow
-from shop.services import shops
+from shop.accounts.models import User
+from shop.money.models import LedgerEntry
+from shop.orders.models import Order
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.sharing import shops
+from shop.teams.models import TeamMember
 from tests import invariants
 from tests.browser.conftest import (
     ARTIFACTS,

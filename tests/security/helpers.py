@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bench.common import hidden_fields
 from shop import PROJECT_ROOT
-from shop.extensions import db
+from shop.platform.extensions import db
 from tests.conftest import build_app
 from tests.factories import DEFAULT_PASSWORD
 

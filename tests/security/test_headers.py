@@ -13,9 +13,9 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 from shop import PROJECT_ROOT
-from shop.extensions import db
-from shop.models import Product
-from shop.services import images
+from shop.catalog import images
+from shop.catalog.models import Product
+from shop.platform.extensions import db
 from tests.conftest import build_app
 from tests.security import world as world_module
 from tests.security.helpers import anonymous, csrf_token, signed_in, write_artifact

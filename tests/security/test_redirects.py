@@ -18,8 +18,8 @@ import subprocess
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
-from shop.extensions import db
-from shop.models import Review
+from shop.platform.extensions import db
+from shop.reviews.models import Review
 from tests.factories import DEFAULT_PASSWORD
 from tests.security import world as world_module
 from tests.security.helpers import anonymous, csrf_token, hidden_fields, signed_in, write_artifact

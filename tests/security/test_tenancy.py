@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import Order, ReviewReport
-from shop.services import exports
+from shop.insights import exports
+from shop.orders.models import Order
+from shop.platform.extensions import db
+from shop.reviews.models import ReviewReport
 from tests.security import world as world_module
 from tests.security.helpers import (
     anonymous,
@@ -262,7 +263,7 @@ def test_no_route_reads_or_writes_another_tenants_data(secure_app, database_url)
     with app.app_context():
         world = world_module.build()
         # The world is what it claims: A's sharer earned a settled rebate through A's link.
-        from shop.services import ledger
+        from shop.money import ledger
 
         assert ledger.balances(world[VICTIM].ids["sharer_user"]).settled_total_cents > 0
     attacker = world[ATTACKER]

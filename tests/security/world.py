@@ -14,23 +14,19 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import BlockedWord, Channel, FlagKind, FraudFlag, ReviewStatus, utcnow
-from shop.services import (
-    clicks,
-    fraud,
-    ledger,
-    links,
-    merchants,
-    moderation,
-    orders,
-    payments,
-    payouts,
-    reviews,
-    shops,
-    teams,
-)
-from shop.services.demo import demo_licence_no
+from shop.catalog import merchants
+from shop.demo.seed import demo_licence_no
+from shop.money import fraud, ledger, payouts
+from shop.money.models import FlagKind, FraudFlag
+from shop.orders import checkout, payments, states
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.reviews import moderation, writing
+from shop.reviews.models import BlockedWord, ReviewStatus
+from shop.reviews.rules import Rules
+from shop.sharing import clicks, links, shops
+from shop.sharing.models import Channel
+from shop.teams import teams
 from tests.conftest import TEST_CONFIG
 from tests.factories import make_category, make_product, make_user, png_bytes
 
@@ -267,18 +263,18 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     # The buyer: a completed order of three products through the sharer's link (settled
     # rebate), one refund request the merchant rejected, one the admin refunded, one unpaid.
     buyer = user("buyer", "buyer_name")
-    address = orders.check_address(
+    address = checkout.check_address(
         text(name, "address_name"),
         phone(),
         text(name, "address_region"),
         text(name, "address_detail"),
     )
-    t.ids["address"] = orders.save_address(buyer, address, now=now - timedelta(days=20)).id
+    t.ids["address"] = checkout.save_address(buyer, address, now=now - timedelta(days=20)).id
     t.ids["address_phone"] = address.phone
     window = timedelta(days=15)
 
     def place(lines, at, key):
-        [order] = orders.place_order(
+        [order] = checkout.place_order(
             buyer,
             lines,
             address,
@@ -295,9 +291,9 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     placed = now - timedelta(days=20)
     order = place([(product.id, 1), (second.id, 1), (third.id, 1)], placed, "done")
     _pay(order, placed + timedelta(minutes=1))
-    orders.ship(order, text(name, "carrier"), f"SF{name}123456", actor=merchant_user, now=placed)
+    states.ship(order, text(name, "carrier"), f"SF{name}123456", actor=merchant_user, now=placed)
     received = now - timedelta(days=18)
-    orders.confirm_receipt(order, actor=buyer, now=received)
+    states.confirm_receipt(order, actor=buyer, now=received)
     ledger.settle_order(order.id, now=now - timedelta(days=1), return_window=timedelta(days=7))
     items = {i.product_id: i for i in order.items}
     t.ids.update(
@@ -309,8 +305,8 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
 
     disputed = place([(second.id, 1)], now - timedelta(days=2), "disputed")
     _pay(disputed, now - timedelta(days=2))
-    orders.request_refund(disputed, text(name, "refund_reason"), actor=buyer, now=now)
-    orders.decide_refund(
+    states.request_refund(disputed, text(name, "refund_reason"), actor=buyer, now=now)
+    states.decide_refund(
         disputed, False, actor=merchant_user, source="merchant", now=now,
         note=text(name, "refund_note"),
     )  # fmt: skip
@@ -318,15 +314,15 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
 
     overridden = place([(third.id, 1)], now - timedelta(days=2), "override")
     _pay(overridden, now - timedelta(days=2))
-    orders.request_refund(overridden, f"不想要了{name}", actor=buyer, now=now)
-    orders.refund_by_admin(overridden, text(name, "admin_refund_reason"), actor=admin, now=now)
+    states.request_refund(overridden, f"不想要了{name}", actor=buyer, now=now)
+    states.refund_by_admin(overridden, text(name, "admin_refund_reason"), actor=admin, now=now)
 
     unpaid = place([(product.id, 1)], now - timedelta(minutes=2), "unpaid")
     t.ids.update(unpaid_order=unpaid.id, unpaid_number=unpaid.number)
 
     # Reviews: one published (with a follow-up, the merchant's reply and a reader's report),
     # one held by the blocked word, one hidden by the admin with a reason.
-    rules = reviews.Rules()
+    rules = Rules()
     written = now - timedelta(days=10)
 
     def publish(row):
@@ -335,31 +331,31 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
         return row
 
     review = publish(
-        reviews.write_review(
+        writing.write_review(
             items[product.id], actor=buyer, rating=5, body=text(name, "review"),
             now=written, rules=rules,
         )
     )  # fmt: skip
     followup = publish(
-        reviews.write_followup(
+        writing.write_followup(
             review, actor=buyer, body=text(name, "followup"), now=written, rules=rules
         )
     )
-    reviews.write_reply(
+    writing.write_reply(
         review, merchant=merchant, actor=merchant_user, body=text(name, "reply"),
         now=written, rules=rules,
     )  # fmt: skip
-    reviews.report_review(
+    writing.report_review(
         review, reporter=sharer, reason="other", details=text(name, "report_details"),
         now=written, rules=rules,
     )  # fmt: skip
-    held = reviews.write_review(
+    held = writing.write_review(
         items[second.id], actor=buyer, rating=1,
         body=f"{text(name, 'held_review')} {blocked_word}", now=written, rules=rules,
     )  # fmt: skip
     assert held.status == ReviewStatus.HELD, held.hold_rules
     hidden = publish(
-        reviews.write_review(
+        writing.write_review(
             items[third.id], actor=buyer, rating=2, body=text(name, "hidden_review"),
             now=written, rules=rules,
         )

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from bench.bench_http import free_port
 from bench.common import hidden_fields
 from shop import PROJECT_ROOT
-from shop.extensions import db
+from shop.platform.extensions import db
 from tests.conftest import TEST_CONFIG
 from tests.factories import DEFAULT_PASSWORD
 

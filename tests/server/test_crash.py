@@ -13,9 +13,10 @@ import time
 import pytest
 from sqlalchemy import text
 
-from shop import faults
-from shop.extensions import db
-from shop.models import Order, OrderEvent, OrderItem, Product
+from shop.catalog.models import Product
+from shop.orders.models import Order, OrderEvent, OrderItem
+from shop.platform import faults
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.server.live import count, ready_to_buy

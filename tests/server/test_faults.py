@@ -37,25 +37,18 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import case, func, or_, select, text
 
-from shop import PROJECT_ROOT, faults
-from shop.extensions import db
-from shop.models import (
-    EFFECTS,
-    AuditEntry,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderEvent,
-    OrderItem,
-    OrderStatus,
-    PaymentEvent,
-    Payout,
-    PayoutStatus,
-    Product,
-    utcnow,
-)
-from shop.services import ledger, orders, payments, payouts, teams
-from shop.storefront.sharing import visitor_cookie_value
+from shop import PROJECT_ROOT
+from shop.catalog.models import Product
+from shop.money import ledger, payouts
+from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus
+from shop.orders import checkout, payments, states
+from shop.orders.models import Order, OrderEvent, OrderItem, OrderStatus, PaymentEvent
+from shop.platform import faults
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.teams import teams
+from shop.web.storefront.sharing import visitor_cookie_value
 from tests import invariants
 from tests.factories import make_product, make_shop, make_user
 from tests.security.helpers import diff, fingerprint
@@ -296,7 +289,7 @@ def earning_order(
         code = teams.invite_of(make_shop().user, now=at).invite_code
         assert teams.bind(sharer, code, now=at) is not None
     buyer = make_user()
-    [order] = orders.place_order(
+    [order] = checkout.place_order(
         buyer,
         [(p.id, 1) for p in products],
         ADDRESS,
@@ -333,8 +326,8 @@ def settled_sale(*, at, items: int = 1, leader: bool = False, settle: bool = Tru
     assert payments.apply_notice("sandbox", notice, now=paid_at).applied
     order = db.session.get(Order, sale.order_id)
     merchant = order.items[0].product.merchant.user
-    orders.ship(order, "顺丰速运", "SF1234567890", actor=merchant, now=at - timedelta(days=10))
-    orders.confirm_receipt(order, actor=order.buyer, now=at - timedelta(days=8))
+    states.ship(order, "顺丰速运", "SF1234567890", actor=merchant, now=at - timedelta(days=10))
+    states.confirm_receipt(order, actor=order.buyer, now=at - timedelta(days=8))
     if settle:
         posted = ledger.settle_order(order.id, now=at, return_window=RETURN_WINDOW)
         assert posted == items

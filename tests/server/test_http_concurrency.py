@@ -9,18 +9,12 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import (
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderEvent,
-    OrderItem,
-    PaymentEvent,
-    Payout,
-    Product,
-)
-from shop.services import ledger, orders, payments
+from shop.catalog.models import Product
+from shop.money import ledger
+from shop.money.models import EntryKind, LedgerEntry, Payout
+from shop.orders import checkout, payments, states
+from shop.orders.models import Order, OrderEvent, OrderItem, PaymentEvent
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.server.live import (
@@ -103,7 +97,7 @@ def test_two_hundred_notices_and_the_return_path_pay_once(app, start_server, db_
     back = {(a.status, a.location) for a in returned}
     assert back == {(302, f"/orders/{order_id}")}, (statuses(returned), server.log())
     with app.app_context():
-        assert db.session.get(Order, order_id).status == orders.S.PAID
+        assert db.session.get(Order, order_id).status == states.S.PAID
         paid = count(OrderEvent, OrderEvent.order_id == order_id, OrderEvent.to_status == "paid")
         assert paid == 1
         assert count(PaymentEvent, PaymentEvent.order_id == order_id) == 1
@@ -131,7 +125,7 @@ def test_fifty_payout_requests_give_one_payout(app, start_server, db_name):
     assert page.status == 200, page.text[:500]
     form = hidden_fields(page.text)
     # Half the requests replay one form (a double tap); the others are other tabs.
-    keys = [form["idempotency_key"] if i % 2 else orders.new_checkout_key() for i in range(50)]
+    keys = [form["idempotency_key"] if i % 2 else checkout.new_checkout_key() for i in range(50)]
 
     def ask(i):
         return browser.copy().post(

@@ -2,10 +2,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import UserSession
-from shop.services import accounts
+from shop.accounts import accounts
+from shop.accounts.models import UserSession
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
 from tests.factories import make_user
 
 NOW = datetime(2026, 11, 24, 8, 0, 0)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shop.services.attribution import ClickFact, Reason, decide
+from shop.sharing.attribution import ClickFact, Reason, decide
 
 ORDER_AT = datetime(2026, 11, 20, 12, 0, 0)
 WINDOW = timedelta(days=15)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import User
+from shop.accounts.models import User
+from shop.platform.extensions import db
 from tests.conftest import build_app
 from tests.factories import make_user
 

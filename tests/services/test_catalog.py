@@ -3,10 +3,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import MerchantStatus, Product, ProductStatus
-from shop.services import catalog
-from shop.services.catalog import Sort
+from shop.catalog import catalog
+from shop.catalog.catalog import Sort
+from shop.catalog.models import MerchantStatus, Product, ProductStatus
+from shop.platform.extensions import db
+from shop.sharing import shops
 from tests.factories import make_category, make_merchant, make_product, make_shop, make_user
 
 T0 = datetime(2026, 3, 1, 12, 0)
@@ -253,9 +254,9 @@ def test_is_sharer_needs_a_user_with_a_shop(ctx):
     make_shop(user=sharer)
     buyer = make_user()
 
-    assert catalog.is_sharer(sharer) is True
-    assert catalog.is_sharer(buyer) is False
-    assert catalog.is_sharer(None) is False
+    assert shops.is_sharer(sharer) is True
+    assert shops.is_sharer(buyer) is False
+    assert shops.is_sharer(None) is False
 
 
 def test_unit_rebates_round_down_to_the_fen(shelf):

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from shop.extensions import db
-from shop.models import Channel, Click
-from shop.services import clicks, links
+from shop.platform.extensions import db
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel, Click
 from tests.factories import make_product, make_shop
 from tests.services.test_links_and_clicks import NOW, facts
 
@@ -107,7 +107,7 @@ def test_a_normal_exit_loses_no_queued_click(app, link, database_url):
         f"""
         import sys
         from shop import create_app
-        from shop.services import clicks, links
+        from shop.sharing import clicks, links
         from tests.services.test_links_and_clicks import NOW, facts
 
         app = create_app({{"SQLALCHEMY_DATABASE_URI": {database_url!r},

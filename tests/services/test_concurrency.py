@@ -7,11 +7,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from shop import db as dbsetup
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import LedgerEntry, Order, OrderEvent, Payout, Product, User
-from shop.services import ledger, payments, payouts
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.money import ledger, payouts
+from shop.money.models import LedgerEntry, Payout
+from shop.orders import checkout, payments
+from shop.orders.models import Order, OrderEvent
+from shop.platform import db as dbsetup
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services.test_orders import (
@@ -19,7 +23,6 @@ from tests.services.test_orders import (
     NOW,
     WINDOW,
     earning_sharer,
-    orders,
     sandbox,
 )
 
@@ -60,7 +63,7 @@ def test_fifty_buyers_for_five_in_stock_buy_exactly_five(app):
 
     def buy(i):
         buyer = db.session.get(User, buyer_ids[i])
-        placed = orders.place_order(
+        placed = checkout.place_order(
             buyer, [(product_id, 1)], ADDRESS, checkout_key=f"key-{i}-xxxxxxxxxxxx",
             provider="sandbox", visitor_id=None, now=NOW, window=WINDOW,
             allow_self_purchase=True, pay_within=timedelta(minutes=30),
@@ -80,7 +83,7 @@ def test_fifty_buyers_for_five_in_stock_buy_exactly_five(app):
 def test_two_hundred_replays_of_one_payment_notice_pay_once(app):
     with app.app_context():
         product = make_product(stock=5)
-        [order] = orders.place_order(
+        [order] = checkout.place_order(
             make_user(), [(product.id, 1)], ADDRESS, checkout_key="replayed-key-0000",
             provider="sandbox", visitor_id=None, now=NOW, window=WINDOW,
             allow_self_purchase=True, pay_within=timedelta(minutes=30),
@@ -132,8 +135,8 @@ def test_fifty_payout_requests_against_one_balance_give_one_payout(app):
 
 
 def test_twenty_reports_at_once_from_one_account_store_at_most_the_limit(app):
-    from shop.models import Review, ReviewReport
-    from shop.services import reviews
+    from shop.reviews import writing
+    from shop.reviews.models import Review, ReviewReport
     from tests.factories import make_review
 
     with app.app_context():
@@ -144,7 +147,7 @@ def test_twenty_reports_at_once_from_one_account_store_at_most_the_limit(app):
     def report(i):
         review = db.session.get(Review, review_ids[i])
         reporter = db.session.get(User, reporter_id)
-        reviews.report_review(review, reporter=reporter, reason="spam", now=NOW)
+        writing.report_review(review, reporter=reporter, reason="spam", now=NOW)
         return "ok"
 
     results, seconds = race(app, 20, report)
@@ -155,8 +158,10 @@ def test_twenty_reports_at_once_from_one_account_store_at_most_the_limit(app):
 
 
 def test_twelve_reviews_at_once_from_one_buyer_hold_all_past_the_burst(app):
-    from shop.models import OrderItem, Review, ReviewStatus
-    from shop.services import reviews
+    from shop.orders.models import OrderItem
+    from shop.reviews import writing
+    from shop.reviews.models import Review, ReviewStatus
+    from shop.reviews.rules import Rules
     from tests.factories import make_completed_order
 
     with app.app_context():
@@ -168,9 +173,9 @@ def test_twelve_reviews_at_once_from_one_buyer_hold_all_past_the_burst(app):
     def write(i):
         item = db.session.get(OrderItem, item_ids[i])
         buyer = db.session.get(User, buyer_id)
-        review = reviews.write_review(
+        review = writing.write_review(
             item, actor=buyer, rating=5, body="好", now=NOW + timedelta(minutes=1),
-            rules=reviews.Rules(),
+            rules=Rules(),
         )  # fmt: skip
         return str(review.status)
 

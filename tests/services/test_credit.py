@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from shop.extensions import db
-from shop.models import OrderStatus, Review, ReviewStatus
-from shop.services import credit, orders, reviews
-from shop.services.credit import CreditFact, CreditRules
+from shop.orders import states
+from shop.orders.models import OrderStatus
+from shop.platform.extensions import db
+from shop.reviews import credit, writing
+from shop.reviews.credit import CreditFact, CreditRules
+from shop.reviews.models import Review, ReviewStatus
 from tests.services.test_reviews import completed_order, new_products, review_of
 
 RULES = CreditRules(min_order_cents=100, repeat_days=14, max_points=3)
@@ -192,14 +194,14 @@ def test_merchant_credit_counts_only_published_initial_reviews_of_kept_orders(ct
 
     counted, _ = review(products[0], 5)
     _, negative = review(products[1], 1)
-    reviews.write_followup(negative, actor=negative.author, body="追评", now=at + timedelta(days=5))
+    writing.write_followup(negative, actor=negative.author, body="追评", now=at + timedelta(days=5))
     _, held = review(products[2], 5, body="www.x.cn")
     _, hidden = review(products[3], 1)
     db.session.execute(
         update(Review).where(Review.id == hidden.id).values(status=ReviewStatus.HIDDEN)
     )
     refunded, _ = review(products[4], 5)
-    orders.request_refund(refunded, "坏了", actor=refunded.buyer, now=at + timedelta(days=6))
+    states.request_refund(refunded, "坏了", actor=refunded.buyer, now=at + timedelta(days=6))
     repeat_buyer = counted.buyer
     again = completed_order(repeat_buyer, [products[0]], at=at + timedelta(days=2))
     review_of(again, rating=5, at=at + timedelta(days=4, minutes=1))

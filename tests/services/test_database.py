@@ -10,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from shop import create_app
-from shop.extensions import db
+from shop.platform.extensions import db
 
 
 def test_migrations_produce_exactly_the_models_schema(app):

@@ -6,19 +6,16 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import (
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderEvent,
-    OrderStatus,
-    PayoutStatus,
-    User,
-    utcnow,
-)
-from shop.services import demo, demo_orders, ledger, orders, payouts
+from shop.accounts.models import User
+from shop.demo import orders as demo_orders
+from shop.demo import seed as demo
+from shop.money import ledger, payouts
+from shop.money.models import EntryKind, LedgerEntry, PayoutStatus
+from shop.orders import states
+from shop.orders.models import Order, OrderEvent, OrderStatus
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
 from tests import invariants
 
 
@@ -92,8 +89,8 @@ def test_demo_has_orders_and_rebates_in_every_state_and_is_at_rest(ctx):
     # The sweeps and the settlement run have nothing to do at the seed's time: the demo does
     # not change the moment cron first runs.
     with dbsetup.writing():
-        assert orders.cancel_unpaid(now=now) == 0
-        assert orders.complete_shipped(now=now, after=timedelta(days=10)) == 0
+        assert states.cancel_unpaid(now=now) == 0
+        assert states.complete_shipped(now=now, after=timedelta(days=10)) == 0
         assert ledger.due_for_settlement(now=now, return_window=timedelta(days=7)) == []
         db.session.rollback()
 

@@ -5,22 +5,25 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
+from shop.accounts.models import User
+from shop.catalog import images
+from shop.catalog.models import Product
+from shop.demo import reviews as demo_reviews
+from shop.demo import seed as demo
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.reviews import moderation, reading
+from shop.reviews.models import (
     BlockedWord,
     Disclosure,
-    Product,
     Review,
     ReviewKind,
     ReviewReply,
     ReviewReport,
     ReviewStatus,
-    User,
-    utcnow,
 )
-from shop.services import demo, demo_reviews, images, moderation, reviews
 from tests import invariants
 
 
@@ -97,8 +100,8 @@ def test_demo_has_reviews_in_every_state_within_the_windows(ctx):
     tea = db.session.execute(
         select(Product).where(Product.title.startswith("武夷山正山小种"))
     ).scalar_one()
-    assert reviews.summary(tea.id).count >= 4
-    assert 0 not in reviews.filter_counts(tea.id).values()
+    assert reading.summary(tea.id).count >= 4
+    assert 0 not in reading.filter_counts(tea.id).values()
 
     # One story in time, inside the windows: review within 30 days of completion, follow-up
     # within 180, reply within 30 days of its review, all before ``now``.

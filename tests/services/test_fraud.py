@@ -9,24 +9,13 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from shop.errors import InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
-    Channel,
-    Click,
-    EntryKind,
-    FlagKind,
-    FlagStatus,
-    FraudFlag,
-    LedgerEntry,
-    Order,
-    OrderItem,
-    OrderStatus,
-    RebateHold,
-    ShareLink,
-)
-from shop.services import fraud, payouts
+from shop.money import fraud, payouts
+from shop.money.models import EntryKind, FlagKind, FlagStatus, FraudFlag, LedgerEntry, RebateHold
+from shop.orders.models import Order, OrderItem, OrderStatus
+from shop.platform.errors import InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.sharing.models import Channel, Click, ShareLink
 from tests.factories import make_product, make_shop, make_user
 
 NOW = datetime(2024, 5, 20, 4, 0)  # noon in China
@@ -356,8 +345,8 @@ def test_address_normalisation():
 
 
 def test_a_hold_also_stops_paying_a_request_made_before_it(ctx):
-    from shop.models import PayoutStatus
-    from shop.services import payouts
+    from shop.money import payouts
+    from shop.money.models import PayoutStatus
 
     admin = make_user(is_admin=True)
     sharer, flag = held_sharer_setup()

@@ -3,8 +3,8 @@ import io
 import pytest
 from PIL import Image as PILImage
 
-from shop.errors import ValidationError
-from shop.services import images
+from shop.catalog import images
+from shop.platform.errors import ValidationError
 from tests.factories import png_bytes
 
 

@@ -2,10 +2,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import Channel, Click, ProductStatus, ShareLink
-from shop.services import clicks, links, shops
+from shop.catalog.models import ProductStatus
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.sharing import clicks, links, shops
+from shop.sharing.models import Channel, Click, ShareLink
 from tests.factories import make_product, make_shop, make_user
 
 NOW = datetime(2026, 11, 24, 10, 0, 0)

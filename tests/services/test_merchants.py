@@ -3,10 +3,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shop.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import AuditEntry, Merchant, MerchantStatus
-from shop.services import merchants
+from shop.catalog import merchants
+from shop.catalog.models import Merchant, MerchantStatus
+from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
 from tests.factories import make_category, make_merchant, make_user, png_bytes
 
 NOW = datetime(2026, 11, 24, 9, 0, 0)
@@ -113,7 +114,7 @@ def test_two_admins_deciding_at_once_make_exactly_one_decision(app):
     outcomes = []
 
     def decide(admin_id, action):
-        from shop.db import writing
+        from shop.platform.db import writing
 
         with app.app_context(), writing():
             barrier.wait()

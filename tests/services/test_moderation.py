@@ -7,10 +7,12 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select, text, update
 
-from shop.errors import Conflict, InvalidTransition, ValidationError
-from shop.extensions import db
-from shop.models import AuditEntry, BlockedWord, Review, ReviewReport, ReviewStatus
-from shop.services import moderation, reviews
+from shop.platform.errors import Conflict, InvalidTransition, ValidationError
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.reviews import moderation, reading, writing
+from shop.reviews.models import BlockedWord, Review, ReviewReport, ReviewStatus
+from shop.reviews.rules import Rules
 from tests.factories import make_user, png_bytes
 from tests.services.test_reviews import SOON, completed_order, count, review_of
 
@@ -28,9 +30,7 @@ def _english(request):
 
 
 def hold(body, *, author=None, now=SOON):
-    return reviews.hold_rules(
-        body, author=author or make_user(), now=now, rules=reviews.Rules.current()
-    )
+    return writing.hold_rules(body, author=author or make_user(), now=now, rules=Rules.current())
 
 
 # --- rules that hold a review --------------------------------------------------------------
@@ -92,7 +92,7 @@ def test_a_review_with_a_link_is_held_and_queued(ctx):
     assert (review.status, review.hold_rules) == (S.HELD, ["link"])
     assert moderation.queue_counts() == {"held": 1, "reported": 0, "hidden": 0, "published": 0}
     assert [r.id for r in moderation.queue("held").reviews] == [review.id]
-    assert reviews.product_reviews(review.product_id).reviews == []
+    assert reading.product_reviews(review.product_id).reviews == []
 
 
 def test_a_blocked_word_holds_the_review_whatever_its_case_or_width(ctx):
@@ -161,12 +161,12 @@ def test_a_burst_of_reviews_from_one_account_is_held(ctx, sixth_after, status):
 def test_a_held_followup_is_not_shown_but_the_review_is(ctx):
     order = completed_order()
     review = review_of(order)
-    followup = reviews.write_followup(
+    followup = writing.write_followup(
         review, actor=order.buyer, body="联系 138 1234 5678", now=DECIDED
     )
     assert (followup.status, followup.hold_rules) == (S.HELD, ["phone"])
-    assert [r.id for r in reviews.product_reviews(review.product_id).reviews] == [review.id]
-    assert reviews.filter_counts(review.product_id)["followups"] == 0
+    assert [r.id for r in reading.product_reviews(review.product_id).reviews] == [review.id]
+    assert reading.filter_counts(review.product_id)["followups"] == 0
 
 
 # --- decisions -----------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def review_in(status, *, reports=0):
     was published)."""
     review = review_of(completed_order())
     for _ in range(reports):
-        reviews.report_review(review, reporter=make_user(), reason="spam", now=SOON)
+        writing.report_review(review, reporter=make_user(), reason="spam", now=SOON)
     if status != S.PUBLISHED:
         # Forced straight to the state, so the only audit rows are the decision's own.
         hidden_reason = "原先的理由" if status == S.HIDDEN else ""
@@ -293,7 +293,7 @@ def test_a_decision_closes_the_open_reports_and_a_new_report_opens_it_again(ctx)
 
     moderation.decide(review, "restore", actor=admin, reason="", now=DECIDED)
     later = DECIDED + timedelta(days=1)
-    reviews.report_review(review, reporter=make_user(), reason="abuse", now=later)
+    writing.report_review(review, reporter=make_user(), reason="abuse", now=later)
     assert review.open_reports == 1
     queued = moderation.queue("reported")
     assert [r.reason for r in queued.reports[review.id]] == ["abuse"]  # closed ones not shown
@@ -332,7 +332,7 @@ def test_a_stale_copy_raises_conflict_and_writes_nothing(ctx, meanwhile):
 def test_decisions_never_change_what_the_review_says(ctx):
     order = completed_order()
     review = review_of(order, rating=2, body="一般般", photos=[png_bytes(), png_bytes(size=(9, 9))])
-    reviews.report_review(review, reporter=make_user(), reason="fake", now=SOON)
+    writing.report_review(review, reporter=make_user(), reason="fake", now=SOON)
     db.session.refresh(review)
     said = (review.body, review.rating, [p.image_id for p in review.photos], review.has_photos)
     admin = make_user(is_admin=True)
@@ -352,10 +352,10 @@ def test_a_hidden_review_is_kept_shown_to_its_author_and_to_no_one_else(ctx):
     db.session.expire_all()
     kept = db.session.get(Review, review.id)
     assert (kept.status, kept.hidden_reason, kept.body) == (S.HIDDEN, "辱骂", review.body)
-    [mine] = reviews.reviews_by_author(order.buyer)
+    [mine] = reading.reviews_by_author(order.buyer)
     assert (mine.id, mine.hidden_reason) == (review.id, "辱骂")
-    assert reviews.product_reviews(kept.product_id).total == 0
-    assert reviews.summary(kept.product_id).count == 0
+    assert reading.product_reviews(kept.product_id).total == 0
+    assert reading.summary(kept.product_id).count == 0
     assert [r.id for r in moderation.queue("hidden").reviews] == [review.id]
 
 

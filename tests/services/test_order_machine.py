@@ -18,10 +18,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from shop.errors import DomainError
-from shop.extensions import db
-from shop.models import Order, OrderStatus, Payout
-from shop.services import ledger, orders, payouts
+from shop.money import ledger, payouts
+from shop.money.models import Payout
+from shop.orders import states
+from shop.orders.models import Order, OrderStatus
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services import test_orders as svc
@@ -141,7 +143,7 @@ class OrderMachine(RuleBasedStateMachine):
     def ship(self, order_id):
         model = self.models[order_id]
         ok = self.attempt(
-            lambda: orders.ship(
+            lambda: states.ship(
                 self.order(order_id),
                 "顺丰速运",
                 "SF1234567890",
@@ -160,7 +162,7 @@ class OrderMachine(RuleBasedStateMachine):
     def confirm(self, order_id):
         model = self.models[order_id]
         order = self.order(order_id)
-        ok = self.attempt(lambda: orders.confirm_receipt(order, actor=order.buyer, now=self.clock))
+        ok = self.attempt(lambda: states.confirm_receipt(order, actor=order.buyer, now=self.clock))
         allowed = model.status == S.SHIPPED or (
             model.status == S.REFUND_REJECTED and model.refund_from == S.SHIPPED
         )
@@ -173,7 +175,7 @@ class OrderMachine(RuleBasedStateMachine):
         model = self.models[order_id]
         order = self.order(order_id)
         ok = self.attempt(
-            lambda: orders.request_refund(order, "不想要了", actor=order.buyer, now=self.clock)
+            lambda: states.request_refund(order, "不想要了", actor=order.buyer, now=self.clock)
         )
         assert ok == (model.status in (S.PAID, S.SHIPPED, S.COMPLETED))
         if ok:
@@ -187,12 +189,12 @@ class OrderMachine(RuleBasedStateMachine):
             if not approve:
                 return
             ok = self.attempt(
-                lambda: orders.refund_by_admin(order, "改判", actor=self.admin, now=self.clock)
+                lambda: states.refund_by_admin(order, "改判", actor=self.admin, now=self.clock)
             )
             allowed = model.status in (S.REFUND_REQUESTED, S.REFUND_REJECTED)
         else:
             ok = self.attempt(
-                lambda: orders.decide_refund(
+                lambda: states.decide_refund(
                     order, approve, actor=self.merchant_user, source="merchant", now=self.clock
                 )
             )
@@ -213,15 +215,15 @@ class OrderMachine(RuleBasedStateMachine):
     def cancel(self, order_id):
         model = self.models[order_id]
         order = self.order(order_id)
-        ok = self.attempt(lambda: orders.cancel_by_buyer(order, actor=order.buyer, now=self.clock))
+        ok = self.attempt(lambda: states.cancel_by_buyer(order, actor=order.buyer, now=self.clock))
         assert ok == (model.status == S.PLACED)
         if ok:
             model.status = S.CANCELLED
 
     @rule()
     def sweep(self):
-        orders.cancel_unpaid(now=self.clock)
-        orders.complete_shipped(now=self.clock, after=AUTO_COMPLETE)
+        states.cancel_unpaid(now=self.clock)
+        states.complete_shipped(now=self.clock, after=AUTO_COMPLETE)
         for model in self.models.values():
             if model.status == S.PLACED and model.placed_at + PAY_WITHIN <= self.clock:
                 model.status = S.CANCELLED

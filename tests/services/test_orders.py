@@ -5,30 +5,26 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from shop.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
-    Channel,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderStatus,
-    PaymentEvent,
-    PayoutStatus,
-)
-from shop.services import clicks, ledger, links, orders, payments, payouts
+from shop.money import ledger, payouts
+from shop.money.models import EntryKind, LedgerEntry, PayoutStatus
+from shop.orders import checkout, payments, states
+from shop.orders.models import Order, OrderStatus, PaymentEvent
+from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel
 from tests import invariants
 from tests.factories import make_merchant, make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts
 
 NOW = datetime(2026, 11, 24, 10, 0, 0)
 WINDOW = timedelta(days=15)
-ADDRESS = orders.ShippingAddress("王小二", "13912345678", "浙江省 杭州市 西湖区", "文三路 90 号")
+ADDRESS = checkout.ShippingAddress("王小二", "13912345678", "浙江省 杭州市 西湖区", "文三路 90 号")
 S = OrderStatus
 
 
 def place(buyer, lines, *, key="k1", visitor=None, provider="sandbox", at=NOW, allow=True):
-    return orders.place_order(
+    return checkout.place_order(
         buyer,
         lines,
         ADDRESS,
@@ -122,7 +118,7 @@ def test_bad_quantities_and_stock(ctx):
     buyer = make_user()
     for raw in ("0", "-1", "abc", "", "100"):
         with pytest.raises(ValidationError) as caught:
-            orders.parse_quantity(raw, maximum=99)
+            checkout.parse_quantity(raw, maximum=99)
         assert caught.value.field == "quantity"
     with pytest.raises(ValidationError, match="2"):
         place(buyer, [(product.id, 3)])
@@ -130,7 +126,7 @@ def test_bad_quantities_and_stock(ctx):
 
 
 def test_address_rules():
-    assert orders.check_address(
+    assert checkout.check_address(
         " 王 小二 ", "+86 139-1234-5678", "浙江 杭州", "文三路 90 号"
     ).phone == ("13912345678")
     for bad, field in (
@@ -141,7 +137,7 @@ def test_address_rules():
         (("王", "13912345678", "浙江", "短"), "detail"),
     ):
         with pytest.raises(ValidationError) as caught:
-            orders.check_address(*bad)
+            checkout.check_address(*bad)
         assert caught.value.field == field
 
 
@@ -178,16 +174,16 @@ def test_every_pair_of_the_state_table(ctx, start):
         for source in SOURCES:
             refund_from = str(S.SHIPPED) if start == S.REFUND_REJECTED else None
             order = order_in(start, refund_from)
-            expected = source in orders.TRANSITIONS.get((start, to), ())
-            if start == S.REFUND_REJECTED and to in orders.RESUME_FROM:
-                expected = expected and orders.RESUME_FROM[to] == S.SHIPPED
+            expected = source in states.TRANSITIONS.get((start, to), ())
+            if start == S.REFUND_REJECTED and to in states.RESUME_FROM:
+                expected = expected and states.RESUME_FROM[to] == S.SHIPPED
             if expected:
-                orders.transition(order, to, source=source, actor=None, now=NOW)
+                states.transition(order, to, source=source, actor=None, now=NOW)
                 assert order.status == to
                 assert order.events[-1].from_status == start and order.events[-1].to_status == to
             else:
                 with pytest.raises(InvalidTransition):
-                    orders.transition(order, to, source=source, actor=None, now=NOW)
+                    states.transition(order, to, source=source, actor=None, now=NOW)
                 db.session.refresh(order)
                 assert order.status == start and len(order.events) == 1
 
@@ -198,7 +194,7 @@ def test_a_stale_order_object_changes_nothing(ctx):
         text("UPDATE orders SET version = version + 1 WHERE id = :id"), {"id": order.id}
     )
     with pytest.raises(Conflict):
-        orders.transition(order, S.SHIPPED, source="merchant", actor=None, now=NOW)
+        states.transition(order, S.SHIPPED, source="merchant", actor=None, now=NOW)
     assert order.status == S.PAID
 
 
@@ -232,8 +228,8 @@ def test_payment_after_the_timeout_cancelled_the_order_is_recorded_not_applied(c
     product = make_product(stock=1)
     [order] = place(make_user(), [(product.id, 1)])
     assert product.stock == 0
-    assert orders.cancel_unpaid(now=NOW + timedelta(minutes=29)) == 0
-    assert orders.cancel_unpaid(now=NOW + timedelta(minutes=30)) == 1
+    assert states.cancel_unpaid(now=NOW + timedelta(minutes=29)) == 0
+    assert states.cancel_unpaid(now=NOW + timedelta(minutes=30)) == 1
     db.session.refresh(product)
     assert order.status == S.CANCELLED and product.stock == 1
     assert pay(order).outcome == "not_payable"
@@ -246,16 +242,16 @@ def lifecycle_order(at=NOW, rebate_bps=1000, price=10000):
     [order] = place(make_user(), [(product.id, 1)], visitor="v" * 32, at=at, key=f"k{product.id}")
     pay(order, at)
     merchant = make_user()
-    orders.ship(order, "顺丰速运", "SF1234567890", actor=merchant, now=at + timedelta(days=1))
+    states.ship(order, "顺丰速运", "SF1234567890", actor=merchant, now=at + timedelta(days=1))
     return order, sharer
 
 
 def test_rebate_estimated_settled_once_then_clawed_back(ctx):
     order, sharer = lifecycle_order()
     assert ledger.balances(sharer.id).estimated_cents == 1000
-    assert orders.complete_shipped(now=NOW + timedelta(days=10), after=timedelta(days=10)) == 0
+    assert states.complete_shipped(now=NOW + timedelta(days=10), after=timedelta(days=10)) == 0
     done_at = NOW + timedelta(days=11, minutes=1)
-    assert orders.complete_shipped(now=done_at, after=timedelta(days=10)) == 1
+    assert states.complete_shipped(now=done_at, after=timedelta(days=10)) == 1
     window = timedelta(days=7)
     assert ledger.due_for_settlement(now=done_at + timedelta(days=6), return_window=window) == []
     due = ledger.due_for_settlement(now=done_at + window, return_window=window)
@@ -265,8 +261,8 @@ def test_rebate_estimated_settled_once_then_clawed_back(ctx):
     assert ledger.due_for_settlement(now=done_at + window, return_window=window) == []
     b = ledger.balances(sharer.id)
     assert (b.estimated_cents, b.available_cents) == (0, 1000)
-    orders.request_refund(order, "质量问题", actor=order.buyer, now=done_at + timedelta(days=8))
-    orders.decide_refund(order, True, actor=make_user(), source="merchant", now=done_at + window)
+    states.request_refund(order, "质量问题", actor=order.buyer, now=done_at + timedelta(days=8))
+    states.decide_refund(order, True, actor=make_user(), source="merchant", now=done_at + window)
     b = ledger.balances(sharer.id)
     assert (b.estimated_cents, b.available_cents) == (0, 0)
     kinds = db.session.execute(select(LedgerEntry.kind).order_by(LedgerEntry.id)).scalars().all()
@@ -275,8 +271,8 @@ def test_rebate_estimated_settled_once_then_clawed_back(ctx):
 
 def test_refund_before_settlement_voids(ctx):
     order, sharer = lifecycle_order()
-    orders.request_refund(order, "不想要了", actor=order.buyer, now=NOW + timedelta(days=2))
-    orders.decide_refund(
+    states.request_refund(order, "不想要了", actor=order.buyer, now=NOW + timedelta(days=2))
+    states.decide_refund(
         order, True, actor=make_user(), source="merchant", now=NOW + timedelta(days=3)
     )
     assert ledger.balances(sharer.id).estimated_cents == 0
@@ -288,11 +284,11 @@ def test_refund_before_settlement_voids(ctx):
 
 def test_a_rejected_refund_goes_on_and_settles(ctx):
     order, sharer = lifecycle_order()
-    orders.request_refund(order, "慢", actor=order.buyer, now=NOW + timedelta(days=2))
-    orders.decide_refund(
+    states.request_refund(order, "慢", actor=order.buyer, now=NOW + timedelta(days=2))
+    states.decide_refund(
         order, False, actor=make_user(), source="merchant", now=NOW + timedelta(days=3)
     )
-    orders.confirm_receipt(order, actor=order.buyer, now=NOW + timedelta(days=4))
+    states.confirm_receipt(order, actor=order.buyer, now=NOW + timedelta(days=4))
     assert order.status == S.COMPLETED
     ledger.settle_order(order.id, now=NOW + timedelta(days=11), return_window=timedelta(days=7))
     assert ledger.balances(sharer.id).available_cents == 1000
@@ -301,9 +297,9 @@ def test_a_rejected_refund_goes_on_and_settles(ctx):
 def test_only_the_buyer_acts_on_their_order(ctx):
     order, _ = lifecycle_order()
     with pytest.raises(PermissionDenied):
-        orders.confirm_receipt(order, actor=make_user(), now=NOW)
+        states.confirm_receipt(order, actor=make_user(), now=NOW)
     with pytest.raises(PermissionDenied):
-        orders.request_refund(order, "x", actor=make_user(), now=NOW)
+        states.request_refund(order, "x", actor=make_user(), now=NOW)
 
 
 def test_ledger_rows_cannot_be_changed_or_removed(ctx):
@@ -320,7 +316,7 @@ def test_ledger_rows_cannot_be_changed_or_removed(ctx):
 
 def earning_sharer(amount_yuan=50):
     order, sharer = lifecycle_order(price=amount_yuan * 1000)  # 10% of price
-    orders.confirm_receipt(order, actor=order.buyer, now=NOW + timedelta(days=2))
+    states.confirm_receipt(order, actor=order.buyer, now=NOW + timedelta(days=2))
     ledger.settle_order(order.id, now=NOW + timedelta(days=10), return_window=timedelta(days=7))
     payouts.save_account(sharer, "alipay", "小美", "13800000003", "", now=NOW)
     return sharer
@@ -361,8 +357,8 @@ def test_a_negative_balance_blocks_payouts_until_covered(ctx):
     payouts.request_payout(sharer, 5000, idempotency_key="all", minimum_cents=1000, now=NOW)
     # The settled order is refunded after the payout: clawback takes the balance below zero.
     order = db.session.execute(select(Order).where(Order.sharer_id == sharer.id)).scalar_one()
-    orders.request_refund(order, "退货", actor=order.buyer, now=NOW + timedelta(days=12))
-    orders.decide_refund(order, True, actor=make_user(is_admin=True), source="admin", now=NOW)
+    states.request_refund(order, "退货", actor=order.buyer, now=NOW + timedelta(days=12))
+    states.decide_refund(order, True, actor=make_user(is_admin=True), source="admin", now=NOW)
     assert ledger.balances(sharer.id).available_cents == -5000
     payout = payouts.open_request(sharer)
     payouts.decide(payout, True, actor=make_user(is_admin=True), reference="R1", now=NOW)
@@ -388,7 +384,7 @@ def test_payout_account_rules(ctx):
 
 def test_settle_rebates_command_twice_settles_once(app, ctx):
     order, sharer = lifecycle_order(at=datetime(2026, 1, 1))
-    orders.confirm_receipt(order, actor=order.buyer, now=datetime(2026, 1, 3))
+    states.confirm_receipt(order, actor=order.buyer, now=datetime(2026, 1, 3))
     db.session.commit()
     runner = app.test_cli_runner()
     first = runner.invoke(args=["settle-rebates"])

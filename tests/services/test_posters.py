@@ -11,7 +11,7 @@ import pytest
 import qrcode
 from PIL import Image
 
-from shop.services import posters
+from shop.sharing import posters
 
 LONG_TITLE = "武夷山正山小种红茶 250g 礼盒装 高山茶园春茶 松烟香 回甘足"
 URL = "https://fenxiang.example.com/r/AbC123xy"

@@ -2,9 +2,9 @@ from datetime import datetime
 
 import pytest
 
-from shop.errors import InvalidTransition, PermissionDenied, ValidationError
-from shop.models import MerchantStatus, ProductStatus
-from shop.services import products
+from shop.catalog import products
+from shop.catalog.models import MerchantStatus, ProductStatus
+from shop.platform.errors import InvalidTransition, PermissionDenied, ValidationError
 from tests.factories import make_category, make_merchant, make_product, png_bytes
 
 NOW = datetime(2026, 11, 24, 9, 0, 0)

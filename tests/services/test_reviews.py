@@ -10,12 +10,14 @@ from flask_babel import force_locale
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.errors import NotFound, PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import (
+from shop.catalog.models import Image
+from shop.orders import states
+from shop.orders.models import OrderStatus
+from shop.platform.errors import NotFound, PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.reviews import reading, writing
+from shop.reviews.models import (
     Disclosure,
-    Image,
-    OrderStatus,
     Review,
     ReviewKind,
     ReviewPhoto,
@@ -23,7 +25,7 @@ from shop.models import (
     ReviewReport,
     ReviewStatus,
 )
-from shop.services import orders, reviews
+from shop.reviews.rules import REPORT_REASONS, Rules
 from tests import invariants
 from tests.factories import make_merchant, make_product, make_user, png_bytes
 from tests.services.test_orders import pay, place, shared_click
@@ -70,7 +72,7 @@ def placed_order(buyer=None, products=1, *, at=NOW, visitor=None, allow=True):
 
 
 def ship(order, at=NOW + timedelta(days=1)):
-    orders.ship(order, "顺丰速运", "SF1234567890", actor=order.merchant.user, now=at)
+    states.ship(order, "顺丰速运", "SF1234567890", actor=order.merchant.user, now=at)
 
 
 def completed_order(buyer=None, products=1, *, at=NOW, received=None, **place_kwargs):
@@ -79,24 +81,24 @@ def completed_order(buyer=None, products=1, *, at=NOW, received=None, **place_kw
     order = placed_order(buyer, products, at=at, **place_kwargs)
     pay(order, at)
     ship(order, at + timedelta(days=1))
-    orders.confirm_receipt(order, actor=order.buyer, now=received or at + timedelta(days=3))
+    states.confirm_receipt(order, actor=order.buyer, now=received or at + timedelta(days=3))
     return order
 
 
 def review_of(order, index=0, *, rating=5, body="很好用，物流也快", at=SOON, **kwargs):
-    return reviews.write_review(
+    return writing.write_review(
         order.items[index], actor=order.buyer, rating=rating, body=body, now=at, **kwargs
     )
 
 
 def rules():
-    return reviews.Rules.current()
+    return Rules.current()
 
 
 def state(order, index=0, *, at):
     item = order.items[index]
-    return reviews.item_state(
-        item, reviews.reviews_of_order(order).get(item.id), now=at, rules=rules()
+    return writing.item_state(
+        item, writing.reviews_of_order(order).get(item.id), now=at, rules=rules()
     )
 
 
@@ -139,7 +141,7 @@ def test_nobody_but_the_buyer_can_review_and_nothing_is_stored(ctx, who):
         "another buyer": completed_order().buyer,
     }[who]
     with pytest.raises(PermissionDenied):
-        reviews.write_review(order.items[0], actor=actor, rating=5, body="好", now=SOON)
+        writing.write_review(order.items[0], actor=actor, rating=5, body="好", now=SOON)
     assert count(Review) == 0
 
 
@@ -156,16 +158,16 @@ def order_at_stage(stage):
     if stage == "shipped":
         return order
     if stage == "refund rejected before receipt":
-        orders.request_refund(order, "太慢", actor=buyer, now=NOW + timedelta(days=2))
-        orders.decide_refund(
+        states.request_refund(order, "太慢", actor=buyer, now=NOW + timedelta(days=2))
+        states.decide_refund(
             order, False, actor=merchant, source="merchant", now=NOW + timedelta(days=2)
         )
         return order
-    orders.confirm_receipt(order, actor=buyer, now=RECEIVED)
-    orders.request_refund(order, "坏了", actor=buyer, now=RECEIVED + timedelta(hours=1))
+    states.confirm_receipt(order, actor=buyer, now=RECEIVED)
+    states.request_refund(order, "坏了", actor=buyer, now=RECEIVED + timedelta(hours=1))
     if stage == "refund requested":
         return order
-    orders.decide_refund(order, True, actor=merchant, source="merchant", now=SOON)
+    states.decide_refund(order, True, actor=merchant, source="merchant", now=SOON)
     return order
 
 
@@ -191,8 +193,8 @@ def test_an_order_not_received_and_kept_cannot_be_reviewed(ctx, stage, status):
 
 def test_an_order_whose_refund_was_rejected_after_receipt_can_be_reviewed(ctx):
     order = completed_order(received=RECEIVED)
-    orders.request_refund(order, "不满意", actor=order.buyer, now=SOON)
-    orders.decide_refund(order, False, actor=order.merchant.user, source="merchant", now=SOON)
+    states.request_refund(order, "不满意", actor=order.buyer, now=SOON)
+    states.decide_refund(order, False, actor=order.merchant.user, source="merchant", now=SOON)
     assert order.status == OrderStatus.REFUND_REJECTED
     assert review_of(order, rating=2, at=SOON + timedelta(hours=1)).rating == 2
 
@@ -232,13 +234,13 @@ def test_the_database_itself_refuses_a_second_followup_reply_or_report(ctx, row)
     review = review_of(order)
     reader = make_user()
     first = {
-        "followup": lambda: reviews.write_followup(
+        "followup": lambda: writing.write_followup(
             review, actor=order.buyer, body="追评", now=SOON
         ),
-        "reply": lambda: reviews.write_reply(
+        "reply": lambda: writing.write_reply(
             review, merchant=order.merchant, actor=order.merchant.user, body="谢谢", now=SOON
         ),
-        "report": lambda: reviews.report_review(review, reporter=reader, reason="spam", now=SOON),
+        "report": lambda: writing.report_review(review, reporter=reader, reason="spam", now=SOON),
     }[row]()
     copy = {
         "followup": lambda: Review(
@@ -375,7 +377,7 @@ def test_a_photo_that_is_not_a_jpeg_png_or_webp_is_refused(ctx, bad):
 def test_an_anonymous_review_keeps_the_flag_and_its_followup_too(ctx):
     order = completed_order()
     review = review_of(order, anonymous=True)
-    followup = reviews.write_followup(
+    followup = writing.write_followup(
         review, actor=order.buyer, body="用了一个月还不错", now=SOON + timedelta(days=30)
     )
     assert review.is_anonymous and followup.is_anonymous
@@ -412,15 +414,15 @@ def test_one_followup_within_180_days_of_receipt(ctx):
     first, second = review_of(order, 0), review_of(order, 1)
     end = RECEIVED + timedelta(days=180)
     with pytest.raises(ValidationError, match="180 days"):
-        reviews.write_followup(
+        writing.write_followup(
             second, actor=order.buyer, body="还行", now=end + timedelta(seconds=1)
         )
-    followup = reviews.write_followup(first, actor=order.buyer, body="半年了还好用", now=end)
+    followup = writing.write_followup(first, actor=order.buyer, body="半年了还好用", now=end)
     assert followup.kind == ReviewKind.FOLLOWUP and followup.parent_id == first.id
     assert followup.rating is None and followup.order_item_id == first.order_item_id
     assert followup.status == ReviewStatus.PUBLISHED
     with pytest.raises(ValidationError, match="already added"):
-        reviews.write_followup(first, actor=order.buyer, body="再追一次", now=end)
+        writing.write_followup(first, actor=order.buyer, body="再追一次", now=end)
     assert count(Review) == 3
 
 
@@ -429,11 +431,11 @@ def test_a_followup_needs_words_and_the_buyer(ctx):
     review = review_of(order)
     for body in ("", "   \n ", None):
         with pytest.raises(ValidationError) as caught:
-            reviews.write_followup(review, actor=order.buyer, body=body, now=SOON)
+            writing.write_followup(review, actor=order.buyer, body=body, now=SOON)
         assert caught.value.field == "body"
     for actor in (order.merchant.user, make_user(is_admin=True), make_user()):
         with pytest.raises(PermissionDenied):
-            reviews.write_followup(review, actor=actor, body="追评", now=SOON)
+            writing.write_followup(review, actor=actor, body="追评", now=SOON)
     assert count(Review) == 1
 
 
@@ -445,10 +447,10 @@ def test_a_followup_is_not_added_to_a_hidden_review_or_to_a_followup(ctx):
     )
     db.session.refresh(hidden)
     with pytest.raises(ValidationError, match="hidden"):
-        reviews.write_followup(hidden, actor=order.buyer, body="追评", now=SOON)
-    followup = reviews.write_followup(other, actor=order.buyer, body="追评", now=SOON)
+        writing.write_followup(hidden, actor=order.buyer, body="追评", now=SOON)
+    followup = writing.write_followup(other, actor=order.buyer, body="追评", now=SOON)
     with pytest.raises(ValidationError):
-        reviews.write_followup(followup, actor=order.buyer, body="追追评", now=SOON)
+        writing.write_followup(followup, actor=order.buyer, body="追追评", now=SOON)
     assert count(Review) == 3
 
 
@@ -464,7 +466,7 @@ def test_item_state_says_what_the_buyer_can_do_and_until_when(ctx):
     assert (now.review, now.action, now.deadline) == (review, "followup", followup_end)
     assert state(order, at=followup_end + timedelta(seconds=1)).action is None
 
-    followup = reviews.write_followup(review, actor=order.buyer, body="追评", now=SOON)
+    followup = writing.write_followup(review, actor=order.buyer, body="追评", now=SOON)
     done = state(order, at=SOON)
     assert (done.review, done.followup, done.action, done.deadline) == (
         review,
@@ -493,14 +495,14 @@ def test_the_merchant_replies_once_within_thirty_days_of_the_review(ctx):
     merchant = order.merchant
     end = SOON + timedelta(days=30)
     with pytest.raises(ValidationError, match="30 days"):
-        reviews.write_reply(
+        writing.write_reply(
             second,
             merchant=merchant,
             actor=merchant.user,
             body="谢谢",
             now=end + timedelta(seconds=1),
         )
-    reply = reviews.write_reply(
+    reply = writing.write_reply(
         first, merchant=merchant, actor=merchant.user, body="  感谢支持！ ", now=end
     )
     assert (reply.review_id, reply.merchant_id, reply.author_id) == (
@@ -510,9 +512,9 @@ def test_the_merchant_replies_once_within_thirty_days_of_the_review(ctx):
     )
     assert reply.body == "感谢支持！" and first.reply is reply
     with pytest.raises(ValidationError, match="already replied"):
-        reviews.write_reply(first, merchant=merchant, actor=merchant.user, body="再次感谢", now=end)
+        writing.write_reply(first, merchant=merchant, actor=merchant.user, body="再次感谢", now=end)
     with pytest.raises(ValidationError) as caught:
-        reviews.write_reply(second, merchant=merchant, actor=merchant.user, body=" ", now=SOON)
+        writing.write_reply(second, merchant=merchant, actor=merchant.user, body=" ", now=SOON)
     assert caught.value.field == "body"
     assert count(ReviewReply) == 1
 
@@ -528,7 +530,7 @@ def test_only_the_products_merchant_replies(ctx):
         (order.merchant, make_user(is_admin=True)),
     ):
         with pytest.raises(PermissionDenied):
-            reviews.write_reply(review, merchant=merchant, actor=actor, body="回复", now=SOON)
+            writing.write_reply(review, merchant=merchant, actor=actor, body="回复", now=SOON)
     assert count(ReviewReply) == 0
 
 
@@ -539,7 +541,7 @@ def test_only_a_published_review_gets_a_reply(ctx, status):
     db.session.execute(update(Review).where(Review.id == review.id).values(status=status))
     db.session.refresh(review)
     with pytest.raises(ValidationError, match="published"):
-        reviews.write_reply(
+        writing.write_reply(
             review, merchant=order.merchant, actor=order.merchant.user, body="回复", now=SOON
         )
     assert count(ReviewReply) == 0
@@ -551,13 +553,13 @@ def test_only_a_published_review_gets_a_reply(ctx, status):
 def test_a_report_opens_the_review_for_moderation_once_per_reader(ctx):
     review = review_of(completed_order())
     reader, other = make_user(), make_user()
-    report = reviews.report_review(review, reporter=reader, reason="spam", now=SOON)
+    report = writing.report_review(review, reporter=reader, reason="spam", now=SOON)
     assert (report.review_id, report.reporter_id, report.reason) == (review.id, reader.id, "spam")
     assert report.created_at == SOON and report.resolved_at is None
     assert review.open_reports == 1
     with pytest.raises(ValidationError, match="already reported"):
-        reviews.report_review(review, reporter=reader, reason="abuse", now=SOON)
-    reviews.report_review(
+        writing.report_review(review, reporter=reader, reason="abuse", now=SOON)
+    writing.report_review(
         review, reporter=other, reason="other", details="  内容  与商品\n无关 ", now=SOON
     )
     assert review.open_reports == 2
@@ -582,7 +584,7 @@ def test_a_report_opens_the_review_for_moderation_once_per_reader(ctx):
 def test_a_report_needs_a_listed_reason_and_words_for_other(ctx, reason, details, field):
     review = review_of(completed_order())
     with pytest.raises(ValidationError) as caught:
-        reviews.report_review(
+        writing.report_review(
             review, reporter=make_user(), reason=reason, details=details, now=SOON
         )
     assert caught.value.field == field
@@ -593,16 +595,16 @@ def test_a_report_needs_a_listed_reason_and_words_for_other(ctx, reason, details
 
 def test_every_listed_reason_is_accepted(ctx):
     review = review_of(completed_order())
-    for reason in reviews.REPORT_REASONS:
-        reviews.report_review(review, reporter=make_user(), reason=reason, details="说明", now=SOON)
-    assert review.open_reports == len(reviews.REPORT_REASONS)
+    for reason in REPORT_REASONS:
+        writing.report_review(review, reporter=make_user(), reason=reason, details="说明", now=SOON)
+    assert review.open_reports == len(REPORT_REASONS)
 
 
 def test_the_author_cannot_report_their_own_review(ctx):
     order = completed_order()
     review = review_of(order)
     with pytest.raises(ValidationError, match="own review"):
-        reviews.report_review(review, reporter=order.buyer, reason="spam", now=SOON)
+        writing.report_review(review, reporter=order.buyer, reason="spam", now=SOON)
     assert count(ReviewReport) == 0
 
 
@@ -612,7 +614,7 @@ def test_only_a_published_review_can_be_reported(ctx, status):
     db.session.execute(update(Review).where(Review.id == review.id).values(status=status))
     db.session.refresh(review)
     with pytest.raises(NotFound):
-        reviews.report_review(review, reporter=make_user(), reason="spam", now=SOON)
+        writing.report_review(review, reporter=make_user(), reason="spam", now=SOON)
     assert count(ReviewReport) == 0
 
 
@@ -629,20 +631,20 @@ def test_a_report_flood_is_rate_limited_for_an_hour(ctx):
     reader = make_user()
     start = SOON + timedelta(hours=1)
     for i, review in enumerate(targets[:10]):
-        reviews.report_review(
+        writing.report_review(
             review, reporter=reader, reason="spam", now=start + timedelta(minutes=i)
         )
     with pytest.raises(ValidationError, match="many reports"):
-        reviews.report_review(
+        writing.report_review(
             targets[10], reporter=reader, reason="spam", now=start + timedelta(minutes=59)
         )
     assert count(ReviewReport) == 10
     db.session.refresh(targets[10])
     assert targets[10].open_reports == 0
     # Another reader is not limited by this one.
-    reviews.report_review(targets[10], reporter=make_user(), reason="spam", now=start)
+    writing.report_review(targets[10], reporter=make_user(), reason="spam", now=start)
     # One hour after the first report, one more fits in the hour.
-    reviews.report_review(
+    writing.report_review(
         targets[11], reporter=reader, reason="spam", now=start + timedelta(hours=1)
     )
     assert count(ReviewReport) == 12
@@ -678,7 +680,7 @@ def reviews_of_product(product, ratings, *, at=SOON, **kwargs):
 def test_the_average_is_in_tenths_rounded_half_up(ctx, ratings, tenths, shown):
     product = new_products()[0]
     reviews_of_product(product, ratings)
-    summary = reviews.summary(product.id)
+    summary = reading.summary(product.id)
     assert (summary.count, summary.average_tenths, summary.average) == (len(ratings), tenths, shown)
 
 
@@ -690,15 +692,15 @@ def test_the_summary_has_a_histogram_and_percentages_of_published_ratings(ctx):
     db.session.execute(
         update(Review).where(Review.id == hidden.id).values(status=ReviewStatus.HIDDEN)
     )
-    first = reviews.product_reviews(product.id).reviews[-1]
-    reviews.write_followup(first, actor=first.author, body="追评", now=SOON + timedelta(days=1))
+    first = reading.product_reviews(product.id).reviews[-1]
+    writing.write_followup(first, actor=first.author, body="追评", now=SOON + timedelta(days=1))
     assert held.status == ReviewStatus.HELD
-    summary = reviews.summary(product.id)
+    summary = reading.summary(product.id)
     assert summary.count == 3 and summary.average_tenths == 43
     assert summary.histogram == [(5, 1), (4, 2), (3, 0), (2, 0), (1, 0)]
     assert [summary.percent(s) for s in (5, 4, 3, 2, 1)] == [33, 67, 0, 0, 0]
 
-    empty = reviews.summary(new_products()[0].id)
+    empty = reading.summary(new_products()[0].id)
     assert (empty.count, empty.average, empty.percent(5)) == (0, "0.0", 0)
     assert empty.histogram == [(5, 0), (4, 0), (3, 0), (2, 0), (1, 0)]
 
@@ -707,10 +709,10 @@ def test_summaries_of_many_products_in_one_call(ctx):
     a, b, none = new_products(3)
     reviews_of_product(a, [5, 4])
     reviews_of_product(b, [2])
-    result = reviews.summaries([a.id, b.id, none.id])
+    result = reading.summaries([a.id, b.id, none.id])
     assert set(result) == {a.id, b.id}
     assert (result[a.id].average_tenths, result[b.id].average_tenths) == (45, 20)
-    assert reviews.summaries([]) == {}
+    assert reading.summaries([]) == {}
 
 
 def test_held_and_hidden_reviews_are_not_shown_to_readers(ctx):
@@ -722,14 +724,14 @@ def test_held_and_hidden_reviews_are_not_shown_to_readers(ctx):
         update(Review).where(Review.id == hidden.id).values(status=ReviewStatus.HIDDEN)
     )
     assert held.status == ReviewStatus.HELD and held.hold_rules == ["link"]
-    page = reviews.product_reviews(product.id)
+    page = reading.product_reviews(product.id)
     assert [r.id for r in page.reviews] == [shown.id] and page.total == 1
-    assert reviews.summary(product.id).count == 1
-    assert reviews.filter_counts(product.id)["all"] == 1
-    assert [r.id for r in reviews.quotable(product)] == [shown.id]
+    assert reading.summary(product.id).count == 1
+    assert reading.filter_counts(product.id)["all"] == 1
+    assert [r.id for r in reading.quotable(product)] == [shown.id]
     db.session.expire_all()
-    assert reviews.shown_quote(db.session.get(Review, hidden.id)) is None
-    assert reviews.shown_quote(shown) is shown and reviews.shown_quote(None) is None
+    assert reading.shown_quote(db.session.get(Review, hidden.id)) is None
+    assert reading.shown_quote(shown) is shown and reading.shown_quote(None) is None
 
 
 def test_filters_photos_followups_and_low_ratings(ctx):
@@ -742,35 +744,35 @@ def test_filters_photos_followups_and_low_ratings(ctx):
         buyer_of_photo, rating=4, photos=[png_bytes()], at=SOON + timedelta(hours=2)
     )
     later = SOON + timedelta(days=2)
-    reviews.write_followup(with_followup, actor=with_followup.author, body="追评", now=later)
-    held = reviews.write_followup(
+    writing.write_followup(with_followup, actor=with_followup.author, body="追评", now=later)
+    held = writing.write_followup(
         with_held_followup, actor=with_held_followup.author, body="加我 www.x.cn", now=later
     )
     assert held.status == ReviewStatus.HELD
 
     def ids(filter):
-        return {r.id for r in reviews.product_reviews(product.id, filter=filter).reviews}
+        return {r.id for r in reading.product_reviews(product.id, filter=filter).reviews}
 
     assert ids("photos") == {photo_review.id}
     assert ids("followups") == {with_followup.id}
     assert ids("low") == {low1.id, low2.id}
     assert len(ids("all")) == 7
-    assert reviews.filter_counts(product.id) == {"all": 7, "photos": 1, "followups": 1, "low": 2}
-    assert reviews.parse_filter("low") == "low" and reviews.parse_filter("<script>") == "all"
+    assert reading.filter_counts(product.id) == {"all": 7, "photos": 1, "followups": 1, "low": 2}
+    assert reading.parse_filter("low") == "low" and reading.parse_filter("<script>") == "all"
 
 
 def test_pages_of_ten_newest_first_and_a_page_past_the_end_is_the_last(ctx):
     product = new_products()[0]
     written = reviews_of_product(product, [5, 4, 3, 2, 1, 5, 4, 3, 2, 1, 5, 4])
     newest_first = [r.id for r in reversed(written)]
-    first = reviews.product_reviews(product.id)
+    first = reading.product_reviews(product.id)
     assert (first.total, first.page, first.pages) == (12, 1, 2)
     assert [r.id for r in first.reviews] == newest_first[:10]
     for page in (2, 3, 10**6):
-        last = reviews.product_reviews(product.id, page=page)
+        last = reading.product_reviews(product.id, page=page)
         assert last.page == 2 and [r.id for r in last.reviews] == newest_first[10:]
-    assert reviews.product_reviews(product.id, page=0).page == 1
-    empty = reviews.product_reviews(new_products()[0].id, page=3)
+    assert reading.product_reviews(product.id, page=0).page == 1
+    empty = reading.product_reviews(new_products()[0].id, page=3)
     assert (empty.reviews, empty.total, empty.page, empty.pages) == ([], 0, 1, 1)
 
 
@@ -782,26 +784,26 @@ def test_the_author_sees_all_their_reviews_with_the_reason_a_review_was_hidden(c
         .where(Review.id == hidden.id)
         .values(status=ReviewStatus.HIDDEN, hidden_reason="含有广告")
     )
-    reviews.write_followup(kept, actor=order.buyer, body="追评", now=SOON + timedelta(days=1))
+    writing.write_followup(kept, actor=order.buyer, body="追评", now=SOON + timedelta(days=1))
     db.session.expire_all()
-    mine = reviews.reviews_by_author(order.buyer)
+    mine = reading.reviews_by_author(order.buyer)
     assert [r.id for r in mine] == [hidden.id, kept.id]  # initial reviews only, newest first
     assert (mine[0].status, mine[0].hidden_reason) == (ReviewStatus.HIDDEN, "含有广告")
-    assert reviews.reviews_by_author(make_user()) == []
+    assert reading.reviews_by_author(make_user()) == []
 
 
 def test_the_merchant_sees_published_reviews_and_followups_and_which_are_unreplied(ctx):
     order = completed_order(products=2)
     merchant = order.merchant
     first, second = review_of(order, 0), review_of(order, 1, at=SOON + timedelta(minutes=1))
-    followup = reviews.write_followup(
+    followup = writing.write_followup(
         first, actor=order.buyer, body="追评", now=SOON + timedelta(days=1)
     )
     review_of(completed_order(), rating=1)  # another merchant's
-    reviews.write_reply(second, merchant=merchant, actor=merchant.user, body="谢谢", now=SOON)
-    page = reviews.merchant_reviews(merchant)
+    writing.write_reply(second, merchant=merchant, actor=merchant.user, body="谢谢", now=SOON)
+    page = reading.merchant_reviews(merchant)
     assert [r.id for r in page.reviews] == [followup.id, second.id, first.id]
-    assert [r.id for r in reviews.merchant_reviews(merchant, unreplied=True).reviews] == [
+    assert [r.id for r in reading.merchant_reviews(merchant, unreplied=True).reviews] == [
         followup.id,
         first.id,
     ]
@@ -812,12 +814,12 @@ def test_emoji_joined_by_zero_width_joiners_stay_whole(ctx):
 
 
 def test_a_followup_leaves_the_merchants_list_when_its_review_is_hidden(ctx):
-    from shop.services import moderation
+    from shop.reviews import moderation
 
     order = completed_order()
     review = review_of(order)
-    followup = reviews.write_followup(review, actor=order.buyer, body="追评", now=SOON)
+    followup = writing.write_followup(review, actor=order.buyer, body="追评", now=SOON)
     merchant = order.merchant
-    assert {r.id for r in reviews.merchant_reviews(merchant).reviews} == {review.id, followup.id}
+    assert {r.id for r in reading.merchant_reviews(merchant).reviews} == {review.id, followup.id}
     moderation.decide(review, "hide", actor=make_user(is_admin=True), reason="无关", now=SOON)
-    assert reviews.merchant_reviews(merchant).reviews == []
+    assert reading.merchant_reviews(merchant).reviews == []

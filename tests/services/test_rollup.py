@@ -6,10 +6,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import insert, select
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import Channel, Click, ClickDay, ShareLink, SharerVisitor
-from shop.services import clicks, links, rollup
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db
+from shop.sharing import clicks, links, rollup
+from shop.sharing.models import Channel, Click, ClickDay, ShareLink, SharerVisitor
 from tests.factories import make_product, make_shop
 from tests.services.test_links_and_clicks import facts
 

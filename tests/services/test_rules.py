@@ -1,9 +1,9 @@
 import pytest
 
-from shop.errors import ValidationError
-from shop.services.catalog import rebate_cents
-from shop.services.merchants import normalize_licence_no, uscc_check_char
-from shop.web import money, safe_next
+from shop.catalog.catalog import rebate_cents
+from shop.catalog.merchants import normalize_licence_no, uscc_check_char
+from shop.platform.errors import ValidationError
+from shop.web.common import money, safe_next
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The order, sales, product and ledger rollups (shop.services.sales): counted by hand through
+"""The order, sales, product and ledger rollups (shop.money.sales): counted by hand through
 an order's whole life, added up by many payments at once, equal to a recount, repaired by
 ``flask rollup`` and filled by the migration for orders placed before it."""
 
@@ -6,11 +6,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from shop import db as dbsetup
-from shop.extensions import db
-from shop.models import LedgerDay, Order, OrderDay, ProductDay, SaleDay
-from shop.services import ledger, orders, overview, sales, stats
-from shop.services.rollup import china_day
+from shop.insights import overview, stats
+from shop.money import ledger, sales
+from shop.money.models import LedgerDay, OrderDay, ProductDay, SaleDay
+from shop.orders import states
+from shop.orders.models import Order
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db
+from shop.sharing.rollup import china_day
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services.test_concurrency import race
@@ -66,14 +69,14 @@ def test_one_order_counted_by_hand_through_its_whole_life(ctx):
     assert ledger_days() == {"estimated": (1, 1000)}
 
     done_at = placed_at + timedelta(days=11, minutes=1)
-    orders.complete_shipped(now=done_at, after=timedelta(days=10))
+    states.complete_shipped(now=done_at, after=timedelta(days=10))
     window = timedelta(days=7)
     assert ledger.settle_order(order.id, now=done_at + window, return_window=window) == 1
     assert ledger.settle_order(order.id, now=done_at + window, return_window=window) == 0
     assert order_day(order) == (1, 1, 1000, 1, 1000)  # settled once, not twice
 
-    orders.request_refund(order, "质量问题", actor=order.buyer, now=done_at + timedelta(days=8))
-    orders.decide_refund(order, True, actor=make_user(), source="merchant", now=done_at + window)
+    states.request_refund(order, "质量问题", actor=order.buyer, now=done_at + timedelta(days=8))
+    states.decide_refund(order, True, actor=make_user(), source="merchant", now=done_at + window)
     # Clawed back: no longer settled; estimated and paid stay (the funnel counts them).
     assert order_day(order) == (1, 1, 1000, 0, 0)
     assert sale_day(order) == (1, 10000, 1)

@@ -6,10 +6,13 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from shop.errors import ValidationError
-from shop.extensions import db
-from shop.models import Channel
-from shop.services import clicks, ledger, links, orders, stats
+from shop.insights import stats
+from shop.money import ledger
+from shop.orders import states
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import db
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel
 from tests.factories import make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts
 from tests.services.test_orders import pay, place
@@ -76,8 +79,8 @@ def world(ctx):
     order(tea, "z", NOW - day, "o5")  # no click: earns nobody
     order(tea, "1", NOW - day + timedelta(hours=1), "o7", buyer=a.user, allow=False)
     # O2 completes and settles.
-    orders.ship(o2, "顺丰速运", "SF100200300", actor=tea.merchant.user, now=NOW - day)
-    orders.confirm_receipt(o2, actor=o2.buyer, now=NOW - day)
+    states.ship(o2, "顺丰速运", "SF100200300", actor=tea.merchant.user, now=NOW - day)
+    states.confirm_receipt(o2, actor=o2.buyer, now=NOW - day)
     assert ledger.settle_order(o2.id, now=NOW, return_window=timedelta(0)) == 1
     return {"a": a.user, "b": b.user, "o1": o1, "links": (group, poster, custom, shop_link)}
 

@@ -8,10 +8,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from shop.errors import PermissionDenied, ValidationError
-from shop.extensions import db
-from shop.models import AuditEntry, EntryKind, LedgerEntry, Shop, TeamMember
-from shop.services import ledger, orders, teams
+from shop.insights import teams as team_numbers
+from shop.money import ledger
+from shop.money.models import EntryKind, LedgerEntry
+from shop.orders import checkout, states
+from shop.platform.errors import PermissionDenied, ValidationError
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.sharing.models import Shop
+from shop.teams import teams
+from shop.teams.models import TeamMember
 from tests import invariants
 from tests.factories import make_product, make_shop, make_user
 from tests.services.test_orders import ADDRESS, NOW, WINDOW, pay
@@ -43,7 +49,7 @@ def invited(leader, name="新人"):
 
 def buy_through(member_product, *, buyer=None, rate=RATE, visitor="v" * 32, key="k1"):
     buyer = buyer or make_user()
-    [order] = orders.place_order(
+    [order] = checkout.place_order(
         buyer, [(member_product.id, 1)], ADDRESS, checkout_key=key, provider="sandbox",
         visitor_id=visitor, now=NOW, window=WINDOW, allow_self_purchase=True,
         pay_within=timedelta(minutes=30), team_override_bps=rate,
@@ -122,8 +128,8 @@ def test_the_rate_is_bounded_by_the_maximum_and_by_the_rebate_itself():
 
 
 def member_click(member, product, visitor="v" * 32):
-    from shop.models import Channel
-    from shop.services import clicks, links
+    from shop.sharing import clicks, links
+    from shop.sharing.models import Channel
     from tests.services.test_links_and_clicks import facts
 
     shop = db.session.execute(select(Shop).where(Shop.user_id == member.id)).scalar()
@@ -152,16 +158,16 @@ def test_override_is_estimated_settled_and_clawed_back_with_the_rebate(ctx):
     assert entries(member) == [("estimated", 1, 1000)]
     assert entries(leader) == [("estimated", 2, 100)]
     assert ledger.balances(leader.id).estimated_cents == 100
-    orders.ship(order, "顺丰速运", "SF1234567890", actor=make_user(), now=NOW)
-    orders.confirm_receipt(order, actor=order.buyer, now=NOW + timedelta(days=1))
+    states.ship(order, "顺丰速运", "SF1234567890", actor=make_user(), now=NOW)
+    states.confirm_receipt(order, actor=order.buyer, now=NOW + timedelta(days=1))
     settled_at = NOW + timedelta(days=9)
     assert ledger.settle_order(order.id, now=settled_at, return_window=timedelta(days=7)) == 1
     assert ledger.settle_order(order.id, now=settled_at, return_window=timedelta(days=7)) == 0
     assert ledger.balances(leader.id).available_cents == 100
-    lines = teams.members(leader.id, since=NOW, until=settled_at + timedelta(seconds=1))
+    lines = team_numbers.members(leader.id, since=NOW, until=settled_at + timedelta(seconds=1))
     assert [(x.name, x.settled_cents, x.override_cents) for x in lines] == [("新人", 1000, 100)]
-    orders.request_refund(order, "坏了", actor=order.buyer, now=settled_at)
-    orders.decide_refund(order, True, actor=make_user(), source="merchant", now=settled_at)
+    states.request_refund(order, "坏了", actor=order.buyer, now=settled_at)
+    states.decide_refund(order, True, actor=make_user(), source="merchant", now=settled_at)
     assert [k for k, _t, _a in entries(leader)] == ["clawback", "estimated", "settled"]
     assert ledger.balances(leader.id).available_cents == 0
     assert ledger.balances(member.id).available_cents == 0
@@ -170,8 +176,8 @@ def test_override_is_estimated_settled_and_clawed_back_with_the_rebate(ctx):
 def test_a_refund_before_settlement_voids_both(ctx):
     leader, member, order = member_sale()
     pay(order, NOW)
-    orders.request_refund(order, "不要了", actor=order.buyer, now=NOW + timedelta(hours=1))
-    orders.decide_refund(order, True, actor=make_user(), source="merchant", now=NOW)
+    states.request_refund(order, "不要了", actor=order.buyer, now=NOW + timedelta(hours=1))
+    states.decide_refund(order, True, actor=make_user(), source="merchant", now=NOW)
     assert entries(leader) == [("estimated", 2, 100), ("voided", 2, 100)]
     assert entries(member) == [("estimated", 1, 1000), ("voided", 1, 1000)]
     assert ledger.balances(leader.id).estimated_cents == 0
@@ -210,7 +216,7 @@ def test_an_admin_stops_a_leaders_overrides_for_new_orders_with_a_reason(ctx):
     pay(before, NOW)  # placed before the switch: keeps its override
     pay(after, NOW)
     assert entries(leader) == [("estimated", 2, 100)]
-    [line] = teams.teams()
+    [line] = team_numbers.teams()
     assert line.overrides_disabled and line.disabled_reason == "刷单嫌疑"
     actions = db.session.execute(select(AuditEntry.action)).scalars().all()
     assert actions == ["team.overrides_disabled"]

@@ -1,5 +1,6 @@
-from shop.extensions import db
-from shop.models import AuditEntry, Merchant, MerchantStatus, ProductStatus
+from shop.catalog.models import Merchant, MerchantStatus, ProductStatus
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
 from tests.factories import make_merchant, make_product, make_user
 
 
@@ -23,7 +24,7 @@ def test_admin_pages_are_for_admins_only(app, client, user_client):
 def test_queue_lists_pending_oldest_first_with_waiting_time(app, user_client):
     from datetime import timedelta
 
-    from shop.models import utcnow
+    from shop.platform.base import utcnow
 
     with app.app_context():
         admin = make_user(is_admin=True)

@@ -6,23 +6,23 @@ import io
 import re
 from datetime import timedelta
 
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
-    ClickDay,
+from shop.money import sales
+from shop.money.models import (
     EntryKind,
     FlagKind,
     FlagStatus,
     FraudFlag,
     LedgerEntry,
-    OrderStatus,
     ProductDay,
     RebateHold,
     SaleDay,
-    utcnow,
 )
-from shop.services import sales
-from shop.services.rollup import china_day
+from shop.orders.models import OrderStatus
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.sharing.models import ClickDay
+from shop.sharing.rollup import china_day
 from tests.factories import make_merchant, make_product, make_user
 from tests.services.test_fraud import make_order, make_share_link
 
@@ -234,7 +234,7 @@ def test_csv_exports_have_a_bom_their_rows_and_no_formulas(app, user_client):
 
 
 def test_the_payout_queue_warns_about_a_held_sharer(app, user_client):
-    from shop.services import fraud
+    from shop.money import fraud
     from tests.services.test_fraud import held_sharer_setup, request
 
     with app.app_context():
@@ -248,7 +248,7 @@ def test_the_payout_queue_warns_about_a_held_sharer(app, user_client):
 
 
 def test_past_days_clicks_are_kept_a_while_and_today_is_always_live(app):
-    from shop.services import overview
+    from shop.insights import overview
 
     app.config["OVERVIEW_PAST_DAYS_SECONDS"] = 600
     with app.app_context():
@@ -285,7 +285,7 @@ def test_past_days_clicks_are_kept_a_while_and_today_is_always_live(app):
 def test_top_lists_add_todays_sales_to_the_kept_days(app):
     """The ended days' totals per sharer and product are kept; today's sales are added on
     every view, so a sharer or product can overtake the leaders of the ended days today."""
-    from shop.services import overview
+    from shop.insights import overview
 
     app.config["OVERVIEW_PAST_DAYS_SECONDS"] = 600
     with app.app_context():
@@ -325,8 +325,8 @@ def test_top_lists_add_todays_sales_to_the_kept_days(app):
 def test_the_overview_keeps_nothing_in_the_first_minutes_after_midnight(app):
     """Until rollup.CLOSED_AFTER past midnight, yesterday's last clicks and payments may still
     be committing: those views read every day and keep nothing."""
-    from shop.services import overview
-    from shop.services.rollup import day_start
+    from shop.insights import overview
+    from shop.sharing.rollup import day_start
 
     app.config["OVERVIEW_PAST_DAYS_SECONDS"] = 600
     with app.app_context():
@@ -354,8 +354,9 @@ def test_the_overview_keeps_nothing_in_the_first_minutes_after_midnight(app):
 def test_the_work_counts_in_one_query_equal_each_count(app):
     """admin.work_counts (the home page, one round trip) against the counts each queue's own
     page uses, with something in most states."""
-    from shop.services import admin as admin_queries
-    from shop.services import fraud, moderation
+    from shop.insights import queues as admin_queries
+    from shop.money import fraud
+    from shop.reviews import moderation
 
     with app.app_context():
         make_merchant(status="pending")

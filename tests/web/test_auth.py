@@ -2,8 +2,8 @@ from http.cookies import SimpleCookie
 
 import pytest
 
-from shop.extensions import db
-from shop.models import User, UserSession
+from shop.accounts.models import User, UserSession
+from shop.platform.extensions import db
 from tests.conftest import build_app
 from tests.factories import DEFAULT_PASSWORD, make_user
 

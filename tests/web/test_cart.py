@@ -6,8 +6,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import Order, Product, ProductStatus
+from shop.catalog.models import Product, ProductStatus
+from shop.orders.models import Order
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import DEFAULT_PASSWORD, make_product, make_user
 from tests.web.test_checkout import ADDRESS

@@ -5,9 +5,9 @@ from html import unescape
 import pytest
 from flask_babel import gettext
 
-from shop.extensions import db
-from shop.models import MerchantStatus, ProductImage, ProductStatus
-from shop.services import images
+from shop.catalog import images
+from shop.catalog.models import MerchantStatus, ProductImage, ProductStatus
+from shop.platform.extensions import db
 from tests.factories import (
     make_category,
     make_merchant,

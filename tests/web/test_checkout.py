@@ -6,8 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import LedgerEntry, Order, OrderEvent, PaymentEvent, Product
+from shop.catalog.models import Product
+from shop.money.models import LedgerEntry
+from shop.orders.models import Order, OrderEvent, PaymentEvent
+from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_user
 from tests.web.test_sharing import PHONE_UA, make_link

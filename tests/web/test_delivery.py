@@ -10,9 +10,9 @@ from pathlib import Path
 import brotli
 
 from shop import PROJECT_ROOT
-from shop.delivery import StaticVersions
-from shop.extensions import db
-from shop.services.images import image_url_name
+from shop.catalog.images import image_url_name
+from shop.platform.delivery import StaticVersions
+from shop.platform.extensions import db
 from tests.factories import make_product, make_user
 from tests.services.test_fraud import make_order
 

@@ -7,9 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shop.extensions import db
-from shop.models import Channel, EntryKind, Payout, PayoutStatus
-from shop.services import clicks, exports, ledger, links, shops
+from shop.insights import exports
+from shop.money import ledger
+from shop.money.models import EntryKind, Payout, PayoutStatus
+from shop.platform.extensions import db
+from shop.sharing import clicks, links, shops
+from shop.sharing.models import Channel
 from tests.factories import make_product, make_shop, make_user
 from tests.services import test_orders as svc
 from tests.services.test_links_and_clicks import facts

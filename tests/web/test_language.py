@@ -1,5 +1,5 @@
-from shop.extensions import db
-from shop.models import User
+from shop.accounts.models import User
+from shop.platform.extensions import db
 from tests.factories import make_user
 
 

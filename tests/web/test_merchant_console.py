@@ -2,16 +2,10 @@ import io
 
 import pytest
 
-from shop.extensions import db
-from shop.models import (
-    Merchant,
-    MerchantStatus,
-    Order,
-    OrderStatus,
-    Product,
-    ProductStatus,
-    Review,
-)
+from shop.catalog.models import Merchant, MerchantStatus, Product, ProductStatus
+from shop.orders.models import Order, OrderStatus
+from shop.platform.extensions import db
+from shop.reviews.models import Review
 from tests.factories import (
     make_category,
     make_merchant,

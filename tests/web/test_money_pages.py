@@ -8,19 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
-    EntryKind,
-    LedgerEntry,
-    Order,
-    OrderStatus,
-    Payout,
-    PayoutAccount,
-    PayoutStatus,
-)
-from shop.services import ledger, orders, payouts
-from shop.web import now as real_now
+from shop.money import ledger, payouts
+from shop.money.models import EntryKind, LedgerEntry, Payout, PayoutAccount, PayoutStatus
+from shop.orders import states
+from shop.orders.models import Order, OrderStatus
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.web.common import now as real_now
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.services import test_orders as svc
@@ -151,7 +145,7 @@ def test_merchant_refund_decisions(app, user_client):
         reject, _ = earning_order()
         reject.merchant_id = approve.merchant_id
         for order in (approve, reject):
-            orders.request_refund(order, "不想要了", actor=order.buyer, now=at_ago(seconds=30))
+            states.request_refund(order, "不想要了", actor=order.buyer, now=at_ago(seconds=30))
         owner = merchant_user(approve)
         db.session.commit()
         approve_id, reject_id, sharer_id = approve.id, reject.id, sharer.id
@@ -351,8 +345,8 @@ def test_admin_pays_or_rejects_payouts_with_audit(app, user_client):
 def test_admin_refunds_over_a_rejected_refund(app, user_client):
     with app.app_context():
         order, sharer = earning_order()
-        orders.request_refund(order, "坏了", actor=order.buyer, now=at_ago(seconds=40))
-        orders.decide_refund(
+        states.request_refund(order, "坏了", actor=order.buyer, now=at_ago(seconds=40))
+        states.decide_refund(
             order, False, actor=merchant_user(order), source="merchant", now=at_ago(seconds=20)
         )
         admin = make_user(is_admin=True)

@@ -3,9 +3,9 @@
 import gzip
 import re
 
-from shop.extensions import db
-from shop.models import utcnow
-from shop.services import shops
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.sharing import shops
 from tests.factories import make_product, make_shop, png_bytes
 
 KB = 1024
@@ -83,7 +83,7 @@ def noisy_photo(seed: int) -> bytes:
 
 
 def test_shop_and_product_pages_fit_the_phone_budget(app, client):
-    from shop.services import images
+    from shop.catalog import images
 
     with app.app_context():
         shop = make_shop()

@@ -1,6 +1,6 @@
 import pytest
 
-from shop.extensions import db
+from shop.platform.extensions import db
 from tests.factories import make_product, make_user
 
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")

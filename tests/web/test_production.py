@@ -10,9 +10,10 @@ import pytest
 from flask import request
 from flask_limiter.util import get_remote_address
 
-from shop import create_app, ops
-from shop.extensions import db, limiter
-from shop.models import utcnow
+from shop import create_app
+from shop.platform import ops
+from shop.platform.base import utcnow
+from shop.platform.extensions import db, limiter
 from tests.conftest import build_app
 from tests.factories import DEFAULT_PASSWORD, make_user
 
@@ -330,8 +331,8 @@ def test_share_links_keep_working_while_the_rate_limit_storage_is_down(database_
     process instead of answering 500: a shared link must not break with the cache."""
     from sqlalchemy import func, select
 
-    from shop.models import Channel, Click
-    from shop.services import links
+    from shop.sharing import links
+    from shop.sharing.models import Channel, Click
     from tests.factories import make_product, make_shop
 
     app = build_app(database_url, tmp_path / "instance", REDIS_URL="redis://127.0.0.1:9/0")

@@ -11,22 +11,22 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
+from shop.catalog.models import Image, Product
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.reviews import moderation
+from shop.reviews.models import (
     BlockedWord,
-    Channel,
-    Image,
-    Product,
     Review,
     ReviewKind,
     ReviewPhoto,
     ReviewReply,
     ReviewReport,
     ReviewStatus,
-    utcnow,
 )
-from shop.services import links, moderation, shops
+from shop.sharing import links, shops
+from shop.sharing.models import Channel
 from tests.factories import (
     make_completed_order,
     make_merchant,
@@ -331,14 +331,15 @@ def test_filters_and_pages_keep_each_other(app, client):
         photo_review = make_review(product, rating=5, body="有图好评", photos=[png_bytes()])
         db.session.commit()
         product_id = product.id
-        from shop.services import reviews as svc
+        from shop.reviews import writing
+        from shop.reviews.rules import Rules
 
-        svc.write_followup(
+        writing.write_followup(
             photo_review,
             actor=photo_review.author,
             body="追评内容",
             now=photo_review.created_at + timedelta(days=1),
-            rules=svc.Rules(),
+            rules=Rules(),
         )
         db.session.commit()
     client.set_cookie("lang", "en")

@@ -1,8 +1,10 @@
 import pytest
 
-from shop.extensions import db
-from shop.models import Channel, Click, MerchantStatus, ProductStatus, ShareLink, ShopItem, utcnow
-from shop.services import links, shops
+from shop.catalog.models import MerchantStatus, ProductStatus
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.sharing import links, shops
+from shop.sharing.models import Channel, Click, ShareLink, ShopItem
 from tests.factories import make_product, make_shop, make_user
 
 PHONE_UA = (

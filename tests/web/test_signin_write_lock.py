@@ -1,6 +1,6 @@
 """Signing in and signing up do their Argon2 work without SQLite's write lock.
 
-A POST takes the lock at its first query (shop.web). bench/bench_load.py found sign-ins that
+A POST takes the lock at its first query (shop.web.common). bench/bench_load.py found sign-ins that
 checked the password under it: each held every writer (click batches, checkouts) for the
 check's tenth of a second or more, and four at once on a busy 2-core machine pushed one past
 the 5 s busy timeout ("database is locked", a 500)."""
@@ -11,8 +11,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, func, select, update
 
-from shop.extensions import db, passwords
-from shop.models import User, UserSession
+from shop.accounts.models import User, UserSession
+from shop.platform.extensions import db, passwords
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from shop.extensions import db
-from shop.models import Channel, utcnow
-from shop.services import clicks, links
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel
 from tests.factories import make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts
 from tests.services.test_orders import pay, place

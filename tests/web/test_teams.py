@@ -10,17 +10,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shop.extensions import db
-from shop.models import (
-    AuditEntry,
-    Channel,
-    TeamLeader,
-    TeamMember,
-    User,
-    utcnow,
-)
-from shop.services import clicks, ledger, links, orders, teams
-from shop.web import INVITE_SESSION_KEY
+from shop.accounts.models import User
+from shop.money import ledger
+from shop.orders import checkout, states
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+from shop.platform.models import AuditEntry
+from shop.sharing import clicks, links
+from shop.sharing.models import Channel
+from shop.teams import teams
+from shop.teams.models import TeamLeader, TeamMember
+from shop.web.common import INVITE_SESSION_KEY
 from tests import invariants
 from tests.factories import make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts
@@ -88,14 +88,14 @@ def settled_team_sale(*, rate=RATE, leader_name="小美", member_name="小新") 
         link, facts(), visitor_id="v" * 32, ip_secret="s", flooded=False,
         now=start - timedelta(minutes=10),
     )  # fmt: skip
-    [order] = orders.place_order(
+    [order] = checkout.place_order(
         make_user(), [(product.id, 1)], ADDRESS, checkout_key="team-1", provider="sandbox",
         visitor_id="v" * 32, now=start, window=WINDOW, allow_self_purchase=True,
         pay_within=timedelta(minutes=30), team_override_bps=rate,
     )  # fmt: skip
     pay(order, start)
-    orders.ship(order, "顺丰速运", "SF1234567890", actor=product.merchant.user, now=start)
-    orders.confirm_receipt(order, actor=order.buyer, now=start + timedelta(hours=1))
+    states.ship(order, "顺丰速运", "SF1234567890", actor=product.merchant.user, now=start)
+    states.confirm_receipt(order, actor=order.buyer, now=start + timedelta(hours=1))
     ledger.settle_order(order.id, now=start + timedelta(days=8), return_window=timedelta(days=7))
     db.session.commit()
     return Sale(leader, member, leader.id, member.id, order.number)

@@ -1,0 +1,1 @@
+"""What is sold: merchants and their review, products, images, and the catalogue's queries."""

@@ -1,0 +1,25 @@
+"""The catalogue's tables: categories and products, merchants, uploaded images."""
+
+from shop.catalog.models.media import (
+    Image,
+)
+from shop.catalog.models.merchants import (
+    Merchant,
+    MerchantStatus,
+)
+from shop.catalog.models.products import (
+    Category,
+    Product,
+    ProductImage,
+    ProductStatus,
+)
+
+__all__ = [
+    "Category",
+    "ProductStatus",
+    "Product",
+    "ProductImage",
+    "MerchantStatus",
+    "Merchant",
+    "Image",
+]

@@ -1,5 +1,0 @@
-from flask import Blueprint
-
-bp = Blueprint("merchant", __name__, url_prefix="/merchant")
-
-from shop.merchant import orders, reviews, views  # noqa: E402,F401  (routes register on import)

@@ -1,0 +1,43 @@
+"""Money's tables: the rebate ledger and payouts, fraud flags and holds, sales rollups."""
+
+from shop.money.models.fraud import (
+    FlagKind,
+    FlagStatus,
+    FraudFlag,
+    RebateHold,
+)
+from shop.money.models.ledger import (
+    EFFECTS,
+    TIERS,
+    EntryKind,
+    LedgerEntry,
+    Payout,
+    PayoutAccount,
+    PayoutMethod,
+    PayoutStatus,
+)
+from shop.money.models.sales import (
+    LedgerDay,
+    OrderDay,
+    ProductDay,
+    SaleDay,
+)
+
+__all__ = [
+    "EntryKind",
+    "EFFECTS",
+    "TIERS",
+    "LedgerEntry",
+    "PayoutStatus",
+    "PayoutMethod",
+    "PayoutAccount",
+    "Payout",
+    "FlagKind",
+    "FlagStatus",
+    "FraudFlag",
+    "RebateHold",
+    "OrderDay",
+    "SaleDay",
+    "ProductDay",
+    "LedgerDay",
+]

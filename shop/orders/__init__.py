@@ -1,0 +1,1 @@
+"""Checkout rules, the order state machine and payments."""

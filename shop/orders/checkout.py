@@ -1,0 +1,290 @@
+"""Checkout: shipping addresses, quantities, checkout keys, the attribution lookup, and
+placing orders.
+
+:func:`place_order` makes the orders in their first state, ``placed``; every later change
+goes through :func:`shop.orders.states.transition`.
+"""
+
+import re
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.accounts.accounts import PHONE_RE
+from shop.accounts.models import User
+from shop.catalog import catalog
+from shop.catalog.models import Product
+from shop.money import sales
+from shop.orders.models import Address, Order, OrderEvent, OrderItem, OrderStatus
+from shop.platform import faults
+from shop.platform.errors import Conflict, NotFound, ValidationError
+from shop.platform.extensions import db
+from shop.sharing import attribution, shops
+from shop.sharing.models import Click, ShareLink
+from shop.teams import teams
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    name: str
+    phone: str
+    region: str
+    detail: str
+
+
+def check_address(name: str, phone: str, region: str, detail: str) -> ShippingAddress:
+    """Cleaned address fields; ValidationError naming the first bad field."""
+    name = " ".join((name or "").split())
+    phone = re.sub(r"[\s\-]", "", phone or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    region = " ".join((region or "").split())
+    detail = " ".join((detail or "").split())
+    if not name or len(name) > 40:
+        raise ValidationError(_l("Enter the recipient's name (at most 40 characters)."), "name")
+    if not PHONE_RE.match(phone):
+        raise ValidationError(
+            _l("Enter an 11-digit mainland mobile number, e.g. 13800138000."), "phone"
+        )
+    if not region or len(region) > 60:
+        raise ValidationError(
+            _l("Enter the province, city and district (at most 60 characters)."), "region"
+        )
+    if len(detail) < 4 or len(detail) > 200:
+        raise ValidationError(
+            _l("Enter the street and house number (4 to 200 characters)."), "detail"
+        )
+    return ShippingAddress(name, phone, region, detail)
+
+
+def save_address(user: User, address: ShippingAddress, *, now: datetime) -> Address:
+    """Keep the address for next time, unless the same one is saved already."""
+    existing = db.session.execute(
+        select(Address).where(
+            Address.user_id == user.id,
+            Address.name == address.name,
+            Address.phone == address.phone,
+            Address.region == address.region,
+            Address.detail == address.detail,
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    saved = Address(user_id=user.id, created_at=now, **address.__dict__)
+    db.session.add(saved)
+    db.session.flush()
+    return saved
+
+
+def addresses_of(user: User) -> list[Address]:
+    return list(
+        db.session.execute(
+            select(Address).where(Address.user_id == user.id).order_by(Address.id.desc())
+        ).scalars()
+    )
+
+
+def parse_quantity(raw: str | int | None, *, maximum: int) -> int:
+    try:
+        quantity = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise ValidationError(_l("Enter a whole number of items."), "quantity") from None
+    if quantity < 1:
+        raise ValidationError(_l("Buy at least 1."), "quantity")
+    if quantity > maximum:
+        raise ValidationError(_l("At most %(n)d per order.", n=maximum), "quantity")
+    return quantity
+
+
+def new_checkout_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _order_number(now: datetime) -> str:
+    return now.strftime("%y%m%d%H%M") + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def attribution_clicks(visitor_id: str | None, *, before: datetime, window: timedelta):
+    """The visitor's clicks that could matter for an order at ``before`` (twice the window
+    back, so an order can say "outside window"), as attribution facts."""
+    if not visitor_id:
+        return []
+    rows = db.session.execute(
+        select(Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason)
+        .join(ShareLink, ShareLink.id == Click.link_id)
+        .where(
+            Click.visitor_id == visitor_id,
+            Click.clicked_at <= before,
+            Click.clicked_at >= before - 2 * window,
+        )
+    )
+    return [
+        attribution.ClickFact(click_id=r[0], sharer_id=r[1], clicked_at=r[2], counted=r[3] is None)
+        for r in rows
+    ]
+
+
+def existing_checkout(buyer: User, checkout_key: str) -> list[Order]:
+    return list(
+        db.session.execute(
+            select(Order)
+            .where(Order.buyer_id == buyer.id, Order.checkout_key == checkout_key)
+            .order_by(Order.id)
+        ).scalars()
+    )
+
+
+def place_order(
+    buyer: User,
+    lines: list[tuple[int, int]],
+    address: ShippingAddress,
+    *,
+    checkout_key: str,
+    provider: str,
+    visitor_id: str | None,
+    now: datetime,
+    window: timedelta,
+    allow_self_purchase: bool,
+    pay_within: timedelta,
+    team_override_bps: int = 0,
+) -> list[Order]:
+    """Place one order per merchant for ``lines`` of (product id, quantity).
+
+    Prices and rebate rates come from the database, never from the form. Stock is reserved
+    with one guarded UPDATE per line (``stock >= :q``), so it never goes below zero. The
+    caller commits: orders, items and stock changes are one transaction. A replayed
+    ``checkout_key`` returns the orders the first call made. Raises ValidationError (a
+    product unavailable or out of stock) or Conflict (the same key being placed right now).
+    """
+    again = existing_checkout(buyer, checkout_key)
+    if again:
+        return again
+    if not lines:
+        raise ValidationError(_l("Choose something to buy."), "quantity")
+    products = {
+        p.id: p
+        for p in db.session.execute(
+            select(Product).where(Product.id.in_([pid for pid, _ in lines]))
+        ).scalars()
+    }
+    by_merchant: dict[int, list[tuple[Product, int]]] = defaultdict(list)
+    for product_id, quantity in lines:
+        product = products.get(product_id)
+        if product is None:
+            raise NotFound(_l("This product does not exist."))
+        reason = shops.unavailable_reason(product)
+        if reason == "sold_out" or (reason is None and product.stock < quantity):
+            raise ValidationError(
+                _l("Only %(n)d left of “%(title)s”.", n=max(product.stock, 0), title=product.title),
+                "quantity",
+            )
+        if reason is not None:
+            raise ValidationError(_l("“%(title)s” is no longer on sale.", title=product.title))
+        by_merchant[product.merchant_id].append((product, quantity))
+
+    decision = attribution.decide(
+        attribution_clicks(visitor_id, before=now, window=window),
+        order_at=now,
+        buyer_id=buyer.id,
+        window=window,
+        allow_self_purchase=allow_self_purchase,
+    )
+    # The sharer's team leader and the override rate, fixed now for the order's whole life.
+    leader_id, override_bps = (
+        teams.override_for(decision.sharer_id, buyer.id, team_override_bps)
+        if decision.earns
+        else (None, 0)
+    )
+    link_id = lag_seconds = None
+    if decision.click_id is not None:
+        click = db.session.get(Click, decision.click_id)
+        link_id = click.link_id
+        lag_seconds = max(0, int((now - click.clicked_at).total_seconds()))
+    orders = []
+    try:
+        with db.session.begin_nested():
+            for merchant_id, items in sorted(by_merchant.items()):
+                order = Order(
+                    number=_order_number(now),
+                    buyer_id=buyer.id,
+                    merchant_id=merchant_id,
+                    checkout_key=checkout_key,
+                    status=OrderStatus.PLACED,
+                    total_cents=sum(p.price_cents * q for p, q in items),
+                    ship_name=address.name,
+                    ship_phone=address.phone,
+                    ship_region=address.region,
+                    ship_detail=address.detail,
+                    payment_provider=provider,
+                    attribution_reason=str(decision.reason),
+                    click_id=decision.click_id,
+                    link_id=link_id,
+                    click_lag_seconds=lag_seconds,
+                    sharer_id=decision.sharer_id,
+                    leader_id=leader_id,
+                    override_bps=override_bps,
+                    attribution_others={str(k): str(v) for k, v in decision.others.items()},
+                    placed_at=now,
+                    pay_deadline=now + pay_within,
+                )
+                for product, quantity in items:
+                    reserved = db.session.execute(
+                        update(Product)
+                        .where(Product.id == product.id, Product.stock >= quantity)
+                        .values(stock=Product.stock - quantity)
+                        .execution_options(synchronize_session=False)
+                    )
+                    if reserved.rowcount != 1:
+                        db.session.refresh(product)
+                        raise ValidationError(
+                            _l(
+                                "Only %(n)d left of “%(title)s”.",
+                                n=max(product.stock, 0),
+                                title=product.title,
+                            ),
+                            "quantity",
+                        )
+                    order.items.append(
+                        OrderItem(
+                            product_id=product.id,
+                            title=product.title,
+                            unit_price_cents=product.price_cents,
+                            quantity=quantity,
+                            rebate_bps=product.rebate_bps,
+                            rebate_cents=catalog.rebate_cents(
+                                product.price_cents, product.rebate_bps, quantity
+                            ),
+                        )
+                    )
+                order.events.append(
+                    OrderEvent(
+                        from_status=None,
+                        to_status=str(OrderStatus.PLACED),
+                        actor_id=buyer.id,
+                        source="buyer",
+                        created_at=now,
+                    )
+                )
+                db.session.add(order)
+                orders.append(order)
+            db.session.flush()
+            for order in orders:
+                sales.order_placed(order)
+            faults.hit("place_order.after_stock")  # stock taken, rows written, not committed
+    except IntegrityError:
+        # The same checkout placed at the same moment by another request, now committed
+        # (PostgreSQL waits on the unique key until then): answer with its orders.
+        again = existing_checkout(buyer, checkout_key)
+        if again:
+            return again
+        raise Conflict(
+            _l("This order is being placed already. Please look at your orders.")
+        ) from None
+    for product in products.values():
+        db.session.refresh(product)
+    return orders

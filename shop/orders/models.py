@@ -1,0 +1,188 @@
+"""Orders, their items (price and rebate snapshots), their events, payment callbacks received,
+and buyers' saved addresses."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.accounts.models import User
+from shop.catalog.models import Merchant, Product
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
+from shop.sharing.models import Click, ShareLink
+
+
+class OrderStatus(enum.StrEnum):
+    PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REFUND_REQUESTED = "refund_requested"
+    REFUNDED = "refunded"
+    REFUND_REJECTED = "refund_rejected"
+
+
+class Address(db.Model):
+    """A buyer's saved delivery address."""
+
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    phone: Mapped[str] = mapped_column(String(11))
+    region: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Order(db.Model):
+    """One merchant's part of a checkout. Amounts in fen; the address is copied, not linked,
+    so editing a saved address never changes an order."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        # A replayed checkout form finds the orders the first submission made.
+        UniqueConstraint("buyer_id", "checkout_key", "merchant_id"),
+        CheckConstraint("total_cents >= 0", name="total_not_negative"),
+        CheckConstraint("override_bps BETWEEN 0 AND 10000", name="override_bps_range"),
+        Index("ix_orders_status_deadline", "status", "pay_deadline"),
+        # A sharer's orders in a period, and the time from click to order of the earning
+        # ones (the stats page), read from this index alone.
+        Index(
+            "ix_orders_sharer_placed",
+            "sharer_id",
+            "placed_at",
+            "attribution_reason",
+            "click_lag_seconds",
+        ),
+        # Paid orders by day (the admin overview, the fraud scan).
+        Index("ix_orders_paid_at", "paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    checkout_key: Mapped[str] = mapped_column(String(40))
+    status: Mapped[OrderStatus] = enum_column(OrderStatus, default=OrderStatus.PLACED)
+    total_cents: Mapped[int]
+    ship_name: Mapped[str] = mapped_column(String(40))
+    ship_phone: Mapped[str] = mapped_column(String(11))
+    ship_region: Mapped[str] = mapped_column(String(60))
+    ship_detail: Mapped[str] = mapped_column(String(200))
+    payment_provider: Mapped[str] = mapped_column(String(20))
+    # Attribution, decided once when the order is placed (attribution.decide).
+    attribution_reason: Mapped[str] = mapped_column(String(32))
+    click_id: Mapped[int | None] = mapped_column(ForeignKey("clicks.id", ondelete="SET NULL"))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("share_links.id"))
+    #: Seconds from the winning click to the order, kept here when the order is placed (the
+    #: click row may be purged later; the stats page reads this instead of joining clicks).
+    click_lag_seconds: Mapped[int | None]
+    #: The sharer the winning click belongs to, also when the reason earns nothing
+    #: (self-purchase not allowed): they can see why.
+    sharer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The sharer's team leader and their override rate (basis points of the sharer's
+    #: rebate), decided when the order is placed; None / 0 when no override applies.
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    override_bps: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Other sharers with clicks before the order, and why they earned nothing: {id: reason}.
+    attribution_others: Mapped[dict] = mapped_column(JSON, default=dict)
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pay_deadline: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  #: cancelled or refunded
+    carrier: Mapped[str] = mapped_column(String(40), default="")
+    tracking_number: Mapped[str] = mapped_column(String(40), default="")
+    refund_reason: Mapped[str] = mapped_column(String(200), default="")
+    #: The status a refund request came from (paid, shipped or completed).
+    refund_from: Mapped[str | None] = mapped_column(String(20))
+    #: Bumped by every transition; guarded updates compare it.
+    version: Mapped[int] = mapped_column(default=1)
+
+    buyer: Mapped[User] = relationship(foreign_keys=[buyer_id])
+    sharer: Mapped[User | None] = relationship(foreign_keys=[sharer_id])
+    leader: Mapped[User | None] = relationship(foreign_keys=[leader_id])
+    merchant: Mapped[Merchant] = relationship()
+    click: Mapped[Click | None] = relationship()
+    link: Mapped[ShareLink | None] = relationship()
+    items: Mapped[list["OrderItem"]] = relationship(
+        back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list["OrderEvent"]] = relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class OrderItem(db.Model):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("unit_price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("rebate_cents >= 0", name="rebate_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    title: Mapped[str] = mapped_column(String(120))
+    unit_price_cents: Mapped[int]
+    quantity: Mapped[int]
+    #: The merchant's rate when the order was placed, in basis points.
+    rebate_bps: Mapped[int]
+    #: What the item earns its sharer if the order earns at all (catalog.rebate_cents).
+    rebate_cents: Mapped[int]
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def line_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+
+class OrderEvent(db.Model):
+    """One transition of an order: who, when, from, to."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    #: None for the system (timeouts, automatic completion, payment callbacks).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(20))  #: buyer, merchant, admin, payment, system
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class PaymentEvent(db.Model):
+    """A payment notification accepted from a provider; the unique key makes a replay a no-op."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  #: "paid"
+    amount_cents: Mapped[int]
+    outcome: Mapped[str] = mapped_column(String(40))  #: what applying it did
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,292 @@
+"""The life of an order: its state machine, and the changes people and the timed sweeps make.
+
+Every state change goes through :func:`transition`: one guarded
+``UPDATE orders SET status=:to ... WHERE id=:id AND status=:from``, then an order event, then
+the ledger postings of that change, all in the caller's transaction. If the row changed under
+us, nothing is written and Conflict is raised. The table below is the whole state machine.
+Orders are made by :func:`shop.orders.checkout.place_order`.
+"""
+
+import re
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.money import ledger, sales
+from shop.orders.models import Order, OrderEvent, OrderStatus
+from shop.platform import audit
+from shop.platform.errors import (
+    Conflict,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationError,
+)
+from shop.platform.extensions import db
+
+S = OrderStatus
+#: (from, to) -> who may make the change. "payment" is a verified payment notification (or a
+#: merchant confirming a manual transfer), "system" the timed sweeps.
+TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], frozenset[str]] = {
+    (S.PLACED, S.PAID): frozenset({"payment"}),
+    (S.PLACED, S.CANCELLED): frozenset({"buyer", "system", "admin"}),
+    (S.PAID, S.SHIPPED): frozenset({"merchant"}),
+    (S.SHIPPED, S.COMPLETED): frozenset({"buyer", "system"}),
+    (S.PAID, S.REFUND_REQUESTED): frozenset({"buyer"}),
+    (S.SHIPPED, S.REFUND_REQUESTED): frozenset({"buyer"}),
+    (S.COMPLETED, S.REFUND_REQUESTED): frozenset({"buyer"}),
+    (S.REFUND_REQUESTED, S.REFUNDED): frozenset({"merchant", "admin"}),
+    (S.REFUND_REQUESTED, S.REFUND_REJECTED): frozenset({"merchant", "admin"}),
+    # After a rejected refund the order goes on from where it was (see _allowed), or an
+    # administrator overrides the merchant and refunds it.
+    (S.REFUND_REJECTED, S.REFUNDED): frozenset({"admin"}),
+    (S.REFUND_REJECTED, S.SHIPPED): frozenset({"merchant"}),
+    (S.REFUND_REJECTED, S.COMPLETED): frozenset({"buyer", "system"}),
+}
+#: Where a refund request came from decides how a rejected refund goes on.
+RESUME_FROM = {S.SHIPPED: S.PAID, S.COMPLETED: S.SHIPPED}
+
+STATUS_LABELS = {
+    S.PLACED: _l("awaiting payment"),
+    S.PAID: _l("paid, awaiting shipment"),
+    S.SHIPPED: _l("shipped"),
+    S.COMPLETED: _l("completed"),
+    S.CANCELLED: _l("cancelled"),
+    S.REFUND_REQUESTED: _l("refund requested"),
+    S.REFUNDED: _l("refunded"),
+    S.REFUND_REJECTED: _l("refund rejected"),
+}
+
+
+def status_label(status) -> str:
+    return str(STATUS_LABELS[OrderStatus(status)])
+
+
+def _allowed(order: Order, to: OrderStatus, source: str) -> bool:
+    sources = TRANSITIONS.get((order.status, to))
+    if sources is None or source not in sources:
+        return False
+    if order.status == S.REFUND_REJECTED and to in RESUME_FROM:
+        return order.refund_from == RESUME_FROM[to]
+    return True
+
+
+def can(order: Order, to: OrderStatus, source: str) -> bool:
+    """Whether ``source`` may move ``order`` to ``to`` now (to show only the buttons that work)."""
+    return _allowed(order, to, source)
+
+
+def transition(
+    order: Order,
+    to: OrderStatus,
+    *,
+    source: str,
+    actor: User | None,
+    now: datetime,
+    note: str = "",
+    values: dict | None = None,
+) -> Order:
+    """Move ``order`` to ``to`` if the table allows it for ``source``; write the event and
+    the ledger postings. Raises InvalidTransition, or Conflict when someone else moved it
+    first (nothing written)."""
+    current = order.status
+    if not _allowed(order, to, source):
+        raise InvalidTransition(
+            _l(
+                "An order that is %(status)s cannot become %(target)s.",
+                status=status_label(current),
+                target=status_label(to),
+            )
+        )
+    values = dict(values or {})
+    if to == S.PAID:
+        values.setdefault("paid_at", now)  # the sales rollups count it on that day
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == current, Order.version == order.version)
+        .values(status=to, version=Order.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(order)
+        raise Conflict(_l("This order was just changed by someone else. Please look again."))
+    db.session.refresh(order)
+    db.session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=str(current),
+            to_status=str(to),
+            actor_id=actor.id if actor else None,
+            source=source,
+            note=note[:200],
+            created_at=now,
+        )
+    )
+    # Product rows first, then the ledger and the rollups: the order placing an order takes
+    # its locks in (stock, then rollups), so a payment and a checkout on the same product and
+    # link never wait on each other in a circle (a deadlock on PostgreSQL).
+    if to == S.PAID:
+        _add_per_unit(order, Product.sales_count, +1)
+        sales.order_paid(order, ledger.post_estimates(order, now=now))
+    elif to == S.CANCELLED:
+        _add_per_unit(order, Product.stock, +1)
+    elif to == S.REFUNDED:
+        _add_per_unit(order, Product.stock, +1)
+        if order.paid_at is not None:
+            _add_per_unit(order, Product.sales_count, -1)
+        ledger.reverse_for_refund(order, now=now)
+        sales.order_refunded(order)
+    db.session.flush()
+    return order
+
+
+def _add_per_unit(order: Order, column, sign: int) -> None:
+    """Add ``sign`` x each item's quantity to ``column`` of its product (stock released on
+    cancel or refund, sales counted on payment and taken back on refund)."""
+    for item in order.items:
+        db.session.execute(
+            update(Product)
+            .where(Product.id == item.product_id)
+            .values({column: column + sign * item.quantity})
+            .execution_options(synchronize_session=False)
+        )
+
+
+# --- actions by people -----------------------------------------------------------------------
+
+
+def cancel_by_buyer(order: Order, *, actor: User, now: datetime) -> Order:
+    _own(order, actor)
+    return transition(
+        order, S.CANCELLED, source="buyer", actor=actor, now=now, values={"closed_at": now}
+    )
+
+
+def confirm_receipt(order: Order, *, actor: User, now: datetime) -> Order:
+    _own(order, actor)
+    return transition(
+        order, S.COMPLETED, source="buyer", actor=actor, now=now, values={"completed_at": now}
+    )
+
+
+def request_refund(order: Order, reason: str, *, actor: User, now: datetime) -> Order:
+    _own(order, actor)
+    reason = " ".join((reason or "").split())
+    if not reason or len(reason) > 200:
+        raise ValidationError(_l("Say why, in at most 200 characters."), "reason")
+    return transition(
+        order,
+        S.REFUND_REQUESTED,
+        source="buyer",
+        actor=actor,
+        now=now,
+        note=reason,
+        values={"refund_reason": reason, "refund_from": str(order.status)},
+    )
+
+
+def ship(order: Order, carrier: str, tracking: str, *, actor: User, now: datetime) -> Order:
+    carrier = " ".join((carrier or "").split())
+    tracking = (tracking or "").strip()
+    if not carrier or len(carrier) > 40:
+        raise ValidationError(_l("Name the carrier (at most 40 characters)."), "carrier")
+    if not re.fullmatch(r"[A-Za-z0-9-]{6,40}", tracking):
+        raise ValidationError(
+            _l("Enter the tracking number: 6 to 40 letters, digits or hyphens."), "tracking"
+        )
+    return transition(
+        order,
+        S.SHIPPED,
+        source="merchant",
+        actor=actor,
+        now=now,
+        note=f"{carrier} {tracking}",
+        values={"carrier": carrier, "tracking_number": tracking, "shipped_at": now},
+    )
+
+
+def decide_refund(
+    order: Order, approve: bool, *, actor: User, source: str, now: datetime, note: str = ""
+) -> Order:
+    """A merchant's (or an admin's) decision on a refund request."""
+    if approve:
+        return transition(
+            order, S.REFUNDED, source=source, actor=actor, now=now, note=note,
+            values={"closed_at": now},
+        )  # fmt: skip
+    return transition(order, S.REFUND_REJECTED, source=source, actor=actor, now=now, note=note)
+
+
+def refund_by_admin(order: Order, reason: str, *, actor: User, now: datetime) -> Order:
+    """An administrator refunds an order whose refund is requested or was rejected by the
+    merchant (overriding the merchant). The reason is required, and audited with the change."""
+    if not actor.is_admin:
+        raise PermissionDenied(_l("Only an administrator can override a refund decision."))
+    reason = " ".join((reason or "").split())
+    if not reason or len(reason) > 200:
+        raise ValidationError(_l("Say why, in at most 200 characters."), "reason")
+    before = {"status": str(order.status)}
+    decide_refund(order, True, actor=actor, source="admin", now=now, note=reason)
+    audit.record(
+        actor=actor,
+        action="order.refund",
+        object_type="order",
+        object_id=order.id,
+        before=before,
+        after={"status": str(order.status)},
+        reason=reason,
+        now=now,
+    )
+    return order
+
+
+def _own(order: Order, actor: User) -> None:
+    if order.buyer_id != actor.id:
+        raise PermissionDenied(_l("This is not your order."))
+
+
+# --- timed sweeps ----------------------------------------------------------------------------
+
+
+def cancel_unpaid(*, now: datetime) -> int:
+    """Cancel orders whose payment deadline has passed (stock released). Returns how many."""
+    done = 0
+    due = db.session.execute(
+        select(Order).where(Order.status == S.PLACED, Order.pay_deadline <= now)
+    ).scalars()
+    for order in list(due):
+        try:
+            transition(
+                order, S.CANCELLED, source="system", actor=None, now=now,
+                note="payment timeout", values={"closed_at": now},
+            )  # fmt: skip
+            done += 1
+        except (Conflict, InvalidTransition):
+            continue  # paid (or cancelled) meanwhile
+    return done
+
+
+def complete_shipped(*, now: datetime, after: timedelta) -> int:
+    """Complete orders shipped at least ``after`` ago that the buyer did not confirm."""
+    done = 0
+    due = db.session.execute(
+        select(Order).where(
+            Order.status.in_([S.SHIPPED, S.REFUND_REJECTED]),
+            Order.shipped_at.is_not(None),
+            Order.shipped_at <= now - after,
+        )
+    ).scalars()
+    for order in list(due):
+        if order.status == S.REFUND_REJECTED and order.refund_from != S.SHIPPED:
+            continue
+        try:
+            transition(
+                order, S.COMPLETED, source="system", actor=None, now=now,
+                note="automatic completion", values={"completed_at": now},
+            )  # fmt: skip
+            done += 1
+        except (Conflict, InvalidTransition):
+            continue
+    return done

@@ -1,0 +1,164 @@
+"""Default settings. Every key can be overridden by an environment variable ``SHOP_<KEY>``
+(parsed as JSON when it looks like JSON, so ``SHOP_MAX_CONTENT_LENGTH=1048576`` is an int),
+or by the dict passed to ``create_app``."""
+
+from datetime import timedelta
+
+
+class Defaults:
+    # None means "use the SQLite file in the instance folder"; set SHOP_DATABASE_URL for
+    # PostgreSQL: postgresql+psycopg://user:password@host:5432/fenxiang
+    DATABASE_URL: str | None = None
+    # None means "generate one and keep it in instance/secret_key" (never a constant in code).
+    SECRET_KEY: str | None = None
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    # Uploads above this size are refused with a 413 page before any parsing.
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
+    LANGUAGE_COOKIE = "lang"
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure is also added automatically whenever the request itself came over HTTPS.
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    # Argon2id parameters (argon2-cffi defaults, ~100 ms a hash); tests use cheap ones.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    # Flask-Limiter. memory:// counts per process: with several workers or machines set
+    # REDIS_URL (or a Redis RATELIMIT_STORAGE_URI) so every process counts the same limits.
+    RATELIMIT_STORAGE_URI = "memory://"
+    #: redis://host:6379/0 (rediss:// for TLS, unix:///path/redis.sock). When set, and
+    #: RATELIMIT_STORAGE_URI is left at memory://, rate limits are counted in this Redis
+    #: (needs the client: pip install -e ".[redis]").
+    REDIS_URL: str | None = None
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    SIGNUP_LIMIT_PER_IP = "20 per hour"
+
+    # Extra Content-Security-Policy directives could be added here; inline scripts never are.
+    CONTENT_SECURITY_POLICY = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+
+    # Images: uploads above these are refused on the form (before decoding any pixels).
+    MAX_IMAGE_BYTES = 8 * 1024 * 1024
+    MAX_IMAGE_PIXELS = 40_000_000
+    #: Display-size files are re-encoded at lower quality until they fit (phone page budget).
+    MAX_DISPLAY_IMAGE_BYTES = 78 * 1024
+
+    # Rebate rates a merchant may set, in basis points of the price (100 = 1%).
+    REBATE_BPS_MIN = 100
+    REBATE_BPS_MAX = 5000
+    MAX_PRODUCT_IMAGES = 6
+
+    # Orders, rebates and payouts.
+    #: An unpaid order is cancelled (stock released) after this many minutes.
+    PAYMENT_TIMEOUT_MINUTES = 30
+    #: A shipped order completes by itself this many days after shipping.
+    AUTO_COMPLETE_DAYS = 10
+    #: Rebates settle this many days after completion (the buyer may still return it).
+    RETURN_WINDOW_DAYS = 7
+    PAYOUT_MIN_CENTS = 1000
+    #: Providers a buyer may choose at checkout, in order ("manual", "sandbox").
+    PAYMENT_PROVIDERS = ["sandbox", "manual"]
+    MAX_ORDER_QUANTITY = 99
+
+    # Share links and attribution.
+    ATTRIBUTION_WINDOW_DAYS = 15
+    ALLOW_SELF_PURCHASE = True
+    VISITOR_COOKIE = "fx_v"
+    #: Clicks from one address beyond this are recorded as a flood and not counted.
+    CLICK_FLOOD_LIMIT = "30 per minute"
+    #: Beyond this, /r/ answers 429 and records nothing.
+    CLICK_HARD_LIMIT = "300 per minute"
+    #: How long a worker remembers where a share code leads (0: ask the database every time).
+    #: A delisting or a shop's new address reaches /r/ within this many seconds; the landing
+    #: pages themselves always check.
+    LINK_CACHE_SECONDS = 10
+    #: Clicks are written by a background thread of each worker at least this often (0: in
+    #: the request). A crash (not a normal stop) can lose this many seconds of clicks.
+    CLICK_BATCH_SECONDS = 0.2
+
+    # Reviews (shop.reviews.rules; the preview's cache in shop.reviews.reading) and the
+    # merchant credit score (shop.reviews.credit).
+    #: A completed order's items can be reviewed this many days after receipt,
+    REVIEW_WINDOW_DAYS = 30
+    #: and get one follow-up (追评) up to this many days after receipt.
+    FOLLOWUP_WINDOW_DAYS = 180
+    #: A merchant may reply to a review this many days after it was written.
+    REPLY_WINDOW_DAYS = 30
+    REVIEW_MAX_CHARS = 500
+    MAX_REVIEW_PHOTOS = 6
+    #: More than this many reviews from one account within the minutes below are held.
+    REVIEW_BURST_COUNT = 5
+    REVIEW_BURST_MINUTES = 10
+    #: Reports one account may send per hour.
+    REPORT_LIMIT_PER_HOUR = 10
+    #: Orders below this total do not count toward a merchant's credit.
+    CREDIT_MIN_ORDER_CENTS = 100
+    #: Repeat purchases of one product by one buyer within this many days count once.
+    CREDIT_REPEAT_DAYS = 14
+    #: Points from one buyer to one merchant in one month are capped at this, either way.
+    CREDIT_MAX_POINTS_PER_MONTH = 3
+    #: Product pages show a merchant's credit at most this many seconds old (0: always fresh).
+    CREDIT_CACHE_SECONDS = 60
+    #: Product pages show a review preview at most this many seconds old (0: always fresh).
+    REVIEW_PREVIEW_SECONDS = 10
+
+    # Fraud flags (shop.money.fraud.scan, `flask scan-fraud`).
+    #: Clicks recorded as a flood in the last 24 hours that flag a link or an address.
+    FRAUD_FLOOD_CLICKS = 100
+    #: Order-based flags look at orders paid in this many days.
+    FRAUD_WINDOW_DAYS = 30
+    #: A sharer whose own purchases are at least this share (basis points) of their attributed
+    #: paid orders is flagged, once they have at least the minimum number of such orders.
+    FRAUD_SELF_PURCHASE_BPS = 5000
+    FRAUD_SELF_PURCHASE_MIN_ORDERS = 5
+    #: The same for refunded orders.
+    FRAUD_REFUND_BPS = 3000
+    FRAUD_REFUND_MIN_ORDERS = 5
+    #: An order placed within this many seconds of its click is flagged.
+    FRAUD_FAST_ORDER_SECONDS = 10
+    #: Paid orders to one address through at least this many different sharers are flagged.
+    FRAUD_ADDRESS_MIN_SHARERS = 3
+    #: The stats page and its chart share one computation of the funnel for this long.
+    STATS_CACHE_SECONDS = 30
+    #: A sharer's numbers of China days that have ended (clicks, visitors, orders) are summed
+    #: once and kept this long per process; today's are read on every view. An order of an
+    #: earlier day that is paid, settled or refunded shows on the stats page within this time.
+    STATS_PAST_DAYS_SECONDS = 600
+    #: Sharer teams (微分销): a team leader's override on the rebates their members' sales
+    #: earn, in basis points of the member's rebate, paid on top of it. 0 (the default)
+    #: turns overrides off. Bounded by TEAM_OVERRIDE_MAX_BPS, and never above 10000.
+    TEAM_OVERRIDE_BPS = 0
+    TEAM_OVERRIDE_MAX_BPS = 2000
+    #: The admin overview keeps the totals of China days that have ended (clicks, paid orders
+    #: and sales by day, sharer and product) this long per process (they change only when
+    #: `flask rollup` recounts them); today's, refunds and the work waiting are always live.
+    OVERVIEW_PAST_DAYS_SECONDS = 600
+
+    # Production (shop.platform.ops, gunicorn.conf.py, docs/production.md).
+    #: One JSON line per request on the logger "shop.request" (stderr unless logging is
+    #: configured otherwise). Off by default; `make serve` turns it on.
+    REQUEST_LOG = False
+    #: How many proxies in front of the app set each X-Forwarded-* header (werkzeug's
+    #: ProxyFix). 0 (the default) ignores the header: a client could send anything in it.
+    #: Behind one nginx or load balancer: PROXY_FIX_X_FOR=1 and PROXY_FIX_X_PROTO=1.
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+    PROXY_FIX_X_PORT = 0
+    PROXY_FIX_X_PREFIX = 0

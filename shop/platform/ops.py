@@ -1,0 +1,190 @@
+"""What running in production needs from the app, registered by ``create_app``: request ids,
+the structured request log, ``/healthz``, werkzeug's ProxyFix from settings, and the rate-limit
+storage taken from ``REDIS_URL``.
+
+The request log is one JSON line per request on the logger ``shop.request``: time, request id,
+method, path (never the query string: the app puts nothing secret there today, but a query is
+where a future token or a pasted phone number would land), status, duration in ms, the signed-in
+user's id, and the exception's class for a request that ended in a 500. Form bodies are never
+logged, and neither are addresses (the click table keeps only hashed ones). Successful
+``/healthz`` checks are left out: a load balancer asks every few seconds.
+"""
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g, jsonify, request
+from sqlalchemy import inspect, text
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shop.platform.extensions import db, limiter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+#: An incoming X-Request-ID (from a proxy or load balancer) is kept only if it looks like an
+#: id: UUIDs, nginx's $request_id, AWS's "Root=1-..." all match; anything else is replaced.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:=+/-]{8,128}")
+#: Paths longer than this are cut in the log line (a crafted URL can be kilobytes long).
+MAX_LOGGED_PATH = 512
+PROXY_SETTINGS = ("x_for", "x_proto", "x_host", "x_port", "x_prefix")
+
+request_log = logging.getLogger("shop.request")
+
+
+def register(app: Flask) -> None:
+    install_proxy_fix(app)
+    install_request_ids(app)
+    if app.config["REQUEST_LOG"]:
+        install_request_log(app)
+    app.add_url_rule("/healthz", "healthz", limiter.exempt(healthz), methods=["GET"])
+
+
+# --- rate-limit storage --------------------------------------------------------------------
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """The Flask-Limiter (``limits``) storage URI for a redis-py style URL: ``redis://`` and
+    ``rediss://`` as they are, ``unix:///path`` as ``redis+unix:///path``."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    if redis_url.startswith(("redis://", "rediss://", "redis+unix://")):
+        return redis_url
+    raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://: {redis_url!r}")
+
+
+def configure_rate_limit_storage(config) -> None:
+    """Count rate limits in Redis when ``REDIS_URL`` is set and no other storage was chosen.
+
+    Redis calls get short timeouts, and an unreachable Redis falls back to counting in the
+    process (what the single-process default does anyway) instead of failing the request;
+    Flask-Limiter goes back to Redis once it answers again."""
+    redis_url = config.get("REDIS_URL")
+    if not redis_url or config.get("RATELIMIT_STORAGE_URI") not in (None, "", "memory://"):
+        return
+    config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(redis_url)
+    config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+    )
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+
+
+# --- proxies -------------------------------------------------------------------------------
+
+
+def install_proxy_fix(app: Flask) -> None:
+    """Trust X-Forwarded-* only as far as the settings say (werkzeug's ProxyFix); with every
+    count at 0 nothing is installed and the headers are ignored."""
+    config = app.config
+    counts = {name: int(config.get(f"PROXY_FIX_{name.upper()}") or 0) for name in PROXY_SETTINGS}
+    if any(counts.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **counts)
+
+
+# --- request ids and the request log -------------------------------------------------------
+
+
+def request_id() -> str:
+    """This request's id: the incoming X-Request-ID when it is safe, else a new one."""
+    if "request_id" not in g:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    return g.request_id
+
+
+def install_request_ids(app: Flask) -> None:
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers[REQUEST_ID_HEADER] = request_id()
+        return response
+
+
+def install_request_log(app: Flask) -> None:
+    """One line per request, written when the request context ends (``teardown_request``), so
+    a request is logged once whatever happened: a normal response, an error page, or an
+    exception that became a 500 (even one raised by another after_request hook)."""
+    request_log.setLevel(logging.INFO)
+    if not request_log.handlers:
+        # Nobody configured this logger (gunicorn configures only its own): write plain lines
+        # to stderr, and don't also pass them to the app's logger with its own format.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        request_log.addHandler(handler)
+        request_log.propagate = False
+
+    # First of the before_request hooks, so the duration covers the others too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+
+    @app.after_request
+    def _note_status(response):
+        g.response_status = response.status_code
+        return response
+
+    @app.teardown_request
+    def _log_request(error):
+        if request.endpoint == "healthz" and error is None and g.get("response_status") == 200:
+            return  # a load balancer asks every few seconds: only failed checks are news
+        try:
+            request_log.info(json.dumps(request_record(error), ensure_ascii=False))
+        except Exception:  # the log must never turn a served request into an error
+            logging.getLogger(__name__).exception("request log line failed")
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def request_record(error: BaseException | None) -> dict:
+    """The fields of this request's log line (see the module docstring)."""
+    started = g.get("request_started")
+    # An exception reaching teardown is one Flask turned into a 500, whatever was noted before.
+    status = 500 if error is not None else g.get("response_status")
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "request_id": request_id(),
+        "method": request.method,
+        "path": request.path[:MAX_LOGGED_PATH],
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+        "user_id": _signed_in_user_id(),
+    }
+    if error is not None:
+        record["error"] = type(error).__name__
+    return record
+
+
+def _signed_in_user_id() -> int | None:
+    """The id of the user this request already loaded, without loading one (no query; the
+    identity key survives the rollback an error page does)."""
+    user = g.get("_login_user")  # where Flask-Login keeps the user it loaded
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        identity = inspect(user).identity
+    except Exception:
+        return None
+    return identity[0] if identity else None
+
+
+# --- health --------------------------------------------------------------------------------
+
+
+def healthz():
+    """200 when the database answers ``SELECT 1``, else 503. For load balancers and uptime
+    checks: no rate limit, no cookie, never cached, no detail beyond "unreachable"."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except Exception as error:
+        db.session.rollback()
+        current_app.logger.warning("healthz: database check failed: %r", error)
+        status, body = 503, {"status": "error", "database": "unreachable"}
+    else:
+        status, body = 200, {"status": "ok", "database": "ok"}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response

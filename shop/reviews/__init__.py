@@ -1,0 +1,1 @@
+"""Reviews, their moderation, and the merchant credit score computed from them."""

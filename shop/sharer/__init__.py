@@ -1,5 +1,0 @@
-from flask import Blueprint
-
-bp = Blueprint("sharer", __name__, url_prefix="/me")
-
-from shop.sharer import earnings, exports, reviews, stats, team, views  # noqa: E402,F401  (routes register on import)

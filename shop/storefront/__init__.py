@@ -1,5 +1,0 @@
-from flask import Blueprint
-
-bp = Blueprint("storefront", __name__)
-
-from shop.storefront import cart, checkout, invites, reviews, sharing, views  # noqa: E402,F401  (routes register on import)

@@ -1,0 +1,213 @@
+from flask import (
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from shop.accounts import accounts
+from shop.accounts.models import User
+from shop.platform import db as dbsetup
+from shop.platform.errors import ValidationError
+from shop.platform.extensions import csrf, db, limiter
+from shop.platform.i18n import normalize_locale
+from shop.teams import teams
+from shop.web.auth import bp
+from shop.web.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
+from shop.web.common import INVITE_SESSION_KEY, cookie_secure, now, safe_next, show_domain_error
+
+
+def _account_key() -> str:
+    """Rate-limit key for the account named in a sign-in form (normalized, so "138 0013 8000"
+    and "+8613800138000" share one budget)."""
+    raw = request.form.get("account", "")
+    try:
+        kind, value = accounts.normalize_account(raw)
+    except ValidationError:
+        value = raw.strip().lower()[:254]
+    return "signin-account:" + value
+
+
+def _signin_failed(_response) -> bool:
+    return bool(g.get("signin_failed"))
+
+
+def _login_limit_ip() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_IP"]
+
+
+def _login_limit_account() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+def _signup_limit() -> str:
+    return current_app.config["SIGNUP_LIMIT_PER_IP"]
+
+
+def _after_signin_target(form_next: str | None) -> str:
+    return safe_next(form_next) or url_for("storefront.home")
+
+
+def _sign_in(user) -> None:
+    accounts.start_session(user, now=now())
+    db.session.commit()
+    login_user(user, remember=False)
+    session.permanent = True
+    # An invite binds only the account its sign-up makes; an existing account drops it.
+    session.pop(INVITE_SESSION_KEY, None)
+
+
+def _check_password(account: str, password: str) -> User | None:
+    """The user whose account and password these are, or None; checked before the sign-in
+    takes SQLite's write lock.
+
+    A POST takes the lock at its first query (shop.web.common), and Argon2 would hold it for a tenth
+    of a second or more of CPU: every writer (click batches, checkouts) waited, and a few
+    sign-ins at once pushed the last past the busy timeout ("database is locked",
+    bench/bench_load.py). So the password is checked in a read transaction, which ends before
+    the write one begins (a read transaction turned into a write one fails at once with
+    SQLITE_BUSY when another worker wrote meanwhile)."""
+    db.session.rollback()  # nothing is written yet; ends what a session lookup began
+    dbsetup.end_writes()
+    user = accounts.authenticate(account=account, password=password)
+    if user is None:
+        return None
+    user_id, checked_hash = user.id, user.password_hash
+    new_hash = accounts.rehash(user, password)
+    db.session.rollback()
+    dbsetup.begin_writes()
+    user = db.session.get(User, user_id)
+    if user is None or not accounts.store_rehash(
+        user, checked_hash=checked_hash, new_hash=new_hash
+    ):
+        return None
+    return user
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("storefront.home"))
+    form = SignUpForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_user(
+                account=form.account.data,
+                display_name=form.display_name.data,
+                password=form.password.data,
+                now=now(),
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            # A new account joins the team of the invite it came through, in the sign-up's
+            # own transaction (committed by _sign_in); the code is used once.
+            teams.bind(user, session.pop(INVITE_SESSION_KEY, None), now=now())
+            _sign_in(user)
+            flash(_("Welcome, %(name)s! Your account is ready.", name=user.display_name), "success")
+            return redirect(_after_signin_target(form.next.data))
+    invite = teams.leader_by_code(session.get(INVITE_SESSION_KEY))
+    return render_template(
+        "auth/signup.html", form=form, inviter=invite.user if invite is not None else None
+    )
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(_login_limit_ip, methods=["POST"], deduct_when=_signin_failed)
+@limiter.limit(
+    _login_limit_account, key_func=_account_key, methods=["POST"], deduct_when=_signin_failed
+)
+def signin():
+    if current_user.is_authenticated:
+        return redirect(url_for("storefront.home"))
+    form = SignInForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        if request.args.get("next") and not form.next.data:
+            flash(_("The link you followed pointed outside this site; it was ignored."), "info")
+    if form.validate_on_submit():
+        user = _check_password(form.account.data, form.password.data)
+        if user is None:
+            g.signin_failed = True
+            form.password.errors = [_("The account or password is wrong.")]
+            return render_template("auth/signin.html", form=form), 200
+        _sign_in(user)
+        return redirect(_after_signin_target(form.next.data))
+    return render_template("auth/signin.html", form=form)
+
+
+@bp.route("/signout", methods=["POST"])
+def signout():
+    form = EmptyForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        accounts.end_session(current_user.session_token, now=now())
+        db.session.commit()
+        logout_user()
+        flash(_("You have signed out."), "info")
+    return redirect(url_for("storefront.home"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password_change():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user._get_current_object(),
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+                now=now(),
+            )
+        except ValidationError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            login_user(current_user._get_current_object())
+            flash(_("Password changed. Other devices have been signed out."), "success")
+            return redirect(url_for("storefront.home"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/language", methods=["POST"])
+@csrf.exempt
+def language_set():
+    # Signed out, the switch only sets a cookie in the visitor's own browser, so the form carries
+    # no CSRF token: an anonymous page then stores nothing in the session and sets no session
+    # cookie. Signed in, it changes the account, and the token is required.
+    form = LanguageForm(meta={} if current_user.is_authenticated else {"csrf": False})
+    target = safe_next(form.next.data) or url_for("storefront.home")
+    locale = normalize_locale(form.language.data)
+    if not form.validate_on_submit() or locale is None:
+        return redirect(target)
+    if current_user.is_authenticated:
+        accounts.set_locale(current_user._get_current_object(), locale)
+        db.session.commit()
+    response = make_response(redirect(target))
+    response.set_cookie(
+        current_app.config["LANGUAGE_COOKIE"],
+        locale,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=cookie_secure(),
+    )
+    return response
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return render_template("auth/account.html")

@@ -1,0 +1,292 @@
+"""View helpers shared by every blueprint: request hooks, error pages, redirects, forms."""
+
+import re
+import time
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, flash, g, has_request_context, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import format_decimal, get_locale, get_translations
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from shop.accounts import accounts
+from shop.catalog import products
+from shop.catalog.catalog import rebate_cents
+from shop.orders import states
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db, limiter
+from shop.reviews import rules as review_rules
+from shop.sharing.rollup import CHINA
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Where /join/<code> keeps a live invite code until the sign-up it leads to binds it.
+INVITE_SESSION_KEY = "invite_code"
+#: Responses that are the same bytes for everyone (content-hashed images and static files):
+#: they never read or write the session, so they carry no Set-Cookie and no Vary: Cookie, and a
+#: shared cache keeps one copy for all visitors.
+SESSIONLESS_ENDPOINTS = frozenset({"static", "storefront.media"})
+
+
+def now():
+    """The time a request acts at (naive UTC), one value for the whole request."""
+    if "now" not in g:
+        g.now = utcnow()
+    return g.now
+
+
+def load_user_from_session(token: str):
+    return accounts.load_session_user(token)
+
+
+# --- redirects -----------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a same-site path ("/me", "/p/3?x=1"), else None.
+
+    Refuses absolute URLs, scheme-relative ``//host``, backslashes (browsers read ``/\\host``
+    as ``//host``) and control characters.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or _CONTROL.search(target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def safe_referrer() -> str | None:
+    """The Referer's path (and query) when it is a page of this site, else None: a "go back"
+    redirect must not follow a Referer that names another site or a ``javascript:`` URL."""
+    parts = urlsplit(request.referrer or "")
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+# --- forms ---------------------------------------------------------------------------------
+
+
+def show_domain_error(form, error: DomainError) -> None:
+    """Put a service's error on the form field it names, or flash it when it names none."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "error")
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def money(cents: int | None) -> str:
+    """Fen as yuan with two decimals, e.g. 12900 -> "129.00". The only place money is
+    formatted, so templates never divide."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    cents = abs(int(cents))
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def short_count(n: int) -> str:
+    """Counts the way Chinese apps show them: 12345 -> "1.2万" in Chinese, "12.3k" in English."""
+    if str(get_locale()).startswith("zh"):
+        if n >= 10000:
+            return f"{format_decimal(n / 10000, format='#.#')}万"
+        return str(n)
+    if n >= 1000:
+        return f"{format_decimal(n / 1000, format='#.#')}k"
+    return str(n)
+
+
+def rebate_for(product) -> int:
+    """The sharer's rebate on one unit, in fen (for "earn ¥X" labels; never shown to buyers)."""
+    return rebate_cents(product.price_cents, product.rebate_bps)
+
+
+def html_lang() -> str:
+    return "zh-CN" if str(get_locale()).startswith("zh") else "en"
+
+
+# --- cookies and sessions ------------------------------------------------------------------
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Adds ``Secure`` to the session cookie whenever the request came over HTTPS, and leaves
+    the sessionless endpoints without a cookie or ``Vary: Cookie`` (Flask-Login's own
+    after-request hook reads the session on every response)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if request.endpoint in SESSIONLESS_ENDPOINTS and not session.modified:
+            return
+        super().save_session(app, session, response)
+
+
+def cookie_secure() -> bool:
+    return bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+# --- hooks ---------------------------------------------------------------------------------
+
+
+def china_time(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (naive UTC) time as China time (UTC+8), as every page and export shows it."""
+    return "" if moment is None else (moment + CHINA).strftime(fmt)
+
+
+def percent(bps: int | None) -> str:
+    """A rate in basis points as a percent ("12.5%"), or "–" when there is none."""
+    return "–" if bps is None else f"{products.format_bps(bps)}%"
+
+
+def _page_translations():
+    """``flask_babel.get_translations()``, looked up once per request for the templates: it
+    resolves the domain and the locale on every call, and a page calls it for every string."""
+    if not has_request_context():
+        return get_translations()
+    found = g.get("_page_translations")
+    if found is None:
+        found = g._page_translations = get_translations()
+    return found
+
+
+def install_request_hooks(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda text: _page_translations().ugettext(text),
+        ngettext=lambda one, many, n: _page_translations().ungettext(one, many, n),
+        pgettext=lambda context, text: _page_translations().upgettext(context, text),
+        npgettext=lambda context, one, many, n: _page_translations().unpgettext(
+            context, one, many, n
+        ),
+        newstyle=True,
+    )
+    app.session_interface = SessionInterface()
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["short_count"] = short_count
+    app.jinja_env.filters["china_time"] = china_time
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["format_bps"] = products.format_bps
+    app.jinja_env.globals["product_status_label"] = products.status_label
+    app.jinja_env.globals["rebate_for"] = rebate_for
+    app.jinja_env.globals["order_status_label"] = states.status_label
+    app.jinja_env.globals["review_disclosure_label"] = review_rules.DISCLOSURE_LABELS.get
+    app.jinja_env.globals["review_status_label"] = review_rules.STATUS_LABELS.get
+    app.jinja_env.globals["hold_rule_label"] = review_rules.RULE_LABELS.get
+
+    @app.context_processor
+    def _template_globals():
+        return {"current_locale": str(get_locale())}
+
+    @app.before_request
+    def _writes_take_the_lock():
+        if request.method in UNSAFE_METHODS:
+            dbsetup.begin_writes()
+
+    @app.teardown_request
+    def _reset_write_intent(_exc):
+        dbsetup.end_writes()
+
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", app.config["CONTENT_SECURITY_POLICY"])
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and current_user.is_authenticated:
+            # Pages with a person's data are never kept by shared caches.
+            headers.setdefault("Cache-Control", "private, no-store")
+        return response
+
+
+# --- error pages ---------------------------------------------------------------------------
+
+ERROR_TEXT = {
+    400: (_l("Bad request"), _l("The request could not be understood. Please try again.")),
+    403: (_l("Not allowed"), _l("You do not have permission to see this page.")),
+    404: (
+        _l("Page not found"),
+        _l("This page does not exist. It may have been moved or the link is mistyped."),
+    ),
+    405: (_l("Method not allowed"), _l("This page cannot be used that way.")),
+    410: (_l("No longer available"), _l("This item is no longer available.")),
+    413: (
+        _l("Upload too large"),
+        _l("What you sent is larger than %(mb)d MB. Please choose a smaller file."),
+    ),
+    429: (_l("Too many attempts"), _l("Please wait a moment and try again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("An error occurred on our side. It has been logged; please try again later."),
+    ),
+}
+
+
+def render_error(code: int, message: str | None = None, retry_after: int | None = None):
+    title, default_message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    if code == 413:
+        default_message = _l(
+            "What you sent is larger than %(mb)d MB. Please choose a smaller file.",
+            mb=max(1, current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)),
+        )
+    response = render_template(
+        "errors/error.html",
+        code=code,
+        title=title,
+        message=message or default_message,
+        retry_after=retry_after,
+    )
+    return response, code
+
+
+def _retry_after_seconds() -> int | None:
+    """Seconds until the breached rate limit of this request resets, if one was breached."""
+    if "retry_after" in g:  # set by a view that counts a limit itself
+        return g.retry_after
+    limit = limiter.current_limit
+    if limit is None:
+        return None
+    return max(1, int(limit.reset_at - time.time()))
+
+
+def register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return render_error(
+            400, _l("This form has expired or was not sent from this site. Please try again.")
+        )
+
+    @app.errorhandler(429)
+    def _too_many(error):
+        seconds = _retry_after_seconds()
+        response, code = render_error(429, retry_after=seconds)
+        headers = {"Retry-After": str(seconds)} if seconds else {}
+        return response, code, headers
+
+    @app.errorhandler(HTTPException)
+    def _http(error):
+        if error.code in ERROR_TEXT:
+            return render_error(error.code)
+        return error
+
+    @app.errorhandler(500)
+    def _server_error(error):
+        db.session.rollback()
+        return render_error(500)

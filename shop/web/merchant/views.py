@@ -1,0 +1,262 @@
+"""The merchant console: apply, then (once approved) manage products."""
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from shop.catalog import merchants, products
+from shop.catalog.catalog import rebate_cents
+from shop.catalog.models import Category, MerchantStatus, Product, ProductStatus
+from shop.platform.errors import DomainError
+from shop.platform.extensions import db, login_manager
+from shop.web.common import money, now, show_domain_error
+from shop.web.merchant import bp
+from shop.web.merchant.forms import ActionForm, ApplicationForm, EmptyForm, ImagesForm, ProductForm
+
+#: Pages any signed-in user may open; the rest need an approved merchant.
+OPEN_ENDPOINTS = frozenset({"merchant.apply"})
+
+
+@bp.before_request
+def _guard():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    g.merchant = merchants.merchant_of(current_user)
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if g.merchant is None or g.merchant.status != MerchantStatus.APPROVED:
+        if g.merchant is not None and g.merchant.status == MerchantStatus.SUSPENDED:
+            flash(_("Your merchant account is suspended."), "error")
+        return redirect(url_for("merchant.apply"))
+    return None
+
+
+def load_own_product(product_id: int) -> Product:
+    """The signed-in merchant's product, or 404 (another merchant's id looks like none)."""
+    product = db.session.get(Product, product_id)
+    if product is None or product.merchant_id != g.merchant.id:
+        abort(404)
+    return product
+
+
+def _category_choices():
+    locale = str(get_locale())
+    rows = db.session.execute(db.select(Category).order_by(Category.position)).scalars()
+    return [(c.id, c.name_for(locale)) for c in rows]
+
+
+def _uploads(field_name: str) -> list[bytes]:
+    return [f.read() for f in request.files.getlist(field_name) if f and f.filename]
+
+
+# --- application ---------------------------------------------------------------------------
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+def apply():
+    merchant = g.merchant
+    if merchant is not None and merchant.status != MerchantStatus.REJECTED:
+        return render_template("merchant/application_status.html", merchant=merchant)
+    form = ApplicationForm(obj=merchant if request.method == "GET" else None)
+    form.category_id.choices = [(0, _("Choose…")), *_category_choices()]
+    if form.validate_on_submit():
+        data = merchants.Application(
+            name=form.name.data,
+            licence_no=form.licence_no.data,
+            contact_name=form.contact_name.data,
+            contact_phone=form.contact_phone.data,
+            category_id=form.category_id.data or None,
+            description=form.description.data or "",
+        )
+        logo = request.files.get("logo")
+        try:
+            merchants.submit_application(
+                current_user._get_current_object(),
+                data,
+                logo=logo.read() if logo and logo.filename else None,
+                now=now(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Application submitted. We will review it soon."), "success")
+            return redirect(url_for("merchant.apply"))
+    return render_template("merchant/apply.html", form=form, merchant=merchant)
+
+
+# --- products ------------------------------------------------------------------------------
+
+
+@bp.route("/")
+def product_list():
+    status = request.args.get("status")
+    try:
+        selected = ProductStatus(status) if status else None
+    except ValueError:
+        selected = None
+    return render_template(
+        "merchant/products.html",
+        products=products.merchant_products(g.merchant, selected),
+        counts=products.status_counts(g.merchant),
+        selected=selected,
+        statuses=list(ProductStatus),
+        action_form=EmptyForm(),
+        rebate_cents=rebate_cents,
+    )
+
+
+def _product_input(form: ProductForm) -> products.ProductInput:
+    return products.ProductInput(
+        title=form.title.data or "",
+        description=form.description.data or "",
+        category_id=form.category_id.data or None,
+        price=form.price.data,
+        original_price=form.original_price.data,
+        stock=form.stock.data,
+        rebate_percent=form.rebate_percent.data,
+    )
+
+
+def _show_errors(form, errors) -> None:
+    for error in errors:
+        show_domain_error(form, error)
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+def product_new():
+    form = ProductForm()
+    form.category_id.choices = [(0, _("Choose…")), *_category_choices()]
+    if request.method == "GET":
+        form.category_id.data = g.merchant.category_id or 0
+        form.stock.data = "0"
+    if form.validate_on_submit():
+        fields, errors = products.check_input(_product_input(form))
+        if errors:
+            _show_errors(form, errors)
+        else:
+            try:
+                product = products.create_product(
+                    g.merchant, fields, uploads=_uploads("images"), now=now()
+                )
+            except DomainError as error:
+                db.session.rollback()
+                show_domain_error(form, error)
+            else:
+                db.session.commit()
+                flash(_("Saved as a draft. List it when it is ready."), "success")
+                return redirect(url_for("merchant.product_edit", product_id=product.id))
+    return render_template("merchant/product_form.html", form=form, product=None)
+
+
+@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+def product_edit(product_id: int):
+    product = load_own_product(product_id)
+    form = ProductForm()
+    form.category_id.choices = _category_choices()
+    if request.method == "GET":
+        form.title.data = product.title
+        form.description.data = product.description
+        form.category_id.data = product.category_id
+        form.price.data = _yuan(product.price_cents)
+        form.original_price.data = _yuan(product.original_price_cents)
+        form.stock.data = str(product.stock)
+        form.rebate_percent.data = products.format_bps(product.rebate_bps)
+    if form.validate_on_submit():
+        fields, errors = products.check_input(_product_input(form))
+        if errors:
+            _show_errors(form, errors)
+        else:
+            try:
+                products.update_product(product, fields, merchant=g.merchant, now=now())
+                products.add_images(product, _uploads("images"), merchant=g.merchant)
+            except DomainError as error:
+                db.session.rollback()
+                show_domain_error(form, error)
+            else:
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for("merchant.product_edit", product_id=product.id))
+    return render_template(
+        "merchant/product_form.html",
+        form=form,
+        product=product,
+        images_form=ImagesForm(),
+        action_form=ActionForm(),
+    )
+
+
+def _yuan(cents: int | None) -> str:
+    return money(cents) if cents is not None else ""
+
+
+def _after_action(product: Product):
+    target = request.form.get("back")
+    if target == "list":
+        return redirect(url_for("merchant.product_list"))
+    return redirect(url_for("merchant.product_edit", product_id=product.id))
+
+
+def _run(product: Product, action, success: str):
+    try:
+        action()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return _after_action(product)
+
+
+@bp.route("/products/<int:product_id>/images", methods=["POST"])
+def product_images_add(product_id: int):
+    product = load_own_product(product_id)
+    ImagesForm().validate_on_submit()
+    return _run(
+        product,
+        lambda: products.add_images(product, _uploads("images"), merchant=g.merchant),
+        _("Images added."),
+    )
+
+
+@bp.route("/products/<int:product_id>/images/<int:product_image_id>/delete", methods=["POST"])
+def product_image_delete(product_id: int, product_image_id: int):
+    product = load_own_product(product_id)
+    return _run(
+        product,
+        lambda: products.remove_image(product, product_image_id, merchant=g.merchant),
+        _("Image removed."),
+    )
+
+
+@bp.route("/products/<int:product_id>/images/<int:product_image_id>/cover", methods=["POST"])
+def product_image_cover(product_id: int, product_image_id: int):
+    product = load_own_product(product_id)
+    return _run(
+        product,
+        lambda: products.make_cover(product, product_image_id, merchant=g.merchant),
+        _("Cover image changed."),
+    )
+
+
+@bp.route("/products/<int:product_id>/list", methods=["POST"])
+def product_publish(product_id: int):
+    product = load_own_product(product_id)
+    return _run(
+        product,
+        lambda: products.change_status(product, "list", merchant=g.merchant, now=now()),
+        _("Listed: buyers and sharers can see it now."),
+    )
+
+
+@bp.route("/products/<int:product_id>/delist", methods=["POST"])
+def product_unpublish(product_id: int):
+    product = load_own_product(product_id)
+    return _run(
+        product,
+        lambda: products.change_status(product, "delist", merchant=g.merchant, now=now()),
+        _("Delisted: it no longer shows in the catalogue or shops."),
+    )

@@ -1,0 +1,140 @@
+"""The sharer's money: balances, every order that touched their links and why it earned or
+not, where payouts go (changed only after typing the password again) and payout requests."""
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from shop.accounts import accounts
+from shop.catalog import catalog
+from shop.catalog.products import parse_yuan
+from shop.insights import exports
+from shop.money import earnings, ledger, payouts
+from shop.money.models import PayoutMethod
+from shop.orders import checkout
+from shop.platform.errors import DomainError, ValidationError
+from shop.platform.extensions import db, limiter
+from shop.web.common import money, now, show_domain_error
+from shop.web.sharer import bp
+from shop.web.sharer.forms import PayoutAccountForm, PayoutRequestForm
+
+PER_PAGE = 20
+
+
+def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
+    user = current_user._get_current_object()
+    listed = earnings.orders_touching(
+        user.id, page=catalog.parse_page(request.args.get("page")), per_page=PER_PAGE
+    )
+    overrides = earnings.team_overrides(
+        user.id, page=catalog.parse_page(request.args.get("opage")), per_page=PER_PAGE
+    )
+    if request_form is None:
+        request_form = PayoutRequestForm()
+        request_form.idempotency_key.data = checkout.new_checkout_key()
+    return render_template(
+        "sharer/earnings.html",
+        balances=ledger.balances(user.id),
+        rows=listed.rows,
+        page=listed.page,
+        pages=listed.pages,
+        total=listed.total,
+        account=payouts.account_of(user),
+        open_payout=payouts.open_request(user),
+        history=payouts.history(user),
+        request_form=request_form,
+        minimum_cents=current_app.config["PAYOUT_MIN_CENTS"],
+        method_labels=payouts.METHOD_LABELS,
+        payout_status_labels=payouts.STATUS_LABELS,
+        masked=payouts.masked,
+        export_labels=exports.EXPORT_LABELS,
+        overrides=overrides,
+    ), status
+
+
+@bp.route("/earnings")
+def earnings_page():
+    return _render()
+
+
+@bp.route("/earnings/payout", methods=["POST"])
+def payout_request():
+    form = PayoutRequestForm()
+    if not form.validate_on_submit():
+        flash(_("This form has expired. Please try again."), "error")
+        return redirect(url_for("sharer.earnings_page"))
+    key = (form.idempotency_key.data or "")[:40]
+    try:
+        if len(key) < 16:
+            raise ValidationError(_("This form has expired. Please try again."))
+        if not (form.amount.data or "").strip():
+            raise ValidationError(_("Enter an amount."), "amount")
+        amount = parse_yuan(form.amount.data, "amount")
+        payout = payouts.request_payout(
+            current_user._get_current_object(),
+            amount,
+            idempotency_key=key,
+            minimum_cents=current_app.config["PAYOUT_MIN_CENTS"],
+            now=now(),
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        form.idempotency_key.data = checkout.new_checkout_key()
+        return _render(form, 422)
+    flash(
+        _(
+            "Payout of ¥%(amount)s requested. An administrator will transfer it.",
+            amount=money(payout.amount_cents),
+        ),
+        "success",
+    )
+    return redirect(url_for("sharer.earnings_page"), code=303)
+
+
+def _reauth_key() -> str:
+    return f"payout-account:{current_user.get_id()}"
+
+
+def _reauth_failed(_response) -> bool:
+    return bool(g.get("reauth_failed"))
+
+
+def _reauth_limit() -> str:
+    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+@bp.route("/earnings/account", methods=["GET", "POST"])
+@limiter.limit(_reauth_limit, key_func=_reauth_key, methods=["POST"], deduct_when=_reauth_failed)
+def payout_account():
+    user = current_user._get_current_object()
+    account = payouts.account_of(user)
+    form = PayoutAccountForm(obj=account if request.method == "GET" else None)
+    form.method.choices = [(m.value, str(payouts.METHOD_LABELS[m])) for m in PayoutMethod]
+    if request.method == "GET" and account is not None:
+        form.method.data = account.method.value
+    if form.validate_on_submit():
+        try:
+            try:
+                accounts.confirm_password(user, form.password.data or "")
+            except ValidationError:
+                g.reauth_failed = True
+                raise
+            payouts.save_account(
+                user,
+                form.method.data or "",
+                form.account_name.data,
+                form.account_number.data,
+                form.bank_name.data,
+                now=now(),
+            )
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            flash(_("Payout account saved."), "success")
+            return redirect(url_for("sharer.earnings_page"), code=303)
+    form.password.data = ""
+    return render_template("sharer/payout_account.html", form=form, account=account)

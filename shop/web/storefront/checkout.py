@@ -1,0 +1,327 @@
+"""Buying: the checkout form, the sandbox gateway's pages and the payment callbacks.
+
+The sandbox gateway plays the part of a real one: its page takes the "payment", sends the
+signed notice to our callback (as a gateway's server would), then sends the browser back to our
+return path with the same signed notice. Both roads end in ``payments.apply_notice``.
+"""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
+from wtforms.validators import Optional
+
+from shop.catalog import catalog
+from shop.orders import checkout as order_checkout
+from shop.orders import payments, states
+from shop.orders.models import Order
+from shop.platform import db as dbsetup
+from shop.platform.errors import DomainError
+from shop.platform.extensions import csrf, db
+from shop.reviews import writing
+from shop.reviews.rules import Rules
+from shop.sharing import clicks, links, shops
+from shop.teams import teams
+from shop.web.common import now, safe_next, show_domain_error
+from shop.web.storefront import bp
+from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
+
+
+class CheckoutForm(FlaskForm):
+    checkout_key = HiddenField()
+    ref = HiddenField()
+    quantity = IntegerField(_l("Quantity"), validators=[Optional()], default=1)
+    saved_address = SelectField(_l("Saved address"), choices=[], validate_choice=False)
+    name = StringField(_l("Recipient"), render_kw={"autocomplete": "name"})
+    phone = StringField(
+        _l("Mobile number"), render_kw={"autocomplete": "tel", "inputmode": "numeric"}
+    )
+    region = StringField(
+        _l("Province, city, district"), render_kw={"autocomplete": "address-level1"}
+    )
+    detail = StringField(_l("Street and number"), render_kw={"autocomplete": "street-address"})
+    provider = RadioField(_l("Payment"), choices=[])
+
+
+def enabled_providers():
+    config = current_app.config
+    return payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
+
+
+def checkout_form(saved, available) -> CheckoutForm:
+    form = CheckoutForm()
+    form.saved_address.choices = [("", _("A new address"))] + [
+        (str(a.id), f"{a.name} {a.phone} {a.region} {a.detail}") for a in saved
+    ]
+    form.provider.choices = [(name, str(p.label)) for name, p in available.items()]
+    if request.method == "GET":
+        form.checkout_key.data = order_checkout.new_checkout_key()
+        form.ref.data = request.args.get("ref", "")
+        form.provider.data = next(iter(available), None)
+        if saved:
+            form.saved_address.data = str(saved[0].id)
+    return form
+
+
+@bp.route("/checkout/<int:product_id>", methods=["GET", "POST"])
+@login_required
+def checkout(product_id: int):
+    """Buy one product now (the "Buy now" button)."""
+    product = catalog.product_for_page(product_id)
+    if product is None:
+        abort(404)
+    if shops.is_gone(product):
+        abort(410)
+    saved = order_checkout.addresses_of(current_user)
+    available = enabled_providers()
+    form = checkout_form(saved, available)
+    if request.method == "GET":
+        form.quantity.data = request.args.get("quantity", 1, type=int)
+    elif form.validate_on_submit():
+        try:
+            quantity = order_checkout.parse_quantity(
+                request.form.get("quantity"), maximum=current_app.config["MAX_ORDER_QUANTITY"]
+            )
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            result = place_lines(form, [(product.id, quantity)], saved, available)
+            if result is not None:
+                return result
+    return render_template(
+        "storefront/checkout.html", form=form, product=product, lines=None, saved=saved
+    )
+
+
+def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None):
+    """Place the orders of ``lines`` (product id, quantity) with the form's address and
+    payment; the redirect to pay, or None with the errors on the form."""
+    config = current_app.config
+    key = (form.checkout_key.data or "")[:40]
+    if len(key) < 16:
+        flash(_("This form has expired. Please try again."), "error")
+        return None
+    try:
+        chosen = {str(a.id): a for a in saved}.get(form.saved_address.data or "")
+        if chosen is not None:
+            address = order_checkout.ShippingAddress(
+                chosen.name, chosen.phone, chosen.region, chosen.detail
+            )
+        else:
+            address = order_checkout.check_address(
+                form.name.data, form.phone.data, form.region.data, form.detail.data
+            )
+        provider = form.provider.data
+        if provider not in available:
+            raise DomainError(_("Choose how to pay."), "provider")
+        visitor, hopped = _visitor_for_order(form.ref.data or "")
+        placed = order_checkout.place_order(
+            current_user,
+            lines,
+            address,
+            checkout_key=key,
+            provider=provider,
+            visitor_id=visitor,
+            now=now(),
+            window=timedelta(days=config["ATTRIBUTION_WINDOW_DAYS"]),
+            allow_self_purchase=config["ALLOW_SELF_PURCHASE"],
+            team_override_bps=teams.effective_rate(
+                config["TEAM_OVERRIDE_BPS"], config["TEAM_OVERRIDE_MAX_BPS"]
+            ),
+            pay_within=timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"]),
+        )
+        if chosen is None:
+            order_checkout.save_address(current_user, address, now=now())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        return None
+    if on_success is not None:
+        on_success()
+    if len(placed) == 1:
+        response = redirect(url_for("storefront.order_pay", order_id=placed[0].id))
+    else:
+        flash(
+            _("%(n)d orders placed, one per shop. Pay each of them below.", n=len(placed)),
+            "success",
+        )
+        response = redirect(url_for("storefront.my_orders", status="placed"))
+    if hopped:
+        set_visitor_cookie(response, visitor)
+    return response
+
+
+def _visitor_for_order(ref: str) -> tuple[str | None, bool]:
+    """The visitor whose clicks decide the order's attribution, and whether it is new.
+
+    A buyer who tapped a link inside WeChat and then chose "open in browser" arrives without
+    WeChat's cookies, but with the share code still in the URL (``?ref=``) and carried through
+    checkout. For such a buyer the code counts as following the link now: one click is recorded
+    (checked for robots, floods and repeats like any other) under a new visitor id, so the
+    order is attributed by the same rule as every other. A buyer who has a visitor cookie is
+    attributed from their own clicks only; the code in the URL changes nothing for them.
+    """
+    visitor = visitor_id_from_cookie()
+    if visitor is not None or not links.is_well_formed(ref):
+        return visitor, False
+    link = links.resolve_cached(ref)
+    if link is None or link.gone:
+        return None, False
+    ip_hash = clicks.hash_ip(request.remote_addr or "", current_app.config["SECRET_KEY"])
+    visitor, _new = record_arrival(link, ip_hash, writer=None)
+    return visitor, True
+
+
+@bp.route("/orders/<int:order_id>/pay")
+@login_required
+def order_pay(order_id: int):
+    order = _own_order(order_id)
+    if order.status != states.S.PLACED:
+        return redirect(url_for("storefront.order_detail", order_id=order.id))
+    provider = enabled_providers().get(order.payment_provider)
+    target = None
+    if provider is not None:
+        back = url_for("storefront.sandbox_return", _external=False)
+        target = provider.start(order, back)
+    if target:
+        return redirect(target)
+    return redirect(url_for("storefront.order_detail", order_id=order.id))
+
+
+@bp.route("/pay/sandbox/<string:number>", methods=["GET", "POST"])
+def sandbox_gateway(number: str):
+    """The simulated gateway's own page (not part of the shop in a real deployment)."""
+    provider = enabled_providers().get("sandbox")
+    token = request.values.get("t", "")
+    if provider is None or not provider.valid_token(number, token):
+        abort(404)
+    order = db.session.execute(select(Order).where(Order.number == number)).scalar_one_or_none()
+    if order is None:
+        abort(404)
+    # The same test as every other redirect target: "/\\host" and "/\t/host" lead off-site too.
+    back = safe_next(request.values.get("return")) or url_for("storefront.sandbox_return")
+    if request.method == "POST":
+        body = provider.notice_body(order)
+        signature = provider.sign(body)
+        # The gateway's server notifies the shop (at least once) ...
+        _apply("sandbox", provider, body, signature)
+        # ... and the buyer's browser comes back with the same signed notice.
+        return redirect(f"{back}?{urlencode({'body': body.decode(), 'sig': signature})}", code=303)
+    return render_template("storefront/sandbox_gateway.html", order=order, token=token, back=back)
+
+
+def _apply(name: str, provider, body: bytes, signature: str):
+    with dbsetup.writing():
+        db.session.rollback()
+        notice = provider.parse(body, signature)
+        result = payments.apply_notice(name, notice, now=now())
+        db.session.commit()
+    return result
+
+
+@bp.route("/payments/sandbox/notify", methods=["POST"])
+@csrf.exempt  # a server-to-server callback: its signature is the proof, not a form token
+def sandbox_notify():
+    provider = enabled_providers().get("sandbox")
+    if provider is None:
+        abort(404)
+    try:
+        result = _apply(
+            "sandbox", provider, request.get_data(), request.headers.get("X-Sandbox-Signature", "")
+        )
+    except payments.BadSignature:
+        db.session.rollback()
+        return {"ok": False, "error": "bad signature"}, 400
+    # A replay, or a notice for an order that can no longer be paid, is still received: 200,
+    # so the gateway stops retrying; what happened is stored with the event.
+    return {"ok": True, "outcome": result.outcome}, 200
+
+
+@bp.route("/payments/sandbox/return")
+def sandbox_return():
+    provider = enabled_providers().get("sandbox")
+    if provider is None:
+        abort(404)
+    body = request.args.get("body", "").encode()
+    try:
+        result = _apply("sandbox", provider, body, request.args.get("sig", ""))
+    except payments.BadSignature:
+        db.session.rollback()
+        abort(400)
+    if result.order is None:
+        abort(404)
+    if result.order.status != states.S.PLACED:
+        flash(_("Payment received. Thank you!"), "success")
+    return redirect(url_for("storefront.order_detail", order_id=result.order.id))
+
+
+# --- the buyer's orders ----------------------------------------------------------------------
+
+
+def _own_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != current_user.id:
+        abort(404)
+    return order
+
+
+@bp.route("/orders")
+@login_required
+def my_orders():
+    query = select(Order).where(Order.buyer_id == current_user.id)
+    status = request.args.get("status", "")
+    if status in states.S._value2member_map_:
+        query = query.where(Order.status == status)
+    found = db.session.execute(query.order_by(Order.id.desc()).limit(100)).scalars()
+    return render_template("storefront/orders.html", orders=list(found))
+
+
+@bp.route("/orders/<int:order_id>")
+@login_required
+def order_detail(order_id: int):
+    order = _own_order(order_id)
+    written = writing.reviews_of_order(order)
+    rules, at = Rules.current(), now()
+    states = {
+        item.id: writing.item_state(item, written.get(item.id), now=at, rules=rules)
+        for item in order.items
+    }
+    return render_template(
+        "storefront/order.html", order=order, form=FlaskForm(), review_states=states
+    )
+
+
+@bp.route("/orders/<int:order_id>/<string:action>", methods=["POST"])
+@login_required
+def order_action(order_id: int, action: str):
+    order = _own_order(order_id)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        if action == "cancel":
+            states.cancel_by_buyer(order, actor=current_user, now=now())
+            message = _("Order cancelled.")
+        elif action == "confirm":
+            states.confirm_receipt(order, actor=current_user, now=now())
+            message = _("Thank you! The order is complete.")
+        elif action == "refund":
+            states.request_refund(
+                order, request.form.get("reason", ""), actor=current_user, now=now()
+            )
+            message = _("Refund requested. The merchant will decide.")
+        else:
+            abort(404)
+        db.session.commit()
+        flash(message, "success")
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    return redirect(url_for("storefront.order_detail", order_id=order.id))

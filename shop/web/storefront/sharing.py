@@ -1,0 +1,245 @@
+"""Public pages of personal shops, and following a share link (/r/<code>)."""
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from functools import lru_cache
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    url_for,
+)
+from limits import parse
+from limits.storage import MemoryStorage
+
+from shop.catalog import catalog
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db, limiter
+from shop.reviews import reading
+from shop.sharing import clicks, links, shops
+from shop.web.common import cookie_secure, now
+from shop.web.storefront import bp
+from shop.web.storefront.views import review_context, viewer_is_sharer
+
+log = logging.getLogger(__name__)
+
+VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
+_VISITOR_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def _visitor_key() -> bytes:
+    key = current_app.extensions.get("visitor_key")
+    if key is None:  # derived once per app: the secret is never used directly
+        secret = current_app.config["SECRET_KEY"].encode()
+        key = hmac.new(secret, b"fenxiang visitor id", hashlib.sha256).digest()
+        current_app.extensions["visitor_key"] = key
+    return key
+
+
+def _visitor_mac(visitor: str) -> str:
+    digest = hmac.new(_visitor_key(), visitor.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode("ascii")  # 144 bits, 24 characters
+
+
+def visitor_cookie_value(visitor: str) -> str:
+    """``<visitor id>.<MAC>``: the cookie holds a random id and proof that we issued it."""
+    return f"{visitor}.{_visitor_mac(visitor)}"
+
+
+def visitor_id_from_cookie() -> str | None:
+    """The visitor id in the signed cookie; a forged or malformed cookie counts as none."""
+    raw = request.cookies.get(current_app.config["VISITOR_COOKIE"], "")
+    visitor, _, mac = raw.partition(".")
+    if not _VISITOR_RE.fullmatch(visitor) or len(mac) != 24:
+        return None
+    return visitor if hmac.compare_digest(mac, _visitor_mac(visitor)) else None
+
+
+@lru_cache(maxsize=16)
+def _limit(text: str):
+    return parse(text)
+
+
+#: After the shared rate-limit storage failed, this process counts on its own for this many
+#: seconds before it tries the storage again (a hung Redis would cost each click its timeout).
+STORAGE_RETRY_SECONDS = 30
+
+
+def _over_limit(setting: str, key: str) -> int | None:
+    """Count this request against ``setting``; None within it, else seconds until it resets.
+    The limiter's storage is shared by all workers when it is Redis; while that storage
+    cannot be reached, this process counts on its own (a click must never fail for it)."""
+    item = _limit(current_app.config[setting])
+    state = current_app.extensions.setdefault("sharing_limits", {"down_until": 0.0})
+    if time.monotonic() >= state["down_until"]:
+        try:
+            return _count(limiter.limiter, item, setting, key)
+        except Exception as error:  # noqa: BLE001 - any storage failure (redis, network)
+            log.warning("rate-limit storage unreachable, counting in this process: %s", error)
+            state["down_until"] = time.monotonic() + STORAGE_RETRY_SECONDS
+    local = state.get("local")
+    if local is None:
+        local = state.setdefault("local", type(limiter.limiter)(MemoryStorage()))
+    return _count(local, item, setting, key)
+
+
+def _count(strategy, item, setting: str, key: str) -> int | None:
+    if strategy.hit(item, setting, key):
+        return None
+    reset_at, _remaining = strategy.get_window_stats(item, setting, key)
+    return max(1, int(reset_at - time.time()))
+
+
+@lru_cache(maxsize=4096)
+def _landing_path(link: links.LinkTarget, _script_root: str) -> str:
+    """Where a link lands: the product (or the shop) in the sharer's shop, the code in the URL
+    (WeChat's browser often loses cookies). Kept per target (the slug is part of it)."""
+    if link.product_id is not None:
+        return url_for(
+            "storefront.shop_product",
+            slug=link.shop_slug,
+            product_id=link.product_id,
+            ref=link.code,
+        )
+    return url_for("storefront.shop_page", slug=link.shop_slug, ref=link.code)
+
+
+def record_arrival(link: links.LinkTarget, ip_hash: str, *, writer) -> tuple[str, bool]:
+    """Record this request as a click on ``link`` for the visitor in the cookie (a new visitor
+    id when there is none); returns (visitor id, whether it is new). With ``writer`` None the
+    click is added to the caller's transaction and committed by the caller."""
+    visitor = visitor_id_from_cookie()
+    new_visitor = visitor is None
+    if new_visitor:
+        visitor = secrets.token_hex(16)
+    facts = clicks.RequestFacts(
+        method=request.method,
+        user_agent=request.headers.get("User-Agent", "")[:500],
+        ip=request.remote_addr or "",
+        referrer=request.headers.get("Referer", "")[:500],
+        purpose=" ".join(
+            request.headers.get(name, "")
+            for name in ("Purpose", "Sec-Purpose", "X-Purpose", "X-Moz")
+        ).lower(),
+    )
+    with dbsetup.writing():
+        clicks.record_click(
+            link,
+            facts,
+            visitor_id=visitor,
+            ip_secret=current_app.config["SECRET_KEY"],
+            flooded=_over_limit("CLICK_FLOOD_LIMIT", ip_hash) is not None,
+            now=now(),
+            new_visitor=new_visitor,
+            writer=writer,
+            ip_hash=ip_hash,
+        )
+        if writer is None:
+            db.session.flush()
+    return visitor, new_visitor
+
+
+def set_visitor_cookie(response: Response, visitor: str) -> None:
+    response.headers.add(
+        "Set-Cookie",
+        f"{current_app.config['VISITOR_COOKIE']}={visitor_cookie_value(visitor)}; "
+        f"Max-Age={VISITOR_COOKIE_AGE}; Path=/; HttpOnly; SameSite=Lax"
+        + ("; Secure" if cookie_secure() else ""),
+    )
+
+
+@bp.route("/r/<string:code>", methods=["GET", "HEAD"])
+@limiter.exempt  # counts its own limits: one storage hit each, keyed by the hashed address
+def follow_link(code: str):
+    secret = current_app.config["SECRET_KEY"]
+    ip = request.remote_addr or ""
+    ip_hash = clicks.hash_ip(ip, secret)
+    # Beyond the hard limit nothing is looked up or recorded; beyond the flood limit the
+    # click is recorded as a flood (kept for audit, not counted).
+    retry_after = _over_limit("CLICK_HARD_LIMIT", ip_hash)
+    if retry_after is not None:
+        g.retry_after = retry_after
+        abort(429)
+    link = links.resolve_cached(code)
+    if link is None:
+        abort(404)
+    if link.gone:
+        abort(410)
+    # End the lookup's read transaction (when the cache missed): an insert made in the request
+    # then starts a transaction of its own that takes SQLite's write lock at BEGIN (a read
+    # transaction upgraded to a write fails with "database is locked" if another worker wrote).
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.rollback()
+    writer = clicks.writer_for_app()
+    visitor, new_visitor = record_arrival(link, ip_hash, writer=writer)
+    if writer is None:
+        db.session.commit()
+    # A bare 303: no HTML body, and the cookie header written directly (werkzeug's general
+    # cookie writer was a tenth of this route's time).
+    response = Response(status=303)
+    response.headers["Location"] = _landing_path(link, request.script_root)
+    response.headers["Cache-Control"] = "no-store"
+    if new_visitor:
+        set_visitor_cookie(response, visitor)
+    return response
+
+
+def _load_shop(slug: str):
+    shop = shops.find_by_slug(slug)
+    if shop is None:
+        abort(404)
+    return shop
+
+
+@bp.route("/s/<string:slug>")
+def shop_page(slug: str):
+    shop = _load_shop(slug)
+    items = shops.public_items(shop)
+    return render_template(
+        "storefront/shop.html",
+        shop=shop,
+        items=items,
+        ref=_ref(),
+        ratings=reading.summaries([i.product_id for i in items if i.show_rating]),
+        shown_quote=reading.shown_quote,
+    )
+
+
+def _ref() -> str | None:
+    """The share code carried in the URL (WeChat's browser often loses cookies)."""
+    ref = request.args.get("ref", "")
+    return ref if links.is_well_formed(ref) else None
+
+
+@bp.route("/s/<string:slug>/p/<int:product_id>")
+def shop_product(slug: str, product_id: int):
+    found = shops.find_with_item(slug, product_id)
+    if found is None:
+        abort(404)
+    shop, item = found
+    product = catalog.product_for_page(product_id)
+    if product is None:
+        abort(404)
+    if shops.is_gone(product):
+        abort(410)
+    return render_template(
+        "storefront/product.html",
+        product=product,
+        merchant=product.merchant,
+        shop=shop,
+        item=item,
+        ref=_ref(),
+        rebate=catalog.rebate_cents(product.price_cents, product.rebate_bps)
+        if viewer_is_sharer()
+        else None,
+        **review_context(product),
+    )
