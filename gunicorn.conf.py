@@ -10,7 +10,12 @@ value here, so nothing below may assume it is in production. Environment:
 - GUNICORN_CMD_ARGS: any other gunicorn flag, e.g. "--timeout 60".
 """
 
+import html
 import os
+import sys
+
+from gunicorn import util as _gunicorn_util
+from gunicorn.http import wsgi as _gunicorn_wsgi
 
 
 def _cores() -> int:
@@ -74,3 +79,60 @@ def when_ready(server) -> None:
             "so all workers and machines count together.",
             server.cfg.workers,
         )
+
+
+# --- gunicorn's own answers -----------------------------------------------------------------
+# gunicorn answers some requests itself, before the app sees them: 400 (a malformed request
+# line or header), 414 (a request line over limit_request_line, 4094 bytes), 431 (too many or
+# too large headers), and it names itself in a `Server: gunicorn` header on every response.
+# gunicorn has no setting for either, so this file, read by the master before any worker is
+# forked, changes the two places: the response's default headers lose `Server`, and the error
+# page writer sends the app's security headers (tests/server/test_production_server.py checks
+# both against a real gunicorn, so an upgrade that moves them fails there).
+
+#: What every gunicorn error page carries; the page has no script, style or image to allow.
+ERROR_PAGE_HEADERS = (
+    ("Content-Security-Policy",
+     "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cache-Control", "no-store"),
+)  # fmt: skip
+
+
+def write_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's ``util.write_error`` with the headers above and without echoing the request
+    (its message, e.g. the refused request line, goes only to gunicorn's log)."""
+    body = (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(reason)}"
+        f"</title></head><body><h1>{status_int} {html.escape(reason)}</h1></body></html>"
+    ).encode()
+    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close",
+            "Content-Type: text/html; charset=utf-8", f"Content-Length: {len(body)}"]  # fmt: skip
+    head += [f"{name}: {value}" for name, value in ERROR_PAGE_HEADERS]
+    _gunicorn_util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def _install_server_changes() -> None:
+    plain = getattr(_gunicorn_wsgi.Response, "default_headers", None)
+    if plain is None or not hasattr(_gunicorn_util, "write_error"):
+        print(
+            "gunicorn.conf.py: this gunicorn has no Response.default_headers or "
+            "util.write_error; its Server header and error pages are left as they are",
+            file=sys.stderr,
+        )
+        return
+    if getattr(plain, "drops_server", False):
+        return  # the file is read again on HUP: already installed
+
+    def default_headers(self):
+        return [line for line in plain(self) if not line.startswith("Server:")]
+
+    default_headers.drops_server = True
+    _gunicorn_wsgi.Response.default_headers = default_headers
+    _gunicorn_util.write_error = write_error
+
+
+_install_server_changes()

@@ -224,6 +224,9 @@ def checkout(port: int, tally: Tally, path: str, cookies: dict) -> None:
     _status, headers, body = answer
     keep_cookies(cookies, headers)
     form = {**hidden_fields(body.decode("utf-8", errors="replace")), **CHECKOUT_ADDRESS}
+    # Each client is one buyer standing for many: its next order of the same product within
+    # CHECKOUT_REPEAT_SECONDS is a deliberate one ("order again"), not a browser's re-send.
+    form["repeat"] = "1"
     try:
         status, headers, _body, elapsed = http(
             port,

@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     configure(app, config)
     register_extensions(app)
+    register_inputs(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_hooks(app)
@@ -62,6 +63,7 @@ def configure(app: Flask, config: dict | None) -> None:
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     app.config.setdefault("MEDIA_ROOT", str(Path(app.instance_path) / "media"))
     ops.configure_rate_limit_storage(app.config)
+    ops.configure_trusted_hosts(app.config)
 
 
 def _loads(value: str):
@@ -109,6 +111,14 @@ def register_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
     login_manager.login_message = lazy_gettext("Please sign in to continue.")
+
+
+def register_inputs(app: Flask) -> None:
+    """Ids in routes within the database's range, no NUL in query and form values
+    (``shop.platform.inputs``); before the blueprints add their rules."""
+    from shop.platform import inputs
+
+    inputs.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

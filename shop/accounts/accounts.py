@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+import unicodedata
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -99,15 +100,75 @@ def check_display_name(name: str) -> str:
     return name
 
 
+#: Words that make a display name or a shop name read as the platform or its staff speaking;
+#: only administrators may use a name containing one. ``check_public_name`` compares them
+#: NFKC-normalized, lower-case, without spaces or punctuation, on both sides.
+RESERVED_NAME_WORDS = (
+    "平台管理员",
+    "官方客服",
+    "分享小店官方",
+    "管理员",
+    "管理員",
+    "客服",
+    "官方",
+    "Administrator",
+    "admin",
+    "Fenxiang official",
+)
+
+
+def _folded(text: str) -> str:
+    """``text`` as reserved words are compared: NFKC (full-width "ａｄｍｉｎ" is "admin"),
+    lower-case, letters and digits only (so "官 方", "官·方" and "ad-min" match too)."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+
+
+def _inside_latin_word(folded: str, start: int, end: int) -> bool:
+    """A Latin reserved word with Latin letters on both sides is part of another word
+    ("badminton"), not the word itself."""
+
+    def latin(index: int) -> bool:
+        return 0 <= index < len(folded) and folded[index].isascii() and folded[index].isalpha()
+
+    return latin(start - 1) and latin(end)
+
+
+def check_public_name(name: str, *, field: str, by_admin: bool) -> None:
+    """Refuse a display or shop name that contains a reserved word (RESERVED_NAME_WORDS)
+    unless an administrator chooses it. ValidationError on ``field``."""
+    if by_admin:
+        return
+    folded = _folded(name)
+    for word in RESERVED_NAME_WORDS:
+        key = _folded(word)
+        start = folded.find(key)
+        while start != -1:
+            if not (key.isascii() and _inside_latin_word(folded, start, start + len(key))):
+                raise ValidationError(
+                    _l(
+                        "Names containing “%(word)s” are kept for the platform's staff. "
+                        "Choose another name.",
+                        word=word,
+                    ),
+                    field,
+                )
+            start = folded.find(key, start + 1)
+
+
 def find_user_by_account(kind: str, value: str) -> User | None:
     column = User.phone if kind == "phone" else User.email
     return db.session.execute(select(User).where(column == value)).scalar_one_or_none()
 
 
-def register_user(*, account: str, display_name: str, password: str, now: datetime) -> User:
-    """Create a user. Raises ValidationError (with the field) for any rule broken."""
+def register_user(
+    *, account: str, display_name: str, password: str, now: datetime, is_admin: bool = False
+) -> User:
+    """Create a user (an administrator with ``is_admin``). Raises ValidationError (with the
+    field) for any rule broken."""
     kind, value = normalize_account(account)
     display_name = check_display_name(display_name)
+    check_public_name(display_name, field="display_name", by_admin=is_admin)
     check_password_strength(password, account=value)
     # Hashed before the first query: on SQLite a POST's first query takes the write lock
     # (shop.web.common), which Argon2's tenth of a second would otherwise hold.
@@ -122,6 +183,7 @@ def register_user(*, account: str, display_name: str, password: str, now: dateti
     user = User(
         display_name=display_name,
         password_hash=password_hash,
+        is_admin=is_admin,
         created_at=now,
         password_changed_at=now,
         **{kind: value},
@@ -239,7 +301,9 @@ def create_admin(*, account: str, display_name: str, password: str, now: datetim
     kind, value = normalize_account(account)
     user = find_user_by_account(kind, value)
     if user is None:
-        user = register_user(account=account, display_name=display_name, password=password, now=now)
+        user = register_user(
+            account=account, display_name=display_name, password=password, now=now, is_admin=True
+        )
     user.is_admin = True
     return user
 

@@ -16,6 +16,7 @@ from shop.catalog.models import Category, Merchant, MerchantStatus
 from shop.platform import audit
 from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
 from shop.platform.extensions import db
+from shop.platform.inputs import is_id
 
 #: GB 32100-2015: 31 characters (no I, O, Z, S, V), weights for the first 17 positions.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -89,7 +90,7 @@ def check_application(data: Application) -> Application:
     if not contact_name:
         raise ValidationError(_l("Enter the contact person's name."), "contact_name")
     contact_phone = normalize_phone(data.contact_phone)
-    if data.category_id is None or db.session.get(Category, data.category_id) is None:
+    if not is_id(data.category_id) or db.session.get(Category, data.category_id) is None:
         raise ValidationError(_l("Choose a main category."), "category_id")
     description = data.description.strip()
     if len(description) > 500:

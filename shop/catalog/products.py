@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from shop.catalog import images
 from shop.catalog.catalog import whole_number
 from shop.catalog.models import Category, Merchant, Product, ProductImage, ProductStatus
+from shop.platform import inputs
 from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
 from shop.platform.extensions import db
 
@@ -123,7 +124,8 @@ def check_input(data: ProductInput) -> tuple[ProductFields | None, list[Validati
     description = (data.description or "").strip()
     if len(description) > 5000:
         errors.append(ValidationError(_l("Use at most %(n)d characters.", n=5000), "description"))
-    if data.category_id is None or db.session.get(Category, data.category_id) is None:
+    known = data.category_id is not None and inputs.is_id(data.category_id)
+    if not known or db.session.get(Category, data.category_id) is None:
         errors.append(ValidationError(_l("Choose a category."), "category_id"))
     price = attempt(parse_yuan, data.price, "price")
     original = attempt(parse_yuan, data.original_price, "original_price", required=False)
@@ -165,20 +167,68 @@ def create_product(
 
 
 def update_product(
-    product: Product, fields: ProductFields, *, merchant: Merchant, now: datetime
+    product: Product,
+    fields: ProductFields,
+    *,
+    stock_shown: int | None,
+    merchant: Merchant,
+    now: datetime,
 ) -> Product:
+    """Save the edit form. ``fields.stock`` is what the merchant typed over ``stock_shown``,
+    the stock the form showed when it was opened; orders placed or cancelled since then
+    changed the stock in the database. So the stock moves by the difference, in one guarded
+    UPDATE (RELIABILITY rule 5): a form left open never gives back stock that was sold.
+    A cut below what is left now, or a form without the stock it showed, is refused
+    (ValidationError on "stock" naming the stock now); nothing is saved then."""
     _require_approved(merchant)
+    change = None if stock_shown is None else fields.stock - stock_shown
+    if change != 0 and (change is None or not _move_stock(product, change)):
+        stock_now = db.session.execute(
+            select(Product.stock).where(Product.id == product.id)
+        ).scalar_one()
+        raise ValidationError(
+            _l(
+                "The stock changed while you were editing: it is %(stock)d now. "
+                "Check the stock and save again.",
+                stock=stock_now,
+            ),
+            "stock",
+        )
     for name, value in vars(fields).items():
-        setattr(product, name, value)
+        if name != "stock":
+            setattr(product, name, value)
     product.updated_at = now
     db.session.flush()
+    db.session.refresh(product, ["stock"])
     return product
+
+
+def _move_stock(product: Product, change: int) -> bool:
+    """stock = stock + change, unless that would be below zero; whether it moved."""
+    result = db.session.execute(
+        update(Product)
+        .where(Product.id == product.id, Product.stock + change >= 0)
+        .values(stock=Product.stock + change)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _lock_images(product: Product) -> None:
+    """Take the product's row lock (PostgreSQL; on SQLite the write transaction holds the
+    whole database) and re-read its images, so that uploads, removals and cover changes of
+    one product take turns and each sees the positions the one before it committed."""
+    db.session.execute(select(Product.id).where(Product.id == product.id).with_for_update())
+    db.session.expire(product, ["images"])
 
 
 def add_images(product: Product, uploads: list[bytes], *, merchant: Merchant) -> None:
     """Validate and attach uploads after the existing images (at most MAX_PRODUCT_IMAGES)."""
     _require_approved(merchant)
     uploads = [data for data in uploads if data]
+    if not uploads:
+        return
+    _lock_images(product)
     limit = current_app.config["MAX_PRODUCT_IMAGES"]
     if len(product.images) + len(uploads) > limit:
         raise ValidationError(_l("A product has at most %(n)d images.", n=limit), "images")
@@ -197,6 +247,7 @@ def add_images(product: Product, uploads: list[bytes], *, merchant: Merchant) ->
 
 def remove_image(product: Product, product_image_id: int, *, merchant: Merchant) -> None:
     _require_approved(merchant)
+    _lock_images(product)
     target = next((pi for pi in product.images if pi.id == product_image_id), None)
     if target is None:
         raise ValidationError(_l("That image is not on this product."))
@@ -209,6 +260,7 @@ def remove_image(product: Product, product_image_id: int, *, merchant: Merchant)
 def make_cover(product: Product, product_image_id: int, *, merchant: Merchant) -> None:
     """Move one image to the front; the others keep their order."""
     _require_approved(merchant)
+    _lock_images(product)
     ordered = sorted(product.images, key=lambda pi: pi.position)
     target = next((pi for pi in ordered if pi.id == product_image_id), None)
     if target is None:

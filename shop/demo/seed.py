@@ -242,12 +242,16 @@ def demo_licence_no(seed: str) -> str:
     return body + uscc_check_char(body)
 
 
-def _ensure_user(account: str, name: str, *, now: datetime) -> User:
+def _ensure_user(account: str, name: str, *, now: datetime, is_admin: bool = False) -> User:
     kind, value = accounts.normalize_account(account)
     user = accounts.find_user_by_account(kind, value)
     if user is None:
         user = accounts.register_user(
-            account=account, display_name=name, password=demo_password(account), now=now
+            account=account,
+            display_name=name,
+            password=demo_password(account),
+            now=now,
+            is_admin=is_admin,
         )
     return user
 
@@ -258,7 +262,9 @@ def seed_demo(*, now: datetime) -> dict:
     users: dict[str, User] = {}
     before = db.session.execute(select(User.id)).scalars().all()
     for demo in ACCOUNTS:
-        users[demo.account] = _ensure_user(demo.account, demo.name, now=now - USERS_SINCE)
+        users[demo.account] = _ensure_user(
+            demo.account, demo.name, now=now - USERS_SINCE, is_admin=demo is ACCOUNTS[0]
+        )
     for account, name in EXTRA_USERS:
         users[account] = _ensure_user(account, name, now=now - USERS_SINCE)
     users[ACCOUNTS[0].account].is_admin = True

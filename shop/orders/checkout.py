@@ -7,7 +7,7 @@ goes through :func:`shop.orders.states.transition`.
 
 import re
 import secrets
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.accounts.accounts import PHONE_RE
+from shop.accounts.accounts import PHONE_RE, lock_account
 from shop.accounts.models import User
 from shop.catalog import catalog
 from shop.catalog.models import Product
@@ -129,6 +129,49 @@ def attribution_clicks(visitor_id: str | None, *, before: datetime, window: time
     ]
 
 
+class RepeatOrder(Conflict):
+    """The buyer placed exactly these lines to this address moments ago (a checkout form
+    fetched again, e.g. after going back from the payment). ``orders``: that checkout's."""
+
+    def __init__(self, orders: list[Order]):
+        super().__init__(_l("You just placed this order."))
+        self.orders = orders
+
+
+def recent_repeat(
+    buyer: User, lines: list[tuple[int, int]], address: ShippingAddress, *, since: datetime
+) -> list[Order]:
+    """The orders of the buyer's latest checkout placed at or after ``since`` with the same
+    products and quantities as ``lines``, to the same address, none of them cancelled; []
+    when there is none. A checkout of several shops is compared whole."""
+    wanted = Counter()
+    for product_id, quantity in lines:
+        wanted[product_id] += quantity
+    rows = db.session.execute(
+        select(Order.checkout_key, Order.status, OrderItem.product_id, OrderItem.quantity)
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .where(
+            Order.buyer_id == buyer.id,
+            Order.placed_at >= since,
+            Order.ship_name == address.name,
+            Order.ship_phone == address.phone,
+            Order.ship_region == address.region,
+            Order.ship_detail == address.detail,
+        )
+        .order_by(Order.id.desc())
+    ).all()
+    checkouts: dict[str, Counter] = {}  # newest first (dicts keep insertion order)
+    cancelled = set()
+    for key, status, product_id, quantity in rows:
+        checkouts.setdefault(key, Counter())[product_id] += quantity
+        if status == OrderStatus.CANCELLED:
+            cancelled.add(key)
+    for key, bought in checkouts.items():
+        if key not in cancelled and bought == wanted:
+            return existing_checkout(buyer, key)
+    return []
+
+
 def existing_checkout(buyer: User, checkout_key: str) -> list[Order]:
     return list(
         db.session.execute(
@@ -152,6 +195,7 @@ def place_order(
     allow_self_purchase: bool,
     pay_within: timedelta,
     team_override_bps: int = 0,
+    repeat_window: timedelta | None = None,
 ) -> list[Order]:
     """Place one order per merchant for ``lines`` of (product id, quantity).
 
@@ -160,12 +204,24 @@ def place_order(
     caller commits: orders, items and stock changes are one transaction. A replayed
     ``checkout_key`` returns the orders the first call made. Raises ValidationError (a
     product unavailable or out of stock) or Conflict (the same key being placed right now).
+
+    With ``repeat_window``, a new key for what the buyer placed within that window (same
+    lines, same address, not cancelled: :func:`recent_repeat`) raises RepeatOrder instead of
+    placing it twice; the buyer's row is locked first (PostgreSQL; SQLite's write lock does
+    the same), so forms submitted at once are checked one after the other. ``None`` places
+    it anyway (the buyer asked to order again).
     """
+    if repeat_window is not None:
+        lock_account(buyer.id)
     again = existing_checkout(buyer, checkout_key)
     if again:
         return again
     if not lines:
         raise ValidationError(_l("Choose something to buy."), "quantity")
+    if repeat_window is not None:
+        repeated = recent_repeat(buyer, lines, address, since=now - repeat_window)
+        if repeated:
+            raise RepeatOrder(repeated)
     products = {
         p.id: p
         for p in db.session.execute(

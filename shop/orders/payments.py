@@ -23,7 +23,7 @@ from typing import Protocol
 from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shop.accounts.models import User
 from shop.orders import states
@@ -32,6 +32,7 @@ from shop.platform import db as dbsetup
 from shop.platform import faults
 from shop.platform.errors import Conflict, DomainError, InvalidTransition, ValidationError
 from shop.platform.extensions import db
+from shop.platform.inputs import secrets_equal
 
 
 class BadSignature(DomainError):
@@ -95,7 +96,7 @@ class SandboxProvider:
         return self.sign(number.encode())
 
     def valid_token(self, number: str, token: str) -> bool:
-        return hmac.compare_digest(self.order_token(number), token or "")
+        return secrets_equal(self.order_token(number), token)
 
     def sign(self, body: bytes) -> str:
         return hmac.new(self.key, body, hashlib.sha256).hexdigest()
@@ -114,7 +115,7 @@ class SandboxProvider:
         ).encode()
 
     def parse(self, body: bytes, signature: str) -> PaymentNotice:
-        if not hmac.compare_digest(self.sign(body), signature or ""):
+        if not secrets_equal(self.sign(body), signature):
             raise BadSignature(_l("The payment notice is not signed by the gateway."))
         try:
             data = json.loads(body)
@@ -144,7 +145,13 @@ class Outcome:
 def apply_notice(
     provider: str, notice: PaymentNotice, *, now: datetime, actor: User | None = None
 ) -> Outcome:
-    """Apply a verified notice at most once. The caller commits."""
+    """Apply a verified notice at most once. The caller commits.
+
+    The event row keeps what applying the notice did: a notice that found the order payable
+    but lost the guarded transition to another notice (several taps on the pay button at once)
+    is recorded as ``already_paid`` (or ``not_payable``), never as ``paid``; exactly one
+    event of an order says ``paid``.
+    """
     order = db.session.execute(
         select(Order).where(Order.number == notice.order_number)
     ).scalar_one_or_none()
@@ -174,7 +181,8 @@ def apply_notice(
         .on_conflict_do_nothing()
         .returning(PaymentEvent.id)  # rowcount is -1 here under psycopg
     )
-    if inserted.first() is None:
+    event_row = inserted.first()
+    if event_row is None:
         return Outcome(order, "replay", False)
     if outcome != "paid":
         return Outcome(order, outcome, False)
@@ -189,9 +197,14 @@ def apply_notice(
             values={"paid_at": now},
         )
     except (Conflict, InvalidTransition):
-        # Another notice moved it first (or it was cancelled meanwhile): keep the record.
+        # Another notice moved it first (or it was cancelled meanwhile): keep the record, with
+        # what really happened (our own row, written in this transaction, not yet visible).
         db.session.refresh(order)
-        return Outcome(order, "already_paid" if order.paid_at else "not_payable", False)
+        lost = "already_paid" if order.paid_at else "not_payable"
+        db.session.execute(
+            update(PaymentEvent).where(PaymentEvent.id == event_row[0]).values(outcome=lost)
+        )
+        return Outcome(order, lost, False)
     faults.hit("pay.after_ledger")  # notice stored, order paid, estimates and rollups written
     return Outcome(order, "paid", True)
 

@@ -43,9 +43,19 @@ class Defaults:
     #: (needs the client: pip install -e ".[redis]").
     REDIS_URL: str | None = None
     RATELIMIT_HEADERS_ENABLED = True
+    #: Failed sign-ins from one address, whatever the accounts (one address trying many).
     LOGIN_LIMIT_PER_IP = "30 per 10 minutes"
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
-    SIGNUP_LIMIT_PER_IP = "20 per hour"
+    #: Failed sign-ins of one account from one address: a stranger elsewhere who types wrong
+    #: passwords for an account does not lock its owner out.
+    LOGIN_LIMIT_PER_ACCOUNT_AND_IP = "5 per 5 minutes"
+    #: Failed sign-ins of one account from every address together (guessing spread over many).
+    LOGIN_LIMIT_PER_ACCOUNT = "50 per hour"
+    #: Wrong passwords a signed-in account may type (changing the password, saving where
+    #: payouts go), counted together per account whatever the session or device.
+    REAUTH_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    #: Accounts created from one address (only successful sign-ups count). Sized for carrier
+    #: NAT and office Wi-Fi, where many people share one address.
+    SIGNUP_LIMIT_PER_IP = "60 per hour"
 
     # Extra Content-Security-Policy directives could be added here; inline scripts never are.
     CONTENT_SECURITY_POLICY = (
@@ -55,7 +65,14 @@ class Defaults:
 
     # Images: uploads above these are refused on the form (before decoding any pixels).
     MAX_IMAGE_BYTES = 8 * 1024 * 1024
-    MAX_IMAGE_PIXELS = 40_000_000
+    #: Pixels of any upload. A JPEG is decoded at 1/2, 1/4 or 1/8 of its size, so a 50 or
+    #: 64 MP phone photo costs little (shop.catalog.images).
+    MAX_IMAGE_PIXELS = 64_000_000
+    #: Pixels decoded at full size: a PNG's or WebP's own (they cannot be decoded smaller),
+    #: a JPEG's after that reduction. Bounds the CPU and memory of one upload.
+    MAX_DECODED_IMAGE_PIXELS = 6_000_000
+    #: Images one account may upload (each file counts; products, logo, avatar, review photos).
+    UPLOAD_LIMIT_PER_ACCOUNT = "60 per 10 minutes"
     #: Display-size files are re-encoded at lower quality until they fit (phone page budget).
     MAX_DISPLAY_IMAGE_BYTES = 78 * 1024
 
@@ -75,6 +92,9 @@ class Defaults:
     #: Providers a buyer may choose at checkout, in order ("manual", "sandbox").
     PAYMENT_PROVIDERS = ["sandbox", "manual"]
     MAX_ORDER_QUANTITY = 99
+    #: A checkout of the same lines to the same address as one the buyer placed this many
+    #: seconds ago (a form fetched again after going back) asks before ordering again (0: off).
+    CHECKOUT_REPEAT_SECONDS = 300
 
     # Share links and attribution.
     ATTRIBUTION_WINDOW_DAYS = 15
@@ -162,3 +182,9 @@ class Defaults:
     PROXY_FIX_X_HOST = 0
     PROXY_FIX_X_PORT = 0
     PROXY_FIX_X_PREFIX = 0
+    #: The host names this site answers to (Flask's TRUSTED_HOSTS), e.g. ["shop.example.cn"];
+    #: ".example.cn" also allows its subdomains. A request naming another host in Host (or in
+    #: X-Forwarded-Host, when PROXY_FIX_X_HOST trusts it) is refused with a 400, so no
+    #: redirect or link is built on a host a client made up. Empty (the default): any host.
+    #: SHOP_TRUSTED_HOSTS='["shop.example.cn"]' (JSON), or names separated by commas.
+    TRUSTED_HOSTS: list[str] | None = None

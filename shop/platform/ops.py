@@ -1,6 +1,6 @@
 """What running in production needs from the app, registered by ``create_app``: request ids,
-the structured request log, ``/healthz``, werkzeug's ProxyFix from settings, and the rate-limit
-storage taken from ``REDIS_URL``.
+the structured request log, ``/healthz``, werkzeug's ProxyFix from settings, the host names
+trusted (``TRUSTED_HOSTS``), and the rate-limit storage taken from ``REDIS_URL``.
 
 The request log is one JSON line per request on the logger ``shop.request``: time, request id,
 method, path (never the query string: the app puts nothing secret there today, but a query is
@@ -19,7 +19,11 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, jsonify, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from markupsafe import escape
 from sqlalchemy import inspect, text
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.platform.extensions import db, limiter
@@ -37,6 +41,7 @@ request_log = logging.getLogger("shop.request")
 
 def register(app: Flask) -> None:
     install_proxy_fix(app)
+    app.register_error_handler(SecurityError, untrusted_host)
     install_request_ids(app)
     if app.config["REQUEST_LOG"]:
         install_request_log(app)
@@ -72,7 +77,32 @@ def configure_rate_limit_storage(config) -> None:
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
 
 
-# --- proxies -------------------------------------------------------------------------------
+# --- proxies and hosts ---------------------------------------------------------------------
+
+
+def configure_trusted_hosts(config) -> None:
+    """``TRUSTED_HOSTS`` as the list Flask wants: "a.cn, b.cn" from the environment becomes
+    ["a.cn", "b.cn"]; empty becomes None (every host, Flask's default)."""
+    hosts = config.get("TRUSTED_HOSTS")
+    if isinstance(hosts, str):
+        hosts = [name.strip() for name in hosts.split(",")]
+    hosts = [name for name in hosts or () if name]
+    config["TRUSTED_HOSTS"] = hosts or None
+
+
+def untrusted_host(error: SecurityError):
+    """The 400 for a Host not in ``TRUSTED_HOSTS``. A page of its own: with no trusted host
+    Flask builds no URL adapter, so the site's error page (links, stylesheet) cannot be
+    built, and nothing here names the host the request gave."""
+    title = _("Bad request")
+    message = _("This site does not answer to the address in this request.")
+    body = (
+        f'<!doctype html><html lang="{escape(str(get_locale()))}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>"
+        f"<p>{escape(message)}</p></body></html>"
+    )
+    return body, 400, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
 
 def install_proxy_fix(app: Flask) -> None:

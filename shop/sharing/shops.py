@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from shop.accounts import accounts
 from shop.accounts.models import User
 from shop.catalog import images
 from shop.catalog.models import Merchant, MerchantStatus, Product, ProductImage, ProductStatus
@@ -94,6 +95,7 @@ def save_shop(
 ) -> Shop:
     """Open the user's shop, or update it. The slug must be free (case-insensitively)."""
     name, intro = _check_text(name, intro)
+    accounts.check_public_name(name, field="name", by_admin=user.is_admin)
     slug = check_slug(slug)
     shop = shop_of(user)
     taken = db.session.execute(

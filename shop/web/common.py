@@ -85,6 +85,44 @@ def show_domain_error(form, error: DomainError) -> None:
         flash(error.message, "error")
 
 
+def _reauth_key() -> str:
+    return f"reauth:{getattr(current_user, 'id', None) or 'anonymous'}"
+
+
+def _reauth_failed(_response) -> bool:
+    return bool(g.get("reauth_failed"))
+
+
+#: Wrong passwords typed by a signed-in account (the password change, the payout account
+#: form): one budget per user id across those forms, sessions and devices
+#: (REAUTH_LIMIT_PER_ACCOUNT). A view sets ``g.reauth_failed`` when the password was wrong.
+reauth_limit = limiter.shared_limit(
+    lambda: current_app.config["REAUTH_LIMIT_PER_ACCOUNT"],
+    scope="reauth",
+    key_func=_reauth_key,
+    methods=["POST"],
+    deduct_when=_reauth_failed,
+)
+
+
+def uploaded_files() -> int:
+    """How many files this request carries (a form's empty file input sends no name)."""
+    return sum(1 for _name, upload in request.files.items(multi=True) if upload.filename)
+
+
+#: Images one account may upload (UPLOAD_LIMIT_PER_ACCOUNT), each file counted, across every
+#: form that takes images (products, the merchant logo, shop avatars, review photos). Decoding
+#: an image is the most CPU a request can ask for; a request without a file is not counted.
+upload_limit = limiter.shared_limit(
+    lambda: current_app.config["UPLOAD_LIMIT_PER_ACCOUNT"],
+    scope="upload",
+    key_func=lambda: f"upload:{getattr(current_user, 'id', None) or request.remote_addr}",
+    methods=["POST"],
+    exempt_when=lambda: uploaded_files() == 0,
+    cost=uploaded_files,
+)
+
+
 # --- formatting ----------------------------------------------------------------------------
 
 

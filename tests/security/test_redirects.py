@@ -225,10 +225,6 @@ def test_no_redirect_parameter_leads_off_site(secure_app, database_url):
         counts["attempts"] += 1
         back = hidden_fields(page.get_data(as_text=True)).get("return", "")
         seen.append((f"gateway page return={payload!r}", back))
-        answer = buyer.post(
-            url, data={"csrf_token": tokens["buyer"], "t": gateway_token, "return": payload}
-        )
-        record(f"POST {url} return={payload!r}", answer)
 
         # A protected page sends a signed-out visitor to sign in with next= its own path.
         record(f"GET /me/shop?x={payload!r} signed out",
@@ -243,6 +239,19 @@ def test_no_redirect_parameter_leads_off_site(secure_app, database_url):
         record(f"POST /admin/reviews/<id>/decide?tab={payload!r}", answer)
     assert version != 0  # the stale version above keeps the held review in the queue
 
+    # The gateway's pay button with every return address (the pages above, all shown while the
+    # order was unpaid, carried each one sanitised): the first tap pays and goes back; the
+    # order is paid after it, and later taps answer with a page that says so and leads only to
+    # the order, so they must not redirect at all.
+    for index, payload in enumerate(PAYLOADS):
+        answer = buyer.post(
+            gateway.path,
+            data={"csrf_token": tokens["buyer"], "t": gateway_token, "return": payload},
+        )
+        record(f"POST {gateway.path} return={payload!r}", answer, must_redirect=index == 0)
+        if index:
+            assert "Location" not in answer.headers, payload
+
     # Same-site targets still work: the checks above are not passing by refusing everything.
     fields = hidden_fields(anonymous(app).get("/auth/signin?next=/me/shop").get_data(as_text=True))
     assert fields["next"] == "/me/shop"
@@ -252,10 +261,13 @@ def test_no_redirect_parameter_leads_off_site(secure_app, database_url):
         headers={"Referer": f"http://{HOST}/p/{a.ids['product']}?ref=abc"},
     )
     assert answer.headers["Location"] == f"/p/{a.ids['product']}?ref=abc"
+    # The order was paid by the first tap above; its gateway now answers with a page saying so
+    # (nothing to pay, nothing charged) and leads only to the order, whatever ``return`` says.
     answer = buyer.post(
         gateway.path, data={"csrf_token": tokens["buyer"], "t": gateway_token, "return": "/orders"}
     )
-    assert answer.headers["Location"].startswith("/orders?body=")
+    assert answer.status_code == 200 and "Location" not in answer.headers
+    assert f'href="/orders/{a.ids["unpaid_order"]}"' in answer.get_data(as_text=True)
 
     node = _node_readings(sorted({location for _label, location in seen}))
     for label, location in seen:

@@ -167,3 +167,71 @@ def test_with_redis_every_worker_counts_the_same_limit(serve, sqlite_template, t
     statuses = failed_signins(browser, 2)
     assert set(statuses) <= {200, 429}, server.log()
     assert browser.get("/healthz").status == 200
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send ``request`` bytes as they are on a new connection; the status line, the headers
+    (lower-case names) and the body, read until gunicorn closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+        conn.sendall(request)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+#: Requests gunicorn refuses itself, before the app: a request line over limit_request_line
+#: (4094 bytes), more header fields than limit_request_fields (100), a malformed header.
+REFUSED_BY_GUNICORN = {
+    "414": b"GET /p/" + b"a" * 5000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "431": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Pad: 1\r\n" * 120 + b"\r\n",
+    "400": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon <script>\r\n\r\n",
+}
+
+
+def test_gunicorns_own_answers_carry_the_security_headers_and_no_server(
+    serve, sqlite_template, tmp_path
+):
+    """gunicorn answers 400, 414 and 431 itself, and names itself in `Server` on every answer;
+    gunicorn.conf.py gives its error pages the app's security headers and drops `Server`."""
+    database = tmp_path / "serve.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    server = serve(f"sqlite:///{database}", WORKERS=1, TRUSTED_HOSTS='["127.0.0.1"]')
+    problems = []
+    for expected, request in REFUSED_BY_GUNICORN.items():
+        status, headers, body = raw_exchange(server.port, request)
+        label = f"{expected} ({status})"
+        if status.split()[1] != expected:
+            problems.append(f"{label}: answered {status}")
+        for name, value in {
+            "x-content-type-options": "nosniff",
+            "x-frame-options": "DENY",
+            "content-security-policy": "default-src 'none'; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'",
+        }.items():
+            if headers.get(name) != value:
+                problems.append(f"{label}: {name} is {headers.get(name)!r}")
+        if "server" in headers:
+            problems.append(f"{label}: Server: {headers['server']}")
+        if b"aaaa" in body or b"<script>" in body:
+            problems.append(f"{label}: the page echoes the request")
+    # The app's own answers: no Server either; an unknown Host is refused (SHOP_TRUSTED_HOSTS
+    # as JSON in the environment), with the app's headers.
+    get = b"GET /admin HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+    status, headers, _ = raw_exchange(server.port, get % b"127.0.0.1")
+    if not status.startswith("HTTP/1.1 308") or "server" in headers:
+        problems.append(f"trusted host: {status}, {headers}")
+    if headers.get("location", "").split("/")[2:3] != ["127.0.0.1"]:
+        problems.append(f"trusted host: Location {headers.get('location')}")
+    status, headers, _ = raw_exchange(server.port, get % b"evil.example")
+    if not status.startswith("HTTP/1.1 400") or "evil.example" in headers.get("location", ""):
+        problems.append(f"untrusted host: {status}, {headers}")
+    if headers.get("x-frame-options") != "DENY" or "server" in headers:
+        problems.append(f"untrusted host: headers {headers}")
+    assert not problems, "\n".join(problems) + "\n" + server.log()[-3000:]

@@ -258,6 +258,55 @@ def test_proxy_fix_settings_trust_that_many_proxies(database_url, make_app):
     assert client.get("/_probe").get_json()["remote_addr"] == "127.0.0.1"  # no header
 
 
+# --- trusted hosts -------------------------------------------------------------------------
+
+
+def test_without_trusted_hosts_any_host_is_answered(app):
+    """The default (`make run`, the tests): no list, every Host answered as before."""
+    response = app.test_client().get("/admin", headers={"Host": "evil.example"})
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://evil.example/admin/"
+
+
+def test_trusted_hosts_refuse_a_host_not_on_the_list(database_url, make_app):
+    app = make_app(database_url, TRUSTED_HOSTS=["shop.example.cn", ".m.example.cn"])
+    client = app.test_client()
+    for host in ("shop.example.cn", "a.m.example.cn", "shop.example.cn:8443"):
+        response = client.get("/admin", headers={"Host": host})
+        assert response.status_code == 308, host
+        assert response.headers["Location"] == f"http://{host}/admin/"
+    for host in ("evil.example", "shop.example.cn.evil.example", "example.cn"):
+        response = client.get("/admin", headers={"Host": host})
+        assert response.status_code == 400, host
+        assert "Location" not in response.headers
+        assert host not in response.get_data(as_text=True)
+        assert response.headers["X-Frame-Options"] == "DENY"  # the app's security headers
+        assert "本站不接受此请求中的网址" in response.get_data(as_text=True)  # Chinese first
+    # A POST is refused the same way, and a page too.
+    assert client.post("/auth/signin", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_trusted_hosts_check_the_forwarded_host_a_trusted_proxy_sets(database_url, make_app):
+    app = make_app(database_url, TRUSTED_HOSTS=["shop.example.cn"], PROXY_FIX_X_HOST=1)
+    client = app.test_client()
+    good = client.get("/admin", headers={"X-Forwarded-Host": "shop.example.cn"})
+    assert good.headers["Location"] == "http://shop.example.cn/admin/"
+    assert client.get("/admin", headers={"X-Forwarded-Host": "evil.example"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [('["a.example.cn", "b.example.cn"]', ["a.example.cn", "b.example.cn"]),
+     ("a.example.cn, .b.example.cn", ["a.example.cn", ".b.example.cn"]),
+     ("", None), ("[]", None)],
+)  # fmt: skip
+def test_trusted_hosts_from_the_environment(monkeypatch, tmp_path, value, expected):
+    monkeypatch.setenv("SHOP_TRUSTED_HOSTS", value)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "INSTANCE_PATH": str(tmp_path)})
+    assert app.config["TRUSTED_HOSTS"] == expected
+
+
 def failed_signins(client, count: int, forwarded_for=None) -> list[int]:
     """Statuses of ``count`` failed sign-ins, each for another unknown account (so only the
     per-address limit can stop them)."""

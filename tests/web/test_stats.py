@@ -111,6 +111,24 @@ def test_custom_dates_and_their_errors(user_client, sharers):
     assert client.get(f"/me/stats/chart.svg?start={today}&end={future}").status_code == 400
 
 
+@pytest.mark.parametrize(
+    "start, end",
+    [("0001-01-01", "0001-01-01"), ("0001-01-01", None), ("2019-12-31", None),
+     ("9999-12-31", "9999-12-31")],
+)  # fmt: skip
+def test_dates_out_of_range_are_a_field_error(user_client, sharers, start, end):
+    """Year 1 used to overflow (OverflowError, a 500) when turned into UTC moments."""
+    client = user_client(sharers["a"])
+    today = (utcnow() + timedelta(hours=8)).date()
+    query = f"start={start}&end={end or today}"
+    response = client.get(f"/me/stats?{query}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Enter a date from 2020-01-01 to" in page or "cannot be in the future" in page
+    assert "Last 7 days" in page  # the page falls back to the last 7 days
+    assert client.get(f"/me/stats/chart.svg?{query}").status_code == 400
+
+
 def test_chart_is_plain_svg(user_client, sharers):
     response = user_client(sharers["a"]).get("/me/stats/chart.svg?period=30d")
     assert response.status_code == 200

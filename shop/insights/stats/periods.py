@@ -11,6 +11,9 @@ from shop.sharing.rollup import china_day, day_start
 
 MAX_DAYS = 366
 PRESETS = {"7d": 7, "30d": 30}
+#: Typed dates are refused before this day (no shop has numbers earlier) and more than a year
+#: after today: far dates overflow when turned into UTC moments (year 1, year 9999).
+EARLIEST = date(2020, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -47,22 +50,34 @@ def last_days(days: int, *, now: datetime) -> Period:
     return Period(today - timedelta(days=days - 1), today, key)
 
 
-def _parse_date(raw: str | None, field_name: str) -> date:
+def _parse_date(raw: str | None, field_name: str, today: date) -> date:
     try:
-        return date.fromisoformat((raw or "").strip())
+        day = date.fromisoformat((raw or "").strip())
     except ValueError:
         raise ValidationError(_l("Enter a date like 2026-11-24."), field_name) from None
+    last = today + timedelta(days=366)
+    if not EARLIEST <= day <= last:
+        raise ValidationError(
+            _l(
+                "Enter a date from %(first)s to %(last)s.",
+                first=EARLIEST.isoformat(),
+                last=last.isoformat(),
+            ),
+            field_name,
+        )
+    return day
 
 
 def custom_period(start_raw: str | None, end_raw: str | None, *, now: datetime) -> Period:
     """A period from two ISO dates typed by the sharer.
 
-    Raises ValidationError (with the field) for a date that does not parse, a start after the
-    end, an end after today (China time) or more than ``MAX_DAYS`` days.
+    Raises ValidationError (with the field) for a date that does not parse or lies outside
+    ``EARLIEST`` to a year after today, a start after the end, an end after today (China time)
+    or more than ``MAX_DAYS`` days.
     """
-    start = _parse_date(start_raw, "start")
-    end = _parse_date(end_raw, "end")
     today = china_day(now)
+    start = _parse_date(start_raw, "start", today)
+    end = _parse_date(end_raw, "end", today)
     if end > today:
         raise ValidationError(_l("The end date cannot be in the future."), "end")
     if start > end:

@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
+
+from shop.web.forms import FlaskForm
 
 
 class DecisionForm(FlaskForm):

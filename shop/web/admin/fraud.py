@@ -14,6 +14,7 @@ from shop.money.models import FlagStatus, FraudFlag
 from shop.orders.models import Order
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
+from shop.platform.inputs import parse_id
 from shop.sharing.models import ShareLink
 from shop.web.admin import bp
 from shop.web.admin.forms import FlagDecisionForm
@@ -33,7 +34,7 @@ def flag_list():
         status = FlagStatus(request.args.get("status", FlagStatus.OPEN))
     except ValueError:
         status = FlagStatus.OPEN
-    sharer_id = request.args.get("sharer", type=int)
+    sharer_id = parse_id(request.args.get("sharer"))
     sharer = db.session.get(User, sharer_id) if sharer_id else None
     page = request.args.get("page", 1, type=int)
     flags, pages = fraud.flag_page(page, status=status, sharer_id=sharer.id if sharer else None)

@@ -6,7 +6,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import Optional
 
@@ -18,6 +17,7 @@ from shop.reviews.models import BlockedWord, Review
 from shop.reviews.rules import REPORT_REASONS
 from shop.web.admin import bp
 from shop.web.common import now
+from shop.web.forms import FlaskForm
 
 TAB_LABELS = {
     "held": _l("Held"),

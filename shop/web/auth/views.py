@@ -19,46 +19,35 @@ from shop.platform.errors import ValidationError
 from shop.platform.extensions import csrf, db, limiter
 from shop.platform.i18n import normalize_locale
 from shop.teams import teams
-from shop.web.auth import bp
+from shop.web.auth import bp, limits
 from shop.web.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
-from shop.web.common import INVITE_SESSION_KEY, cookie_secure, now, safe_next, show_domain_error
-
-
-def _account_key() -> str:
-    """Rate-limit key for the account named in a sign-in form (normalized, so "138 0013 8000"
-    and "+8613800138000" share one budget)."""
-    raw = request.form.get("account", "")
-    try:
-        kind, value = accounts.normalize_account(raw)
-    except ValidationError:
-        value = raw.strip().lower()[:254]
-    return "signin-account:" + value
-
-
-def _signin_failed(_response) -> bool:
-    return bool(g.get("signin_failed"))
-
-
-def _login_limit_ip() -> str:
-    return current_app.config["LOGIN_LIMIT_PER_IP"]
-
-
-def _login_limit_account() -> str:
-    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
-
-
-def _signup_limit() -> str:
-    return current_app.config["SIGNUP_LIMIT_PER_IP"]
+from shop.web.common import (
+    INVITE_SESSION_KEY,
+    cookie_secure,
+    now,
+    reauth_limit,
+    safe_next,
+    show_domain_error,
+)
 
 
 def _after_signin_target(form_next: str | None) -> str:
     return safe_next(form_next) or url_for("storefront.home")
 
 
+def _renew_csrf_token() -> None:
+    """Drop the CSRF secret of the session, so the signed-in session gets a fresh one: a token
+    seen before signing in (on a shared phone, in a page someone kept) is refused after it."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(field, None)
+    g.pop(field, None)
+
+
 def _sign_in(user) -> None:
     accounts.start_session(user, now=now())
     db.session.commit()
     login_user(user, remember=False)
+    _renew_csrf_token()
     session.permanent = True
     # An invite binds only the account its sign-up makes; an existing account drops it.
     session.pop(INVITE_SESSION_KEY, None)
@@ -92,7 +81,7 @@ def _check_password(account: str, password: str) -> User | None:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(_signup_limit, methods=["POST"])
+@limiter.limit(limits.signup_limit, methods=["POST"], deduct_when=limits.signed_up)
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("storefront.home"))
@@ -115,18 +104,33 @@ def signup():
             # own transaction (committed by _sign_in); the code is used once.
             teams.bind(user, session.pop(INVITE_SESSION_KEY, None), now=now())
             _sign_in(user)
+            g.signed_up = True
             flash(_("Welcome, %(name)s! Your account is ready.", name=user.display_name), "success")
             return redirect(_after_signin_target(form.next.data))
+    return _render_signup(form)
+
+
+def _render_signup(form, form_error: str | None = None, status: int = 200):
     invite = teams.leader_by_code(session.get(INVITE_SESSION_KEY))
+    inviter = invite.user if invite is not None else None
     return render_template(
-        "auth/signup.html", form=form, inviter=invite.user if invite is not None else None
-    )
+        "auth/signup.html", form=form, inviter=inviter, form_error=form_error
+    ), status
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@limiter.limit(_login_limit_ip, methods=["POST"], deduct_when=_signin_failed)
+@limiter.limit(limits.login_limit_ip, methods=["POST"], deduct_when=limits.signin_failed)
 @limiter.limit(
-    _login_limit_account, key_func=_account_key, methods=["POST"], deduct_when=_signin_failed
+    limits.login_limit_account_and_ip,
+    key_func=limits.account_and_address_key,
+    methods=["POST"],
+    deduct_when=limits.signin_failed,
+)
+@limiter.limit(
+    limits.login_limit_account,
+    key_func=limits.account_key,
+    methods=["POST"],
+    deduct_when=limits.signin_failed,
 )
 def signin():
     if current_user.is_authenticated:
@@ -159,6 +163,7 @@ def signout():
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@reauth_limit  # wrong current passwords, per user id (shared with the payout account form)
 @login_required
 def password_change():
     form = PasswordChangeForm()
@@ -172,13 +177,33 @@ def password_change():
             )
         except ValidationError as error:
             db.session.rollback()
+            g.reauth_failed = error.field == "current_password"
             show_domain_error(form, error)
         else:
             db.session.commit()
             login_user(current_user._get_current_object())
+            _renew_csrf_token()
             flash(_("Password changed. Other devices have been signed out."), "success")
             return redirect(url_for("storefront.home"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.errorhandler(429)
+def _too_many(error):
+    """A limit of these forms was reached: the same form again, with what was typed (never a
+    password) and a form-level message saying how long to wait, instead of the bare 429 page."""
+    seconds = limits.retry_after()
+    wait = limits.wait_text(seconds)
+    if request.endpoint == "auth.signup":
+        message = _("Too many accounts were created from this network; %(wait)s", wait=wait)
+        body, _status = _render_signup(SignUpForm(), message)
+    elif request.endpoint == "auth.password_change":
+        message = _("Too many wrong passwords. To protect your account, %(wait)s", wait=wait)
+        body = render_template("auth/password.html", form=PasswordChangeForm(), form_error=message)
+    else:
+        message = _("Too many failed sign-ins. To protect the account, %(wait)s", wait=wait)
+        body = render_template("auth/signin.html", form=SignInForm(), form_error=message)
+    return body, 429, {"Retry-After": str(seconds)}
 
 
 @bp.route("/language", methods=["POST"])

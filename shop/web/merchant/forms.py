@@ -1,8 +1,9 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from shop.web.forms import FlaskForm
 
 REQUIRED = _l("This field is required.")
 IMAGE_ACCEPT = "image/jpeg,image/png,image/webp"
@@ -52,6 +53,12 @@ class ProductForm(FlaskForm):
         _l("Description"), validators=[Optional(), Length(max=5000)], render_kw={"rows": 6}
     )
     images = MultipleFileField(_l("Images"), render_kw={"accept": IMAGE_ACCEPT})
+
+
+class ProductEditForm(ProductForm):
+    #: The stock the form showed when it was opened: the stock typed is a change against it
+    #: (orders placed while the form was open are not undone by saving it).
+    stock_shown = HiddenField()
 
 
 class ImagesForm(FlaskForm):

@@ -4,7 +4,6 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
 from shop.catalog import catalog
@@ -14,6 +13,7 @@ from shop.reviews import credit, reading, writing
 from shop.reviews.models import Review
 from shop.reviews.rules import Rules
 from shop.web.common import now
+from shop.web.forms import FlaskForm
 from shop.web.merchant import bp
 
 

@@ -6,13 +6,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from shop.catalog import merchants, products
-from shop.catalog.catalog import rebate_cents
+from shop.catalog.catalog import rebate_cents, whole_number
 from shop.catalog.models import Category, MerchantStatus, Product, ProductStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
-from shop.web.common import money, now, show_domain_error
+from shop.web.common import money, now, show_domain_error, upload_limit
 from shop.web.merchant import bp
-from shop.web.merchant.forms import ActionForm, ApplicationForm, EmptyForm, ImagesForm, ProductForm
+from shop.web.merchant.forms import (
+    ActionForm,
+    ApplicationForm,
+    EmptyForm,
+    ImagesForm,
+    ProductEditForm,
+    ProductForm,
+)
 
 #: Pages any signed-in user may open; the rest need an approved merchant.
 OPEN_ENDPOINTS = frozenset({"merchant.apply"})
@@ -54,6 +61,7 @@ def _uploads(field_name: str) -> list[bytes]:
 
 
 @bp.route("/apply", methods=["GET", "POST"])
+@upload_limit
 def apply():
     merchant = g.merchant
     if merchant is not None and merchant.status != MerchantStatus.REJECTED:
@@ -126,6 +134,7 @@ def _show_errors(form, errors) -> None:
 
 
 @bp.route("/products/new", methods=["GET", "POST"])
+@upload_limit
 def product_new():
     form = ProductForm()
     form.category_id.choices = [(0, _("Choose…")), *_category_choices()]
@@ -152,9 +161,10 @@ def product_new():
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+@upload_limit
 def product_edit(product_id: int):
     product = load_own_product(product_id)
-    form = ProductForm()
+    form = ProductEditForm()
     form.category_id.choices = _category_choices()
     if request.method == "GET":
         form.title.data = product.title
@@ -162,22 +172,32 @@ def product_edit(product_id: int):
         form.category_id.data = product.category_id
         form.price.data = _yuan(product.price_cents)
         form.original_price.data = _yuan(product.original_price_cents)
-        form.stock.data = str(product.stock)
+        form.stock.data = form.stock_shown.data = str(product.stock)
         form.rebate_percent.data = products.format_bps(product.rebate_bps)
     if form.validate_on_submit():
         fields, errors = products.check_input(_product_input(form))
         if errors:
             _show_errors(form, errors)
         else:
+            shown = whole_number(form.stock_shown.data)
             try:
-                products.update_product(product, fields, merchant=g.merchant, now=now())
+                products.update_product(
+                    product,
+                    fields,
+                    stock_shown=shown,
+                    merchant=g.merchant,
+                    now=now(),
+                )
                 products.add_images(product, _uploads("images"), merchant=g.merchant)
             except DomainError as error:
                 db.session.rollback()
                 show_domain_error(form, error)
+                if error.field == "stock":  # saving again sets the stock typed
+                    form.stock_shown.data = str(product.stock)
             else:
                 db.session.commit()
                 flash(_("Saved."), "success")
+                _say_stock_moved(fields.stock, shown, product.stock)
                 return redirect(url_for("merchant.product_edit", product_id=product.id))
     return render_template(
         "merchant/product_form.html",
@@ -186,6 +206,28 @@ def product_edit(product_id: int):
         images_form=ImagesForm(),
         action_form=ActionForm(),
     )
+
+
+def _say_stock_moved(typed: int, shown: int, stock: int) -> None:
+    """Orders placed or cancelled while the form was open moved the stock: say where it is."""
+    if stock == typed:
+        return
+    change = typed - shown
+    if change == 0:
+        flash(
+            _("Orders changed the stock while you were editing: it is %(stock)d now.", stock=stock),
+            "info",
+        )
+    else:
+        flash(
+            _(
+                "Orders changed the stock while you were editing, so your change (%(change)s) "
+                "was made to the stock as it was: it is %(stock)d now.",
+                change=f"{change:+d}",
+                stock=stock,
+            ),
+            "info",
+        )
 
 
 def _yuan(cents: int | None) -> str:
@@ -212,6 +254,7 @@ def _run(product: Product, action, success: str):
 
 
 @bp.route("/products/<int:product_id>/images", methods=["POST"])
+@upload_limit
 def product_images_add(product_id: int):
     product = load_own_product(product_id)
     ImagesForm().validate_on_submit()

@@ -13,8 +13,8 @@ from shop.money import earnings, ledger, payouts
 from shop.money.models import PayoutMethod
 from shop.orders import checkout
 from shop.platform.errors import DomainError, ValidationError
-from shop.platform.extensions import db, limiter
-from shop.web.common import money, now, show_domain_error
+from shop.platform.extensions import db
+from shop.web.common import money, now, reauth_limit, show_domain_error
 from shop.web.sharer import bp
 from shop.web.sharer.forms import PayoutAccountForm, PayoutRequestForm
 
@@ -93,20 +93,8 @@ def payout_request():
     return redirect(url_for("sharer.earnings_page"), code=303)
 
 
-def _reauth_key() -> str:
-    return f"payout-account:{current_user.get_id()}"
-
-
-def _reauth_failed(_response) -> bool:
-    return bool(g.get("reauth_failed"))
-
-
-def _reauth_limit() -> str:
-    return current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]
-
-
 @bp.route("/earnings/account", methods=["GET", "POST"])
-@limiter.limit(_reauth_limit, key_func=_reauth_key, methods=["POST"], deduct_when=_reauth_failed)
+@reauth_limit  # wrong passwords, per user id (shared with the password change)
 def payout_account():
     user = current_user._get_current_object()
     account = payouts.account_of(user)

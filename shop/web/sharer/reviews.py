@@ -4,9 +4,9 @@ one published review quoted."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from shop.catalog import catalog
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
+from shop.platform.inputs import parse_id
 from shop.reviews import reading
 from shop.reviews.models import Review
 from shop.sharing import shops
@@ -23,7 +23,7 @@ def item_reviews(item_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         raw = request.form.get("quote", "")
-        quote_id = catalog.whole_number(raw)
+        quote_id = parse_id(raw)
         quote = db.session.get(Review, quote_id) if quote_id is not None else None
         try:
             shops.set_review_display(item, show_rating="show_rating" in request.form, quote=quote)

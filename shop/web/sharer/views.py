@@ -18,14 +18,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.catalog import catalog, images
+from shop.catalog import images
 from shop.catalog.models import Product
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
+from shop.platform.inputs import parse_id
 from shop.reviews import reading
 from shop.sharing import links, posters, shops
 from shop.sharing.models import Channel, ShareLink, ShopItem
-from shop.web.common import money, now, safe_next, show_domain_error
+from shop.web.common import money, now, safe_next, show_domain_error, upload_limit
 from shop.web.sharer import bp
 from shop.web.sharer.forms import (
     EmptyForm,
@@ -79,6 +80,7 @@ def load_own_link(link_id: int) -> ShareLink:
 
 
 @bp.route("/shop/settings", methods=["GET", "POST"])
+@upload_limit
 def shop_settings():
     shop = g.shop
     form = ShopSettingsForm(obj=shop if request.method == "GET" else None)
@@ -122,7 +124,7 @@ def shop_console():
 def item_add():
     form = ItemAddForm()
     back = safe_next(form.next.data) or url_for("sharer.shop_console")
-    product_id = catalog.whole_number(form.product_id.data)
+    product_id = parse_id(form.product_id.data)
     product = db.session.get(Product, product_id) if product_id is not None else None
     if product is None:
         abort(404)

@@ -9,7 +9,6 @@ never prices: checkout reads those from the database.
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -17,8 +16,10 @@ from shop.catalog.models import Product
 from shop.orders import checkout
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
+from shop.platform.inputs import parse_id
 from shop.sharing import links, shops
 from shop.web.common import safe_referrer, show_domain_error
+from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.checkout import checkout_form, enabled_providers, place_lines
 
@@ -101,7 +102,8 @@ def cart():
 def cart_add():
     if not FlaskForm().validate_on_submit():
         abort(400)
-    product = db.session.get(Product, request.form.get("product_id", type=int) or 0)
+    product_id = parse_id(request.form.get("product_id"))
+    product = db.session.get(Product, product_id) if product_id else None
     if product is None:
         abort(404)
     lines = cart_lines()
@@ -129,7 +131,7 @@ def cart_add():
 def cart_update():
     if not FlaskForm().validate_on_submit():
         abort(400)
-    product_id = request.form.get("product_id", type=int)
+    product_id = parse_id(request.form.get("product_id"))
     lines = cart_lines()
     if product_id not in lines:
         return redirect(url_for("storefront.cart"), code=303)

@@ -12,7 +12,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
 from wtforms.validators import Optional
@@ -29,6 +28,7 @@ from shop.reviews.rules import Rules
 from shop.sharing import clicks, links, shops
 from shop.teams import teams
 from shop.web.common import now, safe_next, show_domain_error
+from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
 
@@ -47,6 +47,8 @@ class CheckoutForm(FlaskForm):
     )
     detail = StringField(_l("Street and number"), render_kw={"autocomplete": "street-address"})
     provider = RadioField(_l("Payment"), choices=[])
+    #: The orders this submission repeats (RepeatOrder), shown above the form.
+    repeat_orders: list | tuple = ()
 
 
 def enabled_providers():
@@ -135,10 +137,17 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
                 config["TEAM_OVERRIDE_BPS"], config["TEAM_OVERRIDE_MAX_BPS"]
             ),
             pay_within=timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"]),
+            repeat_window=_repeat_window(),
         )
         if chosen is None:
             order_checkout.save_address(current_user, address, now=now())
         db.session.commit()
+    except order_checkout.RepeatOrder as repeat:
+        # Going back after paying fetches a new form (a new key): show the order placed a
+        # moment ago, and keep the form, whose "Order again" button places it on purpose.
+        db.session.rollback()
+        form.repeat_orders = repeat.orders
+        return None
     except DomainError as error:
         db.session.rollback()
         show_domain_error(form, error)
@@ -156,6 +165,15 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
     if hopped:
         set_visitor_cookie(response, visitor)
     return response
+
+
+def _repeat_window() -> timedelta | None:
+    """How far back a checkout of the same lines counts as a repeat; None when the buyer
+    pressed "Order again" (or the check is off)."""
+    seconds = current_app.config["CHECKOUT_REPEAT_SECONDS"]
+    if not seconds or request.form.get("repeat") == "1":
+        return None
+    return timedelta(seconds=seconds)
 
 
 def _visitor_for_order(ref: str) -> tuple[str | None, bool]:
@@ -207,6 +225,16 @@ def sandbox_gateway(number: str):
         abort(404)
     # The same test as every other redirect target: "/\\host" and "/\t/host" lead off-site too.
     back = safe_next(request.values.get("return")) or url_for("storefront.sandbox_return")
+    if order.status != states.S.PLACED:
+        # Paid already (the page reached again by going back) or no longer payable: the page
+        # says so and a tap on its old pay button sends no notice and changes nothing.
+        return render_template(
+            "storefront/sandbox_gateway.html",
+            order=order,
+            token=token,
+            back=back,
+            tapped=request.method == "POST",
+        )
     if request.method == "POST":
         body = provider.notice_body(order)
         signature = provider.sign(body)

@@ -5,7 +5,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.validators import Optional
@@ -18,7 +17,8 @@ from shop.reviews import reading, writing
 from shop.reviews.models import Review, ReviewKind, ReviewStatus
 from shop.reviews.rules import REPORT_REASONS, Rules
 from shop.sharing import shops
-from shop.web.common import now, show_domain_error
+from shop.web.common import now, show_domain_error, upload_limit
+from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.checkout import _own_order
 
@@ -142,6 +142,7 @@ def _uploads(field) -> list[bytes]:
 
 @bp.route("/orders/<int:order_id>/items/<int:item_id>/review", methods=["GET", "POST"])
 @login_required
+@upload_limit
 def review_write(order_id: int, item_id: int):
     item = _own_item(order_id, item_id)
     rules = Rules.current()

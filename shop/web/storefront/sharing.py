@@ -24,6 +24,7 @@ from limits.storage import MemoryStorage
 from shop.catalog import catalog
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db, limiter
+from shop.platform.inputs import secrets_equal
 from shop.reviews import reading
 from shop.sharing import clicks, links, shops
 from shop.web.common import cookie_secure, now
@@ -61,7 +62,7 @@ def visitor_id_from_cookie() -> str | None:
     visitor, _, mac = raw.partition(".")
     if not _VISITOR_RE.fullmatch(visitor) or len(mac) != 24:
         return None
-    return visitor if hmac.compare_digest(mac, _visitor_mac(visitor)) else None
+    return visitor if secrets_equal(_visitor_mac(visitor), mac) else None
 
 
 @lru_cache(maxsize=16)
