@@ -170,3 +170,15 @@ def user_client(app):
         return sign_in(app.test_client(), account, password)
 
     return make
+
+
+@pytest.fixture
+def english_client(user_client):
+    """``user_client`` reading English, so the messages a test checks read as written."""
+
+    def make(user):
+        client = user_client(user)
+        client.set_cookie("lang", "en")
+        return client
+
+    return make

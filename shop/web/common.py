@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, has_request_context, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import format_decimal, get_locale, get_translations
+from flask_babel import format_decimal, get_locale, get_translations, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -294,7 +294,7 @@ def render_error(code: int, message: str | None = None, retry_after: int | None 
     return response, code
 
 
-def _retry_after_seconds() -> int | None:
+def retry_after_seconds() -> int | None:
     """Seconds until the breached rate limit of this request resets, if one was breached."""
     if "retry_after" in g:  # set by a view that counts a limit itself
         return g.retry_after
@@ -302,6 +302,23 @@ def _retry_after_seconds() -> int | None:
     if limit is None:
         return None
     return max(1, int(limit.reset_at - time.time()))
+
+
+def wait_text(seconds: int) -> str:
+    """How long to wait, in the reader's language ("try again in 5 minutes."), rounded up to
+    whole minutes from a minute on; it completes a sentence of the caller's."""
+    if seconds >= 60:
+        minutes = (seconds + 59) // 60
+        return ngettext("try again in %(num)d minute.", "try again in %(num)d minutes.", minutes)
+    return ngettext("try again in %(num)d second.", "try again in %(num)d seconds.", seconds)
+
+
+def too_many_page():
+    """The 429 page, with Retry-After when the limit's reset is known."""
+    seconds = retry_after_seconds()
+    response, code = render_error(429, retry_after=seconds)
+    headers = {"Retry-After": str(seconds)} if seconds else {}
+    return response, code, headers
 
 
 def register_error_pages(app: Flask) -> None:
@@ -313,10 +330,7 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(error):
-        seconds = _retry_after_seconds()
-        response, code = render_error(429, retry_after=seconds)
-        headers = {"Retry-After": str(seconds)} if seconds else {}
-        return response, code, headers
+        return too_many_page()
 
     @app.errorhandler(HTTPException)
     def _http(error):

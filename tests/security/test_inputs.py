@@ -18,16 +18,6 @@ BEYOND = ("2147483648", "9223372036854775808", "1" + "0" * 30)
 
 
 @pytest.fixture
-def english(user_client):
-    def make(user):
-        client = user_client(user)
-        client.set_cookie("lang", "en")
-        return client
-
-    return make
-
-
-@pytest.fixture
 def rows(app):
     with app.app_context():
         product = make_product(title="绿茶")
@@ -72,12 +62,12 @@ def test_the_largest_id_still_routes(app, client):
 
 
 @pytest.mark.parametrize("value", BEYOND)
-def test_ids_in_query_args_and_form_fields_beyond_the_column(english, rows, value):
-    admin = english(rows["admin"])
+def test_ids_in_query_args_and_form_fields_beyond_the_column(english_client, rows, value):
+    admin = english_client(rows["admin"])
     assert admin.get(f"/admin/flags?sharer={value}").status_code == 200
-    buyer = english(rows["buyer"])
+    buyer = english_client(rows["buyer"])
     assert buyer.post("/cart/add", data={"product_id": value}).status_code == 404
-    sharer = english(rows["sharer"])
+    sharer = english_client(rows["sharer"])
     assert sharer.post("/me/shop/items", data={"product_id": value}).status_code == 404
     form = {
         "name": "新商家",
@@ -91,10 +81,10 @@ def test_ids_in_query_args_and_form_fields_beyond_the_column(english, rows, valu
     assert "Choose a main category." in response.get_data(as_text=True)
 
 
-def test_nul_in_a_form_field_is_a_message_at_the_field(app, english, user_client, rows):
+def test_nul_in_a_form_field_is_a_message_at_the_field(app, english_client, user_client, rows):
     """PostgreSQL refuses NUL in text (a 500 before); SQLite stored it. Now the form comes back
     with the message at the field and the text without the NUL, and nothing is stored."""
-    admin = english(rows["admin"])
+    admin = english_client(rows["admin"])
     response = admin.post("/admin/reviews/words", data={"word": "违禁\x00词"})
     assert response.status_code == 200
     page = response.get_data(as_text=True)

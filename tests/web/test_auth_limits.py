@@ -148,7 +148,14 @@ def test_payout_account_password_is_limited_per_user_not_per_session(app, user_c
     assert first.post("/me/earnings/account", data=account_form("guess-1")).status_code == 200
     assert second.post("/auth/password", data=password_form("guess-2")).status_code == 200
     # A new session (sign in again) does not reset the count, nor does the other form.
-    assert third.post("/me/earnings/account", data=account_form("guess-3")).status_code == 429
+    refused = third.post("/me/earnings/account", data=account_form("guess-3"))
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    page = refused.get_data(as_text=True)
+    form = account_form("guess-3")
+    # The form comes back with what was typed (never the password) and how long to wait.
+    assert f'value="{form["account_name"]}"' in page
+    assert f'value="{form["account_number"]}"' in page
+    assert "guess-3" not in page and "分钟后再试" in page
 
 
 # --- sign-up -------------------------------------------------------------------------------

@@ -6,15 +6,11 @@ stranger elsewhere typing wrong passwords does not lock the owner out) and per a
 everywhere (LOGIN_LIMIT_PER_ACCOUNT, a much higher ceiling against guessing spread over many
 addresses). Sign-up counts the accounts it creates (SIGNUP_LIMIT_PER_IP), not the attempts."""
 
-import time
-
 from flask import current_app, g, request
-from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 
 from shop.accounts import accounts
 from shop.platform.errors import ValidationError
-from shop.platform.extensions import limiter
 
 
 def _account_value() -> str:
@@ -58,20 +54,3 @@ def login_limit_account() -> str:
 
 def signup_limit() -> str:
     return current_app.config["SIGNUP_LIMIT_PER_IP"]
-
-
-def retry_after() -> int:
-    """Seconds until the limit this request broke resets (at least 1)."""
-    limit = limiter.current_limit
-    if limit is None:
-        return 60
-    return max(1, int(limit.reset_at - time.time()))
-
-
-def wait_text(seconds: int) -> str:
-    """How long to wait, in the reader's language ("try again in 5 minutes."), rounded up to
-    whole minutes from a minute on; it completes a sentence of the caller's."""
-    if seconds >= 60:
-        minutes = (seconds + 59) // 60
-        return ngettext("try again in %(num)d minute.", "try again in %(num)d minutes.", minutes)
-    return ngettext("try again in %(num)d second.", "try again in %(num)d seconds.", seconds)

@@ -26,8 +26,10 @@ from shop.web.common import (
     cookie_secure,
     now,
     reauth_limit,
+    retry_after_seconds,
     safe_next,
     show_domain_error,
+    wait_text,
 )
 
 
@@ -192,8 +194,8 @@ def password_change():
 def _too_many(error):
     """A limit of these forms was reached: the same form again, with what was typed (never a
     password) and a form-level message saying how long to wait, instead of the bare 429 page."""
-    seconds = limits.retry_after()
-    wait = limits.wait_text(seconds)
+    seconds = retry_after_seconds() or 60
+    wait = wait_text(seconds)
     if request.endpoint == "auth.signup":
         message = _("Too many accounts were created from this network; %(wait)s", wait=wait)
         body, _status = _render_signup(SignUpForm(), message)

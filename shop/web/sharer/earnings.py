@@ -14,7 +14,15 @@ from shop.money.models import PayoutMethod
 from shop.orders import checkout
 from shop.platform.errors import DomainError, ValidationError
 from shop.platform.extensions import db
-from shop.web.common import money, now, reauth_limit, show_domain_error
+from shop.web.common import (
+    money,
+    now,
+    reauth_limit,
+    retry_after_seconds,
+    show_domain_error,
+    too_many_page,
+    wait_text,
+)
 from shop.web.sharer import bp
 from shop.web.sharer.forms import PayoutAccountForm, PayoutRequestForm
 
@@ -126,3 +134,25 @@ def payout_account():
             return redirect(url_for("sharer.earnings_page"), code=303)
     form.password.data = ""
     return render_template("sharer/payout_account.html", form=form, account=account)
+
+
+@bp.errorhandler(429)
+def _too_many(error):
+    """Too many wrong passwords on the payout account form: the same form again, with what was
+    typed (never the password) and how long to wait; any other limit here gets the 429 page."""
+    if request.endpoint != "sharer.payout_account":
+        return too_many_page()
+    seconds = retry_after_seconds() or 60
+    form = PayoutAccountForm()
+    form.method.choices = [(m.value, str(payouts.METHOD_LABELS[m])) for m in PayoutMethod]
+    form.password.data = ""
+    message = _(
+        "Too many wrong passwords. To protect your account, %(wait)s", wait=wait_text(seconds)
+    )
+    body = render_template(
+        "sharer/payout_account.html",
+        form=form,
+        account=payouts.account_of(current_user._get_current_object()),
+        form_error=message,
+    )
+    return body, 429, {"Retry-After": str(seconds)}
