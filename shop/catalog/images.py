@@ -137,6 +137,15 @@ def store_image(data: bytes, *, field: str = "image", uploaded_by_id: int | None
     return image
 
 
+def lock_uploads(uploads: list[bytes]) -> None:
+    """Take the content-hash locks of several uploads at once, in one order (by hash), before
+    storing any of them. Two requests storing the same new pictures in opposite orders then wait
+    for each other instead of deadlocking on PostgreSQL; ``store_image`` takes each lock again
+    (advisory locks stack within a transaction)."""
+    for digest in sorted({hashlib.sha256(data).hexdigest() for data in uploads if data}):
+        _lock_digest(db.session, digest)
+
+
 def _encode_within(picture: PILImage.Image, quality: int) -> bytes:
     """WebP at ``quality``, or at a lower quality (a multiple of 10, at least 30) when that is
     needed to fit the phone budget (MAX_DISPLAY_IMAGE_BYTES: the main image of a page must

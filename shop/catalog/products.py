@@ -232,6 +232,7 @@ def add_images(product: Product, uploads: list[bytes], *, merchant: Merchant) ->
     limit = current_app.config["MAX_PRODUCT_IMAGES"]
     if len(product.images) + len(uploads) > limit:
         raise ValidationError(_l("A product has at most %(n)d images.", n=limit), "images")
+    images.lock_uploads(uploads)
     stored = [
         images.store_image(data, field="images", uploaded_by_id=merchant.user_id)
         for data in uploads

@@ -169,6 +169,7 @@ def _disclosure(order: Order) -> Disclosure:
 def _store_photos(photos: list[bytes], review: Review, author: User, rules: Rules) -> None:
     if len(photos) > rules.max_photos:
         raise ValidationError(_l("At most %(n)d photos.", n=rules.max_photos), "photos")
+    images.lock_uploads(photos)
     for position, data in enumerate(photos):
         image = images.store_image(data, field="photos", uploaded_by_id=author.id)
         review.photos.append(ReviewPhoto(image_id=image.id, position=position))

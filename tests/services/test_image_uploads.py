@@ -3,6 +3,7 @@ failed or concurrent upload leaves behind (files on disk, image positions)."""
 
 import io
 import struct
+import threading
 import zlib
 
 import pytest
@@ -204,6 +205,48 @@ def test_four_uploads_at_once_to_one_product_each_get_a_position(app):
         assert [position for position, _ in rows] == [0, 1, 2, 3, 4]
         for _position, digest in rows:
             assert all(path.is_file() for path in files_of(digest))
+        invariants.check(db.session)
+
+
+def test_the_same_new_pictures_in_opposite_orders_at_once_do_not_deadlock(app, monkeypatch):
+    """Two products get the same two new pictures at the same moment, in opposite orders. Each
+    request stores its first picture, then both wait for each other (up to 2 s) before storing
+    the second: taking each picture's lock only as it is stored, that is a deadlock on
+    PostgreSQL (one request fails); taking both locks up front in one order, the second request
+    waits for the first to commit."""
+    with app.app_context():
+        first, second = make_product(), make_product()
+        ids = [(first.id, first.merchant_id), (second.id, second.merchant_id)]
+        db.session.commit()
+    pictures = [png_bytes(size=(120, 90), color=(9, 9, 200)), png_bytes(size=(90, 120))]
+    both_stored_one = threading.Barrier(2)
+    real_store = images.store_image
+    stored_here = threading.local()
+
+    def store(data, **kwargs):
+        image = real_store(data, **kwargs)
+        if not getattr(stored_here, "once", False):
+            stored_here.once = True
+            try:
+                both_stored_one.wait(timeout=2)
+            except threading.BrokenBarrierError:
+                pass  # the other request is waiting for this one's locks: go on
+        return image
+
+    monkeypatch.setattr(images, "store_image", store)
+
+    def upload(i):
+        product_id, merchant_id = ids[i]
+        product = db.session.get(Product, product_id)
+        merchant = db.session.get(Merchant, merchant_id)
+        order = pictures if i == 0 else pictures[::-1]
+        products.add_images(product, order, merchant=merchant)
+        return "ok"
+
+    results, _seconds = race(app, 2, upload)
+    assert results == ["ok", "ok"], results
+    with app.app_context():
+        assert db.session.execute(select(func.count(Image.id))).scalar_one() == 4  # 2 + 2 new
         invariants.check(db.session)
 
 
