@@ -254,6 +254,14 @@ def second_factor_start():
     return redirect(url_for("auth.second_factor_setup"))
 
 
+@bp.route("/second-factor/cancel", methods=["POST"])
+def second_factor_cancel():
+    """Give up a sign-in waiting for its second step (the browser was never signed in)."""
+    if FlaskForm().validate_on_submit():
+        session.pop(PENDING_KEY, None)
+    return redirect(url_for("auth.signin"))
+
+
 def _grouped(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
