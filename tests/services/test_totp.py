@@ -69,7 +69,7 @@ def test_a_code_of_a_used_step_is_refused(ctx):
     factor, _codes = enrolled(user, NOW - timedelta(minutes=5))
     code = code_at(factor, NOW)
     assert totp.verify(user, code, now=NOW) == "totp"
-    with pytest.raises(ValidationError, match="already used"):
+    with pytest.raises(ValidationError, match="已使用"):
         totp.verify(user, code, now=NOW)
     # An earlier step than the last one used is refused too (within the window).
     with pytest.raises(ValidationError):
@@ -96,7 +96,7 @@ def test_recovery_code_works_once_and_is_audited(ctx):
     user = make_user(is_admin=True)
     _factor, codes = enrolled(user)
     assert totp.verify(user, codes[3].upper().replace("-", " "), now=NOW) == "recovery"
-    with pytest.raises(ValidationError, match="already used"):
+    with pytest.raises(ValidationError, match="已使用"):
         totp.verify(user, codes[3], now=NOW)
     assert totp.unused_recovery_codes(user) == 9
     (entry,) = audits("second_factor.recovery_use")
