@@ -44,9 +44,9 @@ def in_wechat() -> bool:
 
 @bp.app_template_global()
 def wechat_signin_available() -> bool:
-    """Whether to show the WeChat sign-in button: configured, and inside WeChat's browser
-    (the only place its authorize page works)."""
-    return settings() is not None and in_wechat()
+    """Whether to show the WeChat sign-in button: configured, inside WeChat's browser (the
+    only place its authorize page works), and no verified WeChat identity waiting already."""
+    return settings() is not None and in_wechat() and pending_identity() is None
 
 
 def _message(title: str, message: str, status: int):
@@ -56,7 +56,9 @@ def _message(title: str, message: str, status: int):
             "auth/message.html",
             title=title,
             message=message,
-            retry_url=url_for("auth.wechat_start", next=again) if settings() else None,
+            retry_url=url_for("auth.wechat_start", next=again)
+            if wechat_signin_available()
+            else None,
         ),
         status,
     )
