@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 
+from shop.accounts.signin_models import SecondFactor
+from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from tests.browser.conftest import WECHAT_UA, serving, snap
 from tests.factories import DEFAULT_PASSWORD, make_user
@@ -31,6 +33,10 @@ def server(sqlite_template, tmp_path, fake):
         with live.app.app_context():
             make_user(phone="13700000001", display_name="管理员", is_admin=True)
             make_user(phone="13700000004", display_name="小李")
+            ops = make_user(phone="13700000005", display_name="运营小张", is_admin=True)
+            db.session.add(
+                SecondFactor(user_id=ops.id, secret=pyotp.random_base32(), confirmed_at=utcnow())
+            )
             db.session.commit()
         yield live
 
@@ -83,7 +89,13 @@ def test_admin_sets_up_the_second_factor_then_signs_in_with_a_code(server, new_p
     page.goto(f"{base}/admin/second-factors")
     page.get_by_role("heading", name="两步验证").wait_for()
     page.get_by_text("管理员").first.wait_for()
-    snap(page, "06-admin-list", folder=SHOTS)
+    page.get_by_role("button", name="重置").click()  # no reason: refused, with a message
+    page.get_by_text("请填写原因。").wait_for()
+    snap(page, "06-admin-list-reason-missing", folder=SHOTS)
+    page.get_by_label("理由（记入审计日志）").fill("手机丢失，已电话核实")
+    page.get_by_role("button", name="重置").click()
+    page.get_by_text("已重置 运营小张 的两步验证。").wait_for()
+    snap(page, "07-admin-list-reset", folder=SHOTS)
 
 
 def test_wechat_sign_in_binds_once_then_signs_in_directly(server, new_phone, fake):
