@@ -266,3 +266,19 @@ def test_a_pending_sign_in_can_be_cancelled(admin_app):
     assert "/auth/second-factor/cancel" in page
     assert client.post("/auth/second-factor/cancel").headers["Location"] == "/auth/signin"
     assert client.get("/auth/second-factor/setup").headers["Location"] == "/auth/signin"
+
+
+def test_create_admin_explains_the_second_factor(app):
+    args = ["create-admin", "--account", "13900000009", "--password", "tea-and-cake-7"]
+
+    def run():
+        with app.app_context():  # as the command line runs it
+            result = app.test_cli_runner().invoke(args=args)
+            db.session.remove()
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "not required here" in run()
+    app.config["STAFF_TOTP_REQUIRED"] = True
+    output = run()
+    assert "required for administrators" in output and "recovery codes" in output
