@@ -282,3 +282,21 @@ def test_create_admin_explains_the_second_factor(app):
     app.config["STAFF_TOTP_REQUIRED"] = True
     output = run()
     assert "required for administrators" in output and "recovery codes" in output
+
+
+def test_the_set_up_guard_leaves_shared_media_without_a_session(admin_app, user_client):
+    from tests.factories import make_product
+    from tests.web.test_delivery import image_url_name
+
+    with admin_app.app_context():
+        product = make_product()
+        name = image_url_name(product.images[0].image)
+        admin = db.session.execute(select(User).where(User.phone == ADMIN_PHONE)).scalar_one()
+        db.session.commit()
+    admin_app.config["STAFF_TOTP_REQUIRED"] = False
+    client = user_client(admin)
+    admin_app.config["STAFF_TOTP_REQUIRED"] = True
+    with client.get(f"/media/{name}") as answer:
+        assert answer.status_code == 200
+        assert "Cookie" not in answer.headers.get("Vary", "")
+    assert client.get("/").headers["Location"] == "/auth/second-factor/setup"

@@ -34,7 +34,7 @@ from shop.catalog import merchants
 from shop.platform.errors import DomainError, ValidationError
 from shop.platform.extensions import db, limiter
 from shop.web.auth import bp
-from shop.web.common import now, safe_next, show_domain_error
+from shop.web.common import SESSIONLESS_ENDPOINTS, now, safe_next, show_domain_error
 from shop.web.forms import FlaskForm
 
 PENDING_KEY = "second_step"
@@ -337,6 +337,7 @@ def _setup_first():
     requirement was turned on) can do nothing else until it is set up."""
     if (
         request.endpoint in SETUP_ALLOWED
+        or request.endpoint in SESSIONLESS_ENDPOINTS  # never read the session there
         or not admins_required()
         or not current_user.is_authenticated
         or not current_user.is_admin
