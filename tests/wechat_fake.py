@@ -123,6 +123,8 @@ class FakeWeChat:
         }
         if scope == "snsapi_userinfo" and user.get("unionid"):
             answer["unionid"] = user["unionid"]
+        if user.get("is_snapshotuser"):
+            answer["is_snapshotuser"] = 1  # 快照页模式: a virtual account
         return self._json(answer)
 
     def _userinfo(self, query):

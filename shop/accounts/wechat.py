@@ -38,12 +38,14 @@ RESPONSE_LIMIT = 64 * 1024
 
 
 class WeChatError(DomainError):
-    """WeChat refused or could not be reached. ``errcode`` is WeChat's number (None for a
-    network failure or an answer that is not the documented JSON)."""
+    """WeChat refused or could not be reached. ``errcode`` is WeChat's number, when it sent
+    one; ``gateway`` is True when WeChat could not be reached or answered something that is
+    not the documented JSON (the user can only try again later)."""
 
-    def __init__(self, message, errcode: int | None = None):
+    def __init__(self, message, errcode: int | None = None, *, gateway: bool = False):
         super().__init__(message)
         self.errcode = errcode
+        self.gateway = gateway
 
 
 @dataclass(frozen=True)
@@ -102,15 +104,19 @@ def _get_json(settings: Settings, path: str, params: dict) -> dict:
         with urllib.request.urlopen(url, timeout=settings.timeout) as response:  # noqa: S310
             body = response.read(RESPONSE_LIMIT + 1)
     except (urllib.error.URLError, TimeoutError, OSError) as error:
-        raise WeChatError(_l("WeChat could not be reached. Please try again.")) from error
+        raise WeChatError(
+            _l("WeChat could not be reached. Please try again."), gateway=True
+        ) from error
     try:
         answer = json.loads(body[:RESPONSE_LIMIT].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise WeChatError(
-            _l("WeChat sent an answer we could not read. Please try again.")
+            _l("WeChat sent an answer we could not read. Please try again."), gateway=True
         ) from error
     if not isinstance(answer, dict):
-        raise WeChatError(_l("WeChat sent an answer we could not read. Please try again."))
+        raise WeChatError(
+            _l("WeChat sent an answer we could not read. Please try again."), gateway=True
+        )
     errcode = answer.get("errcode")
     if errcode not in (None, 0):
         if errcode == CODE_USED:
@@ -145,7 +151,9 @@ def fetch_user(settings: Settings, code: str) -> WeChatUser:
     )
     openid = _text(token, "openid")
     if openid is None or not isinstance(token.get("access_token"), str):
-        raise WeChatError(_l("WeChat sent an answer we could not read. Please try again."))
+        raise WeChatError(
+            _l("WeChat sent an answer we could not read. Please try again."), gateway=True
+        )
     if token.get("is_snapshotuser") == 1:
         # 快照页模式: a virtual account from a page preview, not a real person to bind.
         raise WeChatError(_l("Open the page in WeChat (not the preview) to sign in."))
@@ -158,7 +166,9 @@ def fetch_user(settings: Settings, code: str) -> WeChatUser:
             {"access_token": token["access_token"], "openid": openid, "lang": "zh_CN"},
         )
         if profile.get("openid") != openid:
-            raise WeChatError(_l("WeChat sent an answer we could not read. Please try again."))
+            raise WeChatError(
+                _l("WeChat sent an answer we could not read. Please try again."), gateway=True
+            )
         nickname = _text(profile, "nickname", 40)
         unionid = _text(profile, "unionid") or unionid
     return WeChatUser(openid=openid, unionid=unionid, nickname=nickname)

@@ -282,3 +282,12 @@ def test_fetch_user_against_the_fake(wx_app, fake):
             info, redirect_uri="http://localhost/cb", state="s2"))).query)["code"][0]  # fmt: skip
         assert wechat.fetch_user(info, code) == wechat.WeChatUser("o-2", "u-2", "阿强")
         assert db.session.execute(select(func.count(WeChatIdentity.id))).scalar_one() == 0
+
+
+def test_snapshot_page_virtual_user_is_not_bound(wx_app, fake):
+    fake.user = {"openid": "o-snapshot", "is_snapshotuser": 1}
+    client = wx_app.test_client()
+    client.set_cookie("lang", "en")
+    response = wechat_signin(client)
+    assert response.status_code == 400 and "not the preview" in response.get_data(as_text=True)
+    assert identities(wx_app) == [] and not signed_in_as(client)

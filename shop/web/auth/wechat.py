@@ -112,7 +112,7 @@ def wechat_callback():
     try:
         who = wechat.fetch_user(config, code[:128])
     except wechat.WeChatError as error:
-        status = 502 if error.errcode is None else 400
+        status = 502 if error.gateway else 400
         return _message(_("WeChat sign-in did not work"), error.message, status)
     # The calls to WeChat are done: only now take the write lock (SQLite), for a short time.
     db.session.rollback()
