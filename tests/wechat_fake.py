@@ -27,6 +27,8 @@ class FakeWeChat:
     requests: list = field(default_factory=list)
     #: When set, the access_token endpoint answers this errcode once.
     fail_token_with: int | None = None
+    #: When set, the access_token endpoint answers an HTML error page once (a broken proxy).
+    garble_next: bool = False
     codes: dict = field(default_factory=dict)  # code -> {"user", "scope", "used"}
     tokens: dict = field(default_factory=dict)  # access_token -> (user, scope)
 
@@ -102,6 +104,9 @@ class FakeWeChat:
             return self._json({"errcode": 40125, "errmsg": "invalid appsecret"})
         if query.get("grant_type") != "authorization_code":
             return self._json({"errcode": 40002, "errmsg": "invalid grant_type"})
+        if self.garble_next:
+            self.garble_next = False
+            return 200, {"Content-Type": "text/html"}, b"<html>Bad Gateway</html>"
         if self.fail_token_with is not None:
             errcode, self.fail_token_with = self.fail_token_with, None
             return self._json({"errcode": errcode, "errmsg": "system error"})

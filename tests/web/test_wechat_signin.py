@@ -291,3 +291,12 @@ def test_snapshot_page_virtual_user_is_not_bound(wx_app, fake):
     response = wechat_signin(client)
     assert response.status_code == 400 and "not the preview" in response.get_data(as_text=True)
     assert identities(wx_app) == [] and not signed_in_as(client)
+
+
+def test_an_answer_that_is_not_json_shows_a_message(wx_app, fake):
+    fake.garble_next = True
+    client = wx_app.test_client()
+    client.set_cookie("lang", "en")
+    response = wechat_signin(client)
+    assert response.status_code == 502 and "could not read" in response.get_data(as_text=True)
+    assert identities(wx_app) == []
