@@ -300,3 +300,16 @@ def test_the_set_up_guard_leaves_shared_media_without_a_session(admin_app, user_
         assert answer.status_code == 200
         assert "Cookie" not in answer.headers.get("Vary", "")
     assert client.get("/").headers["Location"] == "/auth/second-factor/setup"
+
+
+def test_make_serve_requires_the_second_factor_and_make_run_does_not():
+    from shop import PROJECT_ROOT
+    from shop.platform.config import Defaults
+
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    serve = makefile.split("\nserve:")[1].split("\n\n")[0]
+    run = makefile.split("\nrun:")[1].split("\n\n")[0]
+    assert "SHOP_STAFF_TOTP_REQUIRED=$${SHOP_STAFF_TOTP_REQUIRED:-true}" in serve
+    assert "TOTP" not in run and Defaults.STAFF_TOTP_REQUIRED is False
+    production = (PROJECT_ROOT / "docs" / "production.md").read_text()
+    assert "SHOP_STAFF_TOTP_REQUIRED=true" in production
