@@ -313,3 +313,15 @@ def test_make_serve_requires_the_second_factor_and_make_run_does_not():
     assert "TOTP" not in run and Defaults.STAFF_TOTP_REQUIRED is False
     production = (PROJECT_ROOT / "docs" / "production.md").read_text()
     assert "SHOP_STAFF_TOTP_REQUIRED=true" in production
+
+
+def test_account_page_offers_the_second_factor_to_staff_only(app, user_client):
+    with app.app_context():
+        buyer = make_user()
+        merchant = make_merchant().user
+        admin = make_user(is_admin=True)
+        db.session.commit()
+    link = "/auth/second-factor/manage"
+    assert link not in user_client(buyer).get("/auth/account").get_data(as_text=True)
+    assert link in user_client(merchant).get("/auth/account").get_data(as_text=True)
+    assert link in user_client(admin).get("/auth/account").get_data(as_text=True)

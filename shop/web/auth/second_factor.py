@@ -85,6 +85,15 @@ def may_enrol(user: User) -> bool:
     return user.is_admin or merchants.merchant_of(user) is not None
 
 
+@bp.app_template_global()
+def second_factor_offered() -> bool:
+    """Whether the account page links to the second factor: staff only (or anyone who has it)."""
+    if not current_user.is_authenticated:
+        return False
+    user = current_user._get_current_object()
+    return may_enrol(user) or totp.is_enrolled(user)
+
+
 def gate(user: User, *, next_target: str | None = None) -> None:
     """Called before a sign-in completes. Returns when no second step is needed; otherwise
     commits what the sign-in wrote so far, leaves the browser signed out with a pending marker
