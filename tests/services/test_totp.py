@@ -146,3 +146,36 @@ def test_requirement_covers_admins_when_on_and_anyone_enrolled(ctx):
 def test_qr_is_a_png_data_uri():
     uri = totp.qr_data_uri("otpauth://totp/x?secret=ABC")
     assert uri.startswith("data:image/png;base64,iVBOR")
+
+
+def test_two_requests_with_the_same_code_pass_once(app):
+    import threading
+
+    from shop.accounts.models import User
+    from shop.platform import db as dbsetup
+
+    with app.app_context():
+        user = make_user(is_admin=True)
+        factor, _codes = enrolled(user, NOW - timedelta(minutes=5))
+        code, user_id = code_at(factor, NOW), user.id
+        db.session.commit()
+    barrier, results = threading.Barrier(2), []
+
+    def attempt():
+        with app.app_context(), dbsetup.writing():
+            barrier.wait()
+            try:
+                results.append(totp.verify(db.session.get(User, user_id), code, now=NOW))
+                db.session.commit()
+            except ValidationError:
+                db.session.rollback()
+                results.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(results) == ["refused", "totp"]
