@@ -39,10 +39,12 @@ run: install translations
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # Production (docs/production.md): no demo data; gunicorn with gunicorn.conf.py (sync
-# workers, 2 x cores + 1 unless SHOP_WORKERS is set), one JSON log line per request.
+# workers, 2 x cores + 1 unless SHOP_WORKERS is set), one JSON log line per request, and
+# administrators must sign in with a second factor (SHOP_STAFF_TOTP_REQUIRED).
 serve: $(VENV)/.installed-redis translations
 	$(BIN)/flask db upgrade
 	HOST=$(HOST) PORT=$(PORT) SHOP_REQUEST_LOG=$${SHOP_REQUEST_LOG:-true} \
+		SHOP_STAFF_TOTP_REQUIRED=$${SHOP_STAFF_TOTP_REQUIRED:-true} \
 		exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install-test translations

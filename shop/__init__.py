@@ -15,6 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODEL_MODULES = (
     "shop.platform.models",
     "shop.accounts.models",
+    "shop.accounts.signin_models",
     "shop.catalog.models",
     "shop.sharing.models",
     "shop.teams.models",

@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
-from shop.accounts import accounts
+from shop.accounts import accounts, totp
 from shop.accounts.models import User
 from shop.demo import seed as demo
 from shop.money import fraud, ledger, sales
@@ -211,3 +211,24 @@ def create_admin_command(account: str, name: str, password: str) -> None:
     except ValidationError as error:
         raise click.ClickException(str(error.message)) from None
     click.echo(f"Admin ready: {user.account_label} ({user.display_name})")
+    click.echo(_second_factor_note(user))
+
+
+def _second_factor_note(user: User) -> str:
+    """What the new admin meets at the first sign-in: the second factor, or why not."""
+    if totp.is_enrolled(user):
+        return "Two-step verification: already set up for this account (its codes still apply)."
+    if current_app.config["STAFF_TOTP_REQUIRED"]:
+        return (
+            "Two-step verification is required for administrators (STAFF_TOTP_REQUIRED).\n"
+            "At the first sign-in, after the password, the site shows a QR code: scan it with\n"
+            "an authenticator app (Google Authenticator, Microsoft Authenticator or\n"
+            "腾讯身份验证器), "
+            "enter the 6-digit code, and keep the ten recovery codes it shows once.\n"
+            "Nothing else opens until this is done. Lost phone and codes: another admin resets it\n"
+            "at /admin/second-factors (docs/production.md)."
+        )
+    return (
+        "Two-step verification is not required here (STAFF_TOTP_REQUIRED is off; `make serve`\n"
+        "and production turn it on). The admin can set it up at /auth/second-factor/manage."
+    )

@@ -188,3 +188,27 @@ class Defaults:
     #: redirect or link is built on a host a client made up. Empty (the default): any host.
     #: SHOP_TRUSTED_HOSTS='["shop.example.cn"]' (JSON), or names separated by commas.
     TRUSTED_HOSTS: list[str] | None = None
+
+    # The staff second factor (shop.accounts.totp, docs/production.md).
+    #: Administrators must set up an authenticator app (TOTP) and enter its code after the
+    #: password. Off by default (the demo admin of `make run` signs in with the password);
+    #: `make serve` and production turn it on. Anyone who set it up (a merchant may) is
+    #: always asked for the code, whatever this says.
+    STAFF_TOTP_REQUIRED = False
+    #: The name the authenticator app shows next to the codes.
+    STAFF_TOTP_ISSUER = "分享小店 Fenxiang"
+    #: Wrong codes one account may type at the second step (and when regenerating recovery
+    #: codes), from anywhere, before it has to wait.
+    SECOND_FACTOR_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    #: Seconds between the password and the code: after that, the sign-in starts again.
+    SECOND_FACTOR_PENDING_SECONDS = 300
+
+    # 微信授权登录 (shop.accounts.wechat). Off unless both the AppID and the secret are set.
+    #: The official account (公众号) AppID and AppSecret.
+    WECHAT_APP_ID: str | None = None
+    WECHAT_APP_SECRET: str | None = None
+    #: snsapi_base (silent, openid only) or snsapi_userinfo (asks; nickname and unionid).
+    WECHAT_OAUTH_SCOPE = "snsapi_base"
+    WECHAT_OAUTH_AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    WECHAT_API_BASE = "https://api.weixin.qq.com"
+    WECHAT_API_TIMEOUT_SECONDS = 5

@@ -19,7 +19,7 @@ from shop.platform.errors import ValidationError
 from shop.platform.extensions import csrf, db, limiter
 from shop.platform.i18n import normalize_locale
 from shop.teams import teams
-from shop.web.auth import bp, limits
+from shop.web.auth import bp, limits, second_factor, wechat
 from shop.web.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
 from shop.web.common import (
     INVITE_SESSION_KEY,
@@ -45,8 +45,14 @@ def _renew_csrf_token() -> None:
     g.pop(field, None)
 
 
-def _sign_in(user) -> None:
+def _sign_in(user, *, second_factor_checked: bool = False, next_target: str | None = None) -> None:
+    """Every sign-in ends here (password, sign-up, WeChat, any other way). A user who owes a
+    second step is sent to it instead (``second_factor.gate`` aborts with a redirect); a WeChat
+    identity verified before this sign-in is bound to the account."""
+    if not second_factor_checked:
+        second_factor.gate(user, next_target=next_target)
     accounts.start_session(user, now=now())
+    wechat.bind_pending(user)
     db.session.commit()
     login_user(user, remember=False)
     _renew_csrf_token()
@@ -199,6 +205,9 @@ def _too_many(error):
     if request.endpoint == "auth.signup":
         message = _("Too many accounts were created from this network; %(wait)s", wait=wait)
         body, _status = _render_signup(SignUpForm(), message)
+    elif request.endpoint.startswith("auth.second_factor"):
+        message = _("Too many wrong codes. To protect your account, %(wait)s", wait=wait)
+        body = second_factor.too_many(message)
     elif request.endpoint == "auth.password_change":
         message = _("Too many wrong passwords. To protect your account, %(wait)s", wait=wait)
         body = render_template("auth/password.html", form=PasswordChangeForm(), form_error=message)
