@@ -3,6 +3,7 @@ setting is filled in), choosing how the buyer pays from where they are, and turn
 gateway reports into the shop's :class:`~shop.orders.payments.PaymentNotice`."""
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from shop.orders.gateways.alipay import Alipay
 from shop.orders.gateways.base import Charge, GatewayError, TradeState
@@ -103,9 +104,8 @@ def charge(adapter, order: Order, *, client: Client, return_url: str) -> Charge:
         )
         if channel == "h5":
             # WeChat's cashier sends the buyer back here when done (documented redirect_url).
-            from urllib.parse import quote
-
-            return Charge(redirect_url=f"{made.redirect_url}&redirect_url={quote(return_url)}")
+            back = quote(return_url, safe="")
+            return Charge(redirect_url=f"{made.redirect_url}&redirect_url={back}")
         return made
     if isinstance(adapter, Alipay):
         channel = "wap" if client.on_phone else "page"
@@ -131,3 +131,9 @@ def for_app(app) -> dict:
     if found is None:
         found = app.extensions["fenxiang.gateways"] = build(app.config)
     return found
+
+
+def for_app_current() -> dict:
+    from flask import current_app
+
+    return for_app(current_app._get_current_object())

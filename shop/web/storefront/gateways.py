@@ -73,9 +73,8 @@ def gateway_pay(order_id: int):
         return render_template("storefront/gateway_pay.html", **page, open_in_browser=True)
     if adapter.name == "wechatpay" and client.in_wechat and not client.openid:
         return render_template("storefront/gateway_pay.html", **page, needs_wechat_sign_in=True)
-    return_url = url_for(
-        "storefront.gateway_return", provider=adapter.name, order=order.number, _external=True
-    )
+    # The gateway sends the browser back to the shop's public address, whatever host served us.
+    return_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + back
     try:
         made = providers.charge(adapter, order, client=client, return_url=return_url)
     except GatewayError as error:
@@ -174,8 +173,16 @@ def alipay_notify():
     return "success", 200, {"Content-Type": "text/plain"}  # documented: stops the retries
 
 
+@bp.app_template_global("gateway_label")
+def gateway_label(name: str) -> str:
+    return {"wechatpay": _("WeChat Pay"), "alipay": _("Alipay")}.get(name, name)
+
+
+@bp.app_template_global("gateway_refunds_in_progress")
 def refunds_in_progress(order: Order) -> list[GatewayRefund]:
     """What the order page shows while money is on its way back."""
+    if order.payment_provider not in flow.GATEWAYS:
+        return []
     return list(
         db.session.execute(
             select(GatewayRefund).where(
