@@ -2,7 +2,7 @@
 and buyers' saved addresses."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -234,3 +234,28 @@ class GatewayRefund(db.Model):
     done_at: Mapped[datetime | None]
 
     order: Mapped[Order] = relationship()
+
+
+class ReconciliationItem(db.Model):
+    """A difference between a gateway's daily bill and what we recorded. Unique per provider,
+    day, subject and reference, so running the reconciliation again adds nothing."""
+
+    __tablename__ = "reconciliation_items"
+    __table_args__ = (UniqueConstraint("provider", "day", "subject", "reference", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    day: Mapped[date]
+    #: missing_ours (in their bill, not recorded here), missing_theirs, amount_mismatch
+    kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(10))  #: payment or refund
+    reference: Mapped[str] = mapped_column(String(64))  #: trade id or refund number
+    order_number: Mapped[str] = mapped_column(String(24))
+    ours_cents: Mapped[int | None]
+    theirs_cents: Mapped[int | None]
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str] = mapped_column(String(200), default="")
+
+    resolved_by: Mapped[User | None] = relationship()

@@ -294,3 +294,41 @@ class FakeWeChatPay:
         return self.callback(
             f"REFUND.{status}" if status != "SUCCESS" else "REFUND.SUCCESS", resource
         )
+
+    BILL_HEADER = (
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+        "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+        "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+        "费率备注"
+    )
+
+    def write_bill(self, *, payments=(), refunds=()) -> None:
+        """The day's bill in the documented layout: payments as (order number, amount in fen
+        or None for the trade's own), refunds as refund numbers."""
+
+        def yuan(cents):
+            return f"{cents // 100}.{cents % 100:02d}"
+
+        lines = [self.BILL_HEADER]
+        for number, amount in payments:
+            trade = self.trades[number]
+            total = trade["amount"]["total"] if amount is None else amount
+            lines.append(
+                f"`2026-12-05 10:00:00,`{self.appid},`{self.mchid},`0,`,`{trade['transaction_id']},"
+                f"`{number},`o1,`{trade['trade_type']},`SUCCESS,`CFT,`CNY,`{yuan(total)},`0.00,`0,"
+                f"`0,`0.00,`0.00,`,`,`商品,`,`0.00000,`0.60%,`{yuan(total)},`0.00,`"
+            )
+        for refund_number in refunds:
+            refund = self.refunds[refund_number]
+            amount = yuan(refund["amount"]["refund"])
+            lines.append(
+                f"`2026-12-05 11:00:00,`{self.appid},`{self.mchid},`0,`,"
+                f"`{refund['transaction_id']},`{refund['out_trade_no']},`o1,`NATIVE,`REFUND,`CFT,`CNY,`0.00,`0.00,"
+                f"`{refund['refund_id']},`{refund_number},`{amount},`0.00,`ORIGINAL,`SUCCESS,"
+                f"`商品,`,`0.00000,`0.60%,`0.00,`{amount},`"
+            )
+        lines.append(
+            "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+        )
+        lines.append("`0,`0.00,`0.00,`0.00,`0.00000,`0.00,`0.00")
+        self.bill_text = "\n".join(lines) + "\n"

@@ -1,16 +1,21 @@
-"""Admin: money going back through WeChat Pay and Alipay. Every refund the gateway has not
+"""Admin: money going back through WeChat Pay and Alipay, and the differences the daily
+reconciliation found. Every refund the gateway has not
 confirmed (waiting, or refused and being retried), and payments that arrived after their order
 was cancelled. An admin can send a refund again at once; the retry is audited."""
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import StringField
+from wtforms.validators import Optional
 
-from shop.orders.gateways import flow, providers
-from shop.orders.models import GatewayRefund
+from shop.orders.gateways import flow, providers, reconcile
+from shop.orders.models import GatewayRefund, ReconciliationItem
 from shop.platform import audit
 from shop.platform import db as dbsetup
+from shop.platform.errors import DomainError
 from shop.platform.extensions import db
 from shop.web.admin import bp
 from shop.web.common import now
@@ -72,3 +77,58 @@ def gateway_refund_retry(refund_id: int):
             _("The gateway refused the refund again (%(error)s).", error=refund.last_error), "error"
         )
     return redirect(url_for("admin.gateway_refunds"), code=303)
+
+
+class ResolveForm(FlaskForm):
+    note = StringField(_l("How it was resolved"), validators=[Optional()])
+
+
+@bp.route("/reconciliation")
+def reconciliation():
+    open_items = db.session.execute(
+        select(ReconciliationItem)
+        .where(ReconciliationItem.resolved_at.is_(None))
+        .order_by(ReconciliationItem.day.desc(), ReconciliationItem.id)
+        .limit(200)
+    ).scalars()
+    resolved = db.session.execute(
+        select(ReconciliationItem)
+        .where(ReconciliationItem.resolved_at.is_not(None))
+        .order_by(ReconciliationItem.resolved_at.desc())
+        .limit(50)
+    ).scalars()
+    return render_template(
+        "admin/reconciliation.html",
+        open_items=list(open_items),
+        resolved=list(resolved),
+        form=ResolveForm(),
+        failed_id=None,
+    )
+
+
+@bp.route("/reconciliation/<int:item_id>/resolve", methods=["POST"])
+def reconciliation_resolve(item_id: int):
+    item = db.session.get(ReconciliationItem, item_id)
+    if item is None:
+        abort(404)
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        reconcile.resolve(item, form.note.data, actor=current_user._get_current_object(), now=now())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        form.note.errors = [error.message]
+        open_items = db.session.execute(
+            select(ReconciliationItem).where(ReconciliationItem.resolved_at.is_(None))
+        ).scalars()
+        return render_template(
+            "admin/reconciliation.html",
+            open_items=list(open_items),
+            resolved=[],
+            form=form,
+            failed_id=item_id,
+        ), 400
+    flash(_("Marked as resolved."), "success")
+    return redirect(url_for("admin.reconciliation"), code=303)
