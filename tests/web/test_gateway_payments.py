@@ -319,3 +319,52 @@ def test_a_refund_refused_by_the_gateway_is_retried_and_shown_to_admins(app, gat
     assert "Every refund has gone through" in admin_client.get("/admin/gateway-refunds").get_data(
         as_text=True
     )
+
+
+def test_a_hundred_duplicate_callbacks_the_return_path_and_the_sweep_pay_once(
+    app, gateways, user_client
+):
+    import threading
+
+    from shop.orders.models import OrderEvent
+
+    wechat, _alipay = gateways
+    buyer, order_id, number = new_order(app, "wechatpay")
+    client = user_client(buyer)
+    client.get(f"/orders/{order_id}/pay/gateway", headers={"User-Agent": DESKTOP})
+    headers, body = wechat.pay(number)
+    barrier = threading.Barrier(102)
+    answers = []
+
+    def callback():
+        barrier.wait()
+        answers.append(notify_wechat(app.test_client(), headers, body).status_code)
+
+    def return_path():
+        barrier.wait()
+        answers.append(client.get(f"/payments/wechatpay/return?order={number}").status_code)
+
+    def sweep():
+        with app.app_context():
+            barrier.wait()
+            flow.sync(providers.for_app(app), now=utcnow() + timedelta(minutes=5))
+            db.session.remove()
+
+    threads = [threading.Thread(target=callback) for _ in range(100)]
+    threads += [threading.Thread(target=return_path), threading.Thread(target=sweep)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(set(answers)) == [204, 302] and len(answers) == 101
+    assert status_of(app, order_id) == S.PAID
+    assert paid_events(app, order_id) == 1
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(OrderEvent)
+                .where(OrderEvent.order_id == order_id, OrderEvent.to_status == "paid")
+            )
+            == 1
+        )

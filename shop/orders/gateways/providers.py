@@ -21,6 +21,13 @@ WECHATPAY_SETTINGS = (
     "WECHATPAY_PUBLIC_KEY_ID",
 )
 ALIPAY_SETTINGS = ("ALIPAY_APP_ID", "ALIPAY_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY")
+TEXT_SETTINGS = (
+    *WECHATPAY_SETTINGS,
+    *ALIPAY_SETTINGS,
+    "WECHATPAY_BASE_URL",
+    "ALIPAY_GATEWAY_URL",
+    "PUBLIC_BASE_URL",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,9 @@ def build(config) -> dict:
     """The configured gateway adapters by name (none when their settings are empty)."""
     base = (config.get("PUBLIC_BASE_URL") or "").rstrip("/")
     timeout = float(config.get("GATEWAY_TIMEOUT_SECONDS") or 10)
+    # Ids made of digits (商户号, app ids) arrive as numbers when an environment variable is
+    # read as JSON: every gateway setting is text.
+    config = {key: str(config[key]) for key in TEXT_SETTINGS if config.get(key)}
     found = {}
     if _filled(config, WECHATPAY_SETTINGS):
         found["wechatpay"] = WeChatPay(

@@ -40,7 +40,7 @@ def _buyer_openid(user) -> str:
     except ImportError:
         return ""
     lookup = getattr(wechat, "openid_for", None)
-    return lookup(user, current_app.config["WECHATPAY_APPID"]) or "" if lookup else ""
+    return lookup(user, str(current_app.config["WECHATPAY_APPID"])) or "" if lookup else ""
 
 
 def _own_order(order_id: int) -> Order:
