@@ -2,7 +2,7 @@
 money sent back, differences with the gateways' daily bills
 
 Revision ID: c3a9f0d1e2b4
-Revises: 689f6ecba346
+Revises: c7402e392354
 Create Date: 2026-12-06 04:45:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c3a9f0d1e2b4"
-down_revision = "689f6ecba346"
+down_revision = "c7402e392354"
 branch_labels = None
 depends_on = None
 
