@@ -1,8 +1,9 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
-`flask sweep-orders`, `flask rollup`, `flask scan-fraud`, `flask backup`, `flask restore`."""
+`flask sweep-orders`, `flask payments-sync`, `flask reconcile`, `flask rollup`, `flask scan-fraud`,
+`flask backup`, `flask restore`."""
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -14,6 +15,9 @@ from shop.accounts.models import User
 from shop.demo import seed as demo
 from shop.money import fraud, ledger, sales
 from shop.orders import states
+from shop.orders.gateways import flow as gateway_flow
+from shop.orders.gateways import providers as gateway_providers
+from shop.orders.gateways import reconcile as gateway_reconcile
 from shop.platform import backup as backups
 from shop.platform import db as dbsetup
 from shop.platform.base import utcnow
@@ -27,6 +31,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_admin_command)
     app.cli.add_command(settle_rebates_command)
     app.cli.add_command(sweep_orders_command)
+    app.cli.add_command(payments_sync_command)
+    app.cli.add_command(reconcile_command)
     app.cli.add_command(rollup_command)
     app.cli.add_command(scan_fraud_command)
     app.cli.add_command(backup_command)
@@ -170,6 +176,9 @@ def sweep_orders_command() -> None:
     every few minutes, e.g. from cron)."""
     config = current_app.config
     at = utcnow()
+    # First ask the gateways about open payments, so a paid order whose callback is late is
+    # paid, not cancelled.
+    gateway_flow.sync(gateway_providers.for_app(current_app._get_current_object()), now=at)
     with dbsetup.writing():
         cancelled = states.cancel_unpaid(now=at)
         completed = states.complete_shipped(
@@ -177,6 +186,46 @@ def sweep_orders_command() -> None:
         )
         db.session.commit()
     click.echo(f"Cancelled unpaid: {cancelled}; completed automatically: {completed}")
+
+
+@click.command("payments-sync")
+def payments_sync_command() -> None:
+    """Ask WeChat Pay and Alipay about payments no callback has settled, close the payments of
+    cancelled orders there, and send or check refunds (run it every minute, e.g. from cron or
+    a systemd timer; running it again changes nothing more)."""
+    adapters = gateway_providers.for_app(current_app._get_current_object())
+    if not adapters:
+        click.echo("No payment gateway is configured (docs/payments.md).")
+        return
+    counts = gateway_flow.sync(adapters, now=utcnow())
+    click.echo(
+        f"Paid: {counts['paid']}; closed: {counts['closed']}; "
+        f"refunds done: {counts['refunds_done']}; errors: {counts['errors']}"
+    )
+
+
+@click.command("reconcile")
+@click.option(
+    "--date", "day", default=None, help="China day YYYY-MM-DD (default: yesterday in China)."
+)
+def reconcile_command(day: str | None) -> None:
+    """Compare each gateway's trade bill of a day with the payments and refunds recorded, and
+    store the differences for admins (running it again adds nothing)."""
+    adapters = gateway_providers.for_app(current_app._get_current_object())
+    if not adapters:
+        click.echo("No payment gateway is configured (docs/payments.md).")
+        return
+    at = utcnow()
+    try:
+        chosen = date.fromisoformat(day) if day else rollup.china_day(at) - timedelta(days=1)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
+    for report in gateway_reconcile.reconcile(adapters, chosen, now=at):
+        kinds = ", ".join(f"{k} {s} {r}" for k, s, r in report.found) or "none"
+        click.echo(
+            f"{report.provider} {report.day}: {report.bill_lines} bill lines; "
+            f"differences: {len(report.found)} ({report.new} new): {kinds}"
+        )
 
 
 @click.command("seed-demo")

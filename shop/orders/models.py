@@ -2,7 +2,7 @@
 and buyers' saved addresses."""
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -186,3 +186,76 @@ class PaymentEvent(db.Model):
     amount_cents: Mapped[int]
     outcome: Mapped[str] = mapped_column(String(40))  #: what applying it did
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GatewayPayment(db.Model):
+    """An order the buyer started paying through a real gateway: what the sweep asks the
+    gateway about (a callback that never came) and closes there when the order is cancelled."""
+
+    __tablename__ = "gateway_payments"
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(10))  #: jsapi, h5, native, wap, page
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set once nothing more can happen at the gateway: paid here, or closed there.
+    settled_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    order: Mapped[Order] = relationship()
+
+
+class GatewayRefund(db.Model):
+    """Money going back through the gateway it came from. The refund number is made from the
+    order number and the kind, so asking twice (here or at the gateway) is one refund."""
+
+    __tablename__ = "gateway_refunds"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="refund_positive"),
+        Index("ix_gateway_refunds_due", "state", "next_try_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    refund_number: Mapped[str] = mapped_column(String(40), unique=True)
+    #: refund: the order's refund was approved; late_payment: paid after it was cancelled.
+    kind: Mapped[str] = mapped_column(String(20))
+    amount_cents: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    #: pending (not yet accepted, or accepted and not yet done), done, failed (retrying).
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(String(80), default="")
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    gateway_refund_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship()
+
+
+class ReconciliationItem(db.Model):
+    """A difference between a gateway's daily bill and what we recorded. Unique per provider,
+    day, subject and reference, so running the reconciliation again adds nothing."""
+
+    __tablename__ = "reconciliation_items"
+    __table_args__ = (UniqueConstraint("provider", "day", "subject", "reference", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    day: Mapped[date]
+    #: missing_ours (in their bill, not recorded here), missing_theirs, amount_mismatch
+    kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(10))  #: payment or refund
+    reference: Mapped[str] = mapped_column(String(64))  #: trade id or refund number
+    order_number: Mapped[str] = mapped_column(String(24))
+    ours_cents: Mapped[int | None]
+    theirs_cents: Mapped[int | None]
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str] = mapped_column(String(200), default="")
+
+    resolved_by: Mapped[User | None] = relationship()

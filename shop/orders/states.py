@@ -212,10 +212,16 @@ def decide_refund(
 ) -> Order:
     """A merchant's (or an admin's) decision on a refund request."""
     if approve:
-        return transition(
+        transition(
             order, S.REFUNDED, source=source, actor=actor, now=now, note=note,
             values={"closed_at": now},
         )  # fmt: skip
+        # Paid through a real gateway: the money goes back the way it came (sent by
+        # `flask payments-sync`, retried until the gateway confirms; admins see it meanwhile).
+        from shop.orders.gateways import flow
+
+        flow.refund_order(order, reason=note or order.refund_reason or "", now=now)
+        return order
     return transition(order, S.REFUND_REJECTED, source=source, actor=actor, now=now, note=note)
 
 

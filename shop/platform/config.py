@@ -89,8 +89,37 @@ class Defaults:
     #: Rebates settle this many days after completion (the buyer may still return it).
     RETURN_WINDOW_DAYS = 7
     PAYOUT_MIN_CENTS = 1000
-    #: Providers a buyer may choose at checkout, in order ("manual", "sandbox").
-    PAYMENT_PROVIDERS = ["sandbox", "manual"]
+    #: Providers a buyer may choose at checkout, in order: "wechatpay" and "alipay" (offered
+    #: only once their settings below are filled in), "sandbox" (a simulated gateway for demos
+    #: and tests) and "manual" (a transfer the merchant confirms). Production lists only the
+    #: real ones: SHOP_PAYMENT_PROVIDERS='["wechatpay", "alipay"]'.
+    PAYMENT_PROVIDERS = ["wechatpay", "alipay", "sandbox", "manual"]
+    #: The shop's public address (https://shop.example.cn): the gateways call back to it.
+    #: Real gateways stay off without it.
+    PUBLIC_BASE_URL: str | None = None
+    #: Seconds to wait for a payment gateway's answer.
+    GATEWAY_TIMEOUT_SECONDS = 10
+    # WeChat Pay API v3 (docs/payments.md). Off until every one of these is set. Keys are PEM
+    # text or a path to the PEM file.
+    WECHATPAY_MCHID: str | None = None
+    WECHATPAY_APPID: str | None = None
+    #: Serial number of the merchant API certificate (证书序列号).
+    WECHATPAY_SERIAL_NO: str | None = None
+    #: The merchant API private key (apiclient_key.pem).
+    WECHATPAY_PRIVATE_KEY: str | None = None
+    #: The APIv3 key (32 characters) that encrypts callbacks.
+    WECHATPAY_APIV3_KEY: str | None = None
+    #: WeChat Pay's public key (微信支付公钥) or platform certificate, and its id or serial.
+    WECHATPAY_PUBLIC_KEY: str | None = None
+    WECHATPAY_PUBLIC_KEY_ID: str | None = None
+    WECHATPAY_BASE_URL = "https://api.mch.weixin.qq.com"
+    # Alipay OpenAPI with RSA2 (docs/payments.md). Off until these are set.
+    ALIPAY_APP_ID: str | None = None
+    #: The app's private key (PEM, a path, or the bare base64 the Alipay console shows).
+    ALIPAY_PRIVATE_KEY: str | None = None
+    #: Alipay's public key (支付宝公钥), not the app's.
+    ALIPAY_PUBLIC_KEY: str | None = None
+    ALIPAY_GATEWAY_URL = "https://openapi.alipay.com/gateway.do"
     MAX_ORDER_QUANTITY = 99
     #: A checkout of the same lines to the same address as one the buyer placed this many
     #: seconds ago (a form fetched again after going back) asks before ordering again (0: off).

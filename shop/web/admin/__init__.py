@@ -2,4 +2,14 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from shop.web.admin import exports, fraud, money, overview, reviews, second_factors, teams, views  # noqa: E402,F401  (routes register on import)
+from shop.web.admin import (  # noqa: E402,F401  (routes register on import)
+    exports,
+    fraud,
+    gateway_refunds,
+    money,
+    overview,
+    reviews,
+    second_factors,
+    teams,
+    views,
+)

@@ -19,6 +19,8 @@ from wtforms.validators import Optional
 from shop.catalog import catalog
 from shop.orders import checkout as order_checkout
 from shop.orders import payments, states
+from shop.orders.gateways import providers as gateway_providers
+from shop.orders.gateways.flow import GATEWAYS
 from shop.orders.models import Order
 from shop.platform import db as dbsetup
 from shop.platform.errors import DomainError
@@ -52,8 +54,16 @@ class CheckoutForm(FlaskForm):
 
 
 def enabled_providers():
+    """The providers offered at checkout, in the order of PAYMENT_PROVIDERS: the real
+    gateways once configured (shop.orders.gateways), the sandbox and manual transfer."""
     config = current_app.config
-    return payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
+    simple = payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
+    live = gateway_providers.for_app(current_app._get_current_object())
+    return {
+        name: live.get(name) or simple[name]
+        for name in config["PAYMENT_PROVIDERS"]
+        if name in live or name in simple
+    }
 
 
 def checkout_form(saved, available) -> CheckoutForm:
@@ -204,6 +214,8 @@ def order_pay(order_id: int):
     if order.status != states.S.PLACED:
         return redirect(url_for("storefront.order_detail", order_id=order.id))
     provider = enabled_providers().get(order.payment_provider)
+    if order.payment_provider in GATEWAYS and provider is not None:
+        return redirect(url_for("storefront.gateway_pay", order_id=order.id))
     target = None
     if provider is not None:
         back = url_for("storefront.sandbox_return", _external=False)

@@ -1,0 +1,259 @@
+"""Money through the real gateways, from the shop's side: the payments buyers open, what a
+gateway reports about them, refunds sent back, and the sweep for what no callback told us.
+
+Rules (docs/payments.md):
+- A paid trade, however we learn of it (callback, the browser's return, the sweep), is one
+  :class:`PaymentNotice` keyed by the gateway's trade id: one paid transition.
+- A payment that arrives after the order was cancelled (the buyer paid at the last second,
+  the sweep cancelled it meanwhile) is refunded in full automatically, and shown to admins.
+  Refunding is the choice because the goods are already back in stock and the buyer was
+  told the order is cancelled; reviving it could oversell.
+- A refund is a row first (same transaction as the order's change), then a call to the
+  gateway; a refund the gateway refuses or cannot take stays ``failed`` and is retried with
+  backoff; admins see every refund that is not done.
+"""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from shop.orders import payments
+from shop.orders.gateways.base import GatewayError, RefundState, TradeState
+from shop.orders.gateways.providers import notice_of
+from shop.orders.models import GatewayPayment, GatewayRefund, Order, OrderStatus
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db
+
+GATEWAYS = ("wechatpay", "alipay")
+#: Ask the gateway about an open payment once it is this old (its callback is late).
+QUERY_AFTER = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def opened(order: Order, *, provider: str, channel: str, now: datetime) -> None:
+    """The buyer was sent to pay ``order`` on ``provider``: remember it for the sweep."""
+    db.session.execute(
+        dbsetup.insert_for(db.session, GatewayPayment)
+        .values(order_id=order.id, provider=provider, channel=channel, opened_at=now)
+        .on_conflict_do_nothing()
+    )
+
+
+def apply_trade(provider: str, state: TradeState, *, now: datetime) -> payments.Outcome | None:
+    """Apply what the gateway says about a trade. A paid trade pays the order once; a payment
+    for an order that was cancelled meanwhile is refunded. The caller commits."""
+    notice = notice_of(state)
+    if notice is None:
+        return None
+    result = payments.apply_notice(provider, notice, now=now)
+    order = result.order
+    if order is None:
+        return result
+    if result.outcome in ("paid", "already_paid", "replay"):
+        _settle(order.id, now)
+    elif result.outcome == "not_payable" and order.status == OrderStatus.CANCELLED:
+        plan_refund(
+            order,
+            kind="late_payment",
+            amount_cents=notice.amount_cents,
+            reason="订单已取消后到账，自动全额退款",
+            now=now,
+        )
+        _settle(order.id, now)
+    return result
+
+
+def _settle(order_id: int, now: datetime) -> None:
+    db.session.execute(
+        update(GatewayPayment)
+        .where(GatewayPayment.order_id == order_id, GatewayPayment.settled_at.is_(None))
+        .values(settled_at=now)
+    )
+
+
+def plan_refund(order: Order, *, kind: str, amount_cents: int, reason: str, now: datetime):
+    """Record that ``amount_cents`` of ``order`` goes back through its gateway (once per order
+    and kind). Returns the row. The caller commits; :func:`push` or the sweep sends it."""
+    number = f"{order.number}-{'L' if kind == 'late_payment' else 'R'}"
+    db.session.execute(
+        dbsetup.insert_for(db.session, GatewayRefund)
+        .values(
+            order_id=order.id,
+            provider=order.payment_provider,
+            refund_number=number,
+            kind=kind,
+            amount_cents=amount_cents,
+            reason=reason[:200],
+            state="pending",
+            attempts=0,
+            last_error="",
+            next_try_at=now,
+            gateway_refund_id="",
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+    return db.session.execute(
+        select(GatewayRefund).where(GatewayRefund.refund_number == number)
+    ).scalar_one()
+
+
+def refund_order(order: Order, *, reason: str, now: datetime) -> GatewayRefund | None:
+    """The refund of an order paid through a gateway was granted: send the money back."""
+    if order.payment_provider not in GATEWAYS or order.paid_at is None:
+        return None
+    return plan_refund(order, kind="refund", amount_cents=order.total_cents, reason=reason, now=now)
+
+
+def _failed(refund: GatewayRefund, error: GatewayError, *, now: datetime) -> str:
+    refund.attempts += 1
+    refund.state = "failed"
+    refund.last_error = (error.code or f"http {error.status}")[:80]
+    refund.next_try_at = now + min(timedelta(minutes=2**refund.attempts), MAX_BACKOFF)
+    return "failed"
+
+
+def record_refund_state(refund: GatewayRefund, answer: RefundState, *, now: datetime) -> str:
+    if answer.amount_cents and answer.amount_cents != refund.amount_cents:
+        refund.state, refund.last_error = "failed", "amount_mismatch"
+        refund.next_try_at = now + MAX_BACKOFF
+        return "failed"
+    refund.gateway_refund_id = answer.refund_id or refund.gateway_refund_id or "accepted"
+    if answer.state == "done":
+        refund.state, refund.done_at, refund.last_error = "done", now, ""
+    elif answer.state == "failed":
+        refund.attempts += 1
+        refund.state, refund.last_error = "failed", "refused"
+        refund.gateway_refund_id = ""  # a closed refund: the next try asks for it afresh
+        refund.next_try_at = now + min(timedelta(minutes=2**refund.attempts), MAX_BACKOFF)
+    else:
+        refund.state = "pending"
+        refund.next_try_at = now + timedelta(minutes=2)
+    return refund.state
+
+
+def refund_callback(answer: RefundState, *, now: datetime) -> GatewayRefund | None:
+    """A refund callback from the gateway (already verified)."""
+    refund = db.session.execute(
+        select(GatewayRefund)
+        .where(GatewayRefund.refund_number == answer.refund_number)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if refund is not None:
+        record_refund_state(refund, answer, now=now)
+    return refund
+
+
+def due_refunds(*, now: datetime, limit: int = 100) -> list[GatewayRefund]:
+    return list(
+        db.session.execute(
+            select(GatewayRefund)
+            .where(GatewayRefund.state != "done", GatewayRefund.next_try_at <= now)
+            .order_by(GatewayRefund.next_try_at)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def open_payments(*, now: datetime, limit: int = 200) -> list[GatewayPayment]:
+    """Payments opened a while ago that nothing has settled: ask the gateway."""
+    return list(
+        db.session.execute(
+            select(GatewayPayment)
+            .where(
+                GatewayPayment.settled_at.is_(None), GatewayPayment.opened_at <= now - QUERY_AFTER
+            )
+            .order_by(GatewayPayment.opened_at)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def sync(adapters: dict, *, now: datetime) -> dict:
+    """The sweep (``flask payments-sync``): ask about open payments, close those of cancelled
+    or expired orders at the gateway, send and check refunds. Gateway calls happen outside
+    any write transaction; each order's change is committed on its own, so one gateway failure
+    never undoes the others. Running it again changes nothing more."""
+    counts = {"paid": 0, "closed": 0, "refunds_done": 0, "errors": 0}
+    work = [(p.order_id, p.provider, p.order.number) for p in open_payments(now=now)]
+    db.session.rollback()
+    for order_id, provider, number in work:
+        adapter = adapters.get(provider)
+        if adapter is None:
+            continue
+        try:
+            state = adapter.query(number)
+            if state.state == "paid":
+                with dbsetup.writing():
+                    db.session.rollback()
+                    result = apply_trade(provider, state, now=now)
+                    db.session.commit()
+                counts["paid"] += bool(result and result.applied)
+                continue
+            order = db.session.get(Order, order_id)
+            db.session.rollback()
+            if order.status == OrderStatus.CANCELLED or now >= order.pay_deadline:
+                adapter.close(number)
+                if order.status == OrderStatus.CANCELLED:
+                    with dbsetup.writing():
+                        db.session.rollback()
+                        _settle(order_id, now)
+                        db.session.commit()
+                    counts["closed"] += 1
+        except GatewayError as error:
+            db.session.rollback()
+            counts["errors"] += error.code != "ORDERPAID"  # paid since: the next run applies it
+    for refund_id, provider in [(r.id, r.provider) for r in due_refunds(now=now)]:
+        adapter = adapters.get(provider)
+        db.session.rollback()
+        if adapter is None:
+            continue
+        state = send(refund_id, adapter, now=now)
+        counts["refunds_done"] += state == "done"
+        counts["errors"] += state == "failed"
+    return counts
+
+
+def send(refund_id: int, adapter, *, now: datetime) -> str:
+    """Push one refund: the gateway call outside the write transaction, the answer inside."""
+    refund = db.session.get(GatewayRefund, refund_id)
+    if refund is None or refund.state == "done":
+        db.session.rollback()
+        return "done"
+    order = refund.order
+    request = {
+        "number": refund.refund_number,
+        "query": bool(refund.gateway_refund_id),
+        "order_number": order.number,
+        "amount": refund.amount_cents,
+        "total": order.total_cents,
+        "reason": refund.reason or "退款",
+    }
+    db.session.rollback()
+    try:
+        if request["query"]:
+            answer = adapter.query_refund(request["number"])
+        else:
+            answer = adapter.refund(
+                order_number=request["order_number"],
+                refund_number=request["number"],
+                amount_cents=request["amount"],
+                total_cents=request["total"],
+                reason=request["reason"],
+            )
+        failure = None
+    except GatewayError as error:
+        answer, failure = None, error
+    with dbsetup.writing():
+        db.session.rollback()
+        refund = db.session.execute(
+            select(GatewayRefund).where(GatewayRefund.id == refund_id).with_for_update()
+        ).scalar_one()
+        if refund.state == "done":
+            state = "done"
+        elif failure is not None:
+            state = _failed(refund, failure, now=now)
+        else:
+            state = record_refund_state(refund, answer, now=now)
+        db.session.commit()
+    return state
