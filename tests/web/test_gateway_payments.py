@@ -368,3 +368,27 @@ def test_a_hundred_duplicate_callbacks_the_return_path_and_the_sweep_pay_once(
             )
             == 1
         )
+
+
+def test_inside_wechat_a_linked_buyer_gets_the_jsapi_pay_sheet(app, gateways, user_client):
+    from shop.accounts.signin_models import WeChatIdentity
+
+    wechat, _alipay = gateways
+    buyer, order_id, number = new_order(app, "wechatpay")
+    with app.app_context():
+        buyer_id = db.session.execute(
+            select(Order.buyer_id).where(Order.id == order_id)
+        ).scalar_one()
+        db.session.add(
+            WeChatIdentity(
+                user_id=buyer_id, app_id="wx8888888888888888", openid="oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+            )
+        )
+        db.session.commit()
+    client = user_client(buyer)
+    page = client.get(f"/orders/{order_id}/pay/gateway", headers={"User-Agent": WECHAT})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="wxpay"' in html and "js/wxpay" in html
+    assert "prepay_id=wx" in html and "paySign" in html
+    trade = wechat.trades[number]
+    assert (trade["trade_type"], trade["openid"]) == ("JSAPI", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")

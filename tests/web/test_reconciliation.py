@@ -82,7 +82,7 @@ def test_reconcile_finds_each_kind_of_difference_once(app, gateways, user_client
     client = user_client(admin)
     client.set_cookie("lang", "en")
     page = client.get("/admin/reconciliation").get_data(as_text=True)
-    assert "not recorded here" in page and lost in page, page[page.find("<main"):][:1500]
+    assert "not recorded here" in page and lost in page, page[page.find("<main") :][:1500]
     empty = client.post(f"/admin/reconciliation/{item_id}/resolve", data={"note": "  "})
     assert empty.status_code == 400 and "Say how it was resolved" in empty.get_data(as_text=True)
     done = client.post(
