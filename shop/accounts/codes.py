@@ -160,12 +160,12 @@ def use_code(phone: str, code: str, *, purpose: str, now: datetime, field: str =
     if row.expires_at <= now:
         raise ValidationError(_l("This code has expired. Get a new one."), field)
     if not hmac.compare_digest(row.code_hash, keyed_hash("code", purpose, phone, code)):
+        left = max_attempts - row.attempts - 1
         db.session.execute(
             update(SmsCode)
             .where(SmsCode.id == row.id, SmsCode.attempts < max_attempts)
             .values(attempts=SmsCode.attempts + 1)
         )
-        left = max_attempts - row.attempts - 1
         if left <= 0:
             raise ValidationError(_l("Too many wrong tries for this code. Get a new one."), field)
         raise ValidationError(
