@@ -218,9 +218,11 @@ def password_change():
     has_password = current_user.has_password
     if not has_password:
         del form.current_password  # an account made by a code sets its first password
-    elif request.method == "POST" and not form.current_password.data:
+    valid = form.validate_on_submit()
+    if valid and has_password and not form.current_password.data:
         form.current_password.errors = [_("This field is required.")]
-    if form.validate_on_submit() and not (has_password and not form.current_password.data):
+        valid = False
+    if valid:
         try:
             accounts.change_password(
                 current_user._get_current_object(),
