@@ -41,6 +41,11 @@
       }
     });
   }
-  document.querySelectorAll("button[data-countdown]").forEach(countdown);
+  document.querySelectorAll("button[data-countdown]").forEach(function (button) {
+    countdown(button);
+    // A code is on its way: the next thing to type is the code.
+    var field = button.form && button.form.querySelector("input[autocomplete=one-time-code]");
+    if (field && !field.value) field.focus();
+  });
   document.querySelectorAll("form").forEach(watch);
 })();
