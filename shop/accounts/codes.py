@@ -9,6 +9,7 @@ failed send uses up nothing, and the rows are what the send limits count."""
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -139,7 +140,7 @@ def use_code(phone: str, code: str, *, purpose: str, now: datetime, field: str =
 
     Raises ValidationError on ``field`` with what is wrong: none sent (or sent to another
     number), expired, used, too many tries, or wrong (counted: the caller commits even then)."""
-    code = "".join(ch for ch in (code or "") if not ch.isspace())
+    code = "".join(ch for ch in unicodedata.normalize("NFKC", code or "") if not ch.isspace())
     if len(code) != CODE_LENGTH or not code.isascii() or not code.isdigit():
         raise ValidationError(_l("Enter the 6-digit code from the text message."), field)
     row = db.session.execute(

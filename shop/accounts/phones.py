@@ -30,7 +30,7 @@ def normalize_phone(raw: str, *, field: str = "phone") -> str:
         digits = digits[4:]
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # NFKC made full-width digits ASCII
         raise ValidationError(_l("A mobile number has digits only, e.g. 13800138000."), field)
     if digits.startswith("0") or (len(digits) in (7, 8) and not digits.startswith("1")):
         raise ValidationError(

@@ -180,7 +180,7 @@ def test_a_code_is_bound_to_its_purpose(sms_app):
     assert "No code was sent to this number." in page
 
 
-@pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "１２３４５６"])
+@pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦"])
 def test_a_code_that_is_not_six_digits_gets_a_field_message(sms_app, code):
     client = english(sms_app)
     send(client)
@@ -211,6 +211,7 @@ def test_phone_numbers_are_accepted_as_people_write_them(sms_app, typed):
         ("1380013", "A mobile number has 11 digits; this one has 7."),
         ("23800138000", "Enter an 11-digit mainland mobile number"),
         ("+1 415 555 0100", "Only mainland China mobile numbers (+86)"),
+        ("١٣٨٠٠١٣٨٠٠٠", "A mobile number has digits only"),
         ("", "Enter your mobile number."),
     ],
 )
@@ -302,3 +303,30 @@ def test_codes_are_stored_hashed(sms_app):
         assert code not in row.code_hash and row.attempts == 0 and row.purpose == "signin"
         assert row.expires_at - row.sent_at == timedelta(seconds=300)
         assert row.sent_at <= utcnow()
+
+
+def test_a_code_typed_in_full_width_digits_is_read(sms_app):
+    client = sms_app.test_client()
+    code = demo_code(send(client))
+    full_width = "".join(chr(ord(d) + 0xFEE0) for d in code)
+    assert verify(client, f" {full_width} ").status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/auth/code", "/auth/reset", "/auth/account/phone"])
+@pytest.mark.parametrize(
+    "value", ["\x00", "x" * 5000, "+", "+86", "8" * 40, "<script>", "13800138000\n1"]
+)
+def test_hostile_values_get_a_page_not_an_error(sms_app, path, value):
+    with sms_app.app_context():
+        make_user(phone=OTHER)
+        db.session.commit()
+    client = sms_app.test_client()
+    if path == "/auth/account/phone":
+        client.post("/auth/signin", data={"account": OTHER, "password": DEFAULT_PASSWORD})
+    for action in ("send", "verify", "reset", "change"):
+        response = client.post(
+            path,
+            data={"phone": value, "code": value, "new_password": value, "action": action},
+        )
+        assert response.status_code in (200, 302, 400), (action, response.status_code)
+        assert "<script>" not in response.get_data(as_text=True)
