@@ -343,10 +343,12 @@ def end_session(token: str, *, now: datetime) -> None:
     )
 
 
-def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> str:
-    """Set a new password and end every session of the user; returns a fresh session token
-    for the device that made the change. An account without a password (made by an SMS code)
-    sets its first one without ``current_password``."""
+def change_password(
+    user: User, *, current_password: str | None, new_password: str, now: datetime
+) -> None:
+    """Set a new password and end every session of the user (the caller signs the device that
+    made the change in again, through the one sign-in step). An account without a password
+    (made by an SMS code) sets its first one without ``current_password``."""
     if user.password_hash is not None and not passwords.verify(
         user.password_hash, current_password or ""
     ):
@@ -363,7 +365,6 @@ def change_password(user: User, *, current_password: str, new_password: str, now
         .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return start_session(user, now=now)
 
 
 def set_locale(user: User, locale: str | None) -> None:

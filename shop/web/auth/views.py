@@ -235,9 +235,7 @@ def password_change():
             g.reauth_failed = error.field == "current_password"
             show_domain_error(form, error)
         else:
-            db.session.commit()
-            login_user(current_user._get_current_object())
-            _renew_csrf_token()
+            _sign_in(current_user._get_current_object())  # every session ended: a fresh one
             flash(_("Password changed. Other devices have been signed out."), "success")
             return redirect(url_for("storefront.home"))
     return render_template("auth/password.html", form=form, has_password=has_password)
