@@ -305,7 +305,8 @@ def touch_session(session_id: int, *, now: datetime, seen_minutes: int) -> None:
     """Move a session's last-seen time to ``now`` unless another request did within
     ``seen_minutes``. A request that writes anyway does it in its own transaction; a read
     request in a short one of its own on another connection, so the page's read transaction
-    never turns into a write (SQLite) and a busy database only skips the update."""
+    never turns into a write (SQLite); if the write lock stays taken past the busy timeout, the
+    update is skipped and the page still answers."""
     statement = (
         update(UserSession)
         .where(
