@@ -139,6 +139,16 @@ def test_a_new_buyer_needs_a_phone_number_and_six_digits_and_no_password(sms_ser
     assert page.locator("#current_password").count() == 0
     snap(page, "05-set-first-password")
 
+    # A new number: the code goes to it, and six digits move the account there.
+    page.goto(f"{base}/auth/account/phone")
+    page.locator("#phone").fill("13900008888")
+    page.locator("button.send-code").click()
+    page.get_by_text("6 位验证码已发送至 139****8888，5 分钟内有效。").wait_for()
+    snap(page, "09-change-phone")
+    page.locator("#code").fill(demo_code(page))
+    page.get_by_text("手机号已更换为 13900008888。").wait_for()
+    snap(page, "10-account-after-phone-change")
+
 
 def test_bad_input_keeps_what_was_typed_and_the_password_way_stays(sms_server, new_phone):
     base = sms_server.url

@@ -3,6 +3,7 @@ the new number), the live sessions by device, and signing out the other sessions
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from shop.accounts import accounts, codes
@@ -82,7 +83,12 @@ def sessions_end_others():
             keep_token=current_user.session_token,
         )
         db.session.commit()
-        flash(_("Signed out on %(n)d other devices.", n=ended), "success")
+        flash(
+            ngettext(
+                "Signed out on %(num)d other device.", "Signed out on %(num)d other devices.", ended
+            ),
+            "success",
+        )
     return redirect(url_for("auth.account"))
 
 
