@@ -3,8 +3,9 @@ lets a person do (sign in or up, reset the password, change the phone).
 
 A code is 6 digits, valid SMS_CODE_TTL_SECONDS, single use, dead after SMS_CODE_MAX_ATTEMPTS
 wrong tries, and bound to one phone and one purpose. Only HMAC-SHA256(secret key, purpose,
-phone, code) is stored. A row is written only after the provider accepted the message, so a
-failed send uses up nothing, and the rows are what the send limits count."""
+phone, code) is stored. A row is written (under the phone's lock, after the limits) before the
+message goes out and taken back when the provider fails, so a failed send uses up nothing, and
+the rows are what the send limits count."""
 
 import hashlib
 import hmac
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from shop.accounts import accounts
 from shop.accounts.models import SmsCode, User, UserSession
@@ -117,9 +118,31 @@ def check_send_allowed(phone: str, *, address: str | None, now: datetime) -> Non
             )
 
 
+def lock_phone(phone: str) -> None:
+    """Serialize the sends of one phone: on PostgreSQL a transaction-scoped advisory lock on
+    the number (there may be no row to lock yet); SQLite already runs one writer at a time."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(func.hashtext("sms:" + phone))))
+
+
+def reserve_code(phone: str, code: str, *, purpose: str, address: str | None, now: datetime):
+    """Check the send limits and store the code, under the phone's lock, BEFORE it is sent: two
+    sends at once cannot both pass the limits. When the provider then fails, the caller takes
+    the row back with ``release_code``, so a failed send uses nothing up. SendRefused when a
+    limit says no."""
+    lock_phone(phone)
+    check_send_allowed(phone, address=address, now=now)
+    return record_code(phone, code, purpose=purpose, address=address, now=now)
+
+
+def release_code(code_id: int) -> None:
+    """Take back a reserved code whose message the provider did not accept."""
+    db.session.execute(delete(SmsCode).where(SmsCode.id == code_id, SmsCode.used_at.is_(None)))
+
+
 def record_code(phone: str, code: str, *, purpose: str, address: str | None, now: datetime):
-    """Store a code the provider accepted (its hash only); it replaces nothing: the newest code
-    of a phone and purpose is the one checked."""
+    """Store a code (its hash only); it replaces nothing: the newest code of a phone and
+    purpose is the one checked."""
     assert purpose in PURPOSES
     row = SmsCode(
         phone=phone,

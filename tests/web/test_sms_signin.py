@@ -2,6 +2,7 @@
 every bad input of the issue, the send limits, and a provider that fails."""
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -330,3 +331,25 @@ def test_hostile_values_get_a_page_not_an_error(sms_app, path, value):
         )
         assert response.status_code in (200, 302, 400), (action, response.status_code)
         assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_sends_at_the_same_moment_to_one_phone_send_one_code(sms_app):
+    """Four "Get code" taps at once (a double tap, two tabs): the limits are checked and the
+    code stored under the phone's lock, so exactly one passes."""
+    barrier = threading.Barrier(4)
+    pages = []
+
+    def tap():
+        client = english(sms_app)
+        barrier.wait()
+        pages.append(send(client).get_data(as_text=True))
+
+    threads = [threading.Thread(target=tap) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(pages) == 4
+    assert sum("sent to 138****8000" in page for page in pages) == 1
+    assert sum("A code was just sent." in page for page in pages) == 3
+    assert codes_count(sms_app) == 1

@@ -1,9 +1,9 @@
 """Sign-in (and sign-up) by SMS code, and the password reset by SMS code.
 
 Each form has two buttons: "send" (a normal POST: the form comes back with what was typed, a
-countdown and, in the demo, the code) and the action itself. Sending reads the limits in a
-read transaction and calls the provider outside the write lock; only a message the provider
-accepted is stored, so a failed send uses up nothing."""
+countdown and, in the demo, the code) and the action itself. Sending checks the limits and
+stores the code in one short write, calls the provider outside the write lock, and takes the
+code back when the provider fails, so a failed send uses up nothing."""
 
 import logging
 
@@ -14,7 +14,6 @@ from flask_login import current_user
 
 from shop.accounts import codes, sms
 from shop.accounts.phones import mask, normalize_phone
-from shop.platform import db as dbsetup
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
 from shop.teams import teams
@@ -42,21 +41,19 @@ def send_code(raw_phone: str, *, purpose: str, phone: str | None = None) -> dict
     provider = sms.provider_for(current_app.config)
     if provider is None:
         raise ValidationError(SEND_FAILED, "phone")
-    # Nothing of this request is written yet: read the limits without the write lock, and
-    # keep the gateway's network time outside it too.
-    db.session.rollback()
-    dbsetup.end_writes()
-    codes.check_send_allowed(phone, address=request.remote_addr, now=now())
-    db.session.rollback()
+    # The limits are checked and the code stored in one short write (the phone's lock held),
+    # committed before the gateway is called: its network time is outside the write lock.
     code = codes.new_code()
+    row = codes.reserve_code(phone, code, purpose=purpose, address=request.remote_addr, now=now())
+    row_id = row.id
+    db.session.commit()
     try:
         provider.send_code(phone, code, purpose)
     except sms.SmsError as error:
         log.warning("SMS to %s failed (%s): %s", mask(phone), provider.name, error)
+        codes.release_code(row_id)  # nothing used up: no slot, no valid code
+        db.session.commit()
         raise ValidationError(SEND_FAILED, "phone") from None
-    dbsetup.begin_writes()
-    codes.record_code(phone, code, purpose=purpose, address=request.remote_addr, now=now())
-    db.session.commit()
     shown = {
         "countdown": int(current_app.config["SMS_SEND_INTERVAL_SECONDS"]),
         "sent_to": mask(phone),
