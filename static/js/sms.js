@@ -26,6 +26,12 @@
   function watch(form) {
     var field = form.querySelector("input[autocomplete=one-time-code]");
     if (!field) return;
+    // Tells the server a "Get code" press came from the button (see wants_send).
+    var marker = document.createElement("input");
+    marker.type = "hidden";
+    marker.name = "js";
+    marker.value = "1";
+    form.appendChild(marker);
     var sent = false;
     field.addEventListener("input", function () {
       var digits = field.value.replace(/\D/g, "");

@@ -353,3 +353,16 @@ def test_sends_at_the_same_moment_to_one_phone_send_one_code(sms_app):
     assert sum("sent to 138****8000" in page for page in pages) == 1
     assert sum("A code was just sent." in page for page in pages) == 3
     assert codes_count(sms_app) == 1
+
+
+def test_enter_in_the_code_field_without_javascript_uses_the_code(sms_app):
+    """Without JavaScript, Enter submits with the first button ("Get code"): six digits typed
+    mean "sign in"; with JavaScript (js=1) the button asks for a code as pressed."""
+    client = english(sms_app)
+    code = demo_code(send(client))
+    with_js = client.post(
+        "/auth/code", data={"phone": PHONE, "code": code, "action": "send", "js": "1"}
+    )
+    assert "A code was just sent." in with_js.get_data(as_text=True)
+    enter = client.post("/auth/code", data={"phone": PHONE, "code": code, "action": "send"})
+    assert enter.status_code == 302

@@ -11,7 +11,7 @@ from shop.accounts.devices import device_label
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
 from shop.web.auth import bp
-from shop.web.auth.code_views import send_step
+from shop.web.auth.code_views import send_step, wants_send
 from shop.web.auth.forms import DisplayNameForm, EmptyForm, PhoneChangeForm
 from shop.web.auth.views import sms_enabled
 from shop.web.common import now, show_domain_error
@@ -101,7 +101,7 @@ def phone_change():
     shown = {}
     user = current_user._get_current_object()
     if form.validate_on_submit():
-        if request.form.get("action") == "send":
+        if wants_send(form):
             try:
                 phone = codes.check_new_phone(user, form.phone.data)
             except ValidationError as error:

@@ -6,6 +6,7 @@ stores the code in one short write, calls the provider outside the write lock, a
 code back when the provider fails, so a failed send uses up nothing."""
 
 import logging
+import unicodedata
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -63,6 +64,17 @@ def send_code(raw_phone: str, *, purpose: str, phone: str | None = None) -> dict
     return shown
 
 
+def wants_send(form) -> bool:
+    """Whether this POST asks for a code rather than using one. Without JavaScript, Enter in
+    the code field submits with the form's first button, "Get code": a form sent that way with
+    six digits typed means "use this code" (static/js/sms.js marks its forms ``js=1`` and sends
+    Enter with the main button itself)."""
+    if request.form.get("action") != "send":
+        return False
+    typed = "".join(unicodedata.normalize("NFKC", form.code.data or "").split())
+    return request.form.get("js") == "1" or not (len(typed) == 6 and typed.isdigit())
+
+
 def send_step(form, *, purpose: str, phone: str | None = None) -> dict:
     """The "send" button of a form: sends, or puts the reason on the phone field."""
     try:
@@ -95,7 +107,7 @@ def code_signin():
     form = CodeSignInForm()
     if not form.validate_on_submit():
         return render_code_signin(form)
-    if request.form.get("action") == "send":
+    if wants_send(form):
         return render_code_signin(form, **send_step(form, purpose="signin"))
     try:
         user, created = codes.sign_in_or_up(form.phone.data, form.code.data, now=now())
@@ -130,7 +142,7 @@ def password_reset():
     if request.method == "GET":
         form.phone.data = session.get("last_phone", "")
     elif form.validate_on_submit():
-        if request.form.get("action") == "send":
+        if wants_send(form):
             shown = _send_reset(form)
         else:
             done = _reset(form)
