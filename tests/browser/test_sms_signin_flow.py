@@ -153,7 +153,8 @@ def test_a_new_buyer_needs_a_phone_number_and_six_digits_and_no_password(sms_ser
 def test_bad_input_keeps_what_was_typed_and_the_password_way_stays(sms_server, new_phone):
     base = sms_server.url
     page = new_phone(user_agent=WECHAT_UA)
-    page.goto(f"{base}/auth/signin")
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="登录 / 注册").click()  # one way in for both
     page.locator("#phone").fill("010-12345678")
     page.locator("button.send-code").click()
     page.get_by_text("这看起来是固定电话号码。").wait_for()
