@@ -366,3 +366,20 @@ def test_enter_in_the_code_field_without_javascript_uses_the_code(sms_app):
     assert "A code was just sent." in with_js.get_data(as_text=True)
     enter = client.post("/auth/code", data={"phone": PHONE, "code": code, "action": "send"})
     assert enter.status_code == 302
+
+
+def test_a_new_number_from_an_invite_joins_the_team_and_an_existing_one_does_not(sms_app):
+    from tests.web.test_teams import leader_of, make_leader
+
+    with sms_app.app_context():
+        leader_id, code = make_leader()
+        make_user(phone=OTHER)
+        db.session.commit()
+    client = sms_app.test_client()
+    client.get(f"/join/{code}")
+    assert verify(client, demo_code(send(client))).status_code == 302
+    assert leader_of(sms_app, PHONE) == leader_id
+    existing = sms_app.test_client()
+    existing.get(f"/join/{code}")
+    assert verify(existing, demo_code(send(existing, OTHER)), phone=OTHER).status_code == 302
+    assert leader_of(sms_app, OTHER) is None
