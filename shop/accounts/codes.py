@@ -132,6 +132,11 @@ def reserve_code(phone: str, code: str, *, purpose: str, address: str | None, no
     limit says no."""
     lock_phone(phone)
     check_send_allowed(phone, address=address, now=now)
+    # This phone's rows older than any limit or code's life count for nothing: keep at most a
+    # two days of them (the table holds a few rows per phone, not every send ever).
+    db.session.execute(
+        delete(SmsCode).where(SmsCode.phone == phone, SmsCode.sent_at < now - timedelta(days=2))
+    )
     return record_code(phone, code, purpose=purpose, address=address, now=now)
 
 

@@ -383,3 +383,15 @@ def test_a_new_number_from_an_invite_joins_the_team_and_an_existing_one_does_not
     existing.get(f"/join/{code}")
     assert verify(existing, demo_code(send(existing, OTHER)), phone=OTHER).status_code == 302
     assert leader_of(sms_app, OTHER) is None
+
+
+def test_a_send_drops_the_phones_rows_older_than_two_days(sms_app):
+    client = english(sms_app)
+    send(client)
+    send(client, OTHER)
+    age_codes(sms_app, 3 * 24 * 3600)
+    age_codes(sms_app, 3 * 24 * 3600, phone=OTHER)
+    send(client)
+    with sms_app.app_context():
+        phones = sorted(db.session.execute(select(SmsCode.phone)).scalars())
+    assert phones == [PHONE, OTHER]  # the old row of PHONE went; OTHER's waits for its next send
