@@ -55,6 +55,10 @@ def send_code(raw_phone: str, *, purpose: str, phone: str | None = None) -> dict
         codes.release_code(row_id)  # nothing used up: no slot, no valid code
         db.session.commit()
         raise ValidationError(SEND_FAILED, "phone") from None
+    except Exception:  # a bug in an adapter: the code is taken back all the same
+        codes.release_code(row_id)
+        db.session.commit()
+        raise
     shown = {
         "countdown": int(current_app.config["SMS_SEND_INTERVAL_SECONDS"]),
         "sent_to": mask(phone),
