@@ -101,9 +101,6 @@ class Defaults:
     TENCENT_SMS_REGION = "ap-guangzhou"
     #: A session's "last seen" is written at most once per this many minutes.
     SESSION_SEEN_MINUTES = 5
-    #: The sign-in page remembers the last phone signed in on this browser (a signed cookie)
-    #: for this many days, so a returning buyer only asks for a code (0: off).
-    REMEMBER_PHONE_DAYS = 90
 
     # Extra Content-Security-Policy directives could be added here; inline scripts never are.
     CONTENT_SECURITY_POLICY = (
