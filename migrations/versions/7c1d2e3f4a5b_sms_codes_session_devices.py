@@ -4,7 +4,7 @@ Sign-in by SMS code: the codes (hashed) and what the send limits count; accounts
 code have no password until one is set; the account page lists sessions by device.
 
 Revision ID: 7c1d2e3f4a5b
-Revises: 689f6ecba346
+Revises: c3a9f0d1e2b4
 Create Date: 2026-12-06 04:40:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "7c1d2e3f4a5b"
-down_revision = "689f6ecba346"
+down_revision = "c3a9f0d1e2b4"
 branch_labels = None
 depends_on = None
 
