@@ -36,7 +36,9 @@ run: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
 	@echo "Fenxiang is at http://$(HOST):$(PORT)/"
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	@echo "Sign-in codes go to this log (SMS_PROVIDER=console) and show on the page as 演示验证码 (DEMO_MODE)."
+	SHOP_SMS_PROVIDER=$${SHOP_SMS_PROVIDER:-console} SHOP_DEMO_MODE=$${SHOP_DEMO_MODE:-true} \
+		$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # Production (docs/production.md): no demo data; gunicorn with gunicorn.conf.py (sync
 # workers, 2 x cores + 1 unless SHOP_WORKERS is set), one JSON log line per request, and

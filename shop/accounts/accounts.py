@@ -4,13 +4,15 @@ import hashlib
 import re
 import secrets
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from shop.accounts.models import User, UserSession
+from shop.platform import db as dbsetup
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db, passwords
 
@@ -205,8 +207,10 @@ def authenticate(*, account: str, password: str) -> User | None:
     except ValidationError:
         return None
     user = find_user_by_account(kind, value)
-    if user is None:
-        passwords.hash(password)  # spend the same time as a real check
+    if user is None or user.password_hash is None:
+        # Spend the same time as a real check. An account made by an SMS code has no password
+        # until one is set: no password, whatever is typed, signs it in.
+        passwords.hash(password)
         return None
     if not passwords.verify(user.password_hash, password):
         return None
@@ -233,35 +237,103 @@ def store_rehash(user: User, *, checked_hash: str, new_hash: str | None) -> bool
 def confirm_password(user: User, password: str, *, field: str = "password") -> None:
     """Re-authentication before a sensitive change (where payouts go): the signed-in user
     types the password again. ValidationError on ``field`` when it is wrong."""
-    if not password or not passwords.verify(user.password_hash, password):
+    if (
+        not password
+        or user.password_hash is None
+        or not passwords.verify(user.password_hash, password)
+    ):
         raise ValidationError(_l("The password is wrong."), field)
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, *, now: datetime) -> str:
-    """Open a server-side session for ``user``; returns the token for the cookie."""
+_token_hash = token_hash
+
+
+def start_session(
+    user: User,
+    *,
+    now: datetime,
+    device: str | None = None,
+    address_hash: str | None = None,
+) -> str:
+    """Open a server-side session for ``user``; returns the token for the cookie. ``device``
+    is the family read from the User-Agent (shop.accounts.devices), ``address_hash`` a keyed
+    hash of the address (never the address itself)."""
     token = secrets.token_urlsafe(32)
-    db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), created_at=now))
+    db.session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            created_at=now,
+            last_seen_at=now,
+            device=device,
+            address_hash=address_hash,
+        )
+    )
     db.session.flush()
     user.session_token = token
     return token
 
 
-def load_session_user(token: str) -> User | None:
-    """The user of a live session token, or None when it is unknown or ended."""
+def load_session_user(token: str, *, now: datetime | None = None, seen_minutes: int = 0):
+    """The user of a live session token, or None when it is unknown or ended.
+
+    With ``now``, the session's ``last_seen_at`` is moved to ``now`` when it is older than
+    ``seen_minutes`` (one guarded UPDATE at most once per that many minutes per session;
+    ``touch_session``)."""
     if not token:
         return None
-    row = db.session.execute(
-        select(User)
+    found = db.session.execute(
+        select(User, UserSession.id, UserSession.last_seen_at)
         .join(UserSession, UserSession.user_id == User.id)
         .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    if row is not None:
-        row.session_token = token
-    return row
+    ).one_or_none()
+    if found is None:
+        return None
+    user, session_id, last_seen = found
+    user.session_token = token
+    user.session_id = session_id
+    if now is not None and (last_seen is None or last_seen < now - timedelta(minutes=seen_minutes)):
+        touch_session(session_id, now=now, seen_minutes=seen_minutes)
+    return user
+
+
+def touch_session(session_id: int, *, now: datetime, seen_minutes: int) -> None:
+    """Move a session's last-seen time to ``now`` unless another request did within
+    ``seen_minutes``. A request that writes anyway does it in its own transaction; a read
+    request in a short one of its own on another connection, so the page's read transaction
+    never turns into a write (SQLite); if the write lock stays taken past the busy timeout, the
+    update is skipped and the page still answers."""
+    statement = (
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            (UserSession.last_seen_at.is_(None))
+            | (UserSession.last_seen_at < now - timedelta(minutes=seen_minutes)),
+        )
+        .values(last_seen_at=now)
+    )
+    if dbsetup.writes_intended():
+        db.session.execute(statement)
+        return
+    try:
+        with dbsetup.writing(), db.engine.begin() as connection:
+            connection.execute(statement)
+    except OperationalError:
+        pass  # "database is locked": last seen waits for the next request
+
+
+def live_sessions(user: User) -> list[UserSession]:
+    return list(
+        db.session.execute(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        ).scalars()
+    )
 
 
 def end_session(token: str, *, now: datetime) -> None:
@@ -272,13 +344,18 @@ def end_session(token: str, *, now: datetime) -> None:
     )
 
 
-def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> str:
-    """Set a new password and end every session of the user; returns a fresh session token
-    for the device that made the change."""
-    if not passwords.verify(user.password_hash, current_password):
+def change_password(
+    user: User, *, current_password: str | None, new_password: str, now: datetime
+) -> None:
+    """Set a new password and end every session of the user (the caller signs the device that
+    made the change in again, through the one sign-in step). An account without a password
+    (made by an SMS code) sets its first one without ``current_password``."""
+    if user.password_hash is not None and not passwords.verify(
+        user.password_hash, current_password or ""
+    ):
         raise ValidationError(_l("The current password is wrong."), "current_password")
     check_password_strength(new_password, account=user.account_label, field="new_password")
-    if passwords.verify(user.password_hash, new_password):
+    if user.password_hash is not None and passwords.verify(user.password_hash, new_password):
         raise ValidationError(
             _l("The new password must differ from the current one."), "new_password"
         )
@@ -289,7 +366,6 @@ def change_password(user: User, *, current_password: str, new_password: str, now
         .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return start_session(user, now=now)
 
 
 def set_locale(user: User, locale: str | None) -> None:

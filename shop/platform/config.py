@@ -57,6 +57,51 @@ class Defaults:
     #: NAT and office Wi-Fi, where many people share one address.
     SIGNUP_LIMIT_PER_IP = "60 per hour"
 
+    # Sign-in by SMS code (shop.accounts.codes, shop.accounts.sms; docs/accounts.md).
+    #: "console" (the code goes to the server log; `make run`), "aliyun", "tencent", or empty:
+    #: sign-in by code is off and the sign-in page offers the password only.
+    SMS_PROVIDER = ""
+    #: The demo (`make run` turns it on): the console provider's code is also shown on the page
+    #: as 演示验证码. Never on in production.
+    DEMO_MODE = False
+    SMS_CODE_TTL_SECONDS = 300
+    #: Wrong codes typed against one code before it is dead.
+    SMS_CODE_MAX_ATTEMPTS = 5
+    #: Codes sent to one phone (whatever the purpose): one per interval, so many an hour and a day.
+    SMS_SEND_INTERVAL_SECONDS = 60
+    SMS_SENDS_PER_PHONE_PER_HOUR = 5
+    SMS_SENDS_PER_PHONE_PER_DAY = 10
+    #: Codes asked for from one address in an hour, whatever the phones. Sized for carrier NAT,
+    #: where many phones share one address, and low enough that one machine cannot spend the
+    #: SMS budget.
+    SMS_SENDS_PER_ADDRESS_PER_HOUR = 30
+    #: Seconds a provider's HTTP call may take before the send counts as failed.
+    SMS_TIMEOUT_SECONDS = 5
+    #: Aliyun SMS (dysmsapi 2017-05-25 SendSms). Templates take the code as ${code};
+    #: ALIYUN_SMS_TEMPLATE is used for a purpose without its own (_SIGNIN, _RESET, _CHANGE_PHONE).
+    ALIYUN_SMS_ACCESS_KEY_ID = ""
+    ALIYUN_SMS_ACCESS_KEY_SECRET = ""
+    ALIYUN_SMS_SIGN_NAME = ""
+    ALIYUN_SMS_TEMPLATE = ""
+    ALIYUN_SMS_TEMPLATE_SIGNIN = ""
+    ALIYUN_SMS_TEMPLATE_RESET = ""
+    ALIYUN_SMS_TEMPLATE_CHANGE_PHONE = ""
+    ALIYUN_SMS_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+    ALIYUN_SMS_REGION = "cn-hangzhou"
+    #: Tencent Cloud SMS (SendSms 2021-01-11). Templates take the code as {1}.
+    TENCENT_SMS_SECRET_ID = ""
+    TENCENT_SMS_SECRET_KEY = ""
+    TENCENT_SMS_SDK_APP_ID = ""
+    TENCENT_SMS_SIGN_NAME = ""
+    TENCENT_SMS_TEMPLATE = ""
+    TENCENT_SMS_TEMPLATE_SIGNIN = ""
+    TENCENT_SMS_TEMPLATE_RESET = ""
+    TENCENT_SMS_TEMPLATE_CHANGE_PHONE = ""
+    TENCENT_SMS_ENDPOINT = "https://sms.tencentcloudapi.com/"
+    TENCENT_SMS_REGION = "ap-guangzhou"
+    #: A session's "last seen" is written at most once per this many minutes.
+    SESSION_SEEN_MINUTES = 5
+
     # Extra Content-Security-Policy directives could be added here; inline scripts never are.
     CONTENT_SECURITY_POLICY = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

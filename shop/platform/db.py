@@ -25,6 +25,11 @@ def begin_writes() -> None:
     _immediate.set(True)
 
 
+def writes_intended() -> bool:
+    """Whether this thread's transactions take the write lock at BEGIN (``begin_writes``)."""
+    return _immediate.get()
+
+
 def end_writes() -> None:
     _immediate.set(False)
 

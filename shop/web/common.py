@@ -40,7 +40,10 @@ def now():
 
 
 def load_user_from_session(token: str):
-    return accounts.load_session_user(token)
+    # Runs only for a request whose cookie names a session: anonymous visitors pay nothing.
+    return accounts.load_session_user(
+        token, now=now(), seen_minutes=int(current_app.config["SESSION_SEEN_MINUTES"])
+    )
 
 
 # --- redirects -----------------------------------------------------------------------------

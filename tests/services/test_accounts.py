@@ -90,12 +90,13 @@ def test_password_change_ends_every_other_session(ctx):
     user = make_user(password="first-pass-11")
     phone = accounts.start_session(user, now=NOW)
     laptop = accounts.start_session(user, now=NOW)
-    fresh = accounts.change_password(
+    accounts.change_password(
         user,
         current_password="first-pass-11",
         new_password="second-pass-22",
         now=NOW + timedelta(minutes=1),
     )
+    fresh = accounts.start_session(user, now=NOW + timedelta(minutes=1))
     assert accounts.load_session_user(phone) is None
     assert accounts.load_session_user(laptop) is None
     assert accounts.load_session_user(fresh) == user

@@ -2,4 +2,5 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-from shop.web.auth import views  # noqa: E402,F401  (routes register on import)
+# Routes register on import: the password and sign-up views, the SMS code views, the account page.
+from shop.web.auth import account, code_views, views  # noqa: E402,F401

@@ -12,7 +12,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from shop.accounts import accounts
+from shop.accounts import accounts, codes, devices
 from shop.accounts.models import User
 from shop.platform import db as dbsetup
 from shop.platform.errors import ValidationError
@@ -20,7 +20,14 @@ from shop.platform.extensions import csrf, db, limiter
 from shop.platform.i18n import normalize_locale
 from shop.teams import teams
 from shop.web.auth import bp, limits, second_factor, wechat
-from shop.web.auth.forms import EmptyForm, LanguageForm, PasswordChangeForm, SignInForm, SignUpForm
+from shop.web.auth.forms import (
+    CodeSignInForm,
+    EmptyForm,
+    LanguageForm,
+    PasswordChangeForm,
+    SignInForm,
+    SignUpForm,
+)
 from shop.web.common import (
     INVITE_SESSION_KEY,
     cookie_secure,
@@ -45,13 +52,24 @@ def _renew_csrf_token() -> None:
     g.pop(field, None)
 
 
+#: The phone last signed in on this browser (kept through sign-out): the sign-in page fills it
+#: in, so a returning buyer only asks for a code and types it.
+LAST_PHONE_KEY = "last_phone"
+
+
 def _sign_in(user, *, second_factor_checked: bool = False, next_target: str | None = None) -> None:
-    """Every sign-in ends here (password, sign-up, WeChat, any other way). A user who owes a
-    second step is sent to it instead (``second_factor.gate`` aborts with a redirect); a WeChat
-    identity verified before this sign-in is bound to the account."""
+    """Every sign-in ends here (password, SMS code, sign-up, password reset, WeChat, any other
+    way), on this device. A user who owes a second step is sent to it instead
+    (``second_factor.gate`` aborts with a redirect); a WeChat identity verified before this
+    sign-in is bound to the account."""
     if not second_factor_checked:
         second_factor.gate(user, next_target=next_target)
-    accounts.start_session(user, now=now())
+    accounts.start_session(
+        user,
+        now=now(),
+        device=devices.device_family(request.user_agent.string),
+        address_hash=codes.address_hash(request.remote_addr),
+    )
     wechat.bind_pending(user)
     db.session.commit()
     login_user(user, remember=False)
@@ -59,6 +77,8 @@ def _sign_in(user, *, second_factor_checked: bool = False, next_target: str | No
     session.permanent = True
     # An invite binds only the account its sign-up makes; an existing account drops it.
     session.pop(INVITE_SESSION_KEY, None)
+    if user.phone:
+        session[LAST_PHONE_KEY] = user.phone
 
 
 def _check_password(account: str, password: str) -> User | None:
@@ -148,15 +168,40 @@ def signin():
         form.next.data = safe_next(request.args.get("next")) or ""
         if request.args.get("next") and not form.next.data:
             flash(_("The link you followed pointed outside this site; it was ignored."), "info")
+        if sms_enabled() and request.args.get("method") != "password":
+            code_form = CodeSignInForm(formdata=None)
+            code_form.next.data = form.next.data
+            code_form.phone.data = session.get(LAST_PHONE_KEY, "")
+            return render_code_signin(code_form)
     if form.validate_on_submit():
         user = _check_password(form.account.data, form.password.data)
         if user is None:
             g.signin_failed = True
             form.password.errors = [_("The account or password is wrong.")]
-            return render_template("auth/signin.html", form=form), 200
+            return render_signin(form), 200
         _sign_in(user)
         return redirect(_after_signin_target(form.next.data))
-    return render_template("auth/signin.html", form=form)
+    return render_signin(form)
+
+
+def sms_enabled() -> bool:
+    return bool(current_app.config.get("SMS_PROVIDER"))
+
+
+def render_signin(form, form_error: str | None = None):
+    """The password sign-in (the second way when codes are on)."""
+    return render_template(
+        "auth/signin.html",
+        mode="password",
+        form=form,
+        form_error=form_error,
+        sms_enabled=sms_enabled(),
+    )
+
+
+def render_code_signin(form, **context):
+    """The sign-in page's first way: phone and SMS code (signs up a new number)."""
+    return render_template("auth/signin.html", mode="code", form=form, sms_enabled=True, **context)
 
 
 @bp.route("/signout", methods=["POST"])
@@ -175,11 +220,18 @@ def signout():
 @login_required
 def password_change():
     form = PasswordChangeForm()
-    if form.validate_on_submit():
+    has_password = current_user.has_password
+    if not has_password:
+        del form.current_password  # an account made by a code sets its first password
+    valid = form.validate_on_submit()
+    if valid and has_password and not form.current_password.data:
+        form.current_password.errors = [_("This field is required.")]
+        valid = False
+    if valid:
         try:
             accounts.change_password(
                 current_user._get_current_object(),
-                current_password=form.current_password.data,
+                current_password=form.current_password.data if has_password else None,
                 new_password=form.new_password.data,
                 now=now(),
             )
@@ -188,12 +240,11 @@ def password_change():
             g.reauth_failed = error.field == "current_password"
             show_domain_error(form, error)
         else:
-            db.session.commit()
-            login_user(current_user._get_current_object())
-            _renew_csrf_token()
+            # Every session ended: a fresh one (this person passed any second step already).
+            _sign_in(current_user._get_current_object(), second_factor_checked=True)
             flash(_("Password changed. Other devices have been signed out."), "success")
             return redirect(url_for("storefront.home"))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, has_password=has_password)
 
 
 @bp.errorhandler(429)
@@ -210,10 +261,15 @@ def _too_many(error):
         body = second_factor.too_many(message)
     elif request.endpoint == "auth.password_change":
         message = _("Too many wrong passwords. To protect your account, %(wait)s", wait=wait)
-        body = render_template("auth/password.html", form=PasswordChangeForm(), form_error=message)
+        body = render_template(
+            "auth/password.html", form=PasswordChangeForm(), form_error=message, has_password=True
+        )
     else:
         message = _("Too many failed sign-ins. To protect the account, %(wait)s", wait=wait)
-        body = render_template("auth/signin.html", form=SignInForm(), form_error=message)
+        if sms_enabled():
+            # Password failures never stop a code: the owner gets in with the phone.
+            message += " " + _("You can still sign in now with a text message code.")
+        body = render_signin(SignInForm(), message)
     return body, 429, {"Retry-After": str(seconds)}
 
 
@@ -241,9 +297,3 @@ def language_set():
         secure=cookie_secure(),
     )
     return response
-
-
-@bp.route("/account")
-@login_required
-def account():
-    return render_template("auth/account.html")
