@@ -3,13 +3,27 @@
 from shop.sharing.models.links import (
     Channel,
     Click,
+    PosterTemplate,
     ClickDay,
     ShareLink,
     SharerVisitor,
 )
+from shop.sharing.models.materials import CopyVariant, MaterialImage, MaterialText
 from shop.sharing.models.shops import (
     Shop,
     ShopItem,
 )
 
-__all__ = ["Shop", "ShopItem", "Channel", "ShareLink", "Click", "ClickDay", "SharerVisitor"]
+__all__ = [
+    "Shop",
+    "ShopItem",
+    "Channel",
+    "ShareLink",
+    "Click",
+    "ClickDay",
+    "SharerVisitor",
+    "PosterTemplate",
+    "MaterialImage",
+    "MaterialText",
+    "CopyVariant",
+]
