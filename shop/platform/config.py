@@ -80,6 +80,8 @@ class Defaults:
     REBATE_BPS_MIN = 100
     REBATE_BPS_MAX = 5000
     MAX_PRODUCT_IMAGES = 6
+    #: Material pictures (素材) a merchant may attach to one product for sharers.
+    MAX_MATERIAL_IMAGES = 9
 
     # Orders, rebates and payouts.
     #: An unpaid order is cancelled (stock released) after this many minutes.
@@ -111,6 +113,15 @@ class Defaults:
     #: Clicks are written by a background thread of each worker at least this often (0: in
     #: the request). A crash (not a normal stop) can lose this many seconds of clicks.
     CLICK_BATCH_SECONDS = 0.2
+
+    # WeChat official account (公众号) for share cards through the JS-SDK. Off while the AppID
+    # or the secret is unset: no script, no signing endpoint (shop.sharing.wechat).
+    WECHAT_OA_APP_ID: str | None = None
+    WECHAT_OA_APP_SECRET: str | None = None
+    #: Where cgi-bin/token and cgi-bin/ticket/getticket are asked (tests point it at a fake).
+    WECHAT_OA_API_BASE = "https://api.weixin.qq.com"
+    #: Seconds to wait for WeChat's API before giving up (the page then shares without a card).
+    WECHAT_OA_TIMEOUT_SECONDS = 3.0
 
     # Reviews (shop.reviews.rules; the preview's cache in shop.reviews.reading) and the
     # merchant credit score (shop.reviews.credit).

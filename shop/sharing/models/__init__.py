@@ -3,8 +3,8 @@
 from shop.sharing.models.links import (
     Channel,
     Click,
-    PosterTemplate,
     ClickDay,
+    PosterTemplate,
     ShareLink,
     SharerVisitor,
 )
