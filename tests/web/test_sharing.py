@@ -177,7 +177,7 @@ def test_one_sharer_cannot_see_or_change_anothers_shop_links_or_items(app, user_
         intruder = make_user()
         make_shop(user=intruder)
         db.session.commit()
-        ids = {"item_id": item.id, "link_id": victim_link.id, "variant_id": variant.id, "index": 0}
+        ids = {"item_id": item.id, "link_id": victim_link.id, "variant_id": variant.id, "number": 1}
         before = (item.recommendation, item.is_pinned, item.position)
     client = user_client(intruder)
     checked = 0

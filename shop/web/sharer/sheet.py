@@ -252,14 +252,16 @@ def moments_page(link_id: int):
     )
 
 
-@bp.route("/links/<int:link_id>/nine/<int:index>.jpg")
-def nine_tile(link_id: int, index: int):
+@bp.route("/links/<int:link_id>/nine/<int:number>.jpg")
+def nine_tile(link_id: int, number: int):
+    """Tile ``number`` (1 to 9) of the set: a material picture or the QR code tile."""
     link = load_own_link(link_id)
+    index = number - 1
     pictures = _set_pictures(link)
     count, qr_at = ninegrid.layout(len(pictures))
     if not pictures or index >= count:
         abort(404)
-    name = f"nine-{link.code}-{index + 1}.jpg"
+    name = f"nine-{link.code}-{number}.jpg"
     if index == qr_at:
         product = link.product
         tile = ninegrid.QrTile(
