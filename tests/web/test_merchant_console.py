@@ -151,7 +151,7 @@ def test_merchant_creates_lists_and_delists_a_product(app, user_client):
     assert client.post(f"/merchant/products/{product_id}/list").status_code == 302
     assert client.get(f"/p/{product_id}").status_code == 200
     assert "正山小种" in client.get("/").get_data(as_text=True)
-    client.post(f"/merchant/products/{product_id}/delist")
+    client.post(f"/merchant/products/{product_id}/delist", data={"confirmed": "1"})
     assert client.get(f"/p/{product_id}").status_code == 410
     assert "正山小种" not in client.get("/").get_data(as_text=True)
 

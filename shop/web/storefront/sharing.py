@@ -22,7 +22,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 
 from shop.catalog import catalog
-from shop.catalog.models import Product
+from shop.catalog.models import Product, ProductStatus
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db, limiter
 from shop.platform.inputs import secrets_equal
@@ -239,7 +239,8 @@ def gone_page(shop, product, ref: str | None):
     page = render_template(
         "storefront/gone.html",
         shop=shop,
-        product=product,
+        # A draft was never public: its title is not told.
+        title=product.title if product.status != ProductStatus.DRAFT else None,
         similar=similar,
         in_shop=in_shop,
         ref=ref,
