@@ -148,6 +148,7 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     ship(seller, base, order_id)
     buyer.goto(f"{base}/orders/{order_id}")
     buyer.locator("form[action$='/confirm'] button[type=submit]").click()
+    buyer.locator("dialog[open] [data-answer=yes]").click()  # it asks first
     buyer.get_by_text("谢谢！订单已完成。").wait_for()
 
     # Before settlement the sharer sees the override as estimated.
