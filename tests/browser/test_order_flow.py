@@ -142,6 +142,8 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
     snap(admin, "07-admin-payouts")
     request_card.locator("[name=reference]").fill("ALI2024061800012")
     request_card.locator("button[name=decision][value=pay]").click()
+    admin.locator("dialog[open]").get_by_text("确认已向 小王 打款 ¥12.80？").wait_for()
+    admin.locator("dialog[open] [data-answer=yes]").click()  # it asks first
     admin.get_by_text("已向 小王 打款 ¥12.80。").wait_for()
     assert admin.locator("li.payout-request").count() == 0
 
