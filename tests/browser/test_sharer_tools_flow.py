@@ -260,3 +260,34 @@ def test_merchant_materials_and_confirmations(live_server, new_phone):
     snap(seller, "confirm-delist-zh", folder=SHOTS)
     dialog.get_by_role("button", name="下架", exact=True).click()
     seller.get_by_text("已下架").first.wait_for()
+
+
+def test_without_javascript_the_sheet_is_a_page_and_removal_a_confirmation_page(
+    live_server, playwright_browser
+):
+    app, base = live_server.app, live_server.url
+    seed(app)
+    _playwright, browser = playwright_browser
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 390, "height": 844}, locale="zh-CN"
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page, base, "13900000021")
+        page.goto(f"{base}/me/shop")
+        page.get_by_role("link", name=f"推广“{TITLES[0]}”").click()
+        assert page.url.endswith("/me/share/items/1")
+        page.get_by_text("查看文案").click()  # <details>: no script needed
+        assert "/r/" in page.locator("#friend-text").input_value()
+        snap(page, "sheet-page-nojs-zh", folder=SHOTS)
+        page.goto(f"{base}/me/shop")
+        page.locator(".more-menu summary").first.click()
+        page.get_by_role("button", name="从小店删除").first.click()
+        page.get_by_role("heading", name=f"确定从小店删除“{TITLES[0]}”？").wait_for()
+        snap(page, "confirm-page-nojs-zh", folder=SHOTS)
+        page.get_by_role("button", name="删除", exact=True).click()
+        page.get_by_text("已从小店移除").wait_for()
+        assert page.locator(".curate-row").count() == 4
+    finally:
+        context.close()
