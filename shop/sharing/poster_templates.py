@@ -8,6 +8,8 @@ The "product" layout (the photo first) is ``posters.render_poster``'s own. All t
 QR code bottom right at the same size, so a scan works the same on each.
 """
 
+from functools import lru_cache
+
 from PIL import Image, ImageDraw
 
 from shop.sharing import posters as p
@@ -30,12 +32,32 @@ def draw(canvas: Image.Image, draw: ImageDraw.ImageDraw, content: p.PosterConten
 def _photo(canvas: Image.Image, draw: ImageDraw.ImageDraw, path, top: int) -> int:
     """The photo, centred, ``SMALL_PHOTO`` square from ``top``; returns the y below it."""
     left = (p.WIDTH - SMALL_PHOTO) // 2
-    picture = p._load_square(path, p.PHOTO)
+    picture = _small_photo(path)
     if picture is None:
         p._draw_placeholder(draw, (left, top, left + SMALL_PHOTO, top + SMALL_PHOTO))
     else:
-        canvas.paste(picture.resize((SMALL_PHOTO, SMALL_PHOTO)), (left, top))
+        canvas.paste(picture, (left, top))
     return top + SMALL_PHOTO
+
+
+def _small_photo(path) -> Image.Image | None:
+    """The photo at ``SMALL_PHOTO``, kept per file version like the poster's own photo (the
+    resize was a third of a render)."""
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _resized(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)  # 0.9 MB each
+def _resized(path, _mtime_ns: int, _size: int) -> Image.Image | None:
+    picture = p._load_square(path, p.PHOTO)
+    if picture is None:
+        return None
+    return picture.resize((SMALL_PHOTO, SMALL_PHOTO), Image.Resampling.BILINEAR)
 
 
 def _qr(canvas: Image.Image, url: str) -> tuple[int, int]:
