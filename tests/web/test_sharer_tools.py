@@ -355,3 +355,38 @@ def test_with_an_official_account_wechat_pages_load_the_sdk_and_get_signed(datab
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_the_shop_itself_has_a_sheet_a_poster_and_a_moments_page(app, user_client):
+    with app.app_context():
+        user, _shop, _product, _item = shop_with_item()
+        db.session.commit()
+    client = user_client(user)
+    sheet = client.get("/me/share/shop")
+    assert sheet.status_code == 200 and "分享我的小店" in sheet.get_data(as_text=True)
+    with app.app_context():
+        link = db.session.scalar(
+            db.select(ShareLink).where(
+                ShareLink.product_id.is_(None), ShareLink.channel == Channel.MOMENTS
+            )
+        )
+        link_id = link.id
+    assert client.get(f"/me/links/{link_id}/moments").status_code == 200
+    assert client.get(f"/me/links/{link_id}/nine/1.jpg").status_code == 404  # no pictures
+    poster = client.get(f"/me/links/{link_id}/poster.jpg")
+    data = poster.get_data()
+    poster.close()
+    assert Image.open(io.BytesIO(data)).size == (750, 1334)
+
+
+def test_a_sharer_cannot_share_an_item_that_is_not_on_sale(app, user_client):
+    with app.app_context():
+        user, _shop, product, item = shop_with_item()
+        product.stock = 0
+        db.session.commit()
+        item_id = item.id
+    client = user_client(user)
+    response = client.get(f"/me/share/items/{item_id}")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(ShareLink.id))) == 0
