@@ -219,6 +219,16 @@ def test_english_pages_and_dead_ends(live_server, new_phone):
     page.locator("dialog[open]").get_by_role("button", name="Copy link").click()
     assert "/r/" in page.evaluate("navigator.clipboard.readText()")
     snap(page, "product-sheet-en", folder=SHOTS)
+    page.keyboard.press("Escape")
+    page.get_by_role("link", name="Share to earn").click()
+    page.locator("dialog[open]").get_by_role("link", name="Make a poster").click()
+    poster = page.get_by_role("img", name="QR poster")
+    page.wait_for_function("i => i.complete && i.naturalWidth === 750", arg=poster.element_handle())
+    snap(page, "poster-en", folder=SHOTS)
+    page.get_by_role("link", name="Back to sharing").click()
+    page.get_by_role("link", name="Moments").click()
+    page.get_by_role("heading", name="Nine-picture set").wait_for()
+    snap(page, "moments-en", folder=SHOTS)
 
     # A link to a delisted product leads to the sharer's shop, in words.
     friend_link = page.evaluate("navigator.clipboard.readText()")
