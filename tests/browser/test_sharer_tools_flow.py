@@ -104,6 +104,7 @@ def test_two_taps_to_a_copied_share_text_or_a_poster(live_server, new_phone):
     page.goto(f"{base}/me/shop")
     page.get_by_role("link", name=f"推广“{TITLES[0]}”").click()
     page.locator("dialog[open]").get_by_role("link", name="朋友圈").click()
+    page.get_by_role("heading", name="九宫格").wait_for()
     tiles = page.locator(".nine-grid img")
     assert tiles.count() == 9
     page.wait_for_function(
@@ -287,7 +288,7 @@ def test_without_javascript_the_sheet_is_a_page_and_removal_a_confirmation_page(
         sign_in(page, base, "13900000021")
         page.goto(f"{base}/me/shop")
         page.get_by_role("link", name=f"推广“{TITLES[0]}”").click()
-        assert page.url.endswith("/me/share/items/1")
+        page.wait_for_url(f"{base}/me/share/items/1")
         page.get_by_text("查看文案").click()  # <details>: no script needed
         assert "/r/" in page.locator("#friend-text").input_value()
         snap(page, "sheet-page-nojs-zh", folder=SHOTS)
