@@ -52,8 +52,11 @@ def payout_decide(payout_id: int):
     approve = request.form.get("decision") == "pay"
     if approve:
         page = confirm_first(
-            _("Mark ¥%(amount)s to %(name)s as paid?", amount=money(payout.amount_cents),
-              name=payout.user.display_name),  # fmt: skip
+            _(
+                "Mark ¥%(amount)s to %(name)s as paid?",
+                amount=money(payout.amount_cents),
+                name=payout.user.display_name,
+            ),
             _("Mark as paid"),
             url_for("admin.payout_list"),
             _("Only after the money has really been sent."),
