@@ -2,7 +2,7 @@
 template per share link, and the WeChat-friend channel
 
 Revision ID: 7a1c5e90d2b4
-Revises: 689f6ecba346
+Revises: 7c1d2e3f4a5b
 Create Date: 2026-12-06 04:50:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "7a1c5e90d2b4"
-down_revision = "689f6ecba346"
+down_revision = "7c1d2e3f4a5b"
 branch_labels = None
 depends_on = None
 
