@@ -125,6 +125,8 @@ class Defaults:
     REBATE_BPS_MIN = 100
     REBATE_BPS_MAX = 5000
     MAX_PRODUCT_IMAGES = 6
+    #: Material pictures (素材) a merchant may attach to one product for sharers.
+    MAX_MATERIAL_IMAGES = 9
 
     # Orders, rebates and payouts.
     #: An unpaid order is cancelled (stock released) after this many minutes.
@@ -185,6 +187,9 @@ class Defaults:
     #: Clicks are written by a background thread of each worker at least this often (0: in
     #: the request). A crash (not a normal stop) can lose this many seconds of clicks.
     CLICK_BATCH_SECONDS = 0.2
+
+    # The WeChat official account (WECHAT_APP_ID ...) below also signs share cards through the
+    # JS-SDK (shop.sharing.wechat): no script and no signing endpoint while it is unset.
 
     # Reviews (shop.reviews.rules; the preview's cache in shop.reviews.reading) and the
     # merchant credit score (shop.reviews.credit).

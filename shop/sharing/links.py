@@ -22,6 +22,7 @@ from shop.sharing.models import Channel, ShareLink, Shop
 CODE_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
 CHANNEL_LABELS = {
+    Channel.WECHAT_FRIEND: _l("WeChat friend"),
     Channel.WECHAT_GROUP: _l("WeChat group"),
     Channel.MOMENTS: _l("Moments"),
     Channel.POSTER: _l("Poster"),

@@ -59,6 +59,7 @@ class PosterContent:
     subtitle: str = ""  #: one line, cut with an ellipsis
     rating: str = ""  #: e.g. "4.8★"
     quote: str = ""  #: a buyer's review the sharer chose, one line, cut with an ellipsis
+    template: str = "product"  #: "product", "price" or "review" (shop.sharing.poster_templates)
 
 
 @cache
@@ -171,7 +172,8 @@ def yuan(cents: int) -> str:
 def render_poster(content: PosterContent, *, fmt: str = "JPEG") -> bytes:
     """Draw the 750x1334 poster and return it encoded as JPEG (quality 85) or WebP.
 
-    Missing or unreadable image files draw placeholders; characters the font lacks are dropped.
+    ``content.template`` picks the layout. Missing or unreadable image files draw placeholders;
+    characters the font lacks are dropped.
     Raises ValueError for any other ``fmt`` (PNG is ten times slower and five times larger), and
     qrcode's DataOverflowError for a URL too long for any QR code.
     """
@@ -179,6 +181,11 @@ def render_poster(content: PosterContent, *, fmt: str = "JPEG") -> bytes:
         raise ValueError(f"unsupported poster format {fmt!r}")
     canvas = Image.new("RGB", (WIDTH, HEIGHT), WHITE)
     draw = ImageDraw.Draw(canvas)
+    if content.template != "product":
+        from shop.sharing import poster_templates  # it draws with this module's parts
+
+        poster_templates.draw(canvas, draw, content)
+        return encode(canvas, fmt)
     _draw_header(canvas, draw, content)
 
     photo = _load_square(content.image_path, PHOTO)
@@ -200,12 +207,13 @@ def render_poster(content: PosterContent, *, fmt: str = "JPEG") -> bytes:
     qr_left, qr_top = WIDTH - MARGIN - code, HEIGHT - MARGIN - code
     canvas.paste(qr, (qr_left - quiet, qr_top - quiet))
     _draw_text_column(draw, content, y, qr_left - quiet - MARGIN - 8, qr_top + code)
+    return encode(canvas, fmt)
 
+
+def encode(canvas: Image.Image, fmt: str) -> bytes:
     out = io.BytesIO()
-    if fmt == "JPEG":
-        canvas.save(out, "JPEG", quality=85, optimize=False)
-    else:
-        canvas.save(out, "WEBP", quality=80, method=1)
+    options = {"quality": 85, "optimize": False} if fmt == "JPEG" else {"quality": 80, "method": 1}
+    canvas.save(out, fmt, **options)
     return out.getvalue()
 
 

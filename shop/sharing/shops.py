@@ -263,6 +263,20 @@ def move_item(item: ShopItem, direction: int) -> None:
         sibling.position = position
 
 
+def reorder_items(shop: Shop, item_ids: list[int]) -> None:
+    """Put the shop's items in the order of ``item_ids``, which must name each of them once
+    (ValidationError otherwise: another shop's id, a repeat, or a list made before an item
+    was added or removed). Pinned items stay above the others whatever the order."""
+    items = {
+        i.id: i
+        for i in db.session.execute(select(ShopItem).where(ShopItem.shop_id == shop.id)).scalars()
+    }
+    if sorted(item_ids) != sorted(items):
+        raise ValidationError(_l("Your shop changed meanwhile; the order was not saved."))
+    for position, item_id in enumerate(item_ids):
+        items[item_id].position = position
+
+
 def remove_item(item: ShopItem) -> None:
     db.session.delete(item)
 

@@ -4,7 +4,16 @@ import re
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, g, has_request_context, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    render_template,
+    request,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import format_decimal, get_locale, get_translations, ngettext
 from flask_babel import lazy_gettext as _l
@@ -30,6 +39,11 @@ INVITE_SESSION_KEY = "invite_code"
 #: they never read or write the session, so they carry no Set-Cookie and no Vary: Cookie, and a
 #: shared cache keeps one copy for all visitors.
 SESSIONLESS_ENDPOINTS = frozenset({"static", "storefront.media"})
+
+
+def absolute_media_url(name: str) -> str:
+    """A media file's absolute URL (share cards need one: og:image, the JS-SDK's imgUrl)."""
+    return url_for("storefront.media", name=name, _external=True)
 
 
 def now():
@@ -220,6 +234,7 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.filters["china_time"] = china_time
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["absolute_media_url"] = absolute_media_url
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
@@ -345,3 +360,25 @@ def register_error_pages(app: Flask) -> None:
     def _server_error(error):
         db.session.rollback()
         return render_error(500)
+
+
+# --- confirming what cannot be undone ------------------------------------------------------
+
+
+def confirm_first(question: str, confirm_label: str, back_url: str, detail: str = ""):
+    """A page asking ``question`` before a one-tap action that cannot be undone, unless the
+    form says it was confirmed (``confirmed=1``: the page's own button, or the dialog of
+    static/js/confirm.js). Returns the page to answer with, or None to go ahead. The page
+    posts every field of this form again, so nothing the person chose is lost."""
+    if request.form.get("confirmed") == "1":
+        return None
+    fields = [(k, v) for k, v in request.form.items(multi=True) if k != "confirmed"]
+    return render_template(
+        "confirm.html",
+        question=question,
+        detail=detail,
+        confirm_label=confirm_label,
+        action=request.path,
+        fields=fields,
+        back_url=back_url,
+    )

@@ -86,6 +86,7 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
     buyer.locator(f".order-list a[href='/orders/{order_id}']").click()
     buyer.get_by_text("顺丰速运").wait_for()
     buyer.locator("form[action$='/confirm'] button[type=submit]").click()
+    buyer.locator("dialog[open] [data-answer=yes]").click()  # it asks first
     buyer.get_by_text("谢谢！订单已完成。").wait_for()
     assert buyer.locator(".order-status").inner_text() == "已完成"
 
@@ -141,6 +142,8 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
     snap(admin, "07-admin-payouts")
     request_card.locator("[name=reference]").fill("ALI2024061800012")
     request_card.locator("button[name=decision][value=pay]").click()
+    admin.locator("dialog[open]").get_by_text("确认已向 小王 打款 ¥12.80？").wait_for()
+    admin.locator("dialog[open] [data-answer=yes]").click()  # it asks first
     admin.get_by_text("已向 小王 打款 ¥12.80。").wait_for()
     assert admin.locator("li.payout-request").count() == 0
 

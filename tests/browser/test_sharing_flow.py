@@ -28,17 +28,18 @@ def test_sharer_curates_makes_a_link_and_poster_and_a_friend_lands_on_it(live_se
     sharer.goto(f"{base}/p/{product_id}")
     sharer.get_by_role("button", name="加入我的小店").click()
     sharer.get_by_text("已加入小店").wait_for()
+    sharer.locator(".more-menu summary").first.click()  # the "…" action sheet
     sharer.get_by_label("我的推荐语").fill("夏天冷泡一整壶")
     sharer.get_by_role("button", name="保存").click()
-    sharer.get_by_role("link", name="分享", exact=True).click()
-    sharer.get_by_label("渠道", exact=True).select_option(value="wechat_group")
-    sharer.get_by_role("button", name="生成链接").click()
-    link = sharer.locator("input[readonly]").first.input_value()
+    # The share sheet: no form, the links are made when it opens.
+    sharer.get_by_role("link", name="推广“桂花乌龙冷泡茶”").click()
+    sheet = sharer.locator("dialog[open]")
+    link = sheet.locator("#friend-url").input_value()
     assert "/r/" in link
-    text = sharer.locator("textarea[readonly]").first.input_value()
+    text = sheet.locator("#group-text").input_value()
     assert "【桂花乌龙冷泡茶】¥39.90" in text and "夏天冷泡一整壶" in text
 
-    sharer.get_by_role("button", name="生成二维码海报").click()
+    sheet.get_by_role("link", name="生成海报").click()
     poster = sharer.get_by_role("img", name="二维码海报")
     poster.wait_for()
     # The poster is drawn on first request: wait for the image itself, not just the element

@@ -97,10 +97,8 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     friend.goto(f"{base}/p/{product_id}")
     friend.get_by_role("button", name="加入我的小店").click()
     friend.get_by_text("已加入小店").wait_for()
-    friend.get_by_role("link", name="分享", exact=True).click()
-    friend.get_by_label("渠道", exact=True).select_option(value="wechat_group")
-    friend.get_by_role("button", name="生成链接").click()
-    share_link = friend.locator("input[readonly]").first.input_value()
+    friend.locator("a.promote").first.click()  # 推广: the share sheet
+    share_link = friend.locator("#friend-url").input_value()
     assert "/r/" in share_link
     friend.goto(f"{base}/me/team")
     assert friend.locator("#my-leader").inner_text().startswith("你的团队长：小美")
@@ -148,6 +146,7 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     ship(seller, base, order_id)
     buyer.goto(f"{base}/orders/{order_id}")
     buyer.locator("form[action$='/confirm'] button[type=submit]").click()
+    buyer.locator("dialog[open] [data-answer=yes]").click()  # it asks first
     buyer.get_by_text("谢谢！订单已完成。").wait_for()
 
     # Before settlement the sharer sees the override as estimated.

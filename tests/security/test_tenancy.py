@@ -49,6 +49,8 @@ ROW_ARGUMENTS = {
     "payout_id": ("payout",),
     "word_id": ("blocked_word",),
     "user_id": ("sharer_user",),
+    "variant_id": ("variant",),
+    "material_id": ("material",),
 }
 #: Arguments whose meaning depends on the route (a "code" is a share link's or an invite's),
 #: mapped per endpoint so a new route with such an argument fails until it is mapped here.
@@ -64,6 +66,7 @@ ENDPOINT_ROW_ARGUMENTS = {
 #: every value is tried (a 200 is fine; A's data in it is not).
 SELECTORS = {
     ("storefront.order_action", "action"): ("cancel", "confirm", "refund"),
+    ("sharer.nine_tile", "number"): ("1", "2"),
     ("sharer.export_csv", "kind"): tuple(exports.EXPORTS),
     ("admin.export_csv", "table"): ("orders", "payouts", "ledger", "merchants"),
 }
@@ -103,7 +106,7 @@ FORMS = {
         "provider": "sandbox",
         "checkout_key": "security-attack-checkout-0001",
     },
-    "storefront.order_action": {"reason": "不想要了"},
+    "storefront.order_action": {"reason": "不想要了", "confirmed": "1"},
     "storefront.review_write": {"rating": "5", "body": "攻击者的评价"},
     "storefront.review_followup": {"body": "攻击者的追评"},
     "storefront.review_report": {"reason": "other", "details": "攻击者举报"},
@@ -111,9 +114,17 @@ FORMS = {
     "sharer.item_edit": {"recommendation": "攻击者改的推荐"},
     "sharer.item_move": {"direction": "up"},
     "sharer.item_pin": {},
-    "sharer.item_remove": {},
+    "sharer.item_remove": {"confirmed": "1"},
     "sharer.item_reviews": {"show_rating": "y", "quote": ""},
     "sharer.item_link_create": {"channel": "custom", "label": "攻击者"},
+    "sharer.variant_add": {"body": "攻击者的文案"},
+    "sharer.variant_delete": {},
+    "sharer.items_reorder": {},
+    "merchant.material_pictures_add": {},
+    "merchant.material_picture_delete": {},
+    "sharer.variant_edit": {"body": "攻击者的文案"},
+    "sharer.poster_template": {"template": "price"},
+    "merchant.material_text_save": {"text": "攻击者的文案"},
     "merchant.product_edit": {
         "title": "攻击者改的标题",
         "category_id": "1",
@@ -127,7 +138,7 @@ FORMS = {
     "merchant.product_image_delete": {},
     "merchant.product_image_cover": {},
     "merchant.product_publish": {},
-    "merchant.product_unpublish": {"back": "list"},
+    "merchant.product_unpublish": {"back": "list", "confirmed": "1"},
     "merchant.order_mark_paid": {},
     "merchant.order_ship": {"carrier": "顺丰速运", "tracking": "SF999999999"},
     "merchant.order_refund": {"decision": "approve", "note": "攻击者同意退款"},
@@ -137,7 +148,12 @@ FORMS = {
     "admin.flag_release": {"reason": "攻击者"},
     "admin.merchant_decide": {"action": "suspend", "reason": "攻击者", "expected_status": ""},
     "admin.order_refund": {"reason": "攻击者"},
-    "admin.payout_decide": {"decision": "pay", "reference": "ATTACK-1", "reason": ""},
+    "admin.payout_decide": {
+        "decision": "pay",
+        "reference": "ATTACK-1",
+        "reason": "",
+        "confirmed": "1",
+    },
     "admin.review_decide": {"action": "hide", "version": "1", "reason": "攻击者"},
     "admin.blocked_word_delete": {},
     "admin.team_overrides_set": {"decision": "stop", "reason": "攻击者"},

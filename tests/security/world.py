@@ -25,6 +25,7 @@ from shop.reviews import moderation, writing
 from shop.reviews.models import BlockedWord, ReviewStatus
 from shop.reviews.rules import Rules
 from shop.sharing import clicks, links, shops
+from shop.sharing import materials as sharing_materials
 from shop.sharing.models import Channel
 from shop.teams import teams
 from tests.conftest import TEST_CONFIG
@@ -199,7 +200,11 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
         status="draft",
         **product_kw,
     )
+    material = sharing_materials.add_pictures(
+        product, [png_bytes(color=(9, 9, 9))], merchant=merchant, now=now - timedelta(days=35)
+    )[0]
     t.ids.update(
+        material=material.id,
         merchant=merchant.id,
         product=product.id,
         draft_product=draft.id,
@@ -245,6 +250,9 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     )
     poster = links.get_or_create_link(shop, product, Channel.POSTER, now=link_at)
     shop_link = links.get_or_create_link(shop, None, Channel.WECHAT_GROUP, now=link_at)
+    variant = sharing_materials.add_variant(
+        sharer, product, text(name, "recommendation"), now=link_at
+    )
     visitor = f"{name.lower()}" * 32
     clicks.record_click(
         link, _facts(), visitor_id=visitor, ip_secret=SECRET, flooded=False, now=link_at
@@ -258,6 +266,7 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
         code=link.code,
         poster_link=poster.id,
         shop_link=shop_link.id,
+        variant=variant.id,
     )
 
     # The buyer: a completed order of three products through the sharer's link (settled

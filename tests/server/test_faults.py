@@ -616,7 +616,12 @@ def test_killed_deciding_a_payout_keeps_it_requested(app, start_server, start_ar
     def decide(browser: Browser, payout_id: int, i: int):
         token = hidden_fields(browser.get("/admin/payouts").text)["csrf_token"]
         if i % 2 == 0:
-            form = {"decision": "pay", "reference": f"WX{payout_id:010d}", "reason": ""}
+            form = {
+                "decision": "pay",
+                "reference": f"WX{payout_id:010d}",
+                "reason": "",
+                "confirmed": "1",
+            }
         else:
             form = {"decision": "reject", "reference": "", "reason": "账户名与实名不符"}
         return browser.post(f"/admin/payouts/{payout_id}/decide", {"csrf_token": token, **form})

@@ -259,6 +259,7 @@ CHANGES = {
     "subtitle": "",
     "rating": "4.9★",
     "quote": "买家评价：“很好喝”",
+    "template": "price",  # the template is part of the key (a poster per design)
 }
 
 
@@ -284,6 +285,17 @@ def test_new_image_bytes_or_template_change_the_key(tmp_path):
     assert posters.poster_key(content) != key
     path.unlink()
     assert posters.poster_key(content) != key
+
+
+@pytest.mark.parametrize("template", ["product", "price", "review"])
+def test_every_template_draws_a_750x1334_poster(template):
+    picture = decode(posters.render_poster(make_content(template=template)))
+    assert picture.size == (posters.WIDTH, posters.HEIGHT)
+
+
+def test_an_unknown_template_is_refused():
+    with pytest.raises(ValueError, match="template"):
+        posters.render_poster(make_content(template="nope"))
 
 
 @pytest.mark.parametrize(("cents", "text"), [(12800, "128"), (12850, "128.50"), (5, "0.05")])

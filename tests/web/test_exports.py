@@ -189,7 +189,7 @@ def test_another_sharers_link_is_404(app, user_client, world):
 
 def test_the_share_page_links_each_link_to_its_clicks(app, user_client, world):
     client = user_client(world["sharer"])
-    page = client.get(f"/me/share/items/{world['item_id']}").get_data(as_text=True)
+    page = client.get(f"/me/share/items/{world['item_id']}/channels").get_data(as_text=True)
     assert f'href="/me/links/{world["link_id"]}/clicks"' in page
 
 

@@ -4,8 +4,11 @@ import pytest
 
 from shop.catalog.models import Merchant, MerchantStatus, Product, ProductStatus
 from shop.orders.models import Order, OrderStatus
+from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.reviews.models import Review
+from shop.sharing import materials
+from shop.sharing.models import MaterialImage
 from tests.factories import (
     make_category,
     make_merchant,
@@ -151,7 +154,7 @@ def test_merchant_creates_lists_and_delists_a_product(app, user_client):
     assert client.post(f"/merchant/products/{product_id}/list").status_code == 302
     assert client.get(f"/p/{product_id}").status_code == 200
     assert "正山小种" in client.get("/").get_data(as_text=True)
-    client.post(f"/merchant/products/{product_id}/delist")
+    client.post(f"/merchant/products/{product_id}/delist", data={"confirmed": "1"})
     assert client.get(f"/p/{product_id}").status_code == 410
     assert "正山小种" not in client.get("/").get_data(as_text=True)
 
@@ -227,10 +230,14 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         victim_image = victim.images[0]
         [victim_order] = place_test_order(make_user(), [(victim.id, 1)], provider="manual")
         victim_review = make_review(victim)
+        [victim_material] = materials.add_pictures(
+            victim, [png_bytes(color=(5, 6, 7))], merchant=victim.merchant, now=utcnow()
+        )
         intruder = make_merchant()
         db.session.commit()
         ids = {
             "product_id": victim.id,
+            "material_id": victim_material.id,
             "product_image_id": victim_image.id,
             "order_id": victim_order.id,
             "review_id": victim_review.id,
@@ -258,6 +265,7 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
             "placed"
         ]
         assert db.session.get(Review, ids["review_id"]).reply is None
+        assert db.session.get(MaterialImage, ids["material_id"]) is not None
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):

@@ -312,11 +312,19 @@ def test_admin_pays_or_rejects_payouts_with_audit(app, user_client):
     client = user_client(admin)
     queue = text_of(client.get("/admin/payouts"))
     assert "6222021234567890" in queue and "工商银行" in queue and "¥40.00" in queue
-    no_ref = client.post(f"/admin/payouts/{first_payout}/decide", data={"decision": "pay"})
+    # Paying asks first (the page posts the same form again with confirmed=1).
+    asked = client.post(
+        f"/admin/payouts/{first_payout}/decide",
+        data={"decision": "pay", "reference": "BANK-20261124-001"},
+    )
+    assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.get_data(as_text=True)
+    no_ref = client.post(
+        f"/admin/payouts/{first_payout}/decide", data={"decision": "pay", "confirmed": "1"}
+    )
     assert no_ref.status_code == 422 and "reference" in text_of(no_ref)
     paid = client.post(
         f"/admin/payouts/{first_payout}/decide",
-        data={"decision": "pay", "reference": "BANK-20261124-001"},
+        data={"decision": "pay", "reference": "BANK-20261124-001", "confirmed": "1"},
     )
     assert paid.status_code == 303
     no_reason = client.post(f"/admin/payouts/{second_payout}/decide", data={"decision": "x"})
@@ -327,7 +335,8 @@ def test_admin_pays_or_rejects_payouts_with_audit(app, user_client):
     )
     assert rejected.status_code == 303
     twice = client.post(
-        f"/admin/payouts/{first_payout}/decide", data={"decision": "pay", "reference": "again"}
+        f"/admin/payouts/{first_payout}/decide",
+        data={"decision": "pay", "reference": "again", "confirmed": "1"},
     )
     assert twice.status_code == 422 and "decided already" in text_of(twice)
     assert client.post("/admin/payouts/999999/decide", data={}).status_code == 404

@@ -3,8 +3,8 @@ import pytest
 from shop.catalog.models import MerchantStatus, ProductStatus
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
-from shop.sharing import links, shops
-from shop.sharing.models import Channel, Click, ShareLink, ShopItem
+from shop.sharing import links, materials, shops
+from shop.sharing.models import Channel, Click, CopyVariant, ShareLink, ShopItem
 from tests.factories import make_product, make_shop, make_user
 
 PHONE_UA = (
@@ -171,10 +171,13 @@ def test_one_sharer_cannot_see_or_change_anothers_shop_links_or_items(app, user_
     with app.app_context():
         victim_link = make_link()
         item = shops.find_item(victim_link.shop, victim_link.product_id)
+        variant = materials.add_variant(
+            victim_link.sharer, item.product, "我自己在用，回购三次", now=utcnow()
+        )
         intruder = make_user()
         make_shop(user=intruder)
         db.session.commit()
-        ids = {"item_id": item.id, "link_id": victim_link.id}
+        ids = {"item_id": item.id, "link_id": victim_link.id, "variant_id": variant.id, "number": 1}
         before = (item.recommendation, item.is_pinned, item.position)
     client = user_client(intruder)
     checked = 0
@@ -185,7 +188,14 @@ def test_one_sharer_cannot_see_or_change_anothers_shop_links_or_items(app, user_
             continue  # names a kind of file, not an object: always the viewer's own rows
         url = rule.build({name: ids[name] for name in rule.arguments})[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            data = {"recommendation": "改掉", "direction": "up", "channel": "moments"}
+            data = {
+                "recommendation": "改掉",
+                "direction": "up",
+                "channel": "moments",
+                "body": "改掉",
+                "template": "price",
+                "confirmed": "1",
+            }
             response = client.open(url, method=method, data=data if method == "POST" else None)
             assert response.status_code == 404, (method, url)
             assert "我自己在用" not in response.get_data(as_text=True)
@@ -195,6 +205,8 @@ def test_one_sharer_cannot_see_or_change_anothers_shop_links_or_items(app, user_
         item = db.session.get(ShopItem, ids["item_id"])
         assert (item.recommendation, item.is_pinned, item.position) == before
         assert db.session.execute(db.select(db.func.count(ShareLink.id))).scalar_one() == 1
+        assert db.session.get(CopyVariant, ids["variant_id"]).body == "我自己在用，回购三次"
+        assert db.session.get(ShareLink, ids["link_id"]).poster_template == "product"
 
 
 def test_sharer_opens_a_shop_adds_a_product_and_makes_links(app, user_client):
@@ -219,7 +231,7 @@ def test_sharer_opens_a_shop_adds_a_product_and_makes_links(app, user_client):
         f"/me/share/items/{item_id}/links", data={"channel": "custom", "label": "同事群"}
     )
     assert response.status_code == 302
-    share = client.get(f"/me/share/items/{item_id}").get_data(as_text=True)
+    share = client.get(f"/me/share/items/{item_id}/channels").get_data(as_text=True)
     with app.app_context():
         link = db.session.execute(db.select(ShareLink)).scalar_one()
         assert link.channel == Channel.CUSTOM and link.label == "同事群"

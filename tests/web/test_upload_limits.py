@@ -38,6 +38,7 @@ def upload_routes(product_id: int, order_id: int, item_id: int, category_id: int
         ("/merchant/products/new", {**product_form, **files("images", 2)}),
         (f"/merchant/products/{product_id}/edit", {**product_form, **files("images", 2)}),
         (f"/merchant/products/{product_id}/images", files("images", 2)),
+        (f"/merchant/products/{product_id}/materials/pictures", files("pictures", 2)),
         ("/me/shop/settings", {"name": "小店", "slug": "my-shop", **files("avatar", 2)}),
         (
             f"/orders/{order_id}/items/{item_id}/review",

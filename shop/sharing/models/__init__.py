@@ -4,12 +4,26 @@ from shop.sharing.models.links import (
     Channel,
     Click,
     ClickDay,
+    PosterTemplate,
     ShareLink,
     SharerVisitor,
 )
+from shop.sharing.models.materials import CopyVariant, MaterialImage, MaterialText
 from shop.sharing.models.shops import (
     Shop,
     ShopItem,
 )
 
-__all__ = ["Shop", "ShopItem", "Channel", "ShareLink", "Click", "ClickDay", "SharerVisitor"]
+__all__ = [
+    "Shop",
+    "ShopItem",
+    "Channel",
+    "ShareLink",
+    "Click",
+    "ClickDay",
+    "SharerVisitor",
+    "PosterTemplate",
+    "MaterialImage",
+    "MaterialText",
+    "CopyVariant",
+]

@@ -12,11 +12,19 @@ from shop.sharing.models.shops import Shop
 
 
 class Channel(enum.StrEnum):
+    WECHAT_FRIEND = "wechat_friend"
     WECHAT_GROUP = "wechat_group"
     MOMENTS = "moments"
+    #: Links made before posters were a button on every link; no longer offered for new ones.
     POSTER = "poster"
     #: A label the sharer names ("同事群"); the label column holds it.
     CUSTOM = "custom"
+
+
+class PosterTemplate(enum.StrEnum):
+    PRODUCT = "product"  #: the photo first, then price and title
+    PRICE = "price"  #: the price large at the top
+    REVIEW = "review"  #: a buyer's review quoted large
 
 
 class ShareLink(db.Model):
@@ -38,6 +46,10 @@ class ShareLink(db.Model):
     channel: Mapped[Channel] = enum_column(Channel)
     #: The sharer's own name for a custom channel; "" for the built-in ones.
     label: Mapped[str] = mapped_column(String(20), default="")
+    #: The poster design this link's poster uses.
+    poster_template: Mapped[PosterTemplate] = enum_column(
+        PosterTemplate, default=PosterTemplate.PRODUCT, server_default="product"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sharer: Mapped[User] = relationship()

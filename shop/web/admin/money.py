@@ -15,7 +15,7 @@ from shop.platform.errors import DomainError
 from shop.platform.extensions import db
 from shop.web.admin import bp
 from shop.web.admin.forms import PayoutDecisionForm, RefundOverrideForm
-from shop.web.common import money, now, show_domain_error
+from shop.web.common import confirm_first, money, now, show_domain_error
 
 
 def _payouts_page(form: PayoutDecisionForm | None = None, failed_id: int | None = None,
@@ -50,6 +50,19 @@ def payout_decide(payout_id: int):
     if not form.validate_on_submit():
         return _payouts_page(form, payout.id, 422)
     approve = request.form.get("decision") == "pay"
+    if approve:
+        page = confirm_first(
+            _(
+                "Mark ¥%(amount)s to %(name)s as paid?",
+                amount=money(payout.amount_cents),
+                name=payout.user.display_name,
+            ),
+            _("Mark as paid"),
+            url_for("admin.payout_list"),
+            _("Only after the money has really been sent."),
+        )
+        if page is not None:
+            return page
     try:
         payouts.decide(
             payout,

@@ -10,7 +10,7 @@ from shop.catalog.catalog import rebate_cents, whole_number
 from shop.catalog.models import Category, MerchantStatus, Product, ProductStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
-from shop.web.common import money, now, show_domain_error, upload_limit
+from shop.web.common import confirm_first, money, now, show_domain_error, upload_limit
 from shop.web.merchant import bp
 from shop.web.merchant.forms import (
     ActionForm,
@@ -298,6 +298,14 @@ def product_publish(product_id: int):
 @bp.route("/products/<int:product_id>/delist", methods=["POST"])
 def product_unpublish(product_id: int):
     product = load_own_product(product_id)
+    page = confirm_first(
+        _("Delist “%(title)s”?", title=product.title),
+        _("Delist"),
+        url_for("merchant.product_list"),
+        _("It leaves the catalogue and every sharer's shop; links to it stop selling it."),
+    )
+    if page is not None:
+        return page
     return _run(
         product,
         lambda: products.change_status(product, "delist", merchant=g.merchant, now=now()),

@@ -17,7 +17,7 @@ from shop.teams import teams
 from shop.teams.models import TeamLeader
 from shop.web.common import now
 from shop.web.sharer import bp
-from shop.web.sharer.views import send_poster
+from shop.web.sharer.sheet import send_poster
 
 #: The periods the members table offers (China days ending today); the first is the default.
 PERIOD_DAYS = {"30d": 30, "7d": 7}

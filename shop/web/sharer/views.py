@@ -1,32 +1,31 @@
 """/me: a sharer's shop, curation, share links and posters."""
 
-import secrets
-from pathlib import Path
-
 from flask import (
     abort,
-    current_app,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.catalog import images
 from shop.catalog.models import Product
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
 from shop.platform.inputs import parse_id
-from shop.reviews import reading
-from shop.sharing import links, posters, shops
+from shop.sharing import links, materials, shops
 from shop.sharing.models import Channel, ShareLink, ShopItem
-from shop.web.common import money, now, safe_next, show_domain_error, upload_limit
+from shop.web.common import (
+    confirm_first,
+    money,
+    now,
+    safe_next,
+    show_domain_error,
+    upload_limit,
+)
 from shop.web.sharer import bp
 from shop.web.sharer.forms import (
     EmptyForm,
@@ -117,6 +116,7 @@ def shop_console():
         unavailable_labels=shops.UNAVAILABLE_LABELS,
         recommendation_form=RecommendationForm(),
         action_form=EmptyForm(),
+        manage=request.args.get("manage") == "1",
     )
 
 
@@ -176,15 +176,43 @@ def item_pin(item_id: int):
 
 @bp.route("/shop/items/<int:item_id>/remove", methods=["POST"])
 def item_remove(item_id: int):
+    item = load_own_item(item_id)
+    page = confirm_first(
+        _("Remove “%(title)s” from your shop?", title=item.product.title),
+        _("Remove"),
+        url_for("sharer.shop_console", _anchor=f"p{item.product_id}"),
+        _("Its share links stop leading here; your recommendation is lost."),
+    )
+    if page is not None:
+        return page
     return _item_action(item_id, shops.remove_item, _("Removed from your shop."))
 
 
-def _share_text(link: ShareLink, url: str) -> str:
-    """A message ready to paste into a chat: title, price, the sharer's words, the link."""
+@bp.route("/shop/items/order", methods=["POST"])
+def items_reorder():
+    """The order of a drag in the shop editor's arrange mode: every item id of the shop."""
+    ids = [parse_id(raw) for raw in request.form.getlist("item")]
+    try:
+        shops.reorder_items(g.shop, [i for i in ids if i is not None])
+    except DomainError as error:
+        db.session.rollback()
+        if request.headers.get("X-Requested-With") == "fetch":
+            return {"error": error.message}, 422
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        if request.headers.get("X-Requested-With") == "fetch":
+            return {"ok": True}
+    return redirect(url_for("sharer.shop_console", manage=1))
+
+
+def share_text(link: ShareLink, url: str) -> str:
+    """A message ready to paste into a chat: title, price, the sharer's words (or the
+    merchant's ready copy), the link."""
     if link.product is None:
         return f"【{g.shop.name}】{g.shop.intro}\n{url}".strip()
     item = shops.find_item(g.shop, link.product_id)
-    words = item.recommendation if item else ""
+    words = (item.recommendation if item else "") or materials.text_of(link.product)
     text = f"【{link.product.title}】¥{money(link.product.price_cents)}"
     return "\n".join(part for part in (text, words, url) if part)
 
@@ -193,7 +221,8 @@ def _share_text(link: ShareLink, url: str) -> str:
 
 
 def _channel_choices():
-    return [(c.value, str(links.CHANNEL_LABELS[c])) for c in Channel]
+    """Channels a new link may have: posters are a button on every link, not a channel."""
+    return [(c.value, str(links.CHANNEL_LABELS[c])) for c in Channel if c != Channel.POSTER]
 
 
 def _share_page(item: ShopItem | None):
@@ -204,7 +233,7 @@ def _share_page(item: ShopItem | None):
     form.channel.choices = _channel_choices()
     return render_template(
         "sharer/share.html",
-        share_text=_share_text,
+        share_text=share_text,
         item=item,
         product=product,
         links=shop_links,
@@ -217,9 +246,15 @@ def _share_page(item: ShopItem | None):
 def _create_link(item: ShopItem | None):
     form = LinkForm()
     form.channel.choices = _channel_choices()
-    back = url_for("sharer.item_share", item_id=item.id) if item else url_for("sharer.shop_share")
+    back = (
+        url_for("sharer.item_channels", item_id=item.id)
+        if item
+        else url_for("sharer.shop_channels")
+    )
     try:
         channel = Channel(form.channel.data)
+        if channel == Channel.POSTER:
+            raise ValueError(channel)
     except ValueError:
         flash(_("Choose a channel."), "error")
         return redirect(back)
@@ -232,13 +267,11 @@ def _create_link(item: ShopItem | None):
         flash(error.message, "error")
         return redirect(back)
     db.session.commit()
-    if channel == Channel.POSTER:
-        return redirect(url_for("sharer.poster_page", link_id=link.id))
     return redirect(back + f"?new={link.id}#link-{link.id}")
 
 
-@bp.route("/share/items/<int:item_id>")
-def item_share(item_id: int):
+@bp.route("/share/items/<int:item_id>/channels")
+def item_channels(item_id: int):
     return _share_page(load_own_item(item_id))
 
 
@@ -247,105 +280,11 @@ def item_link_create(item_id: int):
     return _create_link(load_own_item(item_id))
 
 
-@bp.route("/share/shop")
-def shop_share():
+@bp.route("/share/shop/channels")
+def shop_channels():
     return _share_page(None)
 
 
 @bp.route("/share/shop/links", methods=["POST"])
 def shop_link_create():
     return _create_link(None)
-
-
-# --- posters -------------------------------------------------------------------------------
-
-
-def _poster_content(link: ShareLink) -> posters.PosterContent:
-    shop = g.shop
-    avatar = images.media_file(images.image_url_name(shop.avatar, "t")) if shop.avatar else None
-    product = link.product
-    if product is not None:
-        cover = product.cover
-        image = images.poster_source(cover) if cover else None
-        item = shops.find_item(shop, product.id)
-        rating, quote = "", ""
-        if item is not None:
-            summary = reading.summary(product.id) if item.show_rating else None
-            if summary and summary.count:
-                rating = f"{summary.average}★"
-            if shown := reading.shown_quote(item.quote_review):
-                quote = _("Buyer review: “%(text)s”", text=shown.body.replace("\n", " "))
-        return posters.PosterContent(
-            url=url_for("storefront.follow_link", code=link.code, _external=True),
-            title=product.title,
-            price_cents=product.price_cents,
-            original_price_cents=product.original_price_cents,
-            image_path=image,
-            sharer_name=current_user.display_name,
-            avatar_path=avatar,
-            headline=_("%(name)s recommends", name=current_user.display_name),
-            hint=_("Long-press to scan"),
-            subtitle=item.recommendation if item else "",
-            rating=rating,
-            quote=quote,
-        )
-    return posters.PosterContent(
-        url=url_for("storefront.follow_link", code=link.code, _external=True),
-        title=shop.name,
-        price_cents=None,
-        original_price_cents=None,
-        image_path=images.poster_source(shop.avatar) if shop.avatar else None,
-        sharer_name=current_user.display_name,
-        avatar_path=avatar,
-        headline=_("%(name)s invites you to the shop", name=current_user.display_name),
-        hint=_("Long-press to scan"),
-        subtitle=shop.intro,
-    )
-
-
-def _load_poster_link(link_id: int) -> ShareLink:
-    link = load_own_link(link_id)
-    if link.channel != Channel.POSTER:
-        abort(404)
-    return link
-
-
-@bp.route("/links/<int:link_id>/poster")
-def poster_page(link_id: int):
-    link = _load_poster_link(link_id)
-    item = shops.find_item(g.shop, link.product_id) if link.product_id else None
-    return render_template(
-        "sharer/poster.html",
-        link=link,
-        item_id=item.id if item else None,
-        in_wechat="micromessenger" in request.headers.get("User-Agent", "").lower(),
-    )
-
-
-@bp.route("/links/<int:link_id>/poster.jpg")
-def poster_image(link_id: int):
-    """The poster as a real image URL (WeChat's long-press save and QR recognition need one)."""
-    link = _load_poster_link(link_id)
-    return send_poster(_poster_content(link), f"poster-{link.code}.jpg")
-
-
-def send_poster(content: posters.PosterContent, download_name: str):
-    """A poster response, cached on disk by a hash of everything drawn on it and served with
-    that hash as ETag; ``?download=1`` makes it an attachment named ``download_name``."""
-    key = posters.poster_key(content)
-    if request.if_none_match.contains(key):
-        response = make_response("", 304)
-    else:
-        folder = Path(current_app.instance_path) / "posters" / key[:2]
-        path = folder / f"{key}.jpg"
-        if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-            tmp.write_bytes(posters.render_poster(content))
-            tmp.replace(path)
-        response = send_file(path, mimetype="image/jpeg", max_age=0)
-        if request.args.get("download"):
-            response.headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
-    response.set_etag(key)
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response

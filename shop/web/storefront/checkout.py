@@ -29,7 +29,7 @@ from shop.reviews import writing
 from shop.reviews.rules import Rules
 from shop.sharing import clicks, links, shops
 from shop.teams import teams
-from shop.web.common import now, safe_next, show_domain_error
+from shop.web.common import confirm_first, now, safe_next, show_domain_error
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
@@ -345,6 +345,15 @@ def order_action(order_id: int, action: str):
     form = FlaskForm()
     if not form.validate_on_submit():
         abort(400)
+    if action == "confirm":
+        page = confirm_first(
+            _("Did you receive everything in this order?"),
+            _("Yes, I received it"),
+            url_for("storefront.order_detail", order_id=order.id),
+            _("The order then completes; a refund needs the merchant's agreement."),
+        )
+        if page is not None:
+            return page
     try:
         if action == "cancel":
             states.cancel_by_buyer(order, actor=current_user, now=now())

@@ -22,6 +22,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 
 from shop.catalog import catalog
+from shop.catalog.models import Product, ProductStatus
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db, limiter
 from shop.platform.inputs import secrets_equal
@@ -34,6 +35,8 @@ from shop.web.storefront.views import review_context, viewer_is_sharer
 log = logging.getLogger(__name__)
 
 VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
+#: Things a page about a product that is gone offers instead.
+SIMILAR_COUNT = 4
 _VISITOR_RE = re.compile(r"[0-9a-f]{32}")
 
 
@@ -174,7 +177,11 @@ def follow_link(code: str):
     if link is None:
         abort(404)
     if link.gone:
-        abort(410)
+        shop = shops.find_by_slug(link.shop_slug)
+        product = db.session.get(Product, link.product_id)
+        if shop is None or product is None:
+            abort(410)
+        return gone_page(shop, product, link.code)
     # End the lookup's read transaction (when the cache missed): an insert made in the request
     # then starts a transaction of its own that takes SQLite's write lock at BEGIN (a read
     # transaction upgraded to a write fails with "database is locked" if another worker wrote).
@@ -215,6 +222,32 @@ def shop_page(slug: str):
     )
 
 
+def gone_page(shop, product, ref: str | None):
+    """A product that can no longer be bought, reached through a sharer's link or shop: the
+    words first, then the way on (the sharer's shop and similar things). Still a 410."""
+    others = [i.product for i in shops.public_items(shop) if i.product_id != product.id]
+    similar = others[:SIMILAR_COUNT]
+    if len(similar) < SIMILAR_COUNT:
+        seen = {p.id for p in similar} | {product.id}
+        query = (
+            catalog.visible_products()
+            .where(Product.category_id == product.category_id, Product.id.not_in(seen))
+            .limit(SIMILAR_COUNT - len(similar))
+        )
+        similar += list(db.session.execute(query).unique().scalars())
+    in_shop = {p.id for p in others}
+    page = render_template(
+        "storefront/gone.html",
+        shop=shop,
+        # A draft was never public: its title is not told.
+        title=product.title if product.status != ProductStatus.DRAFT else None,
+        similar=similar,
+        in_shop=in_shop,
+        ref=ref,
+    )
+    return page, 410
+
+
 def _ref() -> str | None:
     """The share code carried in the URL (WeChat's browser often loses cookies)."""
     ref = request.args.get("ref", "")
@@ -231,7 +264,7 @@ def shop_product(slug: str, product_id: int):
     if product is None:
         abort(404)
     if shops.is_gone(product):
-        abort(410)
+        return gone_page(shop, product, _ref())
     return render_template(
         "storefront/product.html",
         product=product,
