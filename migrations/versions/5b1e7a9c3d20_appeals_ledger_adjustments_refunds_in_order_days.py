@@ -30,9 +30,7 @@ ONE_SOURCE = (
 
 
 def _kinds(kinds):
-    return sa.Enum(
-        *kinds, name="entrykind", native_enum=False, create_constraint=True, length=20
-    )
+    return sa.Enum(*kinds, name="entrykind", native_enum=False, create_constraint=True, length=20)
 
 
 def upgrade():
@@ -69,18 +67,27 @@ def upgrade():
             "adjustment_cents >= 0", name=op.f("ck_appeals_adjustment_not_negative")
         ),
         sa.ForeignKeyConstraint(
-            ["click_id"], ["clicks.id"], name=op.f("fk_appeals_click_id_clicks"), ondelete="SET NULL"
+            ["click_id"],
+            ["clicks.id"],
+            name=op.f("fk_appeals_click_id_clicks"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["decided_by_id"], ["users.id"], name=op.f("fk_appeals_decided_by_id_users")
         ),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_appeals_order_id_orders")),
-        sa.ForeignKeyConstraint(["sharer_id"], ["users.id"], name=op.f("fk_appeals_sharer_id_users")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_appeals_order_id_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sharer_id"], ["users.id"], name=op.f("fk_appeals_sharer_id_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_appeals")),
     )
     with op.batch_alter_table("appeals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_appeals_order_id"), ["order_id"], unique=False)
-        batch_op.create_index("ix_appeals_sharer_created", ["sharer_id", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_appeals_sharer_created", ["sharer_id", "created_at"], unique=False
+        )
         batch_op.create_index(
             "ix_appeals_status_submitted", ["status", "submitted_at"], unique=False
         )
@@ -99,9 +106,7 @@ def upgrade():
     _append_only_again()
 
     with op.batch_alter_table("order_days", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("refunded", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("refunded", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(
             sa.Column("refunded_cents", sa.Integer(), server_default="0", nullable=False)
         )

@@ -99,6 +99,7 @@ class ClickLine:
     counted: bool
     why_not: str  #: "" when counted
     order_numbers: tuple[str, ...]  #: orders this click earned (attributed to it)
+    click_id: int = 0  #: for asking about it (an appeal); the sharer's own click
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def link_audit(
             counted=row.uncounted_reason is None,
             why_not=uncounted_label(row.uncounted_reason),
             order_numbers=tuple(earned_by.get(row.id, ())),
+            click_id=row.id,
         )
         for row in found
     ]

@@ -107,14 +107,17 @@ def test_week_funnel_counts_by_hand(world, funnel):
     assert s.visitors == 4  # v1, v2, v3, v5; v4 clicked the day before the week
     assert (s.orders, s.paid, s.settled, s.settled_cents) == (4, 3, 1, 1000)
     assert s.estimated_cents == 1000 + 1000 + 500
-    assert [(step.key, step.count, step.rate_bps) for step in s.steps] == [
-        ("clicks", 5, None),
-        ("visitors", 4, 8000),
-        ("orders", 4, 10000),
-        ("paid", 3, 7500),
-        ("settled", 1, 3333),
+    assert [(step.key, step.count, step.of, step.rate_bps) for step in s.steps] == [
+        ("clicks", 5, None, None),
+        ("visitors", 4, "clicks", 8000),
+        ("orders", 4, "visitors", 10000),  # per 100 visitors: 100.0
+        ("paid", 3, "orders", 7500),
+        ("refunded", 0, "paid", 0),
+        ("settled", 1, "paid", 3333),
     ]
-    assert s.conversion_bps == 8000
+    assert [step.key for step in s.steps if step.per_hundred] == ["orders"]
+    assert s.conversion_bps == 6000  # 3 paid orders per 5 counted clicks
+    assert s.conversion_text == "60.0"  # per 100 clicks
 
 
 def test_week_breakdowns_by_channel_product_and_link(world, funnel):
@@ -342,7 +345,7 @@ def test_empty_period_is_all_zeros(ctx):
     s = stats.funnel(shop.user_id, *WEEK)
     assert (s.clicks, s.visitors, s.orders, s.settled_cents) == (0, 0, 0, 0)
     assert len(s.daily) == 7 and not s.by_link
-    assert [step.rate_bps for step in s.steps] == [None] * 5
+    assert [step.rate_bps for step in s.steps] == [None] * 6
     assert s.lag.median_seconds is None
 
 
