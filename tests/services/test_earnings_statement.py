@@ -56,7 +56,8 @@ class Sharer:
 
     def completed(self, at=NOW):
         order = self.paid_order(at)
-        states.ship(order, "顺丰速运", "SF1234567890", actor=make_user(), now=at + timedelta(hours=1))
+        shipped_at = at + timedelta(hours=1)
+        states.ship(order, "顺丰速运", "SF1234567890", actor=make_user(), now=shipped_at)
         states.confirm_receipt(order, actor=order.buyer, now=at + timedelta(days=1))
         return order
 
