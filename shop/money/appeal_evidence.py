@@ -27,7 +27,7 @@ class Evidence:
     order: Order | None
     reason: str | None  #: the appellant's reason frozen on the order
     winner: str  #: "appellant", "another sharer" or "none"
-    others: list[tuple[str, str]]  #: (anonymised sharer, their reason)
+    others: list[tuple[str, str]]  #: (anonymised sharer, their reason), not the appellant's
     clicks: list[ClickLine]
     window_days: int
 
@@ -70,7 +70,8 @@ def evidence(appeal: Appeal, *, window: timedelta) -> Evidence:
     others = []
     if order is not None:
         for sharer_id, reason in sorted((order.attribution_others or {}).items()):
-            others.append((who(int(sharer_id)), reason))
+            if int(sharer_id) != appeal.sharer_id:  # the appellant's rule is shown apart
+                others.append((who(int(sharer_id)), reason))
     reason = None
     if order is not None:
         if order.sharer_id == appeal.sharer_id:

@@ -221,9 +221,9 @@ def test_evidence_names_nobody(world):
         ("appellant", True, True, False),
         ("other 1", True, True, True),
     ]
-    assert seen.others == [("appellant", "overwritten")]
+    assert seen.others == []  # the appellant's own rule is ``reason``; the winner is ``winner``
     # Nothing in the evidence carries a user: only times, flags and the anonymised names.
-    assert {name for name, _ in seen.others} | {line.who for line in seen.clicks} == {
+    assert {seen.winner} | {line.who for line in seen.clicks} == {
         "appellant",
         "other 1",
     }
