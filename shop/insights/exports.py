@@ -52,6 +52,7 @@ ENTRY_LABELS = {
     EntryKind.CLAWBACK: _l("Rebate taken back (refund after settling)"),
     EntryKind.PAYOUT: _l("Payout requested"),
     EntryKind.PAYOUT_RETURNED: _l("Payout returned (rejected)"),
+    EntryKind.ADJUSTMENT: _l("Appeal adjustment (upheld)"),
 }
 #: Whose rebate an order's entry is: the sharer's own (tier 1) or a team leader's override
 #: on a member's rebate (tier 2). Payout entries have none.

@@ -151,6 +151,11 @@ def test_ask_send_on_decide_and_read_the_decision(app, user_client, world):
     assert "An administrator agreed: ¥10.00" in text and "点击记录属实" in text
     earnings = sharer.get("/me/earnings").get_data(as_text=True)
     assert 'id="sum-adjustment">¥10.00' in earnings
+    ledger_csv = sharer.get("/me/export/ledger.csv")
+    assert ledger_csv.status_code == 200
+    assert "Appeal adjustment (upheld)" in ledger_csv.get_data(as_text=True)
+    admin_csv = staff.get("/admin/export/ledger.csv")
+    assert admin_csv.status_code == 200 and "adjustment" in admin_csv.get_data(as_text=True)
     assert 'id="balance-available">¥10.00' in earnings
 
 
