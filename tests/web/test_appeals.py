@@ -116,6 +116,7 @@ def test_ask_send_on_decide_and_read_the_decision(app, user_client, world):
         db.session.commit()
         appeal_id = db.session.execute(select(Appeal.id)).scalar_one()
     staff = user_client(admin)
+    assert 'id="appeals-waiting">1<' in staff.get("/admin/").get_data(as_text=True)
     assert "买家说看了我的朋友圈才买的" in staff.get("/admin/appeals").get_data(as_text=True)
     detail = staff.get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
     assert "the appellant" in detail and "another sharer (1)" in detail
