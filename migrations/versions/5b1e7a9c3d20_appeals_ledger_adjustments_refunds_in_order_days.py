@@ -7,7 +7,7 @@ refunded since and their reversed rebate, so the funnel can show refunds and an 
 that leaves them out; filled here from the ledger, kept by ``shop.money.sales`` after.
 
 Revision ID: 5b1e7a9c3d20
-Revises: 689f6ecba346
+Revises: 7a1c5e90d2b4
 Create Date: 2026-12-06 04:50:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5b1e7a9c3d20"
-down_revision = "689f6ecba346"
+down_revision = "7a1c5e90d2b4"
 branch_labels = None
 depends_on = None
 
