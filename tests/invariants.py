@@ -112,6 +112,21 @@ def check(connection) -> None:
         )
     ).all()
     assert not open_twice, f"several open payouts: {open_twice}"
+    # An upheld appeal has its one adjustment (its amount, to its sharer); nothing else has one.
+    adjusted = run(
+        text(
+            "SELECT a.id FROM appeals a LEFT JOIN ledger_entries e "
+            "ON e.appeal_id = a.id AND e.kind = 'adjustment' "
+            "WHERE (a.status = 'upheld') <> (e.id IS NOT NULL) "
+            "OR (e.id IS NOT NULL AND (e.amount_cents <> a.adjustment_cents "
+            "OR e.sharer_id <> a.sharer_id))"
+        )
+    ).all()
+    assert not adjusted, f"appeals and their adjustments disagree: {adjusted}"
+    stray = run(
+        text("SELECT id FROM ledger_entries WHERE (kind = 'adjustment') <> (appeal_id IS NOT NULL)")
+    ).all()
+    assert not stray, f"adjustments without an appeal, or appeals' entries of another kind: {stray}"
     paid = run(
         text(
             "SELECT o.id FROM orders o WHERE o.status IN ('paid','shipped','completed') "

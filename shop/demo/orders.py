@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.catalog.models import Product
+from shop.demo import appeals as demo_appeals
 from shop.demo.stories import (
     ADDRESSES,
     DEVICES,
@@ -223,6 +224,7 @@ def seed_orders(
         if not checkout.existing_checkout(users[spec.buyer], spec.key):
             story.plan_order(spec)
             created["orders"] += 1
+    created["appeals"] = demo_appeals.plan(story, users, now)
     missing = [p for p in PAYOUTS if find_payout(users[SHARER], p.key) is None]
     if missing:
         story.add(now - PAYOUT_ACCOUNT_SAVED, story.save_account)

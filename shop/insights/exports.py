@@ -52,6 +52,7 @@ ENTRY_LABELS = {
     EntryKind.CLAWBACK: _l("Rebate taken back (refund after settling)"),
     EntryKind.PAYOUT: _l("Payout requested"),
     EntryKind.PAYOUT_RETURNED: _l("Payout returned (rejected)"),
+    EntryKind.ADJUSTMENT: _l("Appeal adjustment (upheld)"),
 }
 #: Whose rebate an order's entry is: the sharer's own (tier 1) or a team leader's override
 #: on a member's rebate (tier 2). Payout entries have none.
@@ -99,6 +100,7 @@ class ClickLine:
     counted: bool
     why_not: str  #: "" when counted
     order_numbers: tuple[str, ...]  #: orders this click earned (attributed to it)
+    click_id: int = 0  #: for asking about it (an appeal); the sharer's own click
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def link_audit(
             counted=row.uncounted_reason is None,
             why_not=uncounted_label(row.uncounted_reason),
             order_numbers=tuple(earned_by.get(row.id, ())),
+            click_id=row.id,
         )
         for row in found
     ]

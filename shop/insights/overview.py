@@ -39,7 +39,10 @@ class Day:
 @dataclass(frozen=True)
 class RebateTotals:
     estimated_cents: int  #: waiting for the return window (estimated, not yet settled)
-    settled_cents: int  #: ever settled, less clawbacks
+    #: Gross: ever settled, before clawbacks (the sharer's "settled" is the same sum, see
+    #: shop.money.statement); clawbacks are shown apart.
+    settled_cents: int
+    clawed_back_cents: int  #: settled rebates taken back by refunds after settlement
     paid_out_cents: int  #: payouts marked paid
     requested_cents: int  #: payouts waiting for an admin
 
@@ -319,7 +322,8 @@ def _rebates(ledger: dict[str, int], payouts: dict[str, int]) -> RebateTotals:
         estimated_cents=total(EntryKind.ESTIMATED)
         - total(EntryKind.SETTLED)
         - total(EntryKind.VOIDED),
-        settled_cents=total(EntryKind.SETTLED) - total(EntryKind.CLAWBACK),
+        settled_cents=total(EntryKind.SETTLED),
+        clawed_back_cents=total(EntryKind.CLAWBACK),
         paid_out_cents=payouts.get(PayoutStatus.PAID.value, 0),
         requested_cents=payouts.get(PayoutStatus.REQUESTED.value, 0),
     )

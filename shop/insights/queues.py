@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from shop.catalog.catalog import page_count
 from shop.catalog.models import Merchant, MerchantStatus
 from shop.money import fraud
-from shop.money.models import FlagStatus, Payout, PayoutStatus
+from shop.money.models import Appeal, AppealStatus, FlagStatus, Payout, PayoutStatus
 from shop.orders.models import Order, OrderStatus
 from shop.platform.extensions import db
 from shop.platform.models import AuditEntry
@@ -107,15 +107,17 @@ def refund_disputes(limit: int = 100) -> list[Order]:
 def _money_counts_query():
     payouts = select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED)
     disputes = select(func.count(Order.id)).where(Order.status.in_(DISPUTE_STATUSES))
+    appeals = select(func.count(Appeal.id)).where(Appeal.status == AppealStatus.SUBMITTED)
     return select(
         payouts.scalar_subquery().label("payouts_waiting"),
         disputes.scalar_subquery().label("refund_disputes"),
+        appeals.scalar_subquery().label("appeals_waiting"),
     )
 
 
 def money_counts() -> dict[str, int]:
-    payouts, disputes = db.session.execute(_money_counts_query()).one()
-    return {"payouts_waiting": payouts, "refund_disputes": disputes}
+    payouts, disputes, appeals = db.session.execute(_money_counts_query()).one()
+    return {"payouts_waiting": payouts, "refund_disputes": disputes, "appeals_waiting": appeals}
 
 
 @cache
@@ -130,11 +132,11 @@ def _work_counts_query():
 
 
 def work_counts() -> dict[str, dict]:
-    """The admin home's "work waiting" in one round trip: merchants per status, payouts waiting
-    and refund disputes, reviews per moderation tab, fraud flags per status."""
+    """The admin home's "work waiting" in one round trip: merchants per status, payouts waiting,
+    refund disputes and appeals waiting, reviews per moderation tab, fraud flags per status."""
     row = iter(db.session.execute(_work_counts_query()).one())
     merchants = {status: next(row) for status in MerchantStatus}
-    money = {"payouts_waiting": next(row), "refund_disputes": next(row)}
+    money = {name: next(row) for name in ("payouts_waiting", "refund_disputes", "appeals_waiting")}
     reviews = {tab: next(row) for tab in moderation.TABS}
     flags = {status: next(row) for status in FlagStatus}
     return {"merchants": merchants, "money": money, "reviews": reviews, "flags": flags}

@@ -7,8 +7,8 @@ cancelled), read from the ledger entries, never recomputed.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from flask_babel import lazy_gettext as _l
@@ -58,6 +58,12 @@ class OrderRebate:
     earns: bool  #: this sharer is the one the order may pay
     rebate_cents: int  #: what it earns (or earned) at the rates frozen on the order
     state: str  #: key of STATE_LABELS
+    #: When the sharer's own entries of each kind were first posted (estimated, settled,
+    #: voided, clawback), read from the ledger.
+    dates: dict[EntryKind, datetime] = field(default_factory=dict)
+    #: Completion + the return window, for an estimate not yet settled (None otherwise, or
+    #: before the order is completed: then it settles "N days after receipt").
+    expected_settle_at: datetime | None = None
 
     @property
     def reason_label(self) -> str:
@@ -101,6 +107,36 @@ def kinds_by_order(order_ids: list[int]) -> dict[int, set[EntryKind]]:
     return found
 
 
+def entry_dates(order_ids: list[int], sharer_id: int) -> dict[int, dict[EntryKind, datetime]]:
+    """When each kind of the sharer's own entries (tier 1) was first posted, per order."""
+    found: dict[int, dict[EntryKind, datetime]] = defaultdict(dict)
+    if order_ids:
+        rows = db.session.execute(
+            select(LedgerEntry.order_id, LedgerEntry.kind, func.min(LedgerEntry.created_at))
+            .where(
+                LedgerEntry.order_id.in_(order_ids),
+                LedgerEntry.sharer_id == sharer_id,
+                LedgerEntry.tier == 1,
+            )
+            .group_by(LedgerEntry.order_id, LedgerEntry.kind)
+        )
+        for order_id, kind, at in rows:
+            found[order_id][EntryKind(kind)] = at
+    return found
+
+
+def with_dates(
+    row: OrderRebate, dates: dict[EntryKind, datetime], return_window: timedelta
+) -> OrderRebate:
+    """``row`` with its ledger dates and, while only estimated, when it should settle."""
+    expected = None
+    if row.state == "estimated" and row.order.completed_at is not None:
+        expected = row.order.completed_at + return_window
+    return OrderRebate(
+        row.order, row.reason, row.earns, row.rebate_cents, row.state, dates, expected
+    )
+
+
 def describe(order: Order, sharer_id: int, kinds: set[EntryKind] | None = None) -> OrderRebate:
     """The order as ``sharer_id`` sees it (the winner or one of the others)."""
     if kinds is None:
@@ -142,10 +178,14 @@ class OrdersPage(Generic[Row]):
 
 
 def orders_touching(
-    sharer_id: int, *, page: int = 1, per_page: int = 20
+    sharer_id: int,
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    return_window: timedelta = timedelta(days=7),
 ) -> OrdersPage[OrderRebate]:
-    """One page of the orders that touched the sharer's links, newest first. A page past
-    the end gives the last one."""
+    """One page of the orders that touched the sharer's links, newest first, each with its
+    ledger dates. A page past the end gives the last one."""
     total = db.session.execute(
         select(func.count()).select_from(Order).where(touching(sharer_id))
     ).scalar_one()
@@ -162,7 +202,11 @@ def orders_touching(
         ).scalars()
     )
     kinds = kinds_by_order([o.id for o in found])
-    rows = [describe(o, sharer_id, kinds.get(o.id, set())) for o in found]
+    dates = entry_dates([o.id for o in found], sharer_id)
+    rows = [
+        with_dates(describe(o, sharer_id, kinds.get(o.id, set())), dates[o.id], return_window)
+        for o in found
+    ]
     return OrdersPage(rows, total, page, pages)
 
 

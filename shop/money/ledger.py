@@ -1,12 +1,13 @@
 """The rebate ledger: append-only entries in fen; balances are sums of entries.
 
 Every posting goes through :func:`post`, an ``INSERT ... ON CONFLICT DO NOTHING`` against the
-unique keys (order item, kind) and (payout, kind): a second posting of the same thing, from a
-replay, a retry or a concurrent run, inserts nothing and says so. Rounding happens once, in
-``catalog.rebate_cents`` (down to the fen), when the order item is made.
+unique keys (order item, kind, tier), (payout, kind) and (appeal, kind): a second posting of
+the same thing, from a replay, a retry or a concurrent run, inserts nothing and says so.
+Rounding happens once, in ``catalog.rebate_cents`` (down to the fen), when the order item is
+made.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
@@ -29,6 +30,7 @@ def post(
     order_item: OrderItem | None = None,
     order_id: int | None = None,
     payout_id: int | None = None,
+    appeal_id: int | None = None,
     tier: int = 1,
 ) -> bool:
     """Append one entry; False (and nothing written) when that entry already exists."""
@@ -43,6 +45,7 @@ def post(
             order_id=order_item.order_id if order_item is not None else order_id,
             order_item_id=order_item.id if order_item is not None else None,
             payout_id=payout_id,
+            appeal_id=appeal_id,
             created_at=now,
             tier=tier,
         )
@@ -111,21 +114,27 @@ def _kinds_by_item(order: Order) -> dict[int, set[EntryKind]]:
     return found
 
 
+REVERSALS = frozenset({EntryKind.VOIDED, EntryKind.CLAWBACK})
+
+
 def reverse_for_refund(order: Order, *, now: datetime) -> int:
     """Order refunded: void what was only estimated, claw back what was settled (the
     override with its rebate)."""
     kinds = _kinds_by_item(order)
-    posted = clawed_back = 0
+    posted = clawed_back = reversed_cents = 0
     for item in order.items:
         have = kinds.get(item.id, set())
-        if EntryKind.ESTIMATED not in have or have & {EntryKind.VOIDED, EntryKind.CLAWBACK}:
+        if EntryKind.ESTIMATED not in have or have & REVERSALS:
             continue
         kind = EntryKind.CLAWBACK if EntryKind.SETTLED in have else EntryKind.VOIDED
         done = _post_item(order, item, kind, now=now)
         posted += done
+        reversed_cents += item.rebate_cents if done else 0
         clawed_back += item.rebate_cents if done and kind == EntryKind.CLAWBACK else 0
     if clawed_back and not any(EntryKind.CLAWBACK in have for have in kinds.values()):
         sales.rebate_clawed_back(order, clawed_back)
+    if reversed_cents and not any(have & REVERSALS for have in kinds.values()):
+        sales.rebate_reversed(order, reversed_cents)
     return posted
 
 
@@ -195,6 +204,8 @@ class Balances:
     pending_payout_cents: int  #: requested, not yet decided
     paid_out_cents: int  #: payouts marked paid
     settled_total_cents: int  #: everything ever settled
+    #: The sum of the sharer's entries of each kind (every kind present, 0 when none).
+    by_kind: dict[EntryKind, int] = field(default_factory=dict)
 
 
 #: Positions in EFFECTS' pairs: the estimated and the available balance.
@@ -213,15 +224,15 @@ def balance_sum(balance: int):
 
 
 def balances(sharer_id: int) -> Balances:
-    """Sums of the sharer's entries (and of their payouts by status)."""
-    settled = case((LedgerEntry.kind == EntryKind.SETTLED, LedgerEntry.amount_cents), else_=0)
-    row = db.session.execute(
-        select(
-            balance_sum(ESTIMATED_BALANCE),
-            balance_sum(AVAILABLE_BALANCE),
-            func.coalesce(func.sum(settled), 0),
-        ).where(LedgerEntry.sharer_id == sharer_id)
-    ).one()
+    """Sums of the sharer's entries, by kind and by balance (and of their payouts by
+    status), in two queries."""
+    by_kind = dict.fromkeys(EntryKind, 0)
+    for kind, amount in db.session.execute(
+        select(LedgerEntry.kind, func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+        .where(LedgerEntry.sharer_id == sharer_id)
+        .group_by(LedgerEntry.kind)
+    ):
+        by_kind[EntryKind(kind)] = int(amount)
     payouts = dict(
         db.session.execute(
             select(Payout.status, func.coalesce(func.sum(Payout.amount_cents), 0))
@@ -230,9 +241,10 @@ def balances(sharer_id: int) -> Balances:
         ).all()
     )
     return Balances(
-        estimated_cents=int(row[0]),
-        available_cents=int(row[1]),
+        estimated_cents=sum(by_kind[k] * e[ESTIMATED_BALANCE] for k, e in EFFECTS.items()),
+        available_cents=sum(by_kind[k] * e[AVAILABLE_BALANCE] for k, e in EFFECTS.items()),
         pending_payout_cents=int(payouts.get(PayoutStatus.REQUESTED, 0)),
         paid_out_cents=int(payouts.get(PayoutStatus.PAID, 0)),
-        settled_total_cents=int(row[2]),
+        settled_total_cents=by_kind[EntryKind.SETTLED],
+        by_kind=by_kind,
     )

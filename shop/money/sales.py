@@ -29,7 +29,15 @@ from shop.sharing.rollup import as_date, china_day, day_start
 TABLES = {
     OrderDay: (
         ("day", "link_id"),
-        ("orders", "paid", "estimated_cents", "settled", "settled_cents"),
+        (
+            "orders",
+            "paid",
+            "estimated_cents",
+            "settled",
+            "settled_cents",
+            "refunded",
+            "refunded_cents",
+        ),
     ),
     SaleDay: (("day", "sharer_id"), ("orders", "gmv_cents", "refunded")),
     ProductDay: (("day", "product_id"), ("units", "gmv_cents")),
@@ -131,6 +139,12 @@ def rebate_clawed_back(order: Order, settled_cents: int) -> None:
     _order_day(order, settled=-1, settled_cents=-settled_cents)
 
 
+def rebate_reversed(order: Order, reversed_cents: int) -> None:
+    """The order was refunded and its rebate (``reversed_cents``: voided or clawed back, in
+    all) reversed; once per order, at its first reversal."""
+    _order_day(order, refunded=1, refunded_cents=reversed_cents)
+
+
 def entry_posted(kind: EntryKind, amount_cents: int, at: datetime) -> None:
     row = {"day": china_day(at), "kind": str(kind), "entries": 1, "amount_cents": amount_cents}
     _add(_session(), LedgerDay, [row])
@@ -217,7 +231,10 @@ def expected(connection, *, since: date | None = None) -> dict:
             row["estimated_cents"] = int(amount)
         elif kind == EntryKind.SETTLED:
             row["settled"], row["settled_cents"] = 1, int(amount)
-        elif kind == EntryKind.CLAWBACK:
+        if kind in (EntryKind.VOIDED, EntryKind.CLAWBACK):
+            row["refunded"] = 1
+            row["refunded_cents"] = row.get("refunded_cents", 0) + int(amount)
+        if kind == EntryKind.CLAWBACK:
             clawed.add(order_id)
     per_link_day: dict[tuple, dict] = {}
     for order_id, row in order_days.items():

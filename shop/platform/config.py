@@ -175,6 +175,10 @@ class Defaults:
     # Share links and attribution.
     ATTRIBUTION_WINDOW_DAYS = 15
     ALLOW_SELF_PURCHASE = True
+    #: Questions about orders (appeals) one sharer may ask per hour and per day; every
+    #: question counts, answered or sent on, so order numbers cannot be probed in bulk.
+    APPEAL_LIMIT_PER_HOUR = 10
+    APPEAL_LIMIT_PER_DAY = 30
     VISITOR_COOKIE = "fx_v"
     #: Clicks from one address beyond this are recorded as a flood and not counted.
     CLICK_FLOOD_LIMIT = "30 per minute"

@@ -47,6 +47,7 @@ ROW_ARGUMENTS = {
     "product_image_id": ("product_image", "draft_product_image"),
     "flag_id": ("flag",),
     "payout_id": ("payout",),
+    "appeal_id": ("appeal",),
     "word_id": ("blocked_word",),
     "user_id": ("sharer_user",),
     "variant_id": ("variant",),
@@ -148,6 +149,8 @@ FORMS = {
     "admin.flag_release": {"reason": "攻击者"},
     "admin.merchant_decide": {"action": "suspend", "reason": "攻击者", "expected_status": ""},
     "admin.order_refund": {"reason": "攻击者"},
+    "sharer.appeal_submit": {"note": "攻击者提交的申诉说明"},
+    "admin.appeal_decide": {"decision": "uphold", "amount": "100.00", "reason": "攻击者"},
     "admin.payout_decide": {
         "decision": "pay",
         "reference": "ATTACK-1",

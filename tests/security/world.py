@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from shop.catalog import merchants
 from shop.demo.seed import demo_licence_no
-from shop.money import fraud, ledger, payouts
+from shop.money import appeals, fraud, ledger, payouts
 from shop.money.models import FlagKind, FraudFlag
 from shop.orders import checkout, payments, states
 from shop.platform.base import utcnow
@@ -60,6 +60,7 @@ FIELDS = {
     "link_label": Field(20, False),
     "payout_account_name": Field(40, False),
     "payout_bank_name": Field(40, False),
+    "appeal_note": Field(500, False),  # an appeal sent on to the admins
     # the merchant
     "merchant_name": Field(60, True),
     "merchant_description": Field(500, True),
@@ -91,6 +92,7 @@ FIELDS = {
     "payout_reject_reason": Field(200, False),
     "admin_refund_reason": Field(200, False),
     "flag_reason": Field(200, False),
+    "appeal_reason": Field(200, False),  # an appeal decided, shown to the sharer
     "blocked_word": Field(40, False),
 }
 
@@ -387,6 +389,17 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     t.ids["payout"] = payouts.request_payout(
         sharer, 1000, idempotency_key=f"security-{name}-payout-2", minimum_cents=1000, now=now
     ).id
+
+    # An appeal about an order number the sharer was given, sent on and rejected; a second
+    # one waiting for the admins.
+    for index in range(2):
+        appeal = appeals.ask(
+            sharer, number=f"26010112000000{index}{len(name)}", limits=appeals.Limits(99, 99),
+            window=timedelta(days=15), now=now,
+        )  # fmt: skip
+        appeals.submit(appeal, text(name, "appeal_note"), actor=sharer, now=now)
+    appeals.decide(appeal, False, actor=admin, reason=text(name, "appeal_reason"), now=now)
+    t.ids["appeal"] = appeal.id
 
     # A fraud flag on the sharer, dismissed by the admin with a reason.
     flag = FraudFlag(

@@ -28,6 +28,8 @@ def order_day(order):
             OrderDay.estimated_cents,
             OrderDay.settled,
             OrderDay.settled_cents,
+            OrderDay.refunded,
+            OrderDay.refunded_cents,
         ).where(OrderDay.link_id == order.link_id, OrderDay.day == china_day(order.placed_at))
     ).one()
 
@@ -61,7 +63,7 @@ def test_one_order_counted_by_hand_through_its_whole_life(ctx):
     placed_at = NOW.replace(hour=15, minute=30)
     order, sharer = lifecycle_order(at=placed_at)
     assert order.click_lag_seconds == 3600  # the click was an hour before
-    assert order_day(order) == (1, 1, 1000, 0, 0)
+    assert order_day(order) == (1, 1, 1000, 0, 0, 0, 0)
     assert sale_day(order) == (1, 10000, 0)
     assert db.session.execute(
         select(ProductDay.day, ProductDay.units, ProductDay.gmv_cents)
@@ -73,12 +75,15 @@ def test_one_order_counted_by_hand_through_its_whole_life(ctx):
     window = timedelta(days=7)
     assert ledger.settle_order(order.id, now=done_at + window, return_window=window) == 1
     assert ledger.settle_order(order.id, now=done_at + window, return_window=window) == 0
-    assert order_day(order) == (1, 1, 1000, 1, 1000)  # settled once, not twice
+    assert order_day(order) == (1, 1, 1000, 1, 1000, 0, 0)  # settled once, not twice
 
     states.request_refund(order, "质量问题", actor=order.buyer, now=done_at + timedelta(days=8))
     states.decide_refund(order, True, actor=make_user(), source="merchant", now=done_at + window)
-    # Clawed back: no longer settled; estimated and paid stay (the funnel counts them).
-    assert order_day(order) == (1, 1, 1000, 0, 0)
+    # Clawed back: no longer settled; estimated and paid stay (the funnel counts them), and
+    # the refund with its reversed rebate is counted, once.
+    assert order_day(order) == (1, 1, 1000, 0, 0, 1, 1000)
+    assert ledger.reverse_for_refund(order, now=done_at + window) == 0
+    assert order_day(order) == (1, 1, 1000, 0, 0, 1, 1000)
     assert sale_day(order) == (1, 10000, 1)
     assert ledger_days() == {
         "estimated": (1, 1000),
@@ -91,13 +96,19 @@ def test_one_order_counted_by_hand_through_its_whole_life(ctx):
     day = china_day(placed_at)
     rolled = stats.funnel(sharer.id, day, day)
     raw = stats.funnel_from_raw(sharer.id, day, day)
-    for name in ("orders", "paid", "estimated_cents", "settled", "settled_cents"):
+    for name in ("orders", "paid", "estimated_cents", "settled", "settled_cents", "refunded"):
         assert getattr(rolled, name) == getattr(raw, name), name
+    assert (rolled.refunded, rolled.refunded_cents, rolled.estimated_net_cents) == (1, 1000, 0)
     assert rolled.lag == raw.lag and rolled.lag.median_seconds == 3600
     at = done_at + window
     seen = overview.summary(now=at, days=60)
     totals = seen.rebates
-    assert (totals.estimated_cents, totals.settled_cents) == (0, 0)
+    # Settled is gross on the overview as on the sharer's page; the clawback is apart.
+    assert (totals.estimated_cents, totals.settled_cents, totals.clawed_back_cents) == (
+        0,
+        1000,
+        1000,
+    )
     assert seen.refunded == 1
     [top] = seen.top_sharers
     assert (top.sharer_id, top.orders, top.gmv_cents) == (sharer.id, 1, 10000)

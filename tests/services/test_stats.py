@@ -9,6 +9,7 @@ import pytest
 from shop.insights import stats
 from shop.money import ledger
 from shop.orders import states
+from shop.orders.models import Order
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
 from shop.sharing import clicks, links
@@ -107,14 +108,17 @@ def test_week_funnel_counts_by_hand(world, funnel):
     assert s.visitors == 4  # v1, v2, v3, v5; v4 clicked the day before the week
     assert (s.orders, s.paid, s.settled, s.settled_cents) == (4, 3, 1, 1000)
     assert s.estimated_cents == 1000 + 1000 + 500
-    assert [(step.key, step.count, step.rate_bps) for step in s.steps] == [
-        ("clicks", 5, None),
-        ("visitors", 4, 8000),
-        ("orders", 4, 10000),
-        ("paid", 3, 7500),
-        ("settled", 1, 3333),
+    assert [(step.key, step.count, step.of, step.rate_bps) for step in s.steps] == [
+        ("clicks", 5, None, None),
+        ("visitors", 4, "clicks", 8000),
+        ("orders", 4, "visitors", 10000),  # per 100 visitors: 100.0
+        ("paid", 3, "orders", 7500),
+        ("refunded", 0, "paid", 0),
+        ("settled", 1, "paid", 3333),
     ]
-    assert s.conversion_bps == 8000
+    assert [step.key for step in s.steps if step.per_hundred] == ["orders"]
+    assert s.conversion_bps == 6000  # 3 paid orders per 5 counted clicks
+    assert s.conversion_text == "60.0"  # per 100 clicks
 
 
 def test_week_breakdowns_by_channel_product_and_link(world, funnel):
@@ -197,6 +201,33 @@ def test_rollup_funnel_equals_raw_funnel(world, funnel, start, end):
         assert rolled == raw
         if end == TODAY:  # the definitions agree for periods ending today
             assert visitors[0] == visitors[1]
+
+
+def test_refunds_show_as_their_own_step_and_leave_the_money(world, funnel):
+    """O1 (paid yesterday, not settled) refunded: voided; O2 (settled) refunded: clawed
+    back. Both readings (fresh, and ended days kept apart from today) and the raw count say
+    the same, by hand."""
+    o1 = world["o1"]
+    o2 = db.session.execute(
+        db.select(Order).where(Order.sharer_id == world["a"].id, Order.completed_at.is_not(None))
+    ).scalar_one()
+    for order in (o1, o2):
+        states.request_refund(order, "不想要了", actor=order.buyer, now=NOW - timedelta(hours=2))
+        states.decide_refund(order, True, actor=make_user(), source="merchant",
+                             now=NOW - timedelta(hours=1))  # fmt: skip
+    s = funnel(world["a"].id, *WEEK)
+    assert (s.orders, s.paid, s.refunded, s.settled) == (4, 3, 2, 0)
+    assert (s.estimated_cents, s.refunded_cents, s.estimated_net_cents) == (2500, 2000, 500)
+    assert s.settled_cents == 0
+    assert [(step.key, step.rate_bps) for step in s.steps][3:] == [
+        ("paid", 7500),
+        ("refunded", 6666),
+        ("settled", 0),
+    ]
+    tea = {row.key: row for row in s.by_product}[f"p{o1.items[0].product_id}"]
+    assert (tea.paid, tea.refunded, tea.estimated_net_cents, tea.settled_cents) == (2, 2, 0, 0)
+    raw = stats.funnel_from_raw(world["a"].id, *WEEK)
+    assert (raw.refunded, raw.refunded_cents, raw.settled_cents) == (2, 2000, 0)
 
 
 def test_rollup_visitors_of_a_past_period_count_visitors_around_it(ctx):
@@ -342,7 +373,7 @@ def test_empty_period_is_all_zeros(ctx):
     s = stats.funnel(shop.user_id, *WEEK)
     assert (s.clicks, s.visitors, s.orders, s.settled_cents) == (0, 0, 0, 0)
     assert len(s.daily) == 7 and not s.by_link
-    assert [step.rate_bps for step in s.steps] == [None] * 5
+    assert [step.rate_bps for step in s.steps] == [None] * 6
     assert s.lag.median_seconds is None
 
 

@@ -1,6 +1,7 @@
 import pytest
 
 from shop.catalog.models import MerchantStatus, ProductStatus
+from shop.money.models import Appeal
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.sharing import links, materials, shops
@@ -176,8 +177,18 @@ def test_one_sharer_cannot_see_or_change_anothers_shop_links_or_items(app, user_
         )
         intruder = make_user()
         make_shop(user=intruder)
+        appeal = Appeal(
+            sharer_id=victim_link.sharer_id, typed_number="12345678", answer="not_found"
+        )
+        db.session.add(appeal)
         db.session.commit()
-        ids = {"item_id": item.id, "link_id": victim_link.id, "variant_id": variant.id, "number": 1}
+        ids = {
+            "item_id": item.id,
+            "link_id": victim_link.id,
+            "variant_id": variant.id,
+            "number": 1,
+            "appeal_id": appeal.id,
+        }
         before = (item.recommendation, item.is_pinned, item.position)
     client = user_client(intruder)
     checked = 0

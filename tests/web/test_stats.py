@@ -86,6 +86,10 @@ def test_stats_page_shows_my_funnel(user_client, sharers):
     assert "¥10.00" in page  # the paid order's rebate estimated
     assert 'src="/me/stats/chart.svg?period=7d"' in page
     assert 'id="daily-table"' in page
+    # Refunds are a step; money is shown net of refunds and clawbacks; rates say what of.
+    assert 'id="step-refunded"' in page and "of Paid" in page and "per 100 Unique visitors" in page
+    assert 'id="funnel-estimated">¥10.00<' in page and 'id="funnel-settled">¥0.00<' in page
+    assert "Paid per 100 clicks" in page and "none can pass 100%." in page
 
 
 def test_another_sharers_numbers_never_appear(user_client, sharers):

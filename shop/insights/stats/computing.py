@@ -80,16 +80,22 @@ def _build(
             row.clicks += counted
             row.scans += scans
             row.not_counted += bots + repeats
-    for link_id, (placed, paid, estimated, settled, settled_cents) in orders.by_link.items():
+    for link_id, counts in orders.by_link.items():
+        placed, paid, estimated, settled, settled_cents, refunded, refunded_cents = counts
         stats.orders += placed
         stats.paid += paid
         stats.estimated_cents += estimated
         stats.settled += settled
         stats.settled_cents += settled_cents
+        stats.refunded += refunded
+        stats.refunded_cents += refunded_cents
         for row in rows_for(link_id):
             row.orders += placed
             row.paid += paid
             row.estimated_cents += estimated
+            row.refunded += refunded
+            row.refunded_cents += refunded_cents
+            row.settled_cents += settled_cents
 
     none = [0] * len(ORDER_FIELDS)
     stats.daily = [
@@ -97,7 +103,7 @@ def _build(
             day,
             clicks.by_day.get(day, none)[0],
             orders.by_day.get(day, none)[0],
-            orders.by_day.get(day, none)[2],
+            orders.by_day.get(day, none)[2] - orders.by_day.get(day, none)[6],
         )
         for day in period.dates()
     ]

@@ -77,7 +77,15 @@ _UNKNOWN = _LinkInfo("unknown", "?", "unknown", "?", "?")
 
 #: The counts a breakdown adds up, in this order, per link and per day.
 CLICK_FIELDS = ("counted", "scans", "bots", "repeats")
-ORDER_FIELDS = ("orders", "paid", "estimated_cents", "settled", "settled_cents")
+ORDER_FIELDS = (
+    "orders",
+    "paid",
+    "estimated_cents",
+    "settled",
+    "settled_cents",
+    "refunded",
+    "refunded_cents",
+)
 
 
 @dataclass
@@ -211,8 +219,8 @@ def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
         .where(*in_period, Order.link_id.is_not(None))
     )
     for order_id, link_id, placed_at, paid_at, clicked_at in rows:
-        # link, day, paid, estimated, settled, clawed back
-        facts[order_id] = [link_id, china_day(placed_at), paid_at is not None, 0, 0, False]
+        # link, day, paid, estimated, settled, clawed back, reversed (voided or clawed back)
+        facts[order_id] = [link_id, china_day(placed_at), paid_at is not None, 0, 0, False, 0]
         if clicked_at is not None:
             lags.append(max(0, int((placed_at - clicked_at).total_seconds())))
     entries = db.session.execute(
@@ -230,10 +238,12 @@ def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
             fact[3] += int(amount)
         elif kind == EntryKind.SETTLED:
             fact[4] += int(amount)
-        elif kind == EntryKind.CLAWBACK:
+        if kind == EntryKind.CLAWBACK:
             fact[5] = True
-    found: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for link_id, day, paid, estimated, settled, clawed_back in facts.values():
+        if kind in (EntryKind.VOIDED, EntryKind.CLAWBACK):
+            fact[6] += int(amount)
+    found: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0] * len(ORDER_FIELDS))
+    for link_id, day, paid, estimated, settled, clawed_back, reversed_ in facts.values():
         counts = found[(link_id, day)]  # ORDER_FIELDS
         counts[0] += 1
         counts[1] += paid
@@ -241,6 +251,9 @@ def _raw_orders(sharer_id: int, period: Period) -> tuple[_Sums, list[int]]:
         if settled and not clawed_back:
             counts[3] += 1
             counts[4] += settled
+        if reversed_:
+            counts[5] += 1
+            counts[6] += reversed_
     return _Sums.of(found, len(ORDER_FIELDS)), lags
 
 

@@ -14,11 +14,37 @@ def rate_bps(part: int, whole: int) -> int | None:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of the funnel and its conversion from the step before."""
+    """One step of the funnel and its rate against an earlier step (``of``).
 
-    key: str  #: clicks, visitors, orders, paid, settled
+    Each rate compares a step with one it is a part of (visitors of clicks, paid of orders,
+    refunded and settled of paid), so it cannot pass 100 %, except orders of visitors: one
+    visitor may order twice, so that one is "orders per 100 visitors" (``per_hundred``) and
+    is never shown as a percentage."""
+
+    key: str  #: clicks, visitors, orders, paid, refunded, settled
     count: int
-    rate_bps: int | None  #: of the previous step; None for the first step or after a zero
+    rate_bps: int | None  #: of the step ``of``; None for the first step or after a zero
+    of: str | None = None
+    per_hundred: bool = False
+
+    @property
+    def per_hundred_text(self) -> str:
+        """``rate_bps`` as a number per hundred, one decimal, rounded down ("150.0")."""
+        if self.rate_bps is None:
+            return "–"
+        tenths = self.rate_bps // 10
+        return f"{tenths // 10}.{tenths % 10}"
+
+
+#: (step, the step its rate is of, whether that rate is per hundred rather than a percent).
+STEPS = (
+    ("clicks", None, False),
+    ("visitors", "clicks", False),
+    ("orders", "visitors", True),
+    ("paid", "orders", False),
+    ("refunded", "paid", False),
+    ("settled", "paid", False),
+)
 
 
 @dataclass
@@ -32,12 +58,26 @@ class Row:
     not_counted: int = 0  #: bots and repeats
     orders: int = 0
     paid: int = 0
-    estimated_cents: int = 0
+    estimated_cents: int = 0  #: estimated when paid, refunded ones included
+    refunded: int = 0  #: paid orders refunded since
+    refunded_cents: int = 0  #: their rebate, voided or clawed back
+    settled_cents: int = 0  #: settled and not clawed back
+
+    @property
+    def estimated_net_cents(self) -> int:
+        """Estimated (not refunded): the estimate less the refunded orders' rebate."""
+        return self.estimated_cents - self.refunded_cents
 
     @property
     def conversion_bps(self) -> int | None:
-        """Orders per counted click."""
-        return rate_bps(self.orders, self.clicks)
+        """Paid orders per counted click, in basis points; the page shows it as paid orders
+        per 100 clicks (``conversion_text``), never as a percentage: a visitor who clicked
+        once may pay for two orders."""
+        return rate_bps(self.paid, self.clicks)
+
+    @property
+    def conversion_text(self) -> str:
+        return Step("", 0, self.conversion_bps, per_hundred=True).per_hundred_text
 
 
 @dataclass(frozen=True)
@@ -45,7 +85,7 @@ class DayPoint:
     day: date
     clicks: int  #: counted
     orders: int
-    estimated_cents: int  #: rebate estimated for the orders placed that day
+    estimated_cents: int  #: rebate estimated for the orders placed that day, not refunded
 
 
 #: Buckets of the time from the earning click to the order: (key, upper bound in seconds).
@@ -89,6 +129,8 @@ class Stats:
     settled: int = 0  #: orders whose rebate settled (and was not clawed back)
     settled_cents: int = 0
     estimated_cents: int = 0  #: rebate estimated for the period's paid orders
+    refunded: int = 0  #: of the paid orders, those refunded since
+    refunded_cents: int = 0  #: their rebate (voided or clawed back)
     scans: int = 0  #: counted clicks that were QR scans
     bots: int = 0  #: not counted: robots, previews, HEAD, prefetch
     repeats: int = 0  #: not counted: duplicates and floods
@@ -104,21 +146,29 @@ class Stats:
         return self.clicks + self.bots + self.repeats
 
     @property
+    def estimated_net_cents(self) -> int:
+        """Estimated (not refunded): the estimate less the refunded orders' rebate."""
+        return self.estimated_cents - self.refunded_cents
+
+    @property
     def steps(self) -> list[Step]:
-        counts = [
-            ("clicks", self.clicks),
-            ("visitors", self.visitors),
-            ("orders", self.orders),
-            ("paid", self.paid),
-            ("settled", self.settled),
+        counts = {key: getattr(self, key) for key, _, _ in STEPS}
+        return [
+            Step(
+                key,
+                counts[key],
+                None if of is None else rate_bps(counts[key], counts[of]),
+                of,
+                per_hundred,
+            )  # fmt: skip
+            for key, of, per_hundred in STEPS
         ]
-        steps, previous = [], None
-        for key, count in counts:
-            steps.append(Step(key, count, None if previous is None else rate_bps(count, previous)))
-            previous = count
-        return steps
 
     @property
     def conversion_bps(self) -> int | None:
-        """Orders per counted click, over the whole period."""
-        return rate_bps(self.orders, self.clicks)
+        """Paid orders per counted click over the whole period (as ``Row.conversion_bps``)."""
+        return rate_bps(self.paid, self.clicks)
+
+    @property
+    def conversion_text(self) -> str:
+        return Step("", 0, self.conversion_bps, per_hundred=True).per_hundred_text

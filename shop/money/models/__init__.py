@@ -1,5 +1,6 @@
 """Money's tables: the rebate ledger and payouts, fraud flags and holds, sales rollups."""
 
+from shop.money.models.appeals import Appeal, AppealStatus
 from shop.money.models.fraud import (
     FlagKind,
     FlagStatus,
@@ -24,6 +25,8 @@ from shop.money.models.sales import (
 )
 
 __all__ = [
+    "Appeal",
+    "AppealStatus",
     "EntryKind",
     "EFFECTS",
     "TIERS",

@@ -19,6 +19,7 @@ class EntryKind(enum.StrEnum):
     CLAWBACK = "clawback"  #: refunded after settlement: -available
     PAYOUT = "payout"  #: payout requested: -available (held)
     PAYOUT_RETURNED = "payout_returned"  #: payout rejected: +available
+    ADJUSTMENT = "adjustment"  #: an upheld appeal (shop.money.appeals): +available
 
 
 #: How each kind moves the two balances, in units of the entry's (positive) amount.
@@ -29,12 +30,21 @@ EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.CLAWBACK: (0, -1),
     EntryKind.PAYOUT: (0, -1),
     EntryKind.PAYOUT_RETURNED: (0, 1),
+    EntryKind.ADJUSTMENT: (0, 1),
 }
 
 
 #: Rebate tiers: 1, the sharer whose link sold; 2, that sharer's team leader (an override
 #: on the first tier's rebate). There is no third: the CHECK below refuses one.
 TIERS = (1, 2)
+
+
+#: Every entry comes from exactly one thing: an order item, a payout or an appeal.
+ONE_SOURCE = (
+    "(CASE WHEN order_item_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN payout_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN appeal_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
 
 
 class LedgerEntry(db.Model):
@@ -45,8 +55,9 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         UniqueConstraint("order_item_id", "kind", "tier"),
         UniqueConstraint("payout_id", "kind"),
+        UniqueConstraint("appeal_id", "kind"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
-        CheckConstraint("(order_item_id IS NULL) <> (payout_id IS NULL)", name="one_source"),
+        CheckConstraint(ONE_SOURCE, name="one_source"),
         CheckConstraint("tier IN (1, 2)", name="two_tiers"),
         CheckConstraint("tier = 1 OR order_item_id IS NOT NULL", name="override_of_an_item"),
     )
@@ -58,6 +69,9 @@ class LedgerEntry(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     order_item_id: Mapped[int | None] = mapped_column(ForeignKey("order_items.id"))
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
+    #: An upheld appeal's adjustment (never with an order: the order's own rebate stays as
+    #: it was; the platform pays the adjustment on top).
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: 1: the sharer's own rebate; 2: a team leader's override on it (see TIERS).
     tier: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -36,6 +36,10 @@ class OrderDay(db.Model):
     #: Orders whose rebate settled and was not clawed back since.
     settled: Mapped[int] = mapped_column(default=0)
     settled_cents: Mapped[int] = mapped_column(default=0)
+    #: Paid orders refunded since (their rebate voided or clawed back), and that rebate: the
+    #: estimate less this is what the funnel calls "estimated (not refunded)".
+    refunded: Mapped[int] = mapped_column(default=0, server_default="0")
+    refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class SaleDay(db.Model):

@@ -3,6 +3,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from shop.web.admin import (  # noqa: E402,F401  (routes register on import)
+    appeals,
     exports,
     fraud,
     gateway_refunds,

@@ -42,3 +42,14 @@ class TeamOverridesForm(FlaskForm):
     reason = StringField(
         _l("Reason (shown to the sharer)"), validators=[Optional(), Length(max=200)]
     )
+
+
+class AppealDecisionForm(FlaskForm):
+    amount = StringField(
+        _l("Adjustment (yuan)"),
+        validators=[Optional(), Length(max=12)],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    reason = StringField(
+        _l("Reason (shown to the sharer)"), validators=[Optional(), Length(max=200)]
+    )

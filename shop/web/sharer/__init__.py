@@ -2,4 +2,14 @@ from flask import Blueprint
 
 bp = Blueprint("sharer", __name__, url_prefix="/me")
 
-from shop.web.sharer import earnings, exports, materials, reviews, sheet, stats, team, views  # noqa: E402,F401  (routes register on import)
+from shop.web.sharer import (  # noqa: E402,F401  (routes register on import)
+    appeals,
+    earnings,
+    exports,
+    materials,
+    reviews,
+    sheet,
+    stats,
+    team,
+    views,
+)

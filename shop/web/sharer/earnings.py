@@ -1,6 +1,8 @@
 """The sharer's money: balances, every order that touched their links and why it earned or
 not, where payouts go (changed only after typing the password again) and payout requests."""
 
+from datetime import timedelta
+
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -9,7 +11,7 @@ from shop.accounts import accounts
 from shop.catalog import catalog
 from shop.catalog.products import parse_yuan
 from shop.insights import exports
-from shop.money import earnings, ledger, payouts
+from shop.money import appeals, earnings, payouts, statement
 from shop.money.models import PayoutMethod
 from shop.orders import checkout
 from shop.platform.errors import DomainError, ValidationError
@@ -32,7 +34,10 @@ PER_PAGE = 20
 def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
     user = current_user._get_current_object()
     listed = earnings.orders_touching(
-        user.id, page=catalog.parse_page(request.args.get("page")), per_page=PER_PAGE
+        user.id,
+        page=catalog.parse_page(request.args.get("page")),
+        per_page=PER_PAGE,
+        return_window=timedelta(days=current_app.config["RETURN_WINDOW_DAYS"]),
     )
     overrides = earnings.team_overrides(
         user.id, page=catalog.parse_page(request.args.get("opage")), per_page=PER_PAGE
@@ -42,7 +47,8 @@ def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
         request_form.idempotency_key.data = checkout.new_checkout_key()
     return render_template(
         "sharer/earnings.html",
-        balances=ledger.balances(user.id),
+        statement=statement.statement(user.id),
+        appealable=appeals.APPEALABLE,
         rows=listed.rows,
         page=listed.page,
         pages=listed.pages,

@@ -71,3 +71,23 @@ class PayoutAccountForm(FlaskForm):
 class PayoutRequestForm(FlaskForm):
     idempotency_key = HiddenField()
     amount = StringField(_l("Amount (yuan)"), render_kw={"inputmode": "decimal"})
+
+
+class AppealAskForm(FlaskForm):
+    number = StringField(
+        _l("Order number"),
+        validators=[Optional(), Length(max=40)],
+        description=_l("The number on the buyer's order page, e.g. 2612061030 12345678."),
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    #: A click picked in the link's audit (one of the sharer's own: checked by the view).
+    click = HiddenField()
+
+
+class AppealSubmitForm(FlaskForm):
+    note = TextAreaField(
+        _l("Why should this order be yours?"),
+        validators=[Optional(), Length(max=500)],
+        description=_l("For example when you sent the link and what the buyer told you."),
+        render_kw={"rows": 4},
+    )

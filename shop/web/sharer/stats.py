@@ -16,6 +16,7 @@ def _step_labels() -> dict[str, str]:
         "visitors": _("Unique visitors"),
         "orders": _("Orders"),
         "paid": _("Paid"),
+        "refunded": _("Refunded"),
         "settled": _("Rebate settled"),
     }
 
@@ -62,19 +63,19 @@ def stats_chart():
         title=_("Clicks, orders and rebate per day"),
         desc=_(
             "%(start)s to %(end)s. Counted clicks: %(clicks)d. Orders: %(orders)d. "
-            "Rebate estimated: ¥%(rebate)s.",
+            "Estimated (not refunded): ¥%(rebate)s.",
             start=period.start.isoformat(),
             end=period.end.isoformat(),
             clicks=result.clicks,
             orders=result.orders,
-            rebate=money(result.estimated_cents),
+            rebate=money(result.estimated_net_cents),
         ),
         days=days,
         panels=[
             charts.Panel(_("Clicks"), [p.clicks for p in result.daily], color="#d9001b"),
             charts.Panel(_("Orders"), [p.orders for p in result.daily], color="#ff9800"),
             charts.Panel(
-                _("Rebate estimated"),
+                _("Estimated (not refunded)"),
                 [p.estimated_cents for p in result.daily],
                 display=lambda cents: "¥" + money(cents),
                 color="#07a35a",
