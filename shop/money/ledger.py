@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 
-from shop.money import sales
+from shop.money import notices, sales
 from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform import db as dbsetup
@@ -115,7 +115,7 @@ def reverse_for_refund(order: Order, *, now: datetime) -> int:
     """Order refunded: void what was only estimated, claw back what was settled (the
     override with its rebate)."""
     kinds = _kinds_by_item(order)
-    posted = clawed_back = 0
+    posted = clawed_back = voided = 0
     for item in order.items:
         have = kinds.get(item.id, set())
         if EntryKind.ESTIMATED not in have or have & {EntryKind.VOIDED, EntryKind.CLAWBACK}:
@@ -124,8 +124,11 @@ def reverse_for_refund(order: Order, *, now: datetime) -> int:
         done = _post_item(order, item, kind, now=now)
         posted += done
         clawed_back += item.rebate_cents if done and kind == EntryKind.CLAWBACK else 0
+        voided += item.rebate_cents if done and kind == EntryKind.VOIDED else 0
     if clawed_back and not any(EntryKind.CLAWBACK in have for have in kinds.values()):
         sales.rebate_clawed_back(order, clawed_back)
+    notices.rebate_reversed(order, voided, clawback=False, now=now)
+    notices.rebate_reversed(order, clawed_back, clawback=True, now=now)
     return posted
 
 
@@ -184,6 +187,7 @@ def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> i
                 amount += item.rebate_cents
     if amount and not any(EntryKind.SETTLED in have for have in kinds.values()):
         sales.rebate_settled(order, amount)
+    notices.rebate_settled(order, amount, now=now)
     faults.hit("settle.after_ledger")  # settled entries and rollups written, not committed
     return posted
 
