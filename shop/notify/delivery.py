@@ -21,6 +21,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from urllib.parse import quote
 
 from flask import current_app
@@ -153,6 +154,10 @@ def send(delivery: Delivery, endpoint: Endpoint, user: User, config) -> Outcome:
     return _post(endpoint.target, body, headers, config)
 
 
+def _snapshot(obj) -> SimpleNamespace:
+    return SimpleNamespace(**{c.key: getattr(obj, c.key) for c in obj.__mapper__.column_attrs})
+
+
 def attempt(delivery_id: int, *, now_fn=utcnow) -> Outcome | None:
     """Try one claimed delivery and record the outcome (committed)."""
     config = current_app.config
@@ -162,11 +167,13 @@ def attempt(delivery_id: int, *, now_fn=utcnow) -> Outcome | None:
         .join(User, User.id == Endpoint.user_id)
         .where(Delivery.id == delivery_id)
     ).first()
-    db.session.expunge_all()  # keep what was read, detached from the session
-    db.session.rollback()  # no transaction is held while the receiver is called
     if row is None:
+        db.session.rollback()
         return None  # its endpoint was removed meanwhile
-    delivery, endpoint, user = row
+    # Plain copies: no transaction (and no ORM object of this session) is held while the
+    # receiver is called.
+    delivery, endpoint, user = (_snapshot(obj) for obj in row)
+    db.session.rollback()
     outcome = send(delivery, endpoint, user, config)
     now = now_fn()
     with dbsetup.writing():
