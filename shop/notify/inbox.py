@@ -9,7 +9,7 @@ marks the outbox rows done: a row is fanned out once, or (rolled back) not at al
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 
 from shop.notify.kinds import KINDS
 from shop.notify.models import Channel, Delivery, Endpoint, Notification, Preference
@@ -34,65 +34,69 @@ def preferences_of(user_ids) -> dict[tuple[int, str], dict[str, bool]]:
     }
 
 
-def _endpoints_of(user_ids) -> dict[int, list[tuple[int, str]]]:
-    found: dict[int, list[tuple[int, str]]] = {}
-    if not user_ids:
-        return found
-    rows = db.session.execute(
-        select(Endpoint.user_id, Endpoint.id, Endpoint.channel).where(
-            Endpoint.user_id.in_(list(user_ids))
-        )
-    )
-    for user_id, endpoint_id, channel in rows:
-        found.setdefault(user_id, []).append((endpoint_id, channel))
-    return found
-
-
 @outbox.handler("notify")
 def fan_out(rows: list, now: datetime) -> None:
-    """Inbox messages and deliveries for a batch of outbox rows (see the module's note)."""
-    user_ids = {row.user_id for row in rows if row.user_id is not None}
-    preferences = preferences_of(user_ids)
-    endpoints = _endpoints_of(user_ids)
+    """Inbox messages and deliveries for a batch of claimed outbox rows, each written by one
+    INSERT ... SELECT from the outbox (the payload is copied in SQL, never decoded here):
+    a message where the user's preference for the kind does not turn the inbox off, and a
+    delivery to each of the user's endpoints whose channel is not turned off."""
+    ids = [row.id for row in rows if row.kind in KINDS and row.user_id is not None]
+    if not ids:
+        return
+    box = outbox.OutboxRow.__table__
+    pref = Preference.__table__
+    mine = (pref.c.user_id == box.c.user_id) & (pref.c.kind == box.c.kind)
+    inbox_off = select(pref.c.user_id).where(mine, pref.c.inbox == False)  # noqa: E712
+    messages = select(box.c.user_id, box.c.kind, box.c.payload, box.c.created_at, box.c.id).where(
+        box.c.id.in_(ids), ~inbox_off.exists()
+    )
+    db.session.execute(
+        dbsetup.insert_for(db.session, Notification.__table__)
+        .from_select(["user_id", "kind", "data", "created_at", "outbox_id"], messages)
+        .on_conflict_do_nothing()
+    )
+    endpoint = Endpoint.__table__
+    wanted = (
+        (pref.c.user_id.is_(None))
+        | ((endpoint.c.channel == Channel.WEBHOOK) & (pref.c.webhook == True))  # noqa: E712
+        | ((endpoint.c.channel == Channel.WECOM) & (pref.c.wecom == True))  # noqa: E712
+    )
     hours = current_app.config["NOTIFY_RETRY_HOURS"]
-    messages, deliveries = [], []
-    for row in rows:
-        if row.user_id is None or row.kind not in KINDS:
-            continue
-        wants = preferences.get((row.user_id, row.kind), EVERYWHERE)
-        if wants["inbox"]:
-            messages.append(
-                {
-                    "user_id": row.user_id,
-                    "kind": row.kind,
-                    "data": row.payload,
-                    "created_at": row.created_at,
-                    "outbox_id": row.id,
-                }
-            )
-        for endpoint_id, channel in endpoints.get(row.user_id, ()):
-            if wants.get(channel):
-                deliveries.append(
-                    {
-                        "endpoint_id": endpoint_id,
-                        "outbox_id": row.id,
-                        "kind": row.kind,
-                        "data": row.payload,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                        "expires_at": now + timedelta(hours=hours),
-                    }
-                )
-    if messages:
-        db.session.execute(
-            dbsetup.insert_for(db.session, Notification).on_conflict_do_nothing(), messages
+    deliveries = (
+        select(
+            endpoint.c.id,
+            box.c.id,
+            box.c.kind,
+            box.c.payload,
+            literal("pending"),
+            literal(0),
+            literal(now),
+            literal(now),
+            literal(now + timedelta(hours=hours)),
         )
-    if deliveries:
-        db.session.execute(
-            dbsetup.insert_for(db.session, Delivery).on_conflict_do_nothing(), deliveries
-        )
+        .select_from(box)
+        .join(endpoint, endpoint.c.user_id == box.c.user_id)
+        .outerjoin(pref, mine)
+        .where(box.c.id.in_(ids), wanted)
+    )
+    db.session.execute(
+        dbsetup.insert_for(db.session, Delivery.__table__)
+        .from_select(
+            [
+                "endpoint_id",
+                "outbox_id",
+                "kind",
+                "data",
+                "status",
+                "attempts",
+                "created_at",
+                "next_attempt_at",
+                "expires_at",
+            ],
+            deliveries,
+        )  # fmt: skip
+        .on_conflict_do_nothing()
+    )
 
 
 # --- the inbox -------------------------------------------------------------------------------

@@ -60,8 +60,8 @@ def emit(topic: str, kind: str, *, user_id: int | None, payload: dict, now: date
     )
 
 
-#: topic -> handler(rows, now): ``rows`` are result rows with the table's columns. A handler
-#: writes in the session and never commits.
+#: topic -> handler(rows, now): ``rows`` are result rows (id, topic, kind, user_id,
+#: created_at), claimed and locked. A handler writes in the session and never commits.
 Handler = Callable[[list, datetime], None]
 HANDLERS: dict[str, Handler] = {}
 
@@ -80,10 +80,12 @@ def backoff(attempts: int, *, base: float = 5, cap: float = 3600) -> timedelta:
 
 
 def _claim(limit: int, now: datetime, ids: list[int] | None = None) -> list:
-    """Due rows as plain result rows (no ORM objects: the worker moves thousands a second)."""
+    """Due rows, locked: id, topic, kind, user_id and created_at as plain result rows (no
+    ORM objects, no payloads: the worker moves thousands a second, and a handler that needs
+    a payload reads it in SQL)."""
     table = OutboxRow.__table__
     query = (
-        select(table)
+        select(table.c.id, table.c.topic, table.c.kind, table.c.user_id, table.c.created_at)
         .where(table.c.done_at.is_(None), table.c.available_at <= now)
         .order_by(table.c.id)
         .limit(limit)
