@@ -149,4 +149,8 @@ def endpoint_log(endpoint_id: int):
         waiting=endpoints.waiting(endpoint),
         form=EmptyForm(),
         WEBHOOK=Channel.WEBHOOK,
+        kind_labels={
+            kinds.TEST: _("Test notice"),
+            **{name: kind.label for name, kind in kinds.KINDS.items()},
+        },
     )
