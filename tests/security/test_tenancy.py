@@ -49,6 +49,8 @@ ROW_ARGUMENTS = {
     "payout_id": ("payout",),
     "word_id": ("blocked_word",),
     "user_id": ("sharer_user",),
+    "message_id": ("message",),
+    "endpoint_id": ("endpoint",),
 }
 #: Arguments whose meaning depends on the route (a "code" is a share link's or an invite's),
 #: mapped per endpoint so a new route with such an argument fails until it is mapped here.

@@ -218,3 +218,12 @@ def test_a_notice_never_slows_the_request_that_caused_it(app, user_client, tmp_p
             assert row.user_id == buyer_id and row.done_at is None
     finally:
         fake.stop()
+
+
+def test_older_messages_page_takes_only_sane_ids(app, user_client, people):
+    _ids, mine, _theirs, reader, _other = people
+    client = user_client(reader)
+    for value in ("9223372036854775808", "-1", "abc", "0"):
+        assert client.get(f"/inbox/?before={value}").status_code == 200
+    html = client.get(f"/inbox/?before={mine[1]}").get_data(as_text=True)
+    assert "2611240001" in html and "T9" not in html  # only the older one

@@ -5,6 +5,7 @@ from flask import Flask, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from shop.notify import inbox, kinds
+from shop.platform import inputs
 from shop.platform.extensions import db, login_manager
 from shop.web.common import now
 from shop.web.inbox import bp
@@ -58,8 +59,8 @@ def link_for(message) -> str | None:
 
 @bp.route("/")
 def message_list():
-    before = request.args.get("before", type=int)
-    rows = inbox.messages(current_user.id, before_id=before if before and before > 0 else None)
+    before = inputs.parse_id(request.args.get("before"))  # None unless 1 .. 2**31-1
+    rows = inbox.messages(current_user.id, before_id=before)
     return render_template(
         "inbox/messages.html",
         rows=[(row, kinds.text(row.kind, row.data), link_for(row)) for row in rows],
