@@ -54,13 +54,17 @@ def backoff(attempts: int, config) -> timedelta:
 
 def claim(*, now: datetime) -> int | None:
     """Take one due delivery (committed); its id, or None when none is due."""
+    query = (
+        select(Delivery.id)
+        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(1)
+    )
+    due = db.session.execute(query).first()  # a plain read: idle threads take no write lock
+    db.session.rollback()
+    if due is None:
+        return None
     with dbsetup.writing():
-        query = (
-            select(Delivery.id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(1)
-        )
         if db.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         delivery_id = db.session.execute(query).scalar()

@@ -97,6 +97,15 @@ def _claim(limit: int, now: datetime, ids: list[int] | None = None) -> list:
     return list(db.session.execute(query))
 
 
+def _any_due(now: datetime) -> bool:
+    table = OutboxRow.__table__
+    found = db.session.execute(
+        select(table.c.id).where(table.c.done_at.is_(None), table.c.available_at <= now).limit(1)
+    ).first()
+    db.session.rollback()
+    return found is not None
+
+
 def _run(rows: list, now: datetime) -> None:
     by_topic: dict[str, list] = {}
     for row in rows:
@@ -118,6 +127,8 @@ def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
     """Claim up to ``limit`` due rows, do their work and mark them done, in one transaction
     that this function commits. Returns how many rows were done or pushed back."""
     now = now or utcnow()
+    if not _any_due(now):  # a plain read first: an idle worker never takes the write lock
+        return 0
     with dbsetup.writing():
         rows = _claim(limit, now)
         if not rows:
