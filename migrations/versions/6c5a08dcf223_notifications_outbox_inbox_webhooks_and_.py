@@ -1,7 +1,7 @@
 """notifications: outbox, inbox, webhooks and WeCom bots, deliveries and attempts, preferences
 
 Revision ID: 6c5a08dcf223
-Revises: 689f6ecba346
+Revises: 5b1e7a9c3d20
 Create Date: 2026-12-06 04:37:29.599182
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6c5a08dcf223'
-down_revision = '689f6ecba346'
+down_revision = '5b1e7a9c3d20'
 branch_labels = None
 depends_on = None
 
