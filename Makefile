@@ -1,4 +1,5 @@
-# Fenxiang: `make run` serves the demo shop, `make test` runs every check.
+# Fenxiang: `make run` serves the demo shop (with the notification worker beside it), `make test`
+# runs every check.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -35,9 +36,11 @@ translations: $(VENV)/.installed
 run: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
-	@echo "Fenxiang is at http://$(HOST):$(PORT)/"
+	@echo "Fenxiang is at http://$(HOST):$(PORT)/ (and flask worker delivers notifications)"
 	@echo "Sign-in codes go to this log (SMS_PROVIDER=console) and show on the page as 演示验证码 (DEMO_MODE)."
-	SHOP_SMS_PROVIDER=$${SHOP_SMS_PROVIDER:-console} SHOP_DEMO_MODE=$${SHOP_DEMO_MODE:-true} \
+	@export SHOP_SMS_PROVIDER=$${SHOP_SMS_PROVIDER:-console} SHOP_DEMO_MODE=$${SHOP_DEMO_MODE:-true}; \
+		$(BIN)/flask worker & worker=$$!; \
+		trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 		$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # Production (docs/production.md): no demo data; gunicorn with gunicorn.conf.py (sync
@@ -81,6 +84,7 @@ bench: install translations
 	$(BIN)/python bench/bench_posters.py
 	$(BIN)/python bench/bench_stats.py
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_notify.py
 
 # For developers: re-extract strings and update both catalogues after changing text.
 messages: install

@@ -22,6 +22,8 @@ MODEL_MODULES = (
     "shop.orders.models",
     "shop.money.models",
     "shop.reviews.models",
+    "shop.platform.outbox",
+    "shop.notify.models",
 )
 
 
@@ -125,11 +127,12 @@ def register_inputs(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from shop.web.admin import bp as admin_bp
     from shop.web.auth import bp as auth_bp
+    from shop.web.inbox import bp as inbox_bp
     from shop.web.merchant import bp as merchant_bp
     from shop.web.sharer import bp as sharer_bp
     from shop.web.storefront import bp as storefront_bp
 
-    for blueprint in (storefront_bp, auth_bp, sharer_bp, merchant_bp, admin_bp):
+    for blueprint in (storefront_bp, auth_bp, sharer_bp, merchant_bp, admin_bp, inbox_bp):
         app.register_blueprint(blueprint)
 
 

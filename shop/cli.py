@@ -1,6 +1,6 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
 `flask sweep-orders`, `flask payments-sync`, `flask reconcile`, `flask rollup`, `flask scan-fraud`,
-`flask backup`, `flask restore`."""
+`flask backup`, `flask restore`, `flask worker`."""
 
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +37,25 @@ def register(app: Flask) -> None:
     app.cli.add_command(scan_fraud_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(worker_command)
+
+
+@click.command("worker")
+def worker_command() -> None:
+    """Deliver notifications: the outbox into inboxes, webhooks and WeCom bots, with retries.
+    Runs until SIGTERM or Ctrl-C (docs/notifications.md). On SQLite run one; on PostgreSQL
+    as many as you like."""
+    import signal
+    import threading
+
+    from shop.notify import worker
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo("Worker started; stop it with Ctrl-C or SIGTERM.")
+    worker.run(current_app._get_current_object(), stop)
+    click.echo("Worker stopped.")
 
 
 @click.command("backup")

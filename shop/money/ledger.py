@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 
-from shop.money import sales
+from shop.money import notices, sales
 from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform import db as dbsetup
@@ -121,7 +121,7 @@ def reverse_for_refund(order: Order, *, now: datetime) -> int:
     """Order refunded: void what was only estimated, claw back what was settled (the
     override with its rebate)."""
     kinds = _kinds_by_item(order)
-    posted = clawed_back = reversed_cents = 0
+    posted = clawed_back = voided = reversed_cents = 0
     for item in order.items:
         have = kinds.get(item.id, set())
         if EntryKind.ESTIMATED not in have or have & REVERSALS:
@@ -131,10 +131,13 @@ def reverse_for_refund(order: Order, *, now: datetime) -> int:
         posted += done
         reversed_cents += item.rebate_cents if done else 0
         clawed_back += item.rebate_cents if done and kind == EntryKind.CLAWBACK else 0
+        voided += item.rebate_cents if done and kind == EntryKind.VOIDED else 0
     if clawed_back and not any(EntryKind.CLAWBACK in have for have in kinds.values()):
         sales.rebate_clawed_back(order, clawed_back)
     if reversed_cents and not any(have & REVERSALS for have in kinds.values()):
         sales.rebate_reversed(order, reversed_cents)
+    notices.rebate_reversed(order, voided, clawback=False, now=now)
+    notices.rebate_reversed(order, clawed_back, clawback=True, now=now)
     return posted
 
 
@@ -193,6 +196,7 @@ def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> i
                 amount += item.rebate_cents
     if amount and not any(EntryKind.SETTLED in have for have in kinds.values()):
         sales.rebate_settled(order, amount)
+    notices.rebate_settled(order, amount, now=now)
     faults.hit("settle.after_ledger")  # settled entries and rollups written, not committed
     return posted
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.accounts import accounts
 from shop.accounts.models import User
-from shop.money import fraud, ledger
+from shop.money import fraud, ledger, notices
 from shop.money.models import EntryKind, Payout, PayoutAccount, PayoutMethod, PayoutStatus
 from shop.platform import audit, faults
 from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
@@ -226,6 +226,7 @@ def decide(
         reason=reason or None,
         now=now,
     )
+    notices.payout_decided(payout, now=now)
     faults.hit("payout_decide.after_update")  # decided, returned entry and audit row written
     return payout
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.money import ledger, sales
+from shop.orders import notices
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.platform import audit
 from shop.platform.errors import (
@@ -127,9 +128,11 @@ def transition(
     # Product rows first, then the ledger and the rollups: the order placing an order takes
     # its locks in (stock, then rollups), so a payment and a checkout on the same product and
     # link never wait on each other in a circle (a deadlock on PostgreSQL).
+    estimate = 0
     if to == S.PAID:
         _add_per_unit(order, Product.sales_count, +1)
-        sales.order_paid(order, ledger.post_estimates(order, now=now))
+        estimate = ledger.post_estimates(order, now=now)
+        sales.order_paid(order, estimate)
     elif to == S.CANCELLED:
         _add_per_unit(order, Product.stock, +1)
     elif to == S.REFUNDED:
@@ -138,6 +141,7 @@ def transition(
             _add_per_unit(order, Product.sales_count, -1)
         ledger.reverse_for_refund(order, now=now)
         sales.order_refunded(order)
+    notices.order_changed(order, current, now=now, estimate_cents=estimate)  # the outbox
     db.session.flush()
     return order
 

@@ -295,3 +295,31 @@ class Defaults:
     WECHAT_OAUTH_AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
     WECHAT_API_BASE = "https://api.weixin.qq.com"
     WECHAT_API_TIMEOUT_SECONDS = 5
+
+    # Notifications (shop.notify, `flask worker`, docs/notifications.md).
+    #: How long the worker sleeps when it found nothing to do (a paid order reaches the
+    #: sharer's inbox within about this long).
+    NOTIFY_WORKER_POLL_SECONDS = 0.5
+    #: Outbox rows the worker fans out in one transaction.
+    NOTIFY_BATCH_SIZE = 500
+    #: Threads of one worker calling webhooks and WeCom bots (a slow receiver holds one).
+    NOTIFY_DELIVERY_THREADS = 4
+    #: Seconds a webhook or WeCom bot has to answer (connect, and each read) before the try
+    #: counts as failed and is retried.
+    NOTIFY_HTTP_TIMEOUT_SECONDS = 5
+    #: A delivery is retried (backoff doubling from the base up to the cap) for this long.
+    NOTIFY_RETRY_HOURS = 24
+    NOTIFY_RETRY_BASE_SECONDS = 30
+    NOTIFY_RETRY_MAX_SECONDS = 3600
+    #: Webhooks and WeCom bots one user may set up.
+    NOTIFY_MAX_ENDPOINTS = 5
+    #: Outbox rows done are deleted after this many days.
+    NOTIFY_KEEP_DAYS = 7
+    #: Let webhooks reach 127.0.0.1 / ::1 (tests only: local fakes). Every other private,
+    #: link-local or reserved address is refused whatever this says.
+    NOTIFY_ALLOW_LOOPBACK = False
+    #: A CA bundle to verify webhook certificates with (tests: their own certificate);
+    #: None uses the system's.
+    NOTIFY_CA_FILE: str | None = None
+    #: Where WeCom group bots are called (tests point it at a local fake).
+    WECOM_WEBHOOK_BASE_URL = "https://qyapi.weixin.qq.com"

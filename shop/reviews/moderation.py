@@ -18,6 +18,7 @@ from shop.catalog.catalog import page_count
 from shop.platform import audit
 from shop.platform.errors import Conflict, InvalidTransition, ValidationError
 from shop.platform.extensions import db
+from shop.reviews import notices
 from shop.reviews.models import BlockedWord, Review, ReviewPhoto, ReviewReport, ReviewStatus
 from shop.reviews.reading import forget_preview
 from shop.reviews.rules import PER_PAGE
@@ -97,6 +98,8 @@ def decide(
     )
     db.session.refresh(review)
     forget_preview(review.product_id)
+    if before["status"] == S.HELD and review.status == S.PUBLISHED:
+        notices.review_shown(review, now=now)
     audit.record(
         actor=actor,
         action=f"review.{action}",

@@ -25,6 +25,7 @@ from shop.catalog.models import Merchant
 from shop.orders.models import Order, OrderItem
 from shop.platform.errors import NotFound, PermissionDenied, ValidationError
 from shop.platform.extensions import db
+from shop.reviews import notices
 from shop.reviews.models import (
     BlockedWord,
     Disclosure,
@@ -238,6 +239,7 @@ def write_review(
     _store_photos(list(photos), review, actor, rules)
     insert_once(review, already)
     forget_preview(review.product_id)
+    notices.review_shown(review, now=now)
     return review
 
 

@@ -48,7 +48,10 @@ from tests.security.test_tenancy import (
 
 ROLES = ("anonymous", "buyer", "sharer", "merchant", "admin")
 #: The role each blueprint serves (admin for the admin's and the app's own routes).
-HOME_ROLE = {"storefront": "buyer", "auth": "buyer", "sharer": "sharer", "merchant": "merchant"}
+HOME_ROLE = {
+    "storefront": "buyer", "auth": "buyer", "sharer": "sharer", "merchant": "merchant",
+    "inbox": "sharer",
+}  # fmt: skip
 
 HUGE = "长" + "x" * 102_400  # 100 KB
 #: Values for path integers: beyond PostgreSQL's INTEGER, SQLite's INTEGER, any 64-bit int;

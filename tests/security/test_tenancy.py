@@ -52,6 +52,8 @@ ROW_ARGUMENTS = {
     "user_id": ("sharer_user",),
     "variant_id": ("variant",),
     "material_id": ("material",),
+    "message_id": ("message",),
+    "endpoint_id": ("endpoint",),
 }
 #: Arguments whose meaning depends on the route (a "code" is a share link's or an invite's),
 #: mapped per endpoint so a new route with such an argument fails until it is mapped here.
@@ -157,6 +159,9 @@ FORMS = {
         "reason": "",
         "confirmed": "1",
     },
+    "inbox.message_read": {},
+    "inbox.endpoint_delete": {},
+    "inbox.endpoint_test": {},
     "admin.review_decide": {"action": "hide", "version": "1", "reason": "攻击者"},
     "admin.blocked_word_delete": {},
     "admin.team_overrides_set": {"decision": "stop", "reason": "攻击者"},

@@ -18,6 +18,7 @@ from shop.catalog import merchants
 from shop.demo.seed import demo_licence_no
 from shop.money import appeals, fraud, ledger, payouts
 from shop.money.models import FlagKind, FraudFlag
+from shop.notify.models import Endpoint, Notification
 from shop.orders import checkout, payments, states
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
@@ -418,5 +419,18 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     t.ids["blocked_word"] = db.session.execute(
         select(BlockedWord.id).where(moderation.BlockedWord.word == blocked_word)
     ).scalar_one()
+
+    # Notifications: a message in the sharer's inbox (the rejected payout, with its private
+    # reason) and a webhook of hers.
+    message = Notification(
+        user_id=sharer.id, kind="payout_decided", created_at=now,
+        data={"amount_cents": 1000, "paid": False, "reason": text(name, "payout_reject_reason")},
+    )  # fmt: skip
+    endpoint = Endpoint(
+        user_id=sharer.id, channel="webhook", target=f"https://hooks.example.com/{name}",
+        secret=f"whsec_security_{name}", created_at=now,
+    )  # fmt: skip
+    db.session.add_all([message, endpoint])
     db.session.flush()
+    t.ids["message"], t.ids["endpoint"] = message.id, endpoint.id
     return t

@@ -1,0 +1,55 @@
+"""The notices an order's changes emit to the outbox, in the transaction of the change.
+
+Who hears what (``shop.notify.kinds`` has the text): the merchant of a paid order and of a
+refund request; the sharer an order earns for, with the estimate (never the buyer's name,
+phone or address); the buyer of a shipped order and of a decided refund (never a rebate).
+"""
+
+from datetime import datetime
+
+from shop.orders.models import Order, OrderStatus
+from shop.platform import outbox
+
+S = OrderStatus
+
+
+def _emit(kind: str, user_id: int | None, payload: dict, now: datetime) -> None:
+    if user_id is not None:
+        outbox.emit("notify", kind, user_id=user_id, payload=payload, now=now)
+
+
+def _product(order: Order) -> str:
+    titles = [item.title for item in order.items]
+    return titles[0] + (f" +{len(titles) - 1}" if len(titles) > 1 else "") if titles else ""
+
+
+def order_changed(
+    order: Order, before: OrderStatus, *, now: datetime, estimate_cents: int = 0
+) -> None:
+    """Called by ``states.transition`` after the guarded update (and the ledger postings)."""
+    to = order.status
+    base = {"order_id": order.id, "order_no": order.number}
+    if to == S.PAID:
+        merchant_user = order.merchant.user_id
+        _emit("order_paid", merchant_user, {
+            **base, "product": _product(order), "total_cents": order.total_cents,
+        }, now)  # fmt: skip
+        if estimate_cents > 0:
+            _emit("order_attributed", order.sharer_id, {
+                "order_no": order.number, "product": _product(order),
+                "amount_cents": estimate_cents,
+            }, now)  # fmt: skip
+    elif to == S.SHIPPED and before == S.PAID:
+        _emit("order_shipped", order.buyer_id, {
+            **base, "carrier": order.carrier, "tracking": order.tracking_number,
+        }, now)  # fmt: skip
+    elif to == S.REFUND_REQUESTED:
+        _emit("refund_requested", order.merchant.user_id, {
+            **base, "total_cents": order.total_cents, "reason": order.refund_reason,
+        }, now)  # fmt: skip
+    elif to in (S.REFUNDED, S.REFUND_REJECTED) and before in (
+        S.REFUND_REQUESTED, S.REFUND_REJECTED,
+    ):  # fmt: skip
+        _emit("refund_decided", order.buyer_id, {
+            **base, "approved": to == S.REFUNDED, "total_cents": order.total_cents,
+        }, now)  # fmt: skip

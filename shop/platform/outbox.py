@@ -1,0 +1,186 @@
+"""The transactional outbox: work that must happen because of a change, written as a row in
+the same transaction as the change, and done later by ``flask worker``.
+
+A domain calls :func:`emit` next to its guarded update; the row commits or rolls back with
+it, so a notification of something that did not happen (or a change without its notification)
+cannot exist. The worker claims due rows in batches (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+so several workers never take the same row; SQLite's write lock does the same for its one
+worker), hands each batch to the handler registered for its topic, and marks the rows done in
+the same transaction as the handler's writes. A failing batch is retried row by row, each row
+with exponential backoff, so one bad row never stops the others.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, ForeignKey, Index, String, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.platform import db as dbsetup
+from shop.platform.base import utcnow
+from shop.platform.extensions import db
+
+#: A row failing this many times is given up (kept, with its last error, for a person to see).
+MAX_ATTEMPTS = 8
+
+
+class OutboxRow(db.Model):
+    """One piece of work caused by a committed change (a notice to one user, for now)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "done_at", "available_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Which handler does the work ("notify").
+    topic: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
+    #: The user the work is for (None for work about no one in particular).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Not before this time (pushed back after a failure).
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: When the work was done (or given up, with last_error set); None while it is due.
+    done_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(String(200), default="")
+
+
+def emit(topic: str, kind: str, *, user_id: int | None, payload: dict, now: datetime) -> None:
+    """Add one row to the caller's transaction (flushed with it, never committed here)."""
+    db.session.add(
+        OutboxRow(
+            topic=topic,
+            kind=kind,
+            user_id=user_id,
+            payload=payload,
+            created_at=now,
+            available_at=now,
+        )
+    )
+
+
+#: topic -> handler(rows, now): ``rows`` are result rows (id, topic, kind, user_id,
+#: created_at), claimed and locked. A handler writes in the session and never commits.
+Handler = Callable[[list, datetime], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(topic: str) -> Callable[[Handler], Handler]:
+    def register(function: Handler) -> Handler:
+        HANDLERS[topic] = function
+        return function
+
+    return register
+
+
+def backoff(attempts: int, *, base: float = 5, cap: float = 3600) -> timedelta:
+    """Wait before try ``attempts + 1``: base, 2 x base, 4 x base, ... at most ``cap``."""
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def _claim(limit: int, now: datetime, ids: list[int] | None = None) -> list:
+    """Due rows, locked: id, topic, kind, user_id and created_at as plain result rows (no
+    ORM objects, no payloads: the worker moves thousands a second, and a handler that needs
+    a payload reads it in SQL)."""
+    table = OutboxRow.__table__
+    query = (
+        select(table.c.id, table.c.topic, table.c.kind, table.c.user_id, table.c.created_at)
+        .where(table.c.done_at.is_(None), table.c.available_at <= now)
+        .order_by(table.c.id)
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(table.c.id.in_(ids))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(db.session.execute(query))
+
+
+def _any_due(now: datetime) -> bool:
+    table = OutboxRow.__table__
+    found = db.session.execute(
+        select(table.c.id).where(table.c.done_at.is_(None), table.c.available_at <= now).limit(1)
+    ).first()
+    db.session.rollback()
+    return found is not None
+
+
+def _run(rows: list, now: datetime) -> None:
+    by_topic: dict[str, list] = {}
+    for row in rows:
+        by_topic.setdefault(row.topic, []).append(row)
+    for topic, batch in by_topic.items():
+        work = HANDLERS.get(topic)
+        if work is None:
+            raise LookupError(f"no outbox handler for topic {topic!r}")
+        work(batch, now)
+    db.session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_([row.id for row in rows]))
+        .values(done_at=now, attempts=OutboxRow.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
+    """Claim up to ``limit`` due rows, do their work and mark them done, in one transaction
+    that this function commits. Returns how many rows were done or pushed back."""
+    now = now or utcnow()
+    if not _any_due(now):  # a plain read first: an idle worker never takes the write lock
+        return 0
+    with dbsetup.writing():
+        rows = _claim(limit, now)
+        if not rows:
+            db.session.rollback()
+            return 0
+        ids = [row.id for row in rows]
+        try:
+            _run(rows, now)
+            db.session.commit()
+            return len(ids)
+        except Exception:
+            db.session.rollback()
+    # Something in the batch failed: do the rows one by one, so only the bad ones wait.
+    for row_id in ids:
+        _one(row_id, now)
+    return len(ids)
+
+
+def _one(row_id: int, now: datetime) -> None:
+    with dbsetup.writing():
+        rows = _claim(1, now, [row_id])
+        if not rows:
+            db.session.rollback()
+            return
+        try:
+            _run(rows, now)
+            db.session.commit()
+            return
+        except Exception as error:  # any failure of the handler: retried later, logged
+            db.session.rollback()
+            message = f"{type(error).__name__}: {error}"[:200]
+    with dbsetup.writing():
+        row = db.session.get(OutboxRow, row_id)
+        attempts = row.attempts + 1
+        row.attempts = attempts
+        row.last_error = message
+        if attempts >= MAX_ATTEMPTS:
+            row.done_at = now
+        else:
+            row.available_at = now + backoff(attempts)
+        db.session.commit()
+
+
+def purge_done(*, before: datetime) -> int:
+    """Delete rows done (without an error) before ``before``; the worker keeps a week."""
+    with dbsetup.writing():
+        result = db.session.execute(
+            OutboxRow.__table__.delete().where(
+                OutboxRow.done_at.is_not(None),
+                OutboxRow.done_at < before,
+                OutboxRow.last_error == "",
+            )
+        )
+        db.session.commit()
+    return result.rowcount or 0
