@@ -53,6 +53,7 @@ ROW_ARGUMENTS = {
     "variant_id": ("variant",),
     "material_id": ("material",),
     "message_id": ("message",),
+    "refund_id": ("gateway_refund",),
     "endpoint_id": ("endpoint",),
 }
 #: Arguments whose meaning depends on the route (a "code" is a share link's or an invite's),
@@ -64,12 +65,14 @@ ENDPOINT_ROW_ARGUMENTS = {
     ("storefront.shop_page", "slug"): ("slug",),
     ("storefront.shop_product", "slug"): ("slug",),
     ("storefront.sandbox_gateway", "number"): ("unpaid_number", "order_number"),
+    ("admin.reconciliation_resolve", "item_id"): ("reconciliation_item",),
 }
 #: Arguments that choose among the caller's own data or a fixed set of pages, not a row:
 #: every value is tried (a 200 is fine; A's data in it is not).
 SELECTORS = {
     ("storefront.order_action", "action"): ("cancel", "confirm", "refund"),
     ("sharer.nine_tile", "number"): ("1", "2"),
+    ("storefront.gateway_return", "provider"): ("wechatpay", "alipay"),
     ("sharer.export_csv", "kind"): tuple(exports.EXPORTS),
     ("admin.export_csv", "table"): ("orders", "payouts", "ledger", "merchants"),
 }
@@ -160,6 +163,9 @@ FORMS = {
         "confirmed": "1",
     },
     "inbox.message_read": {},
+    "admin.gateway_refund_retry": {},
+    "admin.second_factor_reset": {"reason": "攻击者"},
+    "admin.reconciliation_resolve": {"note": "攻击者"},
     "inbox.endpoint_delete": {},
     "inbox.endpoint_test": {},
     "admin.review_decide": {"action": "hide", "version": "1", "reason": "攻击者"},

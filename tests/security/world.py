@@ -20,6 +20,7 @@ from shop.money import appeals, fraud, ledger, payouts
 from shop.money.models import FlagKind, FraudFlag
 from shop.notify.models import Endpoint, Notification
 from shop.orders import checkout, payments, states
+from shop.orders.models import GatewayRefund, ReconciliationItem
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.reviews import moderation, writing
@@ -433,4 +434,21 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     db.session.add_all([message, endpoint])
     db.session.flush()
     t.ids["message"], t.ids["endpoint"] = message.id, endpoint.id
+
+    # Money through a gateway: a refund of the disputed order on its way back, and a
+    # reconciliation difference about it (admin-only rows).
+    gateway_refund = GatewayRefund(
+        order_id=t.ids["disputed_order"], provider="wechatpay", kind="refund",
+        refund_number=f"{name}-security-R", amount_cents=100, state="failed",
+        reason=text(name, "gateway_refund_reason"), last_error="SYSTEM_ERROR",
+        created_at=now, next_try_at=now,
+    )  # fmt: skip
+    difference = ReconciliationItem(
+        provider="wechatpay", day=now.date(), kind="missing_ours", subject="payment",
+        reference=f"4200{name}security", order_number=f"{name}-security", theirs_cents=100,
+        found_at=now, resolution="",
+    )  # fmt: skip
+    db.session.add_all([gateway_refund, difference])
+    db.session.flush()
+    t.ids["gateway_refund"], t.ids["reconciliation_item"] = gateway_refund.id, difference.id
     return t
