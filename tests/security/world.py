@@ -266,7 +266,9 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     address = checkout.check_address(
         text(name, "address_name"),
         phone(),
-        text(name, "address_region"),
+        "330000",
+        "330100",
+        "330106",
         text(name, "address_detail"),
     )
     t.ids["address"] = checkout.save_address(buyer, address, now=now - timedelta(days=20)).id
