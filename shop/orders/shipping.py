@@ -10,6 +10,8 @@ of unknown weight (0 g) weighs nothing, with at least the first kilogram charged
 Rebates are worked out on the items' prices only; shipping never earns a rebate.
 """
 
+import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -273,3 +275,23 @@ def set_product_shipping(
     product.shipping_template_id = template.id if template else None
     product.weight_grams = weight_grams
     db.session.flush()
+
+
+_YUAN = re.compile(r"^(\d{1,7})(?:\.(\d{1,2}))?$")
+
+
+def parse_fee(raw: str | None, field: str, *, blank: int | None = 0) -> int | None:
+    """A fee typed in yuan ("8", "12.5") as fen; ``blank`` for an empty box; ValidationError
+    for the field otherwise (no floats: the digits are read as they are)."""
+    text = unicodedata.normalize("NFKC", raw or "").strip().lstrip("¥").strip()
+    if not text:
+        return blank
+    match = _YUAN.match(text)
+    if not match:
+        raise ValidationError(
+            _l("Enter an amount in yuan with at most two decimals, e.g. 8 or 12.50."), field
+        )
+    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if cents > MAX_FEE_CENTS:
+        raise ValidationError(_l("Enter an amount from 0 to 100000 yuan."), field)
+    return cents

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 
-from shop.web.merchant import orders, reviews, views  # noqa: E402,F401  (routes register on import)
+from shop.web.merchant import orders, reviews, shipping, views  # noqa: E402,F401  (routes register on import)
