@@ -25,15 +25,18 @@
     var city = picker.querySelector("select[name=city]");
     var district = picker.querySelector("select[name=district]");
     var placeholder = picker.getAttribute("data-placeholder") || "";
+    // Taken out (not just hidden), so Enter in a field sends the form's own button.
     var next = picker.querySelector("[data-pick-next]");
-    if (next) next.hidden = true;
+    var spot = next && next.nextSibling;
+    if (next) next.remove();
+    function fallBack() { if (next && !next.isConnected) picker.insertBefore(next, spot); }
     province.addEventListener("change", function () {
       fill(city, [], placeholder); fill(district, [], placeholder);
       if (!province.value) return;
       load(picker, province.value).then(function (tree) {
         fill(city, tree.c, placeholder);
         city.closest(".field").hidden = tree.c.length === 0;
-      }).catch(function () { if (next) next.hidden = false; });
+      }).catch(fallBack);
     });
     city.addEventListener("change", function () {
       var code = province.value;

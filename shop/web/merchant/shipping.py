@@ -26,8 +26,8 @@ BASIS_LABELS = {ShippingBasis.PIECE: _l("By piece"), ShippingBasis.WEIGHT: _l("B
 
 class TemplateForm(FlaskForm):
     name = StringField(_l("Template name"), render_kw={"maxlength": 40})
-    kind = RadioField(_l("Delivery is"), choices=[(k.value, v) for k, v in KIND_LABELS.items()])
-    basis = RadioField(_l("Count"), choices=[(k.value, v) for k, v in BASIS_LABELS.items()])
+    kind = RadioField(_l("Delivery is"), choices=[])
+    basis = RadioField(_l("Count"), choices=[])
     first_fee = StringField(
         _l("First piece or kg (yuan)"), render_kw={"inputmode": "decimal"}, default="0"
     )
@@ -94,6 +94,8 @@ def shipping_list():
 def shipping_edit(template_id: int | None = None):
     template = _own_template(template_id) if template_id is not None else None
     form = TemplateForm()
+    form.kind.choices = [(k.value, str(v)) for k, v in KIND_LABELS.items()]
+    form.basis.choices = [(k.value, str(v)) for k, v in BASIS_LABELS.items()]
     if request.method == "GET":
         form.kind.data = template.kind.value if template else ShippingKind.FLAT.value
         form.basis.data = template.basis.value if template else ShippingBasis.PIECE.value
