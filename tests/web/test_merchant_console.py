@@ -2,7 +2,13 @@ import io
 
 import pytest
 
-from shop.catalog.models import Merchant, MerchantStatus, Product, ProductStatus
+from shop.catalog.models import (
+    Merchant,
+    MerchantStatus,
+    Product,
+    ProductStatus,
+    ShippingTemplate,
+)
 from shop.orders.models import Order, OrderStatus
 from shop.platform.extensions import db
 from shop.reviews.models import Review
@@ -227,6 +233,8 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         victim_image = victim.images[0]
         [victim_order] = place_test_order(make_user(), [(victim.id, 1)], provider="manual")
         victim_review = make_review(victim)
+        victim_template = ShippingTemplate(merchant_id=victim.merchant_id, name="包邮")
+        db.session.add(victim_template)
         intruder = make_merchant()
         db.session.commit()
         ids = {
@@ -234,6 +242,7 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
             "product_image_id": victim_image.id,
             "order_id": victim_order.id,
             "review_id": victim_review.id,
+            "template_id": victim_template.id,
         }
         before = (victim.title, victim.status, victim.price_cents, len(victim.images))
         intruder_user = intruder.user
@@ -258,6 +267,8 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
             "placed"
         ]
         assert db.session.get(Review, ids["review_id"]).reply is None
+        assert db.session.get(ShippingTemplate, ids["template_id"]).name == "包邮"
+        assert victim.shipping_template_id is None
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
