@@ -49,6 +49,8 @@ ROW_ARGUMENTS = {
     "payout_id": ("payout",),
     "word_id": ("blocked_word",),
     "user_id": ("sharer_user",),
+    "address_id": ("address",),
+    "template_id": ("shipping_template",),
 }
 #: Arguments whose meaning depends on the route (a "code" is a share link's or an invite's),
 #: mapped per endpoint so a new route with such an argument fails until it is mapped here.
@@ -66,6 +68,7 @@ SELECTORS = {
     ("storefront.order_action", "action"): ("cancel", "confirm", "refund"),
     ("sharer.export_csv", "kind"): tuple(exports.EXPORTS),
     ("admin.export_csv", "table"): ("orders", "payouts", "ledger", "merchants"),
+    ("storefront.region_tree", "province"): ("330000", "650000"),
 }
 #: Public by design: anyone may GET these with another tenant's id; they must still never
 #: show a private field (a draft product answers 410, a held or hidden review is not shown).
@@ -106,6 +109,29 @@ FORMS = {
         "checkout_key": "security-attack-checkout-0001",
     },
     "storefront.order_action": {"reason": "不想要了"},
+    "storefront.order_buy_again": {},
+    "storefront.address_edit": {
+        "name": "攻击者",
+        "phone": "13911112222",
+        "province": "310000",
+        "city": "310100",
+        "district": "310115",
+        "detail": "世纪大道 100 号",
+        "is_default": "y",
+    },
+    "storefront.address_default": {},
+    "storefront.address_delete": {},
+    "merchant.shipping_edit": {
+        "name": "攻击者的模板",
+        "kind": "flat",
+        "basis": "piece",
+        "first_fee": "1",
+        "extra_fee": "1",
+        "free_over": "0",
+        "unreachable": "110000",
+    },
+    "merchant.shipping_delete": {},
+    "merchant.shipping_product": {"template_id": "", "weight_grams": "1"},
     "storefront.review_write": {"rating": "5", "body": "攻击者的评价"},
     "storefront.review_followup": {"body": "攻击者的追评"},
     "storefront.review_report": {"reason": "other", "details": "攻击者举报"},

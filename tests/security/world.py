@@ -18,7 +18,7 @@ from shop.catalog import merchants
 from shop.demo.seed import demo_licence_no
 from shop.money import fraud, ledger, payouts
 from shop.money.models import FlagKind, FraudFlag
-from shop.orders import checkout, payments, states
+from shop.orders import checkout, payments, shipping, states
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.reviews import moderation, writing
@@ -76,7 +76,8 @@ FIELDS = {
     "application_contact_name": Field(40, False),
     # the buyer
     "address_name": Field(40, False),
-    "address_region": Field(60, False),
+    "buyer_note": Field(200, False),  # to the merchant of the order
+    "template_name": Field(40, False),  # a shipping template, the merchant's own
     "address_detail": Field(200, False),
     "refund_reason": Field(200, False),
     "review": Field(500, True),
@@ -199,7 +200,16 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
         status="draft",
         **product_kw,
     )
+    template = shipping.save_template(
+        merchant,
+        shipping.TemplateInput(
+            text(name, "template_name"), "regional", "piece", 600, 200, 0,
+            {"650000": (2000, 500)}, ["540000"],
+        ),
+    )  # fmt: skip
+    shipping.set_product_shipping(product, template, 300)
     t.ids.update(
+        shipping_template=template.id,
         merchant=merchant.id,
         product=product.id,
         draft_product=draft.id,
@@ -275,7 +285,7 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     t.ids["address_phone"] = address.phone
     window = timedelta(days=15)
 
-    def place(lines, at, key):
+    def place(lines, at, key, note=""):
         [order] = checkout.place_order(
             buyer,
             lines,
@@ -287,11 +297,14 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
             window=window,
             allow_self_purchase=True,
             pay_within=timedelta(minutes=30),
+            note=note,
         )
         return order
 
     placed = now - timedelta(days=20)
-    order = place([(product.id, 1), (second.id, 1), (third.id, 1)], placed, "done")
+    order = place(
+        [(product.id, 1), (second.id, 1), (third.id, 1)], placed, "done", text(name, "buyer_note")
+    )
     _pay(order, placed + timedelta(minutes=1))
     states.ship(order, text(name, "carrier"), f"SF{name}123456", actor=merchant_user, now=placed)
     received = now - timedelta(days=18)

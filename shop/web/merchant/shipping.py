@@ -11,6 +11,7 @@ from shop.catalog.models import Product, ShippingBasis, ShippingKind
 from shop.orders import regions, shipping
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
+from shop.platform.inputs import parse_id
 from shop.web.common import show_domain_error
 from shop.web.forms import FlaskForm
 from shop.web.merchant import bp
@@ -163,8 +164,10 @@ def shipping_product(product_id: int):
     raw_template = request.form.get("template_id", "")
     raw_weight = (request.form.get("weight_grams") or "0").strip()
     try:
-        template = _own_template(int(raw_template)) if raw_template.isdigit() else None
-        if not raw_weight.isdigit():
+        template = None
+        if raw_template.strip():
+            template = _own_template(parse_id(raw_template) or 0)
+        if not raw_weight.isascii() or not raw_weight.isdigit() or len(raw_weight) > 7:
             raise DomainError(_("Enter the weight in grams, from 0 to 1000000."))
         shipping.set_product_shipping(product, template, int(raw_weight))
         db.session.commit()
