@@ -110,6 +110,12 @@ def test_paid_page_says_paid_and_leads_back_to_the_sharers_shop(app, user_client
     assert "支付成功" in text and "¥128.00" in text and "查看订单" in text and "继续逛" in text
     assert f'href="/s/{slug}"' in page.get_data(as_text=True)
     assert "退款" not in text  # the refund request lives on the order page
+    with app.app_context():
+        [unpaid] = place(db.session.merge(buyer), [(product_id, 1)], key="q", at=utcnow())
+        states.cancel_by_buyer(unpaid, actor=unpaid.buyer, now=utcnow())
+        db.session.commit()
+        unpaid_id = unpaid.id
+    assert client.get(f"/orders/{unpaid_id}/paid").headers["Location"] == f"/orders/{unpaid_id}"
 
 
 def test_buy_again_puts_items_back_at_todays_prices(app, user_client):

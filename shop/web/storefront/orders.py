@@ -139,7 +139,7 @@ def order_paid(order_id: int):
     """After paying: 支付成功, the amount, and where to go next. 继续逛 leads back to the
     sharer's shop when the order came through a share link."""
     order = _own_order(order_id)
-    if order.status == S.PLACED:
+    if order.paid_at is None:  # not paid (yet, or cancelled unpaid): the order's own page
         return redirect(url_for("storefront.order_detail", order_id=order.id))
     shop_url = None
     if order.link is not None and order.link.shop is not None:
