@@ -200,13 +200,9 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
         status="draft",
         **product_kw,
     )
-    template = shipping.save_template(
-        merchant,
-        shipping.TemplateInput(
-            text(name, "template_name"), "regional", "piece", 600, 200, 0,
-            {"650000": (2000, 500)}, ["540000"],
-        ),
-    )  # fmt: skip
+    rule = shipping.TemplateInput(text(name, "template_name"), "regional", "piece", 600, 200, 0,
+                                  {"650000": (2000, 500)}, ["540000"])  # fmt: skip
+    template = shipping.save_template(merchant, rule)
     shipping.set_product_shipping(product, template, 300)
     t.ids.update(
         shipping_template=template.id,
@@ -273,32 +269,19 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     # The buyer: a completed order of three products through the sharer's link (settled
     # rebate), one refund request the merchant rejected, one the admin refunded, one unpaid.
     buyer = user("buyer", "buyer_name")
+    west_lake = ("330000", "330100", "330106")
     address = checkout.check_address(
-        text(name, "address_name"),
-        phone(),
-        "330000",
-        "330100",
-        "330106",
-        text(name, "address_detail"),
+        text(name, "address_name"), phone(), *west_lake, text(name, "address_detail")
     )
     t.ids["address"] = checkout.save_address(buyer, address, now=now - timedelta(days=20)).id
     t.ids["address_phone"] = address.phone
     window = timedelta(days=15)
 
     def place(lines, at, key, note=""):
-        [order] = checkout.place_order(
-            buyer,
-            lines,
-            address,
-            checkout_key=f"security-{name}-{key}",
-            provider="sandbox",
-            visitor_id=visitor,
-            now=at,
-            window=window,
-            allow_self_purchase=True,
-            pay_within=timedelta(minutes=30),
-            note=note,
-        )
+        [order] = checkout.place_order(buyer, lines, address, checkout_key=f"security-{name}-{key}",
+                                       provider="sandbox", visitor_id=visitor, now=at,
+                                       window=window, allow_self_purchase=True,
+                                       pay_within=timedelta(minutes=30), note=note)  # fmt: skip
         return order
 
     placed = now - timedelta(days=20)

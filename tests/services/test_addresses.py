@@ -106,3 +106,26 @@ def test_old_addresses_are_kept_as_legacy_and_old_orders_get_no_shipping(app):
         ).all()
         assert rows == [(1, "浙江 杭州", True, False), (2, "上海 徐汇", True, True)]
         db.session.rollback()
+
+
+def test_address_rules():
+    address = addresses.check_address(
+        " 王 小二 ", "+86 139-1234-5678", "330000", "330100", "330106", "文三路 90 号"
+    )
+    assert address.phone == "13912345678" and address.region == "浙江省 杭州市 西湖区"
+    assert address.region_code == "330106"
+    west_lake = ("330000", "330100", "330106")
+    for bad, field in (
+        (("", "13912345678", *west_lake, "文三路 90 号"), "name"),
+        (("王", "1391234567", *west_lake, "文三路 90 号"), "phone"),
+        (("王", "23912345678", *west_lake, "文三路 90 号"), "phone"),
+        (("王", "13912345678", "", "", "", "文三路 90 号"), "province"),
+        (("王", "13912345678", "330000", "", "", "文三路 90 号"), "city"),
+        (("王", "13912345678", "330000", "440300", "", "文三路 90 号"), "city"),
+        (("王", "13912345678", "330000", "330100", "", "文三路 90 号"), "district"),
+        (("王", "13912345678", "330000", "330100", "440305", "文三路 90 号"), "district"),
+        (("王", "13912345678", *west_lake, "短"), "detail"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            addresses.check_address(*bad)
+        assert caught.value.field == field
