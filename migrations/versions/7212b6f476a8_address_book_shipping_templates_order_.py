@@ -8,7 +8,7 @@ and a template. Orders get the goods total apart from the shipping fee (existing
 = total, shipping 0), the buyer's note and the address's region code.
 
 Revision ID: 7212b6f476a8
-Revises: 689f6ecba346
+Revises: 6c5a08dcf223
 Create Date: 2026-12-06 04:35:03.162699
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "7212b6f476a8"
-down_revision = "689f6ecba346"
+down_revision = "6c5a08dcf223"
 branch_labels = None
 depends_on = None
 
