@@ -9,6 +9,15 @@ def check(connection) -> None:
     run = connection.execute
     bad_stock = run(text("SELECT id, stock FROM products WHERE stock < 0")).all()
     assert not bad_stock, f"negative stock: {bad_stock}"
+    # What the buyer pays is the goods plus the shipping fee, and the goods are the items.
+    bad_totals = run(
+        text(
+            "SELECT o.id FROM orders o WHERE o.total_cents <> o.goods_cents + o.shipping_cents "
+            "OR o.goods_cents <> (SELECT coalesce(sum(i.unit_price_cents * i.quantity), 0) "
+            "FROM order_items i WHERE i.order_id = o.id)"
+        )
+    ).all()
+    assert not bad_totals, f"orders whose total is not goods + shipping: {bad_totals}"
     doubles = run(
         text(
             "SELECT order_item_id, kind, tier, count(*) FROM ledger_entries "

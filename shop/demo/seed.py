@@ -25,6 +25,7 @@ from shop.catalog.models import (
 )
 from shop.demo import orders as demo_orders
 from shop.demo import reviews as demo_reviews
+from shop.demo import shipping as demo_shipping
 from shop.demo.pictures import product_picture
 from shop.platform.extensions import db
 from shop.sharing.models import Shop, ShopItem
@@ -370,4 +371,5 @@ def seed_demo(*, now: datetime) -> dict:
 
     created |= demo_orders.seed_orders(users=users, products=products, shops=shops, now=now)
     created |= demo_reviews.seed_reviews(users=users, now=now)
+    created |= demo_shipping.seed_shipping(merchants=merchants, buyer=users["13800000004"], now=now)
     return created

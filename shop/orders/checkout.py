@@ -5,88 +5,33 @@ placing orders.
 goes through :func:`shop.orders.states.transition`.
 """
 
-import re
 import secrets
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.accounts.accounts import PHONE_RE, lock_account
+from shop.accounts.accounts import lock_account
 from shop.accounts.models import User
 from shop.catalog import catalog
 from shop.catalog.models import Product
 from shop.money import sales
-from shop.orders.models import Address, Order, OrderEvent, OrderItem, OrderStatus
+from shop.orders import shipping
+from shop.orders.addresses import (  # noqa: F401  (the checkout's names for them)
+    ShippingAddress,
+    addresses_of,
+    check_address,
+    save_address,
+)
+from shop.orders.models import Order, OrderEvent, OrderItem, OrderStatus
 from shop.platform import faults
 from shop.platform.errors import Conflict, NotFound, ValidationError
 from shop.platform.extensions import db
 from shop.sharing import attribution, shops
 from shop.sharing.models import Click, ShareLink
 from shop.teams import teams
-
-
-@dataclass(frozen=True)
-class ShippingAddress:
-    name: str
-    phone: str
-    region: str
-    detail: str
-
-
-def check_address(name: str, phone: str, region: str, detail: str) -> ShippingAddress:
-    """Cleaned address fields; ValidationError naming the first bad field."""
-    name = " ".join((name or "").split())
-    phone = re.sub(r"[\s\-]", "", phone or "")
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    region = " ".join((region or "").split())
-    detail = " ".join((detail or "").split())
-    if not name or len(name) > 40:
-        raise ValidationError(_l("Enter the recipient's name (at most 40 characters)."), "name")
-    if not PHONE_RE.match(phone):
-        raise ValidationError(
-            _l("Enter an 11-digit mainland mobile number, e.g. 13800138000."), "phone"
-        )
-    if not region or len(region) > 60:
-        raise ValidationError(
-            _l("Enter the province, city and district (at most 60 characters)."), "region"
-        )
-    if len(detail) < 4 or len(detail) > 200:
-        raise ValidationError(
-            _l("Enter the street and house number (4 to 200 characters)."), "detail"
-        )
-    return ShippingAddress(name, phone, region, detail)
-
-
-def save_address(user: User, address: ShippingAddress, *, now: datetime) -> Address:
-    """Keep the address for next time, unless the same one is saved already."""
-    existing = db.session.execute(
-        select(Address).where(
-            Address.user_id == user.id,
-            Address.name == address.name,
-            Address.phone == address.phone,
-            Address.region == address.region,
-            Address.detail == address.detail,
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    saved = Address(user_id=user.id, created_at=now, **address.__dict__)
-    db.session.add(saved)
-    db.session.flush()
-    return saved
-
-
-def addresses_of(user: User) -> list[Address]:
-    return list(
-        db.session.execute(
-            select(Address).where(Address.user_id == user.id).order_by(Address.id.desc())
-        ).scalars()
-    )
 
 
 def parse_quantity(raw: str | int | None, *, maximum: int) -> int:
@@ -196,6 +141,7 @@ def place_order(
     pay_within: timedelta,
     team_override_bps: int = 0,
     repeat_window: timedelta | None = None,
+    note: str = "",
 ) -> list[Order]:
     """Place one order per merchant for ``lines`` of (product id, quantity).
 
@@ -210,6 +156,11 @@ def place_order(
     placing it twice; the buyer's row is locked first (PostgreSQL; SQLite's write lock does
     the same), so forms submitted at once are checked one after the other. ``None`` places
     it anyway (the buyer asked to order again).
+
+    Each order's shipping fee comes from its products' templates to the address's province
+    (:func:`shop.orders.shipping.order_fee`; raises shipping.Unreachable, a ValidationError,
+    when a merchant does not deliver there); ``total_cents = goods_cents + shipping_cents``.
+    ``note`` is the buyer's note to the merchant, kept on every order of the checkout.
     """
     if repeat_window is not None:
         lock_account(buyer.id)
@@ -256,6 +207,12 @@ def place_order(
         if decision.earns
         else (None, 0)
     )
+    province = shipping.province_of(address.region_code)
+    fees = {
+        merchant_id: shipping.order_fee(items[0][0].merchant, items, province)
+        for merchant_id, items in by_merchant.items()
+    }
+    note = " ".join((note or "").split())[:200]
     link_id = lag_seconds = None
     if decision.click_id is not None:
         click = db.session.get(Click, decision.click_id)
@@ -271,7 +228,11 @@ def place_order(
                     merchant_id=merchant_id,
                     checkout_key=checkout_key,
                     status=OrderStatus.PLACED,
-                    total_cents=sum(p.price_cents * q for p, q in items),
+                    goods_cents=sum(p.price_cents * q for p, q in items),
+                    shipping_cents=fees[merchant_id],
+                    total_cents=sum(p.price_cents * q for p, q in items) + fees[merchant_id],
+                    buyer_note=note,
+                    ship_region_code=address.region_code,
                     ship_name=address.name,
                     ship_phone=address.phone,
                     ship_region=address.region,

@@ -11,6 +11,8 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,16 +35,34 @@ class OrderStatus(enum.StrEnum):
 
 
 class Address(db.Model):
-    """A buyer's saved delivery address."""
+    """A buyer's saved delivery address (the address book); at most one is the default."""
 
     __tablename__ = "addresses"
+    __table_args__ = (
+        Index(
+            "uq_addresses_one_default",
+            "user_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(40))
     phone: Mapped[str] = mapped_column(String(11))
+    #: The province, city and district names as text ("浙江省 杭州市 西湖区").
     region: Mapped[str] = mapped_column(String(60))
     detail: Mapped[str] = mapped_column(String(200))
+    #: GB/T 2260 codes picked in the address picker; "" where the level does not exist.
+    province_code: Mapped[str] = mapped_column(String(6), default="", server_default="")
+    city_code: Mapped[str] = mapped_column(String(6), default="", server_default="")
+    district_code: Mapped[str] = mapped_column(String(6), default="", server_default="")
+    is_default: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Saved before the picker: ``region`` is free text and there are no codes; it must be
+    #: picked again before it can be shipped to.
+    is_legacy: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -55,6 +75,7 @@ class Order(db.Model):
         # A replayed checkout form finds the orders the first submission made.
         UniqueConstraint("buyer_id", "checkout_key", "merchant_id"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
+        CheckConstraint("shipping_cents >= 0", name="shipping_not_negative"),
         CheckConstraint("override_bps BETWEEN 0 AND 10000", name="override_bps_range"),
         Index("ix_orders_status_deadline", "status", "pay_deadline"),
         # A sharer's orders in a period, and the time from click to order of the earning
@@ -76,11 +97,21 @@ class Order(db.Model):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     checkout_key: Mapped[str] = mapped_column(String(40))
     status: Mapped[OrderStatus] = enum_column(OrderStatus, default=OrderStatus.PLACED)
+    #: What the buyer pays: goods_cents + shipping_cents.
     total_cents: Mapped[int]
+    #: The items' sum (rebates are worked out on items, never on shipping).
+    goods_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The delivery fee, fixed when the order is placed (shop.orders.shipping).
+    shipping_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The buyer's note to the merchant.
+    buyer_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     ship_name: Mapped[str] = mapped_column(String(40))
     ship_phone: Mapped[str] = mapped_column(String(11))
     ship_region: Mapped[str] = mapped_column(String(60))
     ship_detail: Mapped[str] = mapped_column(String(200))
+    #: The deepest region code of the address (district, or city / province where the
+    #: data has no lower level); "" for orders placed before the picker.
+    ship_region_code: Mapped[str] = mapped_column(String(6), default="", server_default="")
     payment_provider: Mapped[str] = mapped_column(String(20))
     # Attribution, decided once when the order is placed (attribution.decide).
     attribution_reason: Mapped[str] = mapped_column(String(32))

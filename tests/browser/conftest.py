@@ -263,8 +263,17 @@ def fill_address(page) -> None:
     """李小姐's address on the checkout page (not sent)."""
     page.locator("#name").fill("李小姐")
     page.locator("#phone").fill("13900001234")
-    page.locator("#region").fill("浙江省 杭州市 西湖区")
+    pick_region(page, "浙江省", "杭州市", "西湖区")
     page.locator("#detail").fill("文三路 100 号 2 单元 301")
+
+
+def pick_region(page, province: str, city: str, district: str) -> None:
+    """Choose the region in the address picker (its script fills each next list)."""
+    page.locator("#province").select_option(label=province)
+    page.locator("#city option", has_text=city).first.wait_for(state="attached")
+    page.locator("#city").select_option(label=city)
+    page.locator("#district option", has_text=district).first.wait_for(state="attached")
+    page.locator("#district").select_option(label=district)
 
 
 def ship(seller, base: str, order_id: int) -> None:

@@ -126,11 +126,11 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     buyer.locator("main form button[type=submit]").click()
     buyer.wait_for_url(re.compile(r"/pay/sandbox/\w+\?"))
     buyer.locator("main form button[type=submit]").click()
-    buyer.wait_for_url(re.compile(r"/orders/\d+$"))
-    buyer.get_by_text("已收到付款，谢谢！").wait_for()
+    buyer.wait_for_url(re.compile(r"/orders/\d+/paid$"))
+    buyer.get_by_text("支付成功").wait_for()
     buyer_page = buyer.content()
     assert "团队" not in buyer_page and "返利" not in buyer_page  # buyers never see rebates
-    order_id = int(buyer.url.rsplit("/", 1)[1])
+    order_id = int(buyer.url.rsplit("/", 2)[1])
     with app.app_context():
         order = db.session.get(Order, order_id)
         number = order.number

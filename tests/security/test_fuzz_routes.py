@@ -108,8 +108,8 @@ def plausible_forms(world, category_id: int) -> dict[str, dict]:
     """A form each POST route would accept from its role (the tenancy test's, and those of the
     routes without an argument). Passwords are wrong on purpose: nothing may change one."""
     a = world["A"].ids
-    address = {"name": "王小二", "phone": "13912345678", "region": "浙江省 杭州市 西湖区",
-               "detail": "文三路 90 号"}  # fmt: skip
+    address = {"name": "王小二", "phone": "13912345678", "province": "330000", "city": "330100",
+               "district": "330106", "detail": "文三路 90 号"}  # fmt: skip
     return {
         **FORMS,
         "merchant.product_edit": {**FORMS["merchant.product_edit"], "category_id": category_id},

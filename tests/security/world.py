@@ -19,7 +19,7 @@ from shop.demo.seed import demo_licence_no
 from shop.money import appeals, fraud, ledger, payouts
 from shop.money.models import FlagKind, FraudFlag
 from shop.notify.models import Endpoint, Notification
-from shop.orders import checkout, payments, states
+from shop.orders import checkout, payments, shipping, states
 from shop.orders.models import GatewayRefund, ReconciliationItem
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
@@ -80,7 +80,8 @@ FIELDS = {
     "application_contact_name": Field(40, False),
     # the buyer
     "address_name": Field(40, False),
-    "address_region": Field(60, False),
+    "buyer_note": Field(200, False),  # to the merchant of the order
+    "template_name": Field(40, False),  # a shipping template, the merchant's own
     "address_detail": Field(200, False),
     "refund_reason": Field(200, False),
     "review": Field(500, True),
@@ -207,8 +208,13 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     material = sharing_materials.add_pictures(
         product, [png_bytes(color=(9, 9, 9))], merchant=merchant, now=now - timedelta(days=35)
     )[0]
+    rule = shipping.TemplateInput(text(name, "template_name"), "regional", "piece", 600, 200, 0,
+                                  {"650000": (2000, 500)}, ["540000"])  # fmt: skip
+    template = shipping.save_template(merchant, rule)
+    shipping.set_product_shipping(product, template, 300)
     t.ids.update(
         material=material.id,
+        shipping_template=template.id,
         merchant=merchant.id,
         product=product.id,
         draft_product=draft.id,
@@ -276,33 +282,25 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     # The buyer: a completed order of three products through the sharer's link (settled
     # rebate), one refund request the merchant rejected, one the admin refunded, one unpaid.
     buyer = user("buyer", "buyer_name")
+    west_lake = ("330000", "330100", "330106")
     address = checkout.check_address(
-        text(name, "address_name"),
-        phone(),
-        text(name, "address_region"),
-        text(name, "address_detail"),
+        text(name, "address_name"), phone(), *west_lake, text(name, "address_detail")
     )
     t.ids["address"] = checkout.save_address(buyer, address, now=now - timedelta(days=20)).id
     t.ids["address_phone"] = address.phone
     window = timedelta(days=15)
 
-    def place(lines, at, key):
-        [order] = checkout.place_order(
-            buyer,
-            lines,
-            address,
-            checkout_key=f"security-{name}-{key}",
-            provider="sandbox",
-            visitor_id=visitor,
-            now=at,
-            window=window,
-            allow_self_purchase=True,
-            pay_within=timedelta(minutes=30),
-        )
+    def place(lines, at, key, note=""):
+        [order] = checkout.place_order(buyer, lines, address, checkout_key=f"security-{name}-{key}",
+                                       provider="sandbox", visitor_id=visitor, now=at,
+                                       window=window, allow_self_purchase=True,
+                                       pay_within=timedelta(minutes=30), note=note)  # fmt: skip
         return order
 
     placed = now - timedelta(days=20)
-    order = place([(product.id, 1), (second.id, 1), (third.id, 1)], placed, "done")
+    order = place(
+        [(product.id, 1), (second.id, 1), (third.id, 1)], placed, "done", text(name, "buyer_note")
+    )
     _pay(order, placed + timedelta(minutes=1))
     states.ship(order, text(name, "carrier"), f"SF{name}123456", actor=merchant_user, now=placed)
     received = now - timedelta(days=18)

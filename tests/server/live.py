@@ -31,7 +31,9 @@ SECRET_KEY = TEST_CONFIG["SECRET_KEY"]
 CHECKOUT_ADDRESS = {
     "name": "王小二",
     "phone": "13912345678",
-    "region": "浙江省 杭州市 西湖区",
+    "province": "330000",
+    "city": "330100",
+    "district": "330106",
     "detail": "文三路 90 号",
 }
 

@@ -95,7 +95,7 @@ def test_two_hundred_notices_and_the_return_path_pay_once(app, start_server, db_
     outcomes = [json.loads(a.text)["outcome"] for a in notified]
     assert set(outcomes) <= {"paid", "replay"} and outcomes.count("paid") <= 1, set(outcomes)
     back = {(a.status, a.location) for a in returned}
-    assert back == {(302, f"/orders/{order_id}")}, (statuses(returned), server.log())
+    assert back == {(302, f"/orders/{order_id}/paid")}, (statuses(returned), server.log())
     with app.app_context():
         assert db.session.get(Order, order_id).status == states.S.PAID
         paid = count(OrderEvent, OrderEvent.order_id == order_id, OrderEvent.to_status == "paid")

@@ -17,7 +17,9 @@ from tests.web.test_sharing import PHONE_UA, make_link
 ADDRESS = {
     "name": "王小二",
     "phone": "139 1234 5678",
-    "region": "浙江省 杭州市 西湖区",
+    "province": "330000",
+    "city": "330100",
+    "district": "330106",
     "detail": "文三路 90 号",
     "saved_address": "",
     "provider": "sandbox",
@@ -65,7 +67,7 @@ def test_buy_through_a_link_pay_in_the_sandbox_and_replays_change_nothing(app, u
     assert paid.status_code == 303
     back = paid.headers["Location"]
     landed = client.get(back)  # the browser's return path after the callback: a replay
-    assert landed.status_code == 302 and landed.headers["Location"] == f"/orders/{order_id}"
+    assert landed.status_code == 302 and landed.headers["Location"] == f"/orders/{order_id}/paid"
     query = parse_qs(urlsplit(back).query)
     body, sig = query["body"][0].encode(), query["sig"][0]
     for _ in range(5):  # the gateway retries its notification

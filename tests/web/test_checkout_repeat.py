@@ -37,7 +37,7 @@ def pay_in_sandbox(client, order_id):
     )
     assert paid.status_code == 303
     landed = client.get(paid.headers["Location"])
-    assert landed.headers["Location"] == f"/orders/{order_id}"
+    assert landed.headers["Location"] == f"/orders/{order_id}/paid"
     return gateway, number, token
 
 

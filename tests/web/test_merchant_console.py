@@ -2,7 +2,13 @@ import io
 
 import pytest
 
-from shop.catalog.models import Merchant, MerchantStatus, Product, ProductStatus
+from shop.catalog.models import (
+    Merchant,
+    MerchantStatus,
+    Product,
+    ProductStatus,
+    ShippingTemplate,
+)
 from shop.orders.models import Order, OrderStatus
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
@@ -233,6 +239,8 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         [victim_material] = materials.add_pictures(
             victim, [png_bytes(color=(5, 6, 7))], merchant=victim.merchant, now=utcnow()
         )
+        victim_template = ShippingTemplate(merchant_id=victim.merchant_id, name="包邮")
+        db.session.add(victim_template)
         intruder = make_merchant()
         db.session.commit()
         ids = {
@@ -241,6 +249,7 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
             "product_image_id": victim_image.id,
             "order_id": victim_order.id,
             "review_id": victim_review.id,
+            "template_id": victim_template.id,
         }
         before = (victim.title, victim.status, victim.price_cents, len(victim.images))
         intruder_user = intruder.user
@@ -266,6 +275,8 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         ]
         assert db.session.get(Review, ids["review_id"]).reply is None
         assert db.session.get(MaterialImage, ids["material_id"]) is not None
+        assert db.session.get(ShippingTemplate, ids["template_id"]).name == "包邮"
+        assert victim.shipping_template_id is None
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):

@@ -13,6 +13,11 @@ from shop.catalog.models.products import (
     ProductImage,
     ProductStatus,
 )
+from shop.catalog.models.shipping import (
+    ShippingBasis,
+    ShippingKind,
+    ShippingTemplate,
+)
 
 __all__ = [
     "Category",
@@ -22,4 +27,7 @@ __all__ = [
     "MerchantStatus",
     "Merchant",
     "Image",
+    "ShippingBasis",
+    "ShippingKind",
+    "ShippingTemplate",
 ]

@@ -58,6 +58,12 @@ class Product(db.Model):
     sales_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: For shipping fees by weight; 0 when not given.
+    weight_grams: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: How its delivery is charged; None ships free (shop.orders.shipping).
+    shipping_template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shipping_templates.id", ondelete="SET NULL")
+    )
 
     merchant: Mapped["Merchant"] = relationship()  # noqa: F821
     category: Mapped[Category] = relationship()

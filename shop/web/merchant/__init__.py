@@ -2,4 +2,10 @@ from flask import Blueprint
 
 bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 
-from shop.web.merchant import materials, orders, reviews, views  # noqa: E402,F401  (routes register on import)
+from shop.web.merchant import (  # noqa: E402,F401  (routes register on import)
+    materials,
+    orders,
+    reviews,
+    shipping,
+    views,
+)

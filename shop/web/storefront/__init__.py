@@ -3,10 +3,12 @@ from flask import Blueprint
 bp = Blueprint("storefront", __name__)
 
 from shop.web.storefront import (  # noqa: E402,F401  (routes register on import)
+    addresses,
     cart,
     checkout,
     gateways,
     invites,
+    orders,
     reviews,
     sharing,
     views,

@@ -21,7 +21,13 @@ from shop.sharing import links, shops
 from shop.web.common import safe_referrer, show_domain_error
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
-from shop.web.storefront.checkout import checkout_form, enabled_providers, place_lines
+from shop.web.storefront.addresses import picking
+from shop.web.storefront.checkout import (
+    checkout_form,
+    enabled_providers,
+    place_lines,
+    render_checkout,
+)
 
 CART_KEY = "cart"
 MAX_LINES = 20
@@ -163,7 +169,7 @@ def cart_checkout():
     form = checkout_form(saved, available)
     if request.method == "GET":
         form.ref.data = session.get(CART_KEY, {}).get("ref", "")
-    elif form.validate_on_submit():
+    elif not picking() and form.validate_on_submit():
         buyable = [(p.id, q) for _m, items in groups for p, q, reason in items if reason is None]
         if len(buyable) != len(lines):
             show_domain_error(
@@ -173,11 +179,4 @@ def cart_checkout():
             result = place_lines(form, buyable, saved, available, on_success=lambda: _save({}))
             if result is not None:
                 return result
-    return render_template(
-        "storefront/checkout.html",
-        form=form,
-        product=None,
-        groups=groups,
-        total=total,
-        saved=saved,
-    )
+    return render_checkout(form, saved, groups)

@@ -13,44 +13,47 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
+from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import Optional
 
 from shop.catalog import catalog
+from shop.orders import addresses, payments, shipping, states
 from shop.orders import checkout as order_checkout
-from shop.orders import payments, states
 from shop.orders.gateways import providers as gateway_providers
 from shop.orders.gateways.flow import GATEWAYS
 from shop.orders.models import Order
 from shop.platform import db as dbsetup
 from shop.platform.errors import DomainError
 from shop.platform.extensions import csrf, db
-from shop.reviews import writing
-from shop.reviews.rules import Rules
 from shop.sharing import clicks, links, shops
 from shop.teams import teams
 from shop.web.common import confirm_first, now, safe_next, show_domain_error
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
+from shop.web.storefront.addresses import (
+    AddressFields,
+    fill_region_choices,
+    picking,
+    prefill_phone,
+)
 from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
 
 
-class CheckoutForm(FlaskForm):
+class CheckoutForm(FlaskForm, AddressFields):
     checkout_key = HiddenField()
     ref = HiddenField()
     quantity = IntegerField(_l("Quantity"), validators=[Optional()], default=1)
-    saved_address = SelectField(_l("Saved address"), choices=[], validate_choice=False)
-    name = StringField(_l("Recipient"), render_kw={"autocomplete": "name"})
-    phone = StringField(
-        _l("Mobile number"), render_kw={"autocomplete": "tel", "inputmode": "numeric"}
+    #: The address book's address the order goes to; "" for the new address typed here.
+    saved_address = HiddenField()
+    note = StringField(
+        _l("Note to the merchant"),
+        render_kw={"maxlength": 200, "placeholder": _l("Optional")},
     )
-    region = StringField(
-        _l("Province, city, district"), render_kw={"autocomplete": "address-level1"}
-    )
-    detail = StringField(_l("Street and number"), render_kw={"autocomplete": "street-address"})
     provider = RadioField(_l("Payment"), choices=[])
     #: The orders this submission repeats (RepeatOrder), shown above the form.
     repeat_orders: list | tuple = ()
+    #: A message about the chosen address (legacy, or not delivered to).
+    address_errors: list | tuple = ()
 
 
 def enabled_providers():
@@ -68,17 +71,62 @@ def enabled_providers():
 
 def checkout_form(saved, available) -> CheckoutForm:
     form = CheckoutForm()
-    form.saved_address.choices = [("", _("A new address"))] + [
-        (str(a.id), f"{a.name} {a.phone} {a.region} {a.detail}") for a in saved
-    ]
     form.provider.choices = [(name, str(p.label)) for name, p in available.items()]
     if request.method == "GET":
         form.checkout_key.data = order_checkout.new_checkout_key()
         form.ref.data = request.args.get("ref", "")
         form.provider.data = next(iter(available), None)
-        if saved:
-            form.saved_address.data = str(saved[0].id)
+        wanted = request.args.get("address", "")
+        ids = {str(a.id) for a in saved}
+        form.saved_address.data = wanted if wanted in ids else (str(saved[0].id) if saved else "")
+    prefill_phone(form)
+    fill_region_choices(form)
     return form
+
+
+def chosen_address(form, saved):
+    return {str(a.id): a for a in saved}.get(form.saved_address.data or "")
+
+
+def quote(form, saved, groups) -> tuple[list[dict], int]:
+    """Each merchant's part of the checkout with its goods, its shipping fee to the chosen
+    (or typed) address's province and a message when it does not deliver there; and the
+    total of what can be bought."""
+    chosen = chosen_address(form, saved)
+    if chosen is not None:
+        province = shipping.province_of(chosen.province_code)
+    else:
+        province = shipping.province_of(form.province.data or "")
+    parts, total = [], 0
+    for merchant, items in groups:
+        buyable = [(p, q) for p, q, reason in items if reason is None]
+        goods = sum(p.price_cents * q for p, q in buyable)
+        part = {"merchant": merchant, "items": items, "goods": goods, "fee": 0, "problem": None}
+        try:
+            part["fee"] = shipping.order_fee(merchant, buyable, province) if buyable else 0
+        except shipping.Unreachable as error:
+            part["problem"] = error.message
+        total += goods + part["fee"]
+        parts.append(part)
+    return parts, total
+
+
+def render_checkout(form, saved, groups, product=None):
+    parts, total = quote(form, saved, groups)
+    keep = {k: request.args[k] for k in ("ref", "quantity") if request.args.get(k)}
+    if form.ref.data:
+        keep["ref"] = form.ref.data
+    here = request.path + (f"?{urlencode(keep)}" if keep else "")
+    return render_template(
+        "storefront/checkout.html",
+        here=here,
+        form=form,
+        product=product,
+        parts=parts,
+        total=total,
+        saved=saved,
+        chosen=chosen_address(form, saved),
+    )
 
 
 @bp.route("/checkout/<int:product_id>", methods=["GET", "POST"])
@@ -95,7 +143,7 @@ def checkout(product_id: int):
     form = checkout_form(saved, available)
     if request.method == "GET":
         form.quantity.data = request.args.get("quantity", 1, type=int)
-    elif form.validate_on_submit():
+    elif not picking() and form.validate_on_submit():
         try:
             quantity = order_checkout.parse_quantity(
                 request.form.get("quantity"), maximum=current_app.config["MAX_ORDER_QUANTITY"]
@@ -106,9 +154,10 @@ def checkout(product_id: int):
             result = place_lines(form, [(product.id, quantity)], saved, available)
             if result is not None:
                 return result
-    return render_template(
-        "storefront/checkout.html", form=form, product=product, lines=None, saved=saved
-    )
+    quantity = form.quantity.data if isinstance(form.quantity.data, int) else 1
+    reason = None if product.stock >= max(quantity, 1) else "short"
+    groups = [(product.merchant, [(product, max(quantity, 1), reason)])]
+    return render_checkout(form, saved, groups, product=product)
 
 
 def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None):
@@ -120,14 +169,21 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
         flash(_("This form has expired. Please try again."), "error")
         return None
     try:
-        chosen = {str(a.id): a for a in saved}.get(form.saved_address.data or "")
-        if chosen is not None:
-            address = order_checkout.ShippingAddress(
-                chosen.name, chosen.phone, chosen.region, chosen.detail
+        chosen = chosen_address(form, saved)
+        if chosen is not None and chosen.is_legacy:
+            raise DomainError(
+                _("Choose the province, city and district of this address again."), "address"
             )
+        if chosen is not None:
+            address = addresses.as_shipping(chosen)
         else:
-            address = order_checkout.check_address(
-                form.name.data, form.phone.data, form.region.data, form.detail.data
+            address = addresses.check_address(
+                form.name.data,
+                form.phone.data,
+                form.province.data,
+                form.city.data,
+                form.district.data,
+                form.detail.data,
             )
         provider = form.provider.data
         if provider not in available:
@@ -148,6 +204,7 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
             ),
             pay_within=timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"]),
             repeat_window=_repeat_window(),
+            note=form.note.data or "",
         )
         if chosen is None:
             order_checkout.save_address(current_user, address, now=now())
@@ -160,7 +217,10 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
         return None
     except DomainError as error:
         db.session.rollback()
-        show_domain_error(form, error)
+        if error.field == "address":
+            form.address_errors = [error.message]
+        else:
+            show_domain_error(form, error)
         return None
     if on_success is not None:
         on_success()
@@ -298,11 +358,11 @@ def sandbox_return():
     if result.order is None:
         abort(404)
     if result.order.status != states.S.PLACED:
-        flash(_("Payment received. Thank you!"), "success")
+        return redirect(url_for("storefront.order_paid", order_id=result.order.id))
     return redirect(url_for("storefront.order_detail", order_id=result.order.id))
 
 
-# --- the buyer's orders ----------------------------------------------------------------------
+# --- the buyer's orders (their pages: shop.web.storefront.orders) ----------------------------
 
 
 def _own_order(order_id: int) -> Order:
@@ -310,67 +370,3 @@ def _own_order(order_id: int) -> Order:
     if order is None or order.buyer_id != current_user.id:
         abort(404)
     return order
-
-
-@bp.route("/orders")
-@login_required
-def my_orders():
-    query = select(Order).where(Order.buyer_id == current_user.id)
-    status = request.args.get("status", "")
-    if status in states.S._value2member_map_:
-        query = query.where(Order.status == status)
-    found = db.session.execute(query.order_by(Order.id.desc()).limit(100)).scalars()
-    return render_template("storefront/orders.html", orders=list(found))
-
-
-@bp.route("/orders/<int:order_id>")
-@login_required
-def order_detail(order_id: int):
-    order = _own_order(order_id)
-    written = writing.reviews_of_order(order)
-    rules, at = Rules.current(), now()
-    states = {
-        item.id: writing.item_state(item, written.get(item.id), now=at, rules=rules)
-        for item in order.items
-    }
-    return render_template(
-        "storefront/order.html", order=order, form=FlaskForm(), review_states=states
-    )
-
-
-@bp.route("/orders/<int:order_id>/<string:action>", methods=["POST"])
-@login_required
-def order_action(order_id: int, action: str):
-    order = _own_order(order_id)
-    form = FlaskForm()
-    if not form.validate_on_submit():
-        abort(400)
-    if action == "confirm":
-        page = confirm_first(
-            _("Did you receive everything in this order?"),
-            _("Yes, I received it"),
-            url_for("storefront.order_detail", order_id=order.id),
-            _("The order then completes; a refund needs the merchant's agreement."),
-        )
-        if page is not None:
-            return page
-    try:
-        if action == "cancel":
-            states.cancel_by_buyer(order, actor=current_user, now=now())
-            message = _("Order cancelled.")
-        elif action == "confirm":
-            states.confirm_receipt(order, actor=current_user, now=now())
-            message = _("Thank you! The order is complete.")
-        elif action == "refund":
-            states.request_refund(
-                order, request.form.get("reason", ""), actor=current_user, now=now()
-            )
-            message = _("Refund requested. The merchant will decide.")
-        else:
-            abort(404)
-        db.session.commit()
-        flash(message, "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    return redirect(url_for("storefront.order_detail", order_id=order.id))

@@ -1,0 +1,200 @@
+"""A buyer's address book: several addresses, one of them the default, each with a province,
+city and district picked from the national divisions (shop.orders.regions)."""
+
+import unicodedata
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from shop.accounts.accounts import normalize_account
+from shop.accounts.models import User
+from shop.orders import regions
+from shop.orders.models import Address
+from shop.platform.errors import NotFound, ValidationError
+from shop.platform.extensions import db
+
+MAX_ADDRESSES = 20
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    name: str
+    phone: str
+    region: str  #: the names as text, "浙江省 杭州市 西湖区"
+    detail: str
+    province_code: str = ""
+    city_code: str = ""
+    district_code: str = ""
+
+    @property
+    def region_code(self) -> str:
+        """The deepest code picked ("" for an address from before the picker)."""
+        return self.district_code or self.city_code or self.province_code
+
+
+def normalize_phone(raw: str) -> str:
+    """A mainland mobile number as 11 digits: full-width digits, spaces, dashes, brackets and
+    +86 / 0086 allowed; ValidationError for the ``phone`` field otherwise."""
+    value = unicodedata.normalize("NFKC", raw or "").strip()
+    message = _l("Enter an 11-digit mainland mobile number, e.g. 13800138000.")
+    if "@" in value:
+        raise ValidationError(message, "phone")
+    try:
+        _kind, digits = normalize_account(value)
+    except ValidationError:
+        raise ValidationError(message, "phone") from None
+    return digits
+
+
+FIELD_MESSAGES = {
+    "province": _l("Choose the province."),
+    "city": _l("Choose the city."),
+    "district": _l("Choose the district."),
+}
+
+
+def check_address(
+    name: str, phone: str, province: str, city: str, district: str, detail: str
+) -> ShippingAddress:
+    """Cleaned address fields; ValidationError naming the first bad field ("name", "phone",
+    "province", "city", "district", "detail"). The region must be picked from the national
+    divisions, each level the child of the one before."""
+    name = " ".join((name or "").split())
+    detail = " ".join((detail or "").split())
+    if not name or len(name) > 40:
+        raise ValidationError(_l("Enter the recipient's name (at most 40 characters)."), "name")
+    phone = normalize_phone(phone)
+    chosen = regions.check_choice(province or "", city or "", district or "")
+    if isinstance(chosen, str):
+        raise ValidationError(FIELD_MESSAGES[chosen], chosen)
+    if len(detail) < 4 or len(detail) > 200:
+        raise ValidationError(
+            _l("Enter the street and house number (4 to 200 characters)."), "detail"
+        )
+    return ShippingAddress(
+        name, phone, chosen.text, detail, chosen.province, chosen.city, chosen.district
+    )
+
+
+def as_shipping(address: Address) -> ShippingAddress:
+    return ShippingAddress(
+        address.name,
+        address.phone,
+        address.region,
+        address.detail,
+        address.province_code,
+        address.city_code,
+        address.district_code,
+    )
+
+
+def addresses_of(user: User) -> list[Address]:
+    """The buyer's addresses, the default first, then the newest."""
+    return list(
+        db.session.execute(
+            select(Address)
+            .where(Address.user_id == user.id)
+            .order_by(Address.is_default.desc(), Address.id.desc())
+        ).scalars()
+    )
+
+
+def default_address(user: User) -> Address | None:
+    return db.session.execute(
+        select(Address)
+        .where(Address.user_id == user.id)
+        .order_by(Address.is_default.desc(), Address.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def own_address(user: User, address_id: int | None) -> Address:
+    address = db.session.get(Address, address_id or 0)
+    if address is None or address.user_id != user.id:
+        raise NotFound(_l("This address does not exist."))
+    return address
+
+
+def _fields(address: ShippingAddress) -> dict:
+    return {
+        "name": address.name,
+        "phone": address.phone,
+        "region": address.region,
+        "detail": address.detail,
+        "province_code": address.province_code,
+        "city_code": address.city_code,
+        "district_code": address.district_code,
+    }
+
+
+def save_address(
+    user: User, address: ShippingAddress, *, now, make_default: bool = False
+) -> Address:
+    """Keep the address in the book, unless the same one is there already. The first address
+    becomes the default, as does one saved with ``make_default``."""
+    fields = _fields(address)
+    existing = db.session.execute(
+        select(Address).where(
+            Address.user_id == user.id, *(getattr(Address, k) == v for k, v in fields.items())
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        if make_default:
+            set_default(existing)
+        return existing
+    count = db.session.execute(
+        select(func.count()).select_from(Address).where(Address.user_id == user.id)
+    ).scalar_one()
+    if count >= MAX_ADDRESSES:
+        raise ValidationError(
+            _l("At most %(n)d addresses. Delete one first.", n=MAX_ADDRESSES), "name"
+        )
+    saved = Address(user_id=user.id, created_at=now, is_default=False, **fields)
+    db.session.add(saved)
+    db.session.flush()
+    if make_default or count == 0:
+        set_default(saved)
+    return saved
+
+
+def update_address(address: Address, new: ShippingAddress, *, make_default: bool) -> Address:
+    for key, value in _fields(new).items():
+        setattr(address, key, value)
+    address.is_legacy = False
+    db.session.flush()
+    if make_default:
+        set_default(address)
+    return address
+
+
+def set_default(address: Address) -> None:
+    """Make ``address`` its owner's only default (the old one cleared first: a unique index
+    allows one default per buyer)."""
+    db.session.execute(
+        update(Address)
+        .where(Address.user_id == address.user_id, Address.is_default.is_(True))
+        .values(is_default=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    db.session.execute(
+        update(Address)
+        .where(Address.id == address.id)
+        .values(is_default=True)
+        .execution_options(synchronize_session="fetch")
+    )
+    db.session.flush()
+
+
+def delete_address(address: Address) -> None:
+    """Delete it; when it was the default, the newest other address becomes the default.
+    Orders keep their own copy of the address."""
+    user_id, was_default = address.user_id, address.is_default
+    db.session.delete(address)
+    db.session.flush()
+    if was_default:
+        newest = db.session.execute(
+            select(Address).where(Address.user_id == user_id).order_by(Address.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if newest is not None:
+            set_default(newest)
