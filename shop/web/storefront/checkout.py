@@ -27,7 +27,7 @@ from shop.platform.errors import DomainError
 from shop.platform.extensions import csrf, db
 from shop.sharing import clicks, links, shops
 from shop.teams import teams
-from shop.web.common import confirm_first, now, safe_next, show_domain_error
+from shop.web.common import now, safe_next, show_domain_error
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.addresses import (

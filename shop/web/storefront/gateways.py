@@ -127,7 +127,7 @@ def gateway_return(provider: str):
             if order.status == states.S.PLACED:
                 flash(_("No payment has arrived for this order yet."), "warning")
     if order.status != states.S.PLACED and order.paid_at:
-        flash(_("Payment received. Thank you!"), "success")
+        return redirect(url_for("storefront.order_paid", order_id=order.id))
     return redirect(url_for("storefront.order_detail", order_id=order.id))
 
 
