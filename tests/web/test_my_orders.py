@@ -79,8 +79,16 @@ def test_confirming_receipt_from_the_list(app, user_client):
     buyer, buyer_id, ids = orders_in_every_state(app)
     client = user_client(buyer)
     page = client.get("/orders?tab=shipped").get_data(as_text=True)
-    response = client.post(
+    asked = client.post(
         f"/orders/{ids['shipped']}/confirm", data={"csrf_token": token(page), "back": "list"}
+    )
+    # Receipt cannot be undone: first a question (the dialog, or this page without script),
+    # which posts the same fields again with confirmed=1.
+    assert asked.status_code == 200 and 'name="confirmed"' in asked.get_data(as_text=True)
+    assert 'name="back" value="list"' in asked.get_data(as_text=True)
+    response = client.post(
+        f"/orders/{ids['shipped']}/confirm",
+        data={"csrf_token": token(page), "back": "list", "confirmed": "1"},
     )
     assert response.headers["Location"] == "/orders"
     with app.app_context():
