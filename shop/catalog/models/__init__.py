@@ -13,6 +13,10 @@ from shop.catalog.models.products import (
     ProductImage,
     ProductStatus,
 )
+from shop.catalog.models.skus import (
+    ProductSpec,
+    Sku,
+)
 
 __all__ = [
     "Category",
@@ -22,4 +26,6 @@ __all__ = [
     "MerchantStatus",
     "Merchant",
     "Image",
+    "ProductSpec",
+    "Sku",
 ]
