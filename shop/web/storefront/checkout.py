@@ -16,7 +16,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField
 from wtforms.validators import Optional
 
-from shop.catalog import catalog
+from shop.catalog import catalog, skus
 from shop.orders import checkout as order_checkout
 from shop.orders import payments, states
 from shop.orders.models import Order
@@ -36,6 +36,9 @@ from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visi
 class CheckoutForm(FlaskForm):
     checkout_key = HiddenField()
     ref = HiddenField()
+    #: The SKU bought with "Buy now", and the prices the page showed ("SKU id:fen,...").
+    sku_id = HiddenField()
+    shown = HiddenField()
     quantity = IntegerField(_l("Quantity"), validators=[Optional()], default=1)
     saved_address = SelectField(_l("Saved address"), choices=[], validate_choice=False)
     name = StringField(_l("Recipient"), render_kw={"autocomplete": "name"})
@@ -49,6 +52,21 @@ class CheckoutForm(FlaskForm):
     provider = RadioField(_l("Payment"), choices=[])
     #: The orders this submission repeats (RepeatOrder), shown above the form.
     repeat_orders: list | tuple = ()
+
+
+def shown_field(skus_shown) -> str:
+    """ "12:5900,13:6900": the prices a page shows, carried in its form."""
+    return ",".join(f"{sku.id}:{sku.price_cents}" for sku in skus_shown)
+
+
+def parse_shown(raw: str | None) -> dict[int, int]:
+    """The prices a form carried back ({SKU id: fen}); malformed parts are ignored."""
+    shown = {}
+    for part in (raw or "").split(",")[:400]:
+        sku_id, _sep, price = part.partition(":")
+        if sku_id.isdigit() and price.isdigit() and len(sku_id) < 10 and len(price) < 12:
+            shown[int(sku_id)] = int(price)
+    return shown
 
 
 def enabled_providers():
@@ -74,7 +92,7 @@ def checkout_form(saved, available) -> CheckoutForm:
 @bp.route("/checkout/<int:product_id>", methods=["GET", "POST"])
 @login_required
 def checkout(product_id: int):
-    """Buy one product now (the "Buy now" button)."""
+    """Buy one SKU of a product now (the "Buy now" button)."""
     product = catalog.product_for_page(product_id)
     if product is None:
         abort(404)
@@ -83,8 +101,16 @@ def checkout(product_id: int):
     saved = order_checkout.addresses_of(current_user)
     available = enabled_providers()
     form = checkout_form(saved, available)
+    raw_sku = request.values.get("sku_id") or request.args.get("sku") or ""
+    sku = skus.sku_of(product, int(raw_sku) if raw_sku.isdigit() and len(raw_sku) < 10 else None)
+    if sku is None:
+        flash(_("Choose a spec first."), "error")
+        return redirect(url_for("storefront.product_detail", product_id=product.id, _anchor="buy"))
     if request.method == "GET":
         form.quantity.data = request.args.get("quantity", 1, type=int)
+        form.sku_id.data = str(sku.id)
+        shown = request.args.get("price", type=int)
+        form.shown.data = f"{sku.id}:{shown if shown else sku.price_cents}"
     elif form.validate_on_submit():
         try:
             quantity = order_checkout.parse_quantity(
@@ -93,17 +119,31 @@ def checkout(product_id: int):
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            result = place_lines(form, [(product.id, quantity)], saved, available)
+            result = place_lines(
+                form,
+                [(product.id, quantity, sku.id)],
+                saved,
+                available,
+                shown_prices=parse_shown(form.shown.data),
+            )
             if result is not None:
                 return result
+            form.shown.data = f"{sku.id}:{sku.price_cents}"
     return render_template(
-        "storefront/checkout.html", form=form, product=product, lines=None, saved=saved
+        "storefront/checkout.html",
+        form=form,
+        product=product,
+        sku=sku,
+        spec_text=skus.spec_text(product, sku),
+        lines=None,
+        saved=saved,
     )
 
 
-def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None):
-    """Place the orders of ``lines`` (product id, quantity) with the form's address and
-    payment; the redirect to pay, or None with the errors on the form."""
+def place_lines(form: CheckoutForm, lines, saved, available, *, shown_prices=None, on_success=None):
+    """Place the orders of ``lines`` (product id, quantity, SKU id) with the form's address
+    and payment, refusing prices other than ``shown_prices``; the redirect to pay, or None
+    with the errors on the form (a changed price: the new one, to submit again)."""
     config = current_app.config
     key = (form.checkout_key.data or "")[:40]
     if len(key) < 16:
@@ -128,6 +168,7 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
             lines,
             address,
             checkout_key=key,
+            shown_prices=shown_prices,
             provider=provider,
             visitor_id=visitor,
             now=now(),
