@@ -105,8 +105,12 @@ class ProductFields:
     rebate_bps: int
 
 
-def check_input(data: ProductInput) -> tuple[ProductFields | None, list[ValidationError]]:
-    """All the field errors at once (a form shows them together), or the clean fields."""
+def check_input(
+    data: ProductInput, sku_rows: list | None = None
+) -> tuple[ProductFields | None, list[ValidationError]]:
+    """All the field errors at once (a form shows them together), or the clean fields. With
+    ``sku_rows`` (skus.CleanRow, a product with specs) the price is their lowest and the stock
+    their sum; the form's own price and stock are not read."""
     errors: list[ValidationError] = []
 
     def attempt(fn, *args, **kwargs):
@@ -127,15 +131,26 @@ def check_input(data: ProductInput) -> tuple[ProductFields | None, list[Validati
     known = data.category_id is not None and inputs.is_id(data.category_id)
     if not known or db.session.get(Category, data.category_id) is None:
         errors.append(ValidationError(_l("Choose a category."), "category_id"))
-    price = attempt(parse_yuan, data.price, "price")
+    if sku_rows is not None:
+        price = min((r.price_cents for r in sku_rows), default=None)
+    else:
+        price = attempt(parse_yuan, data.price, "price")
     original = attempt(parse_yuan, data.original_price, "original_price", required=False)
     if price is not None and original is not None and original < price:
         errors.append(
             ValidationError(
                 _l("The original price cannot be lower than the price."), "original_price"
             )
+            if sku_rows is None
+            else ValidationError(
+                _l("The original price cannot be lower than the lowest spec price."),
+                "original_price",
+            )
         )
-    stock = attempt(parse_stock, data.stock)
+    if sku_rows is not None:
+        stock = sum(r.stock for r in sku_rows)
+    else:
+        stock = attempt(parse_stock, data.stock)
     rebate = attempt(parse_rebate_percent, data.rebate_percent)
     if errors:
         return None, errors

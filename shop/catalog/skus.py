@@ -311,7 +311,8 @@ def save(product: Product, dimensions: list[tuple[str, list[str]]], rows: list[C
                 .execution_options(synchronize_session=False)
             )
         else:
-            if not sku.is_active:
+            reactivated = not sku.is_active
+            if reactivated:
                 sku.is_active = True
                 db.session.flush()
                 db.session.execute(
@@ -320,7 +321,7 @@ def save(product: Product, dimensions: list[tuple[str, list[str]]], rows: list[C
                     .values(stock=Product.stock + sku.stock)
                     .execution_options(synchronize_session=False)
                 )
-            if row.stock_shown is None:
+            if row.stock_shown is None or reactivated:
                 db.session.refresh(sku, ["stock"])
                 change = row.stock - sku.stock
             else:
