@@ -341,6 +341,8 @@ def save(product: Product, dimensions: list[tuple[str, list[str]]], rows: list[C
         sku.image_id = row.image_id
         sku.position = position
     db.session.flush()
+    for sku in existing.values():
+        db.session.expire(sku, ["stock"])
     db.session.expire(product, ["skus", "specs", "stock"])
     summarize(product)
 

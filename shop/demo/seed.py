@@ -169,6 +169,8 @@ PRODUCTS = {
         ("可折叠收纳箱 3 个装", 5900, None, 300, 1500, "大容量，换季收纳好帮手。"),
         ("不锈钢保温杯 500ml", 6900, 9900, 250, 1500, "12 小时保温，316 内胆。"),
         ("香薰蜡烛 无火藤条套装", 4900, 6900, 180, 2000, "白茶香，安静治愈。"),
+        # Sold in colours and sizes: its SKUs come from SHIRT_SPECS.
+        ("纯棉宽松短袖 T 恤", 5900, 7900, 0, 1500, "新疆长绒棉，宽松版型，男女同款。"),
     ],
     "小象母婴": [
         ("婴儿纯棉纱布浴巾 2 条", 7900, 9900, 300, 1500, "六层纱布，吸水柔软。"),
@@ -187,6 +189,42 @@ PRODUCTS = {
         ("桌面小风扇 静音款", 4900, None, 250, 1500, "三档风速，USB 供电。"),
     ],
 }
+
+#: The demo product with two spec dimensions: its colours (each with a picture), sizes, and
+#: the price and stock per (colour, size); XL costs more, one combination is sold out.
+SHIRT = ("简屋家居", "纯棉宽松短袖 T 恤")
+SHIRT_SPECS = (("颜色", ("白色", "黑色", "雾蓝")), ("尺码", ("S", "M", "L", "XL")))
+
+
+def _shirt_rows(colour: str, size: str) -> tuple[int, int]:
+    price = 6900 if size == "XL" else 5900
+    stock = 0 if (colour, size) == ("黑色", "S") else 20 + len(size) * 5
+    return price, stock
+
+
+def seed_shirt_specs(product: Product, merchant: Merchant) -> None:
+    """Give the demo shirt its colours and sizes: a picture per colour and a SKU each."""
+    from shop.catalog import skus
+
+    (colour_name, colours), (size_name, sizes) = SHIRT_SPECS
+    pictures = {}
+    for position, colour in enumerate(colours):
+        if position == 0:
+            pictures[colour] = product.images[0].image_id
+            continue
+        picture = images.store_image(
+            product_picture(f"{product.title} {colour}", colour), uploaded_by_id=merchant.user_id
+        )
+        product.images.append(ProductImage(image_id=picture.id, position=position))
+        pictures[colour] = picture.id
+    db.session.flush()
+    rows = [
+        skus.CleanRow((c, s), *_shirt_rows(c, s), None, None, pictures[c])
+        for c in colours
+        for s in sizes
+    ]
+    skus.save(product, [(colour_name, list(colours)), (size_name, list(sizes))], rows)
+
 
 SHOPS = (
     # (owner account, slug, name, intro, [(merchant, product index, recommendation, pinned)])
@@ -341,6 +379,9 @@ def seed_demo(*, now: datetime) -> dict:
                 product.images.append(ProductImage(image_id=picture.id, position=0))
                 db.session.add(product)
                 created["products"] += 1
+                if (merchant_name, title) == SHIRT:
+                    db.session.flush()
+                    seed_shirt_specs(product, merchant)
             products[(merchant_name, index)] = product
     db.session.flush()
 
