@@ -73,9 +73,10 @@
   }
   function open(mode, from) {
     opener = from || null;
+    // From 加入购物车 or 立即购买 the sheet ends in one 确定; from the spec row, in both.
     ok.value = mode === "cart" ? "cart" : "buy";
-    ok.hidden = false;
-    actions.forEach(function (b) { b.hidden = true; });
+    ok.hidden = !mode;
+    actions.forEach(function (b) { b.hidden = !!mode; });
     dialog.showModal();
     var first = form.querySelector(".spec-values input:not(:disabled)") || ok;
     first.focus();

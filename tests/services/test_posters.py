@@ -259,6 +259,7 @@ CHANGES = {
     "subtitle": "",
     "rating": "4.9★",
     "quote": "买家评价：“很好喝”",
+    "price_suffix": "起",
 }
 
 
@@ -289,3 +290,11 @@ def test_new_image_bytes_or_template_change_the_key(tmp_path):
 @pytest.mark.parametrize(("cents", "text"), [(12800, "128"), (12850, "128.50"), (5, "0.05")])
 def test_yuan(cents, text):
     assert posters.yuan(cents) == text
+
+
+def test_a_price_from_draws_its_suffix(tmp_path):
+    """ "¥59 起": the poster of a product whose specs differ in price says "from"."""
+    image = save_picture(tmp_path / "p.webp")
+    plain = posters.render_poster(make_content(image_path=image))
+    ranged = posters.render_poster(make_content(image_path=image, price_suffix="起"), fmt="PNG")
+    assert plain != ranged

@@ -250,3 +250,25 @@ def test_merchant_builds_the_sku_table_keeping_what_was_typed(app, user_client):
         product_id = product.id
     edit = text_of(client.get(f"/merchant/products/{product_id}/edit"))
     assert 'name="sku[蓝|M].stock_shown" value="4"' in edit and 'value="红，蓝"' in edit
+
+
+def test_a_product_page_with_specs_fits_the_phone_budget(app, client):
+    from tests.web.test_page_budget import KB, assert_within_budget, measure
+
+    with app.app_context():
+        shirt = make_shirt(description="很好用" * 100)
+        # 3 x 4 more combinations than the factory's: 5 colours x 6 sizes.
+        from shop.catalog import skus
+
+        colours, sizes = ["红", "蓝", "白", "黑", "灰"], ["S", "M", "L", "XL", "XXL", "3XL"]
+        rows = [
+            skus.CleanRow((c, s), 5900 + 100 * i, 5, None, None, None)
+            for i, (c, s) in enumerate((c, s) for c in colours for s in sizes)
+        ]
+        skus.save(shirt, [("颜色", colours), ("尺码", sizes)], rows)
+        db.session.commit()
+        product_id = shirt.id
+    sizes_measured = measure(client, f"/p/{product_id}")
+    assert_within_budget(sizes_measured)
+    assert sizes_measured["html"] <= 14 * KB and sizes_measured["js"] > 0
+    print("product page with 30 SKUs:", sizes_measured)

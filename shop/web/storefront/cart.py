@@ -209,8 +209,9 @@ def cart_update():
             key = _change_spec(lines, key, off)
         else:
             raw = request.form.get("quantity", lines[key])
-            if op in ("dec", "inc"):
+            if op in ("dec", "inc"):  # − stops at 1; "Remove" takes a line out
                 quantity = checkout.parse_quantity(raw, maximum=10**6) + (1 if op == "inc" else -1)
+                quantity = max(quantity, 1)
             else:
                 quantity = raw
             if str(quantity).strip() == "0":
