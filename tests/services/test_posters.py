@@ -296,5 +296,5 @@ def test_a_price_from_draws_its_suffix(tmp_path):
     """ "¥59 起": the poster of a product whose specs differ in price says "from"."""
     image = save_picture(tmp_path / "p.webp")
     plain = posters.render_poster(make_content(image_path=image))
-    ranged = posters.render_poster(make_content(image_path=image, price_suffix="起"), fmt="PNG")
+    ranged = posters.render_poster(make_content(image_path=image, price_suffix="起"))
     assert plain != ranged
