@@ -201,9 +201,28 @@ def page_data(product: Product) -> dict:
 # --- stock -----------------------------------------------------------------------------------
 
 
+def _product_stock(product_id: int, change: int, *, guard: bool = False) -> bool:
+    """stock = stock + change on the product row (never below zero with ``guard``)."""
+    query = update(Product).where(Product.id == product_id)
+    if guard:
+        query = query.where(Product.stock + change >= 0)
+    moved = db.session.execute(
+        query.values(stock=Product.stock + change).execution_options(synchronize_session=False)
+    )
+    return moved.rowcount == 1
+
+
+# Every path below locks the product row before the SKU row (as shop.catalog.products and the
+# merchant's save do), so a checkout and a stock edit of one product never wait on each other
+# in a circle (a deadlock on PostgreSQL).
+
+
 def take_stock(sku_id: int, product_id: int, quantity: int) -> bool:
     """Take ``quantity`` from an active SKU and its product, unless it has fewer: one guarded
-    UPDATE per row, so stock never goes below zero. Whether it was taken."""
+    UPDATE per row, so stock never goes below zero. Whether it was taken (when not, nothing
+    changed)."""
+    if not _product_stock(product_id, -quantity, guard=True):
+        return False
     taken = db.session.execute(
         update(Sku)
         .where(Sku.id == sku_id, Sku.is_active.is_(True), Sku.stock >= quantity)
@@ -211,13 +230,8 @@ def take_stock(sku_id: int, product_id: int, quantity: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:
+        _product_stock(product_id, quantity)
         return False
-    db.session.execute(
-        update(Product)
-        .where(Product.id == product_id)
-        .values(stock=Product.stock - quantity)
-        .execution_options(synchronize_session=False)
-    )
     return True
 
 
@@ -226,26 +240,27 @@ def give_back(sku_id: int | None, product_id: int, quantity: int) -> None:
     SKU is still sold (an inactive SKU's stock is not in the product's sum)."""
     active = True
     if sku_id is not None:
-        active = db.session.execute(
+        active = bool(
+            db.session.execute(select(Sku.is_active).where(Sku.id == sku_id)).scalar_one_or_none()
+        )
+    if active:
+        _product_stock(product_id, quantity)
+    if sku_id is not None:
+        db.session.execute(
             update(Sku)
             .where(Sku.id == sku_id)
             .values(stock=Sku.stock + quantity)
-            .returning(Sku.is_active)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
-    if sku_id is None or active:
-        db.session.execute(
-            update(Product)
-            .where(Product.id == product_id)
-            .values(stock=Product.stock + quantity)
             .execution_options(synchronize_session=False)
         )
 
 
 def _move(sku: Sku, change: int) -> bool:
-    """The merchant's stock change on an active SKU and its product, unless below zero."""
+    """The merchant's stock change on a SKU and (when active) its product, unless the SKU
+    would go below zero; whether it moved."""
     if change == 0:
         return True
+    if sku.is_active and not _product_stock(sku.product_id, change, guard=True):
+        return False
     moved = db.session.execute(
         update(Sku)
         .where(Sku.id == sku.id, Sku.stock + change >= 0)
@@ -253,14 +268,9 @@ def _move(sku: Sku, change: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
+        if sku.is_active:
+            _product_stock(sku.product_id, -change)
         return False
-    if sku.is_active:
-        db.session.execute(
-            update(Product)
-            .where(Product.id == sku.product_id)
-            .values(stock=Product.stock + change)
-            .execution_options(synchronize_session=False)
-        )
     return True
 
 
