@@ -12,7 +12,7 @@ from shop.catalog import images
 from shop.catalog.models import ProductImage, Sku
 from shop.orders.models import OrderItem
 from shop.platform.extensions import db
-from tests.browser.conftest import WECHAT_UA, axe_findings, fill_address
+from tests.browser.conftest import ARTIFACTS, WECHAT_UA, axe_findings, fill_address
 from tests.browser.conftest import snap as phone_snap
 from tests.browser.test_merchant_flow import sign_in
 from tests.factories import make_category, make_merchant, make_shirt, make_user, png_bytes
@@ -49,6 +49,8 @@ def test_a_buyer_chooses_a_spec_in_the_sheet_and_buys_it(live_server, new_phone)
     assert buyer.locator(".tabbar").is_hidden() and buyer.locator(".buybar").is_visible()
     assert "起" in buyer.locator(".product-price").inner_text()
     snap(buyer, "01-product")
+    # The first screen as the phone shows it: the bar fixed at the bottom.
+    buyer.screenshot(path=str(ARTIFACTS / "spec-flow" / "01-product-first-screen.png"))
 
     buyer.locator(".buybar [data-sheet=buy]").click()
     sheet = buyer.locator("dialog.sheet")
