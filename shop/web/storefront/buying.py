@@ -18,7 +18,7 @@ from shop.platform.errors import DomainError
 from shop.platform.extensions import db
 from shop.platform.inputs import parse_id
 from shop.sharing import links, shops
-from shop.web.common import money
+from shop.web.common import money, safe_referrer
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.cart import add_line
@@ -82,10 +82,12 @@ def cart_add():
     if sku is not None:
         values = list(sku.values)
     choice = {"values": values, "quantity": form.get("quantity", "1")[:6], "action": action}
+    reason = shops.unavailable_reason(product)
+    if reason is not None and reason != "sold_out":
+        # Not on sale (a draft, delisted, its merchant suspended): no page of it to show again.
+        flash(str(shops.UNAVAILABLE_LABELS[reason]), "error")
+        return redirect(safe_referrer() or url_for("storefront.cart"), code=303)
     try:
-        reason = shops.unavailable_reason(product)
-        if reason is not None and reason != "sold_out":
-            raise DomainError(str(shops.UNAVAILABLE_LABELS[reason]))
         if sku is None:
             raise DomainError(_("Choose a spec."), "spec")
         if sku.stock <= 0:
