@@ -6,7 +6,7 @@ its spec text, filled from their product's SKU. Downgrade folds the SKUs back: a
 the stock of its active SKUs added up and their lowest price.
 
 Revision ID: 5d1e0c2b7a90
-Revises: 689f6ecba346
+Revises: 7212b6f476a8
 Create Date: 2026-12-06 04:50:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5d1e0c2b7a90"
-down_revision = "689f6ecba346"
+down_revision = "7212b6f476a8"
 branch_labels = None
 depends_on = None
 
