@@ -163,3 +163,31 @@ def make_review(product=None, *, buyer=None, rating=5, body="很好用", at=None
         rules=Rules(),
         **overrides,
     )
+
+
+def make_shirt(**overrides) -> Product:
+    """A product sold in colours and sizes: 红/蓝 x M/L; 红/L costs ¥69, the rest ¥59; stock
+    5 each except 蓝/M, sold out. ``overrides`` go to make_product."""
+    from shop.catalog import skus
+
+    product = make_product(**{"title": "T 恤", "original_price_cents": None, **overrides})
+    rows = [
+        skus.CleanRow(
+            (colour, size),
+            6900 if (colour, size) == ("红", "L") else 5900,
+            0 if (colour, size) == ("蓝", "M") else 5,
+            None,
+            None,
+            None,
+        )
+        for colour in ("红", "蓝")
+        for size in ("M", "L")
+    ]
+    skus.save(product, [("颜色", ["红", "蓝"]), ("尺码", ["M", "L"])], rows)
+    return product
+
+
+def sku_of(product: Product, *values: str):
+    from shop.catalog import skus
+
+    return skus.sku_for_values(product, list(values))

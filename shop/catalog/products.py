@@ -105,8 +105,12 @@ class ProductFields:
     rebate_bps: int
 
 
-def check_input(data: ProductInput) -> tuple[ProductFields | None, list[ValidationError]]:
-    """All the field errors at once (a form shows them together), or the clean fields."""
+def check_input(
+    data: ProductInput, sku_rows: list | None = None
+) -> tuple[ProductFields | None, list[ValidationError]]:
+    """All the field errors at once (a form shows them together), or the clean fields. With
+    ``sku_rows`` (skus.CleanRow, a product with specs) the price is their lowest and the stock
+    their sum; the form's own price and stock are not read."""
     errors: list[ValidationError] = []
 
     def attempt(fn, *args, **kwargs):
@@ -127,15 +131,26 @@ def check_input(data: ProductInput) -> tuple[ProductFields | None, list[Validati
     known = data.category_id is not None and inputs.is_id(data.category_id)
     if not known or db.session.get(Category, data.category_id) is None:
         errors.append(ValidationError(_l("Choose a category."), "category_id"))
-    price = attempt(parse_yuan, data.price, "price")
+    if sku_rows is not None:
+        price = min((r.price_cents for r in sku_rows), default=None)
+    else:
+        price = attempt(parse_yuan, data.price, "price")
     original = attempt(parse_yuan, data.original_price, "original_price", required=False)
     if price is not None and original is not None and original < price:
         errors.append(
             ValidationError(
                 _l("The original price cannot be lower than the price."), "original_price"
             )
+            if sku_rows is None
+            else ValidationError(
+                _l("The original price cannot be lower than the lowest spec price."),
+                "original_price",
+            )
         )
-    stock = attempt(parse_stock, data.stock)
+    if sku_rows is not None:
+        stock = sum(r.stock for r in sku_rows)
+    else:
+        stock = attempt(parse_stock, data.stock)
     rebate = attempt(parse_rebate_percent, data.rebate_percent)
     if errors:
         return None, errors
@@ -149,21 +164,42 @@ def _require_approved(merchant: Merchant) -> None:
 
 
 def create_product(
-    merchant: Merchant, fields: ProductFields, *, uploads: list[bytes], now: datetime
+    merchant: Merchant,
+    fields: ProductFields,
+    *,
+    uploads: list[bytes],
+    now: datetime,
+    dimensions: list | None = None,
+    rows: list | None = None,
 ) -> Product:
-    """A new draft product with its images (may be none yet)."""
+    """A new draft product with its images (may be none yet) and its SKUs: ``rows``
+    (skus.CleanRow) of the spec ``dimensions``, or one SKU of the form's price and stock."""
     _require_approved(merchant)
     product = Product(
         merchant_id=merchant.id,
         status=ProductStatus.DRAFT,
         created_at=now,
         updated_at=now,
-        **vars(fields),
+        **{**vars(fields), "stock": 0},
     )
     db.session.add(product)
     db.session.flush()
     add_images(product, uploads, merchant=merchant)
+    save_specs(product, dimensions or [], rows or [_plain_row(fields, None)])
     return product
+
+
+def _plain_row(fields: ProductFields, stock_shown: int | None):
+    """The one SKU of a product without specs, from the form's price and stock."""
+    from shop.catalog.skus import CleanRow
+
+    return CleanRow(("", ""), fields.price_cents, fields.stock, stock_shown, None, None)
+
+
+def save_specs(product: Product, dimensions, rows) -> None:
+    from shop.catalog import skus
+
+    skus.save(product, dimensions, rows)
 
 
 def update_product(
@@ -173,45 +209,37 @@ def update_product(
     stock_shown: int | None,
     merchant: Merchant,
     now: datetime,
+    dimensions: list | None = None,
+    rows: list | None = None,
 ) -> Product:
-    """Save the edit form. ``fields.stock`` is what the merchant typed over ``stock_shown``,
-    the stock the form showed when it was opened; orders placed or cancelled since then
-    changed the stock in the database. So the stock moves by the difference, in one guarded
-    UPDATE (RELIABILITY rule 5): a form left open never gives back stock that was sold.
-    A cut below what is left now, or a form without the stock it showed, is refused
-    (ValidationError on "stock" naming the stock now); nothing is saved then."""
+    """Save the edit form. Without spec ``rows``, ``fields.price_cents`` and ``fields.stock``
+    are the product's one SKU, the stock typed over ``stock_shown`` (what the form showed when
+    it was opened; None when it did not say). Orders placed or cancelled since then changed
+    the stock in the database, so each SKU's stock moves by the difference in one guarded
+    UPDATE (RELIABILITY rule 5): a form left open never gives back stock that was sold. A cut
+    below what is left now, or a form without the stock it showed, is refused (ValidationError
+    naming the stock now); nothing is saved then (the caller rolls back)."""
     _require_approved(merchant)
-    change = None if stock_shown is None else fields.stock - stock_shown
-    if change != 0 and (change is None or not _move_stock(product, change)):
-        stock_now = db.session.execute(
-            select(Product.stock).where(Product.id == product.id)
-        ).scalar_one()
-        raise ValidationError(
-            _l(
-                "The stock changed while you were editing: it is %(stock)d now. "
-                "Check the stock and save again.",
-                stock=stock_now,
-            ),
-            "stock",
-        )
+    if rows is None:
+        if stock_shown is None:
+            raise ValidationError(
+                _l(
+                    "The stock changed while you were editing: it is %(stock)d now. "
+                    "Check the stock and save again.",
+                    stock=product.stock,
+                ),
+                "stock",
+            )
+        rows = [_plain_row(fields, stock_shown)]
+        dimensions = []
     for name, value in vars(fields).items():
-        if name != "stock":
+        if name not in ("stock", "price_cents"):
             setattr(product, name, value)
+    product.price_cents = min(row.price_cents for row in rows)
     product.updated_at = now
-    db.session.flush()
+    save_specs(product, dimensions or [], rows)
     db.session.refresh(product, ["stock"])
     return product
-
-
-def _move_stock(product: Product, change: int) -> bool:
-    """stock = stock + change, unless that would be below zero; whether it moved."""
-    result = db.session.execute(
-        update(Product)
-        .where(Product.id == product.id, Product.stock + change >= 0)
-        .values(stock=Product.stock + change)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
 
 
 def _lock_images(product: Product) -> None:

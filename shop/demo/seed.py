@@ -26,6 +26,7 @@ from shop.catalog.models import (
 from shop.demo import orders as demo_orders
 from shop.demo import reviews as demo_reviews
 from shop.demo import shipping as demo_shipping
+from shop.demo import specs as demo_specs
 from shop.demo.pictures import product_picture
 from shop.platform.extensions import db
 from shop.sharing.models import Shop, ShopItem
@@ -170,6 +171,8 @@ PRODUCTS = {
         ("可折叠收纳箱 3 个装", 5900, None, 300, 1500, "大容量，换季收纳好帮手。"),
         ("不锈钢保温杯 500ml", 6900, 9900, 250, 1500, "12 小时保温，316 内胆。"),
         ("香薰蜡烛 无火藤条套装", 4900, 6900, 180, 2000, "白茶香，安静治愈。"),
+        # Sold in colours and sizes: its SKUs come from SHIRT_SPECS.
+        ("纯棉宽松短袖 T 恤", 5900, 7900, 0, 1500, "新疆长绒棉，宽松版型，男女同款。"),
     ],
     "小象母婴": [
         ("婴儿纯棉纱布浴巾 2 条", 7900, 9900, 300, 1500, "六层纱布，吸水柔软。"),
@@ -342,6 +345,9 @@ def seed_demo(*, now: datetime) -> dict:
                 product.images.append(ProductImage(image_id=picture.id, position=0))
                 db.session.add(product)
                 created["products"] += 1
+                if (merchant_name, title) == demo_specs.SHIRT:
+                    db.session.flush()
+                    demo_specs.seed_shirt_specs(product, merchant)
             products[(merchant_name, index)] = product
     db.session.flush()
 

@@ -10,13 +10,13 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.accounts import lock_account
 from shop.accounts.models import User
-from shop.catalog import catalog
-from shop.catalog.models import Product
+from shop.catalog import catalog, skus
+from shop.catalog.models import Product, Sku
 from shop.money import sales
 from shop.orders import shipping
 from shop.orders.addresses import (  # noqa: F401  (the checkout's names for them)
@@ -44,6 +44,33 @@ def parse_quantity(raw: str | int | None, *, maximum: int) -> int:
     if quantity > maximum:
         raise ValidationError(_l("At most %(n)d per order.", n=maximum), "quantity")
     return quantity
+
+
+class PriceChanged(ValidationError):
+    """A price changed since the buyer's page showed it. ``prices``: {sku id: price now}."""
+
+    def __init__(self, title: str, old_cents: int, new_cents: int, prices: dict[int, int]):
+        super().__init__(
+            _l(
+                "The price of “%(title)s” changed from ¥%(old)s to ¥%(new)s. "
+                "Check it and submit again.",
+                title=title,
+                old=_yuan(old_cents),
+                new=_yuan(new_cents),
+            ),
+            "price",
+        )
+        self.prices = prices
+
+
+def _yuan(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def line_parts(line) -> tuple[int, int, int | None]:
+    """(product id, quantity, SKU id or None) of a line given as a pair or a triple."""
+    product_id, quantity, *rest = line
+    return product_id, quantity, (rest[0] if rest else None)
 
 
 def new_checkout_key() -> str:
@@ -84,13 +111,13 @@ class RepeatOrder(Conflict):
 
 
 def recent_repeat(
-    buyer: User, lines: list[tuple[int, int]], address: ShippingAddress, *, since: datetime
+    buyer: User, lines: list[tuple], address: ShippingAddress, *, since: datetime
 ) -> list[Order]:
     """The orders of the buyer's latest checkout placed at or after ``since`` with the same
     products and quantities as ``lines``, to the same address, none of them cancelled; []
     when there is none. A checkout of several shops is compared whole."""
     wanted = Counter()
-    for product_id, quantity in lines:
+    for product_id, quantity, _sku in (line_parts(line) for line in lines):
         wanted[product_id] += quantity
     rows = db.session.execute(
         select(Order.checkout_key, Order.status, OrderItem.product_id, OrderItem.quantity)
@@ -129,10 +156,11 @@ def existing_checkout(buyer: User, checkout_key: str) -> list[Order]:
 
 def place_order(
     buyer: User,
-    lines: list[tuple[int, int]],
+    lines: list[tuple],
     address: ShippingAddress,
     *,
     checkout_key: str,
+    shown_prices: dict[int, int] | None = None,
     provider: str,
     visitor_id: str | None,
     now: datetime,
@@ -143,10 +171,13 @@ def place_order(
     repeat_window: timedelta | None = None,
     note: str = "",
 ) -> list[Order]:
-    """Place one order per merchant for ``lines`` of (product id, quantity).
+    """Place one order per merchant for ``lines`` of (product id, quantity[, SKU id]); a line
+    without a SKU buys the product's only SKU (ValidationError when it has several).
 
-    Prices and rebate rates come from the database, never from the form. Stock is reserved
-    with one guarded UPDATE per line (``stock >= :q``), so it never goes below zero. The
+    Prices and rebate rates come from the database (the SKU's), never from the form; with
+    ``shown_prices`` ({SKU id: fen} as the buyer's page showed them) a SKU whose price is no
+    longer the one shown raises PriceChanged. Stock is reserved with one guarded UPDATE per
+    line on the SKU (``stock >= :q``), so it never goes below zero. The
     caller commits: orders, items and stock changes are one transaction. A replayed
     ``checkout_key`` returns the orders the first call made. Raises ValidationError (a
     product unavailable or out of stock) or Conflict (the same key being placed right now).
@@ -176,23 +207,35 @@ def place_order(
     products = {
         p.id: p
         for p in db.session.execute(
-            select(Product).where(Product.id.in_([pid for pid, _ in lines]))
+            select(Product).where(Product.id.in_([line[0] for line in lines]))
         ).scalars()
     }
-    by_merchant: dict[int, list[tuple[Product, int]]] = defaultdict(list)
-    for product_id, quantity in lines:
+    by_merchant: dict[int, list[tuple[Product, Sku, int]]] = defaultdict(list)
+    for product_id, quantity, sku_id in (line_parts(line) for line in lines):
         product = products.get(product_id)
         if product is None:
             raise NotFound(_l("This product does not exist."))
+        sku = skus.sku_of(product, sku_id)
+        if sku is None:
+            raise ValidationError(_l("Choose a spec of “%(title)s”.", title=product.title), "sku")
+        label = _line_label(product, sku)
         reason = shops.unavailable_reason(product)
-        if reason == "sold_out" or (reason is None and product.stock < quantity):
+        if reason in (None, "sold_out") and sku.stock < quantity:
             raise ValidationError(
-                _l("Only %(n)d left of “%(title)s”.", n=max(product.stock, 0), title=product.title),
+                _l("Only %(n)d left of “%(title)s”.", n=max(sku.stock, 0), title=label),
                 "quantity",
             )
         if reason is not None:
             raise ValidationError(_l("“%(title)s” is no longer on sale.", title=product.title))
-        by_merchant[product.merchant_id].append((product, quantity))
+        shown = (shown_prices or {}).get(sku.id)
+        if shown is not None and shown != sku.price_cents:
+            raise PriceChanged(
+                label,
+                shown,
+                sku.price_cents,
+                {s.id: s.price_cents for p in products.values() for s in p.active_skus},
+            )
+        by_merchant[product.merchant_id].append((product, sku, quantity))
 
     decision = attribution.decide(
         attribution_clicks(visitor_id, before=now, window=window),
@@ -209,7 +252,9 @@ def place_order(
     )
     province = shipping.province_of(address.region_code)
     fees = {
-        merchant_id: shipping.order_fee(items[0][0].merchant, items, province)
+        merchant_id: shipping.order_fee(
+            items[0][0].merchant, [(product, q) for product, _sku, q in items], province
+        )
         for merchant_id, items in by_merchant.items()
     }
     note = " ".join((note or "").split())[:200]
@@ -228,9 +273,10 @@ def place_order(
                     merchant_id=merchant_id,
                     checkout_key=checkout_key,
                     status=OrderStatus.PLACED,
-                    goods_cents=sum(p.price_cents * q for p, q in items),
+                    goods_cents=sum(sku.price_cents * q for _p, sku, q in items),
                     shipping_cents=fees[merchant_id],
-                    total_cents=sum(p.price_cents * q for p, q in items) + fees[merchant_id],
+                    total_cents=sum(sku.price_cents * q for _p, sku, q in items)
+                    + fees[merchant_id],
                     buyer_note=note,
                     ship_region_code=address.region_code,
                     ship_name=address.name,
@@ -249,33 +295,28 @@ def place_order(
                     placed_at=now,
                     pay_deadline=now + pay_within,
                 )
-                for product, quantity in items:
-                    reserved = db.session.execute(
-                        update(Product)
-                        .where(Product.id == product.id, Product.stock >= quantity)
-                        .values(stock=Product.stock - quantity)
-                        .execution_options(synchronize_session=False)
-                    )
-                    if reserved.rowcount != 1:
-                        db.session.refresh(product)
+                for product, sku, quantity in items:
+                    if not skus.take_stock(sku.id, product.id, quantity):
+                        db.session.refresh(sku)
                         raise ValidationError(
                             _l(
                                 "Only %(n)d left of “%(title)s”.",
-                                n=max(product.stock, 0),
-                                title=product.title,
+                                n=max(sku.stock, 0),
+                                title=_line_label(product, sku),
                             ),
                             "quantity",
                         )
+                    rate = skus.rebate_bps_of(product, sku)
                     order.items.append(
                         OrderItem(
                             product_id=product.id,
+                            sku_id=sku.id,
+                            spec_text=skus.spec_text(product, sku)[:80],
                             title=product.title,
-                            unit_price_cents=product.price_cents,
+                            unit_price_cents=sku.price_cents,
                             quantity=quantity,
-                            rebate_bps=product.rebate_bps,
-                            rebate_cents=catalog.rebate_cents(
-                                product.price_cents, product.rebate_bps, quantity
-                            ),
+                            rebate_bps=rate,
+                            rebate_cents=catalog.rebate_cents(sku.price_cents, rate, quantity),
                         )
                     )
                 order.events.append(
@@ -304,4 +345,12 @@ def place_order(
         ) from None
     for product in products.values():
         db.session.refresh(product)
+        for sku in product.skus:
+            db.session.refresh(sku)
     return orders
+
+
+def _line_label(product: Product, sku: Sku) -> str:
+    """ "Title (颜色：红；尺码：M)", or the title alone without specs."""
+    text = skus.spec_text(product, sku)
+    return f"{product.title}（{text}）" if text else product.title

@@ -169,6 +169,11 @@ class OrderItem(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     title: Mapped[str] = mapped_column(String(120))
+    #: The SKU bought and its spec text when ordered ("颜色：红；尺码：M"; "" without specs).
+    sku_id: Mapped[int | None] = mapped_column(
+        ForeignKey("skus.id", ondelete="SET NULL"), index=True
+    )
+    spec_text: Mapped[str] = mapped_column(String(80), default="", server_default="")
     unit_price_cents: Mapped[int]
     quantity: Mapped[int]
     #: The merchant's rate when the order was placed, in basis points.

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from shop.accounts.models import User
+from shop.catalog import skus
 from shop.catalog.models import Product
 from shop.money import ledger, sales
 from shop.orders import notices
@@ -134,9 +135,9 @@ def transition(
         estimate = ledger.post_estimates(order, now=now)
         sales.order_paid(order, estimate)
     elif to == S.CANCELLED:
-        _add_per_unit(order, Product.stock, +1)
+        _restock(order)
     elif to == S.REFUNDED:
-        _add_per_unit(order, Product.stock, +1)
+        _restock(order)
         if order.paid_at is not None:
             _add_per_unit(order, Product.sales_count, -1)
         ledger.reverse_for_refund(order, now=now)
@@ -144,6 +145,12 @@ def transition(
     notices.order_changed(order, current, now=now, estimate_cents=estimate)  # the outbox
     db.session.flush()
     return order
+
+
+def _restock(order: Order) -> None:
+    """Each item's quantity back to its SKU (and product) on cancel or refund."""
+    for item in order.items:
+        skus.give_back(item.sku_id, item.product_id, item.quantity)
 
 
 def _add_per_unit(order: Order, column, sign: int) -> None:

@@ -60,6 +60,8 @@ class PosterContent:
     rating: str = ""  #: e.g. "4.8★"
     quote: str = ""  #: a buyer's review the sharer chose, one line, cut with an ellipsis
     template: str = "product"  #: "product", "price" or "review" (shop.sharing.poster_templates)
+    #: After the price when it is the lowest of several (specs): "起" (from).
+    price_suffix: str = ""
 
 
 @cache
@@ -198,7 +200,16 @@ def render_poster(content: PosterContent, *, fmt: str = "JPEG") -> bytes:
 
     y = PHOTO_TOP + PHOTO + 24
     if content.price_cents is not None:
-        y = _draw_price(draw, content.price_cents, content.original_price_cents, y) + 16
+        y = (
+            _draw_price(
+                draw,
+                content.price_cents,
+                content.original_price_cents,
+                y,
+                suffix=content.price_suffix,
+            )
+            + 16
+        )
 
     # The QR code sits bottom right; title, subtitle and hint share the column left of its
     # quiet zone, so no text ever touches the zone.
@@ -232,14 +243,19 @@ def _draw_header(canvas: Image.Image, draw: ImageDraw.ImageDraw, content: Poster
     draw.text((left, MARGIN + AVATAR / 2), headline, font=face, fill=TEXT, anchor="lm")
 
 
-def _draw_price(draw: ImageDraw.ImageDraw, cents: int, original: int | None, top: int) -> int:
-    """Draw "¥128.50 ¥168" (the second struck through) from ``top``; return the y below."""
+def _draw_price(
+    draw: ImageDraw.ImageDraw, cents: int, original: int | None, top: int, *, suffix: str = ""
+) -> int:
+    """Draw "¥128.50 ¥168" (the second struck through; "¥59 起" with a ``suffix``) from
+    ``top``; return the y below."""
     baseline = top + 62
     whole, _, fen = yuan(cents).partition(".")
     x = float(MARGIN)
     parts = [("¥", font("bold", 40), 4), (whole, font("bold", 80), 0)]
     if fen:
         parts.append(("." + fen, font("bold", 44), 0))
+    if suffix:
+        parts.append((" " + drawable_text(suffix), font("regular", 34), 0))
     for text, face, gap in parts:
         draw.text((x, baseline), text, font=face, fill=RED, anchor="ls")
         x += face.getlength(text) + gap

@@ -283,3 +283,9 @@ def ship(seller, base: str, order_id: int) -> None:
     seller.locator("#tracking").fill("SF1234567890")
     seller.locator("form[action$='/ship'] button[type=submit]").click()
     seller.get_by_text("已发货，买家可以查看物流。").wait_for()
+
+
+def buy_now(page) -> None:
+    """The product page's 立即购买 in the bottom bar, then 确定 in the spec sheet."""
+    page.locator(".buybar [data-spec-sheet=buy]").click()
+    page.locator("dialog.sheet .sheet-ok").click()

@@ -205,7 +205,7 @@ FORMS = {
 PUBLIC_ACTION_CHANGES = {
     "storefront.checkout": (
         {"orders", "order_items", "order_events", "addresses"},
-        {"products": {"stock", "updated_at"}},
+        {"products": {"stock", "updated_at"}, "skus": {"stock"}},
     ),
     "storefront.review_report": ({"review_reports"}, {"reviews": {"open_reports"}}),
 }

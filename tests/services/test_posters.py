@@ -260,6 +260,7 @@ CHANGES = {
     "rating": "4.9★",
     "quote": "买家评价：“很好喝”",
     "template": "price",  # the template is part of the key (a poster per design)
+    "price_suffix": "起",
 }
 
 
@@ -301,3 +302,11 @@ def test_an_unknown_template_is_refused():
 @pytest.mark.parametrize(("cents", "text"), [(12800, "128"), (12850, "128.50"), (5, "0.05")])
 def test_yuan(cents, text):
     assert posters.yuan(cents) == text
+
+
+def test_a_price_from_draws_its_suffix(tmp_path):
+    """ "¥59 起": the poster of a product whose specs differ in price says "from"."""
+    image = save_picture(tmp_path / "p.webp")
+    plain = posters.render_poster(make_content(image_path=image))
+    ranged = posters.render_poster(make_content(image_path=image, price_suffix="起"))
+    assert plain != ranged

@@ -73,9 +73,10 @@ def test_cart_quantities_removal_and_unavailable_items(app, client, two_merchant
     _code, linked_id, _sharer, other_id = two_merchants
     client.set_cookie("lang", "en")
     add(client, other_id, 1)
-    too_many = add(client, other_id, 5)  # stock 2
-    assert too_many.status_code == 303
-    assert "At most 2 per order." in text_of(client.get("/cart"))
+    too_many = add(client, other_id, 5)  # stock 2: the product page again, with the message
+    assert too_many.status_code == 422
+    assert "Only 2 left of this spec. Choose fewer." in text_of(too_many)
+    assert 'value="5"' in text_of(too_many)  # the quantity typed is kept
     client.post("/cart/update", data={"product_id": other_id, "quantity": "abc"})
     assert "Enter a whole number" in text_of(client.get("/cart"))
     add(client, linked_id)

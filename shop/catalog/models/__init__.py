@@ -18,6 +18,10 @@ from shop.catalog.models.shipping import (
     ShippingKind,
     ShippingTemplate,
 )
+from shop.catalog.models.skus import (
+    ProductSpec,
+    Sku,
+)
 
 __all__ = [
     "Category",
@@ -30,4 +34,6 @@ __all__ = [
     "ShippingBasis",
     "ShippingKind",
     "ShippingTemplate",
+    "ProductSpec",
+    "Sku",
 ]

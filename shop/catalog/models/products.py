@@ -2,6 +2,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.catalog.models.media import Image
@@ -47,13 +48,17 @@ class Product(db.Model):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     title: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: The lowest price of the active SKUs (shop.catalog.skus keeps it).
     price_cents: Mapped[int] = mapped_column()
     #: The "was" price shown struck through; None when there is none.
     original_price_cents: Mapped[int | None] = mapped_column()
+    #: The stock of the active SKUs added up (moved together with theirs).
     stock: Mapped[int] = mapped_column(default=0)
     #: The sharer's rebate, in basis points of the price paid (100 = 1%).
     rebate_bps: Mapped[int] = mapped_column()
     status: Mapped[ProductStatus] = enum_column(ProductStatus, default=ProductStatus.DRAFT)
+    #: Whether the active SKUs' prices differ: the price shows as "¥59 起" (from).
+    has_price_range: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     #: Units sold in completed or paid orders; kept for sorting by sales.
     sales_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -70,6 +75,17 @@ class Product(db.Model):
     images: Mapped[list["ProductImage"]] = relationship(
         order_by="ProductImage.position", cascade="all, delete-orphan"
     )
+
+    specs: Mapped[list["ProductSpec"]] = relationship(  # noqa: F821
+        order_by="ProductSpec.position", cascade="all, delete-orphan"
+    )
+    skus: Mapped[list["Sku"]] = relationship(  # noqa: F821
+        order_by="Sku.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def active_skus(self) -> list:
+        return [s for s in self.skus if s.is_active]
 
     @property
     def cover(self) -> Image | None:

@@ -53,6 +53,8 @@ class ProductForm(FlaskForm):
         _l("Description"), validators=[Optional(), Length(max=5000)], render_kw={"rows": 6}
     )
     images = MultipleFileField(_l("Images"), render_kw={"accept": IMAGE_ACCEPT})
+    # The spec dimensions and the SKU table are read from the request by spec_table.py (their
+    # inputs are named by the rows' values); the template draws them.
 
 
 class ProductEditForm(ProductForm):

@@ -11,7 +11,7 @@ from shop.catalog.models import Category, MerchantStatus, Product, ProductStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
 from shop.web.common import confirm_first, money, now, show_domain_error, upload_limit
-from shop.web.merchant import bp
+from shop.web.merchant import bp, spec_table
 from shop.web.merchant.forms import (
     ActionForm,
     ApplicationForm,
@@ -133,31 +133,55 @@ def _show_errors(form, errors) -> None:
         show_domain_error(form, error)
 
 
+def _table_only() -> bool:
+    """The "Update the table" / "Set all" buttons: the form comes back, nothing saved."""
+    return request.method == "POST" and request.form.get("op") in ("table", "bulk")
+
+
+def _save_errors(form, table, errors) -> None:
+    for error in errors:
+        if not spec_table.put_error(table, error):
+            show_domain_error(form, error)
+    if table.errors:
+        flash(_("Check the specs: some rows need a fix."), "error")
+
+
 @bp.route("/products/new", methods=["GET", "POST"])
 @upload_limit
 def product_new():
     form = ProductForm()
     form.category_id.choices = [(0, _("Choose…")), *_category_choices()]
+    table = spec_table.from_product(None)
     if request.method == "GET":
         form.category_id.data = g.merchant.category_id or 0
         form.stock.data = "0"
-    if form.validate_on_submit():
-        fields, errors = products.check_input(_product_input(form))
-        if errors:
-            _show_errors(form, errors)
+    else:
+        table = spec_table.from_request(request, bulk=request.form.get("op") == "bulk")
+    if not _table_only() and form.validate_on_submit():
+        rows = spec_table.check(table, None)
+        fields, errors = products.check_input(_product_input(form), rows)
+        if errors or table.errors:
+            _save_errors(form, table, errors)
         else:
             try:
                 product = products.create_product(
-                    g.merchant, fields, uploads=_uploads("images"), now=now()
+                    g.merchant,
+                    fields,
+                    uploads=_uploads("images"),
+                    now=now(),
+                    dimensions=table.dimensions,
+                    rows=rows,
                 )
             except DomainError as error:
                 db.session.rollback()
-                show_domain_error(form, error)
+                _save_errors(form, table, [error])
             else:
                 db.session.commit()
                 flash(_("Saved as a draft. List it when it is ready."), "success")
                 return redirect(url_for("merchant.product_edit", product_id=product.id))
-    return render_template("merchant/product_form.html", form=form, product=None)
+    return render_template(
+        "merchant/product_form.html", form=form, product=None, table=table, image_choices=[]
+    )
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -174,10 +198,14 @@ def product_edit(product_id: int):
         form.original_price.data = _yuan(product.original_price_cents)
         form.stock.data = form.stock_shown.data = str(product.stock)
         form.rebate_percent.data = products.format_bps(product.rebate_bps)
-    if form.validate_on_submit():
-        fields, errors = products.check_input(_product_input(form))
-        if errors:
-            _show_errors(form, errors)
+        table = spec_table.from_product(product)
+    else:
+        table = spec_table.from_request(request, bulk=request.form.get("op") == "bulk")
+    if not _table_only() and form.validate_on_submit():
+        rows = spec_table.check(table, product)
+        fields, errors = products.check_input(_product_input(form), rows)
+        if errors or table.errors:
+            _save_errors(form, table, errors)
         else:
             shown = whole_number(form.stock_shown.data)
             try:
@@ -187,25 +215,41 @@ def product_edit(product_id: int):
                     stock_shown=shown,
                     merchant=g.merchant,
                     now=now(),
+                    dimensions=table.dimensions if rows is not None else None,
+                    rows=rows,
                 )
                 products.add_images(product, _uploads("images"), merchant=g.merchant)
             except DomainError as error:
                 db.session.rollback()
-                show_domain_error(form, error)
+                _save_errors(form, table, [error])
                 if error.field == "stock":  # saving again sets the stock typed
                     form.stock_shown.data = str(product.stock)
+                _refresh_shown(table, product)
             else:
                 db.session.commit()
                 flash(_("Saved."), "success")
-                _say_stock_moved(fields.stock, shown, product.stock)
+                if rows is None:
+                    _say_stock_moved(fields.stock, shown, product.stock)
                 return redirect(url_for("merchant.product_edit", product_id=product.id))
     return render_template(
         "merchant/product_form.html",
         form=form,
         product=product,
+        table=table,
+        image_choices=[(pi.image_id, pi.image) for pi in product.images],
         images_form=ImagesForm(),
         action_form=ActionForm(),
     )
+
+
+def _refresh_shown(table, product: Product) -> None:
+    """After a refused stock change: each row shown with the stock it has now, so saving
+    again sets the stock typed."""
+    db.session.expire(product, ["skus"])
+    now_stock = {(s.value1, s.value2): s.stock for s in product.skus}
+    for row in table.rows:
+        if row.values in now_stock and row.stock_shown is not None:
+            row.stock_shown = str(now_stock[row.values])
 
 
 def _say_stock_moved(typed: int, shown: int, stock: int) -> None:

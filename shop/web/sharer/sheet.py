@@ -129,6 +129,7 @@ def poster_content(link: ShareLink) -> posters.PosterContent:
             title=product.title,
             price_cents=product.price_cents,
             original_price_cents=product.original_price_cents,
+            price_suffix=_("from") if product.has_price_range else "",
             image_path=image,
             sharer_name=current_user.display_name,
             avatar_path=avatar,

@@ -4,6 +4,7 @@ bp = Blueprint("storefront", __name__)
 
 from shop.web.storefront import (  # noqa: E402,F401  (routes register on import)
     addresses,
+    buying,
     cart,
     checkout,
     gateways,

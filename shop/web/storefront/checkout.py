@@ -5,6 +5,7 @@ signed notice to our callback (as a gateway's server would), then sends the brow
 return path with the same signed notice. Both roads end in ``payments.apply_notice``.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import Optional
 
-from shop.catalog import catalog
+from shop.catalog import catalog, skus
 from shop.orders import addresses, payments, shipping, states
 from shop.orders import checkout as order_checkout
 from shop.orders.gateways import providers as gateway_providers
@@ -42,6 +43,9 @@ from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visi
 class CheckoutForm(FlaskForm, AddressFields):
     checkout_key = HiddenField()
     ref = HiddenField()
+    #: The SKU bought with "Buy now", and the prices the page showed ("SKU id:fen,...").
+    sku_id = HiddenField()
+    shown = HiddenField()
     quantity = IntegerField(_l("Quantity"), validators=[Optional()], default=1)
     #: The address book's address the order goes to; "" for the new address typed here.
     saved_address = HiddenField()
@@ -54,6 +58,21 @@ class CheckoutForm(FlaskForm, AddressFields):
     repeat_orders: list | tuple = ()
     #: A message about the chosen address (legacy, or not delivered to).
     address_errors: list | tuple = ()
+
+
+def shown_field(skus_shown) -> str:
+    """ "12:5900,13:6900": the prices a page shows, carried in its form."""
+    return ",".join(f"{sku.id}:{sku.price_cents}" for sku in skus_shown)
+
+
+def parse_shown(raw: str | None) -> dict[int, int]:
+    """The prices a form carried back ({SKU id: fen}); malformed parts are ignored."""
+    shown = {}
+    for part in (raw or "").split(",")[:400]:
+        sku_id, _sep, price = part.partition(":")
+        if sku_id.isdigit() and price.isdigit() and len(sku_id) < 10 and len(price) < 12:
+            shown[int(sku_id)] = int(price)
+    return shown
 
 
 def enabled_providers():
@@ -88,6 +107,29 @@ def chosen_address(form, saved):
     return {str(a.id): a for a in saved}.get(form.saved_address.data or "")
 
 
+@dataclass(frozen=True)
+class BuyLine:
+    """One line of a checkout (the cart's lines have the same attributes)."""
+
+    product: object
+    sku: object
+    quantity: int
+    #: Why it cannot be bought now ("short", a shops.UNAVAILABLE_LABELS key) or None.
+    reason: str | None = None
+
+    @property
+    def price_cents(self) -> int:
+        return self.sku.price_cents if self.sku else self.product.price_cents
+
+    @property
+    def line_cents(self) -> int:
+        return self.price_cents * self.quantity
+
+    @property
+    def spec_text(self) -> str:
+        return skus.spec_text(self.product, self.sku) if self.sku else ""
+
+
 def quote(form, saved, groups) -> tuple[list[dict], int]:
     """Each merchant's part of the checkout with its goods, its shipping fee to the chosen
     (or typed) address's province and a message when it does not deliver there; and the
@@ -99,8 +141,9 @@ def quote(form, saved, groups) -> tuple[list[dict], int]:
         province = shipping.province_of(form.province.data or "")
     parts, total = [], 0
     for merchant, items in groups:
-        buyable = [(p, q) for p, q, reason in items if reason is None]
-        goods = sum(p.price_cents * q for p, q in buyable)
+        buyable = [line for line in items if line.reason is None]
+        goods = sum(line.price_cents * line.quantity for line in buyable)
+        buyable = [(line.product, line.quantity) for line in buyable]
         part = {"merchant": merchant, "items": items, "goods": goods, "fee": 0, "problem": None}
         try:
             part["fee"] = shipping.order_fee(merchant, buyable, province) if buyable else 0
@@ -132,7 +175,7 @@ def render_checkout(form, saved, groups, product=None):
 @bp.route("/checkout/<int:product_id>", methods=["GET", "POST"])
 @login_required
 def checkout(product_id: int):
-    """Buy one product now (the "Buy now" button)."""
+    """Buy one SKU of a product now (the "Buy now" button)."""
     product = catalog.product_for_page(product_id)
     if product is None:
         abort(404)
@@ -141,8 +184,16 @@ def checkout(product_id: int):
     saved = order_checkout.addresses_of(current_user)
     available = enabled_providers()
     form = checkout_form(saved, available)
+    raw_sku = request.values.get("sku_id") or request.args.get("sku") or ""
+    sku = skus.sku_of(product, int(raw_sku) if raw_sku.isdigit() and len(raw_sku) < 10 else None)
+    if sku is None:
+        flash(_("Choose a spec first."), "error")
+        return redirect(url_for("storefront.product_detail", product_id=product.id, _anchor="buy"))
     if request.method == "GET":
         form.quantity.data = request.args.get("quantity", 1, type=int)
+        form.sku_id.data = str(sku.id)
+        shown = request.args.get("price", type=int)
+        form.shown.data = f"{sku.id}:{shown if shown else sku.price_cents}"
     elif not picking() and form.validate_on_submit():
         try:
             quantity = order_checkout.parse_quantity(
@@ -151,18 +202,26 @@ def checkout(product_id: int):
         except DomainError as error:
             show_domain_error(form, error)
         else:
-            result = place_lines(form, [(product.id, quantity)], saved, available)
+            result = place_lines(
+                form,
+                [(product.id, quantity, sku.id)],
+                saved,
+                available,
+                shown_prices=parse_shown(form.shown.data),
+            )
             if result is not None:
                 return result
-    quantity = form.quantity.data if isinstance(form.quantity.data, int) else 1
-    reason = None if product.stock >= max(quantity, 1) else "short"
-    groups = [(product.merchant, [(product, max(quantity, 1), reason)])]
-    return render_checkout(form, saved, groups, product=product)
+            form.shown.data = f"{sku.id}:{sku.price_cents}"
+    quantity = max(form.quantity.data if isinstance(form.quantity.data, int) else 1, 1)
+    reason = None if sku.stock >= quantity else "short"
+    line = BuyLine(product, sku, quantity, reason)
+    return render_checkout(form, saved, [(product.merchant, [line])], product=product)
 
 
-def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None):
-    """Place the orders of ``lines`` (product id, quantity) with the form's address and
-    payment; the redirect to pay, or None with the errors on the form."""
+def place_lines(form: CheckoutForm, lines, saved, available, *, shown_prices=None, on_success=None):
+    """Place the orders of ``lines`` (product id, quantity, SKU id) with the form's address
+    and payment, refusing prices other than ``shown_prices``; the redirect to pay, or None
+    with the errors on the form (a changed price: the new one, to submit again)."""
     config = current_app.config
     key = (form.checkout_key.data or "")[:40]
     if len(key) < 16:
@@ -194,6 +253,7 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, on_success=None)
             lines,
             address,
             checkout_key=key,
+            shown_prices=shown_prices,
             provider=provider,
             visitor_id=visitor,
             now=now(),

@@ -30,7 +30,6 @@ from shop.reviews import reading
 from shop.sharing import clicks, links, shops
 from shop.web.common import cookie_secure, now
 from shop.web.storefront import bp
-from shop.web.storefront.views import review_context, viewer_is_sharer
 
 log = logging.getLogger(__name__)
 
@@ -265,15 +264,6 @@ def shop_product(slug: str, product_id: int):
         abort(404)
     if shops.is_gone(product):
         return gone_page(shop, product, _ref())
-    return render_template(
-        "storefront/product.html",
-        product=product,
-        merchant=product.merchant,
-        shop=shop,
-        item=item,
-        ref=_ref(),
-        rebate=catalog.rebate_cents(product.price_cents, product.rebate_bps)
-        if viewer_is_sharer()
-        else None,
-        **review_context(product),
-    )
+    from shop.web.storefront.buying import render_product
+
+    return render_product(product, shop=shop, item=item, ref=_ref())

@@ -75,23 +75,14 @@ def catalog_list():
 
 @bp.route("/p/<int:product_id>")
 def product_detail(product_id: int):
+    from shop.web.storefront.buying import render_product
+
     product = catalog.product_for_page(product_id)
     if product is None:
         abort(404)
     if shops.is_gone(product):
         abort(410)
-    rebate = (
-        catalog.rebate_cents(product.price_cents, product.rebate_bps)
-        if viewer_is_sharer()
-        else None
-    )
-    return render_template(
-        "storefront/product.html",
-        product=product,
-        merchant=product.merchant,
-        rebate=rebate,
-        **review_context(product),
-    )
+    return render_product(product)
 
 
 def review_context(product) -> dict:
