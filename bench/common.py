@@ -36,9 +36,12 @@ def free_port() -> int:
 # --- the server --------------------------------------------------------------------------
 
 
-def gunicorn_command(port: int, workers: int, *, use_conf: bool = False) -> list[str]:
-    """gunicorn serving bench/bench_app.py on ``port``: with the project's gunicorn.conf.py
-    when ``use_conf`` and it exists (its worker settings), else ``workers`` sync workers."""
+def gunicorn_command(
+    port: int, workers: int, *, use_conf: bool = False, app: str = "bench.bench_app:app"
+) -> list[str]:
+    """gunicorn serving ``app`` (bench/bench_app.py) on ``port``: with the project's
+    gunicorn.conf.py when ``use_conf`` and it exists (its worker settings), else ``workers``
+    sync workers."""
     command = [str(ROOT / ".venv" / "bin" / "gunicorn"), f"--bind=127.0.0.1:{port}"]
     if use_conf and GUNICORN_CONF.exists():
         command += ["-c", str(GUNICORN_CONF)]
@@ -49,18 +52,24 @@ def gunicorn_command(port: int, workers: int, *, use_conf: bool = False) -> list
             "--backlog=2048",
             "--log-level=warning",
         ]
-    return [*command, "bench.bench_app:app"]
+    return [*command, app]
 
 
 def start_server(
-    port: int, env: dict, workers: int, *, log: Path | None = None, use_conf: bool = False
+    port: int,
+    env: dict,
+    workers: int,
+    *,
+    log: Path | None = None,
+    use_conf: bool = False,
+    app: str = "bench.bench_app:app",
 ) -> subprocess.Popen:
     """Start gunicorn and wait until a worker answers (the master listens before its workers
     have imported the app); its output goes to ``log`` (the terminal when None)."""
     output = log.open("ab") if log is not None else None
     try:
         server = subprocess.Popen(
-            gunicorn_command(port, workers, use_conf=use_conf),
+            gunicorn_command(port, workers, use_conf=use_conf, app=app),
             cwd=ROOT,
             env=env,
             stdout=output,

@@ -141,9 +141,11 @@ def register_errorhandlers(app: Flask) -> None:
 def register_hooks(app: Flask) -> None:
     from shop.platform import delivery, ops
     from shop.web.common import install_request_hooks
+    from shop.web.storefront import fastpath
 
     install_request_hooks(app)
     delivery.init_app(app)  # compression, hashed static URLs and their cache headers
+    fastpath.install(app)  # ordinary /r/<code> follows answered before Flask (inside ProxyFix)
     ops.register(app)  # request ids and log, /healthz, ProxyFix (docs/production.md)
 
 

@@ -173,6 +173,22 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+def _may_be_signed_in() -> bool:
+    """Whether this request can have a signed-in user, loading one only if it can: a visitor
+    whose session holds no user id (and who sent no remember-me cookie) is anonymous without
+    a query (Flask-Login would build an anonymous user and look for the cookie each time)."""
+    from flask import session
+
+    if "_login_user" in g:
+        return g._login_user.is_authenticated
+    if (
+        "_user_id" not in session
+        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
+    ):
+        return False
+    return current_user.is_authenticated
+
+
 def cookie_secure() -> bool:
     return bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
@@ -199,6 +215,21 @@ def _page_translations():
     if found is None:
         found = g._page_translations = get_translations()
     return found
+
+
+def security_headers(config) -> tuple[tuple[str, str], ...]:
+    """The headers every response of the app carries (unless it set its own), built once per
+    app; Strict-Transport-Security is added to answers over HTTPS."""
+    return (
+        ("Content-Security-Policy", config["CONTENT_SECURITY_POLICY"]),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    )
+
+
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 
 def install_request_hooks(app: Flask) -> None:
@@ -238,17 +269,15 @@ def install_request_hooks(app: Flask) -> None:
     def _reset_write_intent(_exc):
         dbsetup.end_writes()
 
+    fixed_headers = security_headers(app.config)
+
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", app.config["CONTENT_SECURITY_POLICY"])
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint not in SESSIONLESS_ENDPOINTS and current_user.is_authenticated:
+        present = {name.lower() for name, _value in headers.to_wsgi_list()}
+        wanted = fixed_headers + (HSTS,) if request.is_secure else fixed_headers
+        headers.extend([pair for pair in wanted if pair[0].lower() not in present])
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and _may_be_signed_in():
             # Pages with a person's data are never kept by shared caches.
             headers.setdefault("Cache-Control", "private, no-store")
         return response
