@@ -173,7 +173,7 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-def _may_be_signed_in() -> bool:
+def may_be_signed_in() -> bool:
     """Whether this request can have a signed-in user, loading one only if it can: a visitor
     whose session holds no user id (and who sent no remember-me cookie) is anonymous without
     a query (Flask-Login would build an anonymous user and look for the cookie each time)."""
@@ -277,7 +277,7 @@ def install_request_hooks(app: Flask) -> None:
         present = {name.lower() for name, _value in headers.to_wsgi_list()}
         wanted = fixed_headers + (HSTS,) if request.is_secure else fixed_headers
         headers.extend([pair for pair in wanted if pair[0].lower() not in present])
-        if request.endpoint not in SESSIONLESS_ENDPOINTS and _may_be_signed_in():
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and may_be_signed_in():
             # Pages with a person's data are never kept by shared caches.
             headers.setdefault("Cache-Control", "private, no-store")
         return response

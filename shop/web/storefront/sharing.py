@@ -27,7 +27,7 @@ from shop.platform.inputs import secrets_equal
 from shop.reviews import reading
 from shop.sharing import clicks, links, shops
 from shop.web.common import cookie_secure, now
-from shop.web.storefront import bp
+from shop.web.storefront import bp, cart, landing
 from shop.web.storefront.views import review_context, viewer_is_sharer
 
 log = logging.getLogger(__name__)
@@ -289,6 +289,10 @@ def _ref() -> str | None:
 
 @bp.route("/s/<string:slug>/p/<int:product_id>")
 def shop_product(slug: str, product_id: int):
+    key = landing.page_key(cart.cart_count)
+    page = landing.kept_page(product_id, key)
+    if page is not None:
+        return page
     found = shops.find_with_item(slug, product_id)
     if found is None:
         abort(404)
@@ -298,7 +302,7 @@ def shop_product(slug: str, product_id: int):
         abort(404)
     if shops.is_gone(product):
         abort(410)
-    return render_template(
+    page = render_template(
         "storefront/product.html",
         product=product,
         merchant=product.merchant,
@@ -310,3 +314,5 @@ def shop_product(slug: str, product_id: int):
         else None,
         **review_context(product),
     )
+    landing.keep_page(product_id, key, page)
+    return page
