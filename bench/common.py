@@ -63,9 +63,11 @@ def start_server(
     log: Path | None = None,
     use_conf: bool = False,
     app: str = "bench.bench_app:app",
+    wait: float = TIMEOUT,
 ) -> subprocess.Popen:
-    """Start gunicorn and wait until a worker answers (the master listens before its workers
-    have imported the app); its output goes to ``log`` (the terminal when None)."""
+    """Start gunicorn and wait (at most ``wait`` seconds) until a worker answers (the master
+    listens before its workers have imported the app); its output goes to ``log`` (the
+    terminal when None)."""
     output = log.open("ab") if log is not None else None
     try:
         server = subprocess.Popen(
@@ -78,7 +80,7 @@ def start_server(
     finally:
         if output is not None:
             output.close()  # the child has its own copy
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited at start (status {server.returncode})")

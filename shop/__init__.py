@@ -88,7 +88,7 @@ def _instance_secret_key(instance: Path) -> str:
 
 def register_extensions(app: Flask) -> None:
     from shop.platform import db as dbsetup
-    from shop.platform import i18n
+    from shop.platform import extensions, i18n
     from shop.platform.extensions import babel, csrf, db, limiter, login_manager, migrate, passwords
 
     for module in MODEL_MODULES:
@@ -101,6 +101,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)
+    extensions.skip_limiter_hook_for_unlimited_views(app)
     passwords.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"

@@ -19,7 +19,7 @@ from shop.orders import states
 from shop.platform import db as dbsetup
 from shop.platform.base import utcnow
 from shop.platform.errors import DomainError
-from shop.platform.extensions import db, limiter
+from shop.platform.extensions import db, limiter, login_manager
 from shop.reviews import rules as review_rules
 from shop.sharing.rollup import CHINA
 
@@ -259,6 +259,13 @@ def install_request_hooks(app: Flask) -> None:
     @app.context_processor
     def _template_globals():
         return {"current_locale": str(get_locale())}
+
+    @app.before_request
+    def _no_user_to_load():
+        # A visitor with no user id in the session is anonymous: said once, so neither the
+        # templates, the language nor the headers make Flask-Login work it out again.
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and not may_be_signed_in():
+            g._login_user = login_manager.anonymous_user()
 
     @app.before_request
     def _writes_take_the_lock():
