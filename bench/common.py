@@ -23,6 +23,8 @@ PHONE_UA = (
     "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323d) NetType/WIFI "
     "Language/zh_CN"
 )
+#: The truly bare Flask app the benches measure against (no extensions, no hooks).
+BARE_APP = "bench.bare_app:app"
 #: Every request and every wait of a client ends within this many seconds.
 TIMEOUT = 30.0
 
