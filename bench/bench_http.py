@@ -240,6 +240,9 @@ def main() -> int:
         # A normal stop in the middle of click traffic: nothing redirected may be missing.
         port = free_port()
         server = start_server(port, env, 0, log=log, use_conf=True, app=SHOP_APP, wait=START)
+        # Every worker booted and warm (a busy machine is slow to start five), then counted.
+        run_wrk(port, scripts["click"], 2, args.connections, args.threads)
+        time.sleep(1.0)  # the warm-up's clicks written (CLICK_BATCH_SECONDS is 0.2 s)
         before = count_clicks(instance)
         command = [
             "wrk", f"-t{args.threads}", f"-c{args.connections}", "-d3s", "--latency",
