@@ -173,18 +173,25 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-def may_be_signed_in() -> bool:
-    """Whether this request can have a signed-in user, loading one only if it can: a visitor
-    whose session holds no user id (and who sent no remember-me cookie) is anonymous without
-    a query (Flask-Login would build an anonymous user and look for the cookie each time)."""
+def _has_user_marks() -> bool:
+    """Whether the request carries what a signed-in user's request carries (a user id in the
+    session, a remember-me cookie, a user already loaded); loads nothing."""
     from flask import session
 
+    return (
+        "_login_user" in g
+        or "_user_id" in session
+        or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    )
+
+
+def may_be_signed_in() -> bool:
+    """Whether this request has a signed-in user, loading one only if it can: a visitor whose
+    session holds no user id (and who sent no remember-me cookie) is anonymous without a
+    query (Flask-Login would build an anonymous user and look for the cookie each time)."""
     if "_login_user" in g:
         return g._login_user.is_authenticated
-    if (
-        "_user_id" not in session
-        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
-    ):
+    if not _has_user_marks():
         return False
     return current_user.is_authenticated
 
@@ -264,7 +271,9 @@ def install_request_hooks(app: Flask) -> None:
     def _no_user_to_load():
         # A visitor with no user id in the session is anonymous: said once, so neither the
         # templates, the language nor the headers make Flask-Login work it out again.
-        if request.endpoint not in SESSIONLESS_ENDPOINTS and not may_be_signed_in():
+        # Nothing is loaded here: a query before _writes_take_the_lock would start SQLite's
+        # read transaction, which a POST's first write could then not upgrade.
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and not _has_user_marks():
             g._login_user = login_manager.anonymous_user()
 
     @app.before_request

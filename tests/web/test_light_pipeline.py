@@ -41,3 +41,29 @@ def test_a_signed_in_user_is_still_loaded_and_shown(app, user_client, loads):
     assert page.status_code == 200 and "小李" in page.text
     assert len(loads) == 1
     assert page.headers["Cache-Control"] == "private, no-store"
+
+
+def test_no_query_runs_before_a_post_takes_the_write_lock(app, user_client):
+    """The hooks before _writes_take_the_lock load nothing: a query there would start SQLite's
+    read transaction, which the POST's first write could not upgrade ("database is locked"
+    under load; found by bench/bench_load.py)."""
+    from flask import request
+
+    with app.app_context():
+        user = make_user()
+        db.session.commit()
+    client = user_client(user)
+    hooks = app.before_request_funcs[None]
+    lock = next(i for i, hook in enumerate(hooks) if hook.__name__ == "_writes_take_the_lock")
+    seen = []
+
+    def no_transaction_yet():
+        if request.method == "POST":
+            seen.append(db.session.registry.has() and db.session().in_transaction())
+
+    hooks.insert(lock, no_transaction_yet)
+    try:
+        client.post("/cart/add", data={"product_id": 1})
+    finally:
+        hooks.remove(no_transaction_yet)
+    assert seen == [False]
