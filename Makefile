@@ -79,7 +79,8 @@ upgrade:
 	$(MAKE) test
 
 # Reports, not gates: ratios against baselines measured in the same run (bench/README.md).
-bench: install translations
+# bench_http.py needs wrk (apt-get install wrk) and, for its Redis case, redis-server.
+bench: $(VENV)/.installed-redis translations
 	$(BIN)/python bench/bench_http.py
 	$(BIN)/python bench/bench_posters.py
 	$(BIN)/python bench/bench_stats.py

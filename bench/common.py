@@ -23,6 +23,8 @@ PHONE_UA = (
     "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323d) NetType/WIFI "
     "Language/zh_CN"
 )
+#: The truly bare Flask app the benches measure against (no extensions, no hooks).
+BARE_APP = "bench.bare_app:app"
 #: Every request and every wait of a client ends within this many seconds.
 TIMEOUT = 30.0
 
@@ -36,9 +38,12 @@ def free_port() -> int:
 # --- the server --------------------------------------------------------------------------
 
 
-def gunicorn_command(port: int, workers: int, *, use_conf: bool = False) -> list[str]:
-    """gunicorn serving bench/bench_app.py on ``port``: with the project's gunicorn.conf.py
-    when ``use_conf`` and it exists (its worker settings), else ``workers`` sync workers."""
+def gunicorn_command(
+    port: int, workers: int, *, use_conf: bool = False, app: str = "bench.bench_app:app"
+) -> list[str]:
+    """gunicorn serving ``app`` (bench/bench_app.py) on ``port``: with the project's
+    gunicorn.conf.py when ``use_conf`` and it exists (its worker settings), else ``workers``
+    sync workers."""
     command = [str(ROOT / ".venv" / "bin" / "gunicorn"), f"--bind=127.0.0.1:{port}"]
     if use_conf and GUNICORN_CONF.exists():
         command += ["-c", str(GUNICORN_CONF)]
@@ -49,18 +54,26 @@ def gunicorn_command(port: int, workers: int, *, use_conf: bool = False) -> list
             "--backlog=2048",
             "--log-level=warning",
         ]
-    return [*command, "bench.bench_app:app"]
+    return [*command, app]
 
 
 def start_server(
-    port: int, env: dict, workers: int, *, log: Path | None = None, use_conf: bool = False
+    port: int,
+    env: dict,
+    workers: int,
+    *,
+    log: Path | None = None,
+    use_conf: bool = False,
+    app: str = "bench.bench_app:app",
+    wait: float = TIMEOUT,
 ) -> subprocess.Popen:
-    """Start gunicorn and wait until a worker answers (the master listens before its workers
-    have imported the app); its output goes to ``log`` (the terminal when None)."""
+    """Start gunicorn and wait (at most ``wait`` seconds) until a worker answers (the master
+    listens before its workers have imported the app); its output goes to ``log`` (the
+    terminal when None)."""
     output = log.open("ab") if log is not None else None
     try:
         server = subprocess.Popen(
-            gunicorn_command(port, workers, use_conf=use_conf),
+            gunicorn_command(port, workers, use_conf=use_conf, app=app),
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -69,7 +82,7 @@ def start_server(
     finally:
         if output is not None:
             output.close()  # the child has its own copy
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited at start (status {server.returncode})")

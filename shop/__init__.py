@@ -91,7 +91,7 @@ def _instance_secret_key(instance: Path) -> str:
 
 def register_extensions(app: Flask) -> None:
     from shop.platform import db as dbsetup
-    from shop.platform import i18n
+    from shop.platform import extensions, i18n
     from shop.platform.extensions import babel, csrf, db, limiter, login_manager, migrate, passwords
 
     for module in MODEL_MODULES:
@@ -104,6 +104,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     limiter.init_app(app)
+    extensions.skip_limiter_hook_for_unlimited_views(app)
     passwords.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"
@@ -145,9 +146,11 @@ def register_errorhandlers(app: Flask) -> None:
 def register_hooks(app: Flask) -> None:
     from shop.platform import delivery, ops
     from shop.web.common import install_request_hooks
+    from shop.web.storefront import fastpath
 
     install_request_hooks(app)
     delivery.init_app(app)  # compression, hashed static URLs and their cache headers
+    fastpath.install(app)  # ordinary /r/<code> follows answered before Flask (inside ProxyFix)
     ops.register(app)  # request ids and log, /healthz, ProxyFix (docs/production.md)
 
 

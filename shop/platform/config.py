@@ -220,6 +220,10 @@ class Defaults:
     CREDIT_CACHE_SECONDS = 60
     #: Product pages show a review preview at most this many seconds old (0: always fresh).
     REVIEW_PREVIEW_SECONDS = 10
+    #: The landing page of a share link is kept whole (per URL and language) for visitors who
+    #: are not signed in, at most this many seconds (0: always rendered; see
+    #: shop.web.storefront.landing).
+    LANDING_CACHE_SECONDS = 10
 
     # Fraud flags (shop.money.fraud.scan, `flask scan-fraud`).
     #: Clicks recorded as a flood in the last 24 hours that flag a link or an address.

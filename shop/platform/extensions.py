@@ -42,6 +42,23 @@ def _view_has_no_limits() -> bool:
     return view is None or not hasattr(view, "__wrapper-limiter-instance")
 
 
+def skip_limiter_hook_for_unlimited_views(app) -> None:
+    """Run Flask-Limiter's before-request hook only for views that carry limits: for the
+    others ``_view_has_no_limits`` makes it count nothing anyway, but the hook gathered every
+    limit before asking the filter (about 0.1 ms per page). Call after ``limiter.init_app``."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit
+    if check not in hooks:
+        return
+
+    def limited_views_only():
+        if not _view_has_no_limits():
+            return check()
+        return None
+
+    hooks[hooks.index(check)] = limited_views_only
+
+
 class Passwords:
     """argon2id hashing with parameters from the app config (cheap ones in tests)."""
 

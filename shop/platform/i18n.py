@@ -1,7 +1,7 @@
 """Which language a request is shown in: the user's setting, then the switcher's cookie,
 then the browser's Accept-Language, then Simplified Chinese."""
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request, session
 from flask_login import current_user
 
 
@@ -17,12 +17,21 @@ def normalize_locale(tag: str | None) -> str | None:
     return None
 
 
+def _may_have_user() -> bool:
+    """False when this request cannot have a signed-in user (no user id in the session, no
+    remember-me cookie): then no user is loaded just to choose the language."""
+    if "_login_user" in g or "_user_id" in session:
+        return True
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+
+
 def select_locale() -> str:
     if not has_request_context():  # CLI commands and service tests
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    user = current_user
-    if user and user.is_authenticated and user.locale in current_app.config["LANGUAGES"]:
-        return user.locale
+    if _may_have_user():
+        user = current_user
+        if user and user.is_authenticated and user.locale in current_app.config["LANGUAGES"]:
+            return user.locale
     cookie = normalize_locale(request.cookies.get(current_app.config["LANGUAGE_COOKIE"]))
     if cookie:
         return cookie

@@ -28,7 +28,7 @@ from shop.orders import states
 from shop.platform import db as dbsetup
 from shop.platform.base import utcnow
 from shop.platform.errors import DomainError
-from shop.platform.extensions import db, limiter
+from shop.platform.extensions import db, limiter, login_manager
 from shop.reviews import rules as review_rules
 from shop.sharing.rollup import CHINA
 
@@ -190,6 +190,29 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+def _has_user_marks() -> bool:
+    """Whether the request carries what a signed-in user's request carries (a user id in the
+    session, a remember-me cookie, a user already loaded); loads nothing."""
+    from flask import session
+
+    return (
+        "_login_user" in g
+        or "_user_id" in session
+        or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    )
+
+
+def may_be_signed_in() -> bool:
+    """Whether this request has a signed-in user, loading one only if it can: a visitor whose
+    session holds no user id (and who sent no remember-me cookie) is anonymous without a
+    query (Flask-Login would build an anonymous user and look for the cookie each time)."""
+    if "_login_user" in g:
+        return g._login_user.is_authenticated
+    if not _has_user_marks():
+        return False
+    return current_user.is_authenticated
+
+
 def cookie_secure() -> bool:
     return bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
@@ -216,6 +239,21 @@ def _page_translations():
     if found is None:
         found = g._page_translations = get_translations()
     return found
+
+
+def security_headers(config) -> tuple[tuple[str, str], ...]:
+    """The headers every response of the app carries (unless it set its own), built once per
+    app; Strict-Transport-Security is added to answers over HTTPS."""
+    return (
+        ("Content-Security-Policy", config["CONTENT_SECURITY_POLICY"]),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    )
+
+
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 
 def install_request_hooks(app: Flask) -> None:
@@ -248,6 +286,15 @@ def install_request_hooks(app: Flask) -> None:
         return {"current_locale": str(get_locale())}
 
     @app.before_request
+    def _no_user_to_load():
+        # A visitor with no user id in the session is anonymous: said once, so neither the
+        # templates, the language nor the headers make Flask-Login work it out again.
+        # Nothing is loaded here: a query before _writes_take_the_lock would start SQLite's
+        # read transaction, which a POST's first write could then not upgrade.
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and not _has_user_marks():
+            g._login_user = login_manager.anonymous_user()
+
+    @app.before_request
     def _writes_take_the_lock():
         if request.method in UNSAFE_METHODS:
             dbsetup.begin_writes()
@@ -256,17 +303,15 @@ def install_request_hooks(app: Flask) -> None:
     def _reset_write_intent(_exc):
         dbsetup.end_writes()
 
+    fixed_headers = security_headers(app.config)
+
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", app.config["CONTENT_SECURITY_POLICY"])
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint not in SESSIONLESS_ENDPOINTS and current_user.is_authenticated:
+        present = {name.lower() for name, _value in headers.to_wsgi_list()}
+        wanted = fixed_headers + (HSTS,) if request.is_secure else fixed_headers
+        headers.extend([pair for pair in wanted if pair[0].lower() not in present])
+        if request.endpoint not in SESSIONLESS_ENDPOINTS and may_be_signed_in():
             # Pages with a person's data are never kept by shared caches.
             headers.setdefault("Cache-Control", "private, no-store")
         return response

@@ -16,26 +16,27 @@ from flask import (
     g,
     render_template,
     request,
-    url_for,
 )
 from limits import parse
-from limits.storage import MemoryStorage
 
 from shop.catalog import catalog
 from shop.catalog.models import Product, ProductStatus
+from shop.platform import counters
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db, limiter
 from shop.platform.inputs import secrets_equal
 from shop.reviews import reading
 from shop.sharing import clicks, links, shops
 from shop.web.common import cookie_secure, now
-from shop.web.storefront import bp
+from shop.web.storefront import bp, cart, landing
 
 log = logging.getLogger(__name__)
 
 VISITOR_COOKIE_AGE = 2 * 365 * 24 * 3600
 #: Things a page about a product that is gone offers instead.
 SIMILAR_COUNT = 4
+#: The environ key under which the thin /r/ path hands over a request it already counted.
+fastpath_counted_key = "shop.click_limits"
 _VISITOR_RE = re.compile(r"[0-9a-f]{32}")
 
 
@@ -60,7 +61,11 @@ def visitor_cookie_value(visitor: str) -> str:
 
 def visitor_id_from_cookie() -> str | None:
     """The visitor id in the signed cookie; a forged or malformed cookie counts as none."""
-    raw = request.cookies.get(current_app.config["VISITOR_COOKIE"], "")
+    return visitor_id_from(request.cookies.get(current_app.config["VISITOR_COOKIE"], ""))
+
+
+def visitor_id_from(raw: str) -> str | None:
+    """The visitor id in a visitor cookie's value, when its MAC is ours."""
     visitor, _, mac = raw.partition(".")
     if not _VISITOR_RE.fullmatch(visitor) or len(mac) != 24:
         return None
@@ -77,70 +82,100 @@ def _limit(text: str):
 STORAGE_RETRY_SECONDS = 30
 
 
-def _over_limit(setting: str, key: str) -> int | None:
-    """Count this request against ``setting``; None within it, else seconds until it resets.
-    The limiter's storage is shared by all workers when it is Redis; while that storage
-    cannot be reached, this process counts on its own (a click must never fail for it)."""
-    item = _limit(current_app.config[setting])
-    state = current_app.extensions.setdefault("sharing_limits", {"down_until": 0.0})
+def _window(setting: str, key: str) -> counters.Window:
+    text = current_app.config[setting]
+    item = _limit(text)
+    return counters.Window(f"{setting}/{text}/{key}", item.amount, item.get_expiry())
+
+
+def _click_counters() -> dict:
+    """This app's counters: ``shared`` (Redis when the limiter's storage is Redis, else this
+    process's memory), ``local`` (this process, while the shared one is down)."""
+    state = current_app.extensions.get("sharing_limits")
+    if state is None:
+        config = current_app.config
+        client = counters.redis_client_for(
+            config.get("RATELIMIT_STORAGE_URI") or "memory://",
+            config.get("RATELIMIT_STORAGE_OPTIONS"),
+        )
+        local = counters.MemoryCounter()
+        shared = counters.RedisCounter(client) if client is not None else local
+        state = {"shared": shared, "local": local, "down_until": 0.0}
+        state = current_app.extensions.setdefault("sharing_limits", state)
+    return state
+
+
+def _counted(count):
+    """``count(counter)`` on the shared counter; while it cannot be reached, on this process's
+    own (a click must never fail for it)."""
+    state = _click_counters()
     if time.monotonic() >= state["down_until"]:
         try:
-            return _count(limiter.limiter, item, setting, key)
+            return count(state["shared"])
         except Exception as error:  # noqa: BLE001 - any storage failure (redis, network)
             log.warning("rate-limit storage unreachable, counting in this process: %s", error)
             state["down_until"] = time.monotonic() + STORAGE_RETRY_SECONDS
-    local = state.get("local")
-    if local is None:
-        local = state.setdefault("local", type(limiter.limiter)(MemoryStorage()))
-    return _count(local, item, setting, key)
+    return count(state["local"])
 
 
-def _count(strategy, item, setting: str, key: str) -> int | None:
-    if strategy.hit(item, setting, key):
-        return None
-    reset_at, _remaining = strategy.get_window_stats(item, setting, key)
-    return max(1, int(reset_at - time.time()))
+def count_click_limits(ip_hash: str) -> counters.PairResult:
+    """Count a follow of a share link from this (hashed) address against CLICK_HARD_LIMIT
+    and, within it, CLICK_FLOOD_LIMIT: one storage round trip for both."""
+    outer = _window("CLICK_HARD_LIMIT", ip_hash)
+    inner = _window("CLICK_FLOOD_LIMIT", ip_hash)
+    return _counted(lambda counter: counter.count_pair(outer, inner))
+
+
+def _flooded(ip_hash: str) -> bool:
+    window = _window("CLICK_FLOOD_LIMIT", ip_hash)
+    return _counted(lambda counter: counter.exceeded(window))
 
 
 @lru_cache(maxsize=4096)
-def _landing_path(link: links.LinkTarget, _script_root: str) -> str:
+def landing_path(link: links.LinkTarget, script_root: str) -> str:
     """Where a link lands: the product (or the shop) in the sharer's shop, the code in the URL
-    (WeChat's browser often loses cookies). Kept per target (the slug is part of it)."""
+    (WeChat's browser often loses cookies). Kept per target (the slug is part of it); built
+    from the URL map, so the thin path (fastpath.py) needs no request context."""
+    adapter = current_app.url_map.bind("localhost", script_name=script_root or "/")
     if link.product_id is not None:
-        return url_for(
+        return adapter.build(
             "storefront.shop_product",
-            slug=link.shop_slug,
-            product_id=link.product_id,
-            ref=link.code,
+            {"slug": link.shop_slug, "product_id": link.product_id, "ref": link.code},
         )
-    return url_for("storefront.shop_page", slug=link.shop_slug, ref=link.code)
+    return adapter.build("storefront.shop_page", {"slug": link.shop_slug, "ref": link.code})
 
 
-def record_arrival(link: links.LinkTarget, ip_hash: str, *, writer) -> tuple[str, bool]:
-    """Record this request as a click on ``link`` for the visitor in the cookie (a new visitor
-    id when there is none); returns (visitor id, whether it is new). With ``writer`` None the
-    click is added to the caller's transaction and committed by the caller."""
-    visitor = visitor_id_from_cookie()
-    new_visitor = visitor is None
-    if new_visitor:
-        visitor = secrets.token_hex(16)
-    facts = clicks.RequestFacts(
-        method=request.method,
-        user_agent=request.headers.get("User-Agent", "")[:500],
-        ip=request.remote_addr or "",
-        referrer=request.headers.get("Referer", "")[:500],
+def request_facts(method: str, header, ip: str) -> clicks.RequestFacts:
+    """The click's facts from a request: ``header(name)`` gives a header's value or ""."""
+    return clicks.RequestFacts(
+        method=method,
+        user_agent=header("User-Agent")[:500],
+        ip=ip,
+        referrer=header("Referer")[:500],
         purpose=" ".join(
-            request.headers.get(name, "")
-            for name in ("Purpose", "Sec-Purpose", "X-Purpose", "X-Moz")
+            header(name) for name in ("Purpose", "Sec-Purpose", "X-Purpose", "X-Moz")
         ).lower(),
     )
+
+
+def store_arrival(
+    link: links.LinkTarget,
+    facts: clicks.RequestFacts,
+    ip_hash: str,
+    visitor: str,
+    *,
+    new_visitor: bool,
+    writer,
+    flooded: bool,
+) -> None:
+    """Record the click (see :func:`record_arrival`)."""
     with dbsetup.writing():
         clicks.record_click(
             link,
             facts,
             visitor_id=visitor,
             ip_secret=current_app.config["SECRET_KEY"],
-            flooded=_over_limit("CLICK_FLOOD_LIMIT", ip_hash) is not None,
+            flooded=flooded,
             now=now(),
             new_visitor=new_visitor,
             writer=writer,
@@ -148,29 +183,58 @@ def record_arrival(link: links.LinkTarget, ip_hash: str, *, writer) -> tuple[str
         )
         if writer is None:
             db.session.flush()
+
+
+def record_arrival(
+    link: links.LinkTarget, ip_hash: str, *, writer, flooded: bool | None = None
+) -> tuple[str, bool]:
+    """Record this request as a click on ``link`` for the visitor in the cookie (a new visitor
+    id when there is none); returns (visitor id, whether it is new). With ``writer`` None the
+    click is added to the caller's transaction and committed by the caller. ``flooded``: what
+    the caller's count of CLICK_FLOOD_LIMIT said (counted here when None)."""
+    visitor = visitor_id_from_cookie()
+    new_visitor = visitor is None
+    if new_visitor:
+        visitor = secrets.token_hex(16)
+    facts = request_facts(
+        request.method, lambda name: request.headers.get(name, ""), request.remote_addr or ""
+    )
+    store_arrival(
+        link,
+        facts,
+        ip_hash,
+        visitor,
+        new_visitor=new_visitor,
+        writer=writer,
+        flooded=_flooded(ip_hash) if flooded is None else flooded,
+    )
     return visitor, new_visitor
 
 
-def set_visitor_cookie(response: Response, visitor: str) -> None:
-    response.headers.add(
-        "Set-Cookie",
+def visitor_cookie_header(visitor: str, secure: bool) -> str:
+    return (
         f"{current_app.config['VISITOR_COOKIE']}={visitor_cookie_value(visitor)}; "
         f"Max-Age={VISITOR_COOKIE_AGE}; Path=/; HttpOnly; SameSite=Lax"
-        + ("; Secure" if cookie_secure() else ""),
+        + ("; Secure" if secure else "")
     )
 
 
+def set_visitor_cookie(response: Response, visitor: str) -> None:
+    response.headers.add("Set-Cookie", visitor_cookie_header(visitor, cookie_secure()))
+
+
 @bp.route("/r/<string:code>", methods=["GET", "HEAD"])
-@limiter.exempt  # counts its own limits: one storage hit each, keyed by the hashed address
+@limiter.exempt  # counts its own limits, both in one storage call, keyed by the hashed address
 def follow_link(code: str):
     secret = current_app.config["SECRET_KEY"]
     ip = request.remote_addr or ""
     ip_hash = clicks.hash_ip(ip, secret)
     # Beyond the hard limit nothing is looked up or recorded; beyond the flood limit the
-    # click is recorded as a flood (kept for audit, not counted).
-    retry_after = _over_limit("CLICK_HARD_LIMIT", ip_hash)
-    if retry_after is not None:
-        g.retry_after = retry_after
+    # click is recorded as a flood (kept for audit, not counted). The thin path in front of
+    # Flask (fastpath.py) may have counted this request already and handed it over.
+    limits = request.environ.get(fastpath_counted_key) or count_click_limits(ip_hash)
+    if limits.retry_after is not None:
+        g.retry_after = limits.retry_after
         abort(429)
     link = links.resolve_cached(code)
     if link is None:
@@ -187,13 +251,15 @@ def follow_link(code: str):
     if db.session.registry.has() and db.session().in_transaction():
         db.session.rollback()
     writer = clicks.writer_for_app()
-    visitor, new_visitor = record_arrival(link, ip_hash, writer=writer)
+    visitor, new_visitor = record_arrival(
+        link, ip_hash, writer=writer, flooded=limits.inner_exceeded
+    )
     if writer is None:
         db.session.commit()
     # A bare 303: no HTML body, and the cookie header written directly (werkzeug's general
     # cookie writer was a tenth of this route's time).
     response = Response(status=303)
-    response.headers["Location"] = _landing_path(link, request.script_root)
+    response.headers["Location"] = landing_path(link, request.script_root)
     response.headers["Cache-Control"] = "no-store"
     if new_visitor:
         set_visitor_cookie(response, visitor)
@@ -255,6 +321,10 @@ def _ref() -> str | None:
 
 @bp.route("/s/<string:slug>/p/<int:product_id>")
 def shop_product(slug: str, product_id: int):
+    key = landing.page_key(cart.cart_count)
+    page = landing.kept_page(product_id, key)
+    if page is not None:
+        return page
     found = shops.find_with_item(slug, product_id)
     if found is None:
         abort(404)
@@ -266,4 +336,7 @@ def shop_product(slug: str, product_id: int):
         return gone_page(shop, product, _ref())
     from shop.web.storefront.buying import render_product
 
-    return render_product(product, shop=shop, item=item, ref=_ref())
+    page, status = render_product(product, shop=shop, item=item, ref=_ref())
+    if status == 200:
+        landing.keep_page(product_id, key, page)
+    return page, status
