@@ -32,16 +32,21 @@ WECOM_KEY = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 
 def endpoints_of(user: User) -> list[Endpoint]:
+    """The user's webhooks and WeCom bots (not the shipping text message, set apart)."""
     return list(
         db.session.execute(
-            select(Endpoint).where(Endpoint.user_id == user.id).order_by(Endpoint.id)
+            select(Endpoint)
+            .where(Endpoint.user_id == user.id, Endpoint.channel != Channel.SMS)
+            .order_by(Endpoint.id)
         ).scalars()
     )
 
 
 def _room(user: User, limit: int) -> None:
     count = db.session.execute(
-        select(func.count()).select_from(Endpoint).where(Endpoint.user_id == user.id)
+        select(func.count())
+        .select_from(Endpoint)
+        .where(Endpoint.user_id == user.id, Endpoint.channel != Channel.SMS)
     ).scalar_one()
     if count >= limit:
         raise Conflict(_l("You can have at most %(n)d of these; remove one first.", n=limit))
@@ -68,6 +73,25 @@ def add_webhook(
     db.session.add(endpoint)
     db.session.flush()
     return endpoint
+
+
+def sms_endpoint(user: User) -> Endpoint | None:
+    return db.session.execute(
+        select(Endpoint).where(Endpoint.user_id == user.id, Endpoint.channel == Channel.SMS)
+    ).scalar_one_or_none()
+
+
+def set_sms(user: User, on: bool, *, now: datetime) -> None:
+    """Turn the shipping text message on (to the account's phone at sending time) or off. It
+    does not count against the webhook limit: it is the user's own phone."""
+    found = sms_endpoint(user)
+    if on and found is None and user.phone:
+        db.session.add(
+            Endpoint(user_id=user.id, channel=Channel.SMS, target="", secret="", created_at=now)
+        )
+    elif not on and found is not None:
+        db.session.delete(found)
+    db.session.flush()
 
 
 def wecom_key(value: str) -> str:
@@ -101,6 +125,8 @@ def add_wecom(user: User, value: str, *, limit: int, now: datetime) -> Endpoint:
 
 def masked(endpoint: Endpoint) -> str:
     """What the settings page shows: the URL, or the first characters of a WeCom key."""
+    if endpoint.channel == Channel.SMS:
+        return ""
     if endpoint.channel == Channel.WECOM:
         return endpoint.target[:6] + "…"
     return endpoint.target

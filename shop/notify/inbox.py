@@ -18,6 +18,8 @@ from shop.platform import outbox
 from shop.platform.extensions import db
 
 CHANNELS = ("inbox", Channel.WEBHOOK, Channel.WECOM)
+#: The one kind that may go by text message (to the buyer's phone, when turned on).
+SMS_KIND = "order_shipped"
 EVERYWHERE = {channel: True for channel in CHANNELS}
 
 
@@ -56,10 +58,16 @@ def fan_out(rows: list, now: datetime) -> None:
         .on_conflict_do_nothing()
     )
     endpoint = Endpoint.__table__
-    wanted = (
-        (pref.c.user_id.is_(None))
-        | ((endpoint.c.channel == Channel.WEBHOOK) & (pref.c.webhook == True))  # noqa: E712
-        | ((endpoint.c.channel == Channel.WECOM) & (pref.c.wecom == True))  # noqa: E712
+    # A text message goes only with the buyer's "shipped" notice (its own opt-in: the SMS
+    # endpoint exists); webhooks and WeCom bots follow the preferences.
+    sms = endpoint.c.channel == Channel.SMS
+    wanted = (sms & (box.c.kind == SMS_KIND)) | (
+        ~sms
+        & (
+            (pref.c.user_id.is_(None))
+            | ((endpoint.c.channel == Channel.WEBHOOK) & (pref.c.webhook == True))  # noqa: E712
+            | ((endpoint.c.channel == Channel.WECOM) & (pref.c.wecom == True))  # noqa: E712
+        )
     )
     hours = current_app.config["NOTIFY_RETRY_HOURS"]
     deliveries = (

@@ -34,6 +34,8 @@ class Notification(db.Model):
 class Channel:
     WEBHOOK = "webhook"
     WECOM = "wecom"
+    #: A text message to the user's own phone, for the buyer's "shipped" notice only (opt-in).
+    SMS = "sms"
 
 
 class Endpoint(db.Model):

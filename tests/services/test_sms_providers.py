@@ -2,6 +2,7 @@
 signature with the test secret, and answers as the documentation shows (success, a business
 error, a signature error); a slow gateway and a closed port fail the send too."""
 
+import json
 import socket
 
 import pytest
@@ -86,10 +87,32 @@ def test_templates_per_purpose_fall_back_to_the_common_one():
         "signin": "SMS_154950909",
         "reset": "SMS_RESET_1",
         "change_phone": "SMS_154950909",
+        "shipped": None,  # a notice never falls back to the code's template
     }
     with fake_gateway("tencent") as fake:
         tencent = TencentProvider.from_config(fake.settings())
     assert tencent.templates["change_phone"] == "449739"
+    assert tencent.templates["shipped"] is None
+
+
+@pytest.mark.parametrize("kind", ["aliyun", "tencent"])
+def test_a_shipping_notice_uses_its_own_template_and_values(kind):
+    template = {"aliyun": "SMS_SHIPPED_1", "tencent": "1600001"}[kind]
+    values = {"order": "261206000001", "carrier": "顺丰速运", "number": "SF1234567890"}
+    with fake_gateway(kind) as fake:
+        settings = {**fake.settings(), f"{kind.upper()}_SMS_TEMPLATE_SHIPPED": template}
+        assert sms.notices_on(settings) and not sms.notices_on(fake.settings())
+        sms.provider_for(settings).send_notice("13800138000", "shipped", values)
+        with pytest.raises(sms.SmsError, match="no template"):
+            sms.provider_for(fake.settings()).send_notice("13800138000", "shipped", values)
+    (seen,) = fake.received  # the refused one was never sent
+    assert seen["signature_ok"]
+    if kind == "aliyun":
+        assert seen["params"]["TemplateCode"] == template
+        assert json.loads(seen["params"]["TemplateParam"]) == values
+    else:
+        assert seen["payload"]["TemplateId"] == template
+        assert seen["payload"]["TemplateParamSet"] == list(values.values())
 
 
 def test_no_provider_when_off_and_a_clear_error_for_an_unknown_name():

@@ -19,6 +19,8 @@ class SmsProvider(Protocol):
 
     def send_code(self, phone: str, code: str, purpose: str) -> None: ...
 
+    def send_notice(self, phone: str, purpose: str, values: dict) -> None: ...
+
 
 def provider_for(config) -> SmsProvider | None:
     name = (config.get("SMS_PROVIDER") or "").strip().lower()
@@ -43,3 +45,15 @@ def template_for(config, prefix: str, purpose: str) -> str:
     """The template of ``purpose`` (``<prefix>_TEMPLATE_<PURPOSE>``), else the common one
     (``<prefix>_TEMPLATE``)."""
     return config.get(f"{prefix}_TEMPLATE_{purpose.upper()}") or config.get(f"{prefix}_TEMPLATE")
+
+
+def notices_on(config) -> bool:
+    """Whether notices (the buyer's "shipped" text) can be sent: a provider is configured and,
+    for a real gateway, the notice's own template is set (ALIYUN_SMS_TEMPLATE_SHIPPED or
+    TENCENT_SMS_TEMPLATE_SHIPPED)."""
+    name = (config.get("SMS_PROVIDER") or "").strip().lower()
+    if name == "console":
+        return True
+    if name in ("aliyun", "tencent"):
+        return bool(config.get(f"{name.upper()}_SMS_TEMPLATE_SHIPPED"))
+    return False

@@ -51,8 +51,12 @@ class AliyunProvider:
             key_secret=config["ALIYUN_SMS_ACCESS_KEY_SECRET"],
             sign_name=config["ALIYUN_SMS_SIGN_NAME"],
             templates={
-                p: template_for(config, "ALIYUN_SMS", p)
-                for p in ("signin", "reset", "change_phone")
+                **{
+                    p: template_for(config, "ALIYUN_SMS", p)
+                    for p in ("signin", "reset", "change_phone")
+                },
+                # Notices have their own template only (never the code's).
+                "shipped": config.get("ALIYUN_SMS_TEMPLATE_SHIPPED"),
             },
             endpoint=config.get("ALIYUN_SMS_ENDPOINT") or DEFAULT_ENDPOINT,
             region=config.get("ALIYUN_SMS_REGION") or "cn-hangzhou",
@@ -60,6 +64,11 @@ class AliyunProvider:
         )
 
     def params(self, phone: str, code: str, purpose: str, *, now: datetime | None = None) -> dict:
+        return self.notice_params(phone, purpose, {"code": code}, now=now)
+
+    def notice_params(
+        self, phone: str, purpose: str, values: dict, *, now: datetime | None = None
+    ) -> dict:
         moment = now or datetime.now(UTC)
         params = {
             "AccessKeyId": self.key_id,
@@ -74,13 +83,19 @@ class AliyunProvider:
             "PhoneNumbers": phone,
             "SignName": self.sign_name,
             "TemplateCode": self.templates[purpose],
-            "TemplateParam": json.dumps({"code": code}, separators=(",", ":")),
+            "TemplateParam": json.dumps(values, separators=(",", ":"), ensure_ascii=False),
         }
         params["Signature"] = sign(params, self.key_secret)
         return params
 
     def send_code(self, phone: str, code: str, purpose: str) -> None:
-        params = self.params(phone, code, purpose)
+        self.send_notice(phone, purpose, {"code": code})
+
+    def send_notice(self, phone: str, purpose: str, values: dict) -> None:
+        """A message from ``purpose``'s template with its ``values`` (its variables by name)."""
+        if not self.templates.get(purpose):
+            raise SmsError(f"aliyun: no template for {purpose}")
+        params = self.notice_params(phone, purpose, values)
         body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
         answer = call(
             self.endpoint,

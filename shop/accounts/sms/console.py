@@ -11,3 +11,6 @@ class ConsoleProvider:
 
     def send_code(self, phone: str, code: str, purpose: str) -> None:
         log.warning("SMS code for %s (%s): %s", phone, purpose, code)
+
+    def send_notice(self, phone: str, purpose: str, values: dict) -> None:
+        log.warning("SMS %s to %s: %s", purpose, phone, values)

@@ -72,8 +72,12 @@ class TencentProvider:
             app_id=str(config["TENCENT_SMS_SDK_APP_ID"]),
             sign_name=config["TENCENT_SMS_SIGN_NAME"],
             templates={
-                p: template_for(config, "TENCENT_SMS", p)
-                for p in ("signin", "reset", "change_phone")
+                **{
+                    p: template_for(config, "TENCENT_SMS", p)
+                    for p in ("signin", "reset", "change_phone")
+                },
+                # Notices have their own template only (never the code's).
+                "shipped": config.get("TENCENT_SMS_TEMPLATE_SHIPPED"),
             },
             endpoint=config.get("TENCENT_SMS_ENDPOINT") or DEFAULT_ENDPOINT,
             region=config.get("TENCENT_SMS_REGION") or "ap-guangzhou",
@@ -81,7 +85,13 @@ class TencentProvider:
         )
 
     def request(self, phone: str, code: str, purpose: str, *, timestamp: int | None = None):
-        """The body and headers of one SendSms call (signed)."""
+        """The body and headers of one SendSms call with a code (signed)."""
+        return self.notice_request(phone, purpose, [code], timestamp=timestamp)
+
+    def notice_request(
+        self, phone: str, purpose: str, values: list, *, timestamp: int | None = None
+    ):
+        """The body and headers of one SendSms call (signed); ``values`` in template order."""
         timestamp = int(time.time()) if timestamp is None else timestamp
         payload = json.dumps(
             {
@@ -89,7 +99,7 @@ class TencentProvider:
                 "SmsSdkAppId": self.app_id,
                 "SignName": self.sign_name,
                 "TemplateId": str(self.templates[purpose]),
-                "TemplateParamSet": [code],
+                "TemplateParamSet": [str(value) for value in values],
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -112,7 +122,13 @@ class TencentProvider:
         return payload, headers
 
     def send_code(self, phone: str, code: str, purpose: str) -> None:
-        payload, headers = self.request(phone, code, purpose)
+        self.send_notice(phone, purpose, {"code": code})
+
+    def send_notice(self, phone: str, purpose: str, values: dict) -> None:
+        """A message from ``purpose``'s template; ``values`` fill its {1}, {2}... in order."""
+        if not self.templates.get(purpose):
+            raise SmsError(f"tencent: no template for {purpose}")
+        payload, headers = self.notice_request(phone, purpose, list(values.values()))
         answer = call(self.endpoint, data=payload, headers=headers, timeout=self.timeout)
         response = answer.get("Response") or {}
         if "Error" in response:

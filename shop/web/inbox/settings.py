@@ -5,6 +5,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from shop.accounts import sms
 from shop.catalog import merchants
 from shop.notify import endpoints, inbox, kinds
 from shop.notify.models import Channel, Endpoint
@@ -44,6 +45,8 @@ def preferences():
             if kind in kinds.KINDS and channel in inbox.CHANNELS:
                 chosen.add((kind, channel))
         inbox.save_preferences(current_user.id, chosen)
+        if sms.notices_on(current_app.config):
+            endpoints.set_sms(current_user, request.form.get("sms_shipped") == "1", now=now())
         db.session.commit()
         flash(_("Saved."), "success")
         return redirect(url_for("inbox.preferences"))
@@ -55,6 +58,8 @@ def preferences():
         chosen=inbox.preferences_for(current_user.id),
         has_webhook=any(e.channel == Channel.WEBHOOK for e in mine),
         has_wecom=any(e.channel == Channel.WECOM for e in mine),
+        sms_offered=sms.notices_on(current_app.config) and bool(current_user.phone),
+        sms_on=endpoints.sms_endpoint(current_user) is not None,
     )
 
 
