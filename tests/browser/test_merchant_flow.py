@@ -52,7 +52,7 @@ def test_apply_approve_list_a_product_then_suspend(live_server, new_phone, tmp_p
     seller.get_by_label("库存").fill("20")
     seller.get_by_label("分享返利（%）").fill("15")
     seller.get_by_label("商品图片").set_input_files(str(photo))
-    seller.get_by_role("button", name="保存").first.click()
+    seller.get_by_role("button", name="保存").last.click()  # the first is the form's hidden default
     seller.get_by_text("已保存为草稿").wait_for()
     seller.get_by_role("button", name="上架商品").click()
     seller.get_by_text("已上架").first.wait_for()
