@@ -80,7 +80,7 @@ def test_a_buyer_chooses_a_spec_in_the_sheet_and_buys_it(live_server, new_phone)
     assert axe_findings(buyer) == []  # the open sheet too
     # Esc closes it and focus goes back to the button that opened it.
     buyer.keyboard.press("Escape")
-    assert buyer.evaluate("document.activeElement.dataset.sheet") == "buy"
+    assert buyer.evaluate("document.activeElement.dataset.specSheet") == "buy"
     buyer.locator(".buybar [data-spec-sheet=buy]").click()
     sheet.locator(".sheet-ok").click()
     buyer.wait_for_url(re.compile(rf"/checkout/{product_id}\?"))
