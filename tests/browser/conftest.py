@@ -286,6 +286,9 @@ def ship(seller, base: str, order_id: int) -> None:
 
 
 def buy_now(page) -> None:
-    """The product page's 立即购买 in the bottom bar, then 确定 in the spec sheet."""
-    page.locator(".buybar [data-spec-sheet=buy]").click()
-    page.locator("dialog.sheet .sheet-ok").click()
+    """The product page's 立即购买 in the bottom bar, then 确定 in the spec sheet when the
+    product has specs to choose (one without goes straight on)."""
+    has_specs = page.locator(".buybar [data-spec-sheet=buy]").count() > 0
+    page.locator(".buybar .buy-now").click()
+    if has_specs:
+        page.locator("dialog.sheet .sheet-ok").click()
