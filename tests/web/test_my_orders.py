@@ -133,10 +133,11 @@ def test_buy_again_puts_items_back_at_todays_prices(app, user_client):
         cup = make_product(title="茶杯", price_cents=3000)
         [order] = place(buyer, [(tea.id, 2)], key="x", at=utcnow())
         [gone] = place(buyer, [(cup.id, 1)], key="y", at=utcnow())
-        tea.price_cents = 5500
+        [tea_sku] = tea.active_skus
+        tea_sku.price_cents = tea.price_cents = 5500  # the price is the SKU's
         cup.status = ProductStatus.DELISTED
         db.session.commit()
-        ids = order.id, gone.id, tea.id
+        ids = order.id, gone.id, tea.id, tea_sku.id
     client = user_client(buyer)
     page = client.get(f"/orders/{ids[0]}").get_data(as_text=True)
     again = client.post(f"/orders/{ids[0]}/buy-again", data={"csrf_token": token(page)})
@@ -147,7 +148,7 @@ def test_buy_again_puts_items_back_at_todays_prices(app, user_client):
     cart = text_of(client.get("/cart"))
     assert "“茶杯”已下架" in cart
     with client.session_transaction() as session:
-        assert session["cart"]["lines"] == {str(ids[2]): 2}
+        assert session["cart"]["lines"] == {f"{ids[2]}:{ids[3]}": 2}  # the same spec
     stranger = user_client(make_user_in(app))
     other_page = stranger.get("/orders").get_data(as_text=True)
     response = stranger.post(f"/orders/{ids[0]}/buy-again", data={"csrf_token": token(other_page)})

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from shop.catalog import skus
 from shop.catalog.models import Product
 from shop.orders import states
 from shop.orders.models import Order, OrderItem, OrderStatus
@@ -20,7 +21,7 @@ from shop.sharing import shops
 from shop.web.common import confirm_first, now
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
-from shop.web.storefront.cart import MAX_LINES, _save, cart_lines
+from shop.web.storefront.cart import MAX_LINES, _save, cart_lines, line_key
 from shop.web.storefront.checkout import _own_order
 
 PER_PAGE = 20
@@ -164,21 +165,24 @@ def order_buy_again(order_id: int):
     for item in order.items:
         product = db.session.get(Product, item.product_id)
         reason = shops.unavailable_reason(product) if product is not None else "gone"
-        if reason is not None or product.stock < 1:
+        # The same spec as bought (its SKU), when the product still sells it.
+        sku = skus.sku_of(product, item.sku_id) if reason is None else None
+        if reason is not None or sku is None or sku.stock < 1:
             flash(_("“%(title)s” is no longer on sale.", title=item.title), "error")
             continue
-        if product.id not in lines and len(lines) >= MAX_LINES:
+        key = line_key(product.id, sku.id)
+        if key not in lines and len(lines) >= MAX_LINES:
             flash(_("Your cart is full. Check out first."), "error")
             break
-        lines[product.id] = min(lines.get(product.id, 0) + item.quantity, maximum, product.stock)
+        lines[key] = min(lines.get(key, 0) + item.quantity, maximum, sku.stock)
         added += 1
-        if product.price_cents != item.unit_price_cents:
+        if sku.price_cents != item.unit_price_cents:
             flash(
                 _(
                     "“%(title)s” now costs ¥%(now)s (you paid ¥%(then)s).",
                     title=product.title,
-                    now=f"{product.price_cents / 100:.2f}",
-                    then=f"{item.unit_price_cents / 100:.2f}",
+                    now=f"{sku.price_cents // 100}.{sku.price_cents % 100:02d}",
+                    then=f"{item.unit_price_cents // 100}.{item.unit_price_cents % 100:02d}",
                 ),
                 "info",
             )
