@@ -438,7 +438,7 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     gateway_refund = GatewayRefund(
         order_id=t.ids["disputed_order"], provider="wechatpay", kind="refund",
         refund_number=f"{name}-security-R", amount_cents=100, state="failed",
-        reason=text(name, "gateway_refund_reason"), last_error="SYSTEM_ERROR",
+        reason="退款", last_error="SYSTEM_ERROR",
         created_at=now, next_try_at=now,
     )  # fmt: skip
     difference = ReconciliationItem(
