@@ -345,6 +345,16 @@ def attach(
     return row
 
 
+def detach_item(item: ShopItem, *, sharer: User) -> None:
+    if item.shop.user_id != sharer.id:
+        raise NotFound(_l("This product is not in your shop."))
+    for row in db.session.execute(
+        select(CouponAttachment).where(CouponAttachment.shop_item_id == item.id)
+    ).scalars():
+        db.session.delete(row)
+    db.session.flush()
+
+
 def attachable(product: Product, *, now: datetime) -> list[Coupon]:
     """Coupons a sharer can put on ``product``: its merchant's, for it or the whole shop,
     open and not used up."""

@@ -178,3 +178,59 @@ def make_user_in(app):
         user = make_user()
         db.session.commit()
         return user
+
+
+def test_a_sharer_puts_a_coupon_on_a_shop_item_and_is_refused_another_products(app, user_client):
+    from tests.factories import make_product
+
+    with app.app_context():
+        link = make_link(price_cents=12800, stock=5)
+        merchant = link.product.merchant
+        mine = coupons.create_coupon(
+            merchant, product_id=link.product_id, off_cents=1000, threshold_cents=0,
+            total_count=5, per_buyer=1, starts_at=utcnow() - timedelta(hours=1),
+            ends_at=utcnow() + timedelta(days=3), now=utcnow(),
+        ).id  # fmt: skip
+        other = make_product(merchant=merchant)
+        theirs = coupons.create_coupon(
+            merchant, product_id=other.id, off_cents=500, threshold_cents=0,
+            total_count=5, per_buyer=1, starts_at=utcnow() - timedelta(hours=1),
+            ends_at=utcnow() + timedelta(days=3), now=utcnow(),
+        ).id  # fmt: skip
+        item_id = db.session.execute(select(ShopItem.id)).scalar_one()
+        sharer, slug, product_id = link.sharer, link.shop.slug, link.product_id
+        db.session.commit()
+    client = user_client(sharer)
+    page = client.get(f"/me/shop/items/{item_id}/coupon").get_data(as_text=True)
+    assert "券后价 ¥118.00" in page and f'value="{theirs}"' not in page
+    refused = client.post(
+        f"/me/shop/items/{item_id}/coupon", data={"coupon": str(theirs)}, follow_redirects=True
+    )
+    assert "这张优惠券不能用于" in refused.get_data(as_text=True)
+    saved = client.post(f"/me/shop/items/{item_id}/coupon", data={"coupon": str(mine)})
+    assert saved.status_code == 302
+    landing = user_client(make_user_in(app)).get(f"/s/{slug}/p/{product_id}")
+    assert "¥118.00" in landing.get_data(as_text=True)
+    stranger = user_client(make_user_in(app))
+    assert stranger.get(f"/me/shop/items/{item_id}/coupon").status_code in (302, 404)
+    assert stranger.post(f"/me/shop/items/{item_id}/coupon", data={"coupon": ""}).status_code in (
+        302,
+        404,
+    )
+    with app.app_context():
+        assert db.session.execute(select(coupons.CouponAttachment)).first() is not None
+    client.post(f"/me/shop/items/{item_id}/coupon", data={"coupon": ""})
+    with app.app_context():
+        assert db.session.execute(select(coupons.CouponAttachment)).first() is None
+
+
+def test_a_coupon_change_drops_the_kept_landing_page(app, client):
+    app.config["LANDING_CACHE_SECONDS"] = 60
+    code, slug, product_id, coupon_id, _buyer = setup(app)
+    url = f"/s/{slug}/p/{product_id}?ref={code}"
+    assert "¥108.00" in client.get(url).get_data(as_text=True)
+    with app.app_context():
+        coupon = db.session.get(coupons.Coupon, coupon_id)
+        coupons.stop_coupon(coupon, actor=coupon.merchant)
+        db.session.commit()
+    assert "¥108.00" not in client.get(url).get_data(as_text=True)
