@@ -234,3 +234,33 @@ def test_a_coupon_change_drops_the_kept_landing_page(app, client):
         coupons.stop_coupon(coupon, actor=coupon.merchant)
         db.session.commit()
     assert "¥108.00" not in client.get(url).get_data(as_text=True)
+
+
+def test_the_poster_shows_the_price_after_coupon_and_its_key_changes_with_it(app, user_client):
+    import os
+
+    with app.app_context():
+        link = make_link(price_cents=12800, stock=5)
+        coupon_id = coupons.create_coupon(
+            link.product.merchant, product_id=link.product_id, off_cents=2000,
+            threshold_cents=0, total_count=5, per_buyer=1,
+            starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(days=3),
+            now=utcnow(),
+        ).id  # fmt: skip
+        sharer, link_id = link.sharer, link.id
+        db.session.commit()
+    client = user_client(sharer)
+    before = client.get(f"/me/links/{link_id}/poster.jpg")
+    before.get_data()
+    before.close()
+    with app.app_context():
+        link = db.session.get(coupons.ShareLink, link_id)
+        coupons.attach(db.session.get(coupons.Coupon, coupon_id), sharer=link.sharer, link=link)
+        db.session.commit()
+    after = client.get(f"/me/links/{link_id}/poster.jpg")
+    data = after.get_data()
+    after.close()
+    assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+    os.makedirs("test-artifacts", exist_ok=True)
+    with open("test-artifacts/poster-coupon.jpg", "wb") as handle:
+        handle.write(data)
