@@ -71,6 +71,11 @@ def test_merchant_makes_sharer_attaches_buyer_claims_and_pays_less(live_server, 
     assert buyer.locator(".coupon-discount").first.inner_text() == "−¥20.00"
     assert buyer.locator("#checkout-total").inner_text() == "¥114.00"  # 128 - 20 + 6
     snap(buyer, "06-checkout-coupon")
+    buyer.locator(".coupon-choices label", has_text="不使用优惠券").click()
+    assert buyer.locator("#checkout-total").inner_text() == "¥134.00"  # the script's sums
+    assert buyer.locator(".part-subtotal").inner_text() == "¥134.00"
+    buyer.locator(".coupon-choices label", has_text="立减¥20.00").click()
+    assert buyer.locator("#checkout-total").inner_text() == "¥114.00"
     buyer.locator("#place-order").click()
     buyer.wait_for_url(re.compile(r"/pay/sandbox/\w+\?"))
     assert "¥114.00" in buyer.locator("main").inner_text()
