@@ -64,7 +64,8 @@ def test_merchant_makes_sharer_attaches_buyer_claims_and_pays_less(live_server, 
     assert box and box["height"] >= 44 and box["width"] >= 44
     snap(buyer, "04-landing-coupon")
     ticket.locator(".coupon-claim").click()  # one tap
-    buyer.get_by_text("已领取").wait_for()
+    buyer.get_by_text("已领取：立减¥20.00").wait_for()
+    assert buyer.locator(".coupon-held").inner_text() == "已领取"
     snap(buyer, "05-claimed")
     buy_now(buyer)
     buyer.wait_for_url(re.compile(r"/checkout/\d+"))

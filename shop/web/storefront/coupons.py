@@ -129,6 +129,7 @@ class Shown:
     coupon: Coupon
     label: str
     after_cents: int | None
+    claimed: bool = False  #: the signed-in buyer holds one unused
 
 
 def landing_coupon(item, ref: str | None, price_cents: int) -> Shown | None:
@@ -142,4 +143,8 @@ def landing_coupon(item, ref: str | None, price_cents: int) -> Shown | None:
     )
     if coupon is None:
         return None
-    return Shown(coupon, coupons.describe(coupon), coupons.price_after(coupon, price_cents))
+    held = current_user.is_authenticated and any(
+        c.coupon_id == coupon.id
+        for c in coupons.unused_claims(current_user, coupon.merchant_id, now=now())
+    )
+    return Shown(coupon, coupons.describe(coupon), coupons.price_after(coupon, price_cents), held)
