@@ -84,6 +84,10 @@ def test_merchant_makes_sharer_attaches_buyer_claims_and_pays_less(live_server, 
     buyer.wait_for_url(re.compile(r"/orders/\d+/paid$"))
     assert buyer.locator("#paid-amount").inner_text() == "¥114.00"
     snap(buyer, "07-paid")
+    buyer.locator("#view-order").click()
+    buyer.wait_for_url(re.compile(r"/orders/\d+$"))
+    assert "−¥20.00" in buyer.locator(".coupon-discount").inner_text()
+    snap(buyer, "08-order-detail")
     with live_server.app.app_context():
         order = db.session.execute(select(Order)).scalar_one()
         assert (order.discount_cents, order.total_cents) == (2000, 11400)
