@@ -264,3 +264,13 @@ def test_the_poster_shows_the_price_after_coupon_and_its_key_changes_with_it(app
     os.makedirs("test-artifacts", exist_ok=True)
     with open("test-artifacts/poster-coupon.jpg", "wb") as handle:
         handle.write(data)
+
+
+def test_the_landing_page_with_a_coupon_stays_within_the_phone_budget(app, client):
+    from tests.web.test_page_budget import assert_within_budget, measure
+
+    code, slug, product_id, _coupon_id, _buyer = setup(app, on="link")
+    sizes = measure(client, f"/s/{slug}/p/{product_id}?ref={code}")
+    assert "coupon" in client.get(f"/s/{slug}/p/{product_id}?ref={code}").get_data(as_text=True)
+    assert_within_budget(sizes)
+    print(f"\nlanding page with a coupon: {sizes}")
