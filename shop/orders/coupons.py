@@ -345,12 +345,15 @@ def attach(
     return row
 
 
-def detach_item(item: ShopItem, *, sharer: User) -> None:
-    if item.shop.user_id != sharer.id:
+def detach(*, sharer: User, item: ShopItem | None = None, link: ShareLink | None = None) -> None:
+    """Take the coupon off the sharer's shop item or share link."""
+    owner = item.shop.user_id if item is not None else link.sharer_id
+    if owner != sharer.id:
         raise NotFound(_l("This product is not in your shop."))
-    for row in db.session.execute(
-        select(CouponAttachment).where(CouponAttachment.shop_item_id == item.id)
-    ).scalars():
+    column, value = (
+        (CouponAttachment.shop_item_id, item.id) if item else (CouponAttachment.link_id, link.id)
+    )
+    for row in db.session.execute(select(CouponAttachment).where(column == value)).scalars():
         db.session.delete(row)
     db.session.flush()
 

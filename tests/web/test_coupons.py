@@ -274,3 +274,29 @@ def test_the_landing_page_with_a_coupon_stays_within_the_phone_budget(app, clien
     assert "coupon" in client.get(f"/s/{slug}/p/{product_id}?ref={code}").get_data(as_text=True)
     assert_within_budget(sizes)
     print(f"\nlanding page with a coupon: {sizes}")
+
+
+def test_a_sharer_puts_a_coupon_on_a_share_link_from_its_poster_page(app, user_client):
+    code, slug, product_id, coupon_id, _buyer = setup(app, on="item")
+    with app.app_context():
+        link = db.session.execute(select(coupons.ShareLink)).scalar_one()
+        sharer, link_id = link.sharer, link.id
+    client = user_client(sharer)
+    assert f"/me/links/{link_id}/coupon" in client.get(f"/me/links/{link_id}/poster").get_data(
+        as_text=True
+    )
+    page = client.get(f"/me/links/{link_id}/coupon").get_data(as_text=True)
+    assert "券后价 ¥108.00" in page
+    saved = client.post(f"/me/links/{link_id}/coupon", data={"coupon": str(coupon_id)})
+    assert saved.status_code == 302
+    with app.app_context():
+        rows = db.session.execute(select(coupons.CouponAttachment)).scalars().all()
+        assert {(r.link_id, r.shop_item_id is None) for r in rows} >= {(link_id, True)}
+    client.post(f"/me/links/{link_id}/coupon", data={"coupon": ""})
+    with app.app_context():
+        assert (
+            db.session.execute(
+                select(coupons.CouponAttachment).where(coupons.CouponAttachment.link_id == link_id)
+            ).first()
+            is None
+        )
