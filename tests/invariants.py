@@ -9,15 +9,40 @@ def check(connection) -> None:
     run = connection.execute
     bad_stock = run(text("SELECT id, stock FROM products WHERE stock < 0")).all()
     assert not bad_stock, f"negative stock: {bad_stock}"
-    # What the buyer pays is the goods plus the shipping fee, and the goods are the items.
+    # What the buyer pays is the goods less the coupon's discount plus the shipping fee; the
+    # goods are the items, and the discount is the items' shares of it, none above its line.
     bad_totals = run(
         text(
-            "SELECT o.id FROM orders o WHERE o.total_cents <> o.goods_cents + o.shipping_cents "
+            "SELECT o.id FROM orders o WHERE o.total_cents <> o.goods_cents - o.discount_cents "
+            "+ o.shipping_cents "
             "OR o.goods_cents <> (SELECT coalesce(sum(i.unit_price_cents * i.quantity), 0) "
-            "FROM order_items i WHERE i.order_id = o.id)"
+            "FROM order_items i WHERE i.order_id = o.id) "
+            "OR o.discount_cents <> (SELECT coalesce(sum(i.discount_cents), 0) "
+            "FROM order_items i WHERE i.order_id = o.id) "
+            "OR o.discount_cents > 0 AND o.coupon_id IS NULL "
+            "OR EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id "
+            "AND (i.discount_cents < 0 OR i.discount_cents > i.unit_price_cents * i.quantity))"
         )
     ).all()
-    assert not bad_totals, f"orders whose total is not goods + shipping: {bad_totals}"
+    assert not bad_totals, f"orders whose total is not goods - discount + shipping: {bad_totals}"
+    # A coupon never gives out more than it has; a claim is used by at most one order, and
+    # a claimed coupon's claims never exceed its total or a buyer's limit.
+    over = run(
+        text(
+            "SELECT c.id FROM coupons c WHERE c.remaining < 0 OR c.remaining + "
+            "(SELECT count(*) FROM coupon_claims k WHERE k.coupon_id = c.id) <> c.total_count "
+            "OR EXISTS (SELECT 1 FROM coupon_claims k WHERE k.coupon_id = c.id "
+            "GROUP BY k.buyer_id HAVING count(*) > c.per_buyer)"
+        )
+    ).all()
+    assert not over, f"coupons given out past their counts: {over}"
+    twice = run(
+        text(
+            "SELECT coupon_id FROM orders o WHERE o.coupon_id IS NOT NULL AND o.status <> "
+            "'cancelled' AND NOT EXISTS (SELECT 1 FROM coupon_claims k WHERE k.order_id = o.id)"
+        )
+    ).all()
+    assert not twice, f"orders with a coupon but no claim used: {twice}"
     doubles = run(
         text(
             "SELECT order_item_id, kind, tier, count(*) FROM ledger_entries "

@@ -18,6 +18,7 @@ from shop.accounts.models import User
 from shop.catalog import catalog, skus
 from shop.catalog.models import Product, Sku
 from shop.money import sales
+from shop.orders import coupons as coupon_rules
 from shop.orders import shipping
 from shop.orders.addresses import (  # noqa: F401  (the checkout's names for them)
     ShippingAddress,
@@ -170,6 +171,7 @@ def place_order(
     team_override_bps: int = 0,
     repeat_window: timedelta | None = None,
     note: str = "",
+    coupons: dict[int, int] | None = None,
 ) -> list[Order]:
     """Place one order per merchant for ``lines`` of (product id, quantity[, SKU id]); a line
     without a SKU buys the product's only SKU (ValidationError when it has several).
@@ -192,6 +194,13 @@ def place_order(
     (:func:`shop.orders.shipping.order_fee`; raises shipping.Unreachable, a ValidationError,
     when a merchant does not deliver there); ``total_cents = goods_cents + shipping_cents``.
     ``note`` is the buyer's note to the merchant, kept on every order of the checkout.
+
+    ``coupons`` ({merchant id: the buyer's coupon claim id}) takes each claim's discount off
+    that merchant's order (:mod:`shop.orders.coupons`): ``total_cents = goods_cents -
+    discount_cents + shipping_cents``; the discount is spread over the coupon's items and
+    each item's rebate is on its amount after its share. The claim is used by one guarded
+    UPDATE in the same transaction (ValidationError when it is gone, expired, below its
+    threshold or for another product).
     """
     if repeat_window is not None:
         lock_account(buyer.id)
@@ -263,10 +272,21 @@ def place_order(
         click = db.session.get(Click, decision.click_id)
         link_id = click.link_id
         lag_seconds = max(0, int((now - click.clicked_at).total_seconds()))
+    picked = {}
+    for merchant_id, claim_id in (coupons or {}).items():
+        if merchant_id in by_merchant and claim_id:
+            goods = defaultdict(int)
+            for product, sku, q in by_merchant[merchant_id]:
+                goods[product.id] += sku.price_cents * q
+            picked[merchant_id] = coupon_rules.checked_claim(
+                claim_id, buyer=buyer, merchant_id=merchant_id, goods=goods, now=now
+            )
     orders = []
     try:
         with db.session.begin_nested():
             for merchant_id, items in sorted(by_merchant.items()):
+                claim, discount = picked.get(merchant_id, (None, 0))
+                shares = _shares(claim, discount, items)
                 order = Order(
                     number=_order_number(now),
                     buyer_id=buyer.id,
@@ -275,7 +295,10 @@ def place_order(
                     status=OrderStatus.PLACED,
                     goods_cents=sum(sku.price_cents * q for _p, sku, q in items),
                     shipping_cents=fees[merchant_id],
+                    coupon_id=claim.coupon_id if claim else None,
+                    discount_cents=discount,
                     total_cents=sum(sku.price_cents * q for _p, sku, q in items)
+                    - discount
                     + fees[merchant_id],
                     buyer_note=note,
                     ship_region_code=address.region_code,
@@ -295,7 +318,7 @@ def place_order(
                     placed_at=now,
                     pay_deadline=now + pay_within,
                 )
-                for product, sku, quantity in items:
+                for (product, sku, quantity), share in zip(items, shares, strict=True):
                     if not skus.take_stock(sku.id, product.id, quantity):
                         db.session.refresh(sku)
                         raise ValidationError(
@@ -316,7 +339,10 @@ def place_order(
                             unit_price_cents=sku.price_cents,
                             quantity=quantity,
                             rebate_bps=rate,
-                            rebate_cents=catalog.rebate_cents(sku.price_cents, rate, quantity),
+                            rebate_cents=catalog.rebate_cents(
+                                sku.price_cents * quantity - share, rate
+                            ),
+                            discount_cents=share,
                         )
                     )
                 order.events.append(
@@ -332,6 +358,8 @@ def place_order(
                 orders.append(order)
             db.session.flush()
             for order in orders:
+                if order.merchant_id in picked:
+                    coupon_rules.use_claim(picked[order.merchant_id][0], order, now=now)
                 sales.order_placed(order)
             faults.hit("place_order.after_stock")  # stock taken, rows written, not committed
     except IntegrityError:
@@ -348,6 +376,20 @@ def place_order(
         for sku in product.skus:
             db.session.refresh(sku)
     return orders
+
+
+def _shares(claim, discount: int, items: list[tuple[Product, Sku, int]]) -> list[int]:
+    """Each line's share of the order's coupon discount: spread over the lines the coupon
+    counts (its product, or all), in proportion to their amounts."""
+    if claim is None:
+        return [0] * len(items)
+    scope = claim.coupon.product_id
+    counted = [i for i, (p, _s, _q) in enumerate(items) if scope in (None, p.id)]
+    spread = coupon_rules.spread(discount, [items[i][1].price_cents * items[i][2] for i in counted])
+    shares = [0] * len(items)
+    for i, share in zip(counted, spread, strict=True):
+        shares[i] = share
+    return shares
 
 
 def _line_label(product: Product, sku: Sku) -> str:

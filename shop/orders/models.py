@@ -76,6 +76,7 @@ class Order(db.Model):
         UniqueConstraint("buyer_id", "checkout_key", "merchant_id"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
         CheckConstraint("shipping_cents >= 0", name="shipping_not_negative"),
+        CheckConstraint("discount_cents >= 0", name="discount_not_negative"),
         CheckConstraint("override_bps BETWEEN 0 AND 10000", name="override_bps_range"),
         Index("ix_orders_status_deadline", "status", "pay_deadline"),
         # A sharer's orders in a period, and the time from click to order of the earning
@@ -97,12 +98,16 @@ class Order(db.Model):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     checkout_key: Mapped[str] = mapped_column(String(40))
     status: Mapped[OrderStatus] = enum_column(OrderStatus, default=OrderStatus.PLACED)
-    #: What the buyer pays: goods_cents + shipping_cents.
+    #: What the buyer pays: goods_cents - discount_cents + shipping_cents.
     total_cents: Mapped[int]
     #: The items' sum (rebates are worked out on items, never on shipping).
     goods_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     #: The delivery fee, fixed when the order is placed (shop.orders.shipping).
     shipping_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The coupon used (snapshot) and what it took off the goods: total = goods - discount
+    #: + shipping.
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id", ondelete="SET NULL"))
+    discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     #: The buyer's note to the merchant.
     buyer_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     ship_name: Mapped[str] = mapped_column(String(40))
@@ -178,8 +183,11 @@ class OrderItem(db.Model):
     quantity: Mapped[int]
     #: The merchant's rate when the order was placed, in basis points.
     rebate_bps: Mapped[int]
-    #: What the item earns its sharer if the order earns at all (catalog.rebate_cents).
+    #: What the item earns its sharer if the order earns at all (catalog.rebate_cents of
+    #: the line's amount after its share of the order's coupon discount).
     rebate_cents: Mapped[int]
+    #: The item's share of the order's coupon discount (shop.orders.coupons.spread).
+    discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()
@@ -295,3 +303,78 @@ class ReconciliationItem(db.Model):
     resolution: Mapped[str] = mapped_column(String(200), default="")
 
     resolved_by: Mapped[User | None] = relationship()
+
+
+class Coupon(db.Model):
+    """A merchant's coupon (funded by the merchant): ``off_cents`` off an order of at least
+    ``threshold_cents`` of its scope's goods (0: no threshold, 满减 otherwise); the scope is
+    one product (``product_id``) or the merchant's whole shop (None). ``remaining`` is taken
+    down by one guarded UPDATE per claim, so it never goes below zero."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        CheckConstraint("off_cents > 0", name="off_positive"),
+        CheckConstraint("threshold_cents >= 0", name="threshold_not_negative"),
+        CheckConstraint("remaining >= 0 AND remaining <= total_count", name="remaining_range"),
+        CheckConstraint("per_buyer >= 1", name="per_buyer_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    off_cents: Mapped[int]
+    threshold_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    total_count: Mapped[int]
+    remaining: Mapped[int]
+    per_buyer: Mapped[int] = mapped_column(default=1, server_default="1")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    merchant: Mapped[Merchant] = relationship()
+    product: Mapped[Product | None] = relationship()
+
+
+class CouponClaim(db.Model):
+    """One coupon a buyer holds. ``seq`` (1..per_buyer) is unique per buyer and coupon, so
+    claims at the same moment can never pass the per-buyer limit. ``order_id`` is set by one
+    guarded UPDATE when an order uses it (once), and cleared when that order is cancelled
+    unpaid."""
+
+    __tablename__ = "coupon_claims"
+    __table_args__ = (UniqueConstraint("coupon_id", "buyer_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id", ondelete="CASCADE"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    seq: Mapped[int]
+    #: The share link it was claimed through (or applied by), if any.
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("share_links.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    used_at: Mapped[datetime | None]
+
+    coupon: Mapped[Coupon] = relationship()
+
+
+class CouponAttachment(db.Model):
+    """A sharer's coupon on one of their shop items or share links (one coupon each).
+    ``product_id`` is the item's product: the landing page cache drops its pages by it."""
+
+    __tablename__ = "coupon_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id", ondelete="CASCADE"))
+    sharer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    shop_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shop_items.id", ondelete="CASCADE"), unique=True
+    )
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("share_links.id", ondelete="CASCADE"), unique=True
+    )
+
+    coupon: Mapped[Coupon] = relationship()

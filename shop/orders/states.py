@@ -17,7 +17,7 @@ from shop.accounts.models import User
 from shop.catalog import skus
 from shop.catalog.models import Product
 from shop.money import ledger, sales
-from shop.orders import notices
+from shop.orders import coupons, notices
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.platform import audit
 from shop.platform.errors import (
@@ -136,6 +136,7 @@ def transition(
         sales.order_paid(order, estimate)
     elif to == S.CANCELLED:
         _restock(order)
+        coupons.give_back(order)  # unpaid: the coupon can be used again (a refund keeps it)
     elif to == S.REFUNDED:
         _restock(order)
         if order.paid_at is not None:

@@ -62,6 +62,8 @@ class PosterContent:
     template: str = "product"  #: "product", "price" or "review" (shop.sharing.poster_templates)
     #: After the price when it is the lowest of several (specs): "起" (from).
     price_suffix: str = ""
+    #: The coupon on the link, one line under the price: "券后价 ¥108.00 · 立减¥20.00".
+    coupon: str = ""
 
 
 @cache
@@ -210,6 +212,9 @@ def render_poster(content: PosterContent, *, fmt: str = "JPEG") -> bytes:
             )
             + 16
         )
+    if coupon := _one_line(content.coupon, font("bold", 32), WIDTH - 2 * MARGIN):
+        draw.text((MARGIN, y), coupon, font=font("bold", 32), fill=RED, anchor="la")
+        y += 52
 
     # The QR code sits bottom right; title, subtitle and hint share the column left of its
     # quiet zone, so no text ever touches the zone.

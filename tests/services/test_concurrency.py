@@ -184,3 +184,96 @@ def test_twelve_reviews_at_once_from_one_buyer_hold_all_past_the_burst(app):
     with app.app_context():
         statuses = db.session.execute(select(Review.status)).scalars().all()
         assert statuses.count(ReviewStatus.PUBLISHED) == 5
+
+
+def test_fifty_claims_of_a_batch_of_ten_give_exactly_ten(app):
+    from shop.orders import coupons
+    from shop.orders.models import Coupon, CouponClaim
+
+    with app.app_context():
+        product = make_product(stock=5)
+        coupon_id = coupons.create_coupon(
+            product.merchant, product_id=product.id, off_cents=500, threshold_cents=0,
+            total_count=10, per_buyer=1, starts_at=NOW - timedelta(days=1),
+            ends_at=NOW + timedelta(days=1), now=NOW,
+        ).id  # fmt: skip
+        buyer_ids = [make_user().id for _ in range(50)]
+        db.session.commit()
+
+    def grab(i):
+        coupon = db.session.get(Coupon, coupon_id)
+        coupons.claim(coupon, buyer=db.session.get(User, buyer_ids[i]), now=NOW)
+        return "ok"
+
+    results, seconds = race(app, 50, grab)
+    assert results.count("ok") == 10, results
+    assert results.count("ValidationError") == 40, results
+    with app.app_context():
+        assert db.session.get(Coupon, coupon_id).remaining == 0
+        assert db.session.execute(select(func.count(CouponClaim.id))).scalar() == 10
+        invariants.check(db.session)
+    print(f"\n50 claims of a batch of 10: 10 given, 40 refused, {seconds:.2f} s")
+
+
+def test_one_buyer_claiming_twenty_times_at_once_gets_the_per_buyer_limit(app):
+    from shop.orders import coupons
+    from shop.orders.models import Coupon, CouponClaim
+
+    with app.app_context():
+        product = make_product(stock=5)
+        coupon_id = coupons.create_coupon(
+            product.merchant, product_id=None, off_cents=500, threshold_cents=0,
+            total_count=100, per_buyer=3, starts_at=NOW - timedelta(days=1),
+            ends_at=NOW + timedelta(days=1), now=NOW,
+        ).id  # fmt: skip
+        buyer_id = make_user().id
+        db.session.commit()
+
+    def grab(_i):
+        coupon = db.session.get(Coupon, coupon_id)
+        coupons.claim(coupon, buyer=db.session.get(User, buyer_id), now=NOW)
+        return "ok"
+
+    results, _seconds = race(app, 20, grab)
+    assert results.count("ok") == 3, results
+    with app.app_context():
+        assert db.session.get(Coupon, coupon_id).remaining == 97
+        assert db.session.execute(select(func.count(CouponClaim.id))).scalar() == 3
+        invariants.check(db.session)
+
+
+def test_one_claim_used_by_ten_checkouts_at_once_discounts_one_order(app):
+    from shop.orders import coupons
+    from shop.orders.models import Coupon
+
+    with app.app_context():
+        product = make_product(stock=20, price_cents=5000)
+        buyer = make_user()
+        coupon = coupons.create_coupon(
+            product.merchant, product_id=product.id, off_cents=500, threshold_cents=0,
+            total_count=10, per_buyer=1, starts_at=NOW - timedelta(days=1),
+            ends_at=NOW + timedelta(days=1), now=NOW,
+        )  # fmt: skip
+        claim_id = coupons.claim(coupon, buyer=buyer, now=NOW).id
+        buyer_id, product_id, merchant_id = buyer.id, product.id, product.merchant_id
+        coupon_id = coupon.id
+        db.session.commit()
+
+    def buy(i):
+        placed = checkout.place_order(
+            db.session.get(User, buyer_id), [(product_id, 1)], ADDRESS,
+            checkout_key=f"coupon-{i}-xxxxxxxxxx", provider="sandbox", visitor_id=None,
+            now=NOW, window=WINDOW, allow_self_purchase=True,
+            pay_within=timedelta(minutes=30), coupons={merchant_id: claim_id},
+        )  # fmt: skip
+        return "ok" if placed else None
+
+    results, _seconds = race(app, 10, buy)
+    assert results.count("ok") == 1, results
+    with app.app_context():
+        discounted = db.session.execute(
+            select(func.count(Order.id)).where(Order.discount_cents > 0)
+        ).scalar()
+        assert discounted == 1
+        assert db.session.get(Coupon, coupon_id).remaining == 9
+        invariants.check(db.session)

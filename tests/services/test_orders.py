@@ -23,7 +23,9 @@ ADDRESS = checkout.ShippingAddress("王小二", "13912345678", "浙江省 杭州
 S = OrderStatus
 
 
-def place(buyer, lines, *, key="k1", visitor=None, provider="sandbox", at=NOW, allow=True):
+def place(
+    buyer, lines, *, key="k1", visitor=None, provider="sandbox", at=NOW, allow=True, coupons=None
+):
     return checkout.place_order(
         buyer,
         lines,
@@ -35,6 +37,7 @@ def place(buyer, lines, *, key="k1", visitor=None, provider="sandbox", at=NOW, a
         window=WINDOW,
         allow_self_purchase=allow,
         pay_within=timedelta(minutes=30),
+        coupons=coupons,
     )
 
 

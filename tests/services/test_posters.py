@@ -261,6 +261,7 @@ CHANGES = {
     "quote": "买家评价：“很好喝”",
     "template": "price",  # the template is part of the key (a poster per design)
     "price_suffix": "起",
+    "coupon": "券后价 ¥108.00 · 立减¥20.00",  # the coupon is part of the key
 }
 
 

@@ -21,12 +21,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from shop.catalog import images
+from shop.orders import coupons
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
 from shop.reviews import reading
 from shop.sharing import links, materials, ninegrid, posters, shops
 from shop.sharing.models import Channel, PosterTemplate, ShareLink, ShopItem
-from shop.web.common import now
+from shop.web.common import money, now
 from shop.web.sharer import bp
 from shop.web.sharer.views import load_own_item, load_own_link, share_text
 
@@ -139,6 +140,7 @@ def poster_content(link: ShareLink) -> posters.PosterContent:
             rating=rating,
             quote=quote,
             template=template,
+            coupon=_coupon_line(item, link, product),
         )
     return posters.PosterContent(
         url=url,
@@ -153,6 +155,18 @@ def poster_content(link: ShareLink) -> posters.PosterContent:
         subtitle=shop.intro,
         template=template,
     )
+
+
+def _coupon_line(item, link: ShareLink, product) -> str:
+    """券后价 and the coupon for the poster ("" without one): the link's, else the item's."""
+    coupon = coupons.shown_coupon(item_id=item.id if item else None, link_id=link.id, now=now())
+    if coupon is None:
+        return ""
+    after = coupons.price_after(coupon, product.price_cents)
+    label = coupons.describe(coupon)
+    if after is None:
+        return label
+    return _("Price after coupon ¥%(price)s", price=money(after)) + " · " + label
 
 
 def _back_to_sheet(link: ShareLink) -> str:

@@ -7,6 +7,7 @@ from shop.web.storefront import (  # noqa: E402,F401  (routes register on import
     buying,
     cart,
     checkout,
+    coupons,
     gateways,
     invites,
     orders,

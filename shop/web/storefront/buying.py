@@ -23,6 +23,7 @@ from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.cart import add_line
 from shop.web.storefront.checkout import parse_shown, shown_field
+from shop.web.storefront.coupons import landing_coupon
 from shop.web.storefront.views import review_context, viewer_is_sharer
 
 
@@ -52,6 +53,7 @@ def render_product(product: Product, *, shop=None, item=None, ref=None, choice=N
             sku_data=skus.page_data(product),
             chosen=chosen,
             choice=choice,
+            coupon=landing_coupon(item, ref, show.price_cents if show else product.price_cents),
             shown=shown_field(active),
             **review_context(product),
         ),

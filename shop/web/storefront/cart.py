@@ -290,6 +290,7 @@ def cart_checkout():
                 available,
                 shown_prices=parse_shown(form.shown.data),
                 on_success=lambda: _save({k: q for k, q in lines.items() if k not in bought}),
+                groups=[(g.merchant, g.lines) for g in shown_groups],
             )
             if result is not None:
                 return result

@@ -31,6 +31,7 @@ from shop.teams import teams
 from shop.web.common import now, safe_next, show_domain_error
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
+from shop.web.storefront import coupons as buyer_coupons
 from shop.web.storefront.addresses import (
     AddressFields,
     fill_region_choices,
@@ -145,11 +146,13 @@ def quote(form, saved, groups) -> tuple[list[dict], int]:
         goods = sum(line.price_cents * line.quantity for line in buyable)
         buyable = [(line.product, line.quantity) for line in buyable]
         part = {"merchant": merchant, "items": items, "goods": goods, "fee": 0, "problem": None}
+        part["offers"], part["coupon"] = buyer_coupons.offers_for(merchant, items, form.ref.data)
+        part["discount"] = part["coupon"].discount_cents if part["coupon"] else 0
         try:
             part["fee"] = shipping.order_fee(merchant, buyable, province) if buyable else 0
         except shipping.Unreachable as error:
             part["problem"] = error.message
-        total += goods + part["fee"]
+        total += goods - part["discount"] + part["fee"]
         parts.append(part)
     return parts, total
 
@@ -208,6 +211,7 @@ def checkout(product_id: int):
                 saved,
                 available,
                 shown_prices=parse_shown(form.shown.data),
+                groups=[(product.merchant, [BuyLine(product, sku, quantity)])],
             )
             if result is not None:
                 return result
@@ -218,7 +222,9 @@ def checkout(product_id: int):
     return render_checkout(form, saved, [(product.merchant, [line])], product=product)
 
 
-def place_lines(form: CheckoutForm, lines, saved, available, *, shown_prices=None, on_success=None):
+def place_lines(
+    form: CheckoutForm, lines, saved, available, *, shown_prices=None, on_success=None, groups=()
+):
     """Place the orders of ``lines`` (product id, quantity, SKU id) with the form's address
     and payment, refusing prices other than ``shown_prices``; the redirect to pay, or None
     with the errors on the form (a changed price: the new one, to submit again)."""
@@ -248,6 +254,7 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, shown_prices=Non
         if provider not in available:
             raise DomainError(_("Choose how to pay."), "provider")
         visitor, hopped = _visitor_for_order(form.ref.data or "")
+        picked = buyer_coupons.claims_for_order(groups, form.ref.data or "")
         placed = order_checkout.place_order(
             current_user,
             lines,
@@ -265,6 +272,7 @@ def place_lines(form: CheckoutForm, lines, saved, available, *, shown_prices=Non
             pay_within=timedelta(minutes=config["PAYMENT_TIMEOUT_MINUTES"]),
             repeat_window=_repeat_window(),
             note=form.note.data or "",
+            coupons=picked,
         )
         if chosen is None:
             order_checkout.save_address(current_user, address, now=now())

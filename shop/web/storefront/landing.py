@@ -10,7 +10,8 @@ with no query and no template. Not kept or served: signed-in visitors (their nam
 rebate, "add to my shop"), a session with messages to show, error pages.
 
 Invalidated as the review preview is: a commit in this process that changed a product (or
-anything of a product: its images, shop items, reviews, order lines) drops that product's pages;
+anything of a product: its images, shop items, reviews, order lines, coupons and the coupons
+sharers attach to it) drops that product's pages; a whole-shop coupon drops them all;
 one that changed a shop, a user, a merchant or a category drops them all. Other processes catch
 up within LANDING_CACHE_SECONDS; stock changed by a guarded UPDATE too ("only 3 left" may be
 that old; checkout checks the stock itself).
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
+from shop.orders.models import Coupon
 from shop.sharing.models import Shop
 from shop.web.common import may_be_signed_in
 
@@ -111,6 +113,8 @@ def _note_changes(session: Session, _context) -> None:
             stale.add(None)
         elif isinstance(row, Product):
             stale.add(row.id)
+        elif isinstance(row, Coupon) and row.product_id is None:
+            stale.add(None)  # a whole-shop coupon may be on any of the merchant's pages
         else:
             product_id = getattr(row, "product_id", None)
             if isinstance(product_id, int):
