@@ -261,3 +261,14 @@ def _merchant_money(run) -> None:
         )
     ).all()
     assert not no_estimate, f"splits without the merchant's estimate: {no_estimate}"
+    withdrawals = run(
+        text(
+            "SELECT w.id FROM merchant_withdrawals w LEFT JOIN merchant_entries e "
+            "ON e.withdrawal_id = w.id AND e.kind = 'withdrawal' "
+            "LEFT JOIN merchant_entries r ON r.withdrawal_id = w.id "
+            "AND r.kind = 'withdrawal_returned' "
+            "WHERE e.id IS NULL OR e.amount_cents <> w.amount_cents "
+            "OR e.merchant_id <> w.merchant_id OR (w.status = 'rejected') <> (r.id IS NOT NULL)"
+        )
+    ).all()
+    assert not withdrawals, f"withdrawals and their entries disagree: {withdrawals}"

@@ -70,7 +70,9 @@ def upgrade():
         "merchant_withdrawals",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("merchant_id", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=40), nullable=False),
         sa.Column("amount_cents", sa.Integer(), nullable=False),
+        sa.Column("account", sa.String(length=120), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
@@ -103,6 +105,9 @@ def upgrade():
             name=op.f("fk_merchant_withdrawals_decided_by_id_users"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchant_withdrawals")),
+        sa.UniqueConstraint(
+            "idempotency_key", name=op.f("uq_merchant_withdrawals_idempotency_key")
+        ),
     )
     with op.batch_alter_table("merchant_withdrawals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_merchant_withdrawals_merchant_id"), ["merchant_id"])

@@ -86,7 +86,11 @@ class MerchantWithdrawal(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    #: The request form's key: the same form sent again is the same withdrawal.
+    idempotency_key: Mapped[str] = mapped_column(String(40), unique=True)
     amount_cents: Mapped[int]
+    #: Where to send it, copied from the merchant user's payout account when requested.
+    account: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[WithdrawalStatus] = enum_column(
         WithdrawalStatus, default=WithdrawalStatus.REQUESTED
     )
