@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from shop.money.models import MerchantEntry, MerchantEntryKind, OrderSplit
@@ -82,14 +83,20 @@ def statement(merchant_id: int, *, since: datetime, until: datetime) -> Merchant
 
 #: The CSV's columns: (heading, kind) with kind "text", "time" or "money".
 COLUMNS = (
-    ("Time", "time"),
-    ("Order", "text"),
-    ("Event", "text"),
-    ("Paid", "money"),
-    ("Rebates", "money"),
-    ("Platform fee", "money"),
-    ("Your share", "money"),
+    (_l("Time"), "time"),
+    (_l("Order"), "text"),
+    (_l("Event"), "text"),
+    (_l("Paid"), "money"),
+    (_l("Rebates"), "money"),
+    (_l("Platform fee"), "money"),
+    (_l("Your share"), "money"),
 )
+EVENT_LABELS = {
+    MerchantEntryKind.ESTIMATED: _l("Paid"),
+    MerchantEntryKind.SETTLED: _l("Settled"),
+    MerchantEntryKind.VOIDED: _l("Refunded before settling"),
+    MerchantEntryKind.CLAWBACK: _l("Refunded after settling"),
+}
 
 
 def lines(merchant_id: int, *, since: datetime, until: datetime) -> Iterator[tuple]:
@@ -114,7 +121,7 @@ def lines(merchant_id: int, *, since: datetime, until: datetime) -> Iterator[tup
         yield (
             entry.created_at,
             number,
-            str(kind),
+            str(EVENT_LABELS[kind]),
             sign * split.paid_cents,
             sign * split.rebate_cents,
             sign * split.fee_cents,

@@ -4,6 +4,7 @@ bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 
 from shop.web.merchant import (  # noqa: E402,F401  (routes register on import)
     materials,
+    money,
     orders,
     reviews,
     shipping,
