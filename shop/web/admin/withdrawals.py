@@ -21,7 +21,7 @@ from shop.web.forms import FlaskForm
 
 class FeeForm(FlaskForm):
     fee = StringField(
-        _l("Platform fee (%)"),
+        _l("Platform fee, in percent"),
         validators=[Optional(), Length(max=8)],
         description=_l("Empty: the product's category's rate (0 when it has none)."),
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
