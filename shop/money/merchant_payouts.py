@@ -69,6 +69,18 @@ def set_fee(
     )
 
 
+def account_snapshot(account) -> str:
+    """Where a withdrawal goes, kept on it: "method|holder|bank|number"."""
+    method = str(getattr(account.method, "value", account.method))
+    parts = (method, account.account_name, account.bank_name or "", account.account_number)
+    return "|".join(part.replace("|", " ") for part in parts)[:120]
+
+
+def account_parts(withdrawal: MerchantWithdrawal) -> tuple[str, str, str, str]:
+    method, name, bank, number = ([*withdrawal.account.split("|"), "", "", ""])[:4]
+    return method, name, bank, number
+
+
 def merchant_of(user: User) -> Merchant | None:
     return db.session.execute(
         select(Merchant).where(Merchant.user_id == user.id)
@@ -144,8 +156,7 @@ def request_withdrawal(
         merchant_id=merchant.id,
         idempotency_key=idempotency_key,
         amount_cents=amount_cents,
-        account=f"{account.method} {account.account_name} {account.bank_name} "
-        f"{account.account_number}"[:120],
+        account=account_snapshot(account),
         status=W.REQUESTED,
         requested_at=now,
     )

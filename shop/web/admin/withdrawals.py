@@ -9,7 +9,7 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from shop.catalog.models import Merchant
-from shop.money import merchant_ledger, merchant_payouts
+from shop.money import merchant_ledger, merchant_payouts, payouts
 from shop.money.models import MerchantWithdrawal
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -17,6 +17,12 @@ from shop.web.admin import bp
 from shop.web.admin.forms import PayoutDecisionForm
 from shop.web.common import confirm_first, money, now, show_domain_error
 from shop.web.forms import FlaskForm
+
+
+class WithdrawalDecisionForm(PayoutDecisionForm):
+    reason = StringField(
+        _l("Reason (shown to the merchant)"), validators=[Optional(), Length(max=200)]
+    )
 
 
 class FeeForm(FlaskForm):
@@ -37,9 +43,11 @@ def _page(form=None, failed_id=None, status=200):
         "admin/withdrawals.html",
         queue=queue,
         balances={w.merchant_id: merchant_ledger.balances(w.merchant_id) for w in queue},
-        form=PayoutDecisionForm(),
+        form=WithdrawalDecisionForm(),
         failed_form=form,
         failed_id=failed_id,
+        method_labels=payouts.METHOD_LABELS,
+        account_parts=merchant_payouts.account_parts,
     ), status
 
 
@@ -53,7 +61,7 @@ def withdrawal_decide(withdrawal_id: int):
     withdrawal = db.session.get(MerchantWithdrawal, withdrawal_id)
     if withdrawal is None:
         abort(404)
-    form = PayoutDecisionForm()
+    form = WithdrawalDecisionForm()
     if not form.validate_on_submit():
         return _page(form, withdrawal.id, 422)
     approve = request.form.get("decision") == "pay"
