@@ -5,7 +5,7 @@ before this migration have no split and no merchant entries: the invariant check
 holds orders with a split to the identity (and every order paid from now on gets one).
 
 Revision ID: 8e4b2f6a1c57
-Revises: 5d1e0c2b7a90
+Revises: 8c94dc8c7aa7
 Create Date: 2026-12-06 06:00:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "8e4b2f6a1c57"
-down_revision = "5d1e0c2b7a90"
+down_revision = "8c94dc8c7aa7"
 branch_labels = None
 depends_on = None
 
