@@ -176,6 +176,7 @@ def check(connection) -> None:
         )
     ).all()
     assert not twice_paid, f"orders paid twice: {twice_paid}"
+    _merchant_money(run)
     dialect = getattr(connection, "dialect", None) or connection.get_bind().dialect
     if dialect.name == "sqlite":
         assert run(text("PRAGMA integrity_check")).scalar() == "ok"
@@ -189,3 +190,110 @@ def check(connection) -> None:
             f"{model.__tablename__} drifted from a recount:\nkept     {kept[model]}\n"
             f"expected {expected[model]}"
         )
+
+
+#: Net effect of an order's entries: what was paid out to someone (estimated, less voided and
+#: clawed back; settling only moves money between balances).
+NET = (
+    "sum(CASE WHEN kind = 'estimated' THEN {col} WHEN kind IN ('voided', 'clawback') "
+    "THEN -{col} ELSE 0 END)"
+)
+
+
+def _merchant_money(run) -> None:
+    """The split of each paid order and the merchant ledger (shop.money.merchant_ledger)."""
+    unsplit = run(
+        text(
+            "SELECT DISTINCT v.order_id FROM order_events v "
+            "LEFT JOIN order_splits s ON s.order_id = v.order_id "
+            "WHERE v.to_status = 'paid' AND s.order_id IS NULL"
+        )
+    ).all()
+    assert not unsplit, f"paid orders without a split: {unsplit}"
+    wrong_split = run(
+        text(
+            "SELECT s.order_id FROM order_splits s JOIN orders o ON o.id = s.order_id "
+            "WHERE s.paid_cents <> o.total_cents OR s.merchant_id <> o.merchant_id "
+            "OR s.shipping_cents <> o.shipping_cents "
+            "OR s.merchant_cents + s.rebate_cents + s.override_cents + s.platform_cents "
+            "<> s.paid_cents OR s.platform_cents <> s.fee_cents - s.override_cents "
+            "OR s.merchant_cents < s.shipping_cents OR s.fee_cents > o.goods_cents"
+        )
+    ).all()
+    assert not wrong_split, f"splits that do not add up: {wrong_split}"
+    # The rebates and overrides in the split are the ones the rebate ledger estimated.
+    rebates_differ = run(
+        text(
+            "SELECT s.order_id FROM order_splits s WHERE "
+            "s.rebate_cents <> (SELECT coalesce(sum(e.amount_cents), 0) FROM ledger_entries e "
+            "WHERE e.order_id = s.order_id AND e.kind = 'estimated' AND e.tier = 1) "
+            "OR s.override_cents <> (SELECT coalesce(sum(e.amount_cents), 0) "
+            "FROM ledger_entries e "
+            "WHERE e.order_id = s.order_id AND e.kind = 'estimated' AND e.tier = 2)"
+        )
+    ).all()
+    assert not rebates_differ, f"splits whose rebates the ledger does not have: {rebates_differ}"
+    lifecycle = run(
+        text(
+            "SELECT e.order_id, "
+            "sum(CASE WHEN e.kind = 'estimated' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN e.kind = 'settled' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN e.kind = 'voided' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN e.kind = 'clawback' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN e.amount_cents <> s.merchant_cents OR e.fee_cents <> s.fee_cents "
+            "OR e.merchant_id <> s.merchant_id THEN 1 ELSE 0 END) "
+            "FROM merchant_entries e LEFT JOIN order_splits s ON s.order_id = e.order_id "
+            "WHERE e.order_id IS NOT NULL GROUP BY e.order_id"
+        )
+    ).all()
+    for order_id, est, settled, voided, clawback, off in lifecycle:
+        assert est == 1, f"order {order_id}: merchant entries without an estimate"
+        assert not (settled and voided), f"order {order_id}: share both settled and voided"
+        assert clawback <= settled, f"order {order_id}: share clawed back, never settled"
+        assert not off, f"order {order_id}: merchant entries differ from its split"
+    # The money identity, per order, from the two ledgers:
+    #   paid - refunded = merchant share + rebates + overrides + platform part,
+    # the platform's part being the fee less the overrides it pays on top.
+    merchant_net = NET.format(col="m.amount_cents")
+    fee_net = NET.format(col="m.fee_cents")
+    broken = run(
+        text(
+            "SELECT o.id, o.total_cents, o.status, mm.share, mm.fee, "
+            "coalesce(r.rebates, 0), coalesce(r.overrides, 0) FROM orders o "
+            "JOIN order_splits s ON s.order_id = o.id "
+            f"JOIN (SELECT m.order_id, {merchant_net} AS share, {fee_net} AS fee "
+            "FROM merchant_entries m WHERE m.order_id IS NOT NULL GROUP BY m.order_id) mm "
+            "ON mm.order_id = o.id "
+            "LEFT JOIN (SELECT order_id, "
+            + NET.format(col="CASE WHEN tier = 1 THEN amount_cents ELSE 0 END")
+            + " AS rebates, "
+            + NET.format(col="CASE WHEN tier = 2 THEN amount_cents ELSE 0 END")
+            + " AS overrides FROM ledger_entries WHERE order_item_id IS NOT NULL "
+            "GROUP BY order_id) r ON r.order_id = o.id "
+            "WHERE o.total_cents - CASE WHEN o.status = 'refunded' THEN o.total_cents ELSE 0 END "
+            "<> mm.share + coalesce(r.rebates, 0) + coalesce(r.overrides, 0) "
+            "+ (mm.fee - coalesce(r.overrides, 0))"
+        )
+    ).all()
+    assert not broken, (
+        "paid - refunded <> merchant + rebates + overrides + platform for "
+        f"(order, paid, status, share, fee, rebates, overrides): {broken}"
+    )
+    no_estimate = run(
+        text(
+            "SELECT s.order_id FROM order_splits s LEFT JOIN merchant_entries m "
+            "ON m.order_id = s.order_id AND m.kind = 'estimated' WHERE m.id IS NULL"
+        )
+    ).all()
+    assert not no_estimate, f"splits without the merchant's estimate: {no_estimate}"
+    withdrawals = run(
+        text(
+            "SELECT w.id FROM merchant_withdrawals w LEFT JOIN merchant_entries e "
+            "ON e.withdrawal_id = w.id AND e.kind = 'withdrawal' "
+            "LEFT JOIN merchant_entries r ON r.withdrawal_id = w.id "
+            "AND r.kind = 'withdrawal_returned' "
+            "WHERE e.id IS NULL OR e.amount_cents <> w.amount_cents "
+            "OR e.merchant_id <> w.merchant_id OR (w.status = 'rejected') <> (r.id IS NOT NULL)"
+        )
+    ).all()
+    assert not withdrawals, f"withdrawals and their entries disagree: {withdrawals}"

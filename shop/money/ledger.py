@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 
-from shop.money import notices, sales
+from shop.money import merchant_ledger, notices, sales
 from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform import db as dbsetup
@@ -89,7 +89,9 @@ def _post_item(order: Order, item: OrderItem, kind: EntryKind, *, now: datetime)
 def post_estimates(order: Order, *, now: datetime) -> int:
     """Order paid: an estimated rebate per item (and the leader's override on it), when the
     order earns one. Returns the fen of the sharer's own rebate posted (0 when the order
-    earns nothing or the entries exist already)."""
+    earns nothing or the entries exist already). The merchant's share and the order's split
+    are posted here too (shop.money.merchant_ledger)."""
+    merchant_ledger.on_paid(order, now=now)
     if not order_earns(order):
         return 0
     return sum(
@@ -119,7 +121,8 @@ REVERSALS = frozenset({EntryKind.VOIDED, EntryKind.CLAWBACK})
 
 def reverse_for_refund(order: Order, *, now: datetime) -> int:
     """Order refunded: void what was only estimated, claw back what was settled (the
-    override with its rebate)."""
+    override with its rebate), and the merchant's share with them."""
+    merchant_ledger.reverse_for_refund(order, now=now)
     kinds = _kinds_by_item(order)
     posted = clawed_back = voided = reversed_cents = 0
     for item in order.items:
@@ -166,11 +169,14 @@ def due_for_settlement(*, now: datetime, return_window: timedelta) -> list[int]:
         .distinct()
         .order_by(Order.id)
     )
-    return list(db.session.execute(query).scalars())
+    rebates = set(db.session.execute(query).scalars())
+    shares = merchant_ledger.due_for_settlement(now=now, return_window=return_window)
+    return sorted(rebates.union(shares))
 
 
 def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> int:
-    """Settle one order's estimated rebates if it is still due; returns entries posted.
+    """Settle one order's estimated rebates (and the merchant's share) if it is still due;
+    returns rebate entries posted.
 
     The order row is locked first (FOR UPDATE on PostgreSQL; SQLite's write transaction holds
     the whole database), so a refund request cannot slip between the check and the posting.
@@ -183,8 +189,10 @@ def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> i
         or order.status not in SETTLEABLE
         or order.completed_at is None
         or order.completed_at > now - return_window
-        or not order_earns(order)
     ):
+        return 0
+    merchant_ledger.settle(order, now=now, return_window=return_window)
+    if not order_earns(order):
         return 0
     kinds = _kinds_by_item(order)
     posted = amount = 0

@@ -136,6 +136,8 @@ class Defaults:
     #: Rebates settle this many days after completion (the buyer may still return it).
     RETURN_WINDOW_DAYS = 7
     PAYOUT_MIN_CENTS = 1000
+    #: The smallest withdrawal of a merchant's settled share (fen).
+    MERCHANT_WITHDRAWAL_MIN_CENTS = 10000
     #: Providers a buyer may choose at checkout, in order: "wechatpay" and "alipay" (offered
     #: only once their settings below are filled in), "sandbox" (a simulated gateway for demos
     #: and tests) and "manual" (a transfer the merchant confirms). Production lists only the

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from shop.catalog import merchants
 from shop.demo.seed import demo_licence_no
-from shop.money import appeals, fraud, ledger, payouts
+from shop.money import appeals, fraud, ledger, merchant_payouts, payouts
 from shop.money.models import FlagKind, FraudFlag
 from shop.notify.models import Endpoint, Notification
 from shop.orders import checkout, payments, shipping, states
@@ -67,6 +67,7 @@ FIELDS = {
     "merchant_name": Field(60, True),
     "merchant_description": Field(500, True),
     "merchant_contact_name": Field(40, False),
+    "merchant_account_name": Field(40, False),  # where the merchant's withdrawals go
     "product_title": Field(60, True),
     "product_description": Field(500, True),
     "draft_title": Field(60, False),
@@ -389,6 +390,16 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     t.ids["payout"] = payouts.request_payout(
         sharer, 1000, idempotency_key=f"security-{name}-payout-2", minimum_cents=1000, now=now
     ).id
+
+    # The merchant's money: a payout account and an open withdrawal of its settled share.
+    payouts.save_account(
+        merchant_user, "alipay", text(name, "merchant_account_name"), "13700009999", "",
+        now=now,
+    )  # fmt: skip
+    t.ids["withdrawal"] = merchant_payouts.request_withdrawal(
+        merchant_user, 100, idempotency_key=f"security-{name}-withdrawal", minimum_cents=100,
+        now=now,
+    ).id  # fmt: skip
 
     # An appeal about an order number the sharer was given, sent on and rejected; a second
     # one waiting for the admins.

@@ -134,6 +134,31 @@ def test_fifty_payout_requests_against_one_balance_give_one_payout(app):
     print(f"\n50 payout requests on ¥50: 1 accepted, 49 refused, {seconds:.2f} s")
 
 
+def test_fifty_withdrawal_requests_against_one_merchant_balance_give_one(app):
+    from shop.money import merchant_ledger
+    from shop.money import merchant_payouts as mp
+    from shop.money.models import MerchantWithdrawal
+    from tests.services.test_merchant_settlement import settled_merchant
+
+    with app.app_context():
+        merchant, order = settled_merchant()
+        merchant_id, user_id, total = merchant.id, merchant.user_id, order.total_cents
+        db.session.commit()
+
+    def ask(i):
+        user = db.session.get(User, user_id)
+        mp.request_withdrawal(user, 4000, idempotency_key=f"w{i}", minimum_cents=1000, now=NOW)
+        return "ok"
+
+    results, seconds = race(app, 50, ask)
+    assert results.count("ok") == 1, results
+    with app.app_context():
+        assert db.session.execute(select(func.count(MerchantWithdrawal.id))).scalar() == 1
+        assert merchant_ledger.balances(merchant_id).available_cents == total - 4000
+        invariants.check(db.session)
+    print(f"\n50 withdrawal requests: 1 accepted, 49 refused, {seconds:.2f} s")
+
+
 def test_twenty_reports_at_once_from_one_account_store_at_most_the_limit(app):
     from shop.reviews import writing
     from shop.reviews.models import Review, ReviewReport

@@ -141,10 +141,11 @@ def test_merchant_confirms_a_manual_transfer_once(app, user_client):
 
 def test_merchant_refund_decisions(app, user_client):
     with app.app_context():
-        approve, sharer = earning_order()
-        reject, _ = earning_order()
-        reject.merchant_id = approve.merchant_id
+        approve, sharer = earning_order(paid=False)
+        reject, _ = earning_order(paid=False)
+        reject.merchant_id = approve.merchant_id  # before paying: the split names the merchant
         for order in (approve, reject):
+            svc.pay(order, at_ago(minutes=1))
             states.request_refund(order, "不想要了", actor=order.buyer, now=at_ago(seconds=30))
         owner = merchant_user(approve)
         db.session.commit()

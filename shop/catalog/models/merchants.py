@@ -32,6 +32,9 @@ class Merchant(db.Model):
     contact_name: Mapped[str] = mapped_column(String(40))
     contact_phone: Mapped[str] = mapped_column(String(11))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    #: The platform fee on this merchant's goods, in basis points; None: the product's
+    #: category's rate (shop.money.split). Set by an admin, audited.
+    fee_bps: Mapped[int | None] = mapped_column()
     description: Mapped[str] = mapped_column(Text, default="")
     logo_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
     status: Mapped[MerchantStatus] = enum_column(

@@ -18,6 +18,9 @@ class Category(db.Model):
     name_zh: Mapped[str] = mapped_column(String(40))
     name_en: Mapped[str] = mapped_column(String(60))
     position: Mapped[int] = mapped_column(default=0)
+    #: The platform fee on goods of this category, in basis points, unless the merchant has
+    #: its own rate; None: 0.
+    fee_bps: Mapped[int | None] = mapped_column()
 
     def name_for(self, locale: str) -> str:
         return self.name_zh if locale.startswith("zh") else self.name_en

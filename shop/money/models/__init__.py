@@ -17,6 +17,14 @@ from shop.money.models.ledger import (
     PayoutMethod,
     PayoutStatus,
 )
+from shop.money.models.merchant import (
+    MERCHANT_EFFECTS,
+    MerchantEntry,
+    MerchantEntryKind,
+    MerchantWithdrawal,
+    OrderSplit,
+    WithdrawalStatus,
+)
 from shop.money.models.sales import (
     LedgerDay,
     OrderDay,
@@ -43,4 +51,10 @@ __all__ = [
     "SaleDay",
     "ProductDay",
     "LedgerDay",
+    "MERCHANT_EFFECTS",
+    "MerchantEntry",
+    "MerchantEntryKind",
+    "MerchantWithdrawal",
+    "OrderSplit",
+    "WithdrawalStatus",
 ]

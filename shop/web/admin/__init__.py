@@ -13,4 +13,5 @@ from shop.web.admin import (  # noqa: E402,F401  (routes register on import)
     second_factors,
     teams,
     views,
+    withdrawals,
 )

@@ -5,6 +5,7 @@ bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 from shop.web.merchant import (  # noqa: E402,F401  (routes register on import)
     coupons,
     materials,
+    money,
     orders,
     reviews,
     shipping,

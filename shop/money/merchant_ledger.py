@@ -1,0 +1,221 @@
+"""The split of each paid order and the merchant ledger.
+
+Every paid order splits, in integer fen, into the merchant's share, the sharer's rebates, the
+team leader's override and the platform's part::
+
+    paid = merchant + rebates + overrides + platform
+    merchant = paid - rebates - fee      (shipping is the merchant's; the merchant funds rebates)
+    platform = fee - overrides           (the platform pays the override on top of the rebate)
+
+The fee is worked out per item on its goods (never on shipping), at the merchant's rate when
+an admin set one, else the product's category's rate, else 0, rounded down to the fen, and
+never more than what is left of the item after its rebate (so the merchant's share is never
+below zero). The split is stored once, when the order is paid (:class:`OrderSplit`): what a
+profit-sharing (分账) adapter would send.
+
+The merchant ledger follows the rebate ledger (shop.money.ledger): an ESTIMATED entry when
+paid, SETTLED after the return window (the same ``flask settle-rebates`` run), VOIDED when
+refunded before settlement, CLAWBACK when refunded after it. Every entry carries the
+merchant's share and the fee moved with it; (order, kind) is unique, so a replay posts
+nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from shop.catalog.models import Merchant
+from shop.money.models import (
+    MERCHANT_EFFECTS,
+    MerchantEntry,
+    MerchantEntryKind,
+    MerchantWithdrawal,
+    OrderSplit,
+    WithdrawalStatus,
+)
+from shop.orders.models import Order, OrderStatus
+from shop.platform import db as dbsetup
+from shop.platform.extensions import db
+from shop.sharing.attribution import EARNING
+
+K = MerchantEntryKind
+#: Orders whose money may settle once the return window after completion has passed (the
+#: rebate ledger's rule).
+SETTLEABLE = (OrderStatus.COMPLETED, OrderStatus.REFUND_REJECTED)
+MAX_FEE_BPS = 10_000
+
+
+def fee_bps_for(merchant: Merchant, category_fee_bps: int | None) -> int:
+    """A merchant's own rate wins over the category's; neither set: 0."""
+    if merchant.fee_bps is not None:
+        return merchant.fee_bps
+    return category_fee_bps or 0
+
+
+def _earns(order: Order) -> bool:
+    return order.sharer_id is not None and order.attribution_reason in EARNING
+
+
+@dataclass(frozen=True)
+class Split:
+    paid_cents: int
+    shipping_cents: int
+    rebate_cents: int
+    override_cents: int
+    fee_cents: int
+    merchant_cents: int
+    platform_cents: int
+
+
+def compute_split(order: Order) -> Split:
+    """The split of ``order`` as it stands (items, rates, attribution fixed at placing; the
+    fee rates as they are now)."""
+    earns = _earns(order)
+    with_override = earns and order.leader_id is not None and order.override_bps > 0
+    rebates = overrides = fee = 0
+    for item in order.items:
+        goods = item.unit_price_cents * item.quantity
+        rebate = item.rebate_cents if earns else 0
+        category = item.product.category
+        bps = fee_bps_for(order.merchant, category.fee_bps if category else None)
+        fee += min(goods * bps // 10_000, goods - rebate)
+        rebates += rebate
+        if with_override:
+            overrides += item.rebate_cents * order.override_bps // 10_000
+    paid = order.total_cents
+    return Split(
+        paid_cents=paid,
+        shipping_cents=order.shipping_cents,
+        rebate_cents=rebates,
+        override_cents=overrides,
+        fee_cents=fee,
+        merchant_cents=paid - rebates - fee,
+        platform_cents=fee - overrides,
+    )
+
+
+def split_of(order_id: int) -> OrderSplit | None:
+    return db.session.get(OrderSplit, order_id)
+
+
+def _post(order: Order, kind: MerchantEntryKind, amount: int, fee: int, now: datetime) -> bool:
+    result = db.session.execute(
+        dbsetup.insert_for(db.session, MerchantEntry)
+        .values(
+            merchant_id=order.merchant_id,
+            kind=kind,
+            amount_cents=amount,
+            fee_cents=fee,
+            order_id=order.id,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(MerchantEntry.id)
+    )
+    return result.first() is not None
+
+
+def on_paid(order: Order, *, now: datetime) -> bool:
+    """Order paid: store its split (once) and post the merchant's estimated share with the
+    fee. False when it was done already (a replayed callback)."""
+    split = compute_split(order)
+    db.session.execute(
+        dbsetup.insert_for(db.session, OrderSplit)
+        .values(order_id=order.id, merchant_id=order.merchant_id, created_at=now, **vars(split))
+        .on_conflict_do_nothing()
+    )
+    stored = db.session.get(OrderSplit, order.id, populate_existing=True)
+    return _post(order, K.ESTIMATED, stored.merchant_cents, stored.fee_cents, now)
+
+
+def _kinds(order_id: int) -> set[MerchantEntryKind]:
+    return {
+        MerchantEntryKind(kind)
+        for kind in db.session.execute(
+            select(MerchantEntry.kind).where(MerchantEntry.order_id == order_id)
+        ).scalars()
+    }
+
+
+def reverse_for_refund(order: Order, *, now: datetime) -> bool:
+    """Order refunded: void the share (and fee) if only estimated, claw it back if settled."""
+    have = _kinds(order.id)
+    if K.ESTIMATED not in have or have & {K.VOIDED, K.CLAWBACK}:
+        return False
+    split = db.session.get(OrderSplit, order.id)
+    kind = K.CLAWBACK if K.SETTLED in have else K.VOIDED
+    return _post(order, kind, split.merchant_cents, split.fee_cents, now)
+
+
+def due_for_settlement(*, now: datetime, return_window: timedelta) -> list[int]:
+    """Ids of orders with an estimated share neither settled nor voided, completed at least
+    ``return_window`` ago and not in a refund."""
+    done = (
+        select(MerchantEntry.order_id)
+        .where(
+            MerchantEntry.order_id.is_not(None),
+            MerchantEntry.kind.in_([K.SETTLED, K.VOIDED]),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(Order.id)
+        .join(MerchantEntry, MerchantEntry.order_id == Order.id)
+        .where(
+            MerchantEntry.kind == K.ESTIMATED,
+            Order.id.not_in(done),
+            Order.status.in_(SETTLEABLE),
+            Order.completed_at.is_not(None),
+            Order.completed_at <= now - return_window,
+        )
+        .order_by(Order.id)
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def settle(order: Order, *, now: datetime, return_window: timedelta) -> bool:
+    """Settle the share of ``order`` (locked by the caller, shop.money.ledger.settle_order)
+    if it is due."""
+    if (
+        order.status not in SETTLEABLE
+        or order.completed_at is None
+        or order.completed_at > now - return_window
+    ):
+        return False
+    have = _kinds(order.id)
+    if K.ESTIMATED not in have or have & {K.SETTLED, K.VOIDED}:
+        return False
+    split = db.session.get(OrderSplit, order.id)
+    return _post(order, K.SETTLED, split.merchant_cents, split.fee_cents, now)
+
+
+@dataclass(frozen=True)
+class MerchantBalances:
+    pending_cents: int  #: paid orders not yet settled
+    available_cents: int  #: settled, minus clawbacks and withdrawals (requested or paid)
+    withdrawing_cents: int  #: requested, not yet decided
+    withdrawn_cents: int  #: withdrawals paid
+
+
+def balances(merchant_id: int) -> MerchantBalances:
+    by_kind = dict.fromkeys(MerchantEntryKind, 0)
+    for kind, amount in db.session.execute(
+        select(MerchantEntry.kind, func.coalesce(func.sum(MerchantEntry.amount_cents), 0))
+        .where(MerchantEntry.merchant_id == merchant_id)
+        .group_by(MerchantEntry.kind)
+    ):
+        by_kind[MerchantEntryKind(kind)] = int(amount)
+    withdrawals = dict(
+        db.session.execute(
+            select(MerchantWithdrawal.status, func.sum(MerchantWithdrawal.amount_cents))
+            .where(MerchantWithdrawal.merchant_id == merchant_id)
+            .group_by(MerchantWithdrawal.status)
+        ).all()
+    )
+    return MerchantBalances(
+        pending_cents=sum(by_kind[k] * e[0] for k, e in MERCHANT_EFFECTS.items()),
+        available_cents=sum(by_kind[k] * e[1] for k, e in MERCHANT_EFFECTS.items()),
+        withdrawing_cents=int(withdrawals.get(WithdrawalStatus.REQUESTED) or 0),
+        withdrawn_cents=int(withdrawals.get(WithdrawalStatus.PAID) or 0),
+    )

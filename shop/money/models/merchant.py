@@ -1,0 +1,131 @@
+"""The merchant side of the money: each paid order's split, and the merchant ledger
+(append-only, like the rebate ledger)."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.catalog.models import Merchant
+from shop.orders.models import Order
+from shop.platform.base import enum_column, utcnow
+from shop.platform.extensions import db
+
+
+class OrderSplit(db.Model):
+    """Where the fen of one paid order go, fixed when it is paid (what a profit-sharing
+    adapter would send): ``paid = merchant + rebates + overrides + platform``. The platform's
+    part is its fee minus the team overrides it pays on top, so it can be below zero."""
+
+    __tablename__ = "order_splits"
+    __table_args__ = (
+        CheckConstraint(
+            "paid_cents = merchant_cents + rebate_cents + override_cents + platform_cents",
+            name="split_adds_up",
+        ),
+        CheckConstraint("merchant_cents >= 0 AND fee_cents >= 0", name="parts_not_negative"),
+    )
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    paid_cents: Mapped[int]  #: what the buyer paid (the order's total)
+    shipping_cents: Mapped[int]  #: part of the merchant's share
+    rebate_cents: Mapped[int]  #: the sharer's rebates, funded by the merchant
+    override_cents: Mapped[int]  #: the team leader's override, paid by the platform on top
+    fee_cents: Mapped[int]  #: the platform fee charged to the merchant
+    merchant_cents: Mapped[int]  #: paid - rebates - fee
+    platform_cents: Mapped[int]  #: fee - overrides
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship()
+
+
+class MerchantEntryKind(enum.StrEnum):
+    ESTIMATED = "estimated"  #: order paid: +pending
+    SETTLED = "settled"  #: return window passed: -pending, +available
+    VOIDED = "voided"  #: refunded before settlement: -pending
+    CLAWBACK = "clawback"  #: refunded after settlement: -available
+    WITHDRAWAL = "withdrawal"  #: withdrawal requested: -available (held)
+    WITHDRAWAL_RETURNED = "withdrawal_returned"  #: withdrawal rejected: +available
+
+
+#: How each kind moves the (pending, available) balances, in units of the entry's amount.
+MERCHANT_EFFECTS: dict[MerchantEntryKind, tuple[int, int]] = {
+    MerchantEntryKind.ESTIMATED: (1, 0),
+    MerchantEntryKind.SETTLED: (-1, 1),
+    MerchantEntryKind.VOIDED: (-1, 0),
+    MerchantEntryKind.CLAWBACK: (0, -1),
+    MerchantEntryKind.WITHDRAWAL: (0, -1),
+    MerchantEntryKind.WITHDRAWAL_RETURNED: (0, 1),
+}
+
+
+class WithdrawalStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    PAID = "paid"
+    REJECTED = "rejected"
+
+
+class MerchantWithdrawal(db.Model):
+    """A merchant asking for its settled share; at most one open per merchant."""
+
+    __tablename__ = "merchant_withdrawals"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        Index(
+            "uq_merchant_withdrawals_one_open",
+            "merchant_id",
+            unique=True,
+            sqlite_where=text("status = 'requested'"),
+            postgresql_where=text("status = 'requested'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    #: The request form's key: the same form sent again is the same withdrawal.
+    idempotency_key: Mapped[str] = mapped_column(String(40), unique=True)
+    amount_cents: Mapped[int]
+    #: Where to send it, copied from the merchant user's payout account when requested.
+    account: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[WithdrawalStatus] = enum_column(
+        WithdrawalStatus, default=WithdrawalStatus.REQUESTED
+    )
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    merchant: Mapped[Merchant] = relationship()
+
+
+class MerchantEntry(db.Model):
+    """One movement of a merchant's share (and, on order entries, the platform fee taken
+    alongside). Never updated or deleted (database triggers refuse it); at most one entry of
+    each kind per order and per withdrawal."""
+
+    __tablename__ = "merchant_entries"
+    __table_args__ = (
+        UniqueConstraint("order_id", "kind"),
+        UniqueConstraint("withdrawal_id", "kind"),
+        CheckConstraint("amount_cents >= 0 AND fee_cents >= 0", name="amounts_not_negative"),
+        CheckConstraint(
+            "(CASE WHEN order_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN withdrawal_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_source",
+        ),
+        Index("ix_merchant_entries_merchant_created", "merchant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    kind: Mapped[MerchantEntryKind] = enum_column(MerchantEntryKind)
+    amount_cents: Mapped[int]  #: the merchant's share moved
+    fee_cents: Mapped[int] = mapped_column(default=0)  #: the platform fee moved with it
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_withdrawals.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
