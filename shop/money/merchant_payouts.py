@@ -2,6 +2,7 @@
 minimum, one open request per merchant, never more than the available balance, an admin
 pays it (with the transfer's reference) or rejects it (with a reason), audited."""
 
+import re
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -31,10 +32,11 @@ def parse_bps(text: str) -> int | None:
     text = (text or "").strip().rstrip("%")
     if not text:
         return None
-    try:
-        bps = round(float(text) * 100)
-    except ValueError:
-        raise ValidationError(_l("Enter a percentage from 0 to 100."), "fee") from None
+    # Exactly, never through a float: "2.5" -> 250; at most two decimals (a basis point).
+    match = re.fullmatch(r"(\d{1,3})(?:\.(\d{1,2}))?", text)
+    if match is None:
+        raise ValidationError(_l("Enter a percentage from 0 to 100."), "fee")
+    bps = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
     if not 0 <= bps <= merchant_ledger.MAX_FEE_BPS:
         raise ValidationError(_l("Enter a percentage from 0 to 100."), "fee")
     return bps

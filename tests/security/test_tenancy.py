@@ -55,6 +55,7 @@ ROW_ARGUMENTS = {
     "material_id": ("material",),
     "message_id": ("message",),
     "refund_id": ("gateway_refund",),
+    "coupon_id": ("coupon",),
     "endpoint_id": ("endpoint",),
     "address_id": ("address",),
     "template_id": ("shipping_template",),
@@ -92,6 +93,7 @@ PUBLIC = {
     "storefront.join": "/join/<code> is a sharer's invite link, public like a share link",
     "storefront.checkout": "any signed-in buyer may open the buy-now form of a listed product",
     "storefront.review_report": "any signed-in reader may report a published review",
+    "storefront.claim_coupon": "any signed-in buyer may claim a merchant's coupon (what it is for)",
 }
 #: Files that are public by design; their names are not tenant ids (tests/security/
 #: test_headers.py fetches them): static assets, and media named by content hash (unguessable,
@@ -199,6 +201,10 @@ FORMS = {
     },
     "admin.merchant_fee": {"fee": "0", "reason": "攻击者"},
     "inbox.message_read": {},
+    "storefront.claim_coupon": {},
+    "sharer.link_coupon": {"coupon": ""},
+    "sharer.item_coupon": {"coupon": ""},
+    "merchant.coupon_stop": {},
     "admin.gateway_refund_retry": {},
     "admin.second_factor_reset": {"reason": "攻击者"},
     "admin.reconciliation_resolve": {"note": "攻击者"},
@@ -216,6 +222,7 @@ PUBLIC_ACTION_CHANGES = {
         {"products": {"stock", "updated_at"}, "skus": {"stock"}},
     ),
     "storefront.review_report": ({"review_reports"}, {"reviews": {"open_reports"}}),
+    "storefront.claim_coupon": ({"coupon_claims"}, {"coupons": {"remaining"}}),
 }
 
 
@@ -313,6 +320,9 @@ def _own_rows_only(endpoint, changes, attacker_user_id) -> list[str]:
     for row in changes.get("review_reports", {}).get("inserted", []):
         if row["reporter_id"] != attacker_user_id:
             wrong.append(f"report {row['id']} by user {row['reporter_id']}")
+    for row in changes.get("coupon_claims", {}).get("inserted", []):
+        if row["buyer_id"] != attacker_user_id:
+            wrong.append(f"coupon claim {row['id']} for user {row['buyer_id']}")
     return wrong
 
 

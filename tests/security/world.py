@@ -19,7 +19,7 @@ from shop.demo.seed import demo_licence_no
 from shop.money import appeals, fraud, ledger, merchant_payouts, payouts
 from shop.money.models import FlagKind, FraudFlag
 from shop.notify.models import Endpoint, Notification
-from shop.orders import checkout, payments, shipping, states
+from shop.orders import checkout, coupons, payments, shipping, states
 from shop.orders.models import GatewayRefund, ReconciliationItem
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
@@ -213,7 +213,13 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
                                   {"650000": (2000, 500)}, ["540000"])  # fmt: skip
     template = shipping.save_template(merchant, rule)
     shipping.set_product_shipping(product, template, 300)
+    coupon = coupons.create_coupon(
+        merchant, product_id=product.id, off_cents=100, threshold_cents=0, total_count=10,
+        per_buyer=1, starts_at=now - timedelta(days=40), ends_at=now + timedelta(days=30),
+        now=now - timedelta(days=40),
+    )  # fmt: skip
     t.ids.update(
+        coupon=coupon.id,
         material=material.id,
         shipping_template=template.id,
         merchant=merchant.id,
