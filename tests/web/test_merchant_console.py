@@ -1,4 +1,5 @@
 import io
+from datetime import timedelta
 
 import pytest
 
@@ -9,7 +10,8 @@ from shop.catalog.models import (
     ProductStatus,
     ShippingTemplate,
 )
-from shop.orders.models import Order, OrderStatus
+from shop.orders import coupons
+from shop.orders.models import Coupon, Order, OrderStatus
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.reviews.models import Review
@@ -241,6 +243,11 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         )
         victim_template = ShippingTemplate(merchant_id=victim.merchant_id, name="包邮")
         db.session.add(victim_template)
+        victim_coupon = coupons.create_coupon(
+            victim.merchant, product_id=victim.id, off_cents=100, threshold_cents=0,
+            total_count=5, per_buyer=1, starts_at=utcnow(), ends_at=utcnow() + timedelta(days=9),
+            now=utcnow(),
+        )  # fmt: skip
         intruder = make_merchant()
         db.session.commit()
         ids = {
@@ -250,6 +257,7 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
             "order_id": victim_order.id,
             "review_id": victim_review.id,
             "template_id": victim_template.id,
+            "coupon_id": victim_coupon.id,
         }
         before = (victim.title, victim.status, victim.price_cents, len(victim.images))
         intruder_user = intruder.user
@@ -277,6 +285,7 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         assert db.session.get(MaterialImage, ids["material_id"]) is not None
         assert db.session.get(ShippingTemplate, ids["template_id"]).name == "包邮"
         assert victim.shipping_template_id is None
+        assert db.session.get(Coupon, ids["coupon_id"]).is_active  # not stopped by another
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
