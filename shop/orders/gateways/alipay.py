@@ -15,13 +15,14 @@ import csv
 import io
 import json
 import zipfile
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 
 from shop.orders.gateways import keys
 from shop.orders.gateways.base import (
+    CHINA,
     BillLine,
     Charge,
     GatewayError,
@@ -29,10 +30,10 @@ from shop.orders.gateways.base import (
     TradeState,
     fen_to_yuan,
     http,
+    in_china,
     yuan_to_fen,
 )
 
-CHINA = timezone(timedelta(hours=8))
 _TRADE_STATES = {
     "TRADE_SUCCESS": "paid",
     "TRADE_FINISHED": "paid",
@@ -46,9 +47,7 @@ class BadNotice(GatewayError):
 
 
 def china_time(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    return in_china(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def signing_text(params: dict) -> str:

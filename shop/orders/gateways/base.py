@@ -5,12 +5,14 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _l
 
 from shop.platform.errors import DomainError
 
+#: Both gateways speak Beijing time.
+CHINA = timezone(timedelta(hours=8))
 _YUAN = re.compile(r"(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,2}))?")
 
 
@@ -30,6 +32,13 @@ def yuan_to_fen(text: str) -> int:
     if match is None:
         raise ValueError(f"not an amount in yuan: {text!r}")
     return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def in_china(moment: datetime) -> datetime:
+    """``moment`` (naive means UTC, as the shop stores times) in Beijing time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CHINA)
 
 
 def fen_to_yuan(cents: int) -> str:

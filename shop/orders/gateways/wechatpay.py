@@ -18,7 +18,7 @@ import io
 import json
 import secrets
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode, urlsplit
 
 from cryptography.exceptions import InvalidTag
@@ -33,10 +33,10 @@ from shop.orders.gateways.base import (
     RefundState,
     TradeState,
     http,
+    in_china,
     yuan_to_fen,
 )
 
-CHINA = timezone(timedelta(hours=8))
 #: A signed answer or callback older (or newer) than this is refused as a replay.
 MAX_SKEW_SECONDS = 300
 _TRADE_STATES = {
@@ -61,9 +61,7 @@ class BadCallback(GatewayError):
 
 
 def rfc3339(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA).isoformat(timespec="seconds")
+    return in_china(moment).isoformat(timespec="seconds")
 
 
 class WeChatPay:
