@@ -22,8 +22,8 @@ from shop.web.common import money, safe_referrer
 from shop.web.forms import FlaskForm
 from shop.web.storefront import bp
 from shop.web.storefront.cart import add_line
-from shop.web.storefront.checkout import parse_shown, shown_field
 from shop.web.storefront.coupons import landing_coupon
+from shop.web.storefront.lines import parse_shown, shown_field
 from shop.web.storefront.views import review_context, viewer_is_sharer
 
 

@@ -29,11 +29,10 @@ from shop.web.storefront.addresses import picking
 from shop.web.storefront.checkout import (
     checkout_form,
     enabled_providers,
-    parse_shown,
     place_lines,
     render_checkout,
-    shown_field,
 )
+from shop.web.storefront.lines import parse_shown, shown_field
 
 CART_KEY = "cart"
 MAX_LINES = 20

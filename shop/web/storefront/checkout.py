@@ -5,7 +5,6 @@ signed notice to our callback (as a gateway's server would), then sends the brow
 return path with the same signed notice. Both roads end in ``payments.apply_notice``.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -38,6 +37,7 @@ from shop.web.storefront.addresses import (
     picking,
     prefill_phone,
 )
+from shop.web.storefront.lines import BuyLine, parse_shown
 from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
 
 
@@ -59,21 +59,6 @@ class CheckoutForm(FlaskForm, AddressFields):
     repeat_orders: list | tuple = ()
     #: A message about the chosen address (legacy, or not delivered to).
     address_errors: list | tuple = ()
-
-
-def shown_field(skus_shown) -> str:
-    """ "12:5900,13:6900": the prices a page shows, carried in its form."""
-    return ",".join(f"{sku.id}:{sku.price_cents}" for sku in skus_shown)
-
-
-def parse_shown(raw: str | None) -> dict[int, int]:
-    """The prices a form carried back ({SKU id: fen}); malformed parts are ignored."""
-    shown = {}
-    for part in (raw or "").split(",")[:400]:
-        sku_id, _sep, price = part.partition(":")
-        if sku_id.isdigit() and price.isdigit() and len(sku_id) < 10 and len(price) < 12:
-            shown[int(sku_id)] = int(price)
-    return shown
 
 
 def enabled_providers():
@@ -106,29 +91,6 @@ def checkout_form(saved, available) -> CheckoutForm:
 
 def chosen_address(form, saved):
     return {str(a.id): a for a in saved}.get(form.saved_address.data or "")
-
-
-@dataclass(frozen=True)
-class BuyLine:
-    """One line of a checkout (the cart's lines have the same attributes)."""
-
-    product: object
-    sku: object
-    quantity: int
-    #: Why it cannot be bought now ("short", a shops.UNAVAILABLE_LABELS key) or None.
-    reason: str | None = None
-
-    @property
-    def price_cents(self) -> int:
-        return self.sku.price_cents if self.sku else self.product.price_cents
-
-    @property
-    def line_cents(self) -> int:
-        return self.price_cents * self.quantity
-
-    @property
-    def spec_text(self) -> str:
-        return skus.spec_text(self.product, self.sku) if self.sku else ""
 
 
 def quote(form, saved, groups) -> tuple[list[dict], int]:

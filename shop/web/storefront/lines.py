@@ -1,0 +1,44 @@
+"""What a checkout is made of: its lines (the cart's have the same attributes) and the prices
+a page showed, carried in its form so a changed price is caught when the order is placed."""
+
+from dataclasses import dataclass
+
+from shop.catalog import skus
+
+
+def shown_field(skus_shown) -> str:
+    """ "12:5900,13:6900": the prices a page shows, carried in its form."""
+    return ",".join(f"{sku.id}:{sku.price_cents}" for sku in skus_shown)
+
+
+def parse_shown(raw: str | None) -> dict[int, int]:
+    """The prices a form carried back ({SKU id: fen}); malformed parts are ignored."""
+    shown = {}
+    for part in (raw or "").split(",")[:400]:
+        sku_id, _sep, price = part.partition(":")
+        if sku_id.isdigit() and price.isdigit() and len(sku_id) < 10 and len(price) < 12:
+            shown[int(sku_id)] = int(price)
+    return shown
+
+
+@dataclass(frozen=True)
+class BuyLine:
+    """One line of a checkout (the cart's lines have the same attributes)."""
+
+    product: object
+    sku: object
+    quantity: int
+    #: Why it cannot be bought now ("short", a shops.UNAVAILABLE_LABELS key) or None.
+    reason: str | None = None
+
+    @property
+    def price_cents(self) -> int:
+        return self.sku.price_cents if self.sku else self.product.price_cents
+
+    @property
+    def line_cents(self) -> int:
+        return self.price_cents * self.quantity
+
+    @property
+    def spec_text(self) -> str:
+        return skus.spec_text(self.product, self.sku) if self.sku else ""
