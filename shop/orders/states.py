@@ -7,7 +7,6 @@ us, nothing is written and Conflict is raised. The table below is the whole stat
 Orders are made by :func:`shop.orders.checkout.place_order`.
 """
 
-import re
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -17,7 +16,7 @@ from shop.accounts.models import User
 from shop.catalog import skus
 from shop.catalog.models import Product
 from shop.money import ledger, sales
-from shop.orders import notices
+from shop.orders import carriers, notices
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.platform import audit
 from shop.platform.errors import (
@@ -199,13 +198,20 @@ def request_refund(order: Order, reason: str, *, actor: User, now: datetime) -> 
 
 
 def ship(order: Order, carrier: str, tracking: str, *, actor: User, now: datetime) -> Order:
-    carrier = " ".join((carrier or "").split())
-    tracking = (tracking or "").strip()
-    if not carrier or len(carrier) > 40:
-        raise ValidationError(_l("Name the carrier (at most 40 characters)."), "carrier")
-    if not re.fullmatch(r"[A-Za-z0-9-]{6,40}", tracking):
+    """The merchant hands the parcel to ``carrier`` (a code or name from
+    :mod:`shop.orders.carriers`); the order stores the carrier's code."""
+    found = carriers.find(carrier)
+    if found is None:
+        raise ValidationError(_l("Choose the carrier from the list."), "carrier")
+    tracking = carriers.normalize_number(tracking)
+    if not carriers.number_ok(found, tracking):
         raise ValidationError(
-            _l("Enter the tracking number: 6 to 40 letters, digits or hyphens."), "tracking"
+            _l(
+                "Enter the tracking number: %(min)s to %(max)s letters or digits.",
+                min=found.min_len,
+                max=found.max_len,
+            ),
+            "tracking",
         )
     return transition(
         order,
@@ -213,8 +219,8 @@ def ship(order: Order, carrier: str, tracking: str, *, actor: User, now: datetim
         source="merchant",
         actor=actor,
         now=now,
-        note=f"{carrier} {tracking}",
-        values={"carrier": carrier, "tracking_number": tracking, "shipped_at": now},
+        note=f"{found.code} {tracking}",
+        values={"carrier": found.code, "tracking_number": tracking, "shipped_at": now},
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from shop.catalog.models import Product
-from shop.orders import states
+from shop.orders import carriers, states, tracking
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -118,6 +118,20 @@ def _reviewed_ids(order_ids: list[int]) -> set[int]:
     return set(rows)
 
 
+#: Kuaidi100's parcel states, as the order page names them.
+TRACKING_STATES = {
+    "in_transit": _l("In transit"),
+    "collected": _l("Collected by the carrier"),
+    "problem": _l("Delivery problem"),
+    "delivered": _l("Delivered"),
+    "returned": _l("Returned to the sender"),
+    "delivering": _l("Out for delivery"),
+    "returning": _l("On its way back to the sender"),
+    "transferred": _l("Handed to another carrier"),
+    "refused": _l("Refused by the receiver"),
+}
+
+
 @bp.route("/orders/<int:order_id>")
 @login_required
 def order_detail(order_id: int):
@@ -129,7 +143,14 @@ def order_detail(order_id: int):
         for item in order.items
     }
     return render_template(
-        "storefront/order.html", order=order, form=FlaskForm(), review_states=review_states
+        "storefront/order.html",
+        order=order,
+        form=FlaskForm(),
+        review_states=review_states,
+        carrier_name=carriers.label(order.carrier),
+        tracking_url=carriers.tracking_url(order.carrier, order.tracking_number),
+        tracking=tracking.latest(order, current_app.config) if order.tracking_number else None,
+        tracking_states=TRACKING_STATES,
     )
 
 
