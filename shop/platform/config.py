@@ -142,6 +142,9 @@ class Defaults:
     PAYMENT_TIMEOUT_MINUTES = 30
     #: A shipped order completes by itself this many days after shipping.
     AUTO_COMPLETE_DAYS = 10
+    #: A refund request the merchant leaves unanswered this long is escalated to the admins
+    #: (by `flask sweep-orders`; the admin refunds page lists it as escalated).
+    REFUND_ESCALATE_DAYS = 3
     #: Rebates settle this many days after completion (the buyer may still return it).
     RETURN_WINDOW_DAYS = 7
     PAYOUT_MIN_CENTS = 1000

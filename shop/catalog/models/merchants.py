@@ -33,6 +33,8 @@ class Merchant(db.Model):
     contact_phone: Mapped[str] = mapped_column(String(11))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: Where buyers send 退货退款 parcels (name, phone and address as one line).
+    return_address: Mapped[str] = mapped_column(String(200), default="", server_default="")
     logo_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
     status: Mapped[MerchantStatus] = enum_column(
         MerchantStatus, default=MerchantStatus.PENDING, index=True

@@ -97,6 +97,15 @@ class BulkShipForm(FlaskForm):
     )
 
 
+class ReturnAddressForm(FlaskForm):
+    return_address = TextAreaField(
+        _l("Return address"),
+        validators=[Length(max=200)],
+        description=_l("Name, phone and full address, as buyers should write it on the parcel."),
+        render_kw={"rows": 3, "maxlength": 200},
+    )
+
+
 class RefundDecisionForm(FlaskForm):
     decision = HiddenField()
     note = StringField(_l("Note to the buyer"), validators=[Optional(), Length(max=200)])

@@ -86,6 +86,8 @@ def _detail(order: Order, ship_form=None, refund_form=None, status: int = 200):
         action_form=EmptyForm(),
         can_ship=states.can(order, OrderStatus.SHIPPED, "merchant"),
         carrier_name=carriers.label(order.carrier),
+        return_carrier_name=carriers.label(order.return_carrier),
+        current_merchant_return_address=g.merchant.return_address,
     ), status
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from shop.catalog.models import Product
-from shop.orders import carriers, states, tracking
+from shop.orders import aftersales, carriers, states, tracking
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -151,6 +151,8 @@ def order_detail(order_id: int):
         tracking_url=carriers.tracking_url(order.carrier, order.tracking_number),
         tracking=tracking.latest(order, current_app.config) if order.tracking_number else None,
         tracking_states=TRACKING_STATES,
+        carriers=carriers.CARRIERS,
+        return_carrier_name=carriers.label(order.return_carrier),
     )
 
 
@@ -233,10 +235,27 @@ def order_action(order_id: int, action: str):
             states.confirm_receipt(order, actor=current_user, now=now())
             message = _("Thank you! The order is complete.")
         elif action == "refund":
+            kind = request.form.get("kind") or states.REFUND_ONLY
             states.request_refund(
-                order, request.form.get("reason", ""), actor=current_user, now=now()
+                order, request.form.get("reason", ""), actor=current_user, now=now(), kind=kind
             )
-            message = _("Refund requested. The merchant will decide.")
+            message = (
+                _("Return requested. Send the goods to the address shown and enter the number.")
+                if kind == states.RETURN
+                else _("Refund requested. The merchant will decide.")
+            )
+        elif action == "withdraw":
+            aftersales.cancel_request(order, actor=current_user, now=now())
+            message = _("Refund request withdrawn.")
+        elif action == "return":
+            aftersales.enter_return_tracking(
+                order,
+                request.form.get("carrier", ""),
+                request.form.get("tracking", ""),
+                actor=current_user,
+                now=now(),
+            )
+            message = _("Return tracking number saved. The merchant sees it.")
         else:
             abort(404)
         db.session.commit()
