@@ -14,7 +14,7 @@ from shop.accounts import accounts, totp
 from shop.accounts.models import User
 from shop.demo import seed as demo
 from shop.money import fraud, ledger, sales
-from shop.orders import states
+from shop.orders import aftersales, states
 from shop.orders.gateways import flow as gateway_flow
 from shop.orders.gateways import providers as gateway_providers
 from shop.orders.gateways import reconcile as gateway_reconcile
@@ -203,8 +203,14 @@ def sweep_orders_command() -> None:
         completed = states.complete_shipped(
             now=at, after=timedelta(days=config["AUTO_COMPLETE_DAYS"])
         )
+        escalated = aftersales.escalate_unanswered(
+            now=at, after=timedelta(days=config["REFUND_ESCALATE_DAYS"])
+        )
         db.session.commit()
-    click.echo(f"Cancelled unpaid: {cancelled}; completed automatically: {completed}")
+    click.echo(
+        f"Cancelled unpaid: {cancelled}; completed automatically: {completed}; "
+        f"refund requests escalated: {escalated}"
+    )
 
 
 @click.command("payments-sync")

@@ -32,6 +32,7 @@ TEST_CONFIG = {
     "REVIEW_PREVIEW_SECONDS": 0,
     "LANDING_CACHE_SECONDS": 0,
     "STATS_CACHE_SECONDS": 0,
+    "TRACKING_CACHE_SECONDS": 0,
     "STATS_PAST_DAYS_SECONDS": 0,
     "OVERVIEW_PAST_DAYS_SECONDS": 0,
     "CLICK_BATCH_SECONDS": 0,  # clicks written in the request; the writer has its own tests

@@ -97,7 +97,12 @@ def refund_disputes(limit: int = 100) -> list[Order]:
             select(Order)
             .options(selectinload(Order.items), selectinload(Order.merchant))
             .where(Order.status.in_(DISPUTE_STATUSES))
-            .order_by(Order.placed_at.asc(), Order.id.asc())
+            # Escalated requests (merchant silent past REFUND_ESCALATE_DAYS) first.
+            .order_by(
+                Order.refund_escalated_at.is_(None).asc(),
+                Order.placed_at.asc(),
+                Order.id.asc(),
+            )
             .limit(limit)
         ).scalars()
     )

@@ -79,6 +79,7 @@ class Order(db.Model):
         CheckConstraint("discount_cents >= 0", name="discount_not_negative"),
         CheckConstraint("override_bps BETWEEN 0 AND 10000", name="override_bps_range"),
         Index("ix_orders_status_deadline", "status", "pay_deadline"),
+        Index("ix_orders_status_refund_requested_at", "status", "refund_requested_at"),
         # A sharer's orders in a period, and the time from click to order of the earning
         # ones (the stats page), read from this index alone.
         Index(
@@ -145,6 +146,14 @@ class Order(db.Model):
     refund_reason: Mapped[str] = mapped_column(String(200), default="")
     #: The status a refund request came from (paid, shipped or completed).
     refund_from: Mapped[str | None] = mapped_column(String(20))
+    #: "refund_only" (仅退款) or "return" (退货退款); "" for requests made before refund types.
+    refund_kind: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    refund_requested_at: Mapped[datetime | None]
+    #: Set by `flask sweep-orders` when the merchant left the request unanswered too long.
+    refund_escalated_at: Mapped[datetime | None]
+    #: The buyer's parcel back to the merchant (退货退款).
+    return_carrier: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    return_tracking: Mapped[str] = mapped_column(String(40), default="", server_default="")
     #: Bumped by every transition; guarded updates compare it.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -208,7 +217,8 @@ class OrderEvent(db.Model):
     to_status: Mapped[str] = mapped_column(String(20))
     #: None for the system (timeouts, automatic completion, payment callbacks).
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    source: Mapped[str] = mapped_column(String(20))  #: buyer, merchant, admin, payment, system
+    #: buyer, merchant, admin, payment, system, withdrawal (a buyer withdrawing a refund request)
+    source: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -29,7 +29,7 @@ def order_changed(
     """Called by ``states.transition`` after the guarded update (and the ledger postings)."""
     to = order.status
     base = {"order_id": order.id, "order_no": order.number}
-    if to == S.PAID:
+    if to == S.PAID and before == S.PLACED:
         merchant_user = order.merchant.user_id
         _emit("order_paid", merchant_user, {
             **base, "product": _product(order), "total_cents": order.total_cents,

@@ -7,7 +7,6 @@ us, nothing is written and Conflict is raised. The table below is the whole stat
 Orders are made by :func:`shop.orders.checkout.place_order`.
 """
 
-import re
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -17,7 +16,7 @@ from shop.accounts.models import User
 from shop.catalog import skus
 from shop.catalog.models import Product
 from shop.money import ledger, sales
-from shop.orders import coupons, notices
+from shop.orders import carriers, coupons, notices
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.platform import audit
 from shop.platform.errors import (
@@ -46,6 +45,11 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], frozenset[str]] = {
     (S.REFUND_REJECTED, S.REFUNDED): frozenset({"admin"}),
     (S.REFUND_REJECTED, S.SHIPPED): frozenset({"merchant"}),
     (S.REFUND_REJECTED, S.COMPLETED): frozenset({"buyer", "system"}),
+    # The buyer withdraws a refund request ("withdrawal", only by aftersales.cancel_request, so
+    # confirming receipt cannot end a request): back to where it was (see _allowed).
+    (S.REFUND_REQUESTED, S.PAID): frozenset({"withdrawal"}),
+    (S.REFUND_REQUESTED, S.SHIPPED): frozenset({"withdrawal"}),
+    (S.REFUND_REQUESTED, S.COMPLETED): frozenset({"withdrawal"}),
 }
 #: Where a refund request came from decides how a rejected refund goes on.
 RESUME_FROM = {S.SHIPPED: S.PAID, S.COMPLETED: S.SHIPPED}
@@ -72,6 +76,8 @@ def _allowed(order: Order, to: OrderStatus, source: str) -> bool:
         return False
     if order.status == S.REFUND_REJECTED and to in RESUME_FROM:
         return order.refund_from == RESUME_FROM[to]
+    if order.status == S.REFUND_REQUESTED and to in (S.PAID, S.SHIPPED, S.COMPLETED):
+        return order.refund_from == to  # a withdrawn request: back where it came from
     return True
 
 
@@ -103,7 +109,8 @@ def transition(
             )
         )
     values = dict(values or {})
-    if to == S.PAID:
+    paying = to == S.PAID and current == S.PLACED  # not a withdrawn refund request
+    if paying:
         values.setdefault("paid_at", now)  # the sales rollups count it on that day
     result = db.session.execute(
         update(Order)
@@ -130,7 +137,7 @@ def transition(
     # its locks in (stock, then rollups), so a payment and a checkout on the same product and
     # link never wait on each other in a circle (a deadlock on PostgreSQL).
     estimate = 0
-    if to == S.PAID:
+    if paying:
         _add_per_unit(order, Product.sales_count, +1)
         estimate = ledger.post_estimates(order, now=now)
         sales.order_paid(order, estimate)
@@ -183,11 +190,21 @@ def confirm_receipt(order: Order, *, actor: User, now: datetime) -> Order:
     )
 
 
-def request_refund(order: Order, reason: str, *, actor: User, now: datetime) -> Order:
+#: Refund types: 仅退款 (the money only) and 退货退款 (the goods go back first).
+REFUND_ONLY, RETURN = "refund_only", "return"
+
+
+def request_refund(
+    order: Order, reason: str, *, actor: User, now: datetime, kind: str = REFUND_ONLY
+) -> Order:
     _own(order, actor)
     reason = " ".join((reason or "").split())
     if not reason or len(reason) > 200:
         raise ValidationError(_l("Say why, in at most 200 characters."), "reason")
+    if kind not in (REFUND_ONLY, RETURN):
+        raise ValidationError(_l("Choose a refund type."), "kind")
+    if kind == RETURN and order.status == S.PAID:
+        raise ValidationError(_l("Nothing was shipped yet: ask for a refund only."), "kind")
     return transition(
         order,
         S.REFUND_REQUESTED,
@@ -195,18 +212,33 @@ def request_refund(order: Order, reason: str, *, actor: User, now: datetime) -> 
         actor=actor,
         now=now,
         note=reason,
-        values={"refund_reason": reason, "refund_from": str(order.status)},
+        values={
+            "refund_reason": reason,
+            "refund_from": str(order.status),
+            "refund_kind": kind,
+            "refund_requested_at": now,
+            "refund_escalated_at": None,
+            "return_carrier": "",
+            "return_tracking": "",
+        },
     )
 
 
 def ship(order: Order, carrier: str, tracking: str, *, actor: User, now: datetime) -> Order:
-    carrier = " ".join((carrier or "").split())
-    tracking = (tracking or "").strip()
-    if not carrier or len(carrier) > 40:
-        raise ValidationError(_l("Name the carrier (at most 40 characters)."), "carrier")
-    if not re.fullmatch(r"[A-Za-z0-9-]{6,40}", tracking):
+    """The merchant hands the parcel to ``carrier`` (a code or name from
+    :mod:`shop.orders.carriers`); the order stores the carrier's code."""
+    found = carriers.find(carrier)
+    if found is None:
+        raise ValidationError(_l("Choose the carrier from the list."), "carrier")
+    tracking = carriers.normalize_number(tracking)
+    if not carriers.number_ok(found, tracking):
         raise ValidationError(
-            _l("Enter the tracking number: 6 to 40 letters, digits or hyphens."), "tracking"
+            _l(
+                "Enter the tracking number: %(min)s to %(max)s letters or digits.",
+                min=found.min_len,
+                max=found.max_len,
+            ),
+            "tracking",
         )
     return transition(
         order,
@@ -214,8 +246,8 @@ def ship(order: Order, carrier: str, tracking: str, *, actor: User, now: datetim
         source="merchant",
         actor=actor,
         now=now,
-        note=f"{carrier} {tracking}",
-        values={"carrier": carrier, "tracking_number": tracking, "shipped_at": now},
+        note=f"{found.code} {tracking}",
+        values={"carrier": found.code, "tracking_number": tracking, "shipped_at": now},
     )
 
 

@@ -57,6 +57,15 @@ class Defaults:
     #: NAT and office Wi-Fi, where many people share one address.
     SIGNUP_LIMIT_PER_IP = "60 per hour"
 
+    # Parcel tracking (shop.orders.tracking; docs/orders-and-money.md). Off unless both the
+    #: Kuaidi100 customer id and key are set: buyers then still get the carrier's public page.
+    KUAIDI100_CUSTOMER = ""
+    KUAIDI100_KEY = ""
+    KUAIDI100_BASE_URL = "https://poll.kuaidi100.com"
+    TRACKING_TIMEOUT_SECONDS = 3
+    #: An order page asks the provider about one parcel at most once in this many seconds.
+    TRACKING_CACHE_SECONDS = 300
+
     # Sign-in by SMS code (shop.accounts.codes, shop.accounts.sms; docs/accounts.md).
     #: "console" (the code goes to the server log; `make run`), "aliyun", "tencent", or empty:
     #: sign-in by code is off and the sign-in page offers the password only.
@@ -133,6 +142,9 @@ class Defaults:
     PAYMENT_TIMEOUT_MINUTES = 30
     #: A shipped order completes by itself this many days after shipping.
     AUTO_COMPLETE_DAYS = 10
+    #: A refund request the merchant leaves unanswered this long is escalated to the admins
+    #: (by `flask sweep-orders`; the admin refunds page lists it as escalated).
+    REFUND_ESCALATE_DAYS = 3
     #: Rebates settle this many days after completion (the buyer may still return it).
     RETURN_WINDOW_DAYS = 7
     PAYOUT_MIN_CENTS = 1000

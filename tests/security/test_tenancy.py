@@ -12,6 +12,7 @@ with an argument this file does not know fails the test, so a new route cannot s
 The counts are printed and written to test-artifacts/security/tenancy-<database>.txt.
 """
 
+import io
 import re
 from collections import Counter
 from urllib.parse import urlsplit
@@ -177,7 +178,7 @@ FORMS = {
     "merchant.product_publish": {},
     "merchant.product_unpublish": {"back": "list", "confirmed": "1"},
     "merchant.order_mark_paid": {},
-    "merchant.order_ship": {"carrier": "顺丰速运", "tracking": "SF999999999"},
+    "merchant.order_ship": {"carrier": "SF", "tracking": "SF9999999999"},
     "merchant.order_refund": {"decision": "approve", "note": "攻击者同意退款"},
     "merchant.review_reply": {"body": "攻击者的回复"},
     "admin.flag_dismiss": {"reason": "攻击者"},
@@ -462,7 +463,14 @@ def _form_id_attacks(app, world, clients, tokens, private, failures) -> int:
         # A merchant moves A's image onto their own product.
         ("merchant", f"/merchant/products/{b['product']}/images/{a['product_image']}/cover", {}),
     ]
+    # A merchant ships A's orders (one whose refund was rejected may be shipped) by CSV.
+    with app.app_context():
+        a_numbers = [db.session.get(Order, a[k]).number for k in ("order", "disputed_order")]
+    lines = "".join(f"{number},SF,SF8888888888\n" for number in a_numbers).encode()
+    attacks.append(("merchant", "/merchant/orders/ship-bulk", {"file": (lines, "ship.csv")}))
     for identity, url, form in attacks:
+        if "file" in form:  # a fresh stream for each upload
+            form = {"file": (io.BytesIO(form["file"][0]), form["file"][1])}
         with app.app_context():
             before = fingerprint()
         response = clients[identity].post(url, data={**form, "csrf_token": tokens[identity]})

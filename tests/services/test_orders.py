@@ -141,7 +141,7 @@ def test_replayed_checkout_returns_the_same_orders_and_merchants_split(ctx):
 
 
 ALL = list(OrderStatus)
-SOURCES = ("buyer", "merchant", "admin", "payment", "system")
+SOURCES = ("buyer", "merchant", "admin", "payment", "system", "withdrawal")
 
 
 def order_in(status, refund_from=None):
@@ -159,11 +159,15 @@ def test_every_pair_of_the_state_table(ctx, start):
     nothing."""
     for to in ALL:
         for source in SOURCES:
-            refund_from = str(S.SHIPPED) if start == S.REFUND_REJECTED else None
+            refund_from = (
+                str(S.SHIPPED) if start in (S.REFUND_REJECTED, S.REFUND_REQUESTED) else None
+            )
             order = order_in(start, refund_from)
             expected = source in states.TRANSITIONS.get((start, to), ())
             if start == S.REFUND_REJECTED and to in states.RESUME_FROM:
                 expected = expected and states.RESUME_FROM[to] == S.SHIPPED
+            if start == S.REFUND_REQUESTED and to in (S.PAID, S.SHIPPED, S.COMPLETED):
+                expected = expected and to == S.SHIPPED  # a withdrawn request goes back
             if expected:
                 states.transition(order, to, source=source, actor=None, now=NOW)
                 assert order.status == to

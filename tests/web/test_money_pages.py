@@ -96,15 +96,18 @@ def test_merchant_ships_with_a_checked_tracking_number(app, user_client):
         db.session.commit()
         order_id = order.id
     client = user_client(owner)
-    bad = client.post(
-        f"/merchant/orders/{order_id}/ship", data={"carrier": "顺丰速运", "tracking": "12"}
-    )
+    bad = client.post(f"/merchant/orders/{order_id}/ship", data={"carrier": "SF", "tracking": "12"})
     assert bad.status_code == 422
-    assert "Enter the tracking number" in text_of(bad)
-    assert 'value="顺丰速运"' in text_of(bad)  # what was typed is kept
+    assert "Enter the tracking number: 10 to 20 letters or digits." in text_of(bad)
+    assert '<option selected value="SF">' in text_of(bad)  # what was chosen is kept
+    assert 'value="12"' in text_of(bad)
+    unknown = client.post(
+        f"/merchant/orders/{order_id}/ship", data={"carrier": "carrier pigeon", "tracking": "X1"}
+    )
+    assert unknown.status_code == 422 and "Choose the carrier from the list." in text_of(unknown)
     good = client.post(
         f"/merchant/orders/{order_id}/ship",
-        data={"carrier": "顺丰速运", "tracking": "SF1234567890"},
+        data={"carrier": "SF", "tracking": "sf 1234 5678 90"},
     )
     assert good.status_code == 303
     again = client.post(
@@ -115,6 +118,7 @@ def test_merchant_ships_with_a_checked_tracking_number(app, user_client):
     with app.app_context():
         order = db.session.get(Order, order_id)
         assert order.status == S.SHIPPED and order.tracking_number == "SF1234567890"
+        assert order.carrier == "SF"
         assert [e.to_status for e in order.events] == ["placed", "paid", "shipped"]
 
 

@@ -1,57 +1,79 @@
-"""The merchant's shipping templates page: make one (bad input keeps what was typed), give it
-to a product with a weight, see it on the product page, delete it."""
+"""The merchant ships (one order, or many from a CSV file); the buyer follows the parcel."""
 
-import re
+import io
 
-from sqlalchemy import select
-
-from shop.catalog.models import Product, ShippingTemplate
+from shop.orders import states
+from shop.orders.models import Order, OrderStatus
 from shop.platform.extensions import db
-from tests.factories import make_merchant, make_product
+from tests.factories import make_product, make_user
+from tests.services.test_orders import NOW, pay, place
+from tests.services.test_shipping_tracking import FakeKuaidi100, config_for
 from tests.web.test_money_pages import text_of
 
 
-def token(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+def shipped_order(carrier="SF", number="SF1234567890"):
+    product = make_product(stock=10)
+    buyer = make_user()
+    order = place(buyer, [(product.id, 1)])[0]
+    pay(order)
+    if carrier:
+        states.ship(order, carrier, number, actor=product.merchant.user, now=NOW)
+    db.session.commit()
+    return order, buyer
 
 
-def test_merchant_makes_assigns_and_deletes_a_template(app, user_client, client):
+def test_buyer_sees_carrier_number_copy_and_public_page(app, english_client):
     with app.app_context():
-        merchant = make_merchant(name="山野茶舍")
-        product_id = make_product(merchant=merchant, price_cents=5000).id
-        db.session.commit()
-        user = merchant.user
-    seller = user_client(user)
-    form = seller.get("/merchant/shipping/new").get_data(as_text=True)
-    assert "西藏自治区" in form and "满额包邮" in form
-    data = {"csrf_token": token(form), "name": "满99包邮", "kind": "free_over", "basis": "piece",
-            "first_fee": "8", "extra_fee": "2", "free_over": "", "unreachable": ["540000"],
-            "first_650000": "20"}  # fmt: skip
-    bad = seller.post("/merchant/shipping/new", data=data)
-    text = bad.get_data(as_text=True)
-    assert bad.status_code == 200 and "请填写满多少元包邮" in text
-    assert 'value="满99包邮"' in text and 'value="20"' in text and 'value="540000" checked' in text
-    wrong = seller.post("/merchant/shipping/new", data={**data, "first_fee": "8.123"})
-    assert "最多两位小数" in wrong.get_data(as_text=True)
-    saved = seller.post("/merchant/shipping/new", data={**data, "free_over": "99"})
-    assert saved.status_code == 303
+        order, buyer = shipped_order()
+        order_id = order.id
+    page = text_of(english_client(buyer).get(f"/orders/{order_id}"))
+    assert "顺丰速运" in page
+    assert 'id="tracking-number" value="SF1234567890" readonly' in page
+    assert 'data-copy="tracking-number"' in page and "js/copy.js" in page
+    assert 'href="https://www.sf-express.com/chn/sc/waybill/waybill-detail/SF1234567890"' in page
+    assert "tracking-events" not in page  # no provider configured
+
+
+def test_buyer_sees_the_latest_events_when_kuaidi100_is_configured(app, english_client):
+    fake = FakeKuaidi100()
+    try:
+        app.config.update(config_for(fake))
+        with app.app_context():
+            order, buyer = shipped_order("ZTO", "78123456789012")
+            order_id = order.id
+        page = text_of(english_client(buyer).get(f"/orders/{order_id}"))
+        assert "【上海市】快递员正在派件" in page and "Out for delivery" in page
+        assert "kuaidi100.com/chaxun?com=zhongtong&amp;nu=78123456789012" in page
+        assert len(fake.calls) == 1
+    finally:
+        fake.close()
+
+
+def test_merchant_ships_many_from_a_csv_upload(app, english_client):
     with app.app_context():
-        template = db.session.execute(select(ShippingTemplate)).scalar_one()
-        assert (template.first_fee_cents, template.free_over_cents) == (800, 9900)
-        assert template.unreachable == ["540000"] and template.region_fees == {}
-        template_id = template.id
-    page = seller.get("/merchant/shipping").get_data(as_text=True)
-    assert "满99包邮" in page
-    seller.post(
-        f"/merchant/shipping/products/{product_id}",
-        data={"csrf_token": token(page), "template_id": str(template_id), "weight_grams": "500"},
+        order, _ = shipped_order(carrier=None)
+        other, _ = shipped_order(carrier=None)  # another merchant's
+        owner = order.merchant.user
+        numbers = order.number, other.number
+        order_id, other_id = order.id, other.id
+    client = english_client(owner)
+    assert "Ship from a CSV file" in text_of(client.get("/merchant/orders"))
+    assert 'type="file"' in text_of(client.get("/merchant/orders/ship-bulk"))
+    csv_bytes = (
+        f"订单号,快递公司,运单号\n{numbers[0]},中通,78123456789012\n"
+        f"{numbers[1]},SF,SF1234567890\n{numbers[0]},SF,SF1234567890\n"
+    ).encode("utf-8-sig")
+    response = client.post(
+        "/merchant/orders/ship-bulk",
+        data={"file": (io.BytesIO(csv_bytes), "ship.csv")},
+        content_type="multipart/form-data",
     )
+    page = text_of(response)
+    assert response.status_code == 200
+    assert "1 of 3 lines shipped" in page
+    assert "Not one of your orders" in page and "Already shipped" in page
+    empty = client.post("/merchant/orders/ship-bulk", data={}, content_type="multipart/form-data")
+    assert empty.status_code == 422 and "Choose a CSV file." in text_of(empty)
     with app.app_context():
-        product = db.session.get(Product, product_id)
-        assert (product.shipping_template_id, product.weight_grams) == (template_id, 500)
-    # Anyone sees "free over ¥99" under a ¥50 product.
-    assert "满 ¥99.00 包邮" in text_of(client.get(f"/p/{product_id}"))
-    seller.post(f"/merchant/shipping/{template_id}/delete", data={"csrf_token": token(page)})
-    with app.app_context():
-        assert db.session.get(Product, product_id).shipping_template_id is None
-    assert "包邮" in text_of(client.get(f"/p/{product_id}"))
+        assert db.session.get(Order, order_id).carrier == "ZTO"
+        assert db.session.get(Order, other_id).status == OrderStatus.PAID

@@ -89,8 +89,10 @@ class TextFinder(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in ("style", "script"):
             self._skip += 1
-        # A hidden input's or a button's value is form data, never shown.
-        hidden = tag == "button" or (tag == "input" and ("type", "hidden") in attrs)
+        # A hidden input's, a radio's, a checkbox's or a button's value is form data, never shown.
+        hidden = tag == "button" or (
+            tag == "input" and any(("type", t) in attrs for t in ("hidden", "radio", "checkbox"))
+        )
         for name, value in attrs:
             if hidden and name == "value":
                 continue

@@ -36,6 +36,8 @@ class Merchant(db.Model):
     #: category's rate (shop.money.split). Set by an admin, audited.
     fee_bps: Mapped[int | None] = mapped_column()
     description: Mapped[str] = mapped_column(Text, default="")
+    #: Where buyers send 退货退款 parcels (name, phone and address as one line).
+    return_address: Mapped[str] = mapped_column(String(200), default="", server_default="")
     logo_image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
     status: Mapped[MerchantStatus] = enum_column(
         MerchantStatus, default=MerchantStatus.PENDING, index=True

@@ -9,7 +9,7 @@ from flask_login import current_user
 from shop.insights import queues as admin_queries
 from shop.money import earnings, fraud, ledger, payouts
 from shop.money.models import Payout
-from shop.orders import states
+from shop.orders import carriers, states
 from shop.orders.models import Order
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -94,6 +94,7 @@ def refund_list():
         "admin/refunds.html",
         rows=[(o, earnings.merchant_cost(o)) for o in rows],
         form=RefundOverrideForm(),
+        carrier_label=carriers.label,
     )
 
 

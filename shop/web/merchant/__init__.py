@@ -3,6 +3,8 @@ from flask import Blueprint
 bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 
 from shop.web.merchant import (  # noqa: E402,F401  (routes register on import)
+    aftersales,
+    bulk_ship,
     coupons,
     materials,
     money,

@@ -1,8 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from shop.orders import carriers
 from shop.web.forms import FlaskForm
 
 REQUIRED = _l("This field is required.")
@@ -76,9 +78,31 @@ class ActionForm(FlaskForm):
 
 
 class ShipForm(FlaskForm):
-    carrier = StringField(_l("Carrier"), render_kw={"placeholder": "顺丰速运", "list": "carriers"})
+    carrier = SelectField(
+        _l("Carrier"),
+        choices=[SelectChoice("", _l("Choose the carrier"))]
+        + [SelectChoice(c.code, c.name) for c in carriers.CARRIERS],
+        validate_choice=False,  # the domain says which carriers exist, in the user's language
+    )
     tracking = StringField(
-        _l("Tracking number"), render_kw={"autocapitalize": "characters", "autocomplete": "off"}
+        _l("Tracking number"),
+        render_kw={"autocapitalize": "characters", "autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+class BulkShipForm(FlaskForm):
+    file = FileField(
+        _l("CSV file: order number, carrier, tracking number"),
+        render_kw={"accept": ".csv,text/csv"},
+    )
+
+
+class ReturnAddressForm(FlaskForm):
+    return_address = TextAreaField(
+        _l("Return address"),
+        validators=[Length(max=200)],
+        description=_l("Name, phone and full address, as buyers should write it on the parcel."),
+        render_kw={"rows": 3, "maxlength": 200},
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.catalog import catalog
 from shop.money import earnings
-from shop.orders import payments, states
+from shop.orders import carriers, payments, states
 from shop.orders.models import Order, OrderStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -85,6 +85,9 @@ def _detail(order: Order, ship_form=None, refund_form=None, status: int = 200):
         refund_form=refund_form or RefundDecisionForm(),
         action_form=EmptyForm(),
         can_ship=states.can(order, OrderStatus.SHIPPED, "merchant"),
+        carrier_name=carriers.label(order.carrier),
+        return_carrier_name=carriers.label(order.return_carrier),
+        current_merchant_return_address=g.merchant.return_address,
     ), status
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.catalog import skus
 from shop.catalog.models import Product
-from shop.orders import states
+from shop.orders import aftersales, carriers, states, tracking
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -119,6 +119,20 @@ def _reviewed_ids(order_ids: list[int]) -> set[int]:
     return set(rows)
 
 
+#: Kuaidi100's parcel states, as the order page names them.
+TRACKING_STATES = {
+    "in_transit": _l("In transit"),
+    "collected": _l("Collected by the carrier"),
+    "problem": _l("Delivery problem"),
+    "delivered": _l("Delivered"),
+    "returned": _l("Returned to the sender"),
+    "delivering": _l("Out for delivery"),
+    "returning": _l("On its way back to the sender"),
+    "transferred": _l("Handed to another carrier"),
+    "refused": _l("Refused by the receiver"),
+}
+
+
 @bp.route("/orders/<int:order_id>")
 @login_required
 def order_detail(order_id: int):
@@ -130,7 +144,16 @@ def order_detail(order_id: int):
         for item in order.items
     }
     return render_template(
-        "storefront/order.html", order=order, form=FlaskForm(), review_states=review_states
+        "storefront/order.html",
+        order=order,
+        form=FlaskForm(),
+        review_states=review_states,
+        carrier_name=carriers.label(order.carrier),
+        tracking_url=carriers.tracking_url(order.carrier, order.tracking_number),
+        tracking=tracking.latest(order, current_app.config) if order.tracking_number else None,
+        tracking_states=TRACKING_STATES,
+        carriers=carriers.CARRIERS,
+        return_carrier_name=carriers.label(order.return_carrier),
     )
 
 
@@ -216,10 +239,27 @@ def order_action(order_id: int, action: str):
             states.confirm_receipt(order, actor=current_user, now=now())
             message = _("Thank you! The order is complete.")
         elif action == "refund":
+            kind = request.form.get("kind") or states.REFUND_ONLY
             states.request_refund(
-                order, request.form.get("reason", ""), actor=current_user, now=now()
+                order, request.form.get("reason", ""), actor=current_user, now=now(), kind=kind
             )
-            message = _("Refund requested. The merchant will decide.")
+            message = (
+                _("Return requested. Send the goods to the address shown and enter the number.")
+                if kind == states.RETURN
+                else _("Refund requested. The merchant will decide.")
+            )
+        elif action == "withdraw":
+            aftersales.cancel_request(order, actor=current_user, now=now())
+            message = _("Refund request withdrawn.")
+        elif action == "return":
+            aftersales.enter_return_tracking(
+                order,
+                request.form.get("carrier", ""),
+                request.form.get("tracking", ""),
+                actor=current_user,
+                now=now(),
+            )
+            message = _("Return tracking number saved. The merchant sees it.")
         else:
             abort(404)
         db.session.commit()
