@@ -7,6 +7,7 @@ phone or address); the buyer of a shipped order and of a decided refund (never a
 
 from datetime import datetime
 
+from shop.orders import carriers
 from shop.orders.models import Order, OrderStatus
 from shop.platform import outbox
 
@@ -41,7 +42,8 @@ def order_changed(
             }, now)  # fmt: skip
     elif to == S.SHIPPED and before == S.PAID:
         _emit("order_shipped", order.buyer_id, {
-            **base, "carrier": order.carrier, "tracking": order.tracking_number,
+            **base, "carrier": carriers.label(order.carrier or ""),
+            "tracking": order.tracking_number,
         }, now)  # fmt: skip
     elif to == S.REFUND_REQUESTED:
         _emit("refund_requested", order.merchant.user_id, {
