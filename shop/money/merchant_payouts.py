@@ -6,18 +6,16 @@ import re
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from shop.accounts import accounts
 from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant
-from shop.money import merchant_ledger, payouts
+from shop.money import merchant_ledger, withdrawals
 from shop.money.models import MerchantEntry, MerchantEntryKind, MerchantWithdrawal
 from shop.money.models import WithdrawalStatus as W
 from shop.platform import audit
 from shop.platform import db as dbsetup
-from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
+from shop.platform.errors import PermissionDenied, ValidationError
 from shop.platform.extensions import db
 
 STATUS_LABELS = {
@@ -89,25 +87,8 @@ def merchant_of(user: User) -> Merchant | None:
     ).scalar_one_or_none()
 
 
-def open_withdrawal(merchant_id: int) -> MerchantWithdrawal | None:
-    return db.session.execute(
-        select(MerchantWithdrawal).where(
-            MerchantWithdrawal.merchant_id == merchant_id,
-            MerchantWithdrawal.status == W.REQUESTED,
-        )
-    ).scalar_one_or_none()
-
-
-def _by_key(merchant_id: int, key: str) -> MerchantWithdrawal | None:
-    return db.session.execute(
-        select(MerchantWithdrawal).where(
-            MerchantWithdrawal.merchant_id == merchant_id,
-            MerchantWithdrawal.idempotency_key == key,
-        )
-    ).scalar_one_or_none()
-
-
-def _post(withdrawal: MerchantWithdrawal, kind: MerchantEntryKind, now: datetime) -> None:
+def _post(withdrawal: MerchantWithdrawal, returned: bool, now: datetime) -> None:
+    kind = MerchantEntryKind.WITHDRAWAL_RETURNED if returned else MerchantEntryKind.WITHDRAWAL
     db.session.execute(
         dbsetup.insert_for(db.session, MerchantEntry)
         .values(
@@ -122,6 +103,32 @@ def _post(withdrawal: MerchantWithdrawal, kind: MerchantEntryKind, now: datetime
     )
 
 
+#: The merchant's withdrawal: the shared withdrawal workflow (shop.money.withdrawals), funded
+#: by the merchant ledger.
+FLOW = withdrawals.Flow(
+    model=MerchantWithdrawal,
+    owner="merchant_id",
+    reason="reason",
+    status=W,
+    audit_action="withdrawal",
+    audit_object="merchant_withdrawal",
+    texts=withdrawals.Texts(
+        already_open=_l("You already have a withdrawal waiting for approval."),
+        minimum=lambda yuan: _l("The smallest withdrawal is ¥%(yuan)s.", yuan=yuan),
+        only_admin=_l("Only an administrator can decide on withdrawals."),
+        reason_needed=_l("Give a reason; the merchant will see it."),
+        decided_already=_l("This withdrawal has been decided already."),
+    ),
+    available_cents=lambda merchant_id: merchant_ledger.balances(merchant_id).available_cents,
+    account_columns=lambda account: {"account": account_snapshot(account)},
+    post=_post,
+)
+
+
+def open_withdrawal(merchant_id: int) -> MerchantWithdrawal | None:
+    return FLOW.open_request(merchant_id)
+
+
 def request_withdrawal(
     user: User, amount_cents: int, *, idempotency_key: str, minimum_cents: int, now: datetime
 ) -> MerchantWithdrawal:
@@ -131,57 +138,14 @@ def request_withdrawal(
     merchant = merchant_of(user)
     if merchant is None:
         raise PermissionDenied(_l("Only a merchant can withdraw."))
-    again = _by_key(merchant.id, idempotency_key)
-    if again is not None:
-        return again
-    accounts.lock_account(user.id)
-    again = _by_key(merchant.id, idempotency_key)
-    if again is not None:
-        return again
-    if open_withdrawal(merchant.id) is not None:
-        raise Conflict(_l("You already have a withdrawal waiting for approval."))
-    account = payouts.account_of(user)
-    if account is None:
-        raise ValidationError(_l("Add a payout account first."), "amount")
-    if amount_cents < minimum_cents:
-        raise ValidationError(
-            _l("The smallest withdrawal is ¥%(yuan)s.", yuan=f"{minimum_cents / 100:.2f}"),
-            "amount",
-        )
-    available = merchant_ledger.balances(merchant.id).available_cents
-    if amount_cents > available:
-        raise ValidationError(
-            _l("You can take out at most ¥%(yuan)s.", yuan=f"{max(available, 0) / 100:.2f}"),
-            "amount",
-        )
-    withdrawal = MerchantWithdrawal(
-        merchant_id=merchant.id,
+    return FLOW.request(
+        user,
+        merchant.id,
+        amount_cents,
         idempotency_key=idempotency_key,
-        amount_cents=amount_cents,
-        account=account_snapshot(account),
-        status=W.REQUESTED,
-        requested_at=now,
+        minimum_cents=minimum_cents,
+        now=now,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(withdrawal)
-            db.session.flush()
-    except IntegrityError:
-        again = _by_key(merchant.id, idempotency_key)
-        if again is not None:
-            return again
-        raise Conflict(_l("You already have a withdrawal waiting for approval.")) from None
-    _post(withdrawal, MerchantEntryKind.WITHDRAWAL, now)
-    return withdrawal
-
-
-def _snapshot(withdrawal: MerchantWithdrawal) -> dict:
-    return {
-        "status": str(withdrawal.status),
-        "amount_cents": withdrawal.amount_cents,
-        "reference": withdrawal.reference,
-        "reason": withdrawal.reason,
-    }
 
 
 def decide(
@@ -195,60 +159,14 @@ def decide(
 ) -> MerchantWithdrawal:
     """An admin marks a request paid (with the reference) or rejects it (with a reason; the
     amount returns to the available balance). Guarded UPDATE; audited."""
-    if not actor.is_admin:
-        raise PermissionDenied(_l("Only an administrator can decide on withdrawals."))
-    reference = (reference or "").strip()
-    reason = " ".join((reason or "").split())
-    if approve and not 1 <= len(reference) <= 64:
-        raise ValidationError(_l("Enter the transfer's reference number."), "reference")
-    if not approve and not 1 <= len(reason) <= 200:
-        raise ValidationError(_l("Give a reason; the merchant will see it."), "reason")
-    before = _snapshot(withdrawal)
-    result = db.session.execute(
-        update(MerchantWithdrawal)
-        .where(MerchantWithdrawal.id == withdrawal.id, MerchantWithdrawal.status == W.REQUESTED)
-        .values(
-            status=W.PAID if approve else W.REJECTED,
-            decided_at=now,
-            decided_by_id=actor.id,
-            reference=reference if approve else "",
-            reason="" if approve else reason,
-        )
-        .execution_options(synchronize_session=False)
+    return FLOW.decide(
+        withdrawal, approve, actor=actor, reference=reference, reason=reason, now=now
     )
-    db.session.refresh(withdrawal)
-    if result.rowcount != 1:
-        raise InvalidTransition(_l("This withdrawal has been decided already."))
-    if not approve:
-        _post(withdrawal, MerchantEntryKind.WITHDRAWAL_RETURNED, now)
-    audit.record(
-        actor=actor,
-        action="withdrawal.pay" if approve else "withdrawal.reject",
-        object_type="merchant_withdrawal",
-        object_id=withdrawal.id,
-        before=before,
-        after=_snapshot(withdrawal),
-        reason=reason or None,
-        now=now,
-    )
-    return withdrawal
 
 
 def history(merchant_id: int) -> list[MerchantWithdrawal]:
-    return list(
-        db.session.execute(
-            select(MerchantWithdrawal)
-            .where(MerchantWithdrawal.merchant_id == merchant_id)
-            .order_by(MerchantWithdrawal.id.desc())
-        ).scalars()
-    )
+    return FLOW.history(merchant_id)
 
 
 def queue() -> list[MerchantWithdrawal]:
-    return list(
-        db.session.execute(
-            select(MerchantWithdrawal)
-            .where(MerchantWithdrawal.status == W.REQUESTED)
-            .order_by(MerchantWithdrawal.requested_at)
-        ).scalars()
-    )
+    return FLOW.queue()

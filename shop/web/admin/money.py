@@ -2,8 +2,9 @@
 refund disputes (an administrator may refund over the merchant's head). Every decision is
 audited by the service in the same transaction."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from shop.insights import queues as admin_queries
@@ -13,78 +14,42 @@ from shop.orders import carriers, states
 from shop.orders.models import Order
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
-from shop.web.admin import bp
+from shop.web.admin import bp, withdrawal_queue
 from shop.web.admin.forms import PayoutDecisionForm, RefundOverrideForm
-from shop.web.common import confirm_first, money, now, show_domain_error
+from shop.web.common import now
 
-
-def _payouts_page(form: PayoutDecisionForm | None = None, failed_id: int | None = None,
-                  status: int = 200):  # fmt: skip
-    queue = admin_queries.payout_queue()
-    return render_template(
-        "admin/payouts.html",
-        queue=queue,
-        balances={p.user_id: ledger.balances(p.user_id) for p in queue},
-        held={p.user_id for p in queue if fraud.is_held(p.user_id)},
-        recent=admin_queries.recent_payout_decisions(),
-        form=PayoutDecisionForm(),
-        failed_form=form,
-        failed_id=failed_id,
-        method_labels=payouts.METHOD_LABELS,
-        status_labels=payouts.STATUS_LABELS,
-        masked=payouts.masked,
-    ), status
+#: Sharers' payouts in the one admin withdrawal queue (shop.web.admin.withdrawal_queue).
+PAYOUTS = withdrawal_queue.Audience(
+    key="payout",
+    model=Payout,
+    form=PayoutDecisionForm,
+    list_endpoint="admin.payout_list",
+    decide_endpoint="admin.payout_decide",
+    queue=admin_queries.payout_queue,
+    decide=payouts.decide,
+    name=lambda payout: payout.user.display_name,
+    account=lambda p: (p.method, p.account_name, p.bank_name, p.account_number),
+    balances=lambda payout: ledger.balances(payout.user_id),
+    taken_attr="paid_out_cents",
+    title=_l("Payouts"),
+    heading=_l("Payouts waiting"),
+    empty=_l("No payout requests are waiting."),
+    taken_before=_l("paid out before"),
+    recent=admin_queries.recent_payout_decisions,
+    held=lambda payout: fraud.is_held(payout.user_id),
+    hold_url=lambda payout: url_for("admin.flag_list", sharer=payout.user_id),
+    reason="reject_reason",
+)
 
 
 @bp.route("/payouts")
 def payout_list():
-    return _payouts_page()
+    return withdrawal_queue.queue_page(PAYOUTS)
 
 
 @bp.route("/payouts/<int:payout_id>/decide", methods=["POST"])
 def payout_decide(payout_id: int):
-    payout = db.session.get(Payout, payout_id)
-    if payout is None:
-        abort(404)
-    form = PayoutDecisionForm()
-    if not form.validate_on_submit():
-        return _payouts_page(form, payout.id, 422)
-    approve = request.form.get("decision") == "pay"
-    if approve:
-        page = confirm_first(
-            _(
-                "Mark ¥%(amount)s to %(name)s as paid?",
-                amount=money(payout.amount_cents),
-                name=payout.user.display_name,
-            ),
-            _("Mark as paid"),
-            url_for("admin.payout_list"),
-            _("Only after the money has really been sent."),
-        )
-        if page is not None:
-            return page
-    try:
-        payouts.decide(
-            payout,
-            approve,
-            actor=current_user._get_current_object(),
-            reference=form.reference.data or "",
-            reason=form.reason.data or "",
-            now=now(),
-        )
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-        return _payouts_page(form, payout.id, 422)
-    name = payout.user.display_name
-    if approve:
-        flash(_("Paid ¥%(amount)s to %(name)s.", amount=money(payout.amount_cents), name=name),
-              "success")  # fmt: skip
-    else:
-        flash(_("Rejected; ¥%(amount)s is back in %(name)s's balance.",
-                amount=money(payout.amount_cents), name=name), "success")  # fmt: skip
-    return redirect(url_for("admin.payout_list"), code=303)
+    return withdrawal_queue.decide_request(PAYOUTS, payout_id)
 
 
 @bp.route("/refunds")

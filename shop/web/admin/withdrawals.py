@@ -9,13 +9,13 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from shop.catalog.models import Merchant
-from shop.money import merchant_ledger, merchant_payouts, payouts
+from shop.money import merchant_ledger, merchant_payouts
 from shop.money.models import MerchantWithdrawal
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
-from shop.web.admin import bp
+from shop.web.admin import bp, withdrawal_queue
 from shop.web.admin.forms import PayoutDecisionForm
-from shop.web.common import confirm_first, money, now, show_domain_error
+from shop.web.common import now, show_domain_error
 from shop.web.forms import FlaskForm
 
 
@@ -37,65 +37,34 @@ class FeeForm(FlaskForm):
     )
 
 
-def _page(form=None, failed_id=None, status=200):
-    queue = merchant_payouts.queue()
-    return render_template(
-        "admin/withdrawals.html",
-        queue=queue,
-        balances={w.merchant_id: merchant_ledger.balances(w.merchant_id) for w in queue},
-        form=WithdrawalDecisionForm(),
-        failed_form=form,
-        failed_id=failed_id,
-        method_labels=payouts.METHOD_LABELS,
-        account_parts=merchant_payouts.account_parts,
-    ), status
+#: Merchants' withdrawals in the one admin withdrawal queue (shop.web.admin.withdrawal_queue).
+WITHDRAWALS = withdrawal_queue.Audience(
+    key="withdrawal",
+    model=MerchantWithdrawal,
+    form=WithdrawalDecisionForm,
+    list_endpoint="admin.withdrawal_list",
+    decide_endpoint="admin.withdrawal_decide",
+    queue=merchant_payouts.queue,
+    decide=merchant_payouts.decide,
+    name=lambda withdrawal: withdrawal.merchant.name,
+    account=merchant_payouts.account_parts,
+    balances=lambda withdrawal: merchant_ledger.balances(withdrawal.merchant_id),
+    taken_attr="withdrawn_cents",
+    title=_l("Merchant withdrawals"),
+    heading=_l("Merchant withdrawals waiting"),
+    empty=_l("No withdrawal requests are waiting."),
+    taken_before=_l("withdrawn before"),
+)
 
 
 @bp.route("/withdrawals")
 def withdrawal_list():
-    return _page()
+    return withdrawal_queue.queue_page(WITHDRAWALS)
 
 
 @bp.route("/withdrawals/<int:withdrawal_id>/decide", methods=["POST"])
 def withdrawal_decide(withdrawal_id: int):
-    withdrawal = db.session.get(MerchantWithdrawal, withdrawal_id)
-    if withdrawal is None:
-        abort(404)
-    form = WithdrawalDecisionForm()
-    if not form.validate_on_submit():
-        return _page(form, withdrawal.id, 422)
-    approve = request.form.get("decision") == "pay"
-    name = withdrawal.merchant.name
-    amount = money(withdrawal.amount_cents)
-    if approve:
-        page = confirm_first(
-            _("Mark ¥%(amount)s to %(name)s as paid?", amount=amount, name=name),
-            _("Mark as paid"),
-            url_for("admin.withdrawal_list"),
-            _("Only after the money has really been sent."),
-        )
-        if page is not None:
-            return page
-    try:
-        merchant_payouts.decide(
-            withdrawal,
-            approve,
-            actor=current_user._get_current_object(),
-            reference=form.reference.data or "",
-            reason=form.reason.data or "",
-            now=now(),
-        )
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-        return _page(form, withdrawal.id, 422)
-    if approve:
-        flash(_("Paid ¥%(amount)s to %(name)s.", amount=amount, name=name), "success")
-    else:
-        flash(_("Rejected; ¥%(amount)s is back in %(name)s's balance.", amount=amount,
-                name=name), "success")  # fmt: skip
-    return redirect(url_for("admin.withdrawal_list"), code=303)
+    return withdrawal_queue.decide_request(WITHDRAWALS, withdrawal_id)
 
 
 @bp.route("/merchants/<int:merchant_id>/fee", methods=["GET", "POST"])

@@ -6,39 +6,18 @@ import csv
 import io
 from datetime import datetime, timedelta
 
-from flask import (
-    Response,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import Response, current_app, g, render_template, request, stream_with_context
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import HiddenField, StringField
 
-from shop.catalog.products import parse_yuan
 from shop.insights import exports
-from shop.money import merchant_ledger, merchant_payouts, merchant_statement, payouts
-from shop.orders import checkout
-from shop.platform.errors import DomainError, ValidationError
-from shop.platform.extensions import db
-from shop.web.common import money, now, show_domain_error
-from shop.web.forms import FlaskForm
+from shop.money import merchant_ledger, merchant_payouts, merchant_statement
+from shop.web import withdrawing
+from shop.web.common import money, now
 from shop.web.merchant import bp
 
 BOM = "\ufeff"
 CHUNK = 16_384
-
-
-class WithdrawalForm(FlaskForm):
-    idempotency_key = HiddenField()
-    amount = StringField(_l("Amount (yuan)"), render_kw={"inputmode": "decimal"})
 
 
 def month_bounds(text: str | None) -> tuple[str, datetime, datetime]:
@@ -60,11 +39,8 @@ def _months_around(month: str) -> tuple[str, str]:
     return before, after
 
 
-def _render(form: WithdrawalForm | None = None, status: int = 200):
+def _render(form: withdrawing.RequestForm | None = None, status: int = 200):
     month, since, until = month_bounds(request.args.get("month"))
-    if form is None:
-        form = WithdrawalForm()
-        form.idempotency_key.data = checkout.new_checkout_key()
     before, after = _months_around(month)
     return render_template(
         "merchant/money.html",
@@ -73,14 +49,12 @@ def _render(form: WithdrawalForm | None = None, status: int = 200):
         after=after,
         statement=merchant_statement.statement(g.merchant.id, since=since, until=until),
         balances=merchant_ledger.balances(g.merchant.id),
-        account=payouts.account_of(current_user),
         open_withdrawal=merchant_payouts.open_withdrawal(g.merchant.id),
         history=merchant_payouts.history(g.merchant.id),
-        form=form,
+        form=withdrawing.fresh_form() if form is None else form,
         minimum_cents=current_app.config["MERCHANT_WITHDRAWAL_MIN_CENTS"],
-        method_labels=payouts.METHOD_LABELS,
         status_labels=merchant_payouts.STATUS_LABELS,
-        masked=payouts.masked,
+        **withdrawing.account_context(current_user),
     ), status
 
 
@@ -91,38 +65,16 @@ def money_page():
 
 @bp.route("/money/withdraw", methods=["POST"])
 def withdraw():
-    form = WithdrawalForm()
-    if not form.validate_on_submit():
-        flash(_("This form has expired. Please try again."), "error")
-        return redirect(url_for("merchant.money_page"))
-    key = (form.idempotency_key.data or "")[:40]
-    try:
-        if len(key) < 16:
-            raise ValidationError(_("This form has expired. Please try again."))
-        if not (form.amount.data or "").strip():
-            raise ValidationError(_("Enter an amount."), "amount")
-        amount = parse_yuan(form.amount.data, "amount")
-        withdrawal = merchant_payouts.request_withdrawal(
-            current_user._get_current_object(),
-            amount,
-            idempotency_key=key,
-            minimum_cents=current_app.config["MERCHANT_WITHDRAWAL_MIN_CENTS"],
-            now=now(),
-        )
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-        form.idempotency_key.data = checkout.new_checkout_key()
-        return _render(form, 422)
-    flash(
-        _(
+    return withdrawing.handle_request(
+        ask=merchant_payouts.request_withdrawal,
+        minimum_cents=current_app.config["MERCHANT_WITHDRAWAL_MIN_CENTS"],
+        page_endpoint="merchant.money_page",
+        render=_render,
+        requested=lambda amount: _(
             "Withdrawal of ¥%(amount)s requested. An administrator will transfer it.",
-            amount=money(withdrawal.amount_cents),
+            amount=amount,
         ),
-        "success",
     )
-    return redirect(url_for("merchant.money_page"), code=303)
 
 
 def _cell(value, kind: str) -> str:

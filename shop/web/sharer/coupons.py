@@ -16,45 +16,61 @@ from shop.web.sharer.forms import EmptyForm
 from shop.web.sharer.views import load_own_item, load_own_link
 
 
-@bp.route("/shop/items/<int:item_id>/coupon", methods=["GET", "POST"])
-def item_coupon(item_id: int):
-    item = load_own_item(item_id)
+def _choose_coupon(*, item, link, product, sharer, attached, back: str, saved: str,
+                   removed: str):  # fmt: skip
+    """Put one of the product's coupons on ``item`` or ``link`` (whichever is given), or take
+    it off (an empty choice); then back to ``back``. The page lists the coupons it may carry."""
     form = EmptyForm()
     if form.validate_on_submit():
         raw = request.form.get("coupon", "")
         try:
             if not raw:
-                coupons.detach(sharer=item.shop.user, item=item)
-                message = _("Coupon taken off this item.")
+                coupons.detach(sharer=sharer, item=item, link=link)
+                message = removed
             else:
                 coupon = db.session.get(Coupon, parse_id(raw) or 0)
                 if coupon is None:
                     abort(404)
-                coupons.attach(coupon, sharer=item.shop.user, item=item)
-                message = _("Coupon saved on this item.")
+                coupons.attach(coupon, sharer=sharer, item=item, link=link)
+                message = saved
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
         else:
             db.session.commit()
             flash(message, "success")
-            return redirect(url_for("sharer.shop_console", _anchor=f"p{item.product_id}"))
+            return redirect(back)
     current = db.session.execute(
-        select(CouponAttachment.coupon_id).where(CouponAttachment.shop_item_id == item.id)
+        select(CouponAttachment.coupon_id).where(attached)
     ).scalar_one_or_none()
-    price = item.product.price_cents
+    price = product.price_cents
     choices = [
         (c, coupons.describe(c), coupons.price_after(c, price))
-        for c in coupons.attachable(item.product, now=now())
+        for c in coupons.attachable(product, now=now())
     ]
     return render_template(
         "sharer/item_coupon.html",
         item=item,
-        product=item.product,
-        back=url_for("sharer.shop_console", _anchor=f"p{item.product_id}"),
+        product=product,
+        back=back,
         choices=choices,
         current=current,
         form=form,
+    )
+
+
+@bp.route("/shop/items/<int:item_id>/coupon", methods=["GET", "POST"])
+def item_coupon(item_id: int):
+    item = load_own_item(item_id)
+    return _choose_coupon(
+        item=item,
+        link=None,
+        product=item.product,
+        sharer=item.shop.user,
+        attached=CouponAttachment.shop_item_id == item.id,
+        back=url_for("sharer.shop_console", _anchor=f"p{item.product_id}"),
+        saved=_("Coupon saved on this item."),
+        removed=_("Coupon taken off this item."),
     )
 
 
@@ -64,38 +80,13 @@ def link_coupon(link_id: int):
     link = load_own_link(link_id)
     if link.product is None:
         abort(404)
-    form = EmptyForm()
-    if form.validate_on_submit():
-        raw = request.form.get("coupon", "")
-        try:
-            if not raw:
-                coupons.detach(sharer=link.sharer, link=link)
-            else:
-                coupon = db.session.get(Coupon, parse_id(raw) or 0)
-                if coupon is None:
-                    abort(404)
-                coupons.attach(coupon, sharer=link.sharer, link=link)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("Coupon saved on this link."), "success")
-            return redirect(url_for("sharer.poster_page", link_id=link.id))
-    current = db.session.execute(
-        select(CouponAttachment.coupon_id).where(CouponAttachment.link_id == link.id)
-    ).scalar_one_or_none()
-    price = link.product.price_cents
-    choices = [
-        (c, coupons.describe(c), coupons.price_after(c, price))
-        for c in coupons.attachable(link.product, now=now())
-    ]
-    return render_template(
-        "sharer/item_coupon.html",
+    return _choose_coupon(
         item=None,
+        link=link,
         product=link.product,
+        sharer=link.sharer,
+        attached=CouponAttachment.link_id == link.id,
         back=url_for("sharer.poster_page", link_id=link.id),
-        choices=choices,
-        current=current,
-        form=form,
+        saved=_("Coupon saved on this link."),
+        removed=_("Coupon saved on this link."),
     )

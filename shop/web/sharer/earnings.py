@@ -9,15 +9,13 @@ from flask_login import current_user
 
 from shop.accounts import accounts
 from shop.catalog import catalog
-from shop.catalog.products import parse_yuan
 from shop.insights import exports
 from shop.money import appeals, earnings, payouts, statement
 from shop.money.models import PayoutMethod
-from shop.orders import checkout
 from shop.platform.errors import DomainError, ValidationError
 from shop.platform.extensions import db
+from shop.web import withdrawing
 from shop.web.common import (
-    money,
     now,
     reauth_limit,
     retry_after_seconds,
@@ -26,12 +24,12 @@ from shop.web.common import (
     wait_text,
 )
 from shop.web.sharer import bp
-from shop.web.sharer.forms import PayoutAccountForm, PayoutRequestForm
+from shop.web.sharer.forms import PayoutAccountForm
 
 PER_PAGE = 20
 
 
-def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
+def _render(request_form: withdrawing.RequestForm | None = None, status: int = 200):
     user = current_user._get_current_object()
     listed = earnings.orders_touching(
         user.id,
@@ -42,9 +40,6 @@ def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
     overrides = earnings.team_overrides(
         user.id, page=catalog.parse_page(request.args.get("opage")), per_page=PER_PAGE
     )
-    if request_form is None:
-        request_form = PayoutRequestForm()
-        request_form.idempotency_key.data = checkout.new_checkout_key()
     return render_template(
         "sharer/earnings.html",
         statement=statement.statement(user.id),
@@ -53,16 +48,14 @@ def _render(request_form: PayoutRequestForm | None = None, status: int = 200):
         page=listed.page,
         pages=listed.pages,
         total=listed.total,
-        account=payouts.account_of(user),
         open_payout=payouts.open_request(user),
         history=payouts.history(user),
-        request_form=request_form,
+        request_form=withdrawing.fresh_form() if request_form is None else request_form,
         minimum_cents=current_app.config["PAYOUT_MIN_CENTS"],
-        method_labels=payouts.METHOD_LABELS,
         payout_status_labels=payouts.STATUS_LABELS,
-        masked=payouts.masked,
         export_labels=exports.EXPORT_LABELS,
         overrides=overrides,
+        **withdrawing.account_context(user),
     ), status
 
 
@@ -73,38 +66,16 @@ def earnings_page():
 
 @bp.route("/earnings/payout", methods=["POST"])
 def payout_request():
-    form = PayoutRequestForm()
-    if not form.validate_on_submit():
-        flash(_("This form has expired. Please try again."), "error")
-        return redirect(url_for("sharer.earnings_page"))
-    key = (form.idempotency_key.data or "")[:40]
-    try:
-        if len(key) < 16:
-            raise ValidationError(_("This form has expired. Please try again."))
-        if not (form.amount.data or "").strip():
-            raise ValidationError(_("Enter an amount."), "amount")
-        amount = parse_yuan(form.amount.data, "amount")
-        payout = payouts.request_payout(
-            current_user._get_current_object(),
-            amount,
-            idempotency_key=key,
-            minimum_cents=current_app.config["PAYOUT_MIN_CENTS"],
-            now=now(),
-        )
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-        form.idempotency_key.data = checkout.new_checkout_key()
-        return _render(form, 422)
-    flash(
-        _(
+    return withdrawing.handle_request(
+        ask=payouts.request_payout,
+        minimum_cents=current_app.config["PAYOUT_MIN_CENTS"],
+        page_endpoint="sharer.earnings_page",
+        render=_render,
+        requested=lambda amount: _(
             "Payout of ¥%(amount)s requested. An administrator will transfer it.",
-            amount=money(payout.amount_cents),
+            amount=amount,
         ),
-        "success",
     )
-    return redirect(url_for("sharer.earnings_page"), code=303)
 
 
 @bp.route("/earnings/account", methods=["GET", "POST"])

@@ -68,11 +68,6 @@ class PayoutAccountForm(FlaskForm):
     )
 
 
-class PayoutRequestForm(FlaskForm):
-    idempotency_key = HiddenField()
-    amount = StringField(_l("Amount (yuan)"), render_kw={"inputmode": "decimal"})
-
-
 class AppealAskForm(FlaskForm):
     number = StringField(
         _l("Order number"),

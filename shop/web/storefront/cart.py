@@ -32,7 +32,7 @@ from shop.web.storefront.checkout import (
     place_lines,
     render_checkout,
 )
-from shop.web.storefront.lines import parse_shown, shown_field
+from shop.web.storefront.lines import PricedLine, parse_shown, shown_field
 
 CART_KEY = "cart"
 MAX_LINES = 20
@@ -82,7 +82,7 @@ def cart_count() -> int:
 
 
 @dataclass
-class CartLine:
+class CartLine(PricedLine):
     key: str
     product: Product
     sku: Sku | None
@@ -90,18 +90,6 @@ class CartLine:
     #: Why it cannot be bought now: a shops.UNAVAILABLE_LABELS key, "short", "spec" or None.
     reason: str | None
     selected: bool
-
-    @property
-    def price_cents(self) -> int:
-        return self.sku.price_cents if self.sku else self.product.price_cents
-
-    @property
-    def line_cents(self) -> int:
-        return self.price_cents * self.quantity
-
-    @property
-    def spec_text(self) -> str:
-        return skus.spec_text(self.product, self.sku) if self.sku else ""
 
     @property
     def stock(self) -> int:

@@ -21,15 +21,10 @@ def parse_shown(raw: str | None) -> dict[int, int]:
     return shown
 
 
-@dataclass(frozen=True)
-class BuyLine:
-    """One line of a checkout (the cart's lines have the same attributes)."""
-
-    product: object
-    sku: object
-    quantity: int
-    #: Why it cannot be bought now ("short", a shops.UNAVAILABLE_LABELS key) or None.
-    reason: str | None = None
+class PricedLine:
+    """A product (at its SKU's price when it has one) times a quantity: how a checkout line and
+    a cart line (shop.web.storefront.cart.CartLine) price themselves. Needs ``product``,
+    ``sku`` and ``quantity``."""
 
     @property
     def price_cents(self) -> int:
@@ -42,3 +37,14 @@ class BuyLine:
     @property
     def spec_text(self) -> str:
         return skus.spec_text(self.product, self.sku) if self.sku else ""
+
+
+@dataclass(frozen=True)
+class BuyLine(PricedLine):
+    """One line of a checkout (the cart's lines have the same attributes)."""
+
+    product: object
+    sku: object
+    quantity: int
+    #: Why it cannot be bought now ("short", a shops.UNAVAILABLE_LABELS key) or None.
+    reason: str | None = None
