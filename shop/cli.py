@@ -1,6 +1,6 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
-`flask sweep-orders`, `flask payments-sync`, `flask reconcile`, `flask rollup`, `flask scan-fraud`,
-`flask backup`, `flask restore`, `flask worker`."""
+`flask backfill-splits`, `flask sweep-orders`, `flask payments-sync`, `flask reconcile`,
+`flask rollup`, `flask scan-fraud`, `flask backup`, `flask restore`, `flask worker`."""
 
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from shop.accounts import accounts, totp
 from shop.accounts.models import User
 from shop.demo import seed as demo
-from shop.money import fraud, ledger, sales
+from shop.money import fraud, ledger, sales, split_backfill
 from shop.orders import aftersales, states
 from shop.orders.gateways import flow as gateway_flow
 from shop.orders.gateways import providers as gateway_providers
@@ -30,6 +30,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(settle_rebates_command)
+    app.cli.add_command(backfill_splits_command)
     app.cli.add_command(sweep_orders_command)
     app.cli.add_command(payments_sync_command)
     app.cli.add_command(reconcile_command)
@@ -187,6 +188,22 @@ def settle_rebates_command() -> None:
             posted += ledger.settle_order(order_id, now=at, return_window=window)
             db.session.commit()
     click.echo(f"Orders due: {len(due)}; rebate entries settled: {posted}")
+
+
+@click.command("backfill-splits")
+@click.option("--batch", default=500, show_default=True, help="Orders per transaction.")
+@click.option(
+    "--current-fees",
+    is_flag=True,
+    help="Charge today's platform fee rates (default: no fee, none was agreed back then).",
+)
+def backfill_splits_command(batch: int, current_fees: bool) -> None:
+    """Store the split and the merchant-ledger entries of orders paid before merchant
+    settlement existed. Safe to run again, or twice at once: nothing is posted twice."""
+    if batch < 1:
+        raise click.BadParameter("at least 1", param_hint="--batch")
+    done = split_backfill.backfill(now=utcnow(), batch=batch, current_fees=current_fees)
+    click.echo(f"Orders given a split: {done['orders']} (in {done['batches']} batches)")
 
 
 @click.command("sweep-orders")

@@ -14,7 +14,7 @@ import pytest
 from shop import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT))
-from bench.bench_callbacks import wrk_script  # noqa: E402
+from bench.bench_callbacks import CHUNK, wrk_script  # noqa: E402
 
 BENCH = str(PROJECT_ROOT / "bench" / "bench_callbacks.py")
 
@@ -62,3 +62,9 @@ def test_callback_benchmark_runs_briefly_without_errors():
                      r"\(none lost\)", out), out  # fmt: skip
     assert re.search(r"signature check [\d.]+, decryption [\d.]+, .*\(all 204\)", out), out
     assert "server log: 0 tracebacks, 0 locked" in out, out
+
+
+def test_a_long_wrk_script_is_cut_into_functions_under_luas_constant_limit(tmp_path):
+    requests = [("/notify", {"X-N": str(n)}, b"{}") for n in range(CHUNK + 1)]
+    script = wrk_script(tmp_path / "x.lua", requests, threads=1).read_text()
+    assert script.count("(function()") == 2 and script.count("end)()") == 2
