@@ -54,6 +54,10 @@ WRK_MISSING = (
 START = 180.0
 #: A round gets this many times the requests its warm-up rate says it could serve.
 HEADROOM = 3.0
+#: Requests per Lua function in a wrk script.
+CHUNK = 5000
+#: The bare app's rows point at orders of this pool (its rows are not payments of them).
+BARE_ORDERS = 500
 CHINA = timezone(timedelta(hours=8))
 
 
@@ -83,12 +87,11 @@ class Platform:
         self.key = serialization.load_pem_private_key(private_pem.encode(), password=None)
         self.aead = AESGCM(APIV3_KEY.encode())
 
-    def callback(self, order_number: str, total: int) -> tuple[dict, bytes, dict]:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-
+    @staticmethod
+    def trade(order_number: str, total: int) -> dict:
+        """The paid trade as WeChat Pay describes it (the resource, before encryption)."""
         china = datetime.now(UTC).astimezone(CHINA)
-        trade = {
+        return {
             "appid": APPID,
             "mchid": MCHID,
             "out_trade_no": order_number,
@@ -102,6 +105,12 @@ class Platform:
             "amount": {"total": total, "payer_total": total, "currency": "CNY",
                        "payer_currency": "CNY"},
         }  # fmt: skip
+
+    def callback(self, order_number: str, total: int) -> tuple[dict, bytes, dict]:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        trade = self.trade(order_number, total)
         nonce = secrets.token_hex(6)
         sealed = self.aead.encrypt(
             nonce.encode(), json.dumps(trade, ensure_ascii=False).encode(), b"transaction"
@@ -219,13 +228,21 @@ def _lua_string(text: str) -> str:
 def wrk_script(path: Path, requests: list[tuple[str, dict, bytes]], threads: int) -> Path:
     """A wrk Lua script that sends each request once: thread k of n sends requests k, k+n, …;
     one that runs out asks for a path answered 404 (counted as an error) and stops."""
-    lines = ["local reqs = {}"]
-    for target, headers, body in requests:
+    # A Lua function holds at most 65536 constants: the requests are made in chunks, each in a
+    # function of its own (the semicolons keep "(function" from reading as a call).
+    lines = ["local reqs = {};"]
+    for number, (target, headers, body) in enumerate(requests):
+        if number % CHUNK == 0:
+            if number:
+                lines.append("end)();")
+            lines.append("(function()")
         table = ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items())
         lines.append(
             f'reqs[#reqs + 1] = wrk.format("POST", "{target}", {{{table}}}, '
             f"{_lua_string(body.decode())})"
         )
+    if requests:
+        lines.append("end)();")
     lines += [
         'local spent = wrk.format("GET", "/_bench/exhausted")',
         # wrk starts each thread as soon as setup() has run for it, so the thread count is
@@ -355,13 +372,20 @@ def main() -> int:
                 server = start_server(port, env, 0, log=log, use_conf=True, app=target, wait=START)
                 servers[name] = (server, port)
 
+            pool = make(BARE_ORDERS)
+
             def requests_for(case: str, count: int) -> list[tuple[str, dict, bytes]]:
                 made = []
-                for order_id, number, total in make(count):
-                    headers, body, trade = platform.callback(number, total)
+                if case == "shop":
+                    orders = make(count)
+                else:
+                    orders = [pool[n % len(pool)] for n in range(count)]
+                for order_id, number, total in orders:
                     if case == "shop":
+                        headers, body, _trade = platform.callback(number, total)
                         made.append((NOTIFY, headers, body))
                     else:
+                        trade = platform.trade(number, total)
                         trade["transaction_id"] = "bare" + trade["transaction_id"]
                         plain = json.dumps({**trade, "order_id": order_id}, ensure_ascii=False)
                         made.append(("/notify", {"Content-Type": "application/json"},
