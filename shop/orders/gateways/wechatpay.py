@@ -139,12 +139,16 @@ class WeChatPay:
 
     # --- calls --------------------------------------------------------------------------------
 
-    def call(self, method: str, path: str, payload: dict | None = None, *, signed_answer=True):
+    def call(
+        self, method: str, path: str, payload: dict | None = None, *, signed_answer=True,
+        extra_headers: dict | None = None,
+    ):  # fmt: skip
         body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
         headers = {
             "Authorization": self.authorization(method, path, body),
             "Accept": "application/json",
             "User-Agent": "fenxiang",
+            **(extra_headers or {}),
         }
         if payload is not None:
             headers["Content-Type"] = "application/json"
