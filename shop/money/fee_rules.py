@@ -135,10 +135,8 @@ def check_rebate(
         most = min(fee * 10_000 // override_bps, 10_000)
         raise ValidationError(
             _l(
-                "A rebate of %(rebate)s%% is more than the platform fee of %(fee)s%% allows "
-                "with the team override of %(override)s%% (the platform pays the override out "
-                "of its fee): at most %(most)s%%.",
-                rebate=format_bps(rebate_bps),
+                "At most %(most)s%%: the platform fee of %(fee)s%% must cover the team "
+                "override (%(override)s%% of the rebate).",
                 fee=format_bps(fee),
                 override=format_bps(override_bps),
                 most=format_bps(most),

@@ -1,6 +1,7 @@
 """Category platform fees on a phone: with team overrides on, the admin opens the fee list,
 sees the lowest fee each category allows, types a fee too low and reads why (what was typed
-kept), then saves one that covers the override; the audit log has it."""
+kept), then saves one that covers the override; the merchant then cannot raise a product's
+rebate above what that fee allows, and reads why."""
 
 from functools import partial
 
@@ -23,7 +24,7 @@ def test_admin_sets_a_category_fee_that_covers_the_override(live_server, new_pho
     app.config["TEAM_OVERRIDE_BPS"] = 2000
     with app.app_context():
         product = seed_tea_merchant()  # 10% rebate: the override needs a 2% fee
-        category_id = product.category_id
+        category_id, product_id = product.category_id, product.id
         db.session.commit()
     base = live_server.url
     admin = new_phone()
@@ -47,6 +48,14 @@ def test_admin_sets_a_category_fee_that_covers_the_override(live_server, new_pho
         admin.context, [base + "/admin/fees", base + f"/admin/categories/{category_id}/fee"]
     )
     assert not problems, problems
+    seller = new_phone()
+    sign_in(seller, base, "13700000002")
+    seller.goto(base + f"/merchant/products/{product_id}/edit")
+    seller.get_by_label("分享返利（%）").fill("15")
+    seller.get_by_role("button", name="保存").last.click()
+    seller.get_by_text("最多 10%").wait_for()
+    assert seller.get_by_label("分享返利（%）").input_value() == "15"
+    snap(seller, "rebate-refused")
     with app.app_context():
         assert (
             db.session.execute(
