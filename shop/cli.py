@@ -227,31 +227,23 @@ def profit_sharing_command() -> None:
 @click.argument("sub_mchid")
 @click.option("--reason", required=True, help="Kept in the audit log.")
 def sub_mchid_command(merchant_id: int, sub_mchid: str, reason: str) -> None:
-    """Set a merchant's WeChat Pay sub-merchant number (子商户号, digits; "" clears it)."""
+    """Set a merchant's WeChat Pay sub-merchant number (子商户号, digits; "" clears it), as
+    the admin page /admin/merchants/<id>/wechatpay does. Audited."""
+    from shop.catalog import merchants
     from shop.catalog.models import Merchant
-    from shop.platform import audit
 
-    sub_mchid = sub_mchid.strip()
-    if sub_mchid and not (sub_mchid.isascii() and sub_mchid.isdigit() and len(sub_mchid) <= 32):
-        raise click.BadParameter("digits only (子商户号)", param_hint="SUB_MCHID")
     with dbsetup.writing():
         merchant = db.session.get(Merchant, merchant_id)
         if merchant is None:
             raise click.BadParameter(f"no merchant {merchant_id}", param_hint="MERCHANT_ID")
-        before = {"wechatpay_sub_mchid": merchant.wechatpay_sub_mchid}
-        merchant.wechatpay_sub_mchid = sub_mchid
-        audit.record(
-            actor=None,
-            action="merchant.wechatpay_sub_mchid",
-            object_type="merchant",
-            object_id=merchant.id,
-            before=before,
-            after={"wechatpay_sub_mchid": sub_mchid},
-            reason=reason,
-            now=utcnow(),
-        )
+        try:
+            merchants.set_wechatpay_sub_mchid(
+                merchant, sub_mchid, actor=None, reason=reason, now=utcnow()
+            )
+        except ValidationError as error:
+            raise click.BadParameter(str(error.message), param_hint=error.field) from None
         db.session.commit()
-    click.echo(f"{merchant.name}: sub_mchid {sub_mchid or '(none)'}")
+        click.echo(f"{merchant.name}: sub_mchid {merchant.wechatpay_sub_mchid or '(none)'}")
 
 
 @click.command("sweep-orders")

@@ -176,9 +176,10 @@ class Defaults:
     WECHATPAY_BASE_URL = "https://api.mch.weixin.qq.com"
     #: Partner mode (服务商, docs/payments.md): the partner's 商户号 and AppID. With both set,
     #: WeChat Pay runs in partner mode (WECHATPAY_MCHID/APPID are then not used): payments go
-    #: to each merchant's sub-merchant account (its sub_mchid, set per merchant with `flask
-    #: wechatpay-sub-mchid`), frozen for profit sharing, and `flask profit-sharing` sends the
-    #: platform its part after settlement. The other WECHATPAY_* keys are the partner's.
+    #: to each merchant's sub-merchant account (its sub_mchid, set per merchant at
+    #: /admin/merchants/<id>/wechatpay), frozen for profit sharing, and `flask profit-sharing`
+    #: sends the platform its part after settlement. The other WECHATPAY_* keys are the
+    #: partner's.
     WECHATPAY_SP_MCHID: str | None = None
     WECHATPAY_SP_APPID: str | None = None
     #: The partner's registered full name (商户全称), sent (encrypted) when it is added as a

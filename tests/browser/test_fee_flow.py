@@ -63,3 +63,29 @@ def test_admin_sets_a_category_fee_that_covers_the_override(live_server, new_pho
             ).scalar_one()
             == 200
         )
+
+
+def test_admin_sets_a_merchants_wechatpay_sub_merchant(live_server, new_phone):
+    app = live_server.app
+    with app.app_context():
+        merchant_id = seed_tea_merchant().merchant_id
+        db.session.commit()
+    base = live_server.url
+    admin = new_phone()
+    sign_in(admin, base, "13700000001")
+    admin.goto(base + f"/admin/merchants/{merchant_id}")
+    admin.locator("#sub-mchid").get_by_role("link", name="修改").click()
+    admin.get_by_label("微信支付子商户号").fill("1900-0002")
+    admin.get_by_label("理由（记入审计日志）").fill("进件完成")
+    admin.get_by_role("button", name="保存").click()
+    admin.get_by_text("子商户号为 6 到 32 位数字。").wait_for()
+    snap(admin, "sub-mchid-refused")
+    admin.get_by_label("微信支付子商户号").fill("1900000202")
+    admin.get_by_role("button", name="保存").click()
+    admin.get_by_text("子商户号已保存。").wait_for()
+    assert "1900000202" in admin.locator("#sub-mchid").inner_text()
+    snap(admin, "merchant-detail")
+    problems = sweep_accessibility(
+        admin.context, [base + f"/admin/merchants/{merchant_id}/wechatpay"]
+    )
+    assert not problems, problems

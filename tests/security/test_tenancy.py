@@ -203,6 +203,7 @@ FORMS = {
     },
     "admin.merchant_fee": {"fee": "0", "reason": "攻击者"},
     "admin.category_fee": {"fee": "0", "reason": "攻击者"},
+    "admin.merchant_wechatpay": {"sub_mchid": "1900000999", "reason": "攻击者"},
     "inbox.message_read": {},
     "storefront.claim_coupon": {},
     "sharer.link_coupon": {"coupon": ""},

@@ -196,3 +196,32 @@ def test_partner_mode_is_off_unless_configured(app):
         assert profit_sharing.run(None, now=utcnow())["planned"] == 0
         result = app.test_cli_runner().invoke(args=["profit-sharing"])
         assert "not configured" in result.output
+
+
+def test_admin_sets_a_merchants_sub_mchid_on_its_page_audited(app, english_client):
+    with app.app_context():
+        merchant = make_merchant()
+        admin, outsider = make_user(is_admin=True), make_user()
+        db.session.commit()
+        merchant_id, owner, admin_id = merchant.id, merchant.user, admin.id
+    url = f"/admin/merchants/{merchant_id}/wechatpay"
+    for user in (outsider, owner):
+        assert english_client(user).get(url).status_code == 403
+        posted = english_client(user).post(url, data={"sub_mchid": "1900000999", "reason": "x"})
+        assert posted.status_code == 403
+    client = english_client(admin)
+    page = client.get(url).get_data(as_text=True)
+    assert "Partner mode is not configured" in page
+    bad = client.post(url, data={"sub_mchid": "19000-02", "reason": "进件完成"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "6 to 32 digits" in text and 'value="19000-02"' in text
+    ok = client.post(url, data={"sub_mchid": " 1900000202 ", "reason": "进件完成"})
+    assert ok.status_code == 303
+    assert "1900000202" in client.get(f"/admin/merchants/{merchant_id}").get_data(as_text=True)
+    assert client.get("/admin/merchants/999999/wechatpay").status_code == 404
+    with app.app_context():
+        assert db.session.get(Merchant, merchant_id).wechatpay_sub_mchid == "1900000202"
+        entry = db.session.execute(select(AuditEntry)).scalar_one()
+        assert (entry.action, entry.reason, entry.actor_id) == (
+            "merchant.wechatpay_sub_mchid", "进件完成", admin_id,
+        )  # fmt: skip

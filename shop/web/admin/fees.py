@@ -1,7 +1,10 @@
 """/admin/fees: the platform fee of each product category (basis points, typed as a
 percentage), and the team override in force it must cover (shop.money.fee_rules): a fee that
 would let some product's override exceed it is refused with the product and the lowest fee
-that would do. Every change is audited with its reason (merchant_payouts.set_fee)."""
+that would do. Every change is audited with its reason (merchant_payouts.set_fee).
+
+/admin/merchants/<id>/wechatpay: a merchant's WeChat Pay sub-merchant number for partner mode
+(服务商), audited likewise."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,7 +14,8 @@ from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from shop.catalog.models import Category
+from shop.catalog import merchants
+from shop.catalog.models import Category, Merchant
 from shop.catalog.products import format_bps
 from shop.money import fee_rules, merchant_payouts
 from shop.platform.errors import DomainError
@@ -84,4 +88,53 @@ def category_fee(category_id: int):
         return redirect(url_for("admin.fee_list"), code=303)
     return render_template(
         "admin/category_fee.html", category=category, form=form, override=override
+    )
+
+
+class SubMchidForm(FlaskForm):
+    sub_mchid = StringField(
+        _l("WeChat Pay sub-merchant number (子商户号)"),
+        validators=[Optional(), Length(max=32)],
+        description=_l(
+            "Digits, from the partner console after the merchant's onboarding. "
+            "Empty: the merchant cannot take WeChat Pay in partner mode."
+        ),  # fmt: skip
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    reason = StringField(
+        _l("Reason (kept in the audit log)"), validators=[Optional(), Length(max=200)]
+    )
+
+
+@bp.route("/merchants/<int:merchant_id>/wechatpay", methods=["GET", "POST"])
+def merchant_wechatpay(merchant_id: int):
+    """The merchant's sub-merchant number for WeChat Pay's partner mode (docs/payments.md)."""
+    merchant = db.session.get(Merchant, merchant_id)
+    if merchant is None:
+        abort(404)
+    form = SubMchidForm()
+    partner = bool(current_app.config.get("WECHATPAY_SP_MCHID"))
+    if request.method == "GET":
+        form.sub_mchid.data = merchant.wechatpay_sub_mchid
+    elif form.validate_on_submit():
+        try:
+            merchants.set_wechatpay_sub_mchid(
+                merchant,
+                form.sub_mchid.data or "",
+                actor=current_user._get_current_object(),
+                reason=form.reason.data or "",
+                now=now(),
+            )
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+            page = render_template(
+                "admin/merchant_wechatpay.html", merchant=merchant, form=form, partner=partner
+            )
+            return page, 422
+        flash(_("Sub-merchant number saved."), "success")
+        return redirect(url_for("admin.merchant_detail", merchant_id=merchant.id), code=303)
+    return render_template(
+        "admin/merchant_wechatpay.html", merchant=merchant, form=form, partner=partner
     )
