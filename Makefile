@@ -79,9 +79,11 @@ upgrade:
 	$(MAKE) test
 
 # Reports, not gates: ratios against baselines measured in the same run (bench/README.md).
-# bench_http.py needs wrk (apt-get install wrk) and, for its Redis case, redis-server.
+# bench_http.py and bench_callbacks.py need wrk (apt-get install wrk); bench_http.py's Redis
+# case needs redis-server.
 bench: $(VENV)/.installed-redis translations
 	$(BIN)/python bench/bench_http.py
+	$(BIN)/python bench/bench_callbacks.py
 	$(BIN)/python bench/bench_posters.py
 	$(BIN)/python bench/bench_stats.py
 	$(BIN)/python bench/bench_load.py

@@ -1,6 +1,7 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
-`flask sweep-orders`, `flask payments-sync`, `flask reconcile`, `flask rollup`, `flask scan-fraud`,
-`flask backup`, `flask restore`, `flask worker`."""
+`flask backfill-splits`, `flask profit-sharing`, `flask wechatpay-sub-mchid`, `flask sweep-orders`,
+`flask payments-sync`, `flask reconcile`, `flask rollup`, `flask scan-fraud`, `flask backup`,
+`flask restore`, `flask worker`."""
 
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from shop.accounts import accounts, totp
 from shop.accounts.models import User
 from shop.demo import seed as demo
-from shop.money import fraud, ledger, sales
+from shop.money import fraud, ledger, profit_sharing, sales, split_backfill
 from shop.orders import aftersales, states
 from shop.orders.gateways import flow as gateway_flow
 from shop.orders.gateways import providers as gateway_providers
@@ -30,6 +31,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(settle_rebates_command)
+    app.cli.add_command(backfill_splits_command)
+    app.cli.add_command(profit_sharing_command)
+    app.cli.add_command(sub_mchid_command)
     app.cli.add_command(sweep_orders_command)
     app.cli.add_command(payments_sync_command)
     app.cli.add_command(reconcile_command)
@@ -187,6 +191,59 @@ def settle_rebates_command() -> None:
             posted += ledger.settle_order(order_id, now=at, return_window=window)
             db.session.commit()
     click.echo(f"Orders due: {len(due)}; rebate entries settled: {posted}")
+
+
+@click.command("backfill-splits")
+@click.option("--batch", default=500, show_default=True, help="Orders per transaction.")
+@click.option(
+    "--current-fees",
+    is_flag=True,
+    help="Charge today's platform fee rates (default: no fee, none was agreed back then).",
+)
+def backfill_splits_command(batch: int, current_fees: bool) -> None:
+    """Store the split and the merchant-ledger entries of orders paid before merchant
+    settlement existed. Safe to run again, or twice at once: nothing is posted twice."""
+    if batch < 1:
+        raise click.BadParameter("at least 1", param_hint="--batch")
+    done = split_backfill.backfill(now=utcnow(), batch=batch, current_fees=current_fees)
+    click.echo(f"Orders given a split: {done['orders']} (in {done['batches']} batches)")
+
+
+@click.command("profit-sharing")
+def profit_sharing_command() -> None:
+    """WeChat Pay partner mode: send each settled order's split to the platform (分账) and
+    unfreeze the rest for the merchant; ask about sharings still processing. Run it after
+    `flask settle-rebates`; does nothing unless partner mode is configured."""
+    adapter = gateway_providers.for_app(current_app._get_current_object()).get("wechatpay")
+    if not getattr(adapter, "partner", False):
+        click.echo("WeChat Pay partner mode is not configured (SHOP_WECHATPAY_SP_MCHID).")
+        return
+    counts = profit_sharing.run(adapter, now=utcnow())
+    click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()))
+
+
+@click.command("wechatpay-sub-mchid")
+@click.argument("merchant_id", type=int)
+@click.argument("sub_mchid")
+@click.option("--reason", required=True, help="Kept in the audit log.")
+def sub_mchid_command(merchant_id: int, sub_mchid: str, reason: str) -> None:
+    """Set a merchant's WeChat Pay sub-merchant number (子商户号, digits; "" clears it), as
+    the admin page /admin/merchants/<id>/wechatpay does. Audited."""
+    from shop.catalog import merchants
+    from shop.catalog.models import Merchant
+
+    with dbsetup.writing():
+        merchant = db.session.get(Merchant, merchant_id)
+        if merchant is None:
+            raise click.BadParameter(f"no merchant {merchant_id}", param_hint="MERCHANT_ID")
+        try:
+            merchants.set_wechatpay_sub_mchid(
+                merchant, sub_mchid, actor=None, reason=reason, now=utcnow()
+            )
+        except ValidationError as error:
+            raise click.BadParameter(str(error.message), param_hint=error.field) from None
+        db.session.commit()
+        click.echo(f"{merchant.name}: sub_mchid {merchant.wechatpay_sub_mchid or '(none)'}")
 
 
 @click.command("sweep-orders")

@@ -277,3 +277,35 @@ def status_label(status: MerchantStatus):
 
 def action_label(action: str):
     return ACTION_LABELS.get(action, action)
+
+
+_SUB_MCHID = re.compile(r"[0-9]{6,32}")
+
+
+def set_wechatpay_sub_mchid(
+    merchant: Merchant, value: str, *, actor: User | None, reason: str, now: datetime
+) -> None:
+    """An admin (or the `flask wechatpay-sub-mchid` command, ``actor`` None) sets the merchant's
+    WeChat Pay sub-merchant number (子商户号, digits; "" clears it) for partner mode. Audited
+    with the reason. Raises ValidationError (fields ``sub_mchid``, ``reason``)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied(_l("Only an administrator can change this."))
+    value = (value or "").strip()
+    if value and not _SUB_MCHID.fullmatch(value):
+        raise ValidationError(_l("A sub-merchant number is 6 to 32 digits."), "sub_mchid")
+    reason = " ".join((reason or "").split())
+    if not 1 <= len(reason) <= 200:
+        raise ValidationError(_l("Give a reason for the change."), "reason")
+    before = {"wechatpay_sub_mchid": merchant.wechatpay_sub_mchid}
+    merchant.wechatpay_sub_mchid = value
+    db.session.flush()
+    audit.record(
+        actor=actor,
+        action="merchant.wechatpay_sub_mchid",
+        object_type="merchant",
+        object_id=merchant.id,
+        before=before,
+        after={"wechatpay_sub_mchid": value},
+        reason=reason,
+        now=now,
+    )

@@ -3,6 +3,7 @@ minimum, one open request per merchant, never more than the available balance, a
 pays it (with the transfer's reference) or rejects it (with a reason), audited."""
 
 import re
+import unicodedata
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant
-from shop.money import merchant_ledger, withdrawals
+from shop.money import fee_rules, merchant_ledger, withdrawals
 from shop.money.models import MerchantEntry, MerchantEntryKind, MerchantWithdrawal
 from shop.money.models import WithdrawalStatus as W
 from shop.platform import audit
@@ -26,12 +27,14 @@ STATUS_LABELS = {
 
 
 def parse_bps(text: str) -> int | None:
-    """A rate typed as a percentage ("2.5") in basis points; "" means not set."""
-    text = (text or "").strip().rstrip("%")
+    """A rate typed as a percentage ("2.5") in basis points; "" means not set. Full-width
+    digits and signs from a Chinese keyboard ("２.５％") read as their ASCII forms; other
+    scripts' digits are refused."""
+    text = unicodedata.normalize("NFKC", text or "").strip().rstrip("%").strip()
     if not text:
         return None
     # Exactly, never through a float: "2.5" -> 250; at most two decimals (a basis point).
-    match = re.fullmatch(r"(\d{1,3})(?:\.(\d{1,2}))?", text)
+    match = re.fullmatch(r"([0-9]{1,3})(?:\.([0-9]{1,2}))?", text)
     if match is None:
         raise ValidationError(_l("Enter a percentage from 0 to 100."), "fee")
     bps = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
@@ -41,11 +44,18 @@ def parse_bps(text: str) -> int | None:
 
 
 def set_fee(
-    target: Merchant | Category, bps: int | None, *, actor: User, reason: str, now: datetime
+    target: Merchant | Category,
+    bps: int | None,
+    *,
+    actor: User,
+    reason: str,
+    now: datetime,
+    override_bps: int = 0,
 ) -> None:
     """An admin sets the platform fee of a merchant or a category (None: not set; a
     merchant's own rate wins over its products' categories'). Orders paid from now on use
-    it; paid orders keep their split. Audited."""
+    it; paid orders keep their split. Audited. A fee that would not cover the team override
+    (``override_bps``, the rate in force) on some product is refused (shop.money.fee_rules)."""
     if not actor.is_admin:
         raise PermissionDenied(_l("Only an administrator can set platform fees."))
     if bps is not None and not 0 <= bps <= merchant_ledger.MAX_FEE_BPS:
@@ -53,6 +63,7 @@ def set_fee(
     reason = " ".join((reason or "").split())
     if not 1 <= len(reason) <= 200:
         raise ValidationError(_l("Give a reason for the change."), "reason")
+    fee_rules.check_fee(target, bps, override_bps=override_bps)
     before = {"fee_bps": target.fee_bps}
     target.fee_bps = bps
     db.session.flush()

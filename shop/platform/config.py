@@ -174,6 +174,17 @@ class Defaults:
     WECHATPAY_PUBLIC_KEY: str | None = None
     WECHATPAY_PUBLIC_KEY_ID: str | None = None
     WECHATPAY_BASE_URL = "https://api.mch.weixin.qq.com"
+    #: Partner mode (服务商, docs/payments.md): the partner's 商户号 and AppID. With both set,
+    #: WeChat Pay runs in partner mode (WECHATPAY_MCHID/APPID are then not used): payments go
+    #: to each merchant's sub-merchant account (its sub_mchid, set per merchant at
+    #: /admin/merchants/<id>/wechatpay), frozen for profit sharing, and `flask profit-sharing`
+    #: sends the platform its part after settlement. The other WECHATPAY_* keys are the
+    #: partner's.
+    WECHATPAY_SP_MCHID: str | None = None
+    WECHATPAY_SP_APPID: str | None = None
+    #: The partner's registered full name (商户全称), sent (encrypted) when it is added as a
+    #: profit-sharing receiver of a sub-merchant.
+    WECHATPAY_SP_NAME: str | None = None
     # Alipay OpenAPI with RSA2 (docs/payments.md). Off until these are set.
     ALIPAY_APP_ID: str | None = None
     #: The app's private key (PEM, a path, or the bare base64 the Alipay console shows).

@@ -60,6 +60,7 @@ ROW_ARGUMENTS = {
     "endpoint_id": ("endpoint",),
     "address_id": ("address",),
     "template_id": ("shipping_template",),
+    "category_id": ("category",),
 }
 #: Arguments whose meaning depends on the route (a "code" is a share link's or an invite's),
 #: mapped per endpoint so a new route with such an argument fails until it is mapped here.
@@ -201,6 +202,8 @@ FORMS = {
         "confirmed": "1",
     },
     "admin.merchant_fee": {"fee": "0", "reason": "攻击者"},
+    "admin.category_fee": {"fee": "0", "reason": "攻击者"},
+    "admin.merchant_wechatpay": {"sub_mchid": "1900000999", "reason": "攻击者"},
     "inbox.message_read": {},
     "storefront.claim_coupon": {},
     "sharer.link_coupon": {"coupon": ""},

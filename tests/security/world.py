@@ -219,6 +219,7 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
         now=now - timedelta(days=40),
     )  # fmt: skip
     t.ids.update(
+        category=category.id,
         coupon=coupon.id,
         material=material.id,
         shipping_template=template.id,

@@ -35,6 +35,9 @@ class Merchant(db.Model):
     #: The platform fee on this merchant's goods, in basis points; None: the product's
     #: category's rate (shop.money.split). Set by an admin, audited.
     fee_bps: Mapped[int | None] = mapped_column()
+    #: The merchant's sub-merchant number (子商户号) under the platform's WeChat Pay partner
+    #: account; "" while it has none (its buyers then cannot pay by WeChat Pay in partner mode).
+    wechatpay_sub_mchid: Mapped[str] = mapped_column(String(32), default="", server_default="")
     description: Mapped[str] = mapped_column(Text, default="")
     #: Where buyers send 退货退款 parcels (name, phone and address as one line).
     return_address: Mapped[str] = mapped_column(String(200), default="", server_default="")

@@ -23,6 +23,7 @@ from shop.money.models.merchant import (
     MerchantEntryKind,
     MerchantWithdrawal,
     OrderSplit,
+    ProfitShare,
     WithdrawalStatus,
 )
 from shop.money.models.sales import (
@@ -56,5 +57,6 @@ __all__ = [
     "MerchantEntryKind",
     "MerchantWithdrawal",
     "OrderSplit",
+    "ProfitShare",
     "WithdrawalStatus",
 ]

@@ -16,7 +16,9 @@ from shop.platform.extensions import db
 class OrderSplit(db.Model):
     """Where the fen of one paid order go, fixed when it is paid (what a profit-sharing
     adapter would send): ``paid = merchant + rebates + overrides + platform``. The platform's
-    part is its fee minus the team overrides it pays on top, so it can be below zero."""
+    part is its fee minus the team overrides it pays out of it: never below zero under the
+    fee rule (shop.money.fee_rules); orders split before the rule, or backfilled with no fee
+    (shop.money.split_backfill), may be."""
 
     __tablename__ = "order_splits"
     __table_args__ = (
@@ -129,3 +131,30 @@ class MerchantEntry(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_withdrawals.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProfitShare(db.Model):
+    """One order's profit sharing (分账) through WeChat Pay's partner mode: what was (or is to
+    be) sent from the merchant's sub-merchant account to the platform once the order's money
+    settled. ``out_order_no`` is the gateway's idempotency key: a retry asks for the same
+    sharing, never a second one."""
+
+    __tablename__ = "profit_shares"
+    __table_args__ = (CheckConstraint("amount_cents >= 0", name="share_not_negative"),)
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    out_order_no: Mapped[str] = mapped_column(String(64), unique=True)
+    sub_mchid: Mapped[str] = mapped_column(String(32))
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    #: What goes to the platform (the rebates it pays sharers, and its fee); 0: only unfreeze.
+    amount_cents: Mapped[int]
+    #: pending (to send), sent (accepted, processing), done, failed (retried)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(String(80), default="")
+    #: WeChat Pay's 分账单号 once accepted.
+    gateway_order_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]

@@ -5,11 +5,16 @@ gateway reports into the shop's :class:`~shop.orders.payments.PaymentNotice`."""
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from sqlalchemy import select
+
+from shop.catalog.models import Merchant
 from shop.orders.gateways.alipay import Alipay
 from shop.orders.gateways.base import Charge, GatewayError, TradeState
 from shop.orders.gateways.wechatpay import WeChatPay
+from shop.orders.gateways.wechatpay_partner import WeChatPayPartner
 from shop.orders.models import Order
 from shop.orders.payments import PaymentNotice
+from shop.platform.extensions import db
 
 WECHATPAY_SETTINGS = (
     "WECHATPAY_MCHID",
@@ -20,9 +25,18 @@ WECHATPAY_SETTINGS = (
     "WECHATPAY_PUBLIC_KEY",
     "WECHATPAY_PUBLIC_KEY_ID",
 )
+#: Partner mode: the partner's ids instead of WECHATPAY_MCHID/APPID, with the same keys.
+WECHATPAY_PARTNER_SETTINGS = (
+    "WECHATPAY_SP_MCHID",
+    "WECHATPAY_SP_APPID",
+    *WECHATPAY_SETTINGS[2:],
+)
 ALIPAY_SETTINGS = ("ALIPAY_APP_ID", "ALIPAY_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY")
 TEXT_SETTINGS = (
     *WECHATPAY_SETTINGS,
+    "WECHATPAY_SP_MCHID",
+    "WECHATPAY_SP_APPID",
+    "WECHATPAY_SP_NAME",
     *ALIPAY_SETTINGS,
     "WECHATPAY_BASE_URL",
     "ALIPAY_GATEWAY_URL",
@@ -60,18 +74,27 @@ def build(config) -> dict:
     # read as JSON: every gateway setting is text.
     config = {key: str(config[key]) for key in TEXT_SETTINGS if config.get(key)}
     found = {}
-    if _filled(config, WECHATPAY_SETTINGS):
+    wechat_keys = {
+        "serial_no": config.get("WECHATPAY_SERIAL_NO"),
+        "private_key": config.get("WECHATPAY_PRIVATE_KEY"),
+        "apiv3_key": config.get("WECHATPAY_APIV3_KEY"),
+        "platform_key": config.get("WECHATPAY_PUBLIC_KEY"),
+        "platform_key_id": config.get("WECHATPAY_PUBLIC_KEY_ID"),
+        "notify_url": f"{base}/payments/wechatpay/notify",
+        "base_url": config.get("WECHATPAY_BASE_URL") or "https://api.mch.weixin.qq.com",
+        "timeout": timeout,
+    }
+    if _filled(config, WECHATPAY_PARTNER_SETTINGS):
+        found["wechatpay"] = WeChatPayPartner(
+            mchid=config["WECHATPAY_SP_MCHID"],
+            appid=config["WECHATPAY_SP_APPID"],
+            sp_name=config.get("WECHATPAY_SP_NAME") or "",
+            sub_mchid_for=sub_mchid_of_order,
+            **wechat_keys,
+        )
+    elif _filled(config, WECHATPAY_SETTINGS):
         found["wechatpay"] = WeChatPay(
-            mchid=config["WECHATPAY_MCHID"],
-            appid=config["WECHATPAY_APPID"],
-            serial_no=config["WECHATPAY_SERIAL_NO"],
-            private_key=config["WECHATPAY_PRIVATE_KEY"],
-            apiv3_key=config["WECHATPAY_APIV3_KEY"],
-            platform_key=config["WECHATPAY_PUBLIC_KEY"],
-            platform_key_id=config["WECHATPAY_PUBLIC_KEY_ID"],
-            notify_url=f"{base}/payments/wechatpay/notify",
-            base_url=config.get("WECHATPAY_BASE_URL") or "https://api.mch.weixin.qq.com",
-            timeout=timeout,
+            mchid=config["WECHATPAY_MCHID"], appid=config["WECHATPAY_APPID"], **wechat_keys
         )
     if _filled(config, ALIPAY_SETTINGS):
         found["alipay"] = Alipay(
@@ -83,6 +106,16 @@ def build(config) -> dict:
             timeout=timeout,
         )
     return found
+
+
+def sub_mchid_of_order(order_number: str) -> str:
+    """The sub-merchant number of the merchant an order belongs to ("" when it has none)."""
+    found = db.session.execute(
+        select(Merchant.wechatpay_sub_mchid)
+        .join(Order, Order.merchant_id == Merchant.id)
+        .where(Order.number == order_number)
+    ).scalar_one_or_none()
+    return found or ""
 
 
 def description(order: Order) -> str:

@@ -5,6 +5,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from shop.web.admin import (  # noqa: E402,F401  (routes register on import)
     appeals,
     exports,
+    fees,
     fraud,
     gateway_refunds,
     money,

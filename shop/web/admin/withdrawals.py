@@ -9,11 +9,12 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from shop.catalog.models import Merchant
+from shop.catalog.products import format_bps
 from shop.money import merchant_ledger, merchant_payouts
 from shop.money.models import MerchantWithdrawal
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
-from shop.web.admin import bp, withdrawal_queue
+from shop.web.admin import bp, fees, withdrawal_queue
 from shop.web.admin.forms import PayoutDecisionForm
 from shop.web.common import now, show_domain_error
 from shop.web.forms import FlaskForm
@@ -74,7 +75,7 @@ def merchant_fee(merchant_id: int):
         abort(404)
     form = FeeForm()
     if request.method == "GET":
-        form.fee.data = "" if merchant.fee_bps is None else f"{merchant.fee_bps / 100:g}"
+        form.fee.data = "" if merchant.fee_bps is None else format_bps(merchant.fee_bps)
     elif form.validate_on_submit():
         try:
             bps = merchant_payouts.parse_bps(form.fee.data)
@@ -84,6 +85,7 @@ def merchant_fee(merchant_id: int):
                 actor=current_user._get_current_object(),
                 reason=form.reason.data or "",
                 now=now(),
+                override_bps=fees.override_in_force(),
             )
             db.session.commit()
         except DomainError as error:

@@ -1,6 +1,6 @@
 """The merchant console: apply, then (once approved) manage products."""
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -8,8 +8,10 @@ from flask_login import current_user
 from shop.catalog import merchants, products
 from shop.catalog.catalog import rebate_cents, whole_number
 from shop.catalog.models import Category, MerchantStatus, Product, ProductStatus
+from shop.money import fee_rules
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
+from shop.teams import teams
 from shop.web.common import confirm_first, money, now, show_domain_error, upload_limit
 from shop.web.merchant import bp, spec_table
 from shop.web.merchant.forms import (
@@ -164,6 +166,7 @@ def product_new():
             _save_errors(form, table, errors)
         else:
             try:
+                _check_rebate(fields, rows)
                 product = products.create_product(
                     g.merchant,
                     fields,
@@ -182,6 +185,15 @@ def product_new():
     return render_template(
         "merchant/product_form.html", form=form, product=None, table=table, image_choices=[]
     )
+
+
+def _check_rebate(fields, rows) -> None:
+    """The rebate rates typed (the product's and its specs') must leave the platform fee
+    enough to pay the team override (shop.money.fee_rules). Raises ValidationError."""
+    config = current_app.config
+    override = teams.effective_rate(config["TEAM_OVERRIDE_BPS"], config["TEAM_OVERRIDE_MAX_BPS"])
+    rates = [fields.rebate_bps, *(r.rebate_bps for r in rows or () if r.rebate_bps is not None)]
+    fee_rules.check_rebate(g.merchant, fields.category_id, max(rates), override_bps=override)
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -209,6 +221,7 @@ def product_edit(product_id: int):
         else:
             shown = whole_number(form.stock_shown.data)
             try:
+                _check_rebate(fields, rows)
                 products.update_product(
                     product,
                     fields,

@@ -33,14 +33,15 @@ def adapters() -> dict:
     return providers.for_app(current_app._get_current_object())
 
 
-def _buyer_openid(user) -> str:
-    """The buyer's openid of the WeChat Pay app id, from WeChat sign-in when it is bound."""
+def _buyer_openid(user, appid: str) -> str:
+    """The buyer's openid of the WeChat Pay app id (the partner's sp_appid in partner mode),
+    from WeChat sign-in when it is bound."""
     try:
         from shop.accounts import wechat  # WeChat sign-in (issue 20); absent until it lands
     except ImportError:
         return ""
     lookup = getattr(wechat, "openid_for", None)
-    return lookup(user, str(current_app.config["WECHATPAY_APPID"])) or "" if lookup else ""
+    return lookup(user, appid) or "" if lookup else ""
 
 
 def _own_order(order_id: int) -> Order:
@@ -64,7 +65,7 @@ def gateway_pay(order_id: int):
     client = providers.Client(
         user_agent=request.user_agent.string,
         address=request.remote_addr or "",
-        openid=_buyer_openid(current_user) if order.payment_provider == "wechatpay" else "",
+        openid=_buyer_openid(current_user, adapter.appid) if adapter.name == "wechatpay" else "",
     )
     back = url_for("storefront.gateway_return", provider=adapter.name, order=order.number)
     page = {"order": order, "provider": adapter, "back": back}

@@ -1,0 +1,466 @@
+"""Callback benchmark: verified WeChat Pay (API v3) payment callbacks against a truly bare Flask
+POST route that writes the same payment row, both under the project's gunicorn.conf.py (as
+`make serve` runs it, request log on), driven by wrk with a Lua script, in interleaved rounds.
+
+    .venv/bin/python bench/bench_callbacks.py [--rounds 5] [--seconds 5] [--connections 8]
+                                              [--threads 2] [--profile 300]
+
+Sets up its own instance (SQLite in a temporary folder, demo data, WeChat Pay configured with
+keys made for the run) and, before each round, as many placed WeChat Pay orders as the round
+can use (each attributed to a sharer, so paying it estimates a rebate and stores the split).
+Each callback is for a distinct order and is made as WeChat Pay makes it: the event JSON with
+the trade AEAD_AES_256_GCM-encrypted under the APIv3 key, signed (SHA256withRSA) with the
+platform key just before its round. The shop verifies the signature with WeChat Pay's public
+key, decrypts, and pays the order (the payment row, the paid transition, rebate estimate,
+split, merchant entry, rollups): every answer must be 204 and every callback a ``paid`` row.
+
+The baseline (bench/bare_callback_app.py) is Flask alone: the decrypted trade as plain JSON,
+one INSERT of the same payment_events row into the same database. Every case runs once per
+round, the order alternating, and the table gives medians with the per-round range. Then, in
+one process (Flask's test client), where a callback's CPU goes: signature check, decryption,
+and the whole request. Exits 0 with a report (not a gate); 1 when wrk is missing.
+"""
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port, prepare, start_server, stop_server  # noqa: E402
+
+BARE_APP = "bench.bare_callback_app:app"
+SHOP_APP = "wsgi:app"
+NOTIFY = "/payments/wechatpay/notify"
+TARGET = 0.5
+MCHID, APPID, KEY_ID = "1900000109", "wx8888888888888888", "PUB_KEY_ID_0100000000000000000"
+APIV3_KEY = "0123456789abcdef0123456789abcdef"
+WRK_MISSING = (
+    "wrk is not installed; this benchmark needs it as its load generator "
+    "(a Python client is slower than the server it measures). On Debian or Ubuntu:\n"
+    "    sudo apt-get install wrk"
+)
+START = 180.0
+#: A round gets this many times the requests its warm-up rate says it could serve.
+HEADROOM = 3.0
+#: Requests per Lua function in a wrk script.
+CHUNK = 5000
+#: The bare app's rows point at orders of this pool (its rows are not payments of them).
+BARE_ORDERS = 500
+CHINA = timezone(timedelta(hours=8))
+
+
+def rsa_pems() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public.decode()
+
+
+class Platform:
+    """WeChat Pay's side of a callback, as documented: sign with the platform key, encrypt the
+    resource with the merchant's APIv3 key."""
+
+    def __init__(self, private_pem: str):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        self.aead = AESGCM(APIV3_KEY.encode())
+
+    @staticmethod
+    def trade(order_number: str, total: int) -> dict:
+        """The paid trade as WeChat Pay describes it (the resource, before encryption)."""
+        china = datetime.now(UTC).astimezone(CHINA)
+        return {
+            "appid": APPID,
+            "mchid": MCHID,
+            "out_trade_no": order_number,
+            "transaction_id": "4200" + secrets.token_hex(12),
+            "trade_type": "JSAPI",
+            "trade_state": "SUCCESS",
+            "trade_state_desc": "支付成功",
+            "bank_type": "OTHERS",
+            "success_time": china.isoformat(timespec="seconds"),
+            "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "amount": {"total": total, "payer_total": total, "currency": "CNY",
+                       "payer_currency": "CNY"},
+        }  # fmt: skip
+
+    def callback(self, order_number: str, total: int) -> tuple[dict, bytes, dict]:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        trade = self.trade(order_number, total)
+        nonce = secrets.token_hex(6)
+        sealed = self.aead.encrypt(
+            nonce.encode(), json.dumps(trade, ensure_ascii=False).encode(), b"transaction"
+        )
+        event = {
+            "id": secrets.token_hex(18),
+            "create_time": trade["success_time"],
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": base64.b64encode(sealed).decode(),
+                "associated_data": "transaction",
+                "nonce": nonce,
+            },
+        }
+        body = json.dumps(event, ensure_ascii=False).encode()
+        stamp, sign_nonce = str(int(time.time())), secrets.token_hex(16)
+        message = f"{stamp}\n{sign_nonce}\n".encode() + body + b"\n"
+        signature = self.key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        headers = {
+            "Content-Type": "application/json",
+            "Wechatpay-Timestamp": stamp,
+            "Wechatpay-Nonce": sign_nonce,
+            "Wechatpay-Signature": base64.b64encode(signature).decode(),
+            "Wechatpay-Serial": KEY_ID,
+        }
+        return headers, body, trade
+
+
+# --- orders ------------------------------------------------------------------------------
+
+
+def order_factory(app):
+    """``make(count)``: that many new placed WeChat Pay orders, each attributed to a demo
+    sharer's link, as [(id, number, total)]."""
+    from sqlalchemy import insert, select
+
+    from shop.accounts.models import User
+    from shop.orders.models import Order, OrderItem, OrderStatus
+    from shop.platform.extensions import db
+    from shop.sharing.models import ShareLink
+
+    with app.app_context():
+        link = db.session.execute(
+            select(ShareLink).where(ShareLink.product_id.is_not(None)).order_by(ShareLink.id)
+        ).scalars().first()  # fmt: skip
+        product = link.product
+        sharer_id = link.shop.user_id
+        buyer_id = db.session.execute(
+            select(User.id).where(User.id != sharer_id).order_by(User.id)
+        ).scalars().first()  # fmt: skip
+        fixed = {
+            "product": (product.id, product.title[:120], product.price_cents, product.rebate_bps),
+            "merchant_id": product.merchant_id,
+            "sharer_id": sharer_id,
+            "link_id": link.id,
+            "buyer_id": buyer_id,
+        }
+        db.session.rollback()
+    made = [0]
+
+    def make(count: int) -> list[tuple[int, str, int]]:
+        product_id, title, price, rebate_bps = fixed["product"]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        run = secrets.token_hex(3)
+        rows = []
+        for _ in range(count):
+            made[0] += 1
+            rows.append({
+                "number": f"BC{run}{made[0]:09d}",
+                "buyer_id": fixed["buyer_id"], "merchant_id": fixed["merchant_id"],
+                "checkout_key": f"bench-{run}-{made[0]}", "status": OrderStatus.PLACED,
+                "total_cents": price, "goods_cents": price, "shipping_cents": 0,
+                "discount_cents": 0, "ship_name": "王小二", "ship_phone": "13912345678",
+                "ship_region": "浙江省 杭州市 西湖区", "ship_detail": "文三路 90 号",
+                "payment_provider": "wechatpay", "attribution_reason": "attributed",
+                "sharer_id": fixed["sharer_id"], "link_id": fixed["link_id"],
+                "click_lag_seconds": 60, "attribution_others": {}, "placed_at": now,
+                "pay_deadline": now + timedelta(minutes=30),
+            })  # fmt: skip
+        with app.app_context():
+            db.session.execute(insert(Order), rows)
+            numbers = [row["number"] for row in rows]
+            found = db.session.execute(
+                select(Order.id, Order.number, Order.total_cents).where(Order.number.in_(numbers))
+            ).all()
+            db.session.execute(
+                insert(OrderItem),
+                [
+                    {"order_id": order_id, "product_id": product_id, "title": title,
+                     "unit_price_cents": price, "quantity": 1, "rebate_bps": rebate_bps,
+                     "rebate_cents": price * rebate_bps // 10_000}
+                    for order_id, _number, _total in found
+                ],
+            )  # fmt: skip
+            db.session.commit()
+        return [tuple(row) for row in found]
+
+    return make
+
+
+# --- wrk ---------------------------------------------------------------------------------
+
+
+def _lua_string(text: str) -> str:
+    level = "=" * 3
+    while f"]{level}]" in text:
+        level += "="
+    return f"[{level}[{text}]{level}]"
+
+
+def wrk_script(path: Path, requests: list[tuple[str, dict, bytes]], threads: int) -> Path:
+    """A wrk Lua script that sends each request once: thread k of n sends requests k, k+n, …;
+    one that runs out asks for a path answered 404 (counted as an error) and stops."""
+    # A Lua function holds at most 65536 constants: the requests are made in chunks, each in a
+    # function of its own (the semicolons keep "(function" from reading as a call).
+    lines = ["local reqs = {};"]
+    for number, (target, headers, body) in enumerate(requests):
+        if number % CHUNK == 0:
+            if number:
+                lines.append("end)();")
+            lines.append("(function()")
+        table = ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items())
+        lines.append(
+            f'reqs[#reqs + 1] = wrk.format("POST", "{target}", {{{table}}}, '
+            f"{_lua_string(body.decode())})"
+        )
+    if requests:
+        lines.append("end)();")
+    lines += [
+        'local spent = wrk.format("GET", "/_bench/exhausted")',
+        # wrk starts each thread as soon as setup() has run for it, so the thread count is
+        # written here rather than counted in setup().
+        f"local step, number, i = {threads}, 0, 0",
+        "function setup(thread)",
+        "  number = number + 1",
+        '  thread:set("id", number)',
+        "end",
+        "function request()",
+        "  local n = id + i * step",
+        "  i = i + 1",
+        "  if n > #reqs then return spent end",
+        "  return reqs[n]",
+        "end",
+        "function response(status, headers, body)",
+        "  if id + (i - 1) * step > #reqs then wrk.thread:stop() end",
+        "end",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_wrk(port: int, script: Path, seconds: float, connections: int, threads: int) -> dict:
+    from bench.bench_http import parse_wrk
+
+    command = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+        "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}/",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+    if done.stderr.strip():  # a script error: wrk would go on with GET / instead
+        raise RuntimeError(f"wrk: {done.stderr.strip()[:2000]}")
+    return parse_wrk(done.stdout)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{format(mid, fmt)} ({format(low, fmt)}-{format(high, fmt)})"
+
+
+def payment_rows(database: Path) -> dict[str, int]:
+    """The shop's payment rows (the bare app's event ids start with "bare")."""
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "select outcome = 'paid', count(*) from payment_events "
+            "where event_id not like 'bare%' group by 1"
+        ).fetchall()
+    found = {bool(paid): n for paid, n in rows}
+    return {"paid": found.get(True, 0), "other": found.get(False, 0)}
+
+
+# --- one process: where a callback's CPU goes ------------------------------------------------
+
+
+def profile_in_process(app, platform: Platform, make, count: int) -> dict:
+    from shop.orders.gateways import providers
+
+    adapter = providers.for_app(app)["wechatpay"]
+    calls = [platform.callback(number, total)[:2] for _id, number, total in make(count)]
+    out = {}
+    begin = time.process_time()
+    for headers, body in calls:
+        adapter.verify(headers, body)
+    out["verify"] = (time.process_time() - begin) / count * 1000
+    resources = [json.loads(body)["resource"] for _headers, body in calls]
+    begin = time.process_time()
+    for resource in resources:
+        adapter.decrypt(resource)
+    out["decrypt"] = (time.process_time() - begin) / count * 1000
+    client = app.test_client()
+    begin = time.process_time()
+    statuses = [client.post(NOTIFY, data=body, headers=h).status_code for h, body in calls]
+    out["request"] = (time.process_time() - begin) / count * 1000
+    out["ok"] = statuses.count(204) == count
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--profile", type=int, default=300, help="callbacks timed in-process")
+    parser.add_argument("--keep", type=Path, help="use (and keep) this empty folder")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print(WRK_MISSING, file=sys.stderr)
+        return 1
+
+    merchant_private, _merchant_public = rsa_pems()
+    platform_private, platform_public = rsa_pems()
+    platform = Platform(platform_private)
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = args.keep or Path(tmp)
+        database = instance / "fenxiang.sqlite3"
+        env = dict(os.environ)
+        for name in ("SHOP_REDIS_URL", "SHOP_RATELIMIT_STORAGE_URI", "SHOP_DATABASE_URL"):
+            env.pop(name, None)
+        env.update(
+            SHOP_INSTANCE_PATH=str(instance),
+            SHOP_REQUEST_LOG="true",  # as `make serve` runs it
+            SHOP_PUBLIC_BASE_URL="https://shop.example.cn",
+            SHOP_WECHATPAY_MCHID=MCHID,
+            SHOP_WECHATPAY_APPID=APPID,
+            SHOP_WECHATPAY_SERIAL_NO="MERCHANT_SERIAL_1",
+            SHOP_WECHATPAY_PRIVATE_KEY=merchant_private,
+            SHOP_WECHATPAY_APIV3_KEY=APIV3_KEY,
+            SHOP_WECHATPAY_PUBLIC_KEY=platform_public,
+            SHOP_WECHATPAY_PUBLIC_KEY_ID=KEY_ID,
+            BENCH_BARE_DATABASE=str(database),
+        )
+        os.environ.update(env)
+        prepare()
+        from shop import create_app
+
+        app = create_app()
+        make = order_factory(app)
+        log = instance / "gunicorn.log"
+        servers = {}
+        try:
+            for name, target in (("bare", BARE_APP), ("shop", SHOP_APP)):
+                port = free_port()
+                server = start_server(port, env, 0, log=log, use_conf=True, app=target, wait=START)
+                servers[name] = (server, port)
+
+            pool = make(BARE_ORDERS)
+
+            def requests_for(case: str, count: int) -> list[tuple[str, dict, bytes]]:
+                made = []
+                if case == "shop":
+                    orders = make(count)
+                else:
+                    orders = [pool[n % len(pool)] for n in range(count)]
+                for order_id, number, total in orders:
+                    if case == "shop":
+                        headers, body, _trade = platform.callback(number, total)
+                        made.append((NOTIFY, headers, body))
+                    else:
+                        trade = platform.trade(number, total)
+                        trade["transaction_id"] = "bare" + trade["transaction_id"]
+                        plain = json.dumps({**trade, "order_id": order_id}, ensure_ascii=False)
+                        made.append(("/notify", {"Content-Type": "application/json"},
+                                     plain.encode()))  # fmt: skip
+                return made
+
+            def one(case: str, count: int, seconds: float) -> dict:
+                made = requests_for(case, count)
+                script = wrk_script(instance / f"{case}.lua", made, args.threads)
+                result = run_wrk(servers[case][1], script, seconds, args.connections, args.threads)
+                result["offered"] = count
+                result["exhausted"] = result["requests"] >= count
+                return result
+
+            # Warm every worker; the warm-up's rate sizes each round's supply of callbacks.
+            rates, warm_answered = {}, 0
+            for case in ("bare", "shop"):
+                warm = one(case, 400 if case == "shop" else 2000, 2)
+                rates[case] = max(warm["rps"], 50.0)
+                if case == "shop":
+                    warm_answered = warm["requests"] - warm["bad_status"]
+            results: dict[str, list[dict]] = {"bare": [], "shop": []}
+            for number in range(args.rounds):
+                order = ("bare", "shop") if number % 2 == 0 else ("shop", "bare")
+                for case in order:
+                    count = int(rates[case] * args.seconds * HEADROOM) + 200
+                    result = one(case, count, args.seconds)
+                    rates[case] = max(rates[case], result["rps"])
+                    results[case].append(result)
+        finally:
+            for server, _port in servers.values():
+                stop_server(server)
+        rows = payment_rows(database)
+        server_log = log.read_text(errors="replace")
+        profile = profile_in_process(app, platform, make, args.profile) if args.profile else {}
+
+    print(
+        f"Callback bench: wrk -t{args.threads} -c{args.connections}, gunicorn.conf.py "
+        f"(sync workers, request log on), SQLite (WAL); {args.rounds} interleaved rounds x "
+        f"{args.seconds:g} s per case; median (min-max over rounds); each callback for a "
+        "distinct order"
+    )
+    print(f"{'case':<16}{'req/s':>22}{'p50 ms':>22}{'p99 ms':>24}{'errors':>8}")
+    labels = {"bare": "bare_insert", "shop": "wechat_callback"}
+    for case, rounds in results.items():
+        errors = sum(r["bad_status"] + r["socket_errors"] for r in rounds)
+        print(
+            f"{labels[case]:<16}{spread([r['rps'] for r in rounds], '.0f'):>22}"
+            f"{spread([r['p50'] for r in rounds], '.2f'):>22}"
+            f"{spread([r['p99'] for r in rounds], '.2f'):>24}{errors:>8}"
+        )
+    ratios = [s["rps"] / b["rps"] for s, b in zip(results["shop"], results["bare"], strict=True)]
+    verdict = "PASS" if statistics.median(ratios) >= TARGET else "MISS"
+    print()
+    print(f"{'callback throughput vs bare':<34}{spread(ratios, '.2f') + 'x':>22}"
+          f"{'>= ' + str(TARGET):>8}  {verdict}")  # fmt: skip
+    exhausted = sum(r["exhausted"] for rounds in results.values() for r in rounds)
+    print(f"rounds that ran out of prepared callbacks: {exhausted}")
+    answered = warm_answered + sum(r["requests"] - r["bad_status"] for r in results["shop"])
+    # wrk leaves out answers still on their way when its time is up: paid >= answered.
+    lost = "none lost" if rows["paid"] >= answered and not rows["other"] else "MISMATCH"
+    print(
+        f"callbacks answered 204 (warm-up and rounds): {answered}; orders paid by them: "
+        f"{rows['paid']}; other outcomes: {rows['other']} ({lost})"
+    )
+    if profile:
+        print(
+            f"in one process (CPU ms per callback, {args.profile} callbacks): signature check "
+            f"{profile['verify']:.3f}, decryption {profile['decrypt']:.3f}, whole request "
+            f"{profile['request']:.2f} ({'all 204' if profile['ok'] else 'NOT ALL 204'})"
+        )
+    tracebacks = server_log.count("Traceback")
+    print(f"server log: {tracebacks} tracebacks, {server_log.count('database is locked')} locked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""WeChat Pay API v3 in partner mode (服务商模式,
+https://pay.weixin.qq.com/doc/v3/partner/): the platform holds a partner account (``sp_mchid``,
+``sp_appid``) and each merchant is a sub-merchant (``sub_mchid``). The buyer's money lands in the
+merchant's own sub-merchant account, frozen for profit sharing (``settle_info.profit_sharing``);
+once the order's money settles, profit sharing (分账) sends the platform its part and unfreezes
+the rest for the merchant (shop.money.profit_sharing).
+
+Signing, verification, callbacks and bills are the direct mode's (:class:`WeChatPay`), with the
+partner's ids; payments, queries, closing and refunds go through the partner endpoints and name
+the order's ``sub_mchid``, which ``sub_mchid_for(order_number)`` looks up.
+"""
+
+import base64
+from collections.abc import Callable
+from urllib.parse import quote, urlencode
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from flask_babel import lazy_gettext as _l
+
+from shop.orders.gateways.base import Charge, GatewayError, RefundState, TradeState
+from shop.orders.gateways.wechatpay import BadCallback, WeChatPay, rfc3339
+
+#: How WeChat Pay names the platform as a profit-sharing receiver of a sub-merchant.
+RELATION = "SERVICE_PROVIDER"
+
+
+class WeChatPayPartner(WeChatPay):
+    """``mchid``/``appid`` are the partner's (sp_mchid, sp_appid)."""
+
+    partner = True
+
+    def __init__(self, *, sub_mchid_for: Callable[[str], str], sp_name: str = "", **settings):
+        super().__init__(**settings)
+        self.sub_mchid_for = sub_mchid_for
+        #: The partner's registered full name (商户全称), sent encrypted when adding it as a
+        #: receiver; WeChat Pay asks for it for a MERCHANT_ID receiver.
+        self.sp_name = sp_name
+
+    def _sub(self, order_number: str) -> str:
+        sub = self.sub_mchid_for(order_number)
+        if not sub:
+            raise GatewayError(
+                _l("This shop cannot take WeChat Pay yet. Please choose another way to pay."),
+                code="no_sub_mchid",
+            )
+        return sub
+
+    # --- payments -----------------------------------------------------------------------------
+
+    def create(self, *, order_number, amount_cents, description, expires_at, channel,
+               openid="", client_ip="") -> Charge:  # fmt: skip
+        payload = {
+            "sp_appid": self.appid,
+            "sp_mchid": self.mchid,
+            "sub_mchid": self._sub(order_number),
+            "description": description[:127],
+            "out_trade_no": order_number,
+            "time_expire": rfc3339(expires_at),
+            "notify_url": self.notify_url,
+            # Frozen in the merchant's account until profit sharing sends the platform its part.
+            "settle_info": {"profit_sharing": True},
+            "amount": {"total": amount_cents, "currency": "CNY"},
+        }
+        if channel == "jsapi":
+            if not openid:
+                raise GatewayError(_l("Sign in with WeChat to pay inside WeChat."), code="openid")
+            payload["payer"] = {"sp_openid": openid}
+        elif channel == "h5":
+            payload["scene_info"] = {"payer_client_ip": client_ip, "h5_info": {"type": "Wap"}}
+        elif channel != "native":
+            raise ValueError(channel)
+        data = self.call("POST", f"/v3/pay/partner/transactions/{channel}", payload).json()
+        if channel == "jsapi":
+            return Charge(jsapi=self.jsapi_params(str(data["prepay_id"])))
+        if channel == "h5":
+            return Charge(redirect_url=str(data["h5_url"]))
+        return Charge(qr_text=str(data["code_url"]))
+
+    def query(self, order_number: str) -> TradeState:
+        query = urlencode({"sp_mchid": self.mchid, "sub_mchid": self._sub(order_number)})
+        path = f"/v3/pay/partner/transactions/out-trade-no/{quote(order_number)}?{query}"
+        try:
+            data = self.call("GET", path).json()
+        except GatewayError as error:
+            if error.code == "ORDER_NOT_EXIST":
+                return TradeState(order_number, "unknown", 0)
+            raise
+        return self._trade(data)
+
+    def _trade(self, data: dict) -> TradeState:
+        mine = (data.get("sp_mchid", self.mchid), data.get("sp_appid", self.appid))
+        if mine != (self.mchid, self.appid) or "mchid" in data:
+            raise BadCallback(code="merchant")
+        return super()._trade({**data, "mchid": self.mchid, "appid": self.appid})
+
+    def close(self, order_number: str) -> None:
+        path = f"/v3/pay/partner/transactions/out-trade-no/{quote(order_number)}/close"
+        self.call("POST", path, {"sp_mchid": self.mchid, "sub_mchid": self._sub(order_number)})
+
+    def refund(self, *, order_number, refund_number, amount_cents, total_cents, reason,
+               notify_url="") -> RefundState:  # fmt: skip
+        payload = {
+            "sub_mchid": self._sub(order_number),
+            "out_trade_no": order_number,
+            "out_refund_no": refund_number,
+            "reason": reason[:80],
+            "notify_url": notify_url or self.notify_url,
+            "amount": {"refund": amount_cents, "total": total_cents, "currency": "CNY"},
+        }
+        return self._refund(self.call("POST", "/v3/refund/domestic/refunds", payload).json())
+
+    # --- profit sharing (分账) ---------------------------------------------------------------
+
+    def _encrypt(self, text: str) -> str:
+        """Sensitive fields go encrypted with WeChat Pay's public key (RSA-OAEP, SHA-1)."""
+        sealed = self.platform_key.encrypt(
+            text.encode(),
+            padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None),  # noqa: S303
+        )
+        return base64.b64encode(sealed).decode()
+
+    def add_receiver(self, sub_mchid: str) -> None:
+        """Make the platform a receiver of ``sub_mchid``'s profit sharing (adding it again is
+        accepted as the same receiver)."""
+        payload = {
+            "sub_mchid": sub_mchid,
+            "appid": self.appid,
+            "type": "MERCHANT_ID",
+            "account": self.mchid,
+            "relation_type": RELATION,
+        }
+        headers = {}
+        if self.sp_name:
+            payload["name"] = self._encrypt(self.sp_name)
+            headers["Wechatpay-Serial"] = self.platform_key_id
+        self.call("POST", "/v3/profitsharing/receivers/add", payload, extra_headers=headers)
+
+    def share(self, *, sub_mchid: str, transaction_id: str, out_order_no: str,
+              amount_cents: int, description: str) -> dict:  # fmt: skip
+        """Send ``amount_cents`` of the payment to the platform and unfreeze the rest for the
+        merchant; with nothing to send, only unfreeze. The same ``out_order_no`` asked again is
+        the same sharing. Returns {"state": PROCESSING|FINISHED, "order_id": 分账单号}."""
+        if amount_cents <= 0:
+            payload = {
+                "sub_mchid": sub_mchid,
+                "transaction_id": transaction_id,
+                "out_order_no": out_order_no,
+                "description": description[:80],
+            }
+            data = self.call("POST", "/v3/profitsharing/orders/unfreeze", payload).json()
+        else:
+            payload = {
+                "sub_mchid": sub_mchid,
+                "appid": self.appid,
+                "transaction_id": transaction_id,
+                "out_order_no": out_order_no,
+                "receivers": [
+                    {
+                        "type": "MERCHANT_ID",
+                        "account": self.mchid,
+                        "amount": amount_cents,
+                        "description": description[:80],
+                    }
+                ],
+                "unfreeze_unsplit": True,
+            }
+            data = self.call("POST", "/v3/profitsharing/orders", payload).json()
+        return {"state": str(data.get("state", "")), "order_id": str(data.get("order_id", ""))}
+
+    def share_query(self, *, sub_mchid: str, transaction_id: str, out_order_no: str) -> dict:
+        query = urlencode({"sub_mchid": sub_mchid, "transaction_id": transaction_id})
+        data = self.call("GET", f"/v3/profitsharing/orders/{quote(out_order_no)}?{query}").json()
+        return {"state": str(data.get("state", "")), "order_id": str(data.get("order_id", ""))}
