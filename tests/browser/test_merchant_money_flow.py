@@ -35,7 +35,7 @@ def test_statement_withdrawal_and_admin_payment(live_server, new_phone):
             [order] = svc.place(make_user(), [(product.id, 1)], visitor=f"{n}" * 32, at=at,
                                 key=f"browser-{n}")  # fmt: skip
             svc.pay(order, at)
-            states.ship(order, "顺丰速运", f"SF0000{n}", actor=merchant.user, now=at)
+            states.ship(order, "顺丰速运", f"SF100000000{n}", actor=merchant.user, now=at)
             states.confirm_receipt(order, actor=order.buyer, now=at + timedelta(days=1))
             ledger.settle_order(order.id, now=utcnow(), return_window=timedelta(days=7))
         month = (at + timedelta(hours=8)).strftime("%Y-%m")

@@ -57,6 +57,7 @@ def order_list():
         filtered=bool(where.query or where.start or where.end or where.product_id),
         kept=order_filters.kept_params(form),
         tab_params=lambda key: order_filters.kept_params(form, tab=key),
+        carrier_label=carriers.label,
         page=page,
         pages=pages,
     ), 422 if order_filters.has_errors(form) else 200
