@@ -166,3 +166,9 @@ def test_ship_track_return_and_withdraw_on_phones(live_server, new_phone):
         assert db.session.get(Order, tea_id).status == "shipped"
     seller.goto(f"{base}/merchant/orders?tab=aftersale")
     assert seller.locator("li.order-row").count() == 0
+
+    # The same list in English fits the phone too.
+    seller.context.add_cookies([{"name": "lang", "value": "en", "url": base}])
+    seller.goto(f"{base}/merchant/orders?tab=unshipped")
+    assert "To ship" in seller.locator(".order-tabs").inner_text()
+    snap(seller, "06-merchant-orders-english")

@@ -39,7 +39,7 @@ class OrderFilterForm(Form):
             "type": "search",
             "inputmode": "numeric",
             "maxlength": 24,
-            "placeholder": _l("Order no., phone or its last 4 digits"),
+            "placeholder": _l("Order no. / phone / last 4"),
             "autocomplete": "off",
         },
     )
