@@ -107,6 +107,24 @@ def order_fee(merchant: Merchant, lines: list[tuple[Product, int]], province_cod
     return total
 
 
+def fee_table(product: Product, province_code: str, upto: int) -> list[int | None]:
+    """The fee of an order of 1, 2, ... ``upto`` pieces of ``product`` alone to a province
+    (None where it is not delivered), worked out as ``order_fee`` does, with one query: the
+    buy-now page updates its totals from it as the quantity changes."""
+    tid = product.shipping_template_id
+    template = db.session.get(ShippingTemplate, tid) if tid is not None else None
+    return [
+        template_fee(
+            template,
+            province_code,
+            pieces=quantity,
+            grams=product.weight_grams * quantity,
+            goods_cents=product.price_cents * quantity,
+        )
+        for quantity in range(1, upto + 1)
+    ]
+
+
 def _templates(ids: list[int]) -> dict[int, ShippingTemplate]:
     if not ids:
         return {}

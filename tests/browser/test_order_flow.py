@@ -85,7 +85,7 @@ def test_buyer_pays_through_a_link_and_the_sharer_is_paid_the_settled_rebate(
     seller = new_phone()
     sign_in(seller, base, "13700000002")
     seller.goto(f"{base}/merchant/orders")
-    seller.locator(f"li.order-row[data-order='{number}'] a").click()
+    seller.locator(f"li.order-row[data-order='{number}'] a.order-card-body").click()
     seller.wait_for_url(f"{base}/merchant/orders/{order_id}")
     ship(seller, base, order_id)
     assert seller.locator("main .badge-shipped").first.inner_text() == "已发货"

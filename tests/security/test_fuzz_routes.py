@@ -81,8 +81,8 @@ ONE_FIELD = ("nul", "huge", "pg-int-overflow", "int64-overflow", "negative", "ar
 #: Malformed percent-encodings, sent raw (never re-encoded) in the path, the query and a body.
 BAD_ENCODINGS = ("%zz", "%ff%fe", "%c0%af", "%ed%a0%80", "%")
 #: Query arguments every request gets, beyond those its module reads (the stats periods are
-#: parsed in shop.insights from these).
-COMMON_QUERY = ("page", "q", "next", "period", "start", "end", "status", "ref")
+#: parsed in shop.insights from these; the merchant's order filters in order_filters).
+COMMON_QUERY = ("page", "q", "next", "period", "start", "end", "status", "ref", "tab", "product")
 #: Headers and cookies views read as text: a gateway signature, the visitor and language cookies.
 HOSTILE_HEADERS = {"X-Sandbox-Signature": "é" * 64, "X-Request-ID": "é" * 20}
 HOSTILE_COOKIES = {"fx_v": "a" * 32 + "." + "é" * 24, "lang": "é\x7f"}

@@ -6,6 +6,7 @@ from shop.web.merchant import (  # noqa: E402,F401  (routes register on import)
     aftersales,
     bulk_ship,
     coupons,
+    courier_export,
     materials,
     money,
     orders,

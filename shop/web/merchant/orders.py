@@ -4,31 +4,18 @@ order costs in rebates."""
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from shop.catalog import catalog
 from shop.money import earnings
-from shop.orders import carriers, payments, states
+from shop.orders import carriers, merchant_orders, payments, states
 from shop.orders.models import Order, OrderStatus
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
 from shop.web.common import now, show_domain_error
-from shop.web.merchant import bp
+from shop.web.merchant import bp, order_filters
 from shop.web.merchant.forms import EmptyForm, RefundDecisionForm, ShipForm
 
 PER_PAGE = 20
-#: The tabs, in the order a merchant works through them.
-TABS = (
-    OrderStatus.PAID,
-    OrderStatus.REFUND_REQUESTED,
-    OrderStatus.PLACED,
-    OrderStatus.SHIPPED,
-    OrderStatus.COMPLETED,
-    OrderStatus.REFUND_REJECTED,
-    OrderStatus.REFUNDED,
-    OrderStatus.CANCELLED,
-)
 
 
 def load_own_order(order_id: int) -> Order:
@@ -39,40 +26,41 @@ def load_own_order(order_id: int) -> Order:
     return order
 
 
+@bp.context_processor
+def _navigation_counts():
+    """``to_ship_count()`` for the console's navigation: one count query, made only when a
+    page drawing the navigation asks (never for redirects, files or posts)."""
+
+    def to_ship_count() -> int:
+        merchant = getattr(g, "merchant", None)
+        return merchant_orders.to_ship_count(merchant.id) if merchant is not None else 0
+
+    return {"to_ship_count": to_ship_count}
+
+
 @bp.route("/orders")
 def order_list():
-    raw = request.args.get("status", "")
-    selected = OrderStatus(raw) if raw in OrderStatus._value2member_map_ else None
-    counts = dict(
-        db.session.execute(
-            select(Order.status, func.count())
-            .where(Order.merchant_id == g.merchant.id)
-            .group_by(Order.status)
-        ).all()
-    )
-    query = select(Order).where(Order.merchant_id == g.merchant.id)
-    if selected is not None:
-        query = query.where(Order.status == selected)
-    total = counts.get(selected, 0) if selected is not None else sum(counts.values())
-    pages = catalog.page_count(total, PER_PAGE)
+    """订单管理: the status tabs with counts, the filters, a page of orders with the next
+    action of each (发货, 处理售后)."""
+    form, where, tab = order_filters.parse(request.args, g.merchant.id)
+    counts = merchant_orders.tab_counts(g.merchant.id, where)
+    pages = catalog.page_count(counts[tab], PER_PAGE)
     page = min(catalog.parse_page(request.args.get("page")), pages)
-    found = list(
-        db.session.execute(
-            query.options(selectinload(Order.items))
-            .order_by(Order.placed_at.desc(), Order.id.desc())
-            .limit(PER_PAGE)
-            .offset((page - 1) * PER_PAGE)
-        ).scalars()
-    )
+    found = merchant_orders.page_of(g.merchant.id, where, tab, page=page, per_page=PER_PAGE)
     return render_template(
         "merchant/orders.html",
         rows=[(o, earnings.merchant_cost(o)) for o in found],
-        tabs=TABS,
+        tabs=order_filters.TABS,
+        tab=tab,
         counts=counts,
-        selected=selected,
+        form=form,
+        filtered=bool(where.query or where.start or where.end or where.product_id),
+        kept=order_filters.kept_params(form),
+        tab_params=lambda key: order_filters.kept_params(form, tab=key),
+        carrier_label=carriers.label,
         page=page,
         pages=pages,
-    )
+    ), 422 if order_filters.has_errors(form) else 200
 
 
 def _detail(order: Order, ship_form=None, refund_form=None, status: int = 200):

@@ -25,11 +25,11 @@ from shop.orders.models import Order
 from shop.platform import db as dbsetup
 from shop.platform.errors import DomainError
 from shop.platform.extensions import csrf, db
-from shop.sharing import clicks, links, shops
+from shop.sharing import shops
 from shop.teams import teams
 from shop.web.common import now, safe_next, show_domain_error
 from shop.web.forms import FlaskForm
-from shop.web.storefront import bp
+from shop.web.storefront import bp, live_totals
 from shop.web.storefront import coupons as buyer_coupons
 from shop.web.storefront.addresses import (
     AddressFields,
@@ -38,7 +38,7 @@ from shop.web.storefront.addresses import (
     prefill_phone,
 )
 from shop.web.storefront.lines import BuyLine, parse_shown
-from shop.web.storefront.sharing import record_arrival, set_visitor_cookie, visitor_id_from_cookie
+from shop.web.storefront.sharing import set_visitor_cookie, visitor_for_order
 
 
 class CheckoutForm(FlaskForm, AddressFields):
@@ -119,7 +119,7 @@ def quote(form, saved, groups) -> tuple[list[dict], int]:
     return parts, total
 
 
-def render_checkout(form, saved, groups, product=None):
+def render_checkout(form, saved, groups, product=None, live=None):
     parts, total = quote(form, saved, groups)
     keep = {k: request.args[k] for k in ("ref", "quantity") if request.args.get(k)}
     if form.ref.data:
@@ -134,6 +134,7 @@ def render_checkout(form, saved, groups, product=None):
         total=total,
         saved=saved,
         chosen=chosen_address(form, saved),
+        live=live,
     )
 
 
@@ -159,6 +160,8 @@ def checkout(product_id: int):
         form.sku_id.data = str(sku.id)
         shown = request.args.get("price", type=int)
         form.shown.data = f"{sku.id}:{shown if shown else sku.price_cents}"
+    elif live_totals.recalculating():
+        live_totals.check_quantity(form)
     elif not picking() and form.validate_on_submit():
         try:
             quantity = order_checkout.parse_quantity(
@@ -181,7 +184,8 @@ def checkout(product_id: int):
     quantity = max(form.quantity.data if isinstance(form.quantity.data, int) else 1, 1)
     reason = None if sku.stock >= quantity else "short"
     line = BuyLine(product, sku, quantity, reason)
-    return render_checkout(form, saved, [(product.merchant, [line])], product=product)
+    live = live_totals.buy_now(form, saved, product, sku)
+    return render_checkout(form, saved, [(product.merchant, [line])], product=product, live=live)
 
 
 def place_lines(
@@ -215,7 +219,7 @@ def place_lines(
         provider = form.provider.data
         if provider not in available:
             raise DomainError(_("Choose how to pay."), "provider")
-        visitor, hopped = _visitor_for_order(form.ref.data or "")
+        visitor, hopped = visitor_for_order(form.ref.data or "")
         picked = buyer_coupons.claims_for_order(groups, form.ref.data or "")
         placed = order_checkout.place_order(
             current_user,
@@ -274,27 +278,6 @@ def _repeat_window() -> timedelta | None:
     if not seconds or request.form.get("repeat") == "1":
         return None
     return timedelta(seconds=seconds)
-
-
-def _visitor_for_order(ref: str) -> tuple[str | None, bool]:
-    """The visitor whose clicks decide the order's attribution, and whether it is new.
-
-    A buyer who tapped a link inside WeChat and then chose "open in browser" arrives without
-    WeChat's cookies, but with the share code still in the URL (``?ref=``) and carried through
-    checkout. For such a buyer the code counts as following the link now: one click is recorded
-    (checked for robots, floods and repeats like any other) under a new visitor id, so the
-    order is attributed by the same rule as every other. A buyer who has a visitor cookie is
-    attributed from their own clicks only; the code in the URL changes nothing for them.
-    """
-    visitor = visitor_id_from_cookie()
-    if visitor is not None or not links.is_well_formed(ref):
-        return visitor, False
-    link = links.resolve_cached(ref)
-    if link is None or link.gone:
-        return None, False
-    ip_hash = clicks.hash_ip(request.remote_addr or "", current_app.config["SECRET_KEY"])
-    visitor, _new = record_arrival(link, ip_hash, writer=None)
-    return visitor, True
 
 
 @bp.route("/orders/<int:order_id>/pay")

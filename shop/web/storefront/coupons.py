@@ -27,6 +27,9 @@ class Offer:
     label: str
     discount_cents: int
     reason: str | None
+    #: The coupon's terms, for the buy-now page's live totals (checkout-qty.js).
+    off_cents: int = 0
+    threshold_cents: int = 0
 
 
 def link_coupon(ref: str) -> tuple[Coupon | None, int | None]:
@@ -56,7 +59,14 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
     at = now()
     found, _best = coupons.choices(current_user, merchant.id, goods, now=at)
     offers = [
-        Offer(str(c.claim.id), coupons.describe(c.claim.coupon), c.discount_cents, c.reason)
+        Offer(
+            str(c.claim.id),
+            coupons.describe(c.claim.coupon),
+            c.discount_cents,
+            c.reason,
+            c.claim.coupon.off_cents,
+            c.claim.coupon.threshold_cents,
+        )
         for c in found
     ]
     coupon, _link_id = link_coupon(ref)
@@ -69,6 +79,8 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
                     coupons.describe(coupon),
                     coupons.discount_of(coupon, goods),
                     coupons.why_not(coupon, goods, now=at),
+                    coupon.off_cents,
+                    coupon.threshold_cents,
                 )
             )
     offers.sort(key=lambda o: (o.reason is not None, -o.discount_cents))

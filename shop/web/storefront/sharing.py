@@ -340,3 +340,24 @@ def shop_product(slug: str, product_id: int):
     if status == 200:
         landing.keep_page(product_id, key, page)
     return page, status
+
+
+def visitor_for_order(ref: str) -> tuple[str | None, bool]:
+    """The visitor whose clicks decide the order's attribution, and whether it is new.
+
+    A buyer who tapped a link inside WeChat and then chose "open in browser" arrives without
+    WeChat's cookies, but with the share code still in the URL (``?ref=``) and carried through
+    checkout. For such a buyer the code counts as following the link now: one click is recorded
+    (checked for robots, floods and repeats like any other) under a new visitor id, so the
+    order is attributed by the same rule as every other. A buyer who has a visitor cookie is
+    attributed from their own clicks only; the code in the URL changes nothing for them.
+    """
+    visitor = visitor_id_from_cookie()
+    if visitor is not None or not links.is_well_formed(ref):
+        return visitor, False
+    link = links.resolve_cached(ref)
+    if link is None or link.gone:
+        return None, False
+    ip_hash = clicks.hash_ip(request.remote_addr or "", current_app.config["SECRET_KEY"])
+    visitor, _new = record_arrival(link, ip_hash, writer=None)
+    return visitor, True
