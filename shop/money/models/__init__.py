@@ -25,6 +25,7 @@ from shop.money.models.merchant import (
     OrderSplit,
     WithdrawalStatus,
 )
+from shop.money.models.refunds import RefundCap, RefundLine, RefundRequest, RefundStatus
 from shop.money.models.sales import (
     LedgerDay,
     OrderDay,
@@ -57,4 +58,8 @@ __all__ = [
     "MerchantWithdrawal",
     "OrderSplit",
     "WithdrawalStatus",
+    "RefundCap",
+    "RefundLine",
+    "RefundRequest",
+    "RefundStatus",
 ]
