@@ -55,8 +55,8 @@ def check(connection) -> None:
     doubles = run(
         text(
             "SELECT order_item_id, kind, tier, count(*) FROM ledger_entries "
-            "WHERE order_item_id IS NOT NULL GROUP BY order_item_id, kind, tier "
-            "HAVING count(*) > 1"
+            "WHERE order_item_id IS NOT NULL GROUP BY order_item_id, kind, tier, "
+            "coalesce(refund_id, 0) HAVING count(*) > 1"
         )
     ).all()
     assert not doubles, f"double postings: {doubles}"
