@@ -398,3 +398,26 @@ def test_concurrent_duplicate_requests_and_decisions_do_it_once(app):
             == 1
         )
         invariants.check(db.session)
+
+
+def test_the_merchant_statement_counts_what_each_refund_gave_back(ctx):
+    from shop.money import merchant_statement
+
+    order = order_of_two()
+    part = ask(order, {0: 1}, amount=2000)
+    refunds.decide(part, True, actor=make_user(), source="merchant", now=NOW)
+    window = {"since": NOW - timedelta(days=1), "until": NOW + timedelta(days=1)}
+    st = merchant_statement.statement(order.merchant_id, **window)
+    line = part.lines[0]
+    assert (st.refunds, st.refunded_cents) == (1, 2000) and st.adds_up()
+    split = merchant_ledger.split_of(order.id)
+    assert st.rebate_cents == split.rebate_cents - line.rebate_cents
+    assert st.net_cents == split.merchant_cents - line.merchant_cents
+    states.request_refund(order, "全退", actor=order.buyer, now=NOW)
+    states.decide_refund(order, True, actor=make_user(), source="merchant", now=NOW)
+    st = merchant_statement.statement(order.merchant_id, **window)
+    assert (st.refunded_cents, st.net_cents, st.rebate_cents, st.fee_cents) == (
+        order.total_cents, 0, 0, 0,
+    )  # fmt: skip
+    rows = list(merchant_statement.lines(order.merchant_id, **window))
+    assert sum(row[3] for row in rows) == 0 and sum(row[6] for row in rows) == 0

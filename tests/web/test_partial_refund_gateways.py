@@ -63,9 +63,9 @@ def refunded_at_gateway(wechat, alipay, provider, number):
 @pytest.mark.parametrize("provider", ["wechatpay", "alipay"])
 def test_partial_refunds_go_back_through_the_gateway_each_with_its_own_number(
     app,
-    gateways,
+    gateways,  # noqa: F811
     user_client,
-    provider,  # noqa: F811
+    provider,
 ):
     wechat, alipay = gateways
     buyer, order_id, number = paid_order(app, user_client, wechat, alipay, provider)
@@ -98,8 +98,8 @@ def test_partial_refunds_go_back_through_the_gateway_each_with_its_own_number(
 
 def test_a_partial_refund_the_gateway_refuses_is_retried_and_shown_to_admins(
     app,
-    gateways,
-    user_client,  # noqa: F811
+    gateways,  # noqa: F811
+    user_client,
 ):
     wechat, alipay = gateways
     buyer, order_id, number = paid_order(app, user_client, wechat, alipay, "wechatpay")

@@ -99,19 +99,26 @@ def order_refund_part(order_id: int):
     form = FlaskForm()
     if not form.validate_on_submit():
         abort(400)
-    values = request.form.to_dict()
-    key = (values.get("key") or "")[:40]
+    values = {name: value for name, value in request.form.items() if name.startswith("qty-")}
+    values.update(
+        key=request.form.get("key", ""),
+        reason=request.form.get("reason", ""),
+        kind=request.form.get("kind", ""),
+        amount=request.form.get("amount", ""),
+        shipping=request.form.get("shipping", ""),
+    )
+    key = values["key"][:40]
     try:
         refund = refunds.request(
             order,
             _picks(request.form),
-            reason=values.get("reason", ""),
-            kind=values.get("kind") or states.REFUND_ONLY,
+            reason=values["reason"],
+            kind=values["kind"] or states.REFUND_ONLY,
             key=key,
             actor=current_user,
             now=now(),
-            amount_cents=parse_amount(values.get("amount", "")),
-            with_shipping=True if values.get("shipping") else None,
+            amount_cents=parse_amount(values["amount"]),
+            with_shipping=True if values["shipping"] else None,
         )
         db.session.commit()
     except DomainError as error:
