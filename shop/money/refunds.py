@@ -28,6 +28,7 @@ from shop.catalog.models import Product
 from shop.money import ledger, merchant_ledger, notices, refund_math, sales
 from shop.money.models import EntryKind, RefundCap, RefundLine, RefundRequest, RefundStatus
 from shop.money.refund_queries import has_open_refund
+from shop.orders import notices as order_notices
 from shop.orders import states
 from shop.orders.gateways import flow
 from shop.orders.models import Order, OrderStatus
@@ -233,6 +234,8 @@ def request(
     db.session.flush()
     if source == "admin":
         decide(refund, True, actor=actor, source="admin", now=now, note=reason)
+    else:
+        order_notices.part_refund_requested(order, amount, reason, now=now)
     return refund
 
 
@@ -308,9 +311,12 @@ def decide(
     if not approve and not note:
         raise ValidationError(_l("Tell the buyer why the refund is rejected."), "note")
     to = RefundStatus.REFUNDED if approve else RefundStatus.REJECTED
-    if not _close(refund, to, actor=actor, now=now, note=note) or not approve:
-        return refund
+    if not _close(refund, to, actor=actor, now=now, note=note):
+        return refund  # decided so already: nothing more
     order = refund.order
+    order_notices.part_refund_decided(order, approve, refund.amount_cents, now=now)
+    if not approve:
+        return refund
     _reverse(order, refund, now=now)
     for line in refund.lines:
         skus.give_back(line.item.sku_id, line.item.product_id, line.quantity)

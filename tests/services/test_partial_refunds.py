@@ -167,10 +167,21 @@ def test_one_partial_refund_reverses_its_lines_parts_and_keeps_the_order(ctx):
     assert db.session.get(Product, tea.product_id).stock == 10 - 3 + 1
     # tea: rebate 999, override 199; cup: 199 and 39; less the refunded unit's parts.
     assert net_rebates(order) == 999 + 199 + 199 + 39 - 333 - line.override_cents
+    # The merchant heard of the request, the buyer of the decision (the outbox, once each).
+    from shop.platform.outbox import OutboxRow
+
+    told = db.session.execute(
+        select(OutboxRow.kind, OutboxRow.user_id).where(
+            OutboxRow.kind.in_(["refund_requested", "refund_decided"])
+        )
+    ).all()
+    assert sorted(told) == [("refund_decided", order.buyer_id),
+                            ("refund_requested", order.merchant.user_id)]  # fmt: skip
     # Doing it again changes nothing.
     before = db.session.execute(select(func.count(LedgerEntry.id))).scalar()
     refunds.decide(refund, True, actor=merchant_of(order), source="merchant", now=NOW)
     assert db.session.execute(select(func.count(LedgerEntry.id))).scalar() == before
+    assert len(db.session.execute(select(OutboxRow.id)).all()) >= len(told)
 
 
 def test_two_partials_then_everything_ends_refunded_with_nothing_left(ctx):
