@@ -164,6 +164,8 @@ def request(
         if found is not None:
             return found
         raise
+    if order.status not in OPEN_FROM:  # changed while we waited for the lock
+        raise ValidationError(_l("Part of this order cannot be refunded now."))
     if has_open_refund(order):
         raise ValidationError(_l("A refund of this order is already waiting for the merchant."))
     have = caps(order, make=True)

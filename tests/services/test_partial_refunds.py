@@ -432,3 +432,57 @@ def test_the_merchant_statement_counts_what_each_refund_gave_back(ctx):
     )  # fmt: skip
     rows = list(merchant_statement.lines(order.merchant_id, **window))
     assert sum(row[3] for row in rows) == 0 and sum(row[6] for row in rows) == 0
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_random_sequences_keep_every_invariant_after_every_step(ctx, seed):
+    """Partial requests (random lines, numbers, amounts, shipping), agreements, refusals,
+    withdrawals, shipping, completion, settlement and a whole-order refund, in a random order
+    with a moving clock; the invariant checker after every step."""
+    import random
+
+    rng = random.Random(seed)
+    order = order_of_two(override=rng.choice([0, 2000]), fee_bps=rng.choice([0, 300, 900]))
+    at, n = NOW, 0
+    for _ in range(20):
+        at += timedelta(days=rng.choice([0, 1, 4]))
+        step = rng.choice(["ask", "ask", "agree", "agree", "refuse", "withdraw", "move", "settle",
+                           "whole"])  # fmt: skip
+        open_ = [r for r in refund_views.requests_of(order) if r.status == "requested"]
+        try:
+            with db.session.begin_nested():
+                if step == "ask":
+                    n += 1
+                    left = [line for line in refund_views.lines(order) if line.left_quantity]
+                    picks = {
+                        line.item.id: rng.randint(1, line.left_quantity)
+                        for line in rng.sample(left, rng.randint(1, len(left)))
+                    } if left else {order.items[0].id: 1}  # fmt: skip
+                    amount = rng.choice([None, None, rng.randint(1, 3000)])
+                    refunds.request(
+                        order, picks, reason="随机", kind=states.REFUND_ONLY, key=f"s{n}",
+                        actor=order.buyer, now=at, amount_cents=amount,
+                        with_shipping=rng.choice([None, True]),
+                    )  # fmt: skip
+                elif step in ("agree", "refuse") and open_:
+                    refunds.decide(open_[0], step == "agree", actor=make_user(),
+                                   source="merchant", now=at, note="随机")  # fmt: skip
+                elif step == "withdraw" and open_:
+                    refunds.withdraw(open_[0], actor=order.buyer, now=at)
+                elif step == "move":
+                    if order.status == S.PAID:
+                        states.ship(order, "SF", "SF1234567890", actor=make_user(), now=at)
+                    elif order.status == S.SHIPPED:
+                        states.confirm_receipt(order, actor=order.buyer, now=at)
+                elif step == "settle":
+                    ledger.settle_order(order.id, now=at, return_window=RETURN_WINDOW)
+                elif step == "whole" and order.status in refunds.OPEN_FROM:
+                    states.request_refund(order, "全退", actor=order.buyer, now=at)
+                    states.decide_refund(order, True, actor=make_user(), source="merchant",
+                                         now=at)  # fmt: skip
+        except ValidationError:
+            pass  # refused input changes nothing; the checker says so below
+        db.session.refresh(order)
+        db.session.flush()
+        invariants.check(db.session)
+    assert refund_views.refunded_cents(order) <= order.total_cents
