@@ -42,6 +42,8 @@ def upgrade():
         sa.Column("decided_at", sa.DateTime(), nullable=True),
         sa.Column("decided_by_id", sa.Integer(), nullable=True),
         sa.Column("note", sa.String(200), server_default="", nullable=False),
+        sa.Column("return_carrier", sa.String(40), server_default="", nullable=False),
+        sa.Column("return_tracking", sa.String(40), server_default="", nullable=False),
         sa.CheckConstraint("amount_cents > 0", name=op.f("ck_refund_requests_amount_positive")),
         sa.CheckConstraint(
             "shipping_cents >= 0 AND shipping_cents <= amount_cents",

@@ -188,6 +188,7 @@ FORMS = {
         "kind": "refund_only",
     },  # fmt: skip
     "storefront.order_refund_part_withdraw": {},
+    "storefront.order_refund_part_return": {"carrier": "SF", "tracking": "SF9999999999"},
     "admin.part_refund_decide": {"decision": "approve", "reason": "攻击者"},
     "merchant.review_reply": {"body": "攻击者的回复"},
     "admin.flag_dismiss": {"reason": "攻击者"},

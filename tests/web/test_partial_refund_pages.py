@@ -164,3 +164,37 @@ def test_an_admin_refunds_an_open_part_over_the_merchant_with_a_reason(app, engl
             select(AuditEntry).where(AuditEntry.action == "order.refund_part")
         ).scalar_one()
         invariants.check(db.session)
+
+
+def test_a_return_of_some_items_takes_the_buyers_tracking_number(app, english_client):
+    from shop.orders import states
+
+    with app.app_context():
+        order = order_of_two()
+        other = order_of_two()
+        states.ship(order, "SF", "SF1234567890", actor=order.merchant.user, now=order.paid_at)
+        order.merchant.return_address = "王五 13800000000 上海市浦东新区 1 号"
+        db.session.commit()
+        order_id, items, buyer = order.id, [i.id for i in order.items], order.buyer
+        owner, intruder = order.merchant.user, other.buyer
+    client = english_client(buyer)
+    page = text_of(client.get(f"/orders/{order_id}/refund-part"))
+    key = page.split('name="key" value="')[1].split('"')[0]
+    client.post(
+        f"/orders/{order_id}/refund-part",
+        data={"key": key, "reason": "尺码不对", "kind": "return", f"qty-{items[1]}": "1"},
+    )
+    with app.app_context():
+        part_id = db.session.execute(select(RefundRequest.id)).scalar_one()
+    shown = text_of(client.get(f"/orders/{order_id}"))
+    assert "上海市浦东新区" in shown and 'id="part-1-carrier"' in shown
+    url = f"/orders/{order_id}/refund-part/{part_id}/return"
+    assert english_client(intruder).post(url, data={"carrier": "ZTO"}).status_code == 404
+    client.post(url, data={"carrier": "ZTO", "tracking": "1"})  # too short: refused
+    with app.app_context():
+        assert db.session.get(RefundRequest, part_id).return_tracking == ""
+    client.post(url, data={"carrier": "ZTO", "tracking": "78123456789012"})
+    assert "中通快递 78123456789012" in text_of(client.get(f"/orders/{order_id}"))
+    merchant = english_client(owner)
+    decision = text_of(merchant.get(f"/merchant/orders/{order_id}/refund-part/{part_id}"))
+    assert "中通快递 78123456789012" in decision

@@ -62,6 +62,9 @@ class RefundRequest(db.Model):
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: The buyer's parcel back to the merchant (退货退款), as for whole-order returns.
+    return_carrier: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    return_tracking: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
     order: Mapped[Order] = relationship()
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])

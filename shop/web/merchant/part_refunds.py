@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from shop.money import refund_views, refunds
 from shop.money.models import RefundRequest
+from shop.orders import carriers
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
 from shop.web.common import now
@@ -28,6 +29,11 @@ LABELS = {
 def merchant_part_refunds(order) -> list[RefundRequest]:
     """The order's partial refund requests, for the merchant's order page."""
     return refund_views.requests_of(order)
+
+
+@bp.app_template_global()
+def part_carrier_label(code: str) -> str:
+    return carriers.label(code)
 
 
 @bp.app_template_global()

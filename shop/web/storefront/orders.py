@@ -167,6 +167,7 @@ def order_detail(order_id: int):
         part_lines={line.item.id: line for line in refund_views.lines(order)},
         refunded_cents=refund_views.refunded_cents(order),
         part_labels=PART_LABELS,
+        carrier_label=carriers.label,
     )
 
 

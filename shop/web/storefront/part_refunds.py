@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from shop.money import refund_math, refund_views, refunds
+from shop.money import refund_math, refund_returns, refund_views, refunds
 from shop.money.models import RefundRequest
 from shop.orders import states
 from shop.platform.errors import DomainError, ValidationError
@@ -146,6 +146,29 @@ def order_refund_part_withdraw(order_id: int, part_id: int):
         refunds.withdraw(refund, actor=current_user, now=now())
         db.session.commit()
         flash(_("Refund request withdrawn."), "success")
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    return redirect(url_for("storefront.order_detail", order_id=order.id, _anchor="refunds"))
+
+
+@bp.route("/orders/<int:order_id>/refund-part/<int:part_id>/return", methods=["POST"])
+@login_required
+def order_refund_part_return(order_id: int, part_id: int):
+    """退货退款 of some items: the buyer's return carrier and tracking number."""
+    order = _own_order(order_id)
+    refund = db.session.get(RefundRequest, part_id)
+    if refund is None or refund.order_id != order.id:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        refund_returns.enter_return_tracking(
+            refund, request.form.get("carrier", ""), request.form.get("tracking", ""),
+            actor=current_user, now=now(),
+        )  # fmt: skip
+        db.session.commit()
+        flash(_("Return tracking number saved. The merchant sees it."), "success")
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
