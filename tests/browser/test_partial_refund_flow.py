@@ -50,6 +50,8 @@ def test_buyer_refunds_part_and_the_merchant_agrees(live_server, new_phone):
     buyer.get_by_role("button", name="提交退款申请").click()
     buyer.locator("#part-1").wait_for()
     assert "等待商家处理" in buyer.locator("#part-1").inner_text()
+    # While a part is open, the whole-order refund is not offered (it would be refused).
+    assert buyer.get_by_role("heading", name="整单退款").count() == 0
     snap(buyer, "buyer-order-requested")
 
     seller = new_phone()
@@ -64,6 +66,7 @@ def test_buyer_refunds_part_and_the_merchant_agrees(live_server, new_phone):
 
     buyer.goto(f"{base}/orders/{order_id}")
     assert "−¥50.00" in buyer.locator("#refunded-total").inner_text()
+    assert "退回剩余的 ¥83.98" in buyer.content()  # the whole-order refund takes the rest
     snap(buyer, "buyer-order-refunded-part")
     with app.app_context():
         invariants.check(db.session)
