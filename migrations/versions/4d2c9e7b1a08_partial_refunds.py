@@ -28,8 +28,9 @@ def upgrade():
         sa.Column("request_key", sa.String(40), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(*STATUSES, name="refundstatus", native_enum=False, create_constraint=True,
-                    length=20),
+            sa.Enum(
+                *STATUSES, name="refundstatus", native_enum=False, create_constraint=True, length=20
+            ),
             nullable=False,
         ),  # fmt: skip
         sa.Column("kind", sa.String(20), nullable=False),
@@ -53,7 +54,8 @@ def upgrade():
             ["order_id"], ["orders.id"], name=op.f("fk_refund_requests_order_id_orders")
         ),
         sa.ForeignKeyConstraint(
-            ["requested_by_id"], ["users.id"],
+            ["requested_by_id"],
+            ["users.id"],
             name=op.f("fk_refund_requests_requested_by_id_users"),
         ),  # fmt: skip
         sa.ForeignKeyConstraint(
@@ -96,11 +98,13 @@ def upgrade():
             name=op.f("ck_refund_lines_parts_add_up"),
         ),
         sa.ForeignKeyConstraint(
-            ["refund_id"], ["refund_requests.id"],
+            ["refund_id"],
+            ["refund_requests.id"],
             name=op.f("fk_refund_lines_refund_id_refund_requests"),
         ),  # fmt: skip
         sa.ForeignKeyConstraint(
-            ["order_item_id"], ["order_items.id"],
+            ["order_item_id"],
+            ["order_items.id"],
             name=op.f("fk_refund_lines_order_item_id_order_items"),
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refund_lines")),
@@ -247,7 +251,9 @@ def downgrade():
         batch.drop_column("refunded_cents")
     # Partial reversals cannot be kept without the refunds they belong to: a downgrade loses
     # them (the append-only triggers are set aside for that one statement).
-    _without_append_only("merchant_entries", "DELETE FROM merchant_entries WHERE refund_id IS NOT NULL")
+    _without_append_only(
+        "merchant_entries", "DELETE FROM merchant_entries WHERE refund_id IS NOT NULL"
+    )
     op.drop_index("uq_merchant_entries_order_kind", table_name="merchant_entries")
     with op.batch_alter_table("merchant_entries", schema=None) as batch:
         batch.drop_constraint(batch.f("ck_merchant_entries_refund_reverses"), type_="check")

@@ -36,9 +36,7 @@ class Parts:
     merchant_cents: int
 
 
-def parts_so_far(
-    refunded: int, *, value: int, rebate: int, override: int, fee: int
-) -> Parts:
+def parts_so_far(refunded: int, *, value: int, rebate: int, override: int, fee: int) -> Parts:
     """The running total of each part after ``refunded`` fen of a line of ``value`` fen."""
     if value <= 0 or refunded <= 0:
         return Parts(0, 0, 0, 0)
