@@ -4,6 +4,8 @@ lost; the order page shows the refunded parts; the merchant's page shows what is
 takes a decision; an admin refunds part over the merchant's head; nobody else's request can
 be named."""
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from shop.money.models import RefundRequest, RefundStatus
@@ -153,6 +155,13 @@ def test_an_admin_refunds_an_open_part_over_the_merchant_with_a_reason(app, engl
     staff = english_client(admin)
     listed = text_of(staff.get("/admin/refunds"))
     assert "Refunds of some items waiting on a merchant (1)" in listed and "商家不理" in listed
+    assert "Escalated" not in listed.split('id="part-refunds"')[1]  # asked just now
+    with app.app_context():
+        part = db.session.get(RefundRequest, part_id)
+        part.requested_at -= timedelta(days=4)  # the merchant left it past 3 days
+        db.session.commit()
+    listed = text_of(staff.get("/admin/refunds")).split('id="part-refunds"')[1]
+    assert "Escalated: the merchant did not answer" in listed
     url = f"/admin/refund-parts/{part_id}"
     staff.post(url, data={"decision": "approve", "reason": ""})
     with app.app_context():

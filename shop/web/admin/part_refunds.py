@@ -1,7 +1,9 @@
 """Partial refund requests on the admin refunds page: an administrator refunds (or refuses)
 one over the merchant's head, with a reason; the service audits it in the same transaction."""
 
-from flask import abort, flash, redirect, request, url_for
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -17,16 +19,17 @@ from shop.web.forms import FlaskForm
 
 
 @bp.app_template_global()
-def open_part_refunds() -> list[RefundRequest]:
-    """Partial refund requests waiting for a merchant, oldest first."""
-    return list(
-        db.session.execute(
-            select(RefundRequest)
-            .where(RefundRequest.status == RefundStatus.REQUESTED)
-            .order_by(RefundRequest.requested_at)
-            .limit(100)
-        ).scalars()
-    )
+def open_part_refunds() -> list[tuple[RefundRequest, bool]]:
+    """Partial refund requests waiting for a merchant, oldest first, each with whether the
+    merchant has left it unanswered past ``REFUND_ESCALATE_DAYS`` (escalated)."""
+    due = now() - timedelta(days=current_app.config["REFUND_ESCALATE_DAYS"])
+    found = db.session.execute(
+        select(RefundRequest)
+        .where(RefundRequest.status == RefundStatus.REQUESTED)
+        .order_by(RefundRequest.requested_at)
+        .limit(100)
+    ).scalars()
+    return [(part, part.requested_at <= due) for part in found]
 
 
 @bp.route("/refund-parts/<int:part_id>", methods=["POST"])
