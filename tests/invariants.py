@@ -2,6 +2,15 @@
 
 from sqlalchemy import text
 
+from tests import refund_invariants
+
+#: SQL: item ``i`` had part of it refunded by a partial refund (its later entries are less
+#: than the whole; tests/refund_invariants.py checks them).
+PARTLY = (
+    "EXISTS (SELECT 1 FROM refund_lines rl JOIN refund_requests rq ON rq.id = rl.refund_id "
+    "WHERE rl.order_item_id = i.id AND rq.status = 'refunded')"
+)
+
 
 def check(connection) -> None:
     """Raise AssertionError naming the first broken invariant. ``connection``: a SQLAlchemy
@@ -46,8 +55,8 @@ def check(connection) -> None:
     doubles = run(
         text(
             "SELECT order_item_id, kind, tier, count(*) FROM ledger_entries "
-            "WHERE order_item_id IS NOT NULL GROUP BY order_item_id, kind, tier "
-            "HAVING count(*) > 1"
+            "WHERE order_item_id IS NOT NULL GROUP BY order_item_id, kind, tier, "
+            "coalesce(refund_id, 0) HAVING count(*) > 1"
         )
     ).all()
     assert not doubles, f"double postings: {doubles}"
@@ -60,7 +69,8 @@ def check(connection) -> None:
             "sum(CASE WHEN kind='settled' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN kind='voided' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN kind='clawback' THEN 1 ELSE 0 END) "
-            "FROM ledger_entries WHERE order_item_id IS NOT NULL GROUP BY order_item_id, tier"
+            "FROM ledger_entries WHERE order_item_id IS NOT NULL AND refund_id IS NULL "
+            "GROUP BY order_item_id, tier"
         )
     ).all()
     for item_id, est, settled, voided, clawback in items:
@@ -74,9 +84,11 @@ def check(connection) -> None:
             "SELECT e.id FROM ledger_entries e JOIN order_items i ON i.id = e.order_item_id "
             "JOIN orders o ON o.id = i.order_id "
             "WHERE e.order_id <> o.id OR NOT ("
-            "(e.tier = 1 AND e.amount_cents = i.rebate_cents AND e.sharer_id = o.sharer_id) "
+            "(e.tier = 1 AND (e.amount_cents = i.rebate_cents OR e.refund_id IS NOT NULL "
+            f"OR {PARTLY}) AND e.sharer_id = o.sharer_id) "
             "OR (e.tier = 2 AND o.leader_id IS NOT NULL AND e.sharer_id = o.leader_id "
-            "AND e.amount_cents = i.rebate_cents * o.override_bps / 10000))"
+            "AND (e.amount_cents = i.rebate_cents * o.override_bps / 10000 "
+            f"OR e.refund_id IS NOT NULL OR {PARTLY})))"
         )
     ).all()
     assert not wrong, f"entries not matching their item: {wrong}"
@@ -88,7 +100,8 @@ def check(connection) -> None:
         text(
             "SELECT t2.id FROM ledger_entries t2 LEFT JOIN ledger_entries t1 "
             "ON t1.order_item_id = t2.order_item_id AND t1.kind = t2.kind AND t1.tier = 1 "
-            "WHERE t2.tier = 2 AND t1.id IS NULL"
+            "AND t1.refund_id IS NULL "
+            "WHERE t2.tier = 2 AND t2.refund_id IS NULL AND t1.id IS NULL"
         )
     ).all()
     assert not alone, f"overrides without their rebate: {alone}"
@@ -97,8 +110,10 @@ def check(connection) -> None:
             "SELECT t1.id FROM ledger_entries t1 JOIN order_items i ON i.id = t1.order_item_id "
             "JOIN orders o ON o.id = i.order_id "
             "LEFT JOIN ledger_entries t2 ON t2.order_item_id = t1.order_item_id "
-            "AND t2.kind = t1.kind AND t2.tier = 2 "
-            "WHERE t1.tier = 1 AND o.leader_id IS NOT NULL "
+            "AND t2.kind = t1.kind AND t2.tier = 2 AND t2.refund_id IS NULL "
+            "WHERE t1.tier = 1 AND t1.refund_id IS NULL AND o.leader_id IS NOT NULL "
+            "AND (t1.kind = 'estimated' OR NOT EXISTS (SELECT 1 FROM ledger_entries p "
+            "WHERE p.order_item_id = t1.order_item_id AND p.refund_id IS NOT NULL)) "
             "AND i.rebate_cents * o.override_bps / 10000 > 0 AND t2.id IS NULL"
         )
     ).all()
@@ -177,6 +192,7 @@ def check(connection) -> None:
     ).all()
     assert not twice_paid, f"orders paid twice: {twice_paid}"
     _merchant_money(run)
+    refund_invariants.check(run)
     dialect = getattr(connection, "dialect", None) or connection.get_bind().dialect
     if dialect.name == "sqlite":
         assert run(text("PRAGMA integrity_check")).scalar() == "ok"
@@ -240,10 +256,13 @@ def _merchant_money(run) -> None:
             "sum(CASE WHEN e.kind = 'settled' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN e.kind = 'voided' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN e.kind = 'clawback' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN e.amount_cents <> s.merchant_cents OR e.fee_cents <> s.fee_cents "
-            "OR e.merchant_id <> s.merchant_id THEN 1 ELSE 0 END) "
+            "sum(CASE WHEN e.merchant_id <> s.merchant_id OR (e.kind = 'estimated' OR NOT EXISTS "
+            "(SELECT 1 FROM refund_requests q WHERE q.order_id = e.order_id "
+            "AND q.status = 'refunded')) "
+            "AND (e.amount_cents <> s.merchant_cents OR e.fee_cents <> s.fee_cents) "
+            "THEN 1 ELSE 0 END) "
             "FROM merchant_entries e LEFT JOIN order_splits s ON s.order_id = e.order_id "
-            "WHERE e.order_id IS NOT NULL GROUP BY e.order_id"
+            "WHERE e.order_id IS NOT NULL AND e.refund_id IS NULL GROUP BY e.order_id"
         )
     ).all()
     for order_id, est, settled, voided, clawback, off in lifecycle:
@@ -270,7 +289,9 @@ def _merchant_money(run) -> None:
             + NET.format(col="CASE WHEN tier = 2 THEN amount_cents ELSE 0 END")
             + " AS overrides FROM ledger_entries WHERE order_item_id IS NOT NULL "
             "GROUP BY order_id) r ON r.order_id = o.id "
-            "WHERE o.total_cents - CASE WHEN o.status = 'refunded' THEN o.total_cents ELSE 0 END "
+            "WHERE o.total_cents - CASE WHEN o.status = 'refunded' THEN o.total_cents ELSE "
+            "(SELECT coalesce(sum(q.amount_cents), 0) FROM refund_requests q "
+            "WHERE q.order_id = o.id AND q.status = 'refunded') END "
             "<> mm.share + coalesce(r.rebates, 0) + coalesce(r.overrides, 0) "
             "+ (mm.fee - coalesce(r.overrides, 0))"
         )

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 
 from shop.money import merchant_ledger, notices, sales
-from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus
+from shop.money.models import EFFECTS, EntryKind, LedgerEntry, Payout, PayoutStatus, RefundRequest
+from shop.money.refund_queries import open_refunds
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform import db as dbsetup
 from shop.platform import faults
@@ -32,6 +33,7 @@ def post(
     payout_id: int | None = None,
     appeal_id: int | None = None,
     tier: int = 1,
+    refund_id: int | None = None,
 ) -> bool:
     """Append one entry; False (and nothing written) when that entry already exists."""
     if amount_cents <= 0:
@@ -48,6 +50,7 @@ def post(
             appeal_id=appeal_id,
             created_at=now,
             tier=tier,
+            refund_id=refund_id,
         )
         .on_conflict_do_nothing()
         .returning(LedgerEntry.id)  # rowcount is -1 here under psycopg; a returned id is not
@@ -62,28 +65,53 @@ def order_earns(order: Order) -> bool:
     return order.sharer_id is not None and order.attribution_reason in EARNING
 
 
-def _post_item(order: Order, item: OrderItem, kind: EntryKind, *, now: datetime) -> bool:
-    """Post ``kind`` for one item: the sharer's rebate (tier 1) and, when it was posted and
-    the order carries an override, the leader's override (tier 2) of the same kind in the
-    same transaction. Tier 2 is only ever posted here, right after its tier 1, and only
-    for the leader named on the order: one step up, never two."""
+def _post_item(
+    order: Order,
+    item: OrderItem,
+    kind: EntryKind,
+    *,
+    now: datetime,
+    amounts: tuple[int, int] | None = None,
+    refund_id: int | None = None,
+) -> bool:
+    """Post ``kind`` for one item: the sharer's rebate (tier 1) and, when the order carries
+    an override, the leader's override (tier 2) of the same kind in the same transaction.
+    Tier 2 is only ever posted here, with its tier 1, and only for the leader named on the
+    order: one step up, never two. ``amounts`` (rebate, override) defaults to the item's
+    whole rebate and override; a partial refund or a remainder passes its own."""
+    given = amounts is not None
+    rebate, override = amounts if given else (item.rebate_cents, override_of(order, item))
     posted = post(
-        sharer_id=order.sharer_id,
-        kind=kind,
-        amount_cents=item.rebate_cents,
-        order_item=item,
-        now=now,
-    )
-    if posted and order.leader_id is not None and order.override_bps > 0:
+        sharer_id=order.sharer_id, kind=kind, amount_cents=rebate, order_item=item, now=now,
+        refund_id=refund_id,
+    )  # fmt: skip
+    if order.leader_id is not None and order.override_bps > 0 and (posted or given):
         post(
-            sharer_id=order.leader_id,
-            kind=kind,
-            amount_cents=item.rebate_cents * order.override_bps // 10_000,
-            order_item=item,
-            now=now,
-            tier=2,
-        )
+            sharer_id=order.leader_id, kind=kind, amount_cents=override, order_item=item,
+            now=now, tier=2, refund_id=refund_id,
+        )  # fmt: skip
     return posted
+
+
+def post_item_part(
+    order: Order, item: OrderItem, kind: EntryKind, amounts: tuple[int, int], *, refund_id: int,
+    now: datetime,
+) -> bool:  # fmt: skip
+    """A partial refund's reversal of (rebate, override) of one item, keyed by the refund."""
+    return _post_item(order, item, kind, now=now, amounts=amounts, refund_id=refund_id)
+
+
+def settled_items(order: Order) -> set[int]:
+    """Ids of the order's items whose rebate has settled."""
+    kinds = _kinds_by_item(order)
+    return {item_id for item_id, have in kinds.items() if EntryKind.SETTLED in have}
+
+
+def override_of(order: Order, item: OrderItem) -> int:
+    """The leader's override on ``item``'s rebate (0 without one)."""
+    if order.leader_id is None or order.override_bps <= 0:
+        return 0
+    return item.rebate_cents * order.override_bps // 10_000
 
 
 def post_estimates(order: Order, *, now: datetime) -> int:
@@ -102,12 +130,14 @@ def post_estimates(order: Order, *, now: datetime) -> int:
 
 
 def _kinds_by_item(order: Order) -> dict[int, set[EntryKind]]:
-    """The kinds of the sharer's own entries (tier 1) per order item."""
+    """The kinds of the sharer's own entries (tier 1) per order item, a partial refund's
+    reversals left out (see :func:`_partials`)."""
     rows = db.session.execute(
         select(LedgerEntry.order_item_id, LedgerEntry.kind).where(
             LedgerEntry.order_id == order.id,
             LedgerEntry.order_item_id.is_not(None),
             LedgerEntry.tier == 1,
+            LedgerEntry.refund_id.is_(None),
         )
     )
     found: dict[int, set[EntryKind]] = {}
@@ -116,32 +146,95 @@ def _kinds_by_item(order: Order) -> dict[int, set[EntryKind]]:
     return found
 
 
+def _partials(order: Order) -> dict[tuple[int, int, EntryKind], int]:
+    """The fen partial refunds reversed so far, by (item, tier, kind)."""
+    rows = db.session.execute(
+        select(
+            LedgerEntry.order_item_id, LedgerEntry.tier, LedgerEntry.kind,
+            func.sum(LedgerEntry.amount_cents),
+        )
+        .where(LedgerEntry.order_id == order.id, LedgerEntry.refund_id.is_not(None))
+        .group_by(LedgerEntry.order_item_id, LedgerEntry.tier, LedgerEntry.kind)
+    )  # fmt: skip
+    return {(item, tier, EntryKind(kind)): int(cents) for item, tier, kind, cents in rows}
+
+
+def _left(order: Order, item: OrderItem, partials: dict, settled: bool) -> tuple[int, int]:
+    """What of ``item``'s (rebate, override) is still live: estimated less what partial
+    refunds voided (not settled yet), or that less what they clawed back (settled)."""
+    left = []
+    for tier, whole in ((1, item.rebate_cents), (2, override_of(order, item))):
+        gone = partials.get((item.id, tier, EntryKind.VOIDED), 0)
+        if settled:
+            gone += partials.get((item.id, tier, EntryKind.CLAWBACK), 0)
+        left.append(max(whole - gone, 0))
+    return left[0], left[1]
+
+
 REVERSALS = frozenset({EntryKind.VOIDED, EntryKind.CLAWBACK})
 
 
 def reverse_for_refund(order: Order, *, now: datetime) -> int:
-    """Order refunded: void what was only estimated, claw back what was settled (the
-    override with its rebate), and the merchant's share with them."""
+    """Order refunded whole: void what was only estimated, claw back what was settled (the
+    override with its rebate), and the merchant's share with them. After partial refunds
+    only what they left is reversed."""
     merchant_ledger.reverse_for_refund(order, now=now)
     kinds = _kinds_by_item(order)
-    posted = clawed_back = voided = reversed_cents = 0
+    partials = _partials(order)
+    first = not had_reversal(order)
+    posted = clawed_back = voided = 0
     for item in order.items:
         have = kinds.get(item.id, set())
         if EntryKind.ESTIMATED not in have or have & REVERSALS:
             continue
-        kind = EntryKind.CLAWBACK if EntryKind.SETTLED in have else EntryKind.VOIDED
-        done = _post_item(order, item, kind, now=now)
+        settled = EntryKind.SETTLED in have
+        kind = EntryKind.CLAWBACK if settled else EntryKind.VOIDED
+        amounts = _left(order, item, partials, settled)
+        done = _post_item(order, item, kind, now=now, amounts=amounts)
         posted += done
-        reversed_cents += item.rebate_cents if done else 0
-        clawed_back += item.rebate_cents if done and kind == EntryKind.CLAWBACK else 0
-        voided += item.rebate_cents if done and kind == EntryKind.VOIDED else 0
-    if clawed_back and not any(EntryKind.CLAWBACK in have for have in kinds.values()):
-        sales.rebate_clawed_back(order, clawed_back)
-    if reversed_cents and not any(have & REVERSALS for have in kinds.values()):
-        sales.rebate_reversed(order, reversed_cents)
+        clawed_back += amounts[0] if done and settled else 0
+        voided += amounts[0] if done and not settled else 0
+    rollup_reversal(order, voided=voided, clawed_back=clawed_back, first=first)
     notices.rebate_reversed(order, voided, clawback=False, now=now)
     notices.rebate_reversed(order, clawed_back, clawback=True, now=now)
     return posted
+
+
+def had_reversal(order: Order) -> bool:
+    """Whether any of the order's own rebate was voided or clawed back yet."""
+    return (
+        db.session.execute(
+            select(LedgerEntry.id).where(
+                LedgerEntry.order_id == order.id, LedgerEntry.tier == 1,
+                LedgerEntry.kind.in_(REVERSALS),
+            ).limit(1)
+        ).first()
+        is not None
+    )  # fmt: skip
+
+
+def rollup_reversal(order: Order, *, voided: int, clawed_back: int, first: bool) -> None:
+    """Count a reversal of ``voided`` + ``clawed_back`` fen of the order's own rebate in the
+    order-day rollup (``first``: no reversal of the order before this one)."""
+    if not voided + clawed_back:
+        return
+    settled_left = 0
+    if clawed_back:
+        settled_left = int(
+            db.session.execute(
+                select(func.coalesce(func.sum(
+                    case((LedgerEntry.kind == EntryKind.SETTLED, LedgerEntry.amount_cents),
+                         else_=-LedgerEntry.amount_cents)), 0)).where(
+                    LedgerEntry.order_id == order.id, LedgerEntry.tier == 1,
+                    LedgerEntry.sharer_id == order.sharer_id,
+                    LedgerEntry.kind.in_([EntryKind.SETTLED, EntryKind.CLAWBACK]),
+                )
+            ).scalar_one()
+        )  # fmt: skip
+    sales.rebate_reversed(
+        order, voided + clawed_back, first=first, clawed_back=clawed_back,
+        settled_gone=bool(clawed_back) and settled_left <= 0,
+    )  # fmt: skip
 
 
 #: Orders whose rebates may settle once the return window after completion has passed.
@@ -153,7 +246,23 @@ def due_for_settlement(*, now: datetime, return_window: timedelta) -> list[int]:
     at least ``return_window`` ago and not in a refund."""
     settled_or_void = (
         select(LedgerEntry.order_item_id)
-        .where(LedgerEntry.kind.in_([EntryKind.SETTLED, EntryKind.VOIDED]))
+        .where(
+            LedgerEntry.kind.in_([EntryKind.SETTLED, EntryKind.VOIDED]),
+            LedgerEntry.refund_id.is_(None),
+        )
+        .scalar_subquery()
+    )
+    # Items whose whole rebate partial refunds voided: nothing is left to settle.
+    voided_by_parts = (
+        select(LedgerEntry.order_item_id)
+        .join(OrderItem, OrderItem.id == LedgerEntry.order_item_id)
+        .where(
+            LedgerEntry.refund_id.is_not(None),
+            LedgerEntry.kind == EntryKind.VOIDED,
+            LedgerEntry.tier == 1,
+        )
+        .group_by(LedgerEntry.order_item_id, OrderItem.rebate_cents)
+        .having(func.sum(LedgerEntry.amount_cents) >= OrderItem.rebate_cents)
         .scalar_subquery()
     )
     query = (
@@ -162,6 +271,8 @@ def due_for_settlement(*, now: datetime, return_window: timedelta) -> list[int]:
         .where(
             LedgerEntry.kind == EntryKind.ESTIMATED,
             LedgerEntry.order_item_id.not_in(settled_or_void),
+            LedgerEntry.order_item_id.not_in(voided_by_parts),
+            Order.id.not_in(open_refunds()),
             Order.status.in_(SETTLEABLE),
             Order.completed_at.is_not(None),
             Order.completed_at <= now - return_window,
@@ -189,19 +300,22 @@ def settle_order(order_id: int, *, now: datetime, return_window: timedelta) -> i
         or order.status not in SETTLEABLE
         or order.completed_at is None
         or order.completed_at > now - return_window
+        or db.session.execute(open_refunds().where(RefundRequest.order_id == order_id)).first()
     ):
-        return 0
+        return 0  # a partial refund request open: it settles once that is decided
     merchant_ledger.settle(order, now=now, return_window=return_window)
     if not order_earns(order):
         return 0
     kinds = _kinds_by_item(order)
+    partials = _partials(order)
     posted = amount = 0
     for item in order.items:
         have = kinds.get(item.id, set())
         if EntryKind.ESTIMATED in have and not have & {EntryKind.SETTLED, EntryKind.VOIDED}:
-            if _post_item(order, item, EntryKind.SETTLED, now=now):
+            amounts = _left(order, item, partials, False)  # less what partial refunds voided
+            if _post_item(order, item, EntryKind.SETTLED, now=now, amounts=amounts):
                 posted += 1
-                amount += item.rebate_cents
+                amount += amounts[0]
     if amount and not any(EntryKind.SETTLED in have for have in kinds.values()):
         sales.rebate_settled(order, amount)
     notices.rebate_settled(order, amount, now=now)

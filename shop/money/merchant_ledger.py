@@ -34,6 +34,7 @@ from shop.money.models import (
     OrderSplit,
     WithdrawalStatus,
 )
+from shop.money.refund_queries import open_refunds
 from shop.orders.models import Order, OrderStatus
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
@@ -99,7 +100,26 @@ def split_of(order_id: int) -> OrderSplit | None:
     return db.session.get(OrderSplit, order_id)
 
 
-def _post(order: Order, kind: MerchantEntryKind, amount: int, fee: int, now: datetime) -> bool:
+def item_fees(order: Order) -> list[int]:
+    """Each item's fee at today's rates, as :func:`compute_split` works it out."""
+    earns = _earns(order)
+    fees = []
+    for item in order.items:
+        goods = item.unit_price_cents * item.quantity
+        category = item.product.category
+        bps = fee_bps_for(order.merchant, category.fee_bps if category else None)
+        fees.append(min(goods * bps // 10_000, goods - (item.rebate_cents if earns else 0)))
+    return fees
+
+
+def _post(
+    order: Order,
+    kind: MerchantEntryKind,
+    amount: int,
+    fee: int,
+    now: datetime,
+    refund_id: int | None = None,
+) -> bool:
     result = db.session.execute(
         dbsetup.insert_for(db.session, MerchantEntry)
         .values(
@@ -109,6 +129,7 @@ def _post(order: Order, kind: MerchantEntryKind, amount: int, fee: int, now: dat
             fee_cents=fee,
             order_id=order.id,
             created_at=now,
+            refund_id=refund_id,
         )
         .on_conflict_do_nothing()
         .returning(MerchantEntry.id)
@@ -130,22 +151,64 @@ def on_paid(order: Order, *, now: datetime) -> bool:
 
 
 def _kinds(order_id: int) -> set[MerchantEntryKind]:
+    """The kinds of the order's entries, a partial refund's reversals left out."""
     return {
         MerchantEntryKind(kind)
         for kind in db.session.execute(
-            select(MerchantEntry.kind).where(MerchantEntry.order_id == order_id)
+            select(MerchantEntry.kind).where(
+                MerchantEntry.order_id == order_id, MerchantEntry.refund_id.is_(None)
+            )
         ).scalars()
     }
 
 
+def _partials(order_id: int) -> dict[MerchantEntryKind, tuple[int, int]]:
+    """(share, fee) partial refunds reversed so far, by kind."""
+    rows = db.session.execute(
+        select(
+            MerchantEntry.kind,
+            func.sum(MerchantEntry.amount_cents),
+            func.sum(MerchantEntry.fee_cents),
+        )
+        .where(MerchantEntry.order_id == order_id, MerchantEntry.refund_id.is_not(None))
+        .group_by(MerchantEntry.kind)
+    )
+    return {MerchantEntryKind(kind): (int(a), int(f)) for kind, a, f in rows}
+
+
+def _left(order_id: int, split: OrderSplit, settled: bool) -> tuple[int, int]:
+    """(share, fee) of the order still live: the split less what partial refunds voided
+    (and, once settled, clawed back)."""
+    parts = _partials(order_id)
+    gone = [parts.get(K.VOIDED, (0, 0))]
+    if settled:
+        gone.append(parts.get(K.CLAWBACK, (0, 0)))
+    return (
+        max(split.merchant_cents - sum(g[0] for g in gone), 0),
+        max(split.fee_cents - sum(g[1] for g in gone), 0),
+    )
+
+
 def reverse_for_refund(order: Order, *, now: datetime) -> bool:
-    """Order refunded: void the share (and fee) if only estimated, claw it back if settled."""
+    """Order refunded: void the share (and fee) if only estimated, claw it back if settled;
+    after partial refunds, what they left."""
     have = _kinds(order.id)
     if K.ESTIMATED not in have or have & {K.VOIDED, K.CLAWBACK}:
         return False
     split = db.session.get(OrderSplit, order.id)
+    settled = K.SETTLED in have
+    kind = K.CLAWBACK if settled else K.VOIDED
+    return _post(order, kind, *_left(order.id, split, settled), now)
+
+
+def reverse_part(order: Order, refund_id: int, share: int, fee: int, *, now: datetime) -> bool:
+    """A partial refund agreed: reverse its part of the share and the fee, voided while the
+    share is only estimated, clawed back once settled. Once per refund."""
+    have = _kinds(order.id)
+    if K.ESTIMATED not in have:
+        return False
     kind = K.CLAWBACK if K.SETTLED in have else K.VOIDED
-    return _post(order, kind, split.merchant_cents, split.fee_cents, now)
+    return _post(order, kind, share, fee, now, refund_id=refund_id)
 
 
 def due_for_settlement(*, now: datetime, return_window: timedelta) -> list[int]:
@@ -156,6 +219,7 @@ def due_for_settlement(*, now: datetime, return_window: timedelta) -> list[int]:
         .where(
             MerchantEntry.order_id.is_not(None),
             MerchantEntry.kind.in_([K.SETTLED, K.VOIDED]),
+            MerchantEntry.refund_id.is_(None),
         )
         .scalar_subquery()
     )
@@ -164,7 +228,9 @@ def due_for_settlement(*, now: datetime, return_window: timedelta) -> list[int]:
         .join(MerchantEntry, MerchantEntry.order_id == Order.id)
         .where(
             MerchantEntry.kind == K.ESTIMATED,
+            MerchantEntry.refund_id.is_(None),
             Order.id.not_in(done),
+            Order.id.not_in(open_refunds()),
             Order.status.in_(SETTLEABLE),
             Order.completed_at.is_not(None),
             Order.completed_at <= now - return_window,
@@ -187,7 +253,7 @@ def settle(order: Order, *, now: datetime, return_window: timedelta) -> bool:
     if K.ESTIMATED not in have or have & {K.SETTLED, K.VOIDED}:
         return False
     split = db.session.get(OrderSplit, order.id)
-    return _post(order, K.SETTLED, split.merchant_cents, split.fee_cents, now)
+    return _post(order, K.SETTLED, *_left(order.id, split, False), now)
 
 
 @dataclass(frozen=True)

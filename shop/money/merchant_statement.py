@@ -1,8 +1,10 @@
 """A merchant's statement for a period, read from the order splits and the merchant ledger.
 
 An order counts in the period it was paid in (its split's time); a refund counts in the
-period its reversal (voided or clawback entry) was posted in, with the whole split going
-back. So, for any period::
+period its reversal (voided or clawback entry) was posted in, with what went back: a partial
+refund's amount (shop.money.refunds), or for a whole refund what partial ones left (all of
+the order without them). The rebate returned is that amount less the share and the fee the
+entry moved (``paid = share + rebates + fee`` holds for every part). So, for any period::
 
     net = gross - refunds - (rebates - rebates returned) - (fee - fee returned)
         = merchant entries estimated - merchant entries voided or clawed back
@@ -15,13 +17,37 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
-from shop.money.models import MerchantEntry, MerchantEntryKind, OrderSplit
+from shop.money.models import (
+    MerchantEntry,
+    MerchantEntryKind,
+    OrderSplit,
+    RefundRequest,
+    RefundStatus,
+)
 from shop.orders.models import Order
 from shop.platform.extensions import db
 
 REVERSALS = (MerchantEntryKind.VOIDED, MerchantEntryKind.CLAWBACK)
+
+
+def _paid_back():
+    """SQL: the money a reversal entry gave back to the buyer."""
+    part = (
+        select(RefundRequest.amount_cents)
+        .where(RefundRequest.id == MerchantEntry.refund_id)
+        .scalar_subquery()
+    )
+    parts = (
+        select(func.coalesce(func.sum(RefundRequest.amount_cents), 0))
+        .where(
+            RefundRequest.order_id == MerchantEntry.order_id,
+            RefundRequest.status == RefundStatus.REFUNDED,
+        )
+        .scalar_subquery()
+    )
+    return case((MerchantEntry.refund_id.is_not(None), part), else_=OrderSplit.paid_cents - parts)
 
 
 @dataclass(frozen=True)
@@ -60,9 +86,16 @@ def statement(merchant_id: int, *, since: datetime, until: datetime) -> Merchant
             OrderSplit.created_at < until,
         )
     )
+    back = _paid_back()
     refunds, refunded, rebates_back, fee_back, share_back = _sums(
-        select(*columns)
-        .join(MerchantEntry, MerchantEntry.order_id == OrderSplit.order_id)
+        select(
+            func.count(func.distinct(MerchantEntry.order_id)),
+            func.sum(back),
+            func.sum(back - MerchantEntry.amount_cents - MerchantEntry.fee_cents),
+            func.sum(MerchantEntry.fee_cents),
+            func.sum(MerchantEntry.amount_cents),
+        )
+        .join(OrderSplit, MerchantEntry.order_id == OrderSplit.order_id)
         .where(
             MerchantEntry.merchant_id == merchant_id,
             MerchantEntry.kind.in_(REVERSALS),
@@ -104,7 +137,7 @@ def lines(merchant_id: int, *, since: datetime, until: datetime) -> Iterator[tup
     (time, order number, kind, paid, rebates, fee, share), signed as they move the net:
     reversals negative, settlements 0 (they only move the share from pending to available)."""
     query = (
-        select(MerchantEntry, OrderSplit, Order.number)
+        select(MerchantEntry, OrderSplit, Order.number, _paid_back())
         .join(OrderSplit, OrderSplit.order_id == MerchantEntry.order_id)
         .join(Order, Order.id == MerchantEntry.order_id)
         .where(
@@ -115,15 +148,16 @@ def lines(merchant_id: int, *, since: datetime, until: datetime) -> Iterator[tup
         .order_by(MerchantEntry.created_at, MerchantEntry.id)
         .execution_options(yield_per=500)
     )
-    for entry, split, number in db.session.execute(query):
+    for entry, split, number, back in db.session.execute(query):
         kind = MerchantEntryKind(entry.kind)
-        sign = {MerchantEntryKind.ESTIMATED: 1, MerchantEntryKind.SETTLED: 0}.get(kind, -1)
-        yield (
-            entry.created_at,
-            number,
-            str(EVENT_LABELS[kind]),
-            sign * split.paid_cents,
-            sign * split.rebate_cents,
-            sign * split.fee_cents,
-            sign * split.merchant_cents,
-        )
+        if kind in REVERSALS:  # what this refund (whole or partial) moved
+            share, fee = entry.amount_cents, entry.fee_cents
+            parts = (-back, -(back - share - fee), -fee, -share)
+        else:
+            sign = 1 if kind == MerchantEntryKind.ESTIMATED else 0
+            parts = tuple(
+                sign * n
+                for n in (split.paid_cents, split.rebate_cents, split.fee_cents,
+                          split.merchant_cents)
+            )  # fmt: skip
+        yield (entry.created_at, number, str(EVENT_LABELS[kind]), *parts)

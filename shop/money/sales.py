@@ -19,7 +19,16 @@ from functools import cache
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shop.money.models import EntryKind, LedgerDay, LedgerEntry, OrderDay, ProductDay, SaleDay
+from shop.money.models import (
+    EntryKind,
+    LedgerDay,
+    LedgerEntry,
+    OrderDay,
+    ProductDay,
+    RefundRequest,
+    RefundStatus,
+    SaleDay,
+)
 from shop.orders.models import Order, OrderItem
 from shop.platform.extensions import db
 from shop.sharing.attribution import EARNING_REASONS
@@ -39,7 +48,7 @@ TABLES = {
             "refunded_cents",
         ),
     ),
-    SaleDay: (("day", "sharer_id"), ("orders", "gmv_cents", "refunded")),
+    SaleDay: (("day", "sharer_id"), ("orders", "gmv_cents", "refunded", "refunded_cents")),
     ProductDay: (("day", "product_id"), ("units", "gmv_cents")),
     LedgerDay: (("day", "kind"), ("entries", "amount_cents")),
 }
@@ -122,10 +131,18 @@ def order_paid(order: Order, estimated_cents: int) -> None:
     )
 
 
-def order_refunded(order: Order) -> None:
-    """Once per order, when it becomes refunded."""
+def order_refunded(order: Order, refunded_cents: int) -> None:
+    """Once per order, when it becomes refunded; ``refunded_cents``: the money that went
+    back with that change (the whole order, or what partial refunds had left)."""
+    money_refunded(order, refunded_cents, whole=True)
+
+
+def money_refunded(order: Order, refunded_cents: int, *, whole: bool = False) -> None:
+    """``refunded_cents`` went back to the buyer (a partial refund, or the rest of the order
+    with ``whole``), counted on the day the order was paid."""
     if order.paid_at is not None:
-        row = {"day": china_day(order.paid_at), "sharer_id": order.sharer_id or 0, "refunded": 1}
+        row = {"day": china_day(order.paid_at), "sharer_id": order.sharer_id or 0}
+        row.update(refunded=int(whole), refunded_cents=refunded_cents)
         _add(_session(), SaleDay, [row])
 
 
@@ -134,15 +151,20 @@ def rebate_settled(order: Order, amount_cents: int) -> None:
     _order_day(order, settled=1, settled_cents=amount_cents)
 
 
-def rebate_clawed_back(order: Order, settled_cents: int) -> None:
-    """The order's settled rebate (``settled_cents`` in all) was clawed back."""
-    _order_day(order, settled=-1, settled_cents=-settled_cents)
-
-
-def rebate_reversed(order: Order, reversed_cents: int) -> None:
-    """The order was refunded and its rebate (``reversed_cents``: voided or clawed back, in
-    all) reversed; once per order, at its first reversal."""
-    _order_day(order, refunded=1, refunded_cents=reversed_cents)
+def rebate_reversed(
+    order: Order, reversed_cents: int, *, first: bool, clawed_back: int, settled_gone: bool
+) -> None:
+    """``reversed_cents`` of the order's rebate were voided or clawed back (a whole refund or
+    a partial one). ``first``: the order's first reversal (it counts as refunded once);
+    ``clawed_back`` of it was settled, and ``settled_gone`` when nothing settled is left (the
+    order no longer counts as settled)."""
+    _order_day(
+        order,
+        refunded=int(first),
+        refunded_cents=reversed_cents,
+        settled=-int(settled_gone),
+        settled_cents=-clawed_back,
+    )
 
 
 def entry_posted(kind: EntryKind, amount_cents: int, at: datetime) -> None:
@@ -222,7 +244,7 @@ def expected(connection, *, since: date | None = None) -> dict:
         .where(*earning, LedgerEntry.tier == 1, LedgerEntry.sharer_id == Order.sharer_id)
         .group_by(LedgerEntry.order_id, LedgerEntry.kind)
     )
-    clawed = set()
+    clawed: dict[int, int] = {}
     for order_id, kind, amount in entries:
         row = order_days.get(order_id)
         if row is None:
@@ -235,11 +257,12 @@ def expected(connection, *, since: date | None = None) -> dict:
             row["refunded"] = 1
             row["refunded_cents"] = row.get("refunded_cents", 0) + int(amount)
         if kind == EntryKind.CLAWBACK:
-            clawed.add(order_id)
+            clawed[order_id] = int(amount)
     per_link_day: dict[tuple, dict] = {}
     for order_id, row in order_days.items():
-        if order_id in clawed:
-            row["settled"], row["settled_cents"] = 0, 0
+        if order_id in clawed:  # what is left settled after clawbacks (whole or partial)
+            row["settled_cents"] = row.get("settled_cents", 0) - clawed[order_id]
+            row["settled"] = int(row.get("settled", 0) and row["settled_cents"] > 0)
         total = per_link_day.setdefault(
             (row["day"], row["link_id"]),
             {"day": row["day"], "link_id": row["link_id"], "sharer_id": row["sharer_id"]},
@@ -248,8 +271,13 @@ def expected(connection, *, since: date | None = None) -> dict:
             total[name] = total.get(name, 0) + row.get(name, 0)
 
     sales: dict[tuple, dict] = {}
-    for sharer_id, paid_at, total_cents, status in connection.execute(
-        select(Order.sharer_id, Order.paid_at, Order.total_cents, Order.status).where(
+    parts = (
+        select(func.sum(RefundRequest.amount_cents))
+        .where(RefundRequest.order_id == Order.id, RefundRequest.status == RefundStatus.REFUNDED)
+        .scalar_subquery()
+    )
+    for sharer_id, paid_at, total_cents, status, partly in connection.execute(
+        select(Order.sharer_id, Order.paid_at, Order.total_cents, Order.status, parts).where(
             Order.paid_at.is_not(None), after(Order.paid_at)
         )
     ):
@@ -258,6 +286,9 @@ def expected(connection, *, since: date | None = None) -> dict:
         row["orders"] = row.get("orders", 0) + 1
         row["gmv_cents"] = row.get("gmv_cents", 0) + total_cents
         row["refunded"] = row.get("refunded", 0) + int(status == "refunded")
+        # A refunded order gave everything back; another, what its partial refunds did.
+        back = total_cents if status == "refunded" else int(partly or 0)
+        row["refunded_cents"] = row.get("refunded_cents", 0) + back
 
     products: dict[tuple, dict] = {}
     for product_id, paid_at, quantity, price in connection.execute(

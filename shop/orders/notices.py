@@ -55,3 +55,19 @@ def order_changed(
         _emit("refund_decided", order.buyer_id, {
             **base, "approved": to == S.REFUNDED, "total_cents": order.total_cents,
         }, now)  # fmt: skip
+
+
+def part_refund_requested(order: Order, amount_cents: int, reason: str, *, now: datetime) -> None:
+    """A buyer asked for part of ``order`` back (shop.money.refunds): the merchant hears of it
+    as of any refund request, with the amount asked."""
+    _emit("refund_requested", order.merchant.user_id, {
+        "order_id": order.id, "order_no": order.number, "total_cents": amount_cents,
+        "reason": reason,
+    }, now)  # fmt: skip
+
+
+def part_refund_decided(order: Order, approved: bool, amount_cents: int, *, now: datetime) -> None:
+    _emit("refund_decided", order.buyer_id, {
+        "order_id": order.id, "order_no": order.number, "approved": approved,
+        "total_cents": amount_cents,
+    }, now)  # fmt: skip

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from shop.accounts.models import User
 from shop.catalog import skus
 from shop.catalog.models import Product
-from shop.money import ledger, sales
+from shop.money import ledger, refund_queries, sales
 from shop.orders import carriers, coupons, notices
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.platform import audit
@@ -50,6 +50,10 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], frozenset[str]] = {
     (S.REFUND_REQUESTED, S.PAID): frozenset({"withdrawal"}),
     (S.REFUND_REQUESTED, S.SHIPPED): frozenset({"withdrawal"}),
     (S.REFUND_REQUESTED, S.COMPLETED): frozenset({"withdrawal"}),
+    # Partial refunds (shop.money.refunds) gave back everything the order was paid.
+    (S.PAID, S.REFUNDED): frozenset({"partial"}),
+    (S.SHIPPED, S.REFUNDED): frozenset({"partial"}),
+    (S.COMPLETED, S.REFUNDED): frozenset({"partial"}),
 }
 #: Where a refund request came from decides how a rejected refund goes on.
 RESUME_FROM = {S.SHIPPED: S.PAID, S.COMPLETED: S.SHIPPED}
@@ -95,10 +99,13 @@ def transition(
     now: datetime,
     note: str = "",
     values: dict | None = None,
+    whole: bool = True,
 ) -> Order:
     """Move ``order`` to ``to`` if the table allows it for ``source``; write the event and
     the ledger postings. Raises InvalidTransition, or Conflict when someone else moved it
-    first (nothing written)."""
+    first (nothing written). ``whole=False``: the order becomes refunded because partial
+    refunds gave everything back (shop.money.refunds), each having restocked and reversed
+    its own part already."""
     current = order.status
     if not _allowed(order, to, source):
         raise InvalidTransition(
@@ -144,31 +151,42 @@ def transition(
     elif to == S.CANCELLED:
         _restock(order)
         coupons.give_back(order)  # unpaid: the coupon can be used again (a refund keeps it)
+    elif to == S.REFUNDED and not whole:
+        sales.order_refunded(order, 0)
     elif to == S.REFUNDED:
-        _restock(order)
+        # After partial refunds, only what they left: units, rebates, shares and money.
+        gone = refund_queries.refunded_units(order)
+        _restock(order, gone)
         if order.paid_at is not None:
-            _add_per_unit(order, Product.sales_count, -1)
+            _add_per_unit(order, Product.sales_count, -1, gone)
         ledger.reverse_for_refund(order, now=now)
-        sales.order_refunded(order)
+        sales.order_refunded(order, order.total_cents - refund_queries.partly_refunded_cents(order))
     notices.order_changed(order, current, now=now, estimate_cents=estimate)  # the outbox
     db.session.flush()
     return order
 
 
-def _restock(order: Order) -> None:
-    """Each item's quantity back to its SKU (and product) on cancel or refund."""
+def _restock(order: Order, gone: dict[int, int] | None = None) -> None:
+    """Each item's quantity back to its SKU (and product) on cancel or refund (less the
+    units ``gone`` back already with partial refunds)."""
     for item in order.items:
-        skus.give_back(item.sku_id, item.product_id, item.quantity)
+        quantity = item.quantity - (gone or {}).get(item.id, 0)
+        if quantity > 0:
+            skus.give_back(item.sku_id, item.product_id, quantity)
 
 
-def _add_per_unit(order: Order, column, sign: int) -> None:
-    """Add ``sign`` x each item's quantity to ``column`` of its product (stock released on
-    cancel or refund, sales counted on payment and taken back on refund)."""
+def _add_per_unit(order: Order, column, sign: int, gone: dict[int, int] | None = None) -> None:
+    """Add ``sign`` x each item's quantity (less the units ``gone`` with partial refunds) to
+    ``column`` of its product (stock released on cancel or refund, sales counted on payment
+    and taken back on refund)."""
     for item in order.items:
+        quantity = item.quantity - (gone or {}).get(item.id, 0)
+        if quantity <= 0:
+            continue
         db.session.execute(
             update(Product)
             .where(Product.id == item.product_id)
-            .values({column: column + sign * item.quantity})
+            .values({column: column + sign * quantity})
             .execution_options(synchronize_session=False)
         )
 
@@ -205,6 +223,10 @@ def request_refund(
         raise ValidationError(_l("Choose a refund type."), "kind")
     if kind == RETURN and order.status == S.PAID:
         raise ValidationError(_l("Nothing was shipped yet: ask for a refund only."), "kind")
+    if refund_queries.has_open_refund(order):
+        raise ValidationError(
+            _l("A refund of some items is waiting for the merchant: withdraw it first.")
+        )
     return transition(
         order,
         S.REFUND_REQUESTED,
@@ -264,7 +286,12 @@ def decide_refund(
         # `flask payments-sync`, retried until the gateway confirms; admins see it meanwhile).
         from shop.orders.gateways import flow
 
-        flow.refund_order(order, reason=note or order.refund_reason or "", now=now)
+        flow.refund_order(
+            order,
+            reason=note or order.refund_reason or "",
+            now=now,
+            amount_cents=order.total_cents - refund_queries.partly_refunded_cents(order),
+        )
         return order
     return transition(order, S.REFUND_REJECTED, source=source, actor=actor, now=now, note=note)
 

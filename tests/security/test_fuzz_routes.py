@@ -155,6 +155,11 @@ def plausible_forms(world, category_id: int) -> dict[str, dict]:
         },  # fmt: skip
         "merchant.product_new": {**FORMS["merchant.product_edit"], "category_id": category_id},
         "admin.blocked_words": {"word": "违禁词"},
+        "storefront.order_refund_part": {
+            **FORMS["storefront.order_refund_part"],
+            f"qty-{a['order_item']}": "1",
+            "amount": "1",
+        },  # fmt: skip
     }
 
 

@@ -56,6 +56,7 @@ ROW_ARGUMENTS = {
     "material_id": ("material",),
     "message_id": ("message",),
     "refund_id": ("gateway_refund",),
+    "part_id": ("part_refund",),
     "coupon_id": ("coupon",),
     "endpoint_id": ("endpoint",),
     "address_id": ("address",),
@@ -181,6 +182,15 @@ FORMS = {
     "merchant.order_mark_paid": {},
     "merchant.order_ship": {"carrier": "SF", "tracking": "SF9999999999"},
     "merchant.order_refund": {"decision": "approve", "note": "攻击者同意退款"},
+    "merchant.order_refund_part": {"decision": "approve", "note": "攻击者同意退款"},
+    "storefront.order_refund_part": {
+        "key": "security-attack-part-0001",
+        "reason": "攻击者",
+        "kind": "refund_only",
+    },  # fmt: skip
+    "storefront.order_refund_part_withdraw": {},
+    "storefront.order_refund_part_return": {"carrier": "SF", "tracking": "SF9999999999"},
+    "admin.part_refund_decide": {"decision": "approve", "reason": "攻击者"},
     "merchant.review_reply": {"body": "攻击者的回复"},
     "admin.flag_dismiss": {"reason": "攻击者"},
     "admin.flag_hold": {"reason": "攻击者"},

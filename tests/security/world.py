@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from shop.catalog import merchants
 from shop.demo.seed import demo_licence_no
-from shop.money import appeals, fraud, ledger, merchant_payouts, payouts
+from shop.money import appeals, fraud, ledger, merchant_payouts, payouts, refunds
 from shop.money.models import FlagKind, FraudFlag
 from shop.notify.models import Endpoint, Notification
 from shop.orders import checkout, coupons, payments, shipping, states
@@ -85,6 +85,7 @@ FIELDS = {
     "template_name": Field(40, False),  # a shipping template, the merchant's own
     "address_detail": Field(200, False),
     "refund_reason": Field(200, False),
+    "part_refund_reason": Field(200, False),  # a partial refund asked, open
     "review": Field(500, True),
     "followup": Field(500, True),
     "held_review": Field(480, False),
@@ -317,6 +318,11 @@ def _tenant(name, text, phone, admin, category, blocked_word, now) -> Tenant:
     states.confirm_receipt(order, actor=buyer, now=received)
     ledger.settle_order(order.id, now=now - timedelta(days=1), return_window=timedelta(days=7))
     items = {i.product_id: i for i in order.items}
+    part = refunds.request(
+        order, {items[second.id].id: 1}, reason=text(name, "part_refund_reason"),
+        kind=states.REFUND_ONLY, key=f"security-{name}", actor=buyer, now=now,
+    )  # fmt: skip
+    t.ids["part_refund"] = part.id
     t.ids.update(
         order=order.id,
         order_number=order.number,

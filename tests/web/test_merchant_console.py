@@ -10,6 +10,7 @@ from shop.catalog.models import (
     ProductStatus,
     ShippingTemplate,
 )
+from shop.money.models import RefundRequest
 from shop.orders import coupons
 from shop.orders.models import Coupon, Order, OrderStatus
 from shop.platform.base import utcnow
@@ -248,9 +249,17 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
             total_count=5, per_buyer=1, starts_at=utcnow(), ends_at=utcnow() + timedelta(days=9),
             now=utcnow(),
         )  # fmt: skip
+        # A partial refund request on the victim's order (the row only: nobody decides it).
+        victim_part = RefundRequest(
+            order_id=victim_order.id, seq=1, request_key="victim-part", kind="refund_only",
+            reason="坏了", amount_cents=100, source="buyer", requested_by_id=victim_order.buyer_id,
+            requested_at=utcnow(),
+        )  # fmt: skip
+        db.session.add(victim_part)
         intruder = make_merchant()
         db.session.commit()
         ids = {
+            "part_id": victim_part.id,
             "product_id": victim.id,
             "material_id": victim_material.id,
             "product_image_id": victim_image.id,
@@ -286,6 +295,7 @@ def test_every_merchant_route_with_an_id_hides_other_merchants_products(app, use
         assert db.session.get(ShippingTemplate, ids["template_id"]).name == "包邮"
         assert victim.shipping_template_id is None
         assert db.session.get(Coupon, ids["coupon_id"]).is_active  # not stopped by another
+        assert db.session.get(RefundRequest, ids["part_id"]).status == "requested"
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):

@@ -26,6 +26,7 @@ from shop.money.models.merchant import (
     ProfitShare,
     WithdrawalStatus,
 )
+from shop.money.models.refunds import RefundCap, RefundLine, RefundRequest, RefundStatus
 from shop.money.models.sales import (
     LedgerDay,
     OrderDay,
@@ -59,4 +60,8 @@ __all__ = [
     "OrderSplit",
     "ProfitShare",
     "WithdrawalStatus",
+    "RefundCap",
+    "RefundLine",
+    "RefundRequest",
+    "RefundStatus",
 ]

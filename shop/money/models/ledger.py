@@ -53,7 +53,30 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
-        UniqueConstraint("order_item_id", "kind", "tier"),
+        # One entry of each kind per order item and tier; a partial refund's reversals are
+        # keyed by their refund as well, so each refund reverses an item once.
+        Index(
+            "uq_ledger_entries_item_kind_tier",
+            "order_item_id",
+            "kind",
+            "tier",
+            unique=True,
+            sqlite_where=text("refund_id IS NULL"),
+            postgresql_where=text("refund_id IS NULL"),
+        ),
+        Index(
+            "uq_ledger_entries_refund_item_kind_tier",
+            "refund_id",
+            "order_item_id",
+            "kind",
+            "tier",
+            unique=True,
+            sqlite_where=text("refund_id IS NOT NULL"),
+            postgresql_where=text("refund_id IS NOT NULL"),
+        ),
+        CheckConstraint(
+            "refund_id IS NULL OR kind IN ('voided', 'clawback')", name="refund_reverses"
+        ),
         UniqueConstraint("payout_id", "kind"),
         UniqueConstraint("appeal_id", "kind"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
@@ -75,6 +98,9 @@ class LedgerEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: 1: the sharer's own rebate; 2: a team leader's override on it (see TIERS).
     tier: Mapped[int] = mapped_column(default=1, server_default="1")
+    #: The partial refund (shop.money.refunds) a VOIDED or CLAWBACK entry reverses part of;
+    #: None for every other entry and for a whole order's refund.
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refund_requests.id"))
 
     order: Mapped[Order | None] = relationship()
     order_item: Mapped[OrderItem | None] = relationship()

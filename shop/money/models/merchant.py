@@ -112,7 +112,19 @@ class MerchantEntry(db.Model):
 
     __tablename__ = "merchant_entries"
     __table_args__ = (
-        UniqueConstraint("order_id", "kind"),
+        Index(
+            "uq_merchant_entries_order_kind",
+            "order_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("refund_id IS NULL"),
+            postgresql_where=text("refund_id IS NULL"),
+        ),
+        UniqueConstraint("refund_id", "kind"),
+        CheckConstraint(
+            "refund_id IS NULL OR (order_id IS NOT NULL AND kind IN ('voided', 'clawback'))",
+            name="refund_reverses",
+        ),
         UniqueConstraint("withdrawal_id", "kind"),
         CheckConstraint("amount_cents >= 0 AND fee_cents >= 0", name="amounts_not_negative"),
         CheckConstraint(
@@ -130,6 +142,8 @@ class MerchantEntry(db.Model):
     fee_cents: Mapped[int] = mapped_column(default=0)  #: the platform fee moved with it
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_withdrawals.id"))
+    #: The partial refund a VOIDED or CLAWBACK entry reverses part of (None otherwise).
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refund_requests.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -60,6 +60,8 @@ class SaleDay(db.Model):
     orders: Mapped[int] = mapped_column(default=0)
     gmv_cents: Mapped[int] = mapped_column(default=0)
     refunded: Mapped[int] = mapped_column(default=0)
+    #: The money given back to buyers of those orders, whole or partial refunds.
+    refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ProductDay(db.Model):

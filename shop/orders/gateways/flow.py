@@ -71,10 +71,13 @@ def _settle(order_id: int, now: datetime) -> None:
     )
 
 
-def plan_refund(order: Order, *, kind: str, amount_cents: int, reason: str, now: datetime):
+def plan_refund(
+    order: Order, *, kind: str, amount_cents: int, reason: str, now: datetime, number: str = ""
+):
     """Record that ``amount_cents`` of ``order`` goes back through its gateway (once per order
-    and kind). Returns the row. The caller commits; :func:`push` or the sweep sends it."""
-    number = f"{order.number}-{'L' if kind == 'late_payment' else 'R'}"
+    and kind, or per ``number``: a partial refund's own). Returns the row. The caller commits;
+    :func:`push` or the sweep sends it."""
+    number = number or f"{order.number}-{'L' if kind == 'late_payment' else 'R'}"
     db.session.execute(
         dbsetup.insert_for(db.session, GatewayRefund)
         .values(
@@ -98,11 +101,30 @@ def plan_refund(order: Order, *, kind: str, amount_cents: int, reason: str, now:
     ).scalar_one()
 
 
-def refund_order(order: Order, *, reason: str, now: datetime) -> GatewayRefund | None:
-    """The refund of an order paid through a gateway was granted: send the money back."""
+def refund_order(
+    order: Order, *, reason: str, now: datetime, amount_cents: int | None = None
+) -> GatewayRefund | None:
+    """The refund of an order paid through a gateway was granted: send the money back (all
+    of it, or ``amount_cents``: what partial refunds left)."""
     if order.payment_provider not in GATEWAYS or order.paid_at is None:
         return None
-    return plan_refund(order, kind="refund", amount_cents=order.total_cents, reason=reason, now=now)
+    amount = order.total_cents if amount_cents is None else amount_cents
+    if amount <= 0:
+        return None
+    return plan_refund(order, kind="refund", amount_cents=amount, reason=reason, now=now)
+
+
+def refund_part(
+    order: Order, *, seq: int, amount_cents: int, reason: str, now: datetime
+) -> GatewayRefund | None:
+    """A partial refund was agreed: its money goes back through the order's gateway with its
+    own refund number (``<order number>-P<seq>``), retried and shown to admins like any."""
+    if order.payment_provider not in GATEWAYS or order.paid_at is None:
+        return None
+    return plan_refund(
+        order, kind="partial", amount_cents=amount_cents, reason=reason, now=now,
+        number=f"{order.number}-P{seq}",
+    )  # fmt: skip
 
 
 def _failed(refund: GatewayRefund, error: GatewayError, *, now: datetime) -> str:

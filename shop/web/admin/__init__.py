@@ -10,6 +10,7 @@ from shop.web.admin import (  # noqa: E402,F401  (routes register on import)
     gateway_refunds,
     money,
     overview,
+    part_refunds,
     reviews,
     second_factors,
     teams,

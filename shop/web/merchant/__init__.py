@@ -10,6 +10,7 @@ from shop.web.merchant import (  # noqa: E402,F401  (routes register on import)
     materials,
     money,
     orders,
+    part_refunds,
     reviews,
     shipping,
     views,

@@ -11,6 +11,7 @@ from shop.web.storefront import (  # noqa: E402,F401  (routes register on import
     gateways,
     invites,
     orders,
+    part_refunds,
     reviews,
     sharing,
     views,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.catalog import skus
 from shop.catalog.models import Product
+from shop.money import refund_views
 from shop.orders import aftersales, carriers, states, tracking
 from shop.orders.models import Order, OrderItem, OrderStatus
 from shop.platform.errors import DomainError
@@ -119,6 +120,14 @@ def _reviewed_ids(order_ids: list[int]) -> set[int]:
     return set(rows)
 
 
+#: A partial refund request's states, as the buyer's order page names them.
+PART_LABELS = {
+    "requested": _l("Waiting for the merchant"),
+    "refunded": _l("Refunded"),
+    "rejected": _l("Rejected by the merchant"),
+    "withdrawn": _l("Withdrawn"),
+}
+
 #: Kuaidi100's parcel states, as the order page names them.
 TRACKING_STATES = {
     "in_transit": _l("In transit"),
@@ -154,6 +163,11 @@ def order_detail(order_id: int):
         tracking_states=TRACKING_STATES,
         carriers=carriers.CARRIERS,
         return_carrier_name=carriers.label(order.return_carrier),
+        part_refunds=refund_views.requests_of(order),
+        part_lines={line.item.id: line for line in refund_views.lines(order)},
+        refunded_cents=refund_views.refunded_cents(order),
+        part_labels=PART_LABELS,
+        carrier_label=carriers.label,
     )
 
 

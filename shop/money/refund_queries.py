@@ -1,0 +1,43 @@
+"""Small questions about an order's partial refunds, asked by the ledgers and by the order's
+whole-refund path (shop.orders.states, through shop.money.ledger)."""
+
+from sqlalchemy import func, select
+
+from shop.money.models import RefundLine, RefundRequest, RefundStatus
+from shop.orders.models import Order
+from shop.platform.extensions import db
+
+
+def open_refunds():
+    """SELECT the ids of orders with a partial refund request waiting for the merchant."""
+    return select(RefundRequest.order_id).where(RefundRequest.status == RefundStatus.REQUESTED)
+
+
+def refunded_units(order: Order) -> dict[int, int]:
+    """Units of each item given back by partial refunds (restocked when they were)."""
+    rows = db.session.execute(
+        select(RefundLine.order_item_id, func.sum(RefundLine.quantity))
+        .join(RefundRequest, RefundRequest.id == RefundLine.refund_id)
+        .where(RefundRequest.order_id == order.id, RefundRequest.status == RefundStatus.REFUNDED)
+        .group_by(RefundLine.order_item_id)
+    )
+    return {item_id: int(n) for item_id, n in rows}
+
+
+def partly_refunded_cents(order: Order) -> int:
+    """The money partial refunds gave back so far."""
+    return int(
+        db.session.execute(
+            select(func.coalesce(func.sum(RefundRequest.amount_cents), 0)).where(
+                RefundRequest.order_id == order.id,
+                RefundRequest.status == RefundStatus.REFUNDED,
+            )
+        ).scalar_one()
+    )
+
+
+def has_open_refund(order: Order) -> bool:
+    return (
+        db.session.execute(open_refunds().where(RefundRequest.order_id == order.id)).first()
+        is not None
+    )
