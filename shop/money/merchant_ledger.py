@@ -189,6 +189,12 @@ def _left(order_id: int, split: OrderSplit, settled: bool) -> tuple[int, int]:
     )
 
 
+def live_share(order_id: int, split: OrderSplit) -> int:
+    """The merchant's share of the order still live before settlement: the split less what
+    partial refunds voided."""
+    return _left(order_id, split, False)[0]
+
+
 def reverse_for_refund(order: Order, *, now: datetime) -> bool:
     """Order refunded: void the share (and fee) if only estimated, claw it back if settled;
     after partial refunds, what they left."""

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 
 from shop.catalog.models import Merchant
+from shop.money import merchant_ledger, refund_queries
 from shop.money.models import MerchantEntry, MerchantEntryKind, OrderSplit, ProfitShare
 from shop.orders.gateways.base import GatewayError
 from shop.orders.models import Order, PaymentEvent
@@ -34,8 +35,10 @@ def due(*, limit: int = 200) -> list[int]:
     """Orders paid by WeChat Pay whose merchant share settled (and was not clawed back), whose
     merchant has a sub-merchant number, and that have no sharing yet."""
     settled = exists().where(MerchantEntry.order_id == Order.id, MerchantEntry.kind == K.SETTLED)
-    reversed_ = exists().where(
-        MerchantEntry.order_id == Order.id, MerchantEntry.kind.in_([K.VOIDED, K.CLAWBACK])
+    reversed_ = exists().where(  # the whole order refunded (a partial refund's rows name it)
+        MerchantEntry.order_id == Order.id,
+        MerchantEntry.kind.in_([K.VOIDED, K.CLAWBACK]),
+        MerchantEntry.refund_id.is_(None),
     )
     shared = exists().where(ProfitShare.order_id == Order.id)
     query = (
@@ -74,7 +77,11 @@ def plan(order: Order, *, now: datetime) -> ProfitShare | None:
             out_order_no=f"PS{order.number}",
             sub_mchid=order.merchant.wechatpay_sub_mchid,
             transaction_id=trade_id,
-            amount_cents=split.paid_cents - split.merchant_cents,
+            # What the buyer's payment still holds beyond the merchant's share: the rebates,
+            # overrides and fee that partial refunds left (paid - refunded = share + rest).
+            amount_cents=split.paid_cents
+            - refund_queries.partly_refunded_cents(order)
+            - merchant_ledger.live_share(order.id, split),
             state="pending",
             attempts=0,
             last_error="",

@@ -225,3 +225,31 @@ def test_admin_sets_a_merchants_sub_mchid_on_its_page_audited(app, english_clien
         assert (entry.action, entry.reason, entry.actor_id) == (
             "merchant.wechatpay_sub_mchid", "进件完成", admin_id,
         )  # fmt: skip
+
+
+def test_after_a_partial_refund_only_what_the_platform_still_holds_is_shared(
+    app, partner, user_client
+):
+    """A partial refund gave back part of the fee with its share: the sharing sends what the
+    payment still holds beyond the merchant's live share (paid - refunded - share)."""
+    from shop.money import refunds
+
+    buyer, order_id, number = new_order(app)
+    pay(app, user_client(buyer), partner, order_id, number)
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        [item] = order.items
+        part = refunds.request(
+            order, {item.id: 1}, reason="少发了配件", kind=states.REFUND_ONLY, key="p1",
+            actor=order.buyer, now=utcnow(), amount_cents=4000, with_shipping=False,
+        )  # fmt: skip
+        refunds.decide(part, True, actor=order.merchant.user, source="merchant", now=utcnow())
+        db.session.commit()
+    settle(app, order_id)
+    assert run(app)["planned"] == 1
+    [request] = [b for p, b in partner.bodies if p == "/v3/profitsharing/orders"]
+    # Fee 3% of ¥100 = 300; the ¥40 refund took 300 * 4000 // 10000 = 120 of it back.
+    assert request["receivers"][0]["amount"] == 180
+    with app.app_context():
+        assert db.session.get(ProfitShare, order_id).amount_cents == 180
+        invariants.check(db.session)
