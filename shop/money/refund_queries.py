@@ -13,6 +13,18 @@ def open_refunds():
     return select(RefundRequest.order_id).where(RefundRequest.status == RefundStatus.REQUESTED)
 
 
+def waiting_amounts(order_ids: list[int]) -> dict[int, int]:
+    """The amount asked by the partial refund waiting on each of ``order_ids`` (if any)."""
+    if not order_ids:
+        return {}
+    rows = db.session.execute(
+        select(RefundRequest.order_id, RefundRequest.amount_cents).where(
+            RefundRequest.order_id.in_(order_ids), RefundRequest.status == RefundStatus.REQUESTED
+        )
+    )
+    return {order_id: int(amount) for order_id, amount in rows}
+
+
 def refunded_units(order: Order) -> dict[int, int]:
     """Units of each item given back by partial refunds (restocked when they were)."""
     rows = db.session.execute(

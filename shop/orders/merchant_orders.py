@@ -9,7 +9,7 @@ order number, a phone or a product id of another merchant finds nothing.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from shop.catalog.models import Product
@@ -69,23 +69,36 @@ class OrderFilter:
         return found
 
 
-def tab_counts(merchant_id: int, where: OrderFilter) -> dict[str, int]:
-    """The number of orders under each tab, counted by one query grouped by status."""
+def tab_counts(merchant_id: int, where: OrderFilter, open_parts=None) -> dict[str, int]:
+    """The number of orders under each tab, counted by one query grouped by status.
+    ``open_parts``: a SELECT of the ids of orders with a partial refund waiting (from the
+    money layer); those count under 售后 too, whatever their status."""
+    waiting = (
+        func.sum(case((Order.id.in_(open_parts), 1), else_=0))
+        if open_parts is not None
+        else literal(0)
+    )
     rows = db.session.execute(
-        select(Order.status, func.count())
+        select(Order.status, func.count(), waiting)
         .where(*where.conditions(merchant_id))
         .group_by(Order.status)
     ).all()
-    by_status = {S(status): count for status, count in rows}
-    return {
+    by_status = {S(status): count for status, count, _parts in rows}
+    counts = {
         tab: sum(by_status.get(s, 0) for s in statuses) for tab, statuses in TAB_STATUSES.items()
     }
+    counts["aftersale"] += sum(
+        int(parts or 0) for status, _count, parts in rows
+        if S(status) not in TAB_STATUSES["aftersale"]
+    )  # fmt: skip
+    return counts
 
 
 def page_of(
-    merchant_id: int, where: OrderFilter, tab: str, *, page: int, per_page: int
+    merchant_id: int, where: OrderFilter, tab: str, *, page: int, per_page: int, open_parts=None
 ) -> list[Order]:
-    """One page of the tab's orders, newest first, with their items, products and images."""
+    """One page of the tab's orders, newest first, with their items, products and images
+    (``open_parts`` as in :func:`tab_counts`)."""
     query = (
         select(Order)
         .where(*where.conditions(merchant_id))
@@ -96,7 +109,9 @@ def page_of(
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    if tab != "all":
+    if tab == "aftersale" and open_parts is not None:
+        query = query.where(or_(Order.status.in_(TAB_STATUSES[tab]), Order.id.in_(open_parts)))
+    elif tab != "all":
         query = query.where(Order.status.in_(TAB_STATUSES[tab]))
     return list(db.session.execute(query).scalars())
 

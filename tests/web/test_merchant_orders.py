@@ -310,3 +310,30 @@ def test_page_shows_the_export_and_round_trip(app, english_client, shop_world):
     )
     assert f'href="/merchant/orders/export.csv?product={shop_world["mug"]}"' in page
     assert "upload the same file" in page
+
+
+def test_a_waiting_partial_refund_puts_the_order_under_after_sales(app, english_client, shop_world):
+    """An order keeps its status while part of it is asked back; the merchant still finds it
+    under 售后 (counted in the same grouped query), with the amount asked and 处理售后."""
+    from shop.money import refunds
+
+    w = shop_world
+    with app.app_context():
+        order = db.session.get(Order, w["paid_shirt_id"])
+        [item] = order.items
+        refunds.request(
+            order, {item.id: 1}, reason="尺码不对", kind=states.REFUND_ONLY, key="p1",
+            actor=order.buyer, now=real_now(), amount_cents=None, with_shipping=False,
+        )  # fmt: skip
+        db.session.commit()
+        assert order.status == OrderStatus.PAID
+    client = english_client(w["owner"])
+    page = text_of(client.get("/merchant/orders"))
+    assert 'data-tab="aftersale">After-sales <span class="tab-count">2</span>' in page
+    assert 'data-tab="unshipped">To ship <span class="tab-count">2</span>' in page
+    row = page.split(f'data-order="{w["paid_shirt"]}"')[1].split("</li>")[0]
+    assert "Partial refund asked: ¥" in row and ">Handle after-sales</a>" in row
+    assert ">Ship</a>" not in row
+    aftersale = text_of(client.get("/merchant/orders?tab=aftersale"))
+    assert w["paid_shirt"] in aftersale and w["asked"] in aftersale
+    assert w["paid_mug"] not in aftersale

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from shop.catalog import catalog
-from shop.money import earnings
+from shop.money import earnings, refund_queries
 from shop.orders import carriers, merchant_orders, payments, states
 from shop.orders.models import Order, OrderStatus
 from shop.platform.errors import DomainError
@@ -43,13 +43,18 @@ def order_list():
     """订单管理: the status tabs with counts, the filters, a page of orders with the next
     action of each (发货, 处理售后)."""
     form, where, tab = order_filters.parse(request.args, g.merchant.id)
-    counts = merchant_orders.tab_counts(g.merchant.id, where)
+    open_parts = refund_queries.open_refunds()
+    counts = merchant_orders.tab_counts(g.merchant.id, where, open_parts)
     pages = catalog.page_count(counts[tab], PER_PAGE)
     page = min(catalog.parse_page(request.args.get("page")), pages)
-    found = merchant_orders.page_of(g.merchant.id, where, tab, page=page, per_page=PER_PAGE)
+    found = merchant_orders.page_of(
+        g.merchant.id, where, tab, page=page, per_page=PER_PAGE, open_parts=open_parts
+    )
+    waiting = refund_queries.waiting_amounts([o.id for o in found])
     return render_template(
         "merchant/orders.html",
         rows=[(o, earnings.merchant_cost(o)) for o in found],
+        waiting=waiting,
         tabs=order_filters.TABS,
         tab=tab,
         counts=counts,
