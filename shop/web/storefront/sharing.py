@@ -322,9 +322,16 @@ def _ref() -> str | None:
 @bp.route("/s/<string:slug>/p/<int:product_id>")
 def shop_product(slug: str, product_id: int):
     key = landing.page_key(cart.cart_count)
-    page = landing.kept_page(product_id, key)
+    page = landing.kept_page(product_id, key, lambda: _landing_page(slug, product_id))
     if page is not None:
         return page
+    page, status = _landing_page(slug, product_id)
+    if status == 200:
+        landing.keep_page(product_id, key, page)
+    return page, status
+
+
+def _landing_page(slug: str, product_id: int) -> tuple[str, int]:
     found = shops.find_with_item(slug, product_id)
     if found is None:
         abort(404)
@@ -336,7 +343,4 @@ def shop_product(slug: str, product_id: int):
         return gone_page(shop, product, _ref())
     from shop.web.storefront.buying import render_product
 
-    page, status = render_product(product, shop=shop, item=item, ref=_ref())
-    if status == 200:
-        landing.keep_page(product_id, key, page)
-    return page, status
+    return render_product(product, shop=shop, item=item, ref=_ref())
