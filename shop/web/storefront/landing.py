@@ -40,7 +40,7 @@ from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
 from shop.orders.models import Coupon
 from shop.platform.extensions import login_manager
 from shop.sharing.models import Shop
-from shop.web.common import may_be_signed_in
+from shop.web.hooks import may_be_signed_in
 
 #: Stands for the CSRF token in a kept page; a NUL never reaches a rendered page.
 TOKEN_MARK = "\x00csrf-token\x00"

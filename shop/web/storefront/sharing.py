@@ -27,7 +27,8 @@ from shop.platform.extensions import db, limiter
 from shop.platform.inputs import secrets_equal
 from shop.reviews import reading
 from shop.sharing import clicks, links, shops
-from shop.web.common import cookie_secure, now
+from shop.web.common import now
+from shop.web.hooks import cookie_secure
 from shop.web.storefront import bp, cart, landing
 
 log = logging.getLogger(__name__)
