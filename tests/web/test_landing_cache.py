@@ -127,7 +127,7 @@ class Clock:
 def test_a_page_late_in_its_time_is_rendered_again_after_the_answer(
     database_url, tmp_path, monkeypatch
 ):
-    """The visitor who finds a page in the last fifth of its time gets the kept page at once,
+    """The visitor who finds a page in the last tenth of its time gets the kept page at once,
     and the page is rendered again after that answer (no log line of its own): a change made
     outside this process (here a plain UPDATE, as another worker's) shows from the next visit,
     with no visitor ever waiting for a render."""
@@ -153,7 +153,7 @@ def test_a_page_late_in_its_time_is_rendered_again_after_the_answer(
             db.session.commit()
         clock.now += 20  # early in its time: kept as it is, not renewed
         assert "新款保温杯" not in app.test_client().get(path).text
-        clock.now += 30  # in the last fifth of its time: this visitor gets the kept page...
+        clock.now += 35  # in the last tenth of its time: this visitor gets the kept page...
         lines.clear()
         late = app.test_client().get(path)
         assert late.status_code == 200 and "新款保温杯" not in late.text
@@ -174,7 +174,7 @@ def test_a_page_late_in_its_time_is_rendered_again_after_the_answer(
                 .values(status=ProductStatus.DELISTED)
             )
             db.session.commit()
-        clock.now += 50
+        clock.now += 55
         app.test_client().get(path).close()  # still kept (200); found gone when rendered again
         assert app.test_client().get(path).status_code == 410
     finally:

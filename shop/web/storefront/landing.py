@@ -16,10 +16,10 @@ one that changed a shop, a user, a merchant or a category drops them all. Other 
 up within LANDING_CACHE_SECONDS; stock changed by a guarded UPDATE too ("only 3 left" may be
 that old; checkout checks the stock itself).
 
-A kept page in the last fifth of its time is rendered again after the answer to the request that
+A kept page in the last tenth of its time is rendered again after the answer to the request that
 found it (that request gets the kept page, still within its time): a page asked for steadily is
 then never rendered while a visitor waits, which was the page's tail latency (bench/README.md).
-A page nobody asked for in that fifth expires and is rendered by the next visitor, as before.
+A page nobody asked for in that tenth expires and is rendered by the next visitor, as before.
 """
 
 import logging
@@ -50,9 +50,9 @@ _EVERYTHING = (Shop, User, Merchant, Category, ShippingTemplate)
 #: together (every worker's, after a start or a change) would otherwise all expire together
 #: and be rendered again together, every ttl seconds, stalling every worker at once
 #: (bench/README.md: that was the landing page's p99).
-SPREAD = 0.25
+SPREAD = 0.1
 #: A page is rendered again after an answer once this share of its time has passed.
-REFRESH_AFTER = 0.8
+REFRESH_AFTER = 0.9
 #: Set in ``g`` while a page is rendered after an answer: that is no request (no log line).
 AFTER_ANSWER = "after_answer"
 log = logging.getLogger(__name__)
