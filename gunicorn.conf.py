@@ -76,6 +76,29 @@ def post_worker_init(worker) -> None:
 
     gc.collect()
     gc.freeze()
+    _fixed_mmap_threshold()
+
+
+#: glibc's mallopt parameters: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _fixed_mmap_threshold(size: int = 128 * 1024) -> None:
+    """Give large freed buffers back to the system. glibc raises its mmap threshold to the size
+    of the largest block freed so far (up to 32 MB), so after one poster (a 1080x1920 image,
+    decoded photos) every later image buffer comes from the heap, which never shrinks: 6-12 MB
+    more per worker that draws posters (bench/README.md, worker memory). A fixed threshold keeps
+    such buffers in mappings of their own, returned when freed. Not glibc: nothing to do."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, size)
+    mallopt(_M_TRIM_THRESHOLD, 2 * size)
 
 
 def when_ready(server) -> None:

@@ -29,7 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import PHONE_UA, free_port, prepare, start_server, stop_server  # noqa: E402
+from bench.common import (  # noqa: E402
+    PHONE_UA,
+    free_port,
+    memory_line,
+    prepare,
+    start_server,
+    stop_server,
+    worker_memory_mb,
+)
 
 BARE_APP = "bench.bare_app:app"
 SHOP_APP = "bench.bench_app:app"
@@ -110,21 +118,6 @@ def count_clicks(instance: Path) -> int:
     with sqlite3.connect(instance / "fenxiang.sqlite3") as conn:
         query = "select count(*) from clicks where uncounted_reason is null"
         return conn.execute(query).fetchone()[0]
-
-
-def worker_rss_mb(server: subprocess.Popen) -> list[float]:
-    """Resident memory of each worker (the master's children), in MB."""
-    sizes = []
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    for pid in children.read_text().split() if children.exists() else []:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        if found:
-            sizes.append(int(found.group(1)) / 1024)
-    return sizes
 
 
 def start_redis(port: int) -> subprocess.Popen:
@@ -228,7 +221,7 @@ def main() -> int:
                 if name.startswith("click")
                 for r in results[name]
             )
-            memory = worker_rss_mb(servers["shop"][0])
+            memory = worker_memory_mb(servers["shop"][0].pid)
         finally:
             for server, _port in servers.values():
                 stop_server(server)  # SIGTERM: the workers write their queued clicks
@@ -302,10 +295,7 @@ def main() -> int:
     seen = during_stop["requests"] - during_stop["bad_status"]
     lost = "none lost" if stored_during_stop >= seen else "LOST"
     print(f"stop under load: {seen} redirected, {stored_during_stop} stored ({lost})")
-    if memory:
-        verdict = "PASS" if max(memory) <= 100 else "MISS"
-        sizes = ", ".join(f"{size:.0f}" for size in sorted(memory))
-        print(f"shop worker RSS after the load: {sizes} MB (max <= 100 MB: {verdict})")
+    print(memory_line(memory))
     tracebacks = server_log.count("Traceback")
     print(f"server log: {tracebacks} tracebacks, {server_log.count('database is locked')} locked")
     return 0

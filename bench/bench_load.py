@@ -58,10 +58,12 @@ from bench.common import (  # noqa: E402
     hidden_fields,
     http,
     keep_cookies,
+    memory_line,
     prepare,
     scalar,
     start_server,
     stop_server,
+    worker_memory_mb,
 )
 
 #: Actions and their shares (percent of actions, not of requests: a checkout is two).
@@ -300,22 +302,6 @@ def run_clients(job: dict) -> dict:
     for tally in tallies:
         merged.merge(tally)
     return {"tally": merged, "ended": max(ended), "cpu": time.process_time() - cpu}
-
-
-def worker_rss_mb(master: int) -> list[float]:
-    """Resident memory of each of the server's workers, in MB."""
-    sizes = []
-    for pid in server_pids(master):
-        if pid == master:
-            continue
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]) / 1024)
-    return sizes
 
 
 def server_pids(master: int) -> list[int]:
@@ -637,7 +623,7 @@ def main() -> None:
             redirects += len(mix["tally"].latencies["click"])
             placed = len(warm["tally"].latencies["checkout_post"])
             placed += len(mix["tally"].latencies["checkout_post"])
-            memory = worker_rss_mb(server.pid)
+            memory = worker_memory_mb(server.pid)
         except BaseException:
             stop_server(server)
             if bare_server is not None:
@@ -651,11 +637,7 @@ def main() -> None:
         orders_stored = scalar(url, f"select count(*) from orders where buyer_id in ({buyer_ids})")
         findings = log_findings(log)
         report(args, processes, workers, url, bare_seconds, bare, mix, findings)
-        sizes = ", ".join(f"{size:.0f}" for size in sorted(memory))
-        print(
-            f"shop worker RSS after the load: {sizes} MB "
-            f"(max <= 100 MB: {verdict(bool(memory) and max(memory) <= 100)})"
-        )
+        print(memory_line(memory))
         warm_rows = summary(warm)["all"]
         print(
             f"warm-up ({args.warmup:g} s of mix, not in the table): {warm_rows['requests']} "

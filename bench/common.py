@@ -287,3 +287,39 @@ def hidden_fields(page: str) -> dict[str, str]:
 
 
 LOCATION_PAY = re.compile(r"/orders/\d+/pay$")
+
+
+def worker_memory_mb(master: int) -> list[tuple[float, float, float]]:
+    """(RSS, PSS, USS) of each of gunicorn's workers (the master's children), in MB, from
+    /proc/<pid>/smaps_rollup: RSS counts every page a worker maps, shared ones too (libraries,
+    whatever the master loaded before the fork); PSS shares those out among the processes
+    that map them; USS is what the worker alone holds (what stopping it would free)."""
+    sizes = []
+    children = Path(f"/proc/{master}/task/{master}/children")
+    for pid in children.read_text().split() if children.exists() else []:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        kb = {}
+        for line in rollup.splitlines()[1:]:
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                kb[name] = int(rest.split()[0])
+        uss = kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)
+        sizes.append((kb.get("Rss", 0) / 1024, kb.get("Pss", 0) / 1024, uss / 1024))
+    return sizes
+
+
+def memory_line(sizes: list[tuple[float, float, float]], limit: float = 100) -> str:
+    """The report's line on worker memory: RSS against ``limit``, with PSS and USS."""
+    if not sizes:
+        return "shop worker memory after the load: not readable"
+    rss = ", ".join(f"{r:.0f}" for r, _p, _u in sorted(sizes))
+    pss = ", ".join(f"{p:.0f}" for _r, p, _u in sorted(sizes))
+    uss = ", ".join(f"{u:.0f}" for _r, _p, u in sorted(sizes))
+    verdict = "PASS" if max(r for r, _p, _u in sizes) <= limit else "MISS"
+    return (
+        f"shop worker memory after the load: RSS {rss} MB (max <= {limit:g} MB: {verdict}); "
+        f"PSS {pss} MB; USS {uss} MB"
+    )

@@ -145,7 +145,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from shop.platform import delivery, ops
-    from shop.web.common import install_request_hooks
+    from shop.web.hooks import install_request_hooks
     from shop.web.storefront import fastpath
 
     install_request_hooks(app)

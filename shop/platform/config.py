@@ -12,7 +12,9 @@ class Defaults:
     # None means "generate one and keep it in instance/secret_key" (never a constant in code).
     SECRET_KEY: str | None = None
 
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping (a round trip on every checkout): shop.platform.db checks a pooled
+    # connection only after it rested PING_AFTER_IDLE_SECONDS, and replaces it when it is gone.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 5000
 
     # Uploads above this size are refused with a 413 page before any parsing.

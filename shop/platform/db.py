@@ -5,13 +5,23 @@ SQLite: foreign keys on, WAL, a busy timeout, and write transactions that start 
 write, so a request that reads a balance and then writes would fail at once with
 SQLITE_BUSY instead of waiting its turn (see RELIABILITY.md, rule 7). Read-only requests keep
 plain deferred transactions so they never queue behind writers (WAL lets them read alongside).
+
+Other databases (PostgreSQL): a pooled connection idle for PING_AFTER_IDLE_SECONDS is checked
+before use and replaced when the server dropped it (a restart, a failover, an idle timeout);
+one used more recently is handed out as it is. SQLAlchemy's ``pool_pre_ping`` pings on every
+checkout: a round trip per request, 5 % of a worker's time in a share burst on PostgreSQL
+(bench/README.md).
 """
 
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
+
+#: Seconds a pooled connection may rest before it is checked again on checkout.
+PING_AFTER_IDLE_SECONDS = 5.0
 
 _immediate: ContextVar[bool] = ContextVar("sqlite_begin_immediate", default=False)
 
@@ -52,8 +62,36 @@ def insert_for(session, model):
     return (postgresql if dialect == "postgresql" else sqlite).insert(model)
 
 
+def ping(dbapi_connection) -> None:
+    """One round trip; raises what the driver raises when the connection is gone."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+    dbapi_connection.rollback()  # end the transaction the driver opened for it
+
+
+def ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _note_rest(_dbapi_connection, record):
+        record.info["rests_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check_after_rest(dbapi_connection, record, _proxy):
+        since = record.info.pop("rests_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and checks out another (or a new one).
+            raise exc.DisconnectionError(f"pooled connection gone: {error}") from error
+
+
 def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
     if engine.dialect.name != "sqlite":
+        ping_idle_connections(engine)
         return
     is_file = engine.url.database not in (None, "", ":memory:")
 

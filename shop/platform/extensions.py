@@ -1,11 +1,13 @@
 """Extension objects, created bare and bound to an app in ``create_app``."""
 
+from functools import cached_property
+
+import click
 from flask import current_app, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -25,8 +27,59 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Migrations:
+    """Flask-Migrate, imported only when something migrates (`flask db ...`, the migrations'
+    env.py, ``flask_migrate.upgrade``): it brings Alembic, Mako and Pygments, about 11 MB in
+    every web worker, which never migrates (bench/README.md, worker memory)."""
+
+    def init_app(self, app, db, **options) -> None:
+        app.extensions["migrate"] = _MigrateConfigWhenUsed(db, options)
+        app.cli.add_command(_MigrationCommands())
+
+
+class _MigrateConfigWhenUsed:
+    """Stands for Flask-Migrate's ``app.extensions["migrate"]`` until it is first read."""
+
+    def __init__(self, db, options: dict):
+        self._db, self._options = db, options
+
+    @cached_property
+    def _config(self):
+        from flask_migrate import Migrate, _MigrateConfig
+
+        migrate = Migrate(db=self._db, **self._options)
+        return _MigrateConfig(migrate, self._db, **migrate.alembic_ctx_kwargs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._config, name)
+
+
+class _MigrationCommands(click.Group):
+    """`flask db`: Flask-Migrate's command group, imported when the command runs."""
+
+    def __init__(self):
+        super().__init__("db", help="Perform database migrations.")
+
+    @staticmethod
+    def _real() -> click.Group:
+        from flask_migrate.cli import db as commands
+
+        return commands
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self._real().make_context(info_name, args, parent=parent, **extra)
+
+    def list_commands(self, ctx):
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        return self._real().get_command(ctx, name)
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = Migrations()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()

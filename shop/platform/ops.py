@@ -157,6 +157,8 @@ def install_request_log(app: Flask) -> None:
     def _log_request(error):
         if request.endpoint == "healthz" and error is None and g.get("response_status") == 200:
             return  # a load balancer asks every few seconds: only failed checks are news
+        if g.get("after_answer"):
+            return  # work done after a request's answer (a page kept again): not a request
         try:
             request_log.info(json.dumps(request_record(error), ensure_ascii=False))
         except Exception:  # the log must never turn a served request into an error

@@ -52,7 +52,7 @@ def _small_photo(path) -> Image.Image | None:
     return _resized(path, stat.st_mtime_ns, stat.st_size)
 
 
-@lru_cache(maxsize=8)  # 0.9 MB each
+@lru_cache(maxsize=4)  # 0.9 MB each (as posters._decode_photo)
 def _resized(path, _mtime_ns: int, _size: int) -> Image.Image | None:
     picture = p._load_square(path, p.PHOTO)
     if picture is None:

@@ -254,7 +254,9 @@ def _flatten(picture: Image.Image) -> Image.Image:
     return picture
 
 
-_decode_photo = lru_cache(maxsize=8)(_decode_square)  # 1.3 MB each
+# 1.3 MB each: four (a worker's recent products) keep a product's next poster from decoding its
+# photo again without holding 10 MB per worker (bench/README.md, worker memory).
+_decode_photo = lru_cache(maxsize=4)(_decode_square)
 _decode_avatar = lru_cache(maxsize=256)(_decode_square)  # 16 KB each
 
 

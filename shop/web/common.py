@@ -1,4 +1,5 @@
-"""View helpers shared by every blueprint: request hooks, error pages, redirects, forms."""
+"""View helpers shared by every blueprint: redirects, forms, formatting, error pages. What every
+request passes through (session cookie, anonymous visitors, headers) is in shop.web.hooks."""
 
 import re
 import time
@@ -9,28 +10,21 @@ from flask import (
     current_app,
     flash,
     g,
-    has_request_context,
     render_template,
     request,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface
-from flask_babel import format_decimal, get_locale, get_translations, ngettext
+from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from shop.accounts import accounts
-from shop.catalog import products
 from shop.catalog.catalog import rebate_cents
-from shop.orders import states
-from shop.platform import db as dbsetup
 from shop.platform.base import utcnow
 from shop.platform.errors import DomainError
-from shop.platform.extensions import db, limiter, login_manager
-from shop.reviews import rules as review_rules
-from shop.sharing.rollup import CHINA
+from shop.platform.extensions import db, limiter
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where /join/<code> keeps a live invite code until the sign-up it leads to binds it.
@@ -171,150 +165,6 @@ def rebate_for(product) -> int:
 
 def html_lang() -> str:
     return "zh-CN" if str(get_locale()).startswith("zh") else "en"
-
-
-# --- cookies and sessions ------------------------------------------------------------------
-
-
-class SessionInterface(SecureCookieSessionInterface):
-    """Adds ``Secure`` to the session cookie whenever the request came over HTTPS, and leaves
-    the sessionless endpoints without a cookie or ``Vary: Cookie`` (Flask-Login's own
-    after-request hook reads the session on every response)."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
-
-    def save_session(self, app: Flask, session, response) -> None:
-        if request.endpoint in SESSIONLESS_ENDPOINTS and not session.modified:
-            return
-        super().save_session(app, session, response)
-
-
-def _has_user_marks() -> bool:
-    """Whether the request carries what a signed-in user's request carries (a user id in the
-    session, a remember-me cookie, a user already loaded); loads nothing."""
-    from flask import session
-
-    return (
-        "_login_user" in g
-        or "_user_id" in session
-        or current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-    )
-
-
-def may_be_signed_in() -> bool:
-    """Whether this request has a signed-in user, loading one only if it can: a visitor whose
-    session holds no user id (and who sent no remember-me cookie) is anonymous without a
-    query (Flask-Login would build an anonymous user and look for the cookie each time)."""
-    if "_login_user" in g:
-        return g._login_user.is_authenticated
-    if not _has_user_marks():
-        return False
-    return current_user.is_authenticated
-
-
-def cookie_secure() -> bool:
-    return bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
-
-
-# --- hooks ---------------------------------------------------------------------------------
-
-
-def china_time(moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored (naive UTC) time as China time (UTC+8), as every page and export shows it."""
-    return "" if moment is None else (moment + CHINA).strftime(fmt)
-
-
-def percent(bps: int | None) -> str:
-    """A rate in basis points as a percent ("12.5%"), or "–" when there is none."""
-    return "–" if bps is None else f"{products.format_bps(bps)}%"
-
-
-def _page_translations():
-    """``flask_babel.get_translations()``, looked up once per request for the templates: it
-    resolves the domain and the locale on every call, and a page calls it for every string."""
-    if not has_request_context():
-        return get_translations()
-    found = g.get("_page_translations")
-    if found is None:
-        found = g._page_translations = get_translations()
-    return found
-
-
-def security_headers(config) -> tuple[tuple[str, str], ...]:
-    """The headers every response of the app carries (unless it set its own), built once per
-    app; Strict-Transport-Security is added to answers over HTTPS."""
-    return (
-        ("Content-Security-Policy", config["CONTENT_SECURITY_POLICY"]),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "strict-origin-when-cross-origin"),
-        ("X-Frame-Options", "DENY"),
-        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
-    )
-
-
-HSTS = ("Strict-Transport-Security", "max-age=31536000")
-
-
-def install_request_hooks(app: Flask) -> None:
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda text: _page_translations().ugettext(text),
-        ngettext=lambda one, many, n: _page_translations().ungettext(one, many, n),
-        pgettext=lambda context, text: _page_translations().upgettext(context, text),
-        npgettext=lambda context, one, many, n: _page_translations().unpgettext(
-            context, one, many, n
-        ),
-        newstyle=True,
-    )
-    app.session_interface = SessionInterface()
-    app.jinja_env.filters["money"] = money
-    app.jinja_env.filters["short_count"] = short_count
-    app.jinja_env.filters["china_time"] = china_time
-    app.jinja_env.filters["percent"] = percent
-    app.jinja_env.globals["html_lang"] = html_lang
-    app.jinja_env.globals["absolute_media_url"] = absolute_media_url
-    app.jinja_env.globals["format_bps"] = products.format_bps
-    app.jinja_env.globals["product_status_label"] = products.status_label
-    app.jinja_env.globals["rebate_for"] = rebate_for
-    app.jinja_env.globals["order_status_label"] = states.status_label
-    app.jinja_env.globals["review_disclosure_label"] = review_rules.DISCLOSURE_LABELS.get
-    app.jinja_env.globals["review_status_label"] = review_rules.STATUS_LABELS.get
-    app.jinja_env.globals["hold_rule_label"] = review_rules.RULE_LABELS.get
-
-    @app.context_processor
-    def _template_globals():
-        return {"current_locale": str(get_locale())}
-
-    @app.before_request
-    def _no_user_to_load():
-        # A visitor with no user id in the session is anonymous: said once, so neither the
-        # templates, the language nor the headers make Flask-Login work it out again.
-        # Nothing is loaded here: a query before _writes_take_the_lock would start SQLite's
-        # read transaction, which a POST's first write could then not upgrade.
-        if request.endpoint not in SESSIONLESS_ENDPOINTS and not _has_user_marks():
-            g._login_user = login_manager.anonymous_user()
-
-    @app.before_request
-    def _writes_take_the_lock():
-        if request.method in UNSAFE_METHODS:
-            dbsetup.begin_writes()
-
-    @app.teardown_request
-    def _reset_write_intent(_exc):
-        dbsetup.end_writes()
-
-    fixed_headers = security_headers(app.config)
-
-    @app.after_request
-    def _security_headers(response):
-        headers = response.headers
-        present = {name.lower() for name, _value in headers.to_wsgi_list()}
-        wanted = fixed_headers + (HSTS,) if request.is_secure else fixed_headers
-        headers.extend([pair for pair in wanted if pair[0].lower() not in present])
-        if request.endpoint not in SESSIONLESS_ENDPOINTS and may_be_signed_in():
-            # Pages with a person's data are never kept by shared caches.
-            headers.setdefault("Cache-Control", "private, no-store")
-        return response
 
 
 # --- error pages ---------------------------------------------------------------------------

@@ -311,3 +311,15 @@ def test_a_price_from_draws_its_suffix(tmp_path):
     plain = posters.render_poster(make_content(image_path=image))
     ranged = posters.render_poster(make_content(image_path=image, price_suffix="起"))
     assert plain != ranged
+
+
+def test_the_fonts_code_points_kept_as_bits_answer_as_the_set_did():
+    from shop.sharing.posters import FONT_FILES, _read_cmap
+
+    exact = frozenset.intersection(*map(_read_cmap, FONT_FILES.values()))
+    bits = posters.font_codepoints()
+    probes = set(exact) | {0, 0x7F, 0xFFFF, 0x10FFFF, 0x110000, -1, 0x1F600, 0x20000}
+    assert all((point in bits) == (point in exact) for point in probes)
+    assert sum(1 for point in range(0x30000) if point in bits) == len(
+        {p for p in exact if p < 0x30000}
+    )

@@ -111,3 +111,74 @@ def test_languages_are_kept_apart_and_signed_in_visitors_never_get_a_kept_page(
     page = signed_in.get(path)
     assert page.status_code == 200 and "买家老李" in page.text
     assert "买家老李" not in app.test_client().get(path).text
+
+
+class Clock:
+    """time.monotonic for shop.web.storefront.landing, moved on by hand."""
+
+    def __init__(self, monkeypatch):
+        from shop.web.storefront import landing
+
+        self.now = 1_000.0
+        monkeypatch.setattr(landing.time, "monotonic", lambda: self.now)
+        monkeypatch.setattr(landing.random, "random", lambda: 0.0)  # kept the whole 60 s
+
+
+def test_a_page_late_in_its_time_is_rendered_again_after_the_answer(
+    database_url, tmp_path, monkeypatch
+):
+    """The visitor who finds a page in the last tenth of its time gets the kept page at once,
+    and the page is rendered again after that answer (no log line of its own): a change made
+    outside this process (here a plain UPDATE, as another worker's) shows from the next visit,
+    with no visitor ever waiting for a render."""
+    import logging
+
+    from shop.platform import ops
+
+    app = build_app(database_url, tmp_path / "instance", LANDING_CACHE_SECONDS=60, REQUEST_LOG=True)
+    clock = Clock(monkeypatch)
+    product_id, path = _landing(app)
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    ops.request_log.addHandler(handler)
+    try:
+        assert "保温杯" in app.test_client().get(path).text
+        with app.app_context():
+            from shop.catalog.models import Product
+
+            db.session.execute(
+                db.update(Product).where(Product.id == product_id).values(title="新款保温杯")
+            )
+            db.session.commit()
+        clock.now += 20  # early in its time: kept as it is, not renewed
+        assert "新款保温杯" not in app.test_client().get(path).text
+        clock.now += 35  # in the last tenth of its time: this visitor gets the kept page...
+        lines.clear()
+        late = app.test_client().get(path)
+        assert late.status_code == 200 and "新款保温杯" not in late.text
+        late.close()  # what the server does once the answer is written: the render runs now
+        assert len(lines) == 1  # the render after the answer is not a request
+        queries = Queries(app)
+        try:
+            renewed = app.test_client().get(path)  # ...and the next one the new page
+        finally:
+            queries.close()
+        assert "新款保温杯" in renewed.text and queries.count == 0
+        assert "\x00" not in renewed.text and TOKEN.search(renewed.text)
+        # Delisted meanwhile (by another process): the render after the answer drops the page.
+        with app.app_context():
+            db.session.execute(
+                db.update(Product)
+                .where(Product.id == product_id)
+                .values(status=ProductStatus.DELISTED)
+            )
+            db.session.commit()
+        clock.now += 55
+        app.test_client().get(path).close()  # still kept (200); found gone when rendered again
+        assert app.test_client().get(path).status_code == 410
+    finally:
+        ops.request_log.removeHandler(handler)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -14,8 +14,6 @@ import base64
 from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from flask_babel import lazy_gettext as _l
 
 from shop.orders.gateways.base import Charge, GatewayError, RefundState, TradeState
@@ -114,6 +112,9 @@ class WeChatPayPartner(WeChatPay):
 
     def _encrypt(self, text: str) -> str:
         """Sensitive fields go encrypted with WeChat Pay's public key (RSA-OAEP, SHA-1)."""
+        from cryptography.hazmat.primitives import hashes  # with the gateway, not the app
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         sealed = self.platform_key.encrypt(
             text.encode(),
             padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None),  # noqa: S303

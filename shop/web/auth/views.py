@@ -30,7 +30,6 @@ from shop.web.auth.forms import (
 )
 from shop.web.common import (
     INVITE_SESSION_KEY,
-    cookie_secure,
     now,
     reauth_limit,
     retry_after_seconds,
@@ -38,6 +37,7 @@ from shop.web.common import (
     show_domain_error,
     wait_text,
 )
+from shop.web.hooks import cookie_secure
 
 
 def _after_signin_target(form_next: str | None) -> str:

@@ -29,7 +29,7 @@ from werkzeug.sansio.utils import get_host
 from shop.platform import ops
 from shop.platform.extensions import db
 from shop.sharing import clicks, links
-from shop.web.common import HSTS, security_headers
+from shop.web.hooks import HSTS, security_headers
 from shop.web.storefront import sharing
 
 log = logging.getLogger(__name__)

@@ -15,43 +15,78 @@ sharers attach to it) drops that product's pages; a whole-shop coupon drops them
 one that changed a shop, a user, a merchant or a category drops them all. Other processes catch
 up within LANDING_CACHE_SECONDS; stock changed by a guarded UPDATE too ("only 3 left" may be
 that old; checkout checks the stock itself).
+
+A kept page in the last tenth of its time is rendered again after the answer to the request that
+found it (that request gets the kept page, still within its time): a page asked for steadily is
+then never rendered while a visitor waits, which was the page's tail latency (bench/README.md).
+A page nobody asked for in that tenth expires and is rendered by the next visitor, as before.
 """
 
+import logging
+import random
 import threading
 import time
+from collections.abc import Callable
 
-from flask import current_app, g, has_app_context, request, session
+from flask import after_this_request, current_app, g, has_app_context, request, session
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
 from shop.orders.models import Coupon
+from shop.platform.extensions import login_manager
 from shop.sharing.models import Shop
-from shop.web.common import may_be_signed_in
+from shop.web.hooks import may_be_signed_in
 
 #: Stands for the CSRF token in a kept page; a NUL never reaches a rendered page.
 TOKEN_MARK = "\x00csrf-token\x00"
 _STALE = "stale_landing_pages"
 _EVERYTHING = (Shop, User, Merchant, Category, ShippingTemplate)
+#: Each page is kept between (1 - SPREAD) x ttl and ttl seconds, at random: pages rendered
+#: together (every worker's, after a start or a change) would otherwise all expire together
+#: and be rendered again together, every ttl seconds, stalling every worker at once
+#: (bench/README.md: that was the landing page's p99).
+SPREAD = 0.1
+#: A page is rendered again after an answer once this share of its time has passed.
+REFRESH_AFTER = 0.9
+#: Set in ``g`` while a page is rendered after an answer: that is no request (no log line).
+AFTER_ANSWER = "after_answer"
+log = logging.getLogger(__name__)
 
 
 class PageCache:
-    """Rendered pages by product id and key, each kept ``ttl`` seconds, at most ``size``."""
+    """Rendered pages by product id and key, each kept about ``ttl`` seconds, at most ``size``."""
 
     def __init__(self, ttl: float, size: int = 2_000):
         self.ttl, self.size = ttl, size
-        self._pages: dict[int, dict[tuple, tuple[float, str]]] = {}
+        #: product id -> key -> (expires, refresh from, page)
+        self._pages: dict[int, dict[tuple, tuple[float, float, str]]] = {}
         self._count = 0
         self._lock = threading.Lock()
+        #: (product id, key) of the pages being rendered again after an answer
+        self._refreshing: set[tuple[int, tuple]] = set()
 
     def get(self, product_id: int, key: tuple) -> str | None:
+        return self.lookup(product_id, key)[0]
+
+    def lookup(self, product_id: int, key: tuple) -> tuple[str | None, bool]:
+        """The page (None when none is kept or it expired) and whether it is due to be
+        rendered again (and no one is doing it yet: the caller now is)."""
         found = self._pages.get(product_id, {}).get(key)
-        if found is None or found[0] <= time.monotonic():
-            return None
-        return found[1]
+        now = time.monotonic()
+        if found is None or found[0] <= now:
+            return None, False
+        due = found[1] <= now and (product_id, key) not in self._refreshing
+        if due:
+            self._refreshing.add((product_id, key))
+        return found[2], due
+
+    def refreshed(self, product_id: int, key: tuple) -> None:
+        self._refreshing.discard((product_id, key))
 
     def put(self, product_id: int, key: tuple, page: str) -> None:
         with self._lock:
@@ -59,16 +94,22 @@ class PageCache:
                 self._pages, self._count = {}, 0
             pages = self._pages.setdefault(product_id, {})
             self._count += key not in pages
-            pages[key] = (time.monotonic() + self.ttl, page)
+            now = time.monotonic()
+            kept_for = self.ttl * (1 - SPREAD * random.random())
+            pages[key] = (now + kept_for, now + kept_for * REFRESH_AFTER, page)
 
-    def forget(self, product_ids=None) -> None:
-        """Drop the pages of ``product_ids``; every page when None."""
+    def forget(self, product_ids=None, key: tuple | None = None) -> None:
+        """Drop the pages of ``product_ids`` (only ``key``'s, when given); every page when
+        None."""
         with self._lock:
             if product_ids is None:
                 self._pages, self._count = {}, 0
                 return
             for product_id in product_ids:
-                self._count -= len(self._pages.pop(product_id, {}))
+                if key is None:
+                    self._count -= len(self._pages.pop(product_id, {}))
+                elif self._pages.get(product_id, {}).pop(key, None) is not None:
+                    self._count -= 1
 
 
 def _cache() -> PageCache | None:
@@ -88,13 +129,55 @@ def page_key(cart_count) -> tuple | None:
     return (request.full_path, str(get_locale()), cart_count(), in_wechat)
 
 
-def kept_page(product_id: int, key: tuple | None) -> str | None:
-    """The kept page for this request, with a fresh CSRF token; None when there is none."""
+def kept_page(
+    product_id: int, key: tuple | None, render: Callable[[], tuple] | None = None
+) -> str | None:
+    """The kept page for this request, with a fresh CSRF token; None when there is none.
+
+    ``render`` makes the page again, as ``(page, status)``: given, a page due to be renewed is
+    rendered by it after this request's answer has been sent."""
     cache = _cache() if key is not None else None
-    page = cache.get(product_id, key) if cache is not None else None
+    if cache is None:
+        return None
+    page, due = cache.lookup(product_id, key)
+    if due and render is not None:
+        _render_after_answer(cache, product_id, key, render)
+    elif due:
+        cache.refreshed(product_id, key)
     if page is not None and TOKEN_MARK in page:
         page = page.replace(TOKEN_MARK, generate_csrf())
     return page
+
+
+def _render_after_answer(cache: PageCache, product_id: int, key: tuple, render) -> None:
+    """Render the page again once this request's answer is sent (gunicorn closes the answer
+    after writing it, then runs this), in a request context of its own made from this
+    request's environ: the same URL, language and cookies, so the same key."""
+    app = current_app._get_current_object()
+    environ = {name: value for name, value in request.environ.items() if "werkzeug" not in name}
+
+    def render_again() -> None:
+        try:
+            with app.request_context(environ):
+                setattr(g, AFTER_ANSWER, True)
+                g._login_user = login_manager.anonymous_user()  # page_key said: no user
+                try:
+                    page, status = render()
+                except HTTPException:  # 404: the item left the shop meanwhile
+                    page, status = None, 404
+                if status == 200:
+                    keep_page(product_id, key, page)
+                else:
+                    cache.forget([product_id], key)
+        except Exception:  # the answer is sent; the kept page stays until it expires
+            log.exception("rendering a landing page again failed")
+        finally:
+            cache.refreshed(product_id, key)
+
+    @after_this_request
+    def _after_answer(response):
+        response.call_on_close(render_again)
+        return response
 
 
 def keep_page(product_id: int, key: tuple | None, page: str) -> None:

@@ -27,7 +27,8 @@ from shop.platform.extensions import db, limiter
 from shop.platform.inputs import secrets_equal
 from shop.reviews import reading
 from shop.sharing import clicks, links, shops
-from shop.web.common import cookie_secure, now
+from shop.web.common import now
+from shop.web.hooks import cookie_secure
 from shop.web.storefront import bp, cart, landing
 
 log = logging.getLogger(__name__)
@@ -322,9 +323,16 @@ def _ref() -> str | None:
 @bp.route("/s/<string:slug>/p/<int:product_id>")
 def shop_product(slug: str, product_id: int):
     key = landing.page_key(cart.cart_count)
-    page = landing.kept_page(product_id, key)
+    page = landing.kept_page(product_id, key, lambda: _landing_page(slug, product_id))
     if page is not None:
         return page
+    page, status = _landing_page(slug, product_id)
+    if status == 200:
+        landing.keep_page(product_id, key, page)
+    return page, status
+
+
+def _landing_page(slug: str, product_id: int) -> tuple[str, int]:
     found = shops.find_with_item(slug, product_id)
     if found is None:
         abort(404)
@@ -336,10 +344,7 @@ def shop_product(slug: str, product_id: int):
         return gone_page(shop, product, _ref())
     from shop.web.storefront.buying import render_product
 
-    page, status = render_product(product, shop=shop, item=item, ref=_ref())
-    if status == 200:
-        landing.keep_page(product_id, key, page)
-    return page, status
+    return render_product(product, shop=shop, item=item, ref=_ref())
 
 
 def visitor_for_order(ref: str) -> tuple[str | None, bool]:
