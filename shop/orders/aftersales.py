@@ -51,19 +51,7 @@ def enter_return_tracking(
     _own(order, actor)
     if order.status != S.REFUND_REQUESTED or order.refund_kind != states.RETURN:
         raise ValidationError(_l("Only an open return request takes a return tracking number."))
-    found = carriers.find(carrier)
-    if found is None:
-        raise ValidationError(_l("Choose the carrier from the list."), "carrier")
-    number = carriers.normalize_number(number)
-    if not carriers.number_ok(found, number):
-        raise ValidationError(
-            _l(
-                "Enter the tracking number: %(min)s to %(max)s letters or digits.",
-                min=found.min_len,
-                max=found.max_len,
-            ),
-            "tracking",
-        )
+    found, number = carriers.checked(carrier, number)
     result = db.session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == S.REFUND_REQUESTED)

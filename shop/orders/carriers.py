@@ -11,6 +11,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from flask_babel import lazy_gettext as _l
+
+from shop.platform.errors import ValidationError
+
 
 @dataclass(frozen=True)
 class Carrier:
@@ -69,6 +73,25 @@ def normalize_number(number: str | None) -> str:
 def number_ok(carrier: Carrier, number: str) -> bool:
     """Whether ``number`` (normalized) looks like one of ``carrier``'s tracking numbers."""
     return bool(_NUMBER.fullmatch(number)) and carrier.min_len <= len(number) <= carrier.max_len
+
+
+def checked(carrier: str, number: str) -> tuple[Carrier, str]:
+    """The carrier chosen and its tracking number (normalized), or a ValidationError on the
+    field at fault: ``carrier`` or ``tracking``. Shipping and returns check alike."""
+    found = find(carrier)
+    if found is None:
+        raise ValidationError(_l("Choose the carrier from the list."), "carrier")
+    number = normalize_number(number)
+    if not number_ok(found, number):
+        raise ValidationError(
+            _l(
+                "Enter the tracking number: %(min)s to %(max)s letters or digits.",
+                min=found.min_len,
+                max=found.max_len,
+            ),
+            "tracking",
+        )
+    return found, number
 
 
 def label(stored: str) -> str:

@@ -249,19 +249,7 @@ def request_refund(
 def ship(order: Order, carrier: str, tracking: str, *, actor: User, now: datetime) -> Order:
     """The merchant hands the parcel to ``carrier`` (a code or name from
     :mod:`shop.orders.carriers`); the order stores the carrier's code."""
-    found = carriers.find(carrier)
-    if found is None:
-        raise ValidationError(_l("Choose the carrier from the list."), "carrier")
-    tracking = carriers.normalize_number(tracking)
-    if not carriers.number_ok(found, tracking):
-        raise ValidationError(
-            _l(
-                "Enter the tracking number: %(min)s to %(max)s letters or digits.",
-                min=found.min_len,
-                max=found.max_len,
-            ),
-            "tracking",
-        )
+    found, tracking = carriers.checked(carrier, tracking)
     return transition(
         order,
         S.SHIPPED,
