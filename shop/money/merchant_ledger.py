@@ -68,6 +68,32 @@ class Split:
     merchant_cents: int
     platform_cents: int
 
+    @classmethod
+    def of(cls, order: Order, *, rebates: int, overrides: int, fee: int) -> "Split":
+        """The split of what the buyer paid for ``order``: the merchant keeps what the rebates
+        and the fee leave; the platform keeps the fee less the overrides it pays."""
+        paid = order.total_cents
+        return cls(
+            paid_cents=paid,
+            shipping_cents=order.shipping_cents,
+            rebate_cents=rebates,
+            override_cents=overrides,
+            fee_cents=fee,
+            merchant_cents=paid - rebates - fee,
+            platform_cents=fee - overrides,
+        )
+
+
+def store_split(order: Order, split: Split, *, now: datetime) -> bool:
+    """Store ``split`` as the order's (once); False when it had one already."""
+    inserted = db.session.execute(
+        dbsetup.insert_for(db.session, OrderSplit)
+        .values(order_id=order.id, merchant_id=order.merchant_id, created_at=now, **vars(split))
+        .on_conflict_do_nothing()
+        .returning(OrderSplit.order_id)
+    ).first()
+    return inserted is not None
+
 
 def compute_split(order: Order) -> Split:
     """The split of ``order`` as it stands (items, rates, attribution fixed at placing; the
@@ -84,16 +110,7 @@ def compute_split(order: Order) -> Split:
         rebates += rebate
         if with_override:
             overrides += item.rebate_cents * order.override_bps // 10_000
-    paid = order.total_cents
-    return Split(
-        paid_cents=paid,
-        shipping_cents=order.shipping_cents,
-        rebate_cents=rebates,
-        override_cents=overrides,
-        fee_cents=fee,
-        merchant_cents=paid - rebates - fee,
-        platform_cents=fee - overrides,
-    )
+    return Split.of(order, rebates=rebates, overrides=overrides, fee=fee)
 
 
 def split_of(order_id: int) -> OrderSplit | None:
@@ -140,12 +157,7 @@ def _post(
 def on_paid(order: Order, *, now: datetime) -> bool:
     """Order paid: store its split (once) and post the merchant's estimated share with the
     fee. False when it was done already (a replayed callback)."""
-    split = compute_split(order)
-    db.session.execute(
-        dbsetup.insert_for(db.session, OrderSplit)
-        .values(order_id=order.id, merchant_id=order.merchant_id, created_at=now, **vars(split))
-        .on_conflict_do_nothing()
-    )
+    store_split(order, compute_split(order), now=now)
     stored = db.session.get(OrderSplit, order.id, populate_existing=True)
     return _post(order, K.ESTIMATED, stored.merchant_cents, stored.fee_cents, now)
 

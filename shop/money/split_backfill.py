@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import exists, func, select
 
-from shop.money.merchant_ledger import K, _post, compute_split
+from shop.money.merchant_ledger import K, Split, _post, compute_split, store_split
 from shop.money.models import EntryKind, LedgerEntry, OrderSplit
 from shop.orders.models import Order, OrderEvent, OrderStatus
 from shop.platform import db as dbsetup
@@ -67,27 +67,10 @@ def backfill_order(order: Order, *, now: datetime, current_fees: bool = False) -
     estimated, first = _rebate_history(order.id)
     rebates, overrides = estimated.get(1, 0), estimated.get(2, 0)
     fee = compute_split(order).fee_cents if current_fees else 0
-    paid = order.total_cents
-    inserted = db.session.execute(
-        dbsetup.insert_for(db.session, OrderSplit)
-        .values(
-            order_id=order.id,
-            merchant_id=order.merchant_id,
-            paid_cents=paid,
-            shipping_cents=order.shipping_cents,
-            rebate_cents=rebates,
-            override_cents=overrides,
-            fee_cents=fee,
-            merchant_cents=paid - rebates - fee,
-            platform_cents=fee - overrides,
-            created_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(OrderSplit.order_id)
-    ).first()
-    if inserted is None:
+    split = Split.of(order, rebates=rebates, overrides=overrides, fee=fee)
+    if not store_split(order, split, now=now):
         return False
-    share = paid - rebates - fee
+    share = split.merchant_cents
     _post(order, K.ESTIMATED, share, fee, order.paid_at or now)
     settled_at = first.get(EntryKind.SETTLED)
     if settled_at is not None:

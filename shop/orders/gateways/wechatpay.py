@@ -174,6 +174,14 @@ class WeChatPay:
 
     # --- payments -----------------------------------------------------------------------------
 
+    #: Where payments are made, and the payer's openid field (the partner API differs in both).
+    PAY_PATH = "/v3/pay/transactions"
+    PAYER_KEY = "openid"
+
+    def _payee(self, order_number: str) -> dict:
+        """Who is paid: the merchant's own app and account."""
+        return {"appid": self.appid, "mchid": self.mchid}
+
     def create(
         self,
         *,
@@ -187,8 +195,7 @@ class WeChatPay:
     ) -> Charge:
         """Create the payment (``channel``: jsapi, h5 or native) and say how the buyer pays."""
         payload = {
-            "appid": self.appid,
-            "mchid": self.mchid,
+            **self._payee(order_number),
             "description": description[:127],
             "out_trade_no": order_number,
             "time_expire": rfc3339(expires_at),
@@ -198,12 +205,12 @@ class WeChatPay:
         if channel == "jsapi":
             if not openid:
                 raise GatewayError(_l("Sign in with WeChat to pay inside WeChat."), code="openid")
-            payload["payer"] = {"openid": openid}
+            payload["payer"] = {self.PAYER_KEY: openid}
         elif channel == "h5":
             payload["scene_info"] = {"payer_client_ip": client_ip, "h5_info": {"type": "Wap"}}
         elif channel != "native":
             raise ValueError(channel)
-        data = self.call("POST", f"/v3/pay/transactions/{channel}", payload).json()
+        data = self.call("POST", f"{self.PAY_PATH}/{channel}", payload).json()
         if channel == "jsapi":
             return Charge(jsapi=self.jsapi_params(str(data["prepay_id"])))
         if channel == "h5":

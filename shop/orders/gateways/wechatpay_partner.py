@@ -16,8 +16,8 @@ from urllib.parse import quote, urlencode
 
 from flask_babel import lazy_gettext as _l
 
-from shop.orders.gateways.base import Charge, GatewayError, RefundState, TradeState
-from shop.orders.gateways.wechatpay import BadCallback, WeChatPay, rfc3339
+from shop.orders.gateways.base import GatewayError, RefundState, TradeState
+from shop.orders.gateways.wechatpay import BadCallback, WeChatPay
 
 #: How WeChat Pay names the platform as a profit-sharing receiver of a sub-merchant.
 RELATION = "SERVICE_PROVIDER"
@@ -46,34 +46,18 @@ class WeChatPayPartner(WeChatPay):
 
     # --- payments -----------------------------------------------------------------------------
 
-    def create(self, *, order_number, amount_cents, description, expires_at, channel,
-               openid="", client_ip="") -> Charge:  # fmt: skip
-        payload = {
+    PAY_PATH = "/v3/pay/partner/transactions"
+    PAYER_KEY = "sp_openid"
+
+    def _payee(self, order_number: str) -> dict:
+        """The partner's app and account for the sub-merchant, the money frozen in the
+        sub-merchant's account until profit sharing sends the platform its part."""
+        return {
             "sp_appid": self.appid,
             "sp_mchid": self.mchid,
             "sub_mchid": self._sub(order_number),
-            "description": description[:127],
-            "out_trade_no": order_number,
-            "time_expire": rfc3339(expires_at),
-            "notify_url": self.notify_url,
-            # Frozen in the merchant's account until profit sharing sends the platform its part.
             "settle_info": {"profit_sharing": True},
-            "amount": {"total": amount_cents, "currency": "CNY"},
         }
-        if channel == "jsapi":
-            if not openid:
-                raise GatewayError(_l("Sign in with WeChat to pay inside WeChat."), code="openid")
-            payload["payer"] = {"sp_openid": openid}
-        elif channel == "h5":
-            payload["scene_info"] = {"payer_client_ip": client_ip, "h5_info": {"type": "Wap"}}
-        elif channel != "native":
-            raise ValueError(channel)
-        data = self.call("POST", f"/v3/pay/partner/transactions/{channel}", payload).json()
-        if channel == "jsapi":
-            return Charge(jsapi=self.jsapi_params(str(data["prepay_id"])))
-        if channel == "h5":
-            return Charge(redirect_url=str(data["h5_url"]))
-        return Charge(qr_text=str(data["code_url"]))
 
     def query(self, order_number: str) -> TradeState:
         query = urlencode({"sp_mchid": self.mchid, "sub_mchid": self._sub(order_number)})
