@@ -43,17 +43,20 @@ def test_buyer_picks_items_sees_the_amount_and_bad_input_keeps_everything(app, e
     assert "refund-part.js" in html and 'inputmode="decimal"' in html
     key = html.split('name="key" value="')[1].split('"')[0]
     form = {"key": key, "reason": "少了一件", "kind": "refund_only"}
-    cases = [
-        ({f"qty-{items[0]}": "1", "amount": "33.34"}, "At most ¥33.33 can be refunded"),
-        ({f"qty-{items[0]}": "0"}, "Choose at least one item to refund."),
-        ({f"qty-{foreign_item}": "1"}, "That item is not in this order."),
-        ({f"qty-{items[0]}": "1", "amount": "abc"}, "Enter the amount in yuan"),
-        ({f"qty-{items[0]}": "x"}, "Choose how many of each item."),
+    cases = [  # (fields, message, the field it stands under: after that input's id)
+        ({f"qty-{items[0]}": "1", "amount": "33.34"}, "At most ¥33.33 can be refunded", "amount"),
+        ({f"qty-{items[0]}": "0"}, "Choose at least one item to refund.", None),
+        ({f"qty-{foreign_item}": "1"}, "That item is not in this order.", None),
+        ({f"qty-{items[0]}": "1", "amount": "abc"}, "Enter the amount in yuan", "amount"),
+        ({f"qty-{items[0]}": "x"}, "Choose how many of each item.", None),
     ]
-    for fields, message in cases:
+    for fields, message, under in cases:
         bad = client.post(f"/orders/{order_id}/refund-part", data={**form, **fields})
         shown = text_of(bad)
         assert bad.status_code == 422 and message in shown, (fields, shown[:400])
+        assert shown.count('id="refund-error"') == 1
+        if under:  # the message stands at its field, not at the top of the form
+            assert shown.index(f'id="{under}"') < shown.index('id="refund-error"')
         assert 'value="少了一件"' in shown and f'value="{key}"' in shown  # nothing lost
     kept = text_of(
         client.post(
