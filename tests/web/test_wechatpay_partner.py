@@ -253,3 +253,19 @@ def test_after_a_partial_refund_only_what_the_platform_still_holds_is_shared(
     with app.app_context():
         assert db.session.get(ProfitShare, order_id).amount_cents == 180
         invariants.check(db.session)
+
+
+def test_checkout_offers_wechat_pay_only_for_merchants_with_a_sub_mchid(app, partner, user_client):
+    """Partner mode takes money only into a sub-merchant's account: a shop without its number
+    is not offered WeChat Pay at checkout (buy now or the cart), so nobody meets a dead end."""
+    with app.app_context():
+        ready = make_product(merchant=make_merchant(wechatpay_sub_mchid=SUB), stock=5)
+        waiting = make_product(merchant=make_merchant(wechatpay_sub_mchid=""), stock=5)
+        buyer = make_user()
+        db.session.commit()
+        ready_id, waiting_id = ready.id, waiting.id
+    client = user_client(buyer)
+    offered = client.get(f"/checkout/{ready_id}").get_data(as_text=True)
+    assert 'value="wechatpay"' in offered and 'value="alipay"' not in offered  # not configured
+    refused = client.get(f"/checkout/{waiting_id}").get_data(as_text=True)
+    assert 'value="wechatpay"' not in refused and 'value="sandbox"' in refused

@@ -35,6 +35,11 @@ class WeChatPayPartner(WeChatPay):
         #: receiver; WeChat Pay asks for it for a MERCHANT_ID receiver.
         self.sp_name = sp_name
 
+    def takes(self, merchant) -> bool:
+        """Whether this gateway can take money for ``merchant``: only into a sub-merchant
+        account, so not before the merchant has its number (checkout offers another way)."""
+        return bool(merchant.wechatpay_sub_mchid)
+
     def _sub(self, order_number: str) -> str:
         sub = self.sub_mchid_for(order_number)
         if not sub:

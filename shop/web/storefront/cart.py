@@ -255,7 +255,7 @@ def cart_checkout():
         flash(_("Choose at least one item to check out."), "info")
         return redirect(url_for("storefront.cart"))
     saved = checkout.addresses_of(current_user)
-    available = enabled_providers()
+    available = enabled_providers({g.merchant for g in groups if any(x.selected for x in g.lines)})
     form = checkout_form(saved, available)
     shown_groups = [CartGroup(g.merchant, [x for x in g.lines if x.selected]) for g in groups]
     shown_groups = [g for g in shown_groups if g.lines]

@@ -61,16 +61,23 @@ class CheckoutForm(FlaskForm, AddressFields):
     address_errors: list | tuple = ()
 
 
-def enabled_providers():
+def enabled_providers(merchants=()):
     """The providers offered at checkout, in the order of PAYMENT_PROVIDERS: the real
-    gateways once configured (shop.orders.gateways), the sandbox and manual transfer."""
+    gateways once configured (shop.orders.gateways), the sandbox and manual transfer. With
+    ``merchants``, only those that can take money for every one of them (WeChat Pay's partner
+    mode only for merchants with a sub-merchant number)."""
     config = current_app.config
     simple = payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
     live = gateway_providers.for_app(current_app._get_current_object())
-    return {
+    found = {
         name: live.get(name) or simple[name]
         for name in config["PAYMENT_PROVIDERS"]
         if name in live or name in simple
+    }
+    return {
+        name: provider
+        for name, provider in found.items()
+        if all(getattr(provider, "takes", lambda _m: True)(m) for m in merchants)
     }
 
 
@@ -148,7 +155,7 @@ def checkout(product_id: int):
     if shops.is_gone(product):
         abort(410)
     saved = order_checkout.addresses_of(current_user)
-    available = enabled_providers()
+    available = enabled_providers([product.merchant])
     form = checkout_form(saved, available)
     raw_sku = request.values.get("sku_id") or request.args.get("sku") or ""
     sku = skus.sku_of(product, int(raw_sku) if raw_sku.isdigit() and len(raw_sku) < 10 else None)
