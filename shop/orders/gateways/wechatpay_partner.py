@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from flask_babel import lazy_gettext as _l
 
-from shop.orders.gateways.base import GatewayError, RefundState, TradeState
+from shop.orders.gateways.base import GatewayError, TradeState
 from shop.orders.gateways.wechatpay import BadCallback, WeChatPay
 
 #: How WeChat Pay names the platform as a profit-sharing receiver of a sub-merchant.
@@ -64,38 +64,17 @@ class WeChatPayPartner(WeChatPay):
             "settle_info": {"profit_sharing": True},
         }
 
-    def query(self, order_number: str) -> TradeState:
-        query = urlencode({"sp_mchid": self.mchid, "sub_mchid": self._sub(order_number)})
-        path = f"/v3/pay/partner/transactions/out-trade-no/{quote(order_number)}?{query}"
-        try:
-            data = self.call("GET", path).json()
-        except GatewayError as error:
-            if error.code == "ORDER_NOT_EXIST":
-                return TradeState(order_number, "unknown", 0)
-            raise
-        return self._trade(data)
+    def _account(self, order_number: str) -> dict:
+        return {"sp_mchid": self.mchid, "sub_mchid": self._sub(order_number)}
+
+    def _refund_account(self, order_number: str) -> dict:
+        return {"sub_mchid": self._sub(order_number)}
 
     def _trade(self, data: dict) -> TradeState:
         mine = (data.get("sp_mchid", self.mchid), data.get("sp_appid", self.appid))
         if mine != (self.mchid, self.appid) or "mchid" in data:
             raise BadCallback(code="merchant")
         return super()._trade({**data, "mchid": self.mchid, "appid": self.appid})
-
-    def close(self, order_number: str) -> None:
-        path = f"/v3/pay/partner/transactions/out-trade-no/{quote(order_number)}/close"
-        self.call("POST", path, {"sp_mchid": self.mchid, "sub_mchid": self._sub(order_number)})
-
-    def refund(self, *, order_number, refund_number, amount_cents, total_cents, reason,
-               notify_url="") -> RefundState:  # fmt: skip
-        payload = {
-            "sub_mchid": self._sub(order_number),
-            "out_trade_no": order_number,
-            "out_refund_no": refund_number,
-            "reason": reason[:80],
-            "notify_url": notify_url or self.notify_url,
-            "amount": {"refund": amount_cents, "total": total_cents, "currency": "CNY"},
-        }
-        return self._refund(self.call("POST", "/v3/refund/domestic/refunds", payload).json())
 
     # --- profit sharing (分账) ---------------------------------------------------------------
 
