@@ -17,6 +17,7 @@ from shop.platform import audit
 from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
 from shop.platform.extensions import db
 from shop.platform.inputs import is_id
+from shop.platform.stamps import mark_stale
 
 #: GB 32100-2015: 31 characters (no I, O, Z, S, V), weights for the first 17 positions.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -253,6 +254,7 @@ def _transition(merchant: Merchant, action: str, *, now: datetime, values: dict)
     if result.rowcount != 1:
         db.session.refresh(merchant)
         raise Conflict(_l("This merchant was changed by someone else. Please look again."))
+    mark_stale(None)  # suspended or back: every page of its products (a Core UPDATE)
     db.session.refresh(merchant)
 
 

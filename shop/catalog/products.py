@@ -15,6 +15,7 @@ from shop.catalog.models import Category, Merchant, Product, ProductImage, Produ
 from shop.platform import inputs
 from shop.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationError
 from shop.platform.extensions import db
+from shop.platform.stamps import mark_stale
 
 #: The product state table: (from, action) -> to.
 TRANSITIONS = {
@@ -333,6 +334,7 @@ def change_status(product: Product, action: str, *, merchant: Merchant, now: dat
     )
     if result.rowcount != 1:
         raise Conflict(_l("This product was changed elsewhere. Please look again."))
+    mark_stale(product.id)  # a Core UPDATE: the flush never sees it
     db.session.refresh(product)
 
 

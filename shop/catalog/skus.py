@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from shop.catalog.models import Product, ProductSpec, Sku
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
+from shop.platform.stamps import mark_stale
 
 MAX_DIMENSIONS = 2
 MAX_VALUES = 20
@@ -209,6 +210,7 @@ def _product_stock(product_id: int, change: int, *, guard: bool = False) -> bool
     moved = db.session.execute(
         query.values(stock=Product.stock + change).execution_options(synchronize_session=False)
     )
+    mark_stale(product_id)  # "only 3 left", "sold out": Core UPDATEs the flush never sees
     return moved.rowcount == 1
 
 
@@ -283,6 +285,7 @@ def save(product: Product, dimensions: list[tuple[str, list[str]]], rows: list[C
     below what is left is refused (ValidationError on that row's stock, nothing saved by the
     caller's rollback). Removed combinations become inactive; the product's sums follow."""
     db.session.execute(select(Product.id).where(Product.id == product.id).with_for_update())
+    mark_stale(product.id)  # its stock sums are Core UPDATEs
     db.session.expire(product, ["specs", "skus"])
     existing = {(s.value1, s.value2): s for s in product.skus}
     wanted = {row.values for row in rows}

@@ -36,6 +36,7 @@ from shop.platform import audit
 from shop.platform import db as dbsetup
 from shop.platform.errors import Conflict, PermissionDenied, ValidationError
 from shop.platform.extensions import db
+from shop.platform.stamps import mark_stale
 
 S = OrderStatus
 #: Orders a part of which may be asked back (not while a whole-order refund is open).
@@ -328,6 +329,7 @@ def decide(
             .values(sales_count=Product.sales_count - line.quantity)
             .execution_options(synchronize_session=False)
         )
+        mark_stale(line.item.product_id)
     sales.money_refunded(order, refund.amount_cents)
     flow.refund_part(
         order, seq=refund.seq, amount_cents=refund.amount_cents, reason=refund.reason, now=now

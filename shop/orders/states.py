@@ -26,6 +26,7 @@ from shop.platform.errors import (
     ValidationError,
 )
 from shop.platform.extensions import db
+from shop.platform.stamps import mark_stale
 
 S = OrderStatus
 #: (from, to) -> who may make the change. "payment" is a verified payment notification (or a
@@ -189,6 +190,7 @@ def _add_per_unit(order: Order, column, sign: int, gone: dict[int, int] | None =
             .values({column: column + sign * quantity})
             .execution_options(synchronize_session=False)
         )
+        mark_stale(item.product_id)  # a Core UPDATE: the landing pages' stamp
 
 
 # --- actions by people -----------------------------------------------------------------------

@@ -249,8 +249,14 @@ class Defaults:
     REVIEW_PREVIEW_SECONDS = 10
     #: The landing page of a share link is kept whole (per URL and language) for visitors who
     #: are not signed in, at most this many seconds (0: always rendered; see
-    #: shop.web.storefront.landing).
-    LANDING_CACHE_SECONDS = 10
+    #: shop.web.storefront.landing). A change committed by any worker of the host shows at once
+    #: (change stamps, LANDING_STAMP_DIR); this time bounds only what a stamp cannot tell:
+    #: another host's changes, a coupon starting or ending, the merchant's credit. Long, so the
+    #: page is rarely rendered again while a visitor waits (that was its p99).
+    LANDING_CACHE_SECONDS = 300
+    #: The folder of the change stamps every worker of the host reads (shop.platform.stamps);
+    #: empty: ``stamps`` in the instance folder. Not writable: pages are kept 10 s at most.
+    LANDING_STAMP_DIR = ""
 
     # Fraud flags (shop.money.fraud.scan, `flask scan-fraud`).
     #: Clicks recorded as a flood in the last 24 hours that flag a link or an address.

@@ -1,20 +1,19 @@
 """Reading buyers' reviews: a product's rating summary, its review pages and their filters,
-the product page's preview (and the per-process cache of it, dropped when a review changes),
+the product page's preview (and the per-process cache of it, renewed when a review changes),
 a buyer's own reviews, a merchant's reviews to answer and the reviews a sharer may quote.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import has_app_context
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from shop.accounts.models import User
 from shop.catalog.catalog import page_count
 from shop.catalog.models import Merchant, Product
-from shop.platform.cache import app_cache
 from shop.platform.extensions import db
+from shop.platform.stamps import mark_stale
 from shop.reviews.models import Review, ReviewKind, ReviewPhoto, ReviewReply, ReviewStatus
 from shop.reviews.rules import PER_PAGE
 
@@ -176,28 +175,19 @@ def preview(product_id: int, limit: int = 3) -> Preview:
 
 
 #: The per-process cache of product pages' review sections (shop.web.storefront.views keeps the
-#: rendered HTML there, by product and language); a review written (shop.reviews.writing) or
-#: decided (shop.reviews.moderation) drops its product's entry through ``forget_preview``, other
-#: processes catch up within REVIEW_PREVIEW_SECONDS.
-PREVIEW_CACHE = ("review_previews", "REVIEW_PREVIEW_SECONDS")
-
-
-_STALE_PREVIEWS = "stale_review_previews"
+#: rendered HTML there, by product and language), checked against the product's change stamp
+#: (shop.platform.stamps): a review written (shop.reviews.writing) or decided
+#: (shop.reviews.moderation) marks its product stale through ``forget_preview``, and once that
+#: commits every process of the host renders the section afresh; other hosts catch up within
+#: REVIEW_PREVIEW_SECONDS.
+PREVIEW_CACHE = ("review_previews", "REVIEW_PREVIEW_SECONDS", True)
 
 
 def forget_preview(product_id: int) -> None:
-    """Drop ``product_id``'s cached review section once this transaction commits (dropping it
-    before would let a page rendered in between cache the old state again)."""
-    db.session.info.setdefault(_STALE_PREVIEWS, set()).add(product_id)
-
-
-@event.listens_for(Session, "after_commit")
-def _drop_stale_previews(session: Session) -> None:
-    stale = session.info.pop(_STALE_PREVIEWS, None)
-    if stale and has_app_context():
-        cache = app_cache(*PREVIEW_CACHE)
-        for product_id in stale:
-            cache.forget(product_id)
+    """Make ``product_id``'s review section (and its landing pages) be rendered afresh once
+    this transaction commits (not before: a page rendered in between would keep the old
+    state)."""
+    mark_stale(product_id)
 
 
 def _has_published_followup():

@@ -9,12 +9,18 @@ per process for LANDING_CACHE_SECONDS (0: off); each later visitor gets it with 
 with no query and no template. Not kept or served: signed-in visitors (their name, the sharer's
 rebate, "add to my shop"), a session with messages to show, error pages.
 
-Invalidated as the review preview is: a commit in this process that changed a product (or
-anything of a product: its images, shop items, reviews, order lines, coupons and the coupons
-sharers attach to it) drops that product's pages; a whole-shop coupon drops them all;
-one that changed a shop, a user, a merchant or a category drops them all. Other processes catch
-up within LANDING_CACHE_SECONDS; stock changed by a guarded UPDATE too ("only 3 left" may be
-that old; checkout checks the stock itself).
+Invalidated as the review preview is, by change stamps shared by every worker of the host
+(shop.platform.stamps): a page is kept with the stamps of its product and of "everything" read
+before it was rendered, and served only while both are unchanged. A commit that changed a product
+(or anything of a product: its SKUs, images, shop items, reviews, order lines, coupons and the
+coupons sharers attach to it; the listener below marks them) bumps that product's stamp, as do
+the Core UPDATEs the listener never sees (stock taken by checkout and given back by a cancel or
+a refund, a status transition, a review decision: each marks its product itself); a change to a
+shop, a user, a merchant (its suspension too), a category, a shipping template or a whole-shop
+coupon bumps the stamp for everything. So every worker renders the page afresh on its next
+visit, and a page may be kept long (LANDING_CACHE_SECONDS, 300 s): the time bounds only what a
+stamp cannot tell (another host, the time a coupon starts or ends, the merchant's credit). When
+the stamp folder cannot be written, pages are kept at most UNSTAMPED_SECONDS (the old 10 s).
 
 A kept page in the last tenth of its time is rendered again after the answer to the request that
 found it (that request gets the kept page, still within its time): a page asked for steadily is
@@ -28,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import after_this_request, current_app, g, has_app_context, request, session
+from flask import after_this_request, current_app, g, request, session
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event
@@ -38,13 +44,17 @@ from werkzeug.exceptions import HTTPException
 from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
 from shop.orders.models import Coupon
+from shop.platform import stamps
 from shop.platform.extensions import login_manager
 from shop.sharing.models import Shop
 from shop.web.hooks import may_be_signed_in
 
 #: Stands for the CSRF token in a kept page; a NUL never reaches a rendered page.
 TOKEN_MARK = "\x00csrf-token\x00"
-_STALE = "stale_landing_pages"
+#: How long a page is kept when the stamps are this process's only (the folder is unusable).
+UNSTAMPED_SECONDS = 10.0
+#: Where ``kept_page`` leaves the stamps it read for ``keep_page`` (read before the render).
+_READ = "landing_stamps"
 _EVERYTHING = (Shop, User, Merchant, Category, ShippingTemplate)
 #: Each page is kept between (1 - SPREAD) x ttl and ttl seconds, at random: pages rendered
 #: together (every worker's, after a start or a change) would otherwise all expire together
@@ -59,36 +69,40 @@ log = logging.getLogger(__name__)
 
 
 class PageCache:
-    """Rendered pages by product id and key, each kept about ``ttl`` seconds, at most ``size``."""
+    """Rendered pages by product id and key, each kept about ``ttl`` seconds while its stamps
+    are unchanged, at most ``size``."""
 
     def __init__(self, ttl: float, size: int = 2_000):
         self.ttl, self.size = ttl, size
-        #: product id -> key -> (expires, refresh from, page)
-        self._pages: dict[int, dict[tuple, tuple[float, float, str]]] = {}
+        #: product id -> key -> (expires, refresh from, stamps, page)
+        self._pages: dict[int, dict[tuple, tuple[float, float, tuple, str]]] = {}
         self._count = 0
         self._lock = threading.Lock()
         #: (product id, key) of the pages being rendered again after an answer
         self._refreshing: set[tuple[int, tuple]] = set()
 
-    def get(self, product_id: int, key: tuple) -> str | None:
-        return self.lookup(product_id, key)[0]
+    def get(self, product_id: int, key: tuple, stamps_now: tuple = ()) -> str | None:
+        return self.lookup(product_id, key, stamps_now)[0]
 
-    def lookup(self, product_id: int, key: tuple) -> tuple[str | None, bool]:
-        """The page (None when none is kept or it expired) and whether it is due to be
-        rendered again (and no one is doing it yet: the caller now is)."""
+    def lookup(
+        self, product_id: int, key: tuple, stamps_now: tuple = ()
+    ) -> tuple[str | None, bool]:
+        """The page (None when none is kept, it expired or its stamps are not ``stamps_now``)
+        and whether it is due to be rendered again (and no one is doing it yet: the caller now
+        is)."""
         found = self._pages.get(product_id, {}).get(key)
         now = time.monotonic()
-        if found is None or found[0] <= now:
+        if found is None or found[0] <= now or found[2] != stamps_now:
             return None, False
         due = found[1] <= now and (product_id, key) not in self._refreshing
         if due:
             self._refreshing.add((product_id, key))
-        return found[2], due
+        return found[3], due
 
     def refreshed(self, product_id: int, key: tuple) -> None:
         self._refreshing.discard((product_id, key))
 
-    def put(self, product_id: int, key: tuple, page: str) -> None:
+    def put(self, product_id: int, key: tuple, page: str, stamps_then: tuple = ()) -> None:
         with self._lock:
             if self._count >= self.size:
                 self._pages, self._count = {}, 0
@@ -96,7 +110,7 @@ class PageCache:
             self._count += key not in pages
             now = time.monotonic()
             kept_for = self.ttl * (1 - SPREAD * random.random())
-            pages[key] = (now + kept_for, now + kept_for * REFRESH_AFTER, page)
+            pages[key] = (now + kept_for, now + kept_for * REFRESH_AFTER, stamps_then, page)
 
     def forget(self, product_ids=None, key: tuple | None = None) -> None:
         """Drop the pages of ``product_ids`` (only ``key``'s, when given); every page when
@@ -116,8 +130,14 @@ def _cache() -> PageCache | None:
     cache = current_app.extensions.get("landing_pages")
     if cache is None:
         ttl = float(current_app.config["LANDING_CACHE_SECONDS"])
+        if ttl > 0 and not stamps.current().shared:
+            ttl = min(ttl, UNSTAMPED_SECONDS)
         cache = current_app.extensions.setdefault("landing_pages", PageCache(ttl))
     return cache if cache.ttl > 0 else None
+
+
+def _stamps(product_id: int) -> tuple:
+    return stamps.current().read(product_id)
 
 
 def page_key(cart_count) -> tuple | None:
@@ -139,7 +159,9 @@ def kept_page(
     cache = _cache() if key is not None else None
     if cache is None:
         return None
-    page, due = cache.lookup(product_id, key)
+    stamps_now = _stamps(product_id)
+    g.setdefault(_READ, {})[product_id] = stamps_now  # for keep_page: read before the render
+    page, due = cache.lookup(product_id, key, stamps_now)
     if due and render is not None:
         _render_after_answer(cache, product_id, key, render)
     elif due:
@@ -161,6 +183,7 @@ def _render_after_answer(cache: PageCache, product_id: int, key: tuple, render) 
             with app.request_context(environ):
                 setattr(g, AFTER_ANSWER, True)
                 g._login_user = login_manager.anonymous_user()  # page_key said: no user
+                g.setdefault(_READ, {})[product_id] = _stamps(product_id)
                 try:
                     page, status = render()
                 except HTTPException:  # 404: the item left the shop meanwhile
@@ -184,38 +207,29 @@ def keep_page(product_id: int, key: tuple | None, page: str) -> None:
     cache = _cache() if key is not None else None
     if cache is None:
         return
+    read = g.get(_READ, {}).get(product_id)
+    if read is None:  # no kept_page before the render: no stamps known from before it
+        return
     token = g.get("csrf_token")  # where Flask-WTF keeps the token this request rendered
-    cache.put(product_id, key, page.replace(token, TOKEN_MARK) if token else page)
+    cache.put(product_id, key, page.replace(token, TOKEN_MARK) if token else page, read)
 
 
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _context) -> None:
-    stale = session.info.setdefault(_STALE, set())
+    """Mark stale (shop.platform.stamps) the products whose pages the flushed rows change.
+    A new shop, user, merchant, category or template is on no kept page yet: only changed
+    and deleted ones make every page stale."""
+    for row in (*session.dirty, *session.deleted):
+        if isinstance(row, _EVERYTHING):
+            stamps.mark_stale(None, session)
     for row in (*session.new, *session.dirty, *session.deleted):
         if isinstance(row, _EVERYTHING):
-            stale.add(None)
-        elif isinstance(row, Product):
-            stale.add(row.id)
+            continue
+        if isinstance(row, Product):
+            stamps.mark_stale(row.id, session)
         elif isinstance(row, Coupon) and row.product_id is None:
-            stale.add(None)  # a whole-shop coupon may be on any of the merchant's pages
+            stamps.mark_stale(None, session)  # a whole-shop coupon: on any of the merchant's
         else:
             product_id = getattr(row, "product_id", None)
             if isinstance(product_id, int):
-                stale.add(product_id)
-    if not stale:
-        session.info.pop(_STALE, None)
-
-
-@event.listens_for(Session, "after_commit")
-def _drop_stale_pages(session: Session) -> None:
-    stale = session.info.pop(_STALE, None)
-    if not stale or not has_app_context():
-        return
-    cache = current_app.extensions.get("landing_pages")
-    if cache is not None:
-        cache.forget(None if None in stale else stale)
-
-
-@event.listens_for(Session, "after_rollback")
-def _keep_on_rollback(session: Session) -> None:
-    session.info.pop(_STALE, None)
+                stamps.mark_stale(product_id, session)

@@ -1,0 +1,149 @@
+"""Change stamps: how every worker process of a host learns at once that what a product's pages
+show has changed, so pages kept whole (shop.web.storefront.landing) and the review previews
+(shop.reviews.reading) can be kept long and still never show a change late.
+
+A write that changes what a product's public page shows calls ``mark_stale(product_id)``
+(``mark_stale(None)``: what every page shows, e.g. a shop, a merchant, a category); the ORM
+rows a flush writes are marked by a listener (shop.web.storefront.landing), a Core UPDATE that
+the flush never sees (stock, a status transition, a review decision) by its own code. Once the
+transaction commits, each marked product's stamp is bumped (and the one for everything).
+
+The stamps are empty files in a folder (LANDING_STAMP_DIR, by default ``stamps`` in the instance
+folder), one per product, made when first bumped (a missing file is stamp 0); the stamp is the
+file's modification time in nanoseconds, set with ``os.utime``. Reading one is one ``os.stat``
+(microseconds, no query). A cache keeps with each value the stamps read BEFORE computing it
+and uses it only while they are unchanged, so a change committed during a render makes the next
+lookup miss. Stamps are compared for equality, and a bump always moves a file's time forward
+(at least one tick past what it was, checked after, for file systems with coarse times).
+
+Each process also counts its own bumps in memory, so its own changes show at once even when the
+folder cannot be written: then the folder is given up (logged once) and other processes see the
+change only when what they kept expires (their TTL; landing pages keep a short one then). The
+folder is local to a host: across hosts, the TTLs bound how old a page may be.
+"""
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from shop.platform.extensions import db
+
+#: The file for "everything" (a product's is ``p<id>``).
+EVERYTHING = "all"
+_STALE = "stale_products"
+#: A bump that did not move a file's time (a file system with coarse times) moves it this far.
+COARSE_STEP_NS = 2_000_000_000
+log = logging.getLogger(__name__)
+
+Stamp = tuple[int, int]  #: (file time in ns, or -1 when the folder is given up; own bumps)
+
+
+def mark_stale(product_id: int | None, session: Session | None = None) -> None:
+    """Note that this transaction changes what ``product_id``'s pages show (None: what every
+    page shows); its stamp is bumped once the transaction commits (not before: a page rendered
+    in between would keep the old state under the new stamp)."""
+    (session or db.session).info.setdefault(_STALE, set()).add(product_id)
+
+
+class Stamps:
+    """The stamps of one folder (None: in memory only, for this process)."""
+
+    def __init__(self, folder: str | None):
+        self.folder = folder
+        self._own: dict[str, int] = {}
+        self._lock = threading.Lock()
+        if folder is not None:
+            try:
+                os.makedirs(folder, exist_ok=True)
+                if not os.access(folder, os.W_OK | os.X_OK):
+                    raise PermissionError(f"{folder} is not writable")
+            except OSError as error:
+                self._give_up(error)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes see this one's bumps (the folder is usable)."""
+        return self.folder is not None
+
+    def read(self, product_id: int) -> tuple[Stamp, Stamp]:
+        """The stamp for everything and ``product_id``'s, now."""
+        return self._read(EVERYTHING), self._read(f"p{product_id}")
+
+    def _read(self, name: str) -> Stamp:
+        own = self._own.get(name, 0)
+        folder = self.folder
+        if folder is None:
+            return -1, own
+        try:
+            return os.stat(os.path.join(folder, name)).st_mtime_ns, own
+        except FileNotFoundError:
+            return 0, own
+        except OSError as error:
+            self._give_up(error)
+            return -1, own
+
+    def bump(self, product_ids: Iterable[int] | None) -> None:
+        """Bump the stamps of ``product_ids`` (None: the one for everything)."""
+        names = [EVERYTHING] if product_ids is None else [f"p{int(p)}" for p in product_ids]
+        with self._lock:
+            for name in names:
+                self._own[name] = self._own.get(name, 0) + 1
+        for name in names:
+            if self.folder is None:
+                return
+            try:
+                self._touch(os.path.join(self.folder, name))
+            except OSError as error:
+                self._give_up(error)
+
+    @staticmethod
+    def _touch(path: str) -> None:
+        try:
+            before = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+            before = 0
+        stamp = max(time.time_ns(), before + 1)
+        os.utime(path, ns=(stamp, stamp))
+        if os.stat(path).st_mtime_ns <= before:  # the file system rounded it back
+            stamp = before + COARSE_STEP_NS
+            os.utime(path, ns=(stamp, stamp))
+
+    def _give_up(self, error: OSError) -> None:
+        if self.folder is not None:
+            log.warning(
+                "change stamps: cannot use %s (%s); other processes see this one's changes "
+                "only when what they keep expires",
+                self.folder,
+                error,
+            )
+        self.folder = None
+
+
+def current() -> Stamps:
+    """This app's stamps (the folder is read from LANDING_STAMP_DIR once)."""
+    found = current_app.extensions.get("change_stamps")
+    if found is None:
+        folder = current_app.config.get("LANDING_STAMP_DIR") or os.path.join(
+            current_app.instance_path, "stamps"
+        )
+        found = current_app.extensions.setdefault("change_stamps", Stamps(folder))
+    return found
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_stamps(session: Session) -> None:
+    stale = session.info.pop(_STALE, None)
+    if stale and has_app_context():
+        current().bump(None if None in stale else stale)
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_changed(session: Session) -> None:
+    session.info.pop(_STALE, None)
