@@ -78,6 +78,13 @@ def test_a_change_committed_by_another_worker_shows_at_once(workers):
         db.session.execute(db.select(Shop)).scalar_one().user.display_name = "老王"
         db.session.commit()
     assert "老王" in second.test_client().get(path).text
+    assert "老王" in _kept(second, path)
+    # What no page shows changes no page: a sharer's language, a buyer signing up.
+    with first.app_context():
+        db.session.execute(db.select(Shop)).scalar_one().user.locale = "en"
+        make_user(display_name="新买家")
+        db.session.commit()
+    assert "老王" in _kept(second, path)
 
 
 def test_a_change_committed_by_another_process_shows_at_once(workers, database_url, tmp_path):

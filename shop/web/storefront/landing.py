@@ -37,7 +37,7 @@ from collections.abc import Callable
 from flask import after_this_request, current_app, g, request, session
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -56,6 +56,8 @@ UNSTAMPED_SECONDS = 10.0
 #: Where ``kept_page`` leaves the stamps it read for ``keep_page`` (read before the render).
 _READ = "landing_stamps"
 _EVERYTHING = (Shop, User, Merchant, Category, ShippingTemplate)
+#: What pages show of a row of these (any other column of the row changes no page).
+_SHOWN = {User: ("display_name",)}
 #: Each page is kept between (1 - SPREAD) x ttl and ttl seconds, at random: pages rendered
 #: together (every worker's, after a start or a change) would otherwise all expire together
 #: and be rendered again together, every ttl seconds, stalling every worker at once
@@ -214,14 +216,26 @@ def keep_page(product_id: int, key: tuple | None, page: str) -> None:
     cache.put(product_id, key, page.replace(token, TOKEN_MARK) if token else page, read)
 
 
+def _shown_change(session: Session, row) -> bool:
+    """Whether the flush changed what a page shows of ``row`` (of a user only the name is
+    shown: a new password or language changes no page)."""
+    shown = _SHOWN.get(type(row))
+    if shown is None:
+        return session.is_modified(row, include_collections=False)
+    attributes = inspect(row).attrs
+    return any(attributes[name].history.has_changes() for name in shown)
+
+
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _context) -> None:
     """Mark stale (shop.platform.stamps) the products whose pages the flushed rows change.
     A new shop, user, merchant, category or template is on no kept page yet: only changed
     and deleted ones make every page stale."""
-    for row in (*session.dirty, *session.deleted):
-        if isinstance(row, _EVERYTHING):
+    for row in session.dirty:
+        if isinstance(row, _EVERYTHING) and _shown_change(session, row):
             stamps.mark_stale(None, session)
+    if any(isinstance(row, _EVERYTHING) for row in session.deleted):
+        stamps.mark_stale(None, session)
     for row in (*session.new, *session.dirty, *session.deleted):
         if isinstance(row, _EVERYTHING):
             continue
