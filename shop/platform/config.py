@@ -251,7 +251,7 @@ class Defaults:
     #: are not signed in, at most this many seconds (0: always rendered; see
     #: shop.web.storefront.landing). A change committed by any worker of the host shows at once
     #: (change stamps, LANDING_STAMP_DIR); this time bounds only what a stamp cannot tell:
-    #: another host's changes, a coupon starting or ending, the merchant's credit. Long, so the
+    #: another host's changes, the merchant's credit. Long, so the
     #: page is rarely rendered again while a visitor waits (that was its p99).
     LANDING_CACHE_SECONDS = 300
     #: The folder of the change stamps every worker of the host reads (shop.platform.stamps);

@@ -290,3 +290,35 @@ def test_a_folder_that_breaks_later_is_given_up_once(tmp_path, caplog):
         own = stamps.read(1)
     assert not stamps.shared and own[1] == (-1, 3)
     assert len([r for r in caplog.records if r.name == stamps_module.__name__]) == 1
+
+
+def test_a_page_is_kept_no_longer_than_until_a_coupon_starts_or_ends(workers, monkeypatch):
+    """Time passing bumps no stamp: a page is kept only until the next start or end of one of
+    the merchant's coupons."""
+    from shop.orders.models import Coupon
+    from tests.web.test_landing_cache import Clock
+
+    first, _second = workers
+    product_id, path = _landing(first)
+    with first.app_context():
+        at = utcnow()
+        merchant_id = db.session.get(Product, product_id).merchant_id
+        db.session.add(
+            Coupon(
+                merchant_id=merchant_id, product_id=None, off_cents=500, total_count=10,
+                remaining=10, starts_at=at + timedelta(seconds=40),
+                ends_at=at + timedelta(days=1),
+            )
+        )  # fmt: skip
+        db.session.commit()
+    clock = Clock(monkeypatch)
+    assert first.test_client().get(path).status_code == 200
+    clock.now += 30
+    _kept(first, path)
+    clock.now += 15  # the coupon has started: the page is rendered again
+    queries = Queries(first)
+    try:
+        assert first.test_client().get(path).status_code == 200
+    finally:
+        queries.close()
+    assert queries.count > 0

@@ -19,8 +19,9 @@ a refund, a status transition, a review decision: each marks its product itself)
 shop, a user, a merchant (its suspension too), a category, a shipping template or a whole-shop
 coupon bumps the stamp for everything. So every worker renders the page afresh on its next
 visit, and a page may be kept long (LANDING_CACHE_SECONDS, 300 s): the time bounds only what a
-stamp cannot tell (another host, the time a coupon starts or ends, the merchant's credit). When
-the stamp folder cannot be written, pages are kept at most UNSTAMPED_SECONDS (the old 10 s).
+stamp cannot tell (another host's changes, the merchant's credit; a page is also kept no longer
+than until one of the merchant's coupons starts or ends). When the stamp folder cannot be
+written, pages are kept at most UNSTAMPED_SECONDS (the old 10 s).
 
 A kept page in the last tenth of its time is rendered again after the answer to the request that
 found it (that request gets the kept page, still within its time): a page asked for steadily is
@@ -37,7 +38,7 @@ from collections.abc import Callable
 from flask import after_this_request, current_app, g, request, session
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import event, inspect
+from sqlalchemy import case, event, func, inspect, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -45,8 +46,9 @@ from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
 from shop.orders.models import Coupon
 from shop.platform import stamps
-from shop.platform.extensions import login_manager
+from shop.platform.extensions import db, login_manager
 from shop.sharing.models import Shop
+from shop.web.common import now
 from shop.web.hooks import may_be_signed_in
 
 #: Stands for the CSRF token in a kept page; a NUL never reaches a rendered page.
@@ -104,7 +106,18 @@ class PageCache:
     def refreshed(self, product_id: int, key: tuple) -> None:
         self._refreshing.discard((product_id, key))
 
-    def put(self, product_id: int, key: tuple, page: str, stamps_then: tuple = ()) -> None:
+    def put(
+        self,
+        product_id: int,
+        key: tuple,
+        page: str,
+        stamps_then: tuple = (),
+        at_most: float | None = None,
+    ) -> None:
+        """Keep ``page`` (rendered after ``stamps_then`` were read), ``at_most`` seconds when
+        given (what it shows changes then: a coupon starts or ends)."""
+        if at_most is not None and at_most <= 0:
+            return
         with self._lock:
             if self._count >= self.size:
                 self._pages, self._count = {}, 0
@@ -112,6 +125,8 @@ class PageCache:
             self._count += key not in pages
             now = time.monotonic()
             kept_for = self.ttl * (1 - SPREAD * random.random())
+            if at_most is not None:
+                kept_for = min(kept_for, at_most)
             pages[key] = (now + kept_for, now + kept_for * REFRESH_AFTER, stamps_then, page)
 
     def forget(self, product_ids=None, key: tuple | None = None) -> None:
@@ -213,7 +228,22 @@ def keep_page(product_id: int, key: tuple | None, page: str) -> None:
     if read is None:  # no kept_page before the render: no stamps known from before it
         return
     token = g.get("csrf_token")  # where Flask-WTF keeps the token this request rendered
-    cache.put(product_id, key, page.replace(token, TOKEN_MARK) if token else page, read)
+    page = page.replace(token, TOKEN_MARK) if token else page
+    cache.put(product_id, key, page, read, _until_a_coupon_changes(product_id))
+
+
+def _until_a_coupon_changes(product_id: int) -> float | None:
+    """Seconds until a coupon of the product's merchant starts or ends (None: none will): a
+    time passing bumps no stamp, so a page showing (or not yet showing) a coupon is kept no
+    longer than that. One query, on a render only."""
+    at = now()
+    merchant = select(Product.merchant_id).where(Product.id == product_id).scalar_subquery()
+    soonest = db.session.execute(
+        select(
+            func.min(case((Coupon.starts_at > at, Coupon.starts_at), else_=Coupon.ends_at))
+        ).where(Coupon.merchant_id == merchant, Coupon.is_active.is_(True), Coupon.ends_at > at)
+    ).scalar()
+    return None if soonest is None else (soonest - at).total_seconds()
 
 
 def _shown_change(session: Session, row) -> bool:
