@@ -16,7 +16,7 @@ before it was rendered, and served only while both are unchanged. A commit that 
 coupons sharers attach to it; the listener below marks them) bumps that product's stamp, as do
 the Core UPDATEs the listener never sees (stock taken by checkout and given back by a cancel or
 a refund, a status transition, a review decision: each marks its product itself); a change to a
-shop, a user, a merchant (its suspension too), a category, a shipping template or a whole-shop
+shop, a user's name, a merchant (its suspension too), a category, a shipping template or a whole-shop
 coupon bumps the stamp for everything. So every worker renders the page afresh on its next
 visit, and a page may be kept long (LANDING_CACHE_SECONDS, 300 s): the time bounds only what a
 stamp cannot tell (another host's changes, the merchant's credit; a page is also kept no longer
