@@ -11,17 +11,17 @@ rebate, "add to my shop"), a session with messages to show, error pages.
 
 Invalidated as the review preview is, by change stamps shared by every worker of the host
 (shop.platform.stamps): a page is kept with the stamps of its product and of "everything" read
-before it was rendered, and served only while both are unchanged. A commit that changed a product
-(or anything of a product: its SKUs, images, shop items, reviews, order lines, coupons and the
-coupons sharers attach to it; the listener below marks them) bumps that product's stamp, as do
-the Core UPDATEs the listener never sees (stock taken by checkout and given back by a cancel or
-a refund, a status transition, a review decision: each marks its product itself); a change to a
-shop, a user's name, a merchant (its suspension too), a category, a shipping template or a whole-shop
-coupon bumps the stamp for everything. So every worker renders the page afresh on its next
-visit, and a page may be kept long (LANDING_CACHE_SECONDS, 300 s): the time bounds only what a
-stamp cannot tell (another host's changes, the merchant's credit; a page is also kept no longer
-than until one of the merchant's coupons starts or ends). When the stamp folder cannot be
-written, pages are kept at most UNSTAMPED_SECONDS (the old 10 s).
+before it was rendered, and served only while both are unchanged. A commit that changed a
+product (or anything of a product: its SKUs, images, shop items, reviews, order lines, coupons
+and the coupons sharers attach to it; the listener below marks them) bumps that product's stamp,
+as do the Core UPDATEs the listener never sees (stock taken by checkout and given back by a
+cancel or a refund, a status transition, a review decision: each marks its product itself); a
+change to a shop, a user's name, a merchant (its suspension too), a category, a shipping
+template or a whole-shop coupon bumps the stamp for everything. So every worker renders the page
+afresh on its next visit, and a page may be kept long (LANDING_CACHE_SECONDS, 300 s): the time
+bounds only what a stamp cannot tell (another host's changes, the merchant's credit; a page is
+also kept no longer than until one of the merchant's coupons starts or ends). When the stamp
+folder cannot be written, pages are kept at most UNSTAMPED_SECONDS (the old 10 s).
 
 A kept page in the last tenth of its time is rendered again after the answer to the request that
 found it (that request gets the kept page, still within its time): a page asked for steadily is
