@@ -1,6 +1,7 @@
 """The landing page kept whole for anonymous visitors (shop.web.storefront.landing): no query and
-no template on a kept page, a fresh working CSRF token each time, dropped when this process
-commits a change to the product, its shop or its reviews; never kept for a signed-in visitor."""
+no template on a kept page, a fresh working CSRF token each time, missed once a change to the
+product, its shop or its reviews is committed (here by this process; by others:
+tests/web/test_landing_stamps.py); never kept for a signed-in visitor."""
 
 import re
 

@@ -795,8 +795,8 @@ def test_script_in_reviews_replies_reports_and_quotes_is_shown_as_text(app, user
 
 
 def test_a_cached_product_page_drops_a_review_the_moment_it_is_hidden(database_url, tmp_path):
-    """Product pages keep their review section for REVIEW_PREVIEW_SECONDS; a decision in the
-    same process drops it at once (other processes catch up within the TTL)."""
+    """Product pages keep their review section for REVIEW_PREVIEW_SECONDS; a decision drops it
+    at once (in every process of the host: tests/web/test_landing_stamps.py)."""
     from tests.conftest import build_app, sign_in
     from tests.factories import DEFAULT_PASSWORD
 
