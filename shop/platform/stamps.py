@@ -10,11 +10,12 @@ transaction commits, each marked product's stamp is bumped (and the one for ever
 
 The stamps are empty files in a folder (LANDING_STAMP_DIR, by default ``stamps`` in the instance
 folder), one per product, made when first bumped (a missing file is stamp 0); the stamp is the
-file's modification time in nanoseconds, set with ``os.utime``. Reading one is one ``os.stat``
-(microseconds, no query). A cache keeps with each value the stamps read BEFORE computing it
-and uses it only while they are unchanged, so a change committed during a render makes the next
-lookup miss. Stamps are compared for equality, and a bump always moves a file's time forward
-(at least one tick past what it was, checked after, for file systems with coarse times).
+file's modification time in nanoseconds (a bump writes a new file with the new time and renames
+it over the old one). Reading one is one ``os.stat`` (microseconds, no query). A cache keeps
+with each value the stamps read BEFORE computing it and uses it only while they are unchanged,
+so a change committed during a render makes the next lookup miss. Stamps are compared for
+equality, and a bump always moves a file's time forward (at least one tick past what it was,
+checked after, for file systems with coarse times).
 
 Each process also counts its own bumps in memory, so its own changes show at once even when the
 folder cannot be written: then the folder is given up (logged once) and other processes see the
@@ -22,8 +23,10 @@ change only when what they kept expires (their TTL; landing pages keep a short o
 folder is local to a host: across hosts, the TTLs bound how old a page may be.
 """
 
+import contextlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -98,22 +101,33 @@ class Stamps:
             if self.folder is None:
                 return
             try:
-                self._touch(os.path.join(self.folder, name))
+                self._touch(self.folder, name)
             except OSError as error:
                 self._give_up(error)
 
     @staticmethod
-    def _touch(path: str) -> None:
+    def _touch(folder: str, name: str) -> None:
+        """Move ``name``'s time forward: a new file with the new time put in its place (a
+        rename needs only the folder writable, so a file made by another user, say a cron
+        job's, is no obstacle, as it would be to ``os.utime`` on it)."""
+        path = os.path.join(folder, name)
         try:
             before = os.stat(path).st_mtime_ns
         except FileNotFoundError:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
             before = 0
         stamp = max(time.time_ns(), before + 1)
-        os.utime(path, ns=(stamp, stamp))
-        if os.stat(path).st_mtime_ns <= before:  # the file system rounded it back
-            stamp = before + COARSE_STEP_NS
-            os.utime(path, ns=(stamp, stamp))
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+        try:
+            os.close(handle)
+            os.utime(temporary, ns=(stamp, stamp))
+            if os.stat(temporary).st_mtime_ns <= before:  # the file system rounded it back
+                stamp = before + COARSE_STEP_NS
+                os.utime(temporary, ns=(stamp, stamp))
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
     def _give_up(self, error: OSError) -> None:
         if self.folder is not None:

@@ -258,6 +258,11 @@ def test_a_missing_file_is_stamp_zero_and_a_bump_always_moves_it(tmp_path, monke
     one.bump([7])
     assert other.read(7) != before and other.read(8) == ((0, 0), (0, 0))
     assert os.listdir(tmp_path) == ["p7"]
+    # A bump puts a new file in place (only the folder need be writable: a file another user
+    # made, say a cron job, is replaced, not changed), and leaves nothing else behind.
+    inode = os.stat(tmp_path / "p7").st_ino
+    one.bump([7])
+    assert os.stat(tmp_path / "p7").st_ino != inode and os.listdir(tmp_path) == ["p7"]
     # A clock that does not move and a file system that keeps whole seconds: still moved.
     monkeypatch.setattr(stamps_module.time, "time_ns", lambda: 5_000_000_000)
     real_utime = os.utime
