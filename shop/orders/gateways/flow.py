@@ -288,6 +288,7 @@ def send(refund_id: int, adapter, *, now: datetime) -> str:
             refund.last_error, refund.next_try_at = held, now + HOLD
             state = "held"
         else:
+            refund.last_error = ""  # answered: an earlier error or wait is over
             state = record_refund_state(refund, answer, now=now)
         db.session.commit()
     return state
