@@ -16,8 +16,9 @@ from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.platform.models import AuditEntry
 from tests import invariants
-from tests.factories import make_user
+from tests.factories import make_merchant, make_product, make_user
 from tests.services.test_gateway_adapters import key_pairs  # noqa: F401 (fixture)
+from tests.services.test_orders import place
 from tests.web.test_wechatpay_partner import (
     SP_MCHID,
     SUB,
@@ -307,3 +308,67 @@ def test_admin_page_lists_given_up_sharings_and_retries_them_audited(
         assert entry.after["state"] == "sent"
     assert client.post(f"/admin/profit-sharing/{order_id}/retry").status_code == 303  # no-op
     assert len(posts(partner, "/v3/profitsharing/orders")) == profit_sharing.MAX_ATTEMPTS + 1
+
+
+def test_sweeps_and_an_admin_retry_at_once_return_once_and_refund_once(
+    app, partner, user_client, english_client
+):
+    """Two sweeps and an admin's "send again" race for the same refund of a shared order (and
+    a second partial refund of it): one return each, within what was shared, one refund each."""
+    import threading
+
+    with app.app_context():
+        merchant = make_merchant(wechatpay_sub_mchid=SUB, fee_bps=300)
+        product = make_product(price_cents=5000, stock=5, merchant=merchant)
+        buyer = make_user()
+        [order] = place(buyer, [(product.id, 2)], provider="wechatpay", at=utcnow())
+        db.session.commit()
+        order_id, number = order.id, order.number
+    pay(app, user_client(buyer), partner, order_id, number)
+    settle(app, order_id)
+    run(app)
+    run(app)
+    refund_part(app, order_id, 4000, key="p1")
+    refund_part(app, order_id, 3000, key="p2")
+    with app.app_context():
+        admin = make_user(is_admin=True)
+        db.session.commit()
+        first = db.session.execute(
+            select(GatewayRefund.id).where(GatewayRefund.refund_number == f"{number}-P1")
+        ).scalar_one()
+    client = english_client(admin)
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def sweep_now():
+        try:
+            with app.app_context():
+                barrier.wait()
+                flow.sync(providers.for_app(app), now=utcnow())
+                db.session.remove()
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    def retry():
+        barrier.wait()
+        client.post(f"/admin/gateway-refunds/{first}/retry")
+
+    threads = [threading.Thread(target=sweep_now) for _ in range(2)]
+    threads.append(threading.Thread(target=retry))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    sweep(app, minutes=30)  # whatever a lost race left for later
+    assert sorted(partner.returns) == [f"PR{number}-P1", f"PR{number}-P2"]
+    assert [r["amount"] for _n, r in sorted(partner.returns.items())] == [120, 90]
+    refunded = sorted(r["out_refund_no"] for r in partner.refunds.values())
+    assert refunded == [f"{number}-P1", f"{number}-P2"]
+    with app.app_context():
+        rows = db.session.execute(select(ProfitReturn)).scalars().all()
+        assert sorted((r.out_return_no, r.amount_cents, r.state) for r in rows) == [
+            (f"PR{number}-P1", 120, "done"),
+            (f"PR{number}-P2", 90, "done"),
+        ]
+        invariants.check(db.session)
