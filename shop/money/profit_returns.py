@@ -14,7 +14,10 @@ and the admin's "send again") asks :func:`before_refund` before its first call f
   in the sub-merchant's account, from which WeChat Pay refunds directly ("申请退款金额 ≤ 订单
   未分账冻结金额, 直接可退"). The refund goes, and the sharing is lowered, in the same locked
   transaction, to what the platform's part is now; an order refunded in full voids it
-  (nothing is left to share or to unfreeze).
+  (nothing is left to share or to unfreeze). A sharing whose send failed is first asked about
+  (``GET /v3/profitsharing/orders/{out_order_no}``): WeChat Pay may have accepted it and the
+  answer been lost; only one it does not know (RESOURCE_NOT_EXISTS) is lowered, and one it
+  knows is recorded as sent or done and handled as such.
 - **The sharing is done**: the return is a row first (one per gateway refund, unique
   ``out_return_no`` = ``PR<refund number>``), then the call; the refund goes once WeChat Pay
   says SUCCESS. PROCESSING holds the refund and asks again next time (with the same number, as
@@ -43,6 +46,8 @@ DESCRIPTION = "买家退款，回退平台分账"
 #: What a refund that waits for its return says (the gateway refund's last error).
 IN_PROGRESS = "sharing_in_progress"
 RETURNING = "return_processing"
+#: A failed sharing must be asked about before a refund may lower it.
+CHECK = "check_sharing"
 
 
 def _platform_part(refund: GatewayRefund) -> int | None:
@@ -82,8 +87,10 @@ def amount_to_return(share: ProfitShare, refund: GatewayRefund, order: Order) ->
     return max(0, min(amount, unreturned))
 
 
-def _decide(refund_id: int, *, now: datetime) -> tuple[str | None, int | None]:
-    """Under the sharing's lock: (a reason to hold the refund, the return to send)."""
+def _decide(refund_id: int, *, now: datetime, checked: int | None) -> tuple[str | None, int | None]:
+    """Under the sharing's lock: (a reason to hold the refund, the return to send). A sharing
+    whose send failed is lowered only once WeChat Pay said it does not know it (``checked``:
+    the failed attempts it had then); until then the answer is ``CHECK``."""
     refund = db.session.get(GatewayRefund, refund_id)
     share = db.session.execute(
         select(ProfitShare).where(ProfitShare.order_id == refund.order_id).with_for_update()
@@ -91,6 +98,8 @@ def _decide(refund_id: int, *, now: datetime) -> tuple[str | None, int | None]:
     if share is None or share.state == "void":
         return None, None
     order = refund.order
+    if share.state in profit_sharing.UNSENT and share.attempts and checked != share.attempts:
+        return CHECK, None  # its answer may have been lost after WeChat Pay accepted it
     if share.state in profit_sharing.UNSENT:
         if order.status == OrderStatus.REFUNDED:
             share.state, share.last_error = "void", ""
@@ -126,10 +135,17 @@ def before_refund(refund_id: int, adapter, *, now: datetime) -> str | None:
     Raises GatewayError when the return failed (the refund's try fails, and is retried)."""
     if not getattr(adapter, "partner", False):
         return None
-    with dbsetup.writing():
-        db.session.rollback()
-        hold, return_id = _decide(refund_id, now=now)
-        db.session.commit()
+    checked = None
+    for _ in range(3):
+        with dbsetup.writing():
+            db.session.rollback()
+            hold, return_id = _decide(refund_id, now=now, checked=checked)
+            db.session.commit()
+        if hold != CHECK:
+            break
+        checked = _check_share(refund_id, adapter, now=now)
+    else:
+        return IN_PROGRESS
     if return_id is None:
         return hold
     ret = db.session.get(ProfitReturn, return_id)
@@ -157,6 +173,41 @@ def before_refund(refund_id: int, adapter, *, now: datetime) -> str | None:
     if outcome == "sent":
         return RETURNING
     raise GatewayError(code=f"return {outcome}"[:80], status=failure.status if failure else 0)
+
+
+def _check_share(refund_id: int, adapter, *, now: datetime) -> int | None:
+    """Ask WeChat Pay about a sharing whose send failed: not known there (never accepted),
+    returns the failed attempts it had (it may be lowered); accepted after all, records it as
+    sent or done (the next decision holds the refund or returns). Raises GatewayError when
+    WeChat Pay cannot say."""
+    order_id = db.session.get(GatewayRefund, refund_id).order_id
+    share = db.session.get(ProfitShare, order_id)
+    ask = dict(sub_mchid=share.sub_mchid, transaction_id=share.transaction_id,
+               out_order_no=share.out_order_no)  # fmt: skip
+    attempts = share.attempts
+    db.session.rollback()
+    try:
+        answer = adapter.share_query(**ask)
+    except GatewayError as error:
+        if error.code == "RESOURCE_NOT_EXISTS":
+            return attempts
+        raise GatewayError(
+            code=f"sharing {error.code or error.status}"[:80], status=error.status
+        ) from error
+    with dbsetup.writing():
+        db.session.rollback()
+        share = db.session.execute(
+            select(ProfitShare).where(ProfitShare.order_id == order_id).with_for_update()
+        ).scalar_one()
+        if share.state in profit_sharing.UNSENT:
+            share.gateway_order_id = answer["order_id"] or share.gateway_order_id
+            share.last_error = ""
+            if answer["state"] == "FINISHED":
+                share.state, share.done_at = "done", now
+            else:
+                share.state = "sent"
+        db.session.commit()
+    return None
 
 
 def _record(ret: ProfitReturn, answer, failure, *, asking: bool, now: datetime) -> str:

@@ -50,6 +50,8 @@ class FakeWeChatPayPartner(FakeWeChatPay):
         self.bodies: list[tuple[str, dict]] = []  #: (path, JSON body) of every POST
         #: Set to (status, code) to make profit sharing fail that way.
         self.sharing_failure: tuple[int, str] | None = None
+        #: Set to True to accept sharings but answer 500 (the answer lost on the way).
+        self.lose_sharing_answers = False
         self.returns: dict[str, dict] = {}  #: out_return_no -> return
         #: Set to (status, code) to make returns fail that way; ``return_result`` is how an
         #: accepted return ends (SUCCESS, PROCESSING, FAILED).
@@ -108,7 +110,10 @@ class FakeWeChatPayPartner(FakeWeChatPay):
         if path == "/v3/profitsharing/receivers/add" and method == "POST":
             return self._add_receiver(request, body)
         if path == "/v3/profitsharing/orders" and method == "POST":
-            return self._share(body)
+            answer = self._share(body)
+            if self.lose_sharing_answers and answer.status_code == 200:
+                return self._error(500, "SYSTEM_ERROR", "系统繁忙")  # done, but not said
+            return answer
         if path == "/v3/profitsharing/orders/unfreeze" and method == "POST":
             return self._unfreeze(body)
         match = re.fullmatch(r"/v3/profitsharing/orders/([^/]+)", path)

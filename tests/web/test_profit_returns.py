@@ -372,3 +372,28 @@ def test_sweeps_and_an_admin_retry_at_once_return_once_and_refund_once(
             (f"PR{number}-P2", 90, "done"),
         ]
         invariants.check(db.session)
+
+
+def test_a_sharing_accepted_though_its_answer_was_lost_is_returned_from_not_lowered(
+    app, partner, user_client
+):
+    """The send failed on our side but WeChat Pay took it: the refund asks first, finds the
+    sharing, and returns the platform's part instead of lowering a sharing already made."""
+    order_id, number = paid(app, partner, user_client)
+    settle(app, order_id)
+    partner.lose_sharing_answers = True
+    assert run(app)["failed"] == 1
+    partner.lose_sharing_answers = False
+    with app.app_context():
+        assert db.session.get(ProfitShare, order_id).state == "failed"
+    refund_part(app, order_id, 4000)
+    assert sweep(app)["refunds_done"] == 1
+    [(_p, returned), (_q, refunded)] = calls(partner)
+    assert (returned["out_return_no"], returned["amount"]) == (f"PR{number}-P1", 120)
+    assert refunded["amount"]["refund"] == 4000
+    with app.app_context():
+        share = db.session.get(ProfitShare, order_id)
+        assert (share.state, share.amount_cents) == ("done", 300)
+        invariants.check(db.session)
+    assert run(app) == {"planned": 0, "done": 0, "waiting": 0, "failed": 0}
+    assert len(posts(partner, "/v3/profitsharing/orders")) == 1
