@@ -193,9 +193,7 @@ def test_a_failed_return_holds_the_refund_and_the_sweep_retries_it(
 
 
 def test_a_refund_before_the_sharing_lowers_it_voids_it_or_waits_for_it(
-    app,
-    partner,
-    user_client,
+    app, partner, user_client, english_client
 ):
     # Not settled yet: no sharing, nothing to return; the refunded order is never shared.
     early_id, _early = paid(app, partner, user_client)
@@ -237,6 +235,11 @@ def test_a_refund_before_the_sharing_lowers_it_voids_it_or_waits_for_it(
         ).scalar_one()
         assert refund.state == "pending" and refund.last_error == profit_returns.IN_PROGRESS
     assert not [b for _p, b in posts(partner, "/v3/refund/") if b["out_trade_no"] == busy]
+    with app.app_context():
+        admin = make_user(is_admin=True)
+        db.session.commit()
+    page = english_client(admin).get("/admin/gateway-refunds").get_data(as_text=True)
+    assert "Waiting for the profit-sharing return first (sharing_in_progress)" in page
     run(app)  # finished
     assert sweep(app, minutes=5)["refunds_done"] == 1
     [(_p, returned)] = posts(partner, "/v3/profitsharing/return-orders")
