@@ -50,6 +50,7 @@ def seed(app, fake):
             last_error="NO_AUTH", gateway_order_id="", created_at=utcnow(),
         ))  # fmt: skip
         refund = flow.refund_order(other, reason="不想要了", now=utcnow())
+        refund.last_error = "return_processing"  # its return is being processed
         db.session.flush()
         db.session.add(ProfitReturn(
             refund_id=refund.id, order_id=other.id, out_return_no=f"PR{other.number}-R",
@@ -94,12 +95,17 @@ def test_admin_sends_a_given_up_profit_sharing_again(live_server, new_phone, key
         admin.get_by_text("微信支付已受理分账，稍后完成。").wait_for()
         admin.locator("#no-failed-sharings").wait_for()
         snap(admin, "sent-again")
+        admin.goto(base + "/admin/gateway-refunds")
+        admin.get_by_text("先等待分账回退（return_processing）").wait_for()
+        snap(admin, "gateway-refund-waits")
         admin.context.add_cookies([{"name": "lang", "value": "en", "url": base}])
         admin.goto(base + "/admin/profit-sharing")
         admin.get_by_role("heading", name="Profit sharing (0)").wait_for()
         admin.get_by_text("Return amount").wait_for()
         snap(admin, "english")
-        problems = sweep_accessibility(admin.context, [base + "/admin/profit-sharing"])
+        problems = sweep_accessibility(
+            admin.context, [base + "/admin/profit-sharing", base + "/admin/gateway-refunds"]
+        )
         assert not problems, problems
     assert fake.sharings[f"PS{number}"]["receivers"][0]["amount"] == 1280
     with app.app_context():
