@@ -318,3 +318,23 @@ def _merchant_money(run) -> None:
         )
     ).all()
     assert not withdrawals, f"withdrawals and their entries disagree: {withdrawals}"
+    # Profit sharing (partner mode) never sends more than the platform's part of the split,
+    # and its returns never take back more than it sent, each for a refund of its own order.
+    over_shared = run(
+        text(
+            "SELECT p.order_id FROM profit_shares p JOIN order_splits s ON s.order_id = p.order_id "
+            "WHERE p.amount_cents > s.paid_cents - s.merchant_cents "
+            "OR (SELECT coalesce(sum(r.amount_cents), 0) FROM profit_returns r "
+            "WHERE r.order_id = p.order_id) > p.amount_cents "
+            "OR EXISTS (SELECT 1 FROM profit_returns r JOIN gateway_refunds g "
+            "ON g.id = r.refund_id WHERE r.order_id = p.order_id AND g.order_id <> p.order_id)"
+        )
+    ).all()
+    assert not over_shared, f"sharings or returns above what they could be: {over_shared}"
+    orphan_returns = run(
+        text(
+            "SELECT r.id FROM profit_returns r LEFT JOIN profit_shares p "
+            "ON p.order_id = r.order_id WHERE p.order_id IS NULL OR p.state <> 'done'"
+        )
+    ).all()
+    assert not orphan_returns, f"returns of no finished sharing: {orphan_returns}"

@@ -201,10 +201,10 @@ def _left(order_id: int, split: OrderSplit, settled: bool) -> tuple[int, int]:
     )
 
 
-def live_share(order_id: int, split: OrderSplit) -> int:
-    """The merchant's share of the order still live before settlement: the split less what
-    partial refunds voided."""
-    return _left(order_id, split, False)[0]
+def live_share(order_id: int, split: OrderSplit, *, settled: bool = False) -> int:
+    """The merchant's share of the order still live: the split less what partial refunds
+    voided (and, once ``settled``, clawed back)."""
+    return _left(order_id, split, settled)[0]
 
 
 def reverse_for_refund(order: Order, *, now: datetime) -> bool:

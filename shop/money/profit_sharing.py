@@ -10,9 +10,10 @@ fee) + the platform fee. Nothing to send (no rebate, no fee): the payment is onl
 Each order's sharing is a row first (:class:`ProfitShare`, out_order_no ``PS<order number>``:
 WeChat Pay treats the same out_order_no as the same sharing), then a call outside any write
 transaction; a failed call is retried by the next run; an accepted one is asked about until
-it is finished. Orders refunded before settlement never share (their money went back to the
-buyer). An order refunded after its sharing would need a profit-sharing return (分账回退):
-not built (docs/payments.md).
+it is finished; one that failed ``MAX_ATTEMPTS`` times is given up until an admin retries it
+(/admin/profit-sharing). Orders refunded before settlement never share (their money went back
+to the buyer). A refund after the sharing first takes the platform's part of it back
+(分账回退, shop.money.profit_returns); a refund while the sharing is not sent yet lowers it.
 """
 
 from datetime import datetime
@@ -23,12 +24,29 @@ from shop.catalog.models import Merchant
 from shop.money import merchant_ledger, refund_queries
 from shop.money.models import MerchantEntry, MerchantEntryKind, OrderSplit, ProfitShare
 from shop.orders.gateways.base import GatewayError
-from shop.orders.models import Order, PaymentEvent
+from shop.orders.models import Order, OrderStatus, PaymentEvent
+from shop.platform import audit
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
 
 K = MerchantEntryKind
 DESCRIPTION = "平台服务费及分享返利"
+#: Failed sends before a sharing is given up (shown to admins, who may retry it).
+MAX_ATTEMPTS = 8
+#: Sharings nothing more is done with by `flask profit-sharing`.
+CLOSED = ("done", "given_up", "void")
+#: Sharings WeChat Pay has never accepted: a refund may still lower them.
+UNSENT = ("pending", "failed", "given_up")
+
+
+def platform_live(order: Order, split: OrderSplit) -> int:
+    """What of the buyer's payment is the platform's now (its rebates and fee): paid, less
+    what was refunded, less the merchant's live share (voided or clawed back by partial
+    refunds); nothing once the order is refunded."""
+    if order.status == OrderStatus.REFUNDED:
+        return 0
+    left = split.paid_cents - refund_queries.partly_refunded_cents(order)
+    return max(0, left - merchant_ledger.live_share(order.id, split, settled=True))
 
 
 def due(*, limit: int = 200) -> list[int]:
@@ -79,9 +97,7 @@ def plan(order: Order, *, now: datetime) -> ProfitShare | None:
             transaction_id=trade_id,
             # What the buyer's payment still holds beyond the merchant's share: the rebates,
             # overrides and fee that partial refunds left (paid - refunded = share + rest).
-            amount_cents=split.paid_cents
-            - refund_queries.partly_refunded_cents(order)
-            - merchant_ledger.live_share(order.id, split),
+            amount_cents=platform_live(order, split),
             state="pending",
             attempts=0,
             last_error="",
@@ -96,17 +112,25 @@ def plan(order: Order, *, now: datetime) -> ProfitShare | None:
 def send(order_id: int, adapter, *, now: datetime, receivers: set[str]) -> str:
     """Send (or ask about) one order's sharing; returns its state. ``receivers``: the
     sub-merchants this run has already added the platform to as a receiver."""
-    share = db.session.get(ProfitShare, order_id)
-    if share is None or share.state == "done":
+    with dbsetup.writing():
         db.session.rollback()
-        return "done"
-    ask = dict(
-        sub_mchid=share.sub_mchid,
-        transaction_id=share.transaction_id,
-        out_order_no=share.out_order_no,
-    )
-    amount, asking = share.amount_cents, share.state == "sent"
-    db.session.rollback()
+        share = db.session.execute(
+            select(ProfitShare).where(ProfitShare.order_id == order_id).with_for_update()
+        ).scalar_one_or_none()
+        if share is None or share.state in CLOSED:
+            state = share.state if share is not None else "done"
+            db.session.rollback()
+            return state
+        ask = dict(
+            sub_mchid=share.sub_mchid,
+            transaction_id=share.transaction_id,
+            out_order_no=share.out_order_no,
+        )
+        asking = share.state == "sent"
+        if not asking:  # a refund meanwhile waits for the answer (it cannot lower it now)
+            share.state = "sending"
+        amount = share.amount_cents
+        db.session.commit()
     try:
         if asking:
             answer = adapter.share_query(**ask)
@@ -123,10 +147,12 @@ def send(order_id: int, adapter, *, now: datetime, receivers: set[str]) -> str:
         share = db.session.execute(
             select(ProfitShare).where(ProfitShare.order_id == order_id).with_for_update()
         ).scalar_one()
-        if share.state != "done":
+        if share.state not in CLOSED:
             if failure is not None:
                 share.attempts += 1
-                share.state = "failed" if not asking else "sent"
+                share.state = "sent" if asking else "failed"
+                if not asking and share.attempts >= MAX_ATTEMPTS:
+                    share.state = "given_up"
                 share.last_error = (failure.code or f"http {failure.status}")[:80]
             else:
                 share.gateway_order_id = answer["order_id"] or share.gateway_order_id
@@ -155,7 +181,7 @@ def run(adapter, *, now: datetime) -> dict[str, int]:
     open_ids = list(
         db.session.execute(
             select(ProfitShare.order_id)
-            .where(ProfitShare.state != "done")
+            .where(ProfitShare.state.not_in(CLOSED))
             .order_by(ProfitShare.order_id)
         ).scalars()
     )
@@ -165,3 +191,30 @@ def run(adapter, *, now: datetime) -> dict[str, int]:
         state = send(order_id, adapter, now=now, receivers=receivers)
         counts[{"done": "done", "sent": "waiting"}.get(state, "failed")] += 1
     return counts
+
+
+def retry(order_id: int, adapter, *, actor, now: datetime) -> str:
+    """An admin sends a failed or given-up sharing again now (audited); returns its state."""
+    with dbsetup.writing():
+        db.session.rollback()
+        share = db.session.execute(
+            select(ProfitShare).where(ProfitShare.order_id == order_id).with_for_update()
+        ).scalar_one_or_none()
+        if share is None or share.state not in ("failed", "given_up"):
+            state = share.state if share is not None else ""
+            db.session.rollback()
+            return state
+        before = {"state": share.state, "attempts": share.attempts}
+        share.state = "failed"
+        db.session.commit()
+    state = send(order_id, adapter, now=now, receivers=set())
+    with dbsetup.writing():
+        db.session.rollback()
+        share = db.session.get(ProfitShare, order_id)
+        audit.record(
+            actor=actor, action="profit_share.retry", object_type="order", object_id=order_id,
+            before=before, after={"state": share.state, "attempts": share.attempts},
+            reason=share.last_error or None, now=now,
+        )  # fmt: skip
+        db.session.commit()
+    return state

@@ -11,18 +11,28 @@ sharing, written from the documented request shapes:
 - POST /v3/profitsharing/orders: only for a paid trade of that sub-merchant made with
   profit_sharing, only to added receivers, never more than what is left unsplit; the same
   out_order_no with the same request is the same sharing, with another request an error;
-- POST /v3/profitsharing/orders/unfreeze; GET /v3/profitsharing/orders/{out_order_no}.
+- POST /v3/profitsharing/orders/unfreeze; GET /v3/profitsharing/orders/{out_order_no};
+- POST /v3/profitsharing/return-orders (分账回退: sub_mchid, out_order_no or order_id of a
+  finished sharing, out_return_no, return_mchid = a merchant receiver of it, amount at most
+  what it received less what was returned, description; at most 50 per sharing; the same
+  out_return_no with the same request is the same return, with another an error), answering
+  result SUCCESS, PROCESSING or FAILED (``return_result``), or an error (``return_failure``);
+  GET /v3/profitsharing/return-orders/{out_return_no}?sub_mchid=&out_order_no= (a PROCESSING
+  return has succeeded by then);
+- a refund is paid from what the trade left in the sub-merchant's account: never what profit
+  sharing sent away and was not returned (403 NOT_ENOUGH).
 """
 
 import base64
 import re
 import secrets
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from werkzeug.wrappers import Request, Response
 
-from tests.fakes.wechatpay import FakeWeChatPay
+from tests.fakes.wechatpay import CHINA, FakeWeChatPay
 
 RELATIONS = {"SERVICE_PROVIDER", "STORE", "STAFF", "STORE_OWNER", "PARTNER", "HEADQUARTER",
              "BRAND", "DISTRIBUTOR", "USER", "SUPPLIER", "CUSTOM"}  # fmt: skip
@@ -40,6 +50,13 @@ class FakeWeChatPayPartner(FakeWeChatPay):
         self.bodies: list[tuple[str, dict]] = []  #: (path, JSON body) of every POST
         #: Set to (status, code) to make profit sharing fail that way.
         self.sharing_failure: tuple[int, str] | None = None
+        #: Set to True to accept sharings but answer 500 (the answer lost on the way).
+        self.lose_sharing_answers = False
+        self.returns: dict[str, dict] = {}  #: out_return_no -> return
+        #: Set to (status, code) to make returns fail that way; ``return_result`` is how an
+        #: accepted return ends (SUCCESS, PROCESSING, FAILED).
+        self.return_failure: tuple[int, str] | None = None
+        self.return_result = "SUCCESS"
 
     def route(self, request: Request) -> Response:
         path, method = request.path, request.method
@@ -72,10 +89,31 @@ class FakeWeChatPayPartner(FakeWeChatPay):
             trade = self.trades.get(body.get("out_trade_no", ""))
             if trade is not None and body.get("sub_mchid") != trade["sub_mchid"]:
                 return self._error(400, "PARAM_ERROR", "sub_mchid")
+            if trade is not None and body.get("out_refund_no") not in self.refunds:
+                if (body.get("amount") or {}).get("refund", 0) > self._refundable(trade):
+                    return self._error(403, "NOT_ENOUGH", "基本账户余额不足")
+        if path == "/v3/profitsharing/return-orders" and method == "POST":
+            return self._return(body)
+        match = re.fullmatch(r"/v3/profitsharing/return-orders/([^/]+)", path)
+        if match and method == "GET":
+            found = self.returns.get(match.group(1))
+            if (
+                found is None
+                or request.args.get("sub_mchid") != found["sub_mchid"]
+                or request.args.get("out_order_no") != found["out_order_no"]
+            ):
+                return self._error(404, "RESOURCE_NOT_EXISTS", "回退单不存在")
+            if found["result"] == "PROCESSING":  # processed since it was accepted
+                found["result"] = "SUCCESS"
+                self._returned_of(found["out_order_no"])[found["return_mchid"]] += found["amount"]
+            return self._answer(200, {k: v for k, v in found.items() if k != "request"})
         if path == "/v3/profitsharing/receivers/add" and method == "POST":
             return self._add_receiver(request, body)
         if path == "/v3/profitsharing/orders" and method == "POST":
-            return self._share(body)
+            answer = self._share(body)
+            if self.lose_sharing_answers and answer.status_code == 200:
+                return self._error(500, "SYSTEM_ERROR", "系统繁忙")  # done, but not said
+            return answer
         if path == "/v3/profitsharing/orders/unfreeze" and method == "POST":
             return self._unfreeze(body)
         match = re.fullmatch(r"/v3/profitsharing/orders/([^/]+)", path)
@@ -211,3 +249,82 @@ class FakeWeChatPayPartner(FakeWeChatPay):
         }
         trade["unfrozen"] = True
         return self._answer(200, self.sharings[number])
+
+    # --- returns (分账回退) -------------------------------------------------------------------
+
+    def _refundable(self, trade: dict) -> int:
+        """What the trade left in the sub-merchant's account: paid, less refunds, less what
+        profit sharing sent away and was not returned."""
+        refunded = sum(r["amount"]["refund"] for r in self.refunds.values()
+                       if r["out_trade_no"] == trade["out_trade_no"])  # fmt: skip
+        away = 0
+        for number, sharing in self.sharings.items():
+            if sharing["transaction_id"] == trade.get("transaction_id"):
+                returned = sum(self._returned_of(number).values())
+                away += sum(r["amount"] for r in sharing["receivers"]) - returned
+        return trade["amount"]["total"] - refunded - away
+
+    def _returned_of(self, out_order_no: str) -> dict[str, int]:
+        """What each receiver of a sharing gave back so far (successful returns)."""
+        sharing = self.sharings[out_order_no]
+        return sharing.setdefault("returned", {r["account"]: 0 for r in sharing["receivers"]})
+
+    def _return(self, data: dict) -> Response:
+        if self.return_failure:
+            return self._error(*self.return_failure)
+        number = str(data.get("out_return_no", ""))
+        if not _OUT_ORDER_NO.fullmatch(number):
+            return self._error(400, "PARAM_ERROR", "out_return_no")
+        if not data.get("description") or len(data["description"]) > 80:
+            return self._error(400, "PARAM_ERROR", "description")
+        if number in self.returns:
+            if self.returns[number]["request"] != data:
+                return self._error(400, "PARAM_ERROR", "同一回退单号的请求不一致")
+            found = self.returns[number]
+            return self._answer(200, {k: v for k, v in found.items() if k != "request"})
+        sharing = self.sharings.get(str(data.get("out_order_no", "")))
+        if sharing is None and data.get("order_id"):
+            sharing = next((s for s in self.sharings.values()
+                            if s["order_id"] == data["order_id"]), None)  # fmt: skip
+        if sharing is None or sharing["sub_mchid"] != data.get("sub_mchid"):
+            return self._error(404, "RESOURCE_NOT_EXISTS", "分账单不存在")
+        if sharing["state"] != "FINISHED":
+            return self._error(400, "INVALID_REQUEST", "分账单未完成")
+        received = {r["account"]: r["amount"] for r in sharing["receivers"]
+                    if r["type"] == "MERCHANT_ID"}  # fmt: skip
+        account = data.get("return_mchid")
+        if account not in received:
+            return self._error(400, "PARAM_ERROR", "return_mchid 不是该分账单的商户接收方")
+        amount = data.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return self._error(400, "PARAM_ERROR", "amount")
+        returned = self._returned_of(sharing["out_order_no"])
+        tries = [r for r in self.returns.values() if r["out_order_no"] == sharing["out_order_no"]]
+        if len(tries) >= 50:
+            return self._error(403, "FREQUENCY_LIMITED", "回退次数超过50次")
+        pending = sum(r["amount"] for r in tries
+                      if r["result"] == "PROCESSING" and r["return_mchid"] == account)  # fmt: skip
+        if amount > received[account] - returned[account] - pending:
+            return self._error(403, "NOT_ENOUGH", "回退金额超过分给该接收方的金额")
+        result = self.return_result
+        now = datetime.now(UTC).astimezone(CHINA).isoformat(timespec="seconds")
+        found = {
+            "sub_mchid": sharing["sub_mchid"],
+            "order_id": sharing["order_id"],
+            "out_order_no": sharing["out_order_no"],
+            "out_return_no": number,
+            "return_id": "3008" + secrets.token_hex(12),
+            "return_mchid": account,
+            "amount": amount,
+            "description": data["description"],
+            "result": result,
+            "create_time": now,
+            "finish_time": now,
+            "request": data,
+        }
+        if result == "FAILED":
+            found["fail_reason"] = "ACCOUNT_ABNORMAL"
+        elif result == "SUCCESS":
+            returned[account] += amount
+        self.returns[number] = found
+        return self._answer(200, {k: v for k, v in found.items() if k != "request"})

@@ -220,6 +220,7 @@ FORMS = {
     "sharer.item_coupon": {"coupon": ""},
     "merchant.coupon_stop": {},
     "admin.gateway_refund_retry": {},
+    "admin.profit_sharing_retry": {},
     "admin.second_factor_reset": {"reason": "攻击者"},
     "admin.reconciliation_resolve": {"note": "攻击者"},
     "inbox.endpoint_delete": {},

@@ -23,6 +23,7 @@ from shop.money.models.merchant import (
     MerchantEntryKind,
     MerchantWithdrawal,
     OrderSplit,
+    ProfitReturn,
     ProfitShare,
     WithdrawalStatus,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "MerchantEntryKind",
     "MerchantWithdrawal",
     "OrderSplit",
+    "ProfitReturn",
     "ProfitShare",
     "WithdrawalStatus",
     "RefundCap",

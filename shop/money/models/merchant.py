@@ -164,7 +164,9 @@ class ProfitShare(db.Model):
     transaction_id: Mapped[str] = mapped_column(String(64))
     #: What goes to the platform (the rebates it pays sharers, and its fee); 0: only unfreeze.
     amount_cents: Mapped[int]
-    #: pending (to send), sent (accepted, processing), done, failed (retried)
+    #: pending (to send), sending (asked, no answer yet), sent (accepted, processing), done,
+    #: failed (retried), given_up (failed too often: an admin retries it), void (the order
+    #: was refunded in full before it was sent: nothing is left to share or unfreeze)
     state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(String(80), default="")
@@ -172,3 +174,33 @@ class ProfitShare(db.Model):
     gateway_order_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
+
+
+class ProfitReturn(db.Model):
+    """A profit-sharing return (分账回退): before a gateway refund of an order whose sharing
+    already sent the platform its part, the platform's part of what is refunded goes back to
+    the sub-merchant (shop.money.profit_returns). One per gateway refund; ``out_return_no`` is
+    WeChat Pay's idempotency key (a new one, ``_<seq>``, only after WeChat Pay said FAILED)."""
+
+    __tablename__ = "profit_returns"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="return_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(
+        ForeignKey("gateway_refunds.id", ondelete="CASCADE"), unique=True
+    )
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    out_return_no: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int] = mapped_column(default=0)
+    sub_mchid: Mapped[str] = mapped_column(String(32))
+    out_order_no: Mapped[str] = mapped_column(String(64))  #: the sharing returned from
+    amount_cents: Mapped[int]
+    #: pending (to send), sent (PROCESSING at WeChat Pay), done, failed (retried with the refund)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(String(80), default="")
+    gateway_return_id: Mapped[str] = mapped_column(String(64), default="")  #: 微信回退单号
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship()

@@ -11,6 +11,9 @@ Rules (docs/payments.md):
 - A refund is a row first (same transaction as the order's change), then a call to the
   gateway; a refund the gateway refuses or cannot take stays ``failed`` and is retried with
   backoff; admins see every refund that is not done.
+- In WeChat Pay's partner mode, a refund of an order whose profit sharing already sent the
+  platform its part first takes that part back (分账回退, shop.money.profit_returns): the
+  refund waits for the return, and a failed return fails the refund's try (retried alike).
 """
 
 from datetime import datetime, timedelta
@@ -28,6 +31,8 @@ GATEWAYS = ("wechatpay", "alipay")
 #: Ask the gateway about an open payment once it is this old (its callback is late).
 QUERY_AFTER = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(hours=6)
+#: A refund waiting for its profit-sharing return (partner mode) is tried again this soon.
+HOLD = timedelta(minutes=2)
 
 
 def opened(order: Order, *, provider: str, channel: str, now: datetime) -> None:
@@ -252,20 +257,24 @@ def send(refund_id: int, adapter, *, now: datetime) -> str:
         "reason": refund.reason or "退款",
     }
     db.session.rollback()
+    from shop.money import profit_returns  # partner mode: the platform's part back first
+
+    held = answer = failure = None
     try:
         if request["query"]:
             answer = adapter.query_refund(request["number"])
         else:
-            answer = adapter.refund(
-                order_number=request["order_number"],
-                refund_number=request["number"],
-                amount_cents=request["amount"],
-                total_cents=request["total"],
-                reason=request["reason"],
-            )
-        failure = None
+            held = profit_returns.before_refund(refund_id, adapter, now=now)
+            if held is None:
+                answer = adapter.refund(
+                    order_number=request["order_number"],
+                    refund_number=request["number"],
+                    amount_cents=request["amount"],
+                    total_cents=request["total"],
+                    reason=request["reason"],
+                )
     except GatewayError as error:
-        answer, failure = None, error
+        failure = error
     with dbsetup.writing():
         db.session.rollback()
         refund = db.session.execute(
@@ -275,7 +284,11 @@ def send(refund_id: int, adapter, *, now: datetime) -> str:
             state = "done"
         elif failure is not None:
             state = _failed(refund, failure, now=now)
+        elif held is not None:  # waits for the profit-sharing return, not a failure
+            refund.last_error, refund.next_try_at = held, now + HOLD
+            state = "held"
         else:
+            refund.last_error = ""  # answered: an earlier error or wait is over
             state = record_refund_state(refund, answer, now=now)
         db.session.commit()
     return state

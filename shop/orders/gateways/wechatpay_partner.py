@@ -141,3 +141,36 @@ class WeChatPayPartner(WeChatPay):
         query = urlencode({"sub_mchid": sub_mchid, "transaction_id": transaction_id})
         data = self.call("GET", f"/v3/profitsharing/orders/{quote(out_order_no)}?{query}").json()
         return {"state": str(data.get("state", "")), "order_id": str(data.get("order_id", ""))}
+
+    # --- profit-sharing returns (分账回退) -------------------------------------------------
+
+    def return_share(self, *, sub_mchid: str, out_order_no: str, out_return_no: str,
+                     amount_cents: int, description: str) -> dict:  # fmt: skip
+        """Take ``amount_cents`` the sharing ``out_order_no`` sent the platform back to the
+        sub-merchant (POST /v3/profitsharing/return-orders), before a refund. The same
+        ``out_return_no`` asked again is the same return. Returns {"state": PROCESSING|SUCCESS|
+        FAILED, "return_id": 微信回退单号, "fail_reason": ...}."""
+        payload = {
+            "sub_mchid": sub_mchid,
+            "out_order_no": out_order_no,
+            "out_return_no": out_return_no,
+            "return_mchid": self.mchid,
+            "amount": amount_cents,
+            "description": description[:80],
+        }
+        return _returned(self.call("POST", "/v3/profitsharing/return-orders", payload).json())
+
+    def return_query(self, *, sub_mchid: str, out_order_no: str, out_return_no: str) -> dict:
+        query = urlencode({"sub_mchid": sub_mchid, "out_order_no": out_order_no})
+        path = f"/v3/profitsharing/return-orders/{quote(out_return_no)}?{query}"
+        return _returned(self.call("GET", path).json())
+
+
+def _returned(data: dict) -> dict:
+    state = str(data.get("result", ""))
+    return {
+        "state": "FAILED" if state == "FAIL" else state,  # the brand API spells it FAIL
+        "return_id": str(data.get("return_id") or data.get("return_no") or ""),
+        "amount": data.get("amount"),
+        "fail_reason": str(data.get("fail_reason", "")),
+    }

@@ -11,6 +11,7 @@ from shop.web.admin import (  # noqa: E402,F401  (routes register on import)
     money,
     overview,
     part_refunds,
+    profit_sharing,
     reviews,
     second_factors,
     teams,

@@ -72,6 +72,12 @@ def gateway_refund_retry(refund_id: int):
         flash(_("The refund went through."), "success")
     elif state == "pending":
         flash(_("The gateway accepted the refund; it confirms it shortly."), "success")
+    elif state == "held":
+        flash(
+            _("The refund waits for the profit-sharing return first (%(error)s).",
+              error=refund.last_error),
+            "success",
+        )  # fmt: skip
     else:
         flash(
             _("The gateway refused the refund again (%(error)s).", error=refund.last_error), "error"
