@@ -1,7 +1,7 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
 `flask backfill-splits`, `flask profit-sharing`, `flask wechatpay-sub-mchid`, `flask sweep-orders`,
 `flask payments-sync`, `flask reconcile`, `flask rollup`, `flask scan-fraud`, `flask backup`,
-`flask restore`, `flask worker`."""
+`flask restore`, `flask worker`; `flask check-config` is in shop/checks.py."""
 
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -11,6 +11,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from shop import checks
 from shop.accounts import accounts, totp
 from shop.accounts.models import User
 from shop.demo import seed as demo
@@ -42,6 +43,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(checks.check_config_command)
 
 
 @click.command("worker")
