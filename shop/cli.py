@@ -309,6 +309,11 @@ def reconcile_command(day: str | None) -> None:
         click.echo(
             f"{report.provider} {report.day}: {report.bill_lines} bill lines; "
             f"differences: {len(report.found)} ({report.new} new): {kinds}"
+            + (
+                f"; lines of the partner's other sub-merchants: {report.others}"
+                if report.others
+                else ""
+            )
         )
 
 
