@@ -15,7 +15,7 @@ from shop import checks
 from shop.accounts import accounts, totp
 from shop.accounts.models import User
 from shop.demo import seed as demo
-from shop.money import fraud, ledger, profit_sharing, sales, split_backfill
+from shop.money import fraud, ledger, profit_sharing, refund_queries, sales, split_backfill
 from shop.orders import aftersales, states
 from shop.orders.gateways import flow as gateway_flow
 from shop.orders.gateways import providers as gateway_providers
@@ -262,13 +262,13 @@ def sweep_orders_command() -> None:
         completed = states.complete_shipped(
             now=at, after=timedelta(days=config["AUTO_COMPLETE_DAYS"])
         )
-        escalated = aftersales.escalate_unanswered(
-            now=at, after=timedelta(days=config["REFUND_ESCALATE_DAYS"])
-        )
+        silent = timedelta(days=config["REFUND_ESCALATE_DAYS"])
+        escalated = aftersales.escalate_unanswered(now=at, after=silent)
+        parts = refund_queries.escalate_unanswered(now=at, after=silent)
         db.session.commit()
     click.echo(
         f"Cancelled unpaid: {cancelled}; completed automatically: {completed}; "
-        f"refund requests escalated: {escalated}"
+        f"refund requests escalated: {escalated}; partial refund requests escalated: {parts}"
     )
 
 

@@ -1,9 +1,7 @@
 """Partial refund requests on the admin refunds page: an administrator refunds (or refuses)
 one over the merchant's head, with a reason; the service audits it in the same transaction."""
 
-from datetime import timedelta
-
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -20,16 +18,18 @@ from shop.web.forms import FlaskForm
 
 @bp.app_template_global()
 def open_part_refunds() -> list[tuple[RefundRequest, bool]]:
-    """Partial refund requests waiting for a merchant, oldest first, each with whether the
-    merchant has left it unanswered past ``REFUND_ESCALATE_DAYS`` (escalated)."""
-    due = now() - timedelta(days=current_app.config["REFUND_ESCALATE_DAYS"])
+    """Partial refund requests waiting for a merchant, escalated ones first (the merchant
+    left them unanswered past ``REFUND_ESCALATE_DAYS``: `flask sweep-orders` records when),
+    then oldest first, each with whether it was escalated."""
     found = db.session.execute(
         select(RefundRequest)
         .where(RefundRequest.status == RefundStatus.REQUESTED)
-        .order_by(RefundRequest.requested_at)
+        .order_by(
+            RefundRequest.escalated_at.is_(None).asc(), RefundRequest.requested_at, RefundRequest.id
+        )
         .limit(100)
     ).scalars()
-    return [(part, part.requested_at <= due) for part in found]
+    return [(part, part.escalated_at is not None) for part in found]
 
 
 @bp.route("/refund-parts/<int:part_id>", methods=["POST"])
