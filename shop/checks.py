@@ -21,7 +21,7 @@ def override_problems(override_bps: int) -> list[str]:
         whose = (
             f"merchant {row.merchant_id}'s own rate"
             if row.fee_of_merchant
-            else f"category {row.category_id}'s rate"
+            else f"category {row.category_id} ({row.category_slug})'s rate"
         )
         lines.append(
             f"product {row.product_id} “{row.title}” of {row.merchant_name}: rebate "

@@ -154,6 +154,7 @@ class Uncovered:
     merchant_id: int
     merchant_name: str
     category_id: int
+    category_slug: str
     rebate_bps: int  #: its highest rate, its own or a SKU's
     fee_bps: int  #: the fee in force: the merchant's rate, else the category's, else 0
     fee_of_merchant: bool  #: the fee is the merchant's own rate (not the category's)
@@ -174,7 +175,7 @@ def uncovered_products(override_bps: int, *, limit: int | None = None) -> list[U
     query = (
         select(
             Product.id, Product.title, Merchant.id.label("merchant_id"),
-            Merchant.name.label("merchant_name"), Product.category_id,
+            Merchant.name.label("merchant_name"), Product.category_id, Category.slug,
             rate.label("rate"), fee.label("fee"), Merchant.fee_bps.label("own"),
         )
         .outerjoin(sku_max, sku_max.c.product_id == Product.id)
@@ -192,6 +193,7 @@ def uncovered_products(override_bps: int, *, limit: int | None = None) -> list[U
             merchant_id=row.merchant_id,
             merchant_name=row.merchant_name,
             category_id=row.category_id,
+            category_slug=row.slug,
             rebate_bps=int(row.rate or 0),
             fee_bps=int(row.fee),
             fee_of_merchant=row.own is not None,

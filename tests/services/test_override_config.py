@@ -146,7 +146,7 @@ def test_check_config_refuses_to_start_naming_each_product_and_passes_once_fixed
     assert "Refused: a team override of 20% of the rebate" in refused.output
     assert (f"product {product_id} “红茶礼盒”" in refused.output
             and "rebate 10%, fee in force 1%" in refused.output
-            and f"category {category_id}'s rate" in refused.output
+            and f"category {category_id} (" in refused.output
             and "lowest fee that would do 2%" in refused.output), refused.output  # fmt: skip
     # Capped by the maximum: 20% asked, 10% allowed, which 1% on a 10% rebate covers.
     app.config["TEAM_OVERRIDE_MAX_BPS"] = 1000
