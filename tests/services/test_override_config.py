@@ -158,3 +158,24 @@ def test_check_config_refuses_to_start_naming_each_product_and_passes_once_fixed
         db.session.commit()
     fixed = invoke()
     assert fixed.exit_code == 0, fixed.output
+
+
+def test_make_serve_and_the_systemd_unit_check_the_configuration_before_serving():
+    import shutil
+    import subprocess
+
+    from shop import PROJECT_ROOT
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for target in ("serve", "run"):
+        planned = subprocess.run(
+            ["make", "-n", target], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30
+        ).stdout.splitlines()
+        marks = ("flask db upgrade", "flask check-config", "gunicorn", "flask run")
+        named = [line for line in planned if any(mark in line for mark in marks)]
+        assert "db upgrade" in named[0] and "check-config" in named[1], (target, named)
+        assert len(named) >= 3  # and the server after it
+    production = (PROJECT_ROOT / "docs" / "production.md").read_text()
+    unit = production.split("ExecStartPre=/srv/fenxiang/.venv/bin/flask db upgrade")[1]
+    assert unit.lstrip().startswith("ExecStartPre=/srv/fenxiang/.venv/bin/flask check-config")
