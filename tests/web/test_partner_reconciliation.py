@@ -71,6 +71,10 @@ def test_partner_bill_is_reconciled_per_sub_merchant(app, partner, english_clien
         assert (item.ours_cents, item.theirs_cents) == (paid, paid)
         [again] = reconcile({"wechatpay": adapter}, day, now=utcnow())
         assert again.new == 0 and again.found == report.found
+        said = app.test_cli_runner().invoke(args=["reconcile", "--date", day.isoformat()])
+        assert said.exit_code == 0, said.output
+        assert "wechatpay" in said.output and "differences: 1 (0 new): wrong_account" in said.output
+        assert "lines of the partner's other sub-merchants: 1" in said.output
         assert db.session.scalar(select(func.count()).select_from(ReconciliationItem)) == 1
         # The partner's whole bill, one request a day: no sub_mchid (小微 merchants are only
         # in the whole bill).
