@@ -1,8 +1,9 @@
 """`flask check-config`: settings the data cannot honour are refused where they are set, at
 start (`make serve` and `make run` run it before the server; run it in any other deploy
-script too). Environment settings are read when the app starts, so no admin form can refuse
-them; this does, before a request is served. It queries the database, so it is a command,
-never a step of create_app (tests make many apps)."""
+script too; `flask worker` warns at start but keeps delivering). Environment settings are
+read when the app starts, so no admin form can refuse them; this does, before a request is
+served. It queries the database, so it is a command, never a step of create_app (tests make
+many apps)."""
 
 import click
 from flask import current_app
@@ -10,6 +11,11 @@ from flask import current_app
 from shop.catalog.products import format_bps
 from shop.money import fee_rules
 from shop.teams import teams
+
+
+def override_in_force(config) -> int:
+    """The team override rate the settings make: TEAM_OVERRIDE_BPS capped by the maximum."""
+    return teams.effective_rate(config["TEAM_OVERRIDE_BPS"], config["TEAM_OVERRIDE_MAX_BPS"])
 
 
 def override_problems(override_bps: int) -> list[str]:
@@ -37,7 +43,7 @@ def check_config_command() -> None:
     that some product's platform fee does not cover: the platform pays overrides out of its
     fee. Exits 1 naming each such product; 0 when all is well."""
     config = current_app.config
-    override = teams.effective_rate(config["TEAM_OVERRIDE_BPS"], config["TEAM_OVERRIDE_MAX_BPS"])
+    override = override_in_force(config)
     problems = override_problems(override)
     if not problems:
         click.echo(f"Configuration OK: team override {format_bps(override)}% of the rebate.")

@@ -59,6 +59,11 @@ def worker_command() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    problems = checks.override_problems(checks.override_in_force(current_app.config))
+    if problems:  # it keeps delivering (paid orders' notices must go out), but says so
+        click.echo(f"Warning: flask check-config refuses this configuration: {problems[0]}"
+                   f"{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}",
+                   err=True)  # fmt: skip
     click.echo("Worker started; stop it with Ctrl-C or SIGTERM.")
     worker.run(current_app._get_current_object(), stop)
     click.echo("Worker stopped.")

@@ -179,3 +179,22 @@ def test_make_serve_and_the_systemd_unit_check_the_configuration_before_serving(
     production = (PROJECT_ROOT / "docs" / "production.md").read_text()
     unit = production.split("ExecStartPre=/srv/fenxiang/.venv/bin/flask db upgrade")[1]
     assert unit.lstrip().startswith("ExecStartPre=/srv/fenxiang/.venv/bin/flask check-config")
+
+
+def test_the_worker_warns_at_start_but_keeps_delivering(app, monkeypatch):
+    from shop.notify import worker
+
+    ran = []
+    monkeypatch.setattr(worker, "run", lambda app_, stop: ran.append(True))
+    with app.app_context():
+        product = make_product(category=make_category(fee_bps=100), rebate_bps=1000, title="红茶")
+        db.session.commit()
+        product_id = product.id
+        quiet = app.test_cli_runner().invoke(args=["worker"])
+        app.config["TEAM_OVERRIDE_BPS"] = OVERRIDE
+        warned = app.test_cli_runner().invoke(args=["worker"])
+    assert "Warning" not in quiet.output and quiet.exit_code == 0
+    assert warned.exit_code == 0 and ran == [True, True]
+    assert f"Warning: flask check-config refuses this configuration: product {product_id}" in (
+        warned.output
+    )
