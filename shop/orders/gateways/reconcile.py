@@ -96,7 +96,7 @@ def ours_only(bill: list[BillLine], earlier: list[BillLine]) -> tuple[list, list
     many lines of ``bill`` were left out)."""
     accounts = set(
         db.session.execute(
-            select(Merchant.wechatpay_sub_mchid).where(Merchant.wechatpay_sub_mchid.is_not(None))
+            select(Merchant.wechatpay_sub_mchid).where(Merchant.wechatpay_sub_mchid != "")
         ).scalars()
     )
     numbers = sorted({line.order_number for line in bill + earlier})
