@@ -36,6 +36,7 @@ translations: $(VENV)/.installed
 run: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
+	$(BIN)/flask check-config
 	@echo "Fenxiang is at http://$(HOST):$(PORT)/ (and flask worker delivers notifications)"
 	@echo "Sign-in codes go to this log (SMS_PROVIDER=console) and show on the page as 演示验证码 (DEMO_MODE)."
 	@export SHOP_SMS_PROVIDER=$${SHOP_SMS_PROVIDER:-console} SHOP_DEMO_MODE=$${SHOP_DEMO_MODE:-true}; \
@@ -45,9 +46,11 @@ run: install translations
 
 # Production (docs/production.md): no demo data; gunicorn with gunicorn.conf.py (sync
 # workers, 2 x cores + 1 unless SHOP_WORKERS is set), one JSON log line per request, and
-# administrators must sign in with a second factor (SHOP_STAFF_TOTP_REQUIRED).
+# administrators must sign in with a second factor (SHOP_STAFF_TOTP_REQUIRED). `flask check-config`
+# refuses to start with settings the data cannot honour (a team override above a platform fee).
 serve: $(VENV)/.installed-redis translations
 	$(BIN)/flask db upgrade
+	$(BIN)/flask check-config
 	HOST=$(HOST) PORT=$(PORT) SHOP_REQUEST_LOG=$${SHOP_REQUEST_LOG:-true} \
 		SHOP_STAFF_TOTP_REQUIRED=$${SHOP_STAFF_TOTP_REQUIRED:-true} \
 		exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app

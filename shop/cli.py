@@ -1,7 +1,7 @@
 """Flask commands: `flask seed-demo`, `flask create-admin`, `flask settle-rebates`,
 `flask backfill-splits`, `flask profit-sharing`, `flask wechatpay-sub-mchid`, `flask sweep-orders`,
 `flask payments-sync`, `flask reconcile`, `flask rollup`, `flask scan-fraud`, `flask backup`,
-`flask restore`, `flask worker`."""
+`flask restore`, `flask worker`; `flask check-config` is in shop/checks.py."""
 
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -11,10 +11,11 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from shop import checks
 from shop.accounts import accounts, totp
 from shop.accounts.models import User
 from shop.demo import seed as demo
-from shop.money import fraud, ledger, profit_sharing, sales, split_backfill
+from shop.money import fraud, ledger, profit_sharing, refund_queries, sales, split_backfill
 from shop.orders import aftersales, states
 from shop.orders.gateways import flow as gateway_flow
 from shop.orders.gateways import providers as gateway_providers
@@ -42,6 +43,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(checks.check_config_command)
 
 
 @click.command("worker")
@@ -57,6 +59,11 @@ def worker_command() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    problems = checks.override_problems(checks.override_in_force(current_app.config))
+    if problems:  # it keeps delivering (paid orders' notices must go out), but says so
+        click.echo(f"Warning: flask check-config refuses this configuration: {problems[0]}"
+                   f"{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}",
+                   err=True)  # fmt: skip
     click.echo("Worker started; stop it with Ctrl-C or SIGTERM.")
     worker.run(current_app._get_current_object(), stop)
     click.echo("Worker stopped.")
@@ -260,13 +267,13 @@ def sweep_orders_command() -> None:
         completed = states.complete_shipped(
             now=at, after=timedelta(days=config["AUTO_COMPLETE_DAYS"])
         )
-        escalated = aftersales.escalate_unanswered(
-            now=at, after=timedelta(days=config["REFUND_ESCALATE_DAYS"])
-        )
+        silent = timedelta(days=config["REFUND_ESCALATE_DAYS"])
+        escalated = aftersales.escalate_unanswered(now=at, after=silent)
+        parts = refund_queries.escalate_unanswered(now=at, after=silent)
         db.session.commit()
     click.echo(
         f"Cancelled unpaid: {cancelled}; completed automatically: {completed}; "
-        f"refund requests escalated: {escalated}"
+        f"refund requests escalated: {escalated}; partial refund requests escalated: {parts}"
     )
 
 
@@ -307,6 +314,11 @@ def reconcile_command(day: str | None) -> None:
         click.echo(
             f"{report.provider} {report.day}: {report.bill_lines} bill lines; "
             f"differences: {len(report.found)} ({report.new} new): {kinds}"
+            + (
+                f"; lines of the partner's other sub-merchants: {report.others}"
+                if report.others
+                else ""
+            )
         )
 
 

@@ -143,3 +143,72 @@ def check_rebate(
             ),
             "rebate_percent",
         )
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    """A product whose fee in force does not cover the team override on its rebate."""
+
+    product_id: int
+    title: str
+    merchant_id: int
+    merchant_name: str
+    category_id: int
+    category_slug: str
+    rebate_bps: int  #: its highest rate, its own or a SKU's
+    fee_bps: int  #: the fee in force: the merchant's rate, else the category's, else 0
+    fee_of_merchant: bool  #: the fee is the merchant's own rate (not the category's)
+    need_bps: int  #: the lowest fee that covers the override
+
+
+def uncovered_products(override_bps: int, *, limit: int | None = None) -> list[Uncovered]:
+    """Every product (any status: a draft may be published without a new check) whose fee in
+    force is below what the override ``override_bps`` needs on its highest rebate rate, by
+    product id; empty with overrides off. This is the rule :func:`check_fee` keeps when an
+    admin sets a fee, checked from the other side: for a new override setting (``flask
+    check-config`` at start) and for what no check saw (a product moved to a category with a
+    lower fee)."""
+    if override_bps <= 0:
+        return []
+    sku_max, rate = _rate_of_products()
+    fee = func.coalesce(Merchant.fee_bps, Category.fee_bps, 0)
+    query = (
+        select(
+            Product.id, Product.title, Merchant.id.label("merchant_id"),
+            Merchant.name.label("merchant_name"), Product.category_id, Category.slug,
+            rate.label("rate"), fee.label("fee"), Merchant.fee_bps.label("own"),
+        )
+        .outerjoin(sku_max, sku_max.c.product_id == Product.id)
+        .join(Merchant, Merchant.id == Product.merchant_id)
+        .join(Category, Category.id == Product.category_id)
+        .where(rate * override_bps > fee * 10_000)
+        .order_by(Product.id)
+    )  # fmt: skip
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        Uncovered(
+            product_id=row.id,
+            title=row.title,
+            merchant_id=row.merchant_id,
+            merchant_name=row.merchant_name,
+            category_id=row.category_id,
+            category_slug=row.slug,
+            rebate_bps=int(row.rate or 0),
+            fee_bps=int(row.fee),
+            fee_of_merchant=row.own is not None,
+            need_bps=min_fee_bps(int(row.rate or 0), override_bps),
+        )
+        for row in db.session.execute(query)
+    ]
+
+
+def covered_override_bps(fees: list[int], rebates: list[int], override_bps: int) -> int:
+    """The highest override rate, at most ``override_bps``, whose override on each item's
+    rebate (rounded down to the fen, as :func:`shop.money.ledger.override_of`) is at most that
+    item's fee: ``rebate × rate // 10000 ≤ fee``. ``fees`` and ``rebates`` are per item."""
+    rate = override_bps
+    for fee, rebate in zip(fees, rebates, strict=True):
+        if rebate > 0:
+            rate = min(rate, ((fee + 1) * 10_000 - 1) // rebate)
+    return max(rate, 0)

@@ -20,12 +20,14 @@ merchant's share and the fee moved with it; (order, kind) is unique, so a replay
 nothing.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from shop.catalog.models import Merchant
+from shop.money import fee_rules
 from shop.money.models import (
     MERCHANT_EFFECTS,
     MerchantEntry,
@@ -40,6 +42,7 @@ from shop.platform import db as dbsetup
 from shop.platform.extensions import db
 from shop.sharing.attribution import EARNING
 
+log = logging.getLogger(__name__)
 K = MerchantEntryKind
 #: Orders whose money may settle once the return window after completion has passed (the
 #: rebate ledger's rule).
@@ -154,9 +157,37 @@ def _post(
     return result.first() is not None
 
 
+def cover_override(order: Order) -> int:
+    """Before the order's first split: lower its override rate, where the fees in force do not
+    cover it, to the highest rate they do (per item, :func:`fee_rules.covered_override_bps`),
+    so the platform's part is never below zero. The fee rules refuse such a configuration
+    when it is set (and ``flask check-config`` at start); this holds even when one slips
+    through (a fee changed while the order waited for payment, a product moved to a cheaper
+    category). The leader gets less, never the merchant: the platform pays overrides out of
+    its fee. Returns the rate the order keeps; the rebate ledger's override entries, posted
+    after this, and the refunds use it."""
+    if order.leader_id is None or order.override_bps <= 0 or not _earns(order):
+        return order.override_bps
+    if split_of(order.id) is not None:
+        return order.override_bps  # split and override entries exist: never change them
+    rate = fee_rules.covered_override_bps(
+        item_fees(order), [item.rebate_cents for item in order.items], order.override_bps
+    )
+    if rate < order.override_bps:
+        log.warning(
+            "order %s: team override cut from %s to %s bps, the fee in force covers no more",
+            order.id, order.override_bps, rate,
+        )  # fmt: skip
+        order.override_bps = rate
+        db.session.flush()
+    return rate
+
+
 def on_paid(order: Order, *, now: datetime) -> bool:
     """Order paid: store its split (once) and post the merchant's estimated share with the
-    fee. False when it was done already (a replayed callback)."""
+    fee. False when it was done already (a replayed callback). The team override is cut to
+    what the fee covers first (:func:`cover_override`)."""
+    cover_override(order)
     store_split(order, compute_split(order), now=now)
     stored = db.session.get(OrderSplit, order.id, populate_existing=True)
     return _post(order, K.ESTIMATED, stored.merchant_cents, stored.fee_cents, now)

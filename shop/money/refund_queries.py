@@ -1,7 +1,9 @@
 """Small questions about an order's partial refunds, asked by the ledgers and by the order's
 whole-refund path (shop.orders.states, through shop.money.ledger)."""
 
-from sqlalchemy import func, select
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
 
 from shop.money.models import RefundLine, RefundRequest, RefundStatus
 from shop.orders.models import Order
@@ -53,3 +55,21 @@ def has_open_refund(order: Order) -> bool:
         db.session.execute(open_refunds().where(RefundRequest.order_id == order.id)).first()
         is not None
     )
+
+
+def escalate_unanswered(*, now: datetime, after: timedelta) -> int:
+    """Mark the partial refund requests the merchant has left unanswered for ``after`` as
+    escalated to the admins (`flask sweep-orders`; the admin refunds page lists them first),
+    as shop.orders.aftersales does for whole-order requests. One guarded UPDATE: each request
+    is escalated once, and a request decided meanwhile is not."""
+    result = db.session.execute(
+        update(RefundRequest)
+        .where(
+            RefundRequest.status == RefundStatus.REQUESTED,
+            RefundRequest.requested_at <= now - after,
+            RefundRequest.escalated_at.is_(None),
+        )
+        .values(escalated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

@@ -300,13 +300,17 @@ class ReconciliationItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))
     day: Mapped[date]
-    #: missing_ours (in their bill, not recorded here), missing_theirs, amount_mismatch
+    #: missing_ours (in their bill, not recorded here), missing_theirs, amount_mismatch,
+    #: wrong_account (partner mode: through another sub-merchant than the order's merchant's)
     kind: Mapped[str] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(10))  #: payment or refund
     reference: Mapped[str] = mapped_column(String(64))  #: trade id or refund number
     order_number: Mapped[str] = mapped_column(String(24))
     ours_cents: Mapped[int | None]
     theirs_cents: Mapped[int | None]
+    #: WeChat Pay partner mode: the sub-merchant number (特约商户号) the bill says the money
+    #: went through, for a ``wrong_account`` difference (another than the order's merchant's).
+    account: Mapped[str] = mapped_column(String(32), default="", server_default="")
     found_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

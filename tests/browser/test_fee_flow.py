@@ -30,9 +30,18 @@ def test_admin_sets_a_category_fee_that_covers_the_override(live_server, new_pho
     admin = new_phone()
     sign_in(admin, base, "13700000001")
     admin.goto(base + "/admin/fees")
-    admin.get_by_role("heading", name="平台服务费").wait_for()
+    admin.get_by_role("heading", name="平台服务费", exact=True).wait_for()
     assert "2%" in admin.locator(f"#category-{category_id} .category-need").inner_text()
+    # Nothing refused the override setting (it came from the environment): the products
+    # whose fee does not cover it are listed first, with what would do.
+    uncovered = admin.locator(f"#uncovered-{product_id}")
+    assert "至少需要 2%" in uncovered.inner_text() and "武夷山红茶" in uncovered.inner_text()
     snap(admin, "fee-list")
+    problems = sweep_accessibility(admin.context, [base + "/admin/fees"])
+    assert not problems, problems
+    admin.context.add_cookies(
+        [{"name": "lang", "value": "zh_Hans_CN", "url": base + "/admin/fees"}]
+    )
     admin.locator(f"#category-{category_id}").get_by_role("link", name="修改").click()
     admin.get_by_label("平台服务费（百分比）").fill("1.5")
     admin.get_by_label("理由（记入审计日志）").fill("类目签约费率")
@@ -44,6 +53,7 @@ def test_admin_sets_a_category_fee_that_covers_the_override(live_server, new_pho
     admin.get_by_role("button", name="保存").click()
     admin.get_by_text("平台服务费已保存").wait_for()
     snap(admin, "fee-saved")
+    assert admin.locator("#uncovered").count() == 0
     problems = sweep_accessibility(
         admin.context, [base + "/admin/fees", base + f"/admin/categories/{category_id}/fee"]
     )

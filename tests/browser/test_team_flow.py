@@ -50,6 +50,7 @@ def test_a_friend_invited_by_a_sharer_sells_and_both_are_paid_after_settlement(
     app = team_server.app
     with app.app_context():
         product = seed_tea_merchant()
+        product.category.fee_bps = 100  # 1%: covers the 10% override on its 10% rebate
         leader = make_user(phone="13700000011", display_name="小美")
         shops.add_item(
             make_shop(user=leader, slug="xiaomei", name="小美的好物店"), product, now=utcnow()

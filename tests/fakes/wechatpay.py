@@ -51,7 +51,10 @@ class FakeWeChatPay:
         self.refund_failure: tuple[int, str] | None = None
         #: Set to "PROCESSING" to make refunds wait for a callback or a query.
         self.refund_status = "SUCCESS"
-        self.bill_text = ""
+        self.bill_text = ""  #: the bill of any day without one in ``bills``
+        self.bills: dict[str, str] = {}  #: bill date (YYYY-MM-DD) -> its bill
+        self.bill_files: dict[str, str] = {}  #: download token -> bill
+        self.bill_asks: list[dict] = []  #: the query of every bill request
 
     # --- signing ------------------------------------------------------------------------------
 
@@ -199,8 +202,17 @@ class FakeWeChatPay:
                 return self._error(404, "RESOURCE_NOT_EXISTS")
             return self._answer(200, refund)
         if path == "/v3/bill/tradebill" and method == "GET":
+            self.bill_asks.append(dict(request.args))
+            text = self.bills.get(request.args.get("bill_date", ""), self.bill_text)
+            sub = request.args.get("sub_mchid")
+            if sub is not None:  # a partner asking for one sub-merchant's bill
+                text = self._lines_of(text, sub)
+            if text.count("\n`") == 0:
+                # Documented: no bill is made for a day without a trade or a refund.
+                return self._error(400, "NO_STATEMENT_EXIST", "请求的账单文件不存在")
             token = secrets.token_hex(8)
-            data = self.bill_text.encode("utf-8")
+            self.bill_files[token] = text
+            data = text.encode("utf-8")
             return self._answer(
                 200,
                 {
@@ -210,7 +222,10 @@ class FakeWeChatPay:
                 },
             )
         if path == "/v3/billdownload/file" and method == "GET":
-            return Response(self.bill_text.encode("utf-8"), content_type="text/plain")
+            text = self.bill_files.get(request.args.get("token", ""))
+            if text is None:
+                return self._error(404, "NOT_FOUND")
+            return Response(text.encode("utf-8"), content_type="text/plain")
         return self._error(404, "NOT_FOUND")
 
     def _create(self, trade_type: str, data: dict) -> Response:
@@ -302,27 +317,43 @@ class FakeWeChatPay:
         "费率备注"
     )
 
-    def write_bill(self, *, payments=(), refunds=()) -> None:
-        """The day's bill in the documented layout: payments as (order number, amount in fen
-        or None for the trade's own), refunds as refund numbers."""
+    @staticmethod
+    def _lines_of(text: str, sub_mchid: str) -> str:
+        """The bill with only the detail lines of one sub-merchant (特约商户号, column 4)."""
+        lines = text.splitlines()
+        if not lines:
+            return text
+        kept = [lines[0]] + [
+            line for line in lines[1:]
+            if not line.startswith("`") or line.split(",")[3] == f"`{sub_mchid}"
+        ]  # fmt: skip
+        return "\n".join(kept) + "\n"
+
+    def write_bill(self, *, payments=(), refunds=(), day=None) -> None:
+        """A bill in the documented layout: payments as (order number, amount in fen or None
+        for the trade's own[, the sub-merchant it went through if not the trade's]), refunds
+        as refund numbers. Each line names the trade's sub-merchant (特约商户号, a partner's
+        trade) or "0". With ``day`` (a date), the bill of that day only; else of every day."""
 
         def yuan(cents):
             return f"{cents // 100}.{cents % 100:02d}"
 
         lines = [self.BILL_HEADER]
-        for number, amount in payments:
+        for number, amount, *through in payments:
             trade = self.trades[number]
             total = trade["amount"]["total"] if amount is None else amount
+            sub = through[0] if through else trade.get("sub_mchid", "0")
             lines.append(
-                f"`2026-12-05 10:00:00,`{self.appid},`{self.mchid},`0,`,`{trade['transaction_id']},"
-                f"`{number},`o1,`{trade['trade_type']},`SUCCESS,`CFT,`CNY,`{yuan(total)},`0.00,`0,"
+                f"`2026-12-05 10:00:00,`{self.appid},`{self.mchid},`{sub},`,"
+                f"`{trade['transaction_id']},`{number},`o1,`{trade['trade_type']},`SUCCESS,`CFT,`CNY,`{yuan(total)},`0.00,`0,"
                 f"`0,`0.00,`0.00,`,`,`商品,`,`0.00000,`0.60%,`{yuan(total)},`0.00,`"
             )
         for refund_number in refunds:
             refund = self.refunds[refund_number]
             amount = yuan(refund["amount"]["refund"])
+            sub = self.trades.get(refund["out_trade_no"], {}).get("sub_mchid", "0")
             lines.append(
-                f"`2026-12-05 11:00:00,`{self.appid},`{self.mchid},`0,`,"
+                f"`2026-12-05 11:00:00,`{self.appid},`{self.mchid},`{sub},`,"
                 f"`{refund['transaction_id']},`{refund['out_trade_no']},`o1,`NATIVE,`REFUND,`CFT,`CNY,`0.00,`0.00,"
                 f"`{refund['refund_id']},`{refund_number},`{amount},`0.00,`ORIGINAL,`SUCCESS,"
                 f"`商品,`,`0.00000,`0.60%,`0.00,`{amount},`"
@@ -331,4 +362,8 @@ class FakeWeChatPay:
             "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
         )
         lines.append("`0,`0.00,`0.00,`0.00,`0.00000,`0.00,`0.00")
-        self.bill_text = "\n".join(lines) + "\n"
+        text = "\n".join(lines) + "\n"
+        if day is None:
+            self.bill_text = text
+        else:
+            self.bills[day.isoformat()] = text

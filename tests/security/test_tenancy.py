@@ -191,6 +191,11 @@ FORMS = {
     "storefront.order_refund_part_withdraw": {},
     "storefront.order_refund_part_return": {"carrier": "SF", "tracking": "SF9999999999"},
     "admin.part_refund_decide": {"decision": "approve", "reason": "攻击者"},
+    "admin.order_refund_part": {
+        "key": "security-attack-part-0002",
+        "reason": "攻击者",
+        "kind": "refund_only",
+    },
     "merchant.review_reply": {"body": "攻击者的回复"},
     "admin.flag_dismiss": {"reason": "攻击者"},
     "admin.flag_hold": {"reason": "攻击者"},

@@ -50,7 +50,7 @@ from shop.platform.models import AuditEntry
 from shop.teams import teams
 from shop.web.storefront.sharing import visitor_cookie_value
 from tests import invariants
-from tests.factories import make_product, make_shop, make_user
+from tests.factories import make_category, make_product, make_shop, make_user
 from tests.security.helpers import diff, fingerprint
 from tests.server.live import (
     CHECKOUT_ADDRESS,
@@ -280,9 +280,14 @@ def earning_order(
     each of its ``items`` (and the leader's override when ``leader``): the first at ``price``
     fen, the others at ¥99, all at 10%. Inside an app context."""
     visitor = secrets.token_hex(16)
-    first = make_product(stock=5, price_cents=price, original_price_cents=None, with_image=False)
+    # With a leader, a 1% fee covers the 10% override on a 10% rebate (the platform pays it
+    # out of its fee; an uncovered override is cut to the fee at payment).
+    category = make_category(fee_bps=100 if leader else None)
+    first = make_product(stock=5, price_cents=price, original_price_cents=None, with_image=False,
+                         category=category)  # fmt: skip
     products = [first] + [
-        make_product(stock=5, merchant=first.merchant, with_image=False) for _ in range(items - 1)
+        make_product(stock=5, merchant=first.merchant, with_image=False, category=category)
+        for _ in range(items - 1)
     ]
     sharer = shared_click(first, visitor=visitor, at=at - timedelta(hours=1))
     if leader:

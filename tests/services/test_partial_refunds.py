@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog.models import Product
-from shop.money import ledger, merchant_ledger, refund_math, refund_views, refunds
+from shop.money import ledger, merchant_ledger, refund_math, refund_queries, refund_views, refunds
 from shop.money.models import (
     EntryKind,
     LedgerEntry,
@@ -486,3 +486,18 @@ def test_random_sequences_keep_every_invariant_after_every_step(ctx, seed):
         db.session.flush()
         invariants.check(db.session)
     assert refund_views.refunded_cents(order) <= order.total_cents
+
+
+def test_unanswered_requests_are_escalated_once_and_decided_ones_never(ctx):
+    silent_order, answered_order = order_of_two(), order_of_two()
+    silent = ask(silent_order, {0: 1})
+    answered = ask(answered_order, {0: 1}, key="r2")
+    refunds.decide(answered, False, actor=make_user(), source="merchant", now=NOW, note="已发货")
+    after = timedelta(days=3)
+    assert refund_queries.escalate_unanswered(now=NOW + timedelta(days=2), after=after) == 0
+    late = NOW + timedelta(days=4)
+    assert refund_queries.escalate_unanswered(now=late, after=after) == 1
+    assert refund_queries.escalate_unanswered(now=late + timedelta(hours=1), after=after) == 0
+    db.session.refresh(silent)
+    db.session.refresh(answered)
+    assert (silent.escalated_at, answered.escalated_at) == (late, None)

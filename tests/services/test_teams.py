@@ -19,7 +19,7 @@ from shop.sharing.models import Shop
 from shop.teams import teams
 from shop.teams.models import TeamMember
 from tests import invariants
-from tests.factories import make_product, make_shop, make_user
+from tests.factories import make_category, make_product, make_shop, make_user
 from tests.services.test_orders import ADDRESS, NOW, WINDOW, pay
 
 RATE = 1000  #: 10% of the member's rebate
@@ -141,10 +141,18 @@ def member_click(member, product, visitor="v" * 32):
     )  # fmt: skip
 
 
+def team_product():
+    """A 10% rebate in a category whose 10% fee covers any override (the platform pays the
+    override out of its fee; an uncovered one is cut at payment: test_override_config.py)."""
+    category = make_category(fee_bps=1000)
+    return make_product(price_cents=10000, original_price_cents=None, rebate_bps=1000,
+                        category=category)  # fmt: skip
+
+
 def member_sale(rate=RATE, *, buyer=None):
     leader = leader_with_shop()
     member = invited(leader)
-    product = make_product(price_cents=10000, original_price_cents=None, rebate_bps=1000)
+    product = team_product()
     member_click(member, product)
     order = buy_through(product, buyer=buyer, rate=rate)
     return leader, member, order
@@ -194,7 +202,7 @@ def test_off_by_default_and_the_members_rebate_is_the_same_either_way(ctx):
 def test_no_override_when_the_leader_is_the_buyer(ctx):
     leader = leader_with_shop()
     member = invited(leader)
-    product = make_product(price_cents=10000, original_price_cents=None, rebate_bps=1000)
+    product = team_product()
     member_click(member, product)
     order = buy_through(product, buyer=leader)
     pay(order, NOW)
@@ -209,7 +217,7 @@ def test_an_admin_stops_a_leaders_overrides_for_new_orders_with_a_reason(ctx):
     with pytest.raises(ValidationError):
         teams.set_overrides(leader, disabled=True, reason=" ", actor=admin, now=NOW)
     teams.set_overrides(leader, disabled=True, reason="刷单嫌疑", actor=admin, now=NOW)
-    product = make_product(price_cents=10000, original_price_cents=None, rebate_bps=1000)
+    product = team_product()
     member_click(member, product, visitor="w" * 32)
     after = buy_through(product, visitor="w" * 32, key="k2")
     assert after.leader_id is None
@@ -230,7 +238,7 @@ def test_no_third_tier_even_with_crafted_rows(ctx):
     db.session.add(TeamMember(member_id=middle.id, leader_id=top.id, joined_at=NOW))
     db.session.add(TeamMember(member_id=bottom.id, leader_id=middle.id, joined_at=NOW))
     db.session.flush()
-    product = make_product(price_cents=10000, original_price_cents=None, rebate_bps=1000)
+    product = team_product()
     member_click(bottom, product)
     order = buy_through(product, rate=teams.effective_rate(10**6, 10**6))
     pay(order, NOW)

@@ -99,3 +99,34 @@ def test_a_merchant_rebate_above_what_the_fee_allows_is_refused_on_the_product_f
     assert made.status_code == 302
     with app.app_context():
         assert db.session.execute(select(Product.rebate_bps)).scalar_one() == 1000
+
+
+def test_products_whose_fee_does_not_cover_the_override_are_listed_at_the_top(
+    app, english_client, user_client
+):
+    """The override setting raised at a deploy (or a product moved to a cheaper category):
+    nothing refused it when it was set, so /admin/fees says so first, per product, with the
+    rebate rate, the fee in force, the lowest fee that would do and where to change it."""
+    with app.app_context():
+        category = make_category(name_en="Tea", fee_bps=100)
+        own = make_merchant(fee_bps=150)
+        low = make_product(category=category, rebate_bps=1000, title="红茶礼盒")
+        mine = make_product(category=category, rebate_bps=1000, merchant=own, title="自定费率")
+        make_product(category=category, rebate_bps=400, title="绿茶")  # 0.8% needed: covered
+        admin = make_user(is_admin=True)
+        db.session.commit()
+        ids = (category.id, own.id, low.id, mine.id)
+    client = english_client(admin)
+    assert 'id="uncovered"' not in text_of(client.get("/admin/fees"))  # overrides off
+    app.config["TEAM_OVERRIDE_BPS"] = 2000
+    page = text_of(client.get("/admin/fees"))
+    assert "The team override is more than the platform fee on 2 product(s)" in page
+    block = page[page.index('id="uncovered"') : page.index('id="category-fees"')]
+    assert "红茶礼盒" in block and "自定费率" in block and "绿茶" not in block
+    assert "Rebate 10%; fee in force 1%; lowest fee that would do 2%." in block
+    assert "fee in force 1.5%" in block
+    assert (
+        f'/admin/categories/{ids[0]}/fee"' in block and f'/admin/merchants/{ids[1]}/fee"' in block
+    )
+    chinese = text_of(user_client(admin).get("/admin/fees"))
+    assert "有 2 个商品的团队奖励高于平台服务费" in chinese

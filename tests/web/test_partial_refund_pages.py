@@ -164,6 +164,14 @@ def test_an_admin_refunds_an_open_part_over_the_merchant_with_a_reason(app, engl
         part.requested_at -= timedelta(days=4)  # the merchant left it past 3 days
         db.session.commit()
     listed = text_of(staff.get("/admin/refunds")).split('id="part-refunds"')[1]
+    assert "Escalated" not in listed  # not before `flask sweep-orders` says so
+    with app.app_context():  # as `flask` runs a command
+        swept = app.test_cli_runner().invoke(args=["sweep-orders"])
+        assert "partial refund requests escalated: 1" in swept.output, swept.output
+        again = app.test_cli_runner().invoke(args=["sweep-orders"])
+        assert "partial refund requests escalated: 0" in again.output  # once
+        assert db.session.get(RefundRequest, part_id).escalated_at is not None
+    listed = text_of(staff.get("/admin/refunds")).split('id="part-refunds"')[1]
     assert "Escalated: the merchant did not answer" in listed
     url = f"/admin/refund-parts/{part_id}"
     staff.post(url, data={"decision": "approve", "reason": ""})

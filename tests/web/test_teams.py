@@ -22,7 +22,7 @@ from shop.teams import teams
 from shop.teams.models import TeamLeader, TeamMember
 from shop.web.common import INVITE_SESSION_KEY
 from tests import invariants
-from tests.factories import make_product, make_shop, make_user
+from tests.factories import make_category, make_product, make_shop, make_user
 from tests.services.test_links_and_clicks import facts
 from tests.services.test_orders import ADDRESS, WINDOW, pay
 
@@ -82,7 +82,12 @@ def settled_team_sale(*, rate=RATE, leader_name="小美", member_name="小新") 
     member = make_user(display_name=member_name)
     assert teams.bind(member, teams.invite_of(leader, now=start).invite_code, now=start)
     shop = make_shop(user=member)
-    product = make_product(price_cents=10000, original_price_cents=None, rebate_bps=1000)
+    product = make_product(
+        price_cents=10000,
+        original_price_cents=None,
+        rebate_bps=1000,
+        category=make_category(fee_bps=300),
+    )  # a fee that covers the override
     link = links.get_or_create_link(shop, product, Channel.WECHAT_GROUP, now=start)
     clicks.record_click(
         link, facts(), visitor_id="v" * 32, ip_secret="s", flooded=False,

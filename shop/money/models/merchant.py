@@ -16,9 +16,9 @@ from shop.platform.extensions import db
 class OrderSplit(db.Model):
     """Where the fen of one paid order go, fixed when it is paid (what a profit-sharing
     adapter would send): ``paid = merchant + rebates + overrides + platform``. The platform's
-    part is its fee minus the team overrides it pays out of it: never below zero under the
-    fee rule (shop.money.fee_rules); orders split before the rule, or backfilled with no fee
-    (shop.money.split_backfill), may be."""
+    part is its fee minus the team overrides it pays out of it: never below zero, as the
+    override is cut to the fee when the split is stored (merchant_ledger.cover_override);
+    orders split before that, or backfilled with no fee (shop.money.split_backfill), may be."""
 
     __tablename__ = "order_splits"
     __table_args__ = (

@@ -60,6 +60,9 @@ class RefundRequest(db.Model):
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+    #: When `flask sweep-orders` escalated it to the admins, the merchant having left it
+    #: unanswered for ``REFUND_ESCALATE_DAYS`` (once; None while it is not).
+    escalated_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     #: The buyer's parcel back to the merchant (退货退款), as for whole-order returns.

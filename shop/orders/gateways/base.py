@@ -87,6 +87,9 @@ class BillLine:
     trade_id: str
     amount_cents: int
     refund_number: str = ""
+    #: WeChat Pay partner mode: the sub-merchant (特约商户号) whose account the money went
+    #: through; "" when the bill does not say (direct mode, Alipay).
+    account: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,16 @@ midnight whose callback came after it is in the earlier bill):
 - one both have with different amounts is ``amount_mismatch``.
 Differences are rows unique per (provider, day, subject, reference, kind): running it again
 adds nothing, and a resolution an admin wrote stays.
+
+WeChat Pay partner mode (服务商, ``adapter.partner``): the bill is the partner's, of all its
+sub-merchants (one download: the per-sub-merchant bill leaves out 小微 merchants), each line
+naming its sub-merchant (特约商户号). A line of a sub-merchant that is none of our merchants'
+for an order number that is not ours is the partner's other business and is left out
+(``Report.others``); a line for one of our orders that went through another sub-merchant than
+the order's merchant's is ``wrong_account`` (the money sits in someone else's account, and
+profit sharing and refunds name the order's merchant's), with the number the bill says.
+The order's merchant's number is the one it has now: after an admin changed it, the payments
+made before show as ``wrong_account`` once, for an admin to resolve.
 """
 
 from dataclasses import dataclass, field
@@ -16,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from shop.accounts.models import User
+from shop.catalog.models import Merchant
 from shop.orders.gateways.base import BillLine
 from shop.orders.models import GatewayRefund, Order, PaymentEvent, ReconciliationItem
 from shop.platform import audit
@@ -35,6 +46,7 @@ class Report:
     bill_lines: int = 0
     found: list = field(default_factory=list)  #: (kind, subject, reference)
     new: int = 0
+    others: int = 0  #: partner mode: lines of the partner's other sub-merchants, left out
 
 
 def _ours(provider: str, day: date):
@@ -78,8 +90,60 @@ def _known_refund(number: str):
     ).first()
 
 
+def ours_only(bill: list[BillLine], earlier: list[BillLine]) -> tuple[list, list, int]:
+    """A partner's bills less the lines of its other business: neither of one of our
+    merchants' sub-merchant numbers nor for one of our orders. Returns (bill, earlier, how
+    many lines of ``bill`` were left out)."""
+    accounts = set(
+        db.session.execute(
+            select(Merchant.wechatpay_sub_mchid).where(Merchant.wechatpay_sub_mchid != "")
+        ).scalars()
+    )
+    numbers = sorted({line.order_number for line in bill + earlier})
+    known = set()
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        known.update(
+            db.session.execute(select(Order.number).where(Order.number.in_(chunk))).scalars()
+        )
+
+    def kept(lines):
+        return [x for x in lines if x.order_number in known or x.account in accounts]
+
+    mine = kept(bill)
+    return mine, kept(earlier), len(bill) - len(mine)
+
+
+def wrong_accounts(provider: str, bill: list[BillLine]) -> list:
+    """Partner mode: the lines of our orders whose money went through another sub-merchant
+    than the order's merchant's, as differences with the number the bill says."""
+    numbers = sorted({line.order_number for line in bill if line.account})
+    expected = {}
+    for start in range(0, len(numbers), 500):
+        expected.update(
+            db.session.execute(
+                select(Order.number, Merchant.wechatpay_sub_mchid)
+                .join(Merchant, Merchant.id == Order.merchant_id)
+                .where(Order.number.in_(numbers[start : start + 500]))
+            ).all()
+        )
+    found = []
+    for line in bill:
+        if line.order_number not in expected or line.account == (expected[line.order_number] or ""):
+            continue
+        if line.kind == "payment":
+            reference, known = line.trade_id, _known_payment(provider, line.trade_id)
+        else:
+            reference, known = line.refund_number, _known_refund(line.refund_number)
+        found.append(
+            ("wrong_account", line.kind, reference, line.order_number,
+             known.amount_cents if known else None, line.amount_cents, line.account)
+        )  # fmt: skip
+    return found
+
+
 def compare(provider: str, day: date, bill: list[BillLine], earlier: list[BillLine]) -> list:
-    """The differences as (kind, subject, reference, order number, ours, theirs)."""
+    """The differences as (kind, subject, reference, order number, ours, theirs[, account])."""
     found = []
     for line in bill:
         if line.kind == "payment":
@@ -126,11 +190,15 @@ def reconcile(adapters: dict, day: date, *, now: datetime) -> list[Report]:
         bill = adapter.bill(day)  # a GatewayError stops here: nothing half-stored
         earlier = adapter.bill(day - timedelta(days=1))
         report = Report(provider, day, bill_lines=len(bill))
-        differences = compare(provider, day, bill, earlier)
+        differences = []
+        if getattr(adapter, "partner", False):
+            bill, earlier, report.others = ours_only(bill, earlier)
+            differences += wrong_accounts(provider, bill)
+        differences += compare(provider, day, bill, earlier)
         db.session.rollback()
         with dbsetup.writing():
             db.session.rollback()
-            for kind, subject, reference, number, ours, theirs in differences:
+            for kind, subject, reference, number, ours, theirs, *account in differences:
                 inserted = db.session.execute(
                     dbsetup.insert_for(db.session, ReconciliationItem)
                     .values(
@@ -142,6 +210,7 @@ def reconcile(adapters: dict, day: date, *, now: datetime) -> list[Report]:
                         order_number=number[:24],
                         ours_cents=ours,
                         theirs_cents=theirs,
+                        account=(account or [""])[0][:32],
                         found_at=now,
                         resolution="",
                     )

@@ -333,7 +333,14 @@ class WeChatPay:
     def bill(self, day) -> list[BillLine]:
         """The trade bill of ``day`` (a date): payments and refunds, amounts in fen."""
         query = urlencode({"bill_date": day.isoformat(), "bill_type": "ALL"})
-        info = self.call("GET", f"/v3/bill/tradebill?{query}").json()
+        try:
+            info = self.call("GET", f"/v3/bill/tradebill?{query}").json()
+        except GatewayError as error:
+            # No bill is made for a day without a payment or a refund (WeChat Pay's FAQ); a
+            # bill still being made (STATEMENT_CREATING) is an error: run it again later.
+            if error.code == NO_BILL:
+                return []
+            raise
         parts = urlsplit(str(info["download_url"]))
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         # The file itself is not signed by WeChat Pay; its SHA-1 from the signed answer is.
@@ -341,6 +348,10 @@ class WeChatPay:
         if hashlib.sha1(data).hexdigest() != str(info.get("hash_value", "")).lower():  # noqa: S324
             raise GatewayError(code="bill_hash")
         return parse_bill(data.decode("utf-8-sig"))
+
+
+#: The answer for a day with no trade and no refund: an empty bill, not an error.
+NO_BILL = "NO_STATEMENT_EXIST"
 
 
 def parse_bill(text: str) -> list[BillLine]:
@@ -356,6 +367,9 @@ def parse_bill(text: str) -> list[BillLine]:
         if not row or not row[0].startswith("`"):
             break  # the summary part
         value = {name: row[i].lstrip("`").strip() for name, i in at.items() if i < len(row)}
+        # A partner's bill names the sub-merchant of each line (特约商户号); "0" in direct mode.
+        account = value.get("特约商户号", "")
+        account = "" if account in ("", "0") else account
         if value.get("交易状态") == "REFUND":
             lines.append(
                 BillLine(
@@ -364,6 +378,7 @@ def parse_bill(text: str) -> list[BillLine]:
                     value["微信订单号"],
                     yuan_to_fen(value["退款金额"]),
                     value.get("商户退款单号", ""),
+                    account,
                 )
             )
         elif value.get("交易状态") == "SUCCESS":
@@ -373,6 +388,7 @@ def parse_bill(text: str) -> list[BillLine]:
                     value["商户订单号"],
                     value["微信订单号"],
                     yuan_to_fen(value.get("订单金额") or value["应结订单金额"]),
+                    account=account,
                 )
             )
     return lines

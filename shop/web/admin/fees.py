@@ -1,7 +1,9 @@
 """/admin/fees: the platform fee of each product category (basis points, typed as a
 percentage), and the team override in force it must cover (shop.money.fee_rules): a fee that
 would let some product's override exceed it is refused with the product and the lowest fee
-that would do. Every change is audited with its reason (merchant_payouts.set_fee).
+that would do. Products whose fee does not cover it anyway (the override setting raised at a
+deploy, a product moved to a cheaper category) are listed at the top in red. Every change is
+audited with its reason (merchant_payouts.set_fee).
 
 /admin/merchants/<id>/wechatpay: a merchant's WeChat Pay sub-merchant number for partner mode
 (服务商), audited likewise."""
@@ -38,6 +40,9 @@ class CategoryFeeForm(FlaskForm):
     )
 
 
+UNCOVERED_SHOWN = 50
+
+
 def override_in_force() -> int:
     config = current_app.config
     return teams.effective_rate(config["TEAM_OVERRIDE_BPS"], config["TEAM_OVERRIDE_MAX_BPS"])
@@ -53,7 +58,14 @@ def fee_list():
         highest = fee_rules.highest_rebate(category=category) if override else None
         need = fee_rules.min_fee_bps(highest.rebate_bps, override) if highest else 0
         rows.append({"category": category, "highest": highest, "need": need})
-    return render_template("admin/fees.html", rows=rows, override=override)
+    # What no check at setting time saw: a raised override setting, a product moved to a
+    # category with a lower fee. Checkout cuts such an order's override to its fee
+    # (merchant_ledger.cover_override); the admin sees it here first.
+    uncovered = fee_rules.uncovered_products(override, limit=UNCOVERED_SHOWN + 1)
+    return render_template(
+        "admin/fees.html", rows=rows, override=override, uncovered=uncovered[:UNCOVERED_SHOWN],
+        more=len(uncovered) > UNCOVERED_SHOWN,
+    )  # fmt: skip
 
 
 @bp.route("/categories/<int:category_id>/fee", methods=["GET", "POST"])

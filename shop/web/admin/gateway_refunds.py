@@ -89,6 +89,12 @@ class ResolveForm(FlaskForm):
     note = StringField(_l("How it was resolved"), validators=[Optional()])
 
 
+@bp.app_template_global()
+def merchant_sub_mchid(order_number: str) -> str:
+    """The sub-merchant number the order's merchant has now (a wrong_account difference)."""
+    return providers.sub_mchid_of_order(order_number)
+
+
 @bp.route("/reconciliation")
 def reconciliation():
     open_items = db.session.execute(
