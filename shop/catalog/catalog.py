@@ -57,7 +57,9 @@ def visible_products() -> Select:
 
 
 def product_for_page(product_id: int) -> Product | None:
-    """A product with everything its page shows (merchant, category, images) in one query."""
+    """A product with everything its page shows in two queries: the product with its merchant,
+    category, images, specs and shipping template; then its SKUs (up to 400 of them: joined
+    too, they would multiply the images' rows)."""
     return (
         db.session.execute(
             select(Product)
@@ -66,6 +68,9 @@ def product_for_page(product_id: int) -> Product | None:
                 joinedload(Product.merchant),
                 joinedload(Product.category),
                 joinedload(Product.images).joinedload(ProductImage.image),
+                joinedload(Product.specs),
+                joinedload(Product.shipping_template),
+                selectinload(Product.skus),
             )
         )
         .unique()
