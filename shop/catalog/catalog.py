@@ -58,8 +58,9 @@ def visible_products() -> Select:
 
 def product_for_page(product_id: int) -> Product | None:
     """A product with everything its page shows in two queries: the product with its merchant,
-    category, images, specs and shipping template; then its SKUs (up to 400 of them: joined
-    too, they would multiply the images' rows)."""
+    category, images, specs and shipping template; then its SKUs when first used (up to 400 of
+    them: joined too, they would multiply the images' rows; a lazy load costs less CPU than
+    selectinload for one product, with the same one statement)."""
     return (
         db.session.execute(
             select(Product)
@@ -70,7 +71,6 @@ def product_for_page(product_id: int) -> Product | None:
                 joinedload(Product.images).joinedload(ProductImage.image),
                 joinedload(Product.specs),
                 joinedload(Product.shipping_template),
-                selectinload(Product.skus),
             )
         )
         .unique()
