@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from shop.catalog.models import (
     Category,
@@ -76,6 +77,25 @@ def product_for_page(product_id: int) -> Product | None:
         .unique()
         .scalar_one_or_none()
     )
+
+
+def products_by_id(ids: list[int]) -> dict[int, Product]:
+    """The products of ``ids`` (absent: none by that id): those this session holds already
+    (a checkout page loaded them in this request) without a query, the rest in one. A SELECT
+    would not refresh a held row anyway; shop.orders.checkout checks prices against the SKUs
+    and takes stock with guarded UPDATEs."""
+    found = {}
+    for product_id in ids:
+        held = db.session.identity_map.get(identity_key(Product, product_id))
+        if held is not None:
+            found[product_id] = held
+    missing = [i for i in ids if i not in found]
+    if missing:
+        found.update(
+            (p.id, p)
+            for p in db.session.execute(select(Product).where(Product.id.in_(missing))).scalars()
+        )
+    return found
 
 
 def merchant_for_page(merchant_id: int) -> Merchant | None:

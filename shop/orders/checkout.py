@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.util import identity_key
 
 from shop.accounts.accounts import lock_account
 from shop.accounts.models import User
@@ -218,7 +217,7 @@ def place_order(
         repeated = recent_repeat(buyer, lines, address, since=now - repeat_window)
         if repeated:
             raise RepeatOrder(repeated)
-    products = _products([line[0] for line in lines])
+    products = catalog.products_by_id([line[0] for line in lines])
     by_merchant: dict[int, list[tuple[Product, Sku, int]]] = defaultdict(list)
     for product_id, quantity, sku_id in (line_parts(line) for line in lines):
         product = products.get(product_id)
@@ -379,24 +378,6 @@ def place_order(
         for sku in product.skus:
             db.session.expire(sku, ["stock"])
     return orders
-
-
-def _products(ids: list[int]) -> dict[int, Product]:
-    """The products of ``ids``: those this session holds already (the checkout page loaded
-    them, in this transaction) without a query, the rest in one. Prices, rebates and stock
-    are the SKUs' and are checked again by the guarded UPDATEs."""
-    found = {}
-    for product_id in ids:
-        held = db.session.identity_map.get(identity_key(Product, product_id))
-        if held is not None:
-            found[product_id] = held
-    missing = [i for i in ids if i not in found]
-    if missing:
-        found.update(
-            (p.id, p)
-            for p in db.session.execute(select(Product).where(Product.id.in_(missing))).scalars()
-        )
-    return found
 
 
 def _shares(claim, discount: int, items: list[tuple[Product, Sku, int]]) -> list[int]:

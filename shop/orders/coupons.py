@@ -379,21 +379,15 @@ def attachable(product: Product, *, now: datetime) -> list[Coupon]:
 def shown_coupon(*, item_id: int | None, link_id: int | None, now: datetime) -> Coupon | None:
     """The coupon a landing page shows: the link's, else the shop item's; only while open.
     Both looked up in one query."""
-    wanted = [
-        (column, value)
-        for column, value in (
-            (CouponAttachment.link_id, link_id),
-            (CouponAttachment.shop_item_id, item_id),
-        )
-        if value is not None
-    ]
+    pairs = ((CouponAttachment.link_id, link_id), (CouponAttachment.shop_item_id, item_id))
+    wanted = [column == value for column, value in pairs if value is not None]
     if not wanted:
         return None
     rows = db.session.execute(
         select(Coupon, CouponAttachment.link_id)
         .join(CouponAttachment, CouponAttachment.coupon_id == Coupon.id)
         .where(
-            or_(*(column == value for column, value in wanted)),
+            or_(*wanted),
             Coupon.is_active.is_(True),
             Coupon.ends_at > now,
         )
