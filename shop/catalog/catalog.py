@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from shop.catalog.models import (
     Category,
@@ -57,7 +58,10 @@ def visible_products() -> Select:
 
 
 def product_for_page(product_id: int) -> Product | None:
-    """A product with everything its page shows (merchant, category, images) in one query."""
+    """A product with everything its page shows in two queries: the product with its merchant,
+    category, images, specs and shipping template; then its SKUs when first used (up to 400 of
+    them: joined too, they would multiply the images' rows; a lazy load costs less CPU than
+    selectinload for one product, with the same one statement)."""
     return (
         db.session.execute(
             select(Product)
@@ -66,11 +70,32 @@ def product_for_page(product_id: int) -> Product | None:
                 joinedload(Product.merchant),
                 joinedload(Product.category),
                 joinedload(Product.images).joinedload(ProductImage.image),
+                joinedload(Product.specs),
+                joinedload(Product.shipping_template),
             )
         )
         .unique()
         .scalar_one_or_none()
     )
+
+
+def products_by_id(ids: list[int]) -> dict[int, Product]:
+    """The products of ``ids`` (absent: none by that id): those this session holds already
+    (a checkout page loaded them in this request) without a query, the rest in one. A SELECT
+    would not refresh a held row anyway; shop.orders.checkout checks prices against the SKUs
+    and takes stock with guarded UPDATEs."""
+    found = {}
+    for product_id in ids:
+        held = db.session.identity_map.get(identity_key(Product, product_id))
+        if held is not None:
+            found[product_id] = held
+    missing = [i for i in ids if i not in found]
+    if missing:
+        found.update(
+            (p.id, p)
+            for p in db.session.execute(select(Product).where(Product.id.in_(missing))).scalars()
+        )
+    return found
 
 
 def merchant_for_page(merchant_id: int) -> Merchant | None:

@@ -88,7 +88,9 @@ def attribution_clicks(visitor_id: str | None, *, before: datetime, window: time
     if not visitor_id:
         return []
     rows = db.session.execute(
-        select(Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason)
+        select(
+            Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason, Click.link_id
+        )
         .join(ShareLink, ShareLink.id == Click.link_id)
         .where(
             Click.visitor_id == visitor_id,
@@ -97,7 +99,9 @@ def attribution_clicks(visitor_id: str | None, *, before: datetime, window: time
         )
     )
     return [
-        attribution.ClickFact(click_id=r[0], sharer_id=r[1], clicked_at=r[2], counted=r[3] is None)
+        attribution.ClickFact(
+            click_id=r[0], sharer_id=r[1], clicked_at=r[2], counted=r[3] is None, link_id=r[4]
+        )
         for r in rows
     ]
 
@@ -213,12 +217,7 @@ def place_order(
         repeated = recent_repeat(buyer, lines, address, since=now - repeat_window)
         if repeated:
             raise RepeatOrder(repeated)
-    products = {
-        p.id: p
-        for p in db.session.execute(
-            select(Product).where(Product.id.in_([line[0] for line in lines]))
-        ).scalars()
-    }
+    products = catalog.products_by_id([line[0] for line in lines])
     by_merchant: dict[int, list[tuple[Product, Sku, int]]] = defaultdict(list)
     for product_id, quantity, sku_id in (line_parts(line) for line in lines):
         product = products.get(product_id)
@@ -246,8 +245,9 @@ def place_order(
             )
         by_merchant[product.merchant_id].append((product, sku, quantity))
 
+    facts = attribution_clicks(visitor_id, before=now, window=window)
     decision = attribution.decide(
-        attribution_clicks(visitor_id, before=now, window=window),
+        facts,
         order_at=now,
         buyer_id=buyer.id,
         window=window,
@@ -269,7 +269,7 @@ def place_order(
     note = " ".join((note or "").split())[:200]
     link_id = lag_seconds = None
     if decision.click_id is not None:
-        click = db.session.get(Click, decision.click_id)
+        click = next(f for f in facts if f.click_id == decision.click_id)
         link_id = click.link_id
         lag_seconds = max(0, int((now - click.clicked_at).total_seconds()))
     picked = {}
@@ -371,10 +371,12 @@ def place_order(
         raise Conflict(
             _l("This order is being placed already. Please look at your orders.")
         ) from None
+    # The guarded UPDATEs moved the stock behind the ORM's back: whoever reads it next (a
+    # page rendered in this request) loads it afresh; a redirect reads nothing.
     for product in products.values():
-        db.session.refresh(product)
+        db.session.expire(product, ["stock", "updated_at"])
         for sku in product.skus:
-            db.session.refresh(sku)
+            db.session.expire(sku, ["stock"])
     return orders
 
 

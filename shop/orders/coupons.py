@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.accounts import lock_account
@@ -377,18 +377,23 @@ def attachable(product: Product, *, now: datetime) -> list[Coupon]:
 
 
 def shown_coupon(*, item_id: int | None, link_id: int | None, now: datetime) -> Coupon | None:
-    """The coupon a landing page shows: the link's, else the shop item's; only while open."""
-    for column, value in (
-        (CouponAttachment.link_id, link_id),
-        (CouponAttachment.shop_item_id, item_id),
-    ):
-        if value is None:
-            continue
-        coupon = db.session.execute(
-            select(Coupon)
-            .join(CouponAttachment, CouponAttachment.coupon_id == Coupon.id)
-            .where(column == value, Coupon.is_active.is_(True), Coupon.ends_at > now)
-        ).scalar_one_or_none()
-        if coupon is not None and coupon.starts_at <= now:
+    """The coupon a landing page shows: the link's, else the shop item's; only while open.
+    Both looked up in one query."""
+    pairs = ((CouponAttachment.link_id, link_id), (CouponAttachment.shop_item_id, item_id))
+    wanted = [column == value for column, value in pairs if value is not None]
+    if not wanted:
+        return None
+    rows = db.session.execute(
+        select(Coupon, CouponAttachment.link_id)
+        .join(CouponAttachment, CouponAttachment.coupon_id == Coupon.id)
+        .where(
+            or_(*wanted),
+            Coupon.is_active.is_(True),
+            Coupon.ends_at > now,
+        )
+    ).all()
+    # The link's first (its attachment row names the link), then the item's.
+    for coupon, on_link in sorted(rows, key=lambda row: row[1] is None):
+        if (on_link is None or on_link == link_id) and coupon.starts_at <= now:
             return coupon
     return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm.util import identity_key
 
 from shop.catalog.models import (
     Merchant,
@@ -126,10 +127,18 @@ def fee_table(product: Product, province_code: str, upto: int) -> list[int | Non
 
 
 def _templates(ids: list[int]) -> dict[int, ShippingTemplate]:
-    if not ids:
-        return {}
-    rows = db.session.execute(select(ShippingTemplate).where(ShippingTemplate.id.in_(ids)))
-    return {t.id: t for t in rows.scalars()}
+    """The templates of ``ids``: those this session holds already (the product page's query
+    loads its product's) without a query, the rest in one."""
+    found = {}
+    for tid in ids:
+        held = db.session.identity_map.get(identity_key(ShippingTemplate, tid))
+        if held is not None:
+            found[tid] = held
+    missing = [tid for tid in ids if tid not in found]
+    if missing:
+        rows = db.session.execute(select(ShippingTemplate).where(ShippingTemplate.id.in_(missing)))
+        found.update((t.id, t) for t in rows.scalars())
+    return found
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,8 @@ class FeeHint:
 def product_hint(product: Product, province_code: str = "") -> FeeHint:
     """The fee of one piece of ``product`` to ``province_code`` (the buyer's default address),
     or its template's base fee when there is no province."""
-    template = db.session.get(ShippingTemplate, product.shipping_template_id or 0)
+    tid = product.shipping_template_id
+    template = db.session.get(ShippingTemplate, tid) if tid is not None else None
     if template is None or template.kind == ShippingKind.FREE:
         if template is not None and province_code in (template.unreachable or []):
             return FeeHint("unreachable", province=_name(province_code))

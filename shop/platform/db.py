@@ -11,8 +11,18 @@ before use and replaced when the server dropped it (a restart, a failover, an id
 one used more recently is handed out as it is. SQLAlchemy's ``pool_pre_ping`` pings on every
 checkout: a round trip per request, 5 % of a worker's time in a share burst on PostgreSQL
 (bench/README.md).
+
+PostgreSQL also opens a transaction only when a statement needs one (``begin_when_needed``):
+the driver runs in autocommit, and BEGIN goes out just before the first statement that is not
+a plain read (a write, DDL, a SAVEPOINT, ``SELECT ... FOR UPDATE/SHARE``, an advisory lock, a
+server-side cursor). A request that only read then costs no BEGIN and no ROLLBACK (two of
+its round trips; psycopg sends neither COMMIT nor ROLLBACK outside a transaction). At READ
+COMMITTED, PostgreSQL's default and ours, every statement of a transaction reads its own fresh
+snapshot anyway, so plain reads run before the BEGIN see what they would have seen inside it;
+at any stricter level the BEGIN goes out before the first statement, as before.
 """
 
+import re
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -89,9 +99,50 @@ def ping_idle_connections(engine: Engine) -> None:
             raise exc.DisconnectionError(f"pooled connection gone: {error}") from error
 
 
+#: A statement that may run outside a transaction on PostgreSQL at READ COMMITTED: a SELECT
+#: that takes no row lock, no advisory lock and draws from no sequence.
+_PLAIN_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_NEEDS_TRANSACTION = re.compile(
+    r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|advisory|nextval|setval",
+    re.IGNORECASE,
+)
+
+
+def needs_transaction(statement: str) -> bool:
+    """Whether ``statement`` must run inside a transaction (anything but a plain read)."""
+    return not _PLAIN_READ.match(statement) or bool(_NEEDS_TRANSACTION.search(statement))
+
+
+def begin_when_needed(engine: Engine) -> None:
+    """PostgreSQL (psycopg 3): transactions that start at their first statement that is not a
+    plain read (see the module's docstring)."""
+    from psycopg import ServerCursor
+    from psycopg.pq import TransactionStatus
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_connection, _record):
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin(connection, cursor, statement, _parameters, _context, _executemany):
+        raw = cursor.connection
+        if not raw.autocommit or raw.info.transaction_status != TransactionStatus.IDLE:
+            return  # in a transaction already, or autocommit asked for (isolation_level)
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        if (
+            needs_transaction(statement)
+            or isinstance(cursor, ServerCursor)
+            or connection.dialect.default_isolation_level != "READ COMMITTED"
+        ):
+            raw.execute("BEGIN", prepare=False)
+
+
 def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
     if engine.dialect.name != "sqlite":
         ping_idle_connections(engine)
+        if engine.dialect.driver == "psycopg":
+            begin_when_needed(engine)
         return
     is_file = engine.url.database not in (None, "", ":memory:")
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from shop.accounts.models import User
 from shop.catalog.catalog import page_count
-from shop.catalog.models import Merchant, Product
+from shop.catalog.models import Image, Merchant, Product
 from shop.platform.extensions import db
 from shop.platform.stamps import mark_stale
 from shop.reviews.models import Review, ReviewKind, ReviewPhoto, ReviewReply, ReviewStatus
@@ -52,16 +52,17 @@ def summaries(product_ids: list[int]) -> dict[int, Summary]:
     counts: dict[int, dict[int, int]] = {}
     for product_id, rating, n in rows:
         counts.setdefault(product_id, {})[rating] = n
-    result = {}
-    for product_id, by_star in counts.items():
-        total = sum(by_star.values())
-        stars = sum(star * n for star, n in by_star.items())
-        result[product_id] = Summary(
-            count=total,
-            average_tenths=(stars * 20 + total) // (2 * total),
-            histogram=[(star, by_star.get(star, 0)) for star in (5, 4, 3, 2, 1)],
-        )
-    return result
+    return {product_id: _summary(by_star) for product_id, by_star in counts.items()}
+
+
+def _summary(by_star: dict[int, int]) -> Summary:
+    total = sum(by_star.values())
+    stars = sum(star * n for star, n in by_star.items())
+    return Summary(
+        count=total,
+        average_tenths=(stars * 20 + total) // (2 * total) if total else 0,
+        histogram=[(star, by_star.get(star, 0)) for star in (5, 4, 3, 2, 1)],
+    )
 
 
 def summary(product_id: int) -> Summary:
@@ -147,17 +148,38 @@ class Preview:
 
 def preview(product_id: int, limit: int = 3) -> Preview:
     """The product page's review section: the summary and the newest published reviews with
-    their photos (no follow-ups or replies; the reviews page has those)."""
+    their photos (no follow-ups or replies; the reviews page has those).
+
+    One query for the summary and the reviews (the counts by star on every row, one row
+    with no review when there is none), and one for the photos only when a review has some.
+    """
+    stars = (5, 4, 3, 2, 1)
+    published = (Review.product_id == product_id) & _published_initial()
+    counts = (
+        select(*(func.count().filter(Review.rating == star).label(f"s{star}") for star in stars))
+        .where(published)
+        .subquery()
+    )
     rows = db.session.execute(
-        select(Review)
-        .where(Review.product_id == product_id, _published_initial())
+        select(Review, *(counts.c[f"s{star}"] for star in stars))
+        .select_from(counts)
+        .outerjoin(Review, published)
         .order_by(Review.created_at.desc(), Review.id.desc())
         .limit(limit)
-        .options(
-            joinedload(Review.author),
-            selectinload(Review.photos).joinedload(ReviewPhoto.image),
-        )
-    ).scalars()
+        .options(joinedload(Review.author))
+    ).all()
+    by_star = dict(zip(stars, rows[0][1:], strict=True)) if rows else {}
+    found = [row[0] for row in rows if row[0] is not None]
+    photos: dict[int, list[str]] = {}
+    with_photos = [r.id for r in found if r.has_photos]
+    if with_photos:
+        for review_id, sha in db.session.execute(
+            select(ReviewPhoto.review_id, Image.sha256)
+            .join(Image, Image.id == ReviewPhoto.image_id)
+            .where(ReviewPhoto.review_id.in_(with_photos))
+            .order_by(ReviewPhoto.review_id, ReviewPhoto.position, ReviewPhoto.id)
+        ):
+            photos.setdefault(review_id, []).append(sha)
     latest = tuple(
         PreviewReview(
             id=r.id,
@@ -167,11 +189,11 @@ def preview(product_id: int, limit: int = 3) -> Preview:
             body=r.body,
             created_at=r.created_at,
             disclosure=str(r.disclosure),
-            photos=tuple(p.image.sha256 for p in r.photos),
+            photos=tuple(photos.get(r.id, ())),
         )
-        for r in rows
+        for r in found
     )
-    return Preview(summary(product_id), latest)
+    return Preview(_summary({star: n for star, n in by_star.items() if n}), latest)
 
 
 #: The per-process cache of product pages' review sections (shop.web.storefront.views keeps the

@@ -41,6 +41,8 @@ class ClickFact:
     sharer_id: int
     clicked_at: datetime
     counted: bool
+    #: The click's share link (the order keeps it), when the caller knows it.
+    link_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,11 @@ class Product(db.Model):
     skus: Mapped[list["Sku"]] = relationship(  # noqa: F821
         order_by="Sku.position", cascade="all, delete-orphan"
     )
+    #: Loaded with the product page's query, so its delivery line costs no query of its own
+    #: (shop.orders.shipping finds it in the session by its id).
+    shipping_template: Mapped["ShippingTemplate | None"] = relationship(  # noqa: F821
+        viewonly=True
+    )
 
     @property
     def active_skus(self) -> list:

@@ -249,6 +249,8 @@ def place_lines(
         )
         if chosen is None:
             order_checkout.save_address(current_user, address, now=now())
+        # Read before the commit expires the rows: the redirect needs no query of its own.
+        placed_ids = [order.id for order in placed]
         db.session.commit()
     except order_checkout.RepeatOrder as repeat:
         # Going back after paying fetches a new form (a new key): show the order placed a
@@ -265,11 +267,11 @@ def place_lines(
         return None
     if on_success is not None:
         on_success()
-    if len(placed) == 1:
-        response = redirect(url_for("storefront.order_pay", order_id=placed[0].id))
+    if len(placed_ids) == 1:
+        response = redirect(url_for("storefront.order_pay", order_id=placed_ids[0]))
     else:
         flash(
-            _("%(n)d orders placed, one per shop. Pay each of them below.", n=len(placed)),
+            _("%(n)d orders placed, one per shop. Pay each of them below.", n=len(placed_ids)),
             "success",
         )
         response = redirect(url_for("storefront.my_orders", status="placed"))

@@ -1,4 +1,4 @@
-from flask import abort, render_template, request, send_file
+from flask import abort, g, render_template, request, send_file
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,8 +21,18 @@ SORT_LABELS = {
 }
 
 
+def viewer_shop():
+    """The signed-in viewer's own shop (None: not a sharer, or not signed in), looked up once
+    per request: the rebate, "add to my shop" and the share entry all ask."""
+    if not current_user.is_authenticated:
+        return None
+    if "own_shop" not in g:
+        g.own_shop = shops.shop_of(current_user)
+    return g.own_shop
+
+
 def viewer_is_sharer() -> bool:
-    return shops.is_sharer(current_user if current_user.is_authenticated else None)
+    return viewer_shop() is not None
 
 
 @bp.route("/")

@@ -84,6 +84,7 @@ def own_share_item(product) -> ShopItem | None:
     page's share entry opens its share sheet); None for everyone else."""
     if not current_user.is_authenticated or shops.unavailable_reason(product) is not None:
         return None
-    if "own_shop" not in g:
-        g.own_shop = shops.shop_of(current_user)
-    return shops.find_item(g.own_shop, product.id) if g.own_shop is not None else None
+    from shop.web.storefront.views import viewer_shop
+
+    own = viewer_shop()
+    return shops.find_item(own, product.id) if own is not None else None
