@@ -65,6 +65,27 @@ def emit(topic: str, kind: str, *, user_id: int | None, payload: dict, now: date
     )
 
 
+_INSERT = OutboxRow.__table__.insert()  # built once: its compiled form is cached
+
+
+def insert(topic: str, kind: str, *, user_id: int | None, payload: dict, now: datetime) -> None:
+    """Like :func:`emit`, as one INSERT statement run now (no ORM unit of work): for a request
+    whose only write is its row, answered as soon as it commits (a payment callback)."""
+    db.session.execute(
+        _INSERT,
+        {
+            "topic": topic,
+            "kind": kind,
+            "user_id": user_id,
+            "payload": payload,
+            "created_at": now,
+            "available_at": now,
+            "attempts": 0,
+            "last_error": "",
+        },
+    )
+
+
 #: topic -> handler(rows, now): ``rows`` are result rows (id, topic, kind, user_id,
 #: created_at), claimed and locked. A handler writes in the session and never commits.
 Handler = Callable[[list, datetime], None]

@@ -37,7 +37,7 @@ def record(provider: str, state: TradeState, *, now: datetime) -> bool:
     commits, then answers the gateway."""
     if notice_of(state) is None:
         return False
-    outbox.emit(
+    outbox.insert(
         TOPIC,
         provider,
         user_id=None,
