@@ -319,6 +319,28 @@ def drain(database: Path, since: float, limit: float = 900.0) -> float:
     return time.monotonic() - since
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and its live children (gunicorn's workers),
+    from /proc; 0 where /proc is missing."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return 0.0
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 class Worker:
     """``flask worker`` beside gunicorn, as `make run` and docs/production.md run it."""
 
@@ -478,8 +500,14 @@ def main() -> int:
                 before = recorded(database)["total"], payment_rows(database)["paid"]
                 if case == "shop_paused":
                     worker.stop()
+                pids = [servers[case][0].pid] + ([worker.process.pid] if worker.process else [])
+                cpu = [cpu_seconds(pid) for pid in pids]
                 result = run_wrk(servers[case][1], script, seconds, args.connections, args.threads)
                 ended = time.monotonic()
+                cpu = [cpu_seconds(pid) - was for pid, was in zip(pids, cpu, strict=True)]
+                answers = max(1, result["requests"])
+                result["server_cpu"] = cpu[0] / answers * 1000
+                result["worker_cpu"] = (cpu[1] / answers * 1000) if len(cpu) > 1 else 0.0
                 result["offered"] = count
                 result["exhausted"] = result["requests"] >= count
                 if case != "bare":
@@ -549,6 +577,15 @@ def main() -> int:
             startups = spread([r["startup"] for r in results[case]], ".1f")
             line += f"  (of which the worker's start-up {startups} s)"
         print(line)
+    print(
+        "CPU ms per answer during the load (gunicorn's processes; flask worker's): "
+        + "; ".join(
+            f"{LABELS[case]} {spread([r['server_cpu'] for r in rounds], '.2f')}"
+            + (f" + worker {spread([r['worker_cpu'] for r in rounds], '.2f')}"
+               if case == "shop" else "")
+            for case, rounds in results.items()
+        )
+    )  # fmt: skip
     exhausted = sum(r["exhausted"] for rounds in results.values() for r in rounds)
     print(f"rounds that ran out of prepared callbacks: {exhausted}")
     shop_rounds = results["shop"] + results["shop_paused"]

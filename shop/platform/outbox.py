@@ -11,10 +11,11 @@ with exponential backoff, so one bad row never stops the others.
 
 A topic whose rows are heavy (``payment``: each one a paid transition) is registered with a
 ``chunk``: its rows are claimed and done at most ``chunk`` per transaction, before the other
-topics, so on SQLite the worker never holds the write lock for long and a request's insert
-(a payment callback's own row) never waits near the busy timeout.
+topics, and on SQLite the worker then leaves the write lock free as long as it held it, so a
+request's insert (a payment callback's own row) never waits near the busy timeout.
 """
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -25,6 +26,8 @@ from shop.platform import db as dbsetup
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 
+#: On SQLite, the longest pause between two chunks (see process_batch).
+MAX_PAUSE = 0.1
 #: A row failing this many times is given up (kept, with its last error, for a person to see).
 MAX_ATTEMPTS = 8
 
@@ -168,12 +171,19 @@ def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
     if not _any_due(now):  # a plain read first: an idle worker never takes the write lock
         return 0
     done = 0
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
     for topic, chunk in CHUNKS.items():
         while done < limit and _any_due(now, topic):
+            began = time.monotonic()
             taken = _batch(min(chunk, limit - done), now, topic=topic)
             done += taken
             if not taken:
                 break
+            if sqlite:
+                # SQLite's busy handler retries a waiting writer after 1, 2, 5 … up to 100 ms:
+                # a worker that took the lock again at once would starve the requests waiting
+                # for it. Leave the lock free as long as the chunk held it.
+                time.sleep(min(time.monotonic() - began, MAX_PAUSE))
     if done < limit:
         done += _batch(limit - done, now)
     return done

@@ -86,7 +86,8 @@ def test_duplicates_pay_once_in_chunks_and_the_notices_follow(
     monkeypatch.setitem(outbox.HANDLERS, "payment", counted)
     with app.app_context():
         done = outbox.process_batch(limit=500)
-    assert chunks == [16, 16, 8] and received.CHUNK == 16
+    full, rest = divmod(40, received.CHUNK)
+    assert chunks == [received.CHUNK] * full + ([rest] if rest else [])
     assert done == 40 + 2  # the payment rows, then the two orders' paid notices
     assert status_of(app, order_id) == S.PAID and paid_events(app, order_id) == 1
     assert status_of(app, other_id) == S.PAID and paid_events(app, other_id) == 1
