@@ -141,3 +141,23 @@ def test_an_unpaid_state_writes_no_row(app):
         assert received.record("wechatpay", state, now=utcnow()) is False
         db.session.commit()
     assert payment_rows(app) == []
+
+
+def test_the_thin_path_answers_like_flask_and_hands_over_the_rest(app, gateways, user_client):
+    order_id, number, headers, body = paid_order(app, gateways, user_client)
+    rid = "0123456789abcdef0123456789abcdef"
+    answer = notify_wechat(app.test_client(), {**headers, "X-Request-ID": rid}, body)
+    assert answer.status_code == 204 and answer.get_data() == b""
+    assert answer.headers["X-Request-ID"] == rid
+    assert "object-src 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    # Forged: Flask answers (it reads the body the thin path read), and nothing is recorded.
+    forged = notify_wechat(app.test_client(), headers, body.replace(b"SUCCESS", b"SUCCESS "))
+    assert forged.status_code == 401 and forged.get_json()["code"] == "FAIL"
+    # A GET: Flask answers.
+    assert notify_wechat(app.test_client(), headers, body).status_code == 204
+    other = app.test_client().get("/payments/wechatpay/notify")
+    assert other.status_code == 405
+    assert [p["order_number"] for _k, p, _d, _a, _e in payment_rows(app)] == [number] * 2
+    work(app)
+    assert status_of(app, order_id) == S.PAID and paid_events(app, order_id) == 1
