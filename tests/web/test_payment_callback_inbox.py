@@ -4,6 +4,7 @@ small transactions, once per order however many duplicates, and a bad row waits 
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from shop.orders.gateways import received
@@ -161,3 +162,23 @@ def test_the_thin_path_answers_like_flask_and_hands_over_the_rest(app, gateways,
     assert [p["order_number"] for _k, p, _d, _a, _e in payment_rows(app)] == [number] * 2
     work(app)
     assert status_of(app, order_id) == S.PAID and paid_events(app, order_id) == 1
+
+
+def test_on_sqlite_the_worker_sees_whether_others_wrote_during_its_pause(app, database_url):
+    import threading
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the pause between chunks is SQLite's (one writer)")
+    with app.app_context():
+        assert outbox._others_wrote_during(0.05) is False
+
+        def write():
+            with app.app_context():
+                outbox.emit("notify", "x", user_id=None, payload={}, now=utcnow())
+                db.session.commit()
+                db.session.remove()
+
+        writer = threading.Timer(0.05, write)
+        writer.start()
+        assert outbox._others_wrote_during(0.5) is True
+        writer.join()
