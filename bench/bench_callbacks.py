@@ -1,6 +1,8 @@
 """Callback benchmark: verified WeChat Pay (API v3) payment callbacks against a truly bare Flask
 POST route that writes the same payment row, both under the project's gunicorn.conf.py (as
 `make serve` runs it, request log on), driven by wrk with a Lua script, in interleaved rounds.
+The shop runs as production does: gunicorn and ``flask worker`` beside it (the callback is
+answered once its outbox row is committed; the worker pays the order).
 
     .venv/bin/python bench/bench_callbacks.py [--rounds 5] [--seconds 5] [--connections 8]
                                               [--threads 2] [--profile 300]
@@ -11,14 +13,23 @@ can use (each attributed to a sharer, so paying it estimates a rebate and stores
 Each callback is for a distinct order and is made as WeChat Pay makes it: the event JSON with
 the trade AEAD_AES_256_GCM-encrypted under the APIv3 key, signed (SHA256withRSA) with the
 platform key just before its round. The shop verifies the signature with WeChat Pay's public
-key, decrypts, and pays the order (the payment row, the paid transition, rebate estimate,
-split, merchant entry, rollups): every answer must be 204 and every callback a ``paid`` row.
+key, decrypts, writes one outbox row and answers 204; ``flask worker`` then pays the order (the
+payment row, the paid transition, rebate estimate, split, merchant entry, rollups). Every
+answer must be 204 and every callback exactly one ``paid`` row. The drain is the time from the
+end of a round until the worker has applied every callback of it.
+
+Two shop cases per round: ``wechat_callback`` with the worker running during the load (it
+takes CPU and the write lock from the web workers, as in production), and
+``callback_no_worker`` with the worker stopped during the load and started when it ends (its
+drain includes the worker's start-up, printed apart): the difference in answers per second is
+the worker's share.
 
 The baseline (bench/bare_callback_app.py) is Flask alone: the decrypted trade as plain JSON,
 one INSERT of the same payment_events row into the same database. Every case runs once per
 round, the order alternating, and the table gives medians with the per-round range. Then, in
 one process (Flask's test client), where a callback's CPU goes: signature check, decryption,
-and the whole request. Exits 0 with a report (not a gate); 1 when wrk is missing.
+the whole request (the answer), and the worker's apply. Exits 0 with a report (not a gate);
+1 when wrk is missing.
 """
 
 import argparse
@@ -59,6 +70,9 @@ CHUNK = 5000
 #: The bare app's rows point at orders of this pool (its rows are not payments of them).
 BARE_ORDERS = 500
 CHINA = timezone(timedelta(hours=8))
+CASES = ("bare", "shop", "shop_paused")
+LABELS = {"bare": "bare_insert", "shop": "wechat_callback", "shop_paused": "callback_no_worker"}
+SUFFIX = {"shop": " (worker running)", "shop_paused": " (worker stopped)"}
 
 
 def rsa_pems() -> tuple[str, str]:
@@ -284,6 +298,81 @@ def spread(values: list[float], fmt: str) -> str:
     return f"{format(mid, fmt)} ({format(low, fmt)}-{format(high, fmt)})"
 
 
+def recorded(database: Path) -> dict[str, int]:
+    """The callbacks' outbox rows: all of them, those not yet applied, those with an error."""
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        total, due, failed = conn.execute(
+            "select count(*), coalesce(sum(done_at is null), 0), "
+            "coalesce(sum(last_error != ''), 0) from outbox where topic = 'payment'"
+        ).fetchone()
+    return {"total": total, "due": due, "failed": failed}
+
+
+def drain(database: Path, since: float, limit: float = 900.0) -> float:
+    """Seconds from ``since`` (the end of a round) until no callback waits for the worker."""
+    while recorded(database)["due"]:
+        if time.monotonic() - since > limit:
+            raise SystemExit(f"the worker did not apply the callbacks in {limit:g} s")
+        time.sleep(0.02)
+    return time.monotonic() - since
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and its live children (gunicorn's workers),
+    from /proc; 0 where /proc is missing."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return 0.0
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+class Worker:
+    """``flask worker`` beside gunicorn, as `make run` and docs/production.md run it."""
+
+    def __init__(self, env: dict, log: Path):
+        self.env = {**env, "FLASK_APP": "wsgi.py"}
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        """Start it; returns the seconds until it said it started (its start-up)."""
+        begin = time.monotonic()
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(ROOT / ".venv" / "bin" / "flask"), "worker"],
+                cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=log, text=True,
+            )  # fmt: skip
+        line = self.process.stdout.readline()
+        if "Worker started" not in line:
+            raise SystemExit(f"flask worker did not start: {line!r}")
+        return time.monotonic() - begin
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: it finishes the batch in hand
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+
 def payment_rows(database: Path) -> dict[str, int]:
     """The shop's payment rows (the bare app's event ids start with "bare")."""
     import sqlite3
@@ -320,6 +409,15 @@ def profile_in_process(app, platform: Platform, make, count: int) -> dict:
     statuses = [client.post(NOTIFY, data=body, headers=h).status_code for h, body in calls]
     out["request"] = (time.process_time() - begin) / count * 1000
     out["ok"] = statuses.count(204) == count
+    from shop.platform import outbox
+    from shop.platform.extensions import db
+
+    with app.app_context():
+        begin = time.process_time()
+        while outbox.process_batch():  # the worker's outbox loop: payments, then their notices
+            pass
+        out["apply"] = (time.process_time() - begin) / count * 1000
+        db.session.remove()
     return out
 
 
@@ -365,23 +463,27 @@ def main() -> int:
         app = create_app()
         make = order_factory(app)
         log = instance / "gunicorn.log"
+        worker = Worker(env, instance / "worker.log")
         servers = {}
         try:
             for name, target in (("bare", BARE_APP), ("shop", SHOP_APP)):
                 port = free_port()
                 server = start_server(port, env, 0, log=log, use_conf=True, app=target, wait=START)
                 servers[name] = (server, port)
+            servers["shop_paused"] = servers["shop"]
+            worker.start()
 
             pool = make(BARE_ORDERS)
+            seeded = payment_rows(database)  # the demo's own payments, before any callback
 
             def requests_for(case: str, count: int) -> list[tuple[str, dict, bytes]]:
                 made = []
-                if case == "shop":
-                    orders = make(count)
-                else:
+                if case == "bare":
                     orders = [pool[n % len(pool)] for n in range(count)]
+                else:
+                    orders = make(count)
                 for order_id, number, total in orders:
-                    if case == "shop":
+                    if case != "bare":
                         headers, body, _trade = platform.callback(number, total)
                         made.append((NOTIFY, headers, body))
                     else:
@@ -395,9 +497,26 @@ def main() -> int:
             def one(case: str, count: int, seconds: float) -> dict:
                 made = requests_for(case, count)
                 script = wrk_script(instance / f"{case}.lua", made, args.threads)
+                before = recorded(database)["total"], payment_rows(database)["paid"]
+                if case == "shop_paused":
+                    worker.stop()
+                pids = [servers[case][0].pid] + ([worker.process.pid] if worker.process else [])
+                cpu = [cpu_seconds(pid) for pid in pids]
                 result = run_wrk(servers[case][1], script, seconds, args.connections, args.threads)
+                ended = time.monotonic()
+                cpu = [cpu_seconds(pid) - was for pid, was in zip(pids, cpu, strict=True)]
+                answers = max(1, result["requests"])
+                result["server_cpu"] = cpu[0] / answers * 1000
+                result["worker_cpu"] = (cpu[1] / answers * 1000) if len(cpu) > 1 else 0.0
                 result["offered"] = count
                 result["exhausted"] = result["requests"] >= count
+                if case != "bare":
+                    result["startup"] = worker.start() if case == "shop_paused" else 0.0
+                    result["drain"] = drain(database, ended)
+                    after = recorded(database)["total"], payment_rows(database)["paid"]
+                    # Every callback the round recorded paid its own order, once.
+                    result["recorded"] = after[0] - before[0]
+                    result["paid"] = after[1] - before[1]
                 return result
 
             # Warm every worker; the warm-up's rate sizes each round's supply of callbacks.
@@ -407,56 +526,92 @@ def main() -> int:
                 rates[case] = max(warm["rps"], 50.0)
                 if case == "shop":
                     warm_answered = warm["requests"] - warm["bad_status"]
-            results: dict[str, list[dict]] = {"bare": [], "shop": []}
+            rates["shop_paused"] = rates["shop"]
+            results: dict[str, list[dict]] = {case: [] for case in CASES}
             for number in range(args.rounds):
-                order = ("bare", "shop") if number % 2 == 0 else ("shop", "bare")
+                order = CASES if number % 2 == 0 else CASES[::-1]
                 for case in order:
                     count = int(rates[case] * args.seconds * HEADROOM) + 200
                     result = one(case, count, args.seconds)
                     rates[case] = max(rates[case], result["rps"])
                     results[case].append(result)
         finally:
-            for server, _port in servers.values():
+            worker.stop()
+            for server, _port in {id(s): s for s in servers.values()}.values():
                 stop_server(server)
         rows = payment_rows(database)
+        rows = {key: rows[key] - seeded[key] for key in rows}
+        inbox = recorded(database)
         server_log = log.read_text(errors="replace")
+        worker_log = (instance / "worker.log").read_text(errors="replace")
         profile = profile_in_process(app, platform, make, args.profile) if args.profile else {}
 
     print(
         f"Callback bench: wrk -t{args.threads} -c{args.connections}, gunicorn.conf.py "
-        f"(sync workers, request log on), SQLite (WAL); {args.rounds} interleaved rounds x "
-        f"{args.seconds:g} s per case; median (min-max over rounds); each callback for a "
-        "distinct order"
+        f"(sync workers, request log on) and flask worker, SQLite (WAL); {args.rounds} "
+        f"interleaved rounds x {args.seconds:g} s per case; median (min-max over rounds); each "
+        "callback for a distinct order"
     )
-    print(f"{'case':<16}{'req/s':>22}{'p50 ms':>22}{'p99 ms':>24}{'errors':>8}")
-    labels = {"bare": "bare_insert", "shop": "wechat_callback"}
+    print(f"{'case':<20}{'req/s':>22}{'p50 ms':>22}{'p99 ms':>24}{'errors':>8}{'drain s':>22}")
     for case, rounds in results.items():
         errors = sum(r["bad_status"] + r["socket_errors"] for r in rounds)
+        drained = spread([r["drain"] for r in rounds], ".1f") if case != "bare" else "-"
         print(
-            f"{labels[case]:<16}{spread([r['rps'] for r in rounds], '.0f'):>22}"
+            f"{LABELS[case]:<20}{spread([r['rps'] for r in rounds], '.0f'):>22}"
             f"{spread([r['p50'] for r in rounds], '.2f'):>22}"
-            f"{spread([r['p99'] for r in rounds], '.2f'):>24}{errors:>8}"
+            f"{spread([r['p99'] for r in rounds], '.2f'):>24}{errors:>8}{drained:>22}"
         )
-    ratios = [s["rps"] / b["rps"] for s, b in zip(results["shop"], results["bare"], strict=True)]
-    verdict = "PASS" if statistics.median(ratios) >= TARGET else "MISS"
     print()
-    print(f"{'callback throughput vs bare':<34}{spread(ratios, '.2f') + 'x':>22}"
-          f"{'>= ' + str(TARGET):>8}  {verdict}")  # fmt: skip
+    verdict = "-"
+    for case in ("shop", "shop_paused"):
+        pairs = list(zip(results[case], results["bare"], strict=True))
+        ratios = [s["rps"] / b["rps"] for s, b in pairs]
+        tails = [s["p99"] / b["p99"] for s, b in pairs if b["p99"]]
+        verdict = "PASS" if statistics.median(ratios) >= TARGET else "MISS"
+        print(f"{'callback throughput vs bare' + SUFFIX[case]:<48}{spread(ratios, '.2f') + 'x':>22}"
+              f"{'>= ' + str(TARGET):>8}  {verdict}")  # fmt: skip
+        print(f"{'  p99 vs bare' + SUFFIX[case]:<48}{spread(tails, '.1f') + 'x':>22}")
+        drains = [r["drain"] for r in results[case]]
+        line = f"{'  drain after the round' + SUFFIX[case]:<48}{spread(drains, '.1f') + ' s':>22}"
+        if case == "shop_paused":
+            startups = spread([r["startup"] for r in results[case]], ".1f")
+            line += f"  (of which the worker's start-up {startups} s)"
+        print(line)
+    print(
+        "CPU ms per answer during the load (gunicorn's processes; flask worker's): "
+        + "; ".join(
+            f"{LABELS[case]} {spread([r['server_cpu'] for r in rounds], '.2f')}"
+            + (f" + worker {spread([r['worker_cpu'] for r in rounds], '.2f')}"
+               if case == "shop" else "")
+            for case, rounds in results.items()
+        )
+    )  # fmt: skip
     exhausted = sum(r["exhausted"] for rounds in results.values() for r in rounds)
     print(f"rounds that ran out of prepared callbacks: {exhausted}")
-    answered = warm_answered + sum(r["requests"] - r["bad_status"] for r in results["shop"])
+    shop_rounds = results["shop"] + results["shop_paused"]
+    answered = warm_answered + sum(r["requests"] - r["bad_status"] for r in shop_rounds)
     # wrk leaves out answers still on their way when its time is up: paid >= answered.
-    lost = "none lost" if rows["paid"] >= answered and not rows["other"] else "MISMATCH"
+    per_round = all(r["paid"] == r["recorded"] for r in shop_rounds)
+    fine = (
+        rows["paid"] >= answered and not rows["other"] and per_round
+        and rows["paid"] == inbox["total"] and not inbox["due"] and not inbox["failed"]
+    )  # fmt: skip
     print(
-        f"callbacks answered 204 (warm-up and rounds): {answered}; orders paid by them: "
-        f"{rows['paid']}; other outcomes: {rows['other']} ({lost})"
+        f"callbacks answered 204 (warm-up and rounds): {answered}; recorded: {inbox['total']}; "
+        f"orders paid by the worker: {rows['paid']}; other outcomes: {rows['other']}; "
+        f"failed rows: {inbox['failed']} ({'none lost' if fine else 'MISMATCH'})"
     )
     if profile:
         print(
             f"in one process (CPU ms per callback, {args.profile} callbacks): signature check "
             f"{profile['verify']:.3f}, decryption {profile['decrypt']:.3f}, whole request "
-            f"{profile['request']:.2f} ({'all 204' if profile['ok'] else 'NOT ALL 204'})"
+            f"{profile['request']:.2f} ({'all 204' if profile['ok'] else 'NOT ALL 204'}), "
+            f"worker's apply {profile['apply']:.2f}"
         )
+    worker_errors = worker_log.count("Traceback")
+    print(
+        f"worker log: {worker_errors} tracebacks, {worker_log.count('database is locked')} locked"
+    )
     tracebacks = server_log.count("Traceback")
     print(f"server log: {tracebacks} tracebacks, {server_log.count('database is locked')} locked")
     return 0

@@ -1,7 +1,9 @@
 """bench/bench_callbacks.py still runs against the current callback route (a short run: one
-round of two seconds per case, two connections); its figures are not judged here, only that
-every callback was verified and answered, each paid its own order, nothing else was written,
-and the report has its rows. Without wrk it says how to install it."""
+round of two seconds per case, two connections), with flask worker beside gunicorn; its figures
+are not judged here, only that every callback was verified and answered, each recorded one
+row the worker turned into its own paid order, nothing else was written, and the report has
+its rows (the drain with the worker running and stopped). Without wrk it says how to install
+it."""
 
 import os
 import re
@@ -53,14 +55,20 @@ def test_callback_benchmark_runs_briefly_without_errors():
     )  # fmt: skip
     out = result.stdout
     assert result.returncode == 0, result.stderr[-3000:]
-    for case in ("bare_insert", "wechat_callback"):
-        row = re.search(rf"^{case}\s+.*\s(\d+)$", out, re.MULTILINE)
+    for case in ("bare_insert", "wechat_callback", "callback_no_worker"):
+        row = re.search(rf"^{case}\s.*\s(\d+)\s+(-|[\d.]+ \(\S+\))$", out, re.MULTILINE)
         assert row is not None and row.group(1) == "0", out  # no error answer
-    assert re.search(r"^callback throughput vs bare\s+.*(PASS|MISS)", out, re.MULTILINE), out
+    for worker in ("running", "stopped"):
+        assert re.search(rf"^callback throughput vs bare \(worker {worker}\)\s+.*(PASS|MISS)",
+                         out, re.MULTILINE), out  # fmt: skip
+        assert re.search(rf"^  drain after the round \(worker {worker}\)\s+[\d.]+ ", out,
+                         re.MULTILINE), out  # fmt: skip
     assert "rounds that ran out of prepared callbacks: 0" in out, out
-    assert re.search(r"answered 204 .*: [1-9]\d*; orders paid by them: \d+; other outcomes: 0 "
-                     r"\(none lost\)", out), out  # fmt: skip
-    assert re.search(r"signature check [\d.]+, decryption [\d.]+, .*\(all 204\)", out), out
+    assert re.search(r"answered 204 .*: [1-9]\d*; recorded: \d+; orders paid by the worker: "
+                     r"\d+; other outcomes: 0; failed rows: 0 \(none lost\)", out), out  # fmt: skip
+    assert re.search(r"signature check [\d.]+, decryption [\d.]+, .*\(all 204\), worker's "
+                     r"apply [\d.]+", out), out  # fmt: skip
+    assert "worker log: 0 tracebacks, 0 locked" in out, out
     assert "server log: 0 tracebacks, 0 locked" in out, out
 
 

@@ -1,4 +1,5 @@
-"""``flask worker``: fans the outbox out into inbox messages and deliveries, and delivers them.
+"""``flask worker``: fans the outbox out into inbox messages and deliveries, and delivers them;
+applies the payment callbacks the web recorded (``shop.orders.gateways.received``).
 
 One thread takes the outbox in batches; NOTIFY_DELIVERY_THREADS threads call webhooks and WeCom
 bots, so a slow receiver never holds up the inbox. Each loop sleeps NOTIFY_WORKER_POLL_SECONDS
@@ -17,6 +18,7 @@ from flask import Flask
 
 from shop.notify import delivery
 from shop.notify import inbox as _inbox  # noqa: F401  (registers the outbox handler)
+from shop.orders.gateways import received as _received  # noqa: F401  (payment callbacks)
 from shop.platform import outbox
 from shop.platform.base import utcnow
 from shop.platform.extensions import db

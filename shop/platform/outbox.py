@@ -8,8 +8,14 @@ so several workers never take the same row; SQLite's write lock does the same fo
 worker), hands each batch to the handler registered for its topic, and marks the rows done in
 the same transaction as the handler's writes. A failing batch is retried row by row, each row
 with exponential backoff, so one bad row never stops the others.
+
+A topic whose rows are heavy (``payment``: each one a paid transition) is registered with a
+``chunk``: its rows are claimed and done at most ``chunk`` per transaction, before the other
+topics, and on SQLite the worker then leaves the write lock free as long as it held it, so a
+request's insert (a payment callback's own row) never waits near the busy timeout.
 """
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -20,6 +26,10 @@ from shop.platform import db as dbsetup
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 
+#: On SQLite, the longest pause between two chunks (see process_batch), and how many chunks
+#: follow without a pause after one during which no other connection wrote.
+MAX_PAUSE = 0.1
+UNPAUSED_CHUNKS = 3
 #: A row failing this many times is given up (kept, with its last error, for a person to see).
 MAX_ATTEMPTS = 8
 
@@ -60,15 +70,40 @@ def emit(topic: str, kind: str, *, user_id: int | None, payload: dict, now: date
     )
 
 
+_INSERT = OutboxRow.__table__.insert()  # built once: its compiled form is cached
+
+
+def insert(topic: str, kind: str, *, user_id: int | None, payload: dict, now: datetime) -> None:
+    """Like :func:`emit`, as one INSERT statement run now (no ORM unit of work): for a request
+    whose only write is its row, answered as soon as it commits (a payment callback)."""
+    db.session.execute(
+        _INSERT,
+        {
+            "topic": topic,
+            "kind": kind,
+            "user_id": user_id,
+            "payload": payload,
+            "created_at": now,
+            "available_at": now,
+            "attempts": 0,
+            "last_error": "",
+        },
+    )
+
+
 #: topic -> handler(rows, now): ``rows`` are result rows (id, topic, kind, user_id,
 #: created_at), claimed and locked. A handler writes in the session and never commits.
 Handler = Callable[[list, datetime], None]
 HANDLERS: dict[str, Handler] = {}
+#: topic -> at most this many rows per transaction (topics not named here: the whole batch).
+CHUNKS: dict[str, int] = {}
 
 
-def handler(topic: str) -> Callable[[Handler], Handler]:
+def handler(topic: str, *, chunk: int | None = None) -> Callable[[Handler], Handler]:
     def register(function: Handler) -> Handler:
         HANDLERS[topic] = function
+        if chunk:
+            CHUNKS[topic] = chunk
         return function
 
     return register
@@ -79,7 +114,9 @@ def backoff(attempts: int, *, base: float = 5, cap: float = 3600) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
 
 
-def _claim(limit: int, now: datetime, ids: list[int] | None = None) -> list:
+def _claim(
+    limit: int, now: datetime, ids: list[int] | None = None, *, topic: str | None = None
+) -> list:
     """Due rows, locked: id, topic, kind, user_id and created_at as plain result rows (no
     ORM objects, no payloads: the worker moves thousands a second, and a handler that needs
     a payload reads it in SQL)."""
@@ -92,16 +129,21 @@ def _claim(limit: int, now: datetime, ids: list[int] | None = None) -> list:
     )
     if ids is not None:
         query = query.where(table.c.id.in_(ids))
+    if topic is not None:
+        query = query.where(table.c.topic == topic)
+    elif CHUNKS and ids is None:
+        query = query.where(table.c.topic.not_in(list(CHUNKS)))
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(db.session.execute(query))
 
 
-def _any_due(now: datetime) -> bool:
+def _any_due(now: datetime, topic: str | None = None) -> bool:
     table = OutboxRow.__table__
-    found = db.session.execute(
-        select(table.c.id).where(table.c.done_at.is_(None), table.c.available_at <= now).limit(1)
-    ).first()
+    query = select(table.c.id).where(table.c.done_at.is_(None), table.c.available_at <= now)
+    if topic is not None:
+        query = query.where(table.c.topic == topic)
+    found = db.session.execute(query.limit(1)).first()
     db.session.rollback()
     return found is not None
 
@@ -124,13 +166,53 @@ def _run(rows: list, now: datetime) -> None:
 
 
 def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
-    """Claim up to ``limit`` due rows, do their work and mark them done, in one transaction
-    that this function commits. Returns how many rows were done or pushed back."""
+    """Do up to ``limit`` due rows: those of chunked topics a chunk per transaction, then the
+    others in one transaction, each committed here. Returns how many rows were done or
+    pushed back."""
     now = now or utcnow()
     if not _any_due(now):  # a plain read first: an idle worker never takes the write lock
         return 0
+    done = 0
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    for topic, chunk in CHUNKS.items():
+        unpaused = 0
+        while done < limit and _any_due(now, topic):
+            began = time.monotonic()
+            taken = _batch(min(chunk, limit - done), now, topic=topic)
+            done += taken
+            if not taken:
+                break
+            if sqlite and not unpaused:
+                # SQLite's busy handler retries a waiting writer after 1, 2, 5 … up to 100 ms:
+                # a worker that took the lock again at once would starve the requests waiting
+                # for it. Leave the lock free as long as the chunk held it; when nobody wrote
+                # meanwhile, go on without pausing for a few chunks, then look again.
+                pause = min(time.monotonic() - began, MAX_PAUSE)
+                unpaused = 0 if _others_wrote_during(pause) else UNPAUSED_CHUNKS
+            elif unpaused:
+                unpaused -= 1
+    if done < limit:
+        done += _batch(limit - done, now)
+    return done
+
+
+def _others_wrote_during(pause: float) -> bool:
+    """Sleep ``pause`` seconds holding no lock; whether another connection committed meanwhile
+    (SQLite's ``PRAGMA data_version``, read twice on one connection)."""
+    with db.engine.connect() as connection:
+        before = connection.exec_driver_sql("PRAGMA data_version").scalar()
+        connection.rollback()
+        time.sleep(pause)
+        after = connection.exec_driver_sql("PRAGMA data_version").scalar()
+        connection.rollback()
+    return before != after
+
+
+def _batch(limit: int, now: datetime, *, topic: str | None = None) -> int:
+    """Claim up to ``limit`` due rows (of ``topic``, or of every topic without a chunk), do
+    their work and mark them done in one transaction."""
     with dbsetup.writing():
-        rows = _claim(limit, now)
+        rows = _claim(limit, now, topic=topic)
         if not rows:
             db.session.rollback()
             return 0

@@ -1,30 +1,48 @@
-"""A worker killed in the middle of a WeChat Pay callback: after the order is marked paid and
-its rebates estimated, before the commit. Nothing of it may remain, and the gateway's retry of
-the same callback must pay the order once."""
+"""Processes killed in the middle of a WeChat Pay payment. The web worker dies after writing
+the callback's outbox row, before the commit: nothing remains, and the gateway's retry records
+it. Then ``flask worker`` dies applying it (order marked paid, rebates estimated, not
+committed): nothing of the paid transition remains, and the worker started again pays the
+order once."""
 
 import http.client
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from shop import PROJECT_ROOT
 from shop.orders.gateways import providers
 from shop.orders.models import Order, OrderStatus, PaymentEvent
-from shop.platform import faults
+from shop.platform import faults, outbox
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from tests import invariants
 from tests.factories import make_product, make_user
 from tests.fakes import serving
 from tests.fakes.wechatpay import FakeWeChatPay
-from tests.server.live import Browser, count
+from tests.server.live import Browser, count, server_env
 from tests.services.test_gateway_adapters import APIV3_KEY, key_pairs  # noqa: F401 (fixture)
 from tests.services.test_orders import place
+
+
+def flask_worker(env: dict, log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "worker"],
+        cwd=PROJECT_ROOT,
+        env={**env, "FLASK_APP": "wsgi.py", "SHOP_NOTIFY_WORKER_POLL_SECONDS": "0.1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def test_a_worker_dying_mid_callback_leaves_nothing_and_the_retry_pays_once(
     app,
     start_server,
+    database_url,
+    tmp_path,
     key_pairs,  # noqa: F811
 ):
     fake = FakeWeChatPay(
@@ -48,7 +66,7 @@ def test_a_worker_dying_mid_callback_leaves_nothing_and_the_retry_pays_once(
             "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_1",
             "WECHATPAY_BASE_URL": url,
         }
-        crashing = start_server(workers=1, threads=2, FAULT="pay.after_ledger", **settings)
+        crashing = start_server(workers=1, threads=2, FAULT="callback.after_record", **settings)
         with app.app_context():
             product = make_product(price_cents=5900, stock=3)
             [order] = place(make_user(), [(product.id, 1)], provider="wechatpay", at=utcnow())
@@ -72,18 +90,56 @@ def test_a_worker_dying_mid_callback_leaves_nothing_and_the_retry_pays_once(
         server = start_server(workers=1, **settings)
         with app.app_context():
             assert db.session.get(Order, order_id).status == OrderStatus.PLACED
-            assert count(PaymentEvent) == 0
+            assert count(outbox.OutboxRow) == 0 and count(PaymentEvent) == 0
             invariants.check(db.session)
             db.session.rollback()
-        # WeChat Pay retries the same callback (it got no answer): paid once.
+        # WeChat Pay retries the same callback (it got no answer): recorded, answered.
         server.wait_ready()
         answer = Browser(server).request("POST", "/payments/wechatpay/notify", body, sent)
         assert answer.status == 204, server.log()
         again = Browser(server).request("POST", "/payments/wechatpay/notify", body, sent)
         assert again.status == 204
         with app.app_context():
+            assert db.session.get(Order, order_id).status == OrderStatus.PLACED
+            assert count(outbox.OutboxRow, outbox.OutboxRow.topic == "payment") == 2
+            db.session.rollback()
+
+        # flask worker dies in the paid transition, before its commit.
+        env = server_env(database_url, tmp_path / "instance", **settings)
+        log_path = tmp_path / "worker.log"
+        with log_path.open("ab") as log:
+            dying = flask_worker({**env, "SHOP_FAULT": "pay.after_ledger"}, log)
+            try:
+                assert dying.wait(60) == faults.EXIT_CODE, log_path.read_text()
+            finally:
+                if dying.poll() is None:
+                    dying.kill()
+        with app.app_context():
+            assert db.session.get(Order, order_id).status == OrderStatus.PLACED
+            assert count(PaymentEvent) == 0
+            assert count(outbox.OutboxRow, outbox.OutboxRow.done_at.is_not(None)) == 0
+            invariants.check(db.session)
+            db.session.rollback()
+
+        # Started again, it pays the order once (the duplicate is a replay).
+        with log_path.open("ab") as log:
+            worker = flask_worker(env, log)
+            try:
+                deadline = time.monotonic() + 60
+                with app.app_context():
+                    while count(outbox.OutboxRow, outbox.OutboxRow.done_at.is_(None)):
+                        assert time.monotonic() < deadline, log_path.read_text()
+                        db.session.rollback()
+                        time.sleep(0.1)
+                    db.session.rollback()
+            finally:
+                worker.terminate()
+                worker.wait(30)
+        with app.app_context():
             assert db.session.get(Order, order_id).status == OrderStatus.PAID
             assert [e.outcome for e in db.session.execute(select(PaymentEvent)).scalars()] == [
                 "paid"
             ]
+            rows = db.session.execute(select(outbox.OutboxRow)).scalars().all()
+            assert {(row.done_at is not None, row.last_error) for row in rows} == {(True, "")}
             invariants.check(db.session)

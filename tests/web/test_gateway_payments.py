@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from shop.orders import states
 from shop.orders.gateways import flow, providers
 from shop.orders.models import GatewayPayment, GatewayRefund, Order, OrderStatus, PaymentEvent
+from shop.platform import outbox
 from shop.platform.audit import AuditEntry
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
@@ -86,6 +87,16 @@ def paid_events(app, order_id):
         )
 
 
+def work(app) -> int:
+    """What ``flask worker`` does with the callbacks recorded: its outbox loop's own code."""
+    done = 0
+    with app.app_context():
+        while taken := outbox.process_batch():
+            done += taken
+        db.session.remove()
+    return done
+
+
 def notify_wechat(client, headers, body):
     return client.post(
         "/payments/wechatpay/notify",
@@ -135,6 +146,8 @@ def test_wechat_h5_pay_callback_once_replay_and_forgery(app, gateways, user_clie
 
     assert notify_wechat(app.test_client(), headers, body).status_code == 204
     assert notify_wechat(app.test_client(), headers, body).status_code == 204  # replayed
+    assert status_of(app, order_id) == S.PLACED  # answered once recorded: the worker pays it
+    work(app)
     assert status_of(app, order_id) == S.PAID
     assert paid_events(app, order_id) == 1
     with app.app_context():
@@ -148,6 +161,7 @@ def test_wechat_wrong_amount_and_unknown_order_change_nothing(app, gateways, use
     client.get(f"/orders/{order_id}/pay/gateway", headers={"User-Agent": DESKTOP})
     headers, body = wechat.pay(number, amount=1)  # the gateway reports 0.01 yuan paid
     assert notify_wechat(app.test_client(), headers, body).status_code == 204
+    work(app)
     assert status_of(app, order_id) == S.PLACED
     with app.app_context():
         event = db.session.execute(select(PaymentEvent)).scalar_one()
@@ -156,6 +170,7 @@ def test_wechat_wrong_amount_and_unknown_order_change_nothing(app, gateways, use
     wechat.trades["FX-NOT-OURS"] = {**wechat.trades[number], "out_trade_no": "FX-NOT-OURS"}
     headers, body = wechat.pay("FX-NOT-OURS")
     assert notify_wechat(app.test_client(), headers, body).status_code == 204
+    work(app)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(PaymentEvent)) == 1
 
@@ -232,6 +247,8 @@ def test_alipay_wap_notice_return_and_forgery(app, gateways, user_client):
     answer = app.test_client().post("/payments/alipay/notify", data=notice)
     assert answer.get_data() == b"success"
     assert app.test_client().post("/payments/alipay/notify", data=notice).get_data() == b"success"
+    assert status_of(app, order_id) == S.PLACED
+    work(app)
     assert status_of(app, order_id) == S.PAID and paid_events(app, order_id) == 1
     # The browser's return (Alipay adds out_trade_no) after the notice: nothing more happens.
     back = client.get(f"/payments/alipay/return?out_trade_no={number}&total_amount=59.70")
@@ -261,6 +278,7 @@ def test_sweep_pays_what_no_callback_told_and_a_late_payment_is_refunded(
         db.session.commit()
     headers, body = wechat.pay(number2)
     assert notify_wechat(app.test_client(), headers, body).status_code == 204
+    work(app)
     assert status_of(app, order2) == S.CANCELLED
     with app.app_context():
         refund = db.session.execute(select(GatewayRefund)).scalar_one()
@@ -278,6 +296,7 @@ def test_a_refund_refused_by_the_gateway_is_retried_and_shown_to_admins(app, gat
     user_client(buyer).get(f"/orders/{order_id}/pay/gateway", headers={"User-Agent": DESKTOP})
     headers, body = wechat.pay(number)
     notify_wechat(app.test_client(), headers, body)
+    work(app)
     at = utcnow()
     with app.app_context():
         order = db.session.get(Order, order_id)
@@ -333,8 +352,9 @@ def test_a_hundred_duplicate_callbacks_the_return_path_and_the_sweep_pay_once(
     client = user_client(buyer)
     client.get(f"/orders/{order_id}/pay/gateway", headers={"User-Agent": DESKTOP})
     headers, body = wechat.pay(number)
-    barrier = threading.Barrier(102)
+    barrier = threading.Barrier(103)
     answers = []
+    stop = threading.Event()
 
     def callback():
         barrier.wait()
@@ -350,13 +370,28 @@ def test_a_hundred_duplicate_callbacks_the_return_path_and_the_sweep_pay_once(
             flow.sync(providers.for_app(app), now=utcnow() + timedelta(minutes=5))
             db.session.remove()
 
+    def worker():  # the worker's outbox loop, applying callbacks while more arrive
+        barrier.wait()
+        while not stop.is_set():
+            work(app) or stop.wait(0.01)
+
     threads = [threading.Thread(target=callback) for _ in range(100)]
     threads += [threading.Thread(target=return_path), threading.Thread(target=sweep)]
+    running = threading.Thread(target=worker)
+    running.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
+    stop.set()
+    running.join(60)
+    work(app)  # what the worker had not got to yet
     assert sorted(set(answers)) == [204, 302] and len(answers) == 101
+    with app.app_context():
+        rows = db.session.execute(
+            select(outbox.OutboxRow).where(outbox.OutboxRow.topic == "payment")
+        ).scalars()
+        assert sorted((r.last_error, r.done_at is not None) for r in rows) == [("", True)] * 100
     assert status_of(app, order_id) == S.PAID
     assert paid_events(app, order_id) == 1
     with app.app_context():

@@ -23,6 +23,7 @@ from tests.web.test_gateway_payments import (  # noqa: F401 (fixture)
     gateways,
     new_order,
     notify_wechat,
+    work,
 )
 
 
@@ -38,6 +39,7 @@ def paid_order(app, user_client, wechat, alipay, provider):
         urllib.request.urlopen(sent.headers["Location"], timeout=5).read()  # noqa: S310
         notice = alipay.pay(number)
         assert app.test_client().post("/payments/alipay/notify", data=notice).data == b"success"
+    work(app)  # flask worker applies the callback
     return buyer, order_id, number
 
 

@@ -17,6 +17,7 @@ from tests.web.test_gateway_payments import (  # noqa: F401 (fixtures)
     key_pairs,
     new_order,
     notify_wechat,
+    work,
 )
 
 
@@ -25,6 +26,7 @@ def paid_through_callback(app, wechat, user_client):
     user_client(buyer).get(f"/orders/{order_id}/pay/gateway", headers={"User-Agent": DESKTOP})
     headers, body = wechat.pay(number)
     assert notify_wechat(app.test_client(), headers, body).status_code == 204
+    work(app)  # flask worker applies the callback
     return order_id, number
 
 

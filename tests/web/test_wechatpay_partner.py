@@ -26,7 +26,7 @@ from tests.fakes import serving
 from tests.fakes.wechatpay_partner import FakeWeChatPayPartner
 from tests.services.test_gateway_adapters import APIV3_KEY, key_pairs  # noqa: F401 (fixture)
 from tests.services.test_orders import place
-from tests.web.test_gateway_payments import DESKTOP, notify_wechat
+from tests.web.test_gateway_payments import DESKTOP, notify_wechat, work
 
 SP_MCHID, SP_APPID, SUB = "1900000100", "wx8888888888888888", "1900000201"
 WINDOW = timedelta(days=7)
@@ -76,6 +76,7 @@ def pay(app, client, partner, order_id, number):
     assert made.status_code == 200, made.get_data(as_text=True)[:500]
     headers, body = partner.pay(number)
     assert notify_wechat(app.test_client(), headers, body).status_code == 204
+    work(app)  # flask worker applies the callback
 
 
 def settle(app, order_id):

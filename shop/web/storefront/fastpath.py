@@ -95,7 +95,7 @@ class ShareLinkPath:
             answer = None
         if answer is None:
             return self.inner(environ, start_response)
-        request_id = _request_id(environ)
+        request_id = request_id_of(environ)
         headers = answer + [(ops.REQUEST_ID_HEADER, request_id)]
         start_response("303 SEE OTHER", headers)
         if self.log_requests:
@@ -169,7 +169,7 @@ class ShareLinkPath:
             log.exception("request log line failed")
 
 
-def _request_id(environ) -> str:
+def request_id_of(environ) -> str:
     incoming = environ.get("HTTP_X_REQUEST_ID", "")
     return incoming if ops.SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 

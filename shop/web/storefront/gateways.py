@@ -1,8 +1,10 @@
 """Paying through WeChat Pay and Alipay: sending the buyer to pay, the gateways' callbacks, and
 the browser's way back (which asks the gateway rather than trusting the browser).
 
-Callbacks are server-to-server: CSRF-exempt, their signature is the proof. Whatever arrives
-(callback, return, sweep) ends in ``flow.apply_trade``: one paid transition per order.
+Callbacks are server-to-server: CSRF-exempt, their signature is the proof. A verified paid
+trade is answered once its outbox row is committed (``received.record``); ``flask worker``
+applies it. Whatever arrives (callback via the worker, return, sweep) ends in
+``flow.apply_trade``: one paid transition per order.
 """
 
 import io
@@ -16,12 +18,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from shop.orders import states
-from shop.orders.gateways import flow, providers
+from shop.orders.gateways import flow, providers, received
 from shop.orders.gateways.alipay import BadNotice
 from shop.orders.gateways.base import GatewayError, RefundState, TradeState
 from shop.orders.gateways.wechatpay import BadCallback
 from shop.orders.models import GatewayRefund, Order
 from shop.platform import db as dbsetup
+from shop.platform import faults
 from shop.platform.extensions import csrf, db
 from shop.web.common import now
 from shop.web.storefront import bp
@@ -132,13 +135,14 @@ def gateway_return(provider: str):
     return redirect(url_for("storefront.order_detail", order_id=order.id))
 
 
-def _apply_verified(provider: str, event) -> None:
+def _record_verified(provider: str, event) -> None:
+    """One short transaction before the answer: a paid trade becomes one outbox row (the
+    worker applies it); a refund's answer, one row update, is recorded here and now."""
     with dbsetup.writing():
         db.session.rollback()
         if isinstance(event, TradeState):
-            result = flow.apply_trade(provider, event, now=now())
-            if result is not None and result.outcome not in ("paid", "replay"):
-                log.warning("%s notice for %s: %s", provider, event.order_number, result.outcome)
+            received.record(provider, event, now=now())
+            faults.hit("callback.after_record")  # the row written, not committed, no answer
         elif isinstance(event, RefundState):
             flow.refund_callback(event, now=now())
         db.session.commit()
@@ -155,7 +159,7 @@ def wechatpay_notify():
     except BadCallback as error:
         log.warning("wechatpay callback refused: %s", error.code)
         return {"code": "FAIL", "message": error.code}, 401
-    _apply_verified("wechatpay", event)
+    _record_verified("wechatpay", event)
     return "", 204  # documented: 200 or 204 with no body means received
 
 
@@ -170,7 +174,7 @@ def alipay_notify():
     except BadNotice as error:
         log.warning("alipay notice refused: %s", error.code)
         return "failure", 400, {"Content-Type": "text/plain"}
-    _apply_verified("alipay", event)
+    _record_verified("alipay", event)
     return "success", 200, {"Content-Type": "text/plain"}  # documented: stops the retries
 
 

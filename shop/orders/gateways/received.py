@@ -1,0 +1,83 @@
+"""Payment callbacks: recorded when they arrive, applied by ``flask worker``.
+
+A verified callback (WeChat Pay ``TRANSACTION.SUCCESS``, an Alipay trade notice) is answered
+as soon as one outbox row holding the trade it reports is committed (:func:`record`): WeChat
+Pay's own advice (verify, persist, answer fast, process asynchronously, expect duplicates).
+The worker's outbox loop hands those rows to :func:`apply_rows`, which rebuilds the
+:class:`TradeState` and applies it with :func:`flow.apply_trade`, the same code the browser's
+return path and the sweep run: one paid transition per order, however many duplicate rows.
+
+Rows are done at most :data:`CHUNK` per transaction (each is a paid transition of some 20
+statements), with a pause between chunks on SQLite, so the worker never holds the write lock
+long enough to make a callback's own insert wait long. A row whose apply fails is retried
+with the outbox's backoff and given up after ``outbox.MAX_ATTEMPTS``, kept with its error.
+"""
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from shop.orders.gateways import flow
+from shop.orders.gateways.base import TradeState
+from shop.orders.gateways.providers import notice_of
+from shop.platform import outbox
+from shop.platform.extensions import db
+
+log = logging.getLogger(__name__)
+
+TOPIC = "payment"
+#: Payment rows done in one transaction, at most (about 25 ms of SQLite's write lock).
+CHUNK = 4
+
+
+def record(provider: str, state: TradeState, *, now: datetime) -> bool:
+    """Add the verified ``state`` to the caller's transaction as one outbox row; False (and
+    nothing written) when it is nothing the shop acts on (not a paid trade). The caller
+    commits, then answers the gateway."""
+    if notice_of(state) is None:
+        return False
+    outbox.insert(
+        TOPIC,
+        provider,
+        user_id=None,
+        payload={
+            "order_number": state.order_number,
+            "state": state.state,
+            "amount_cents": state.amount_cents,
+            "trade_id": state.trade_id,
+            "paid_at": state.paid_at.isoformat() if state.paid_at else None,
+        },
+        now=now,
+    )
+    return True
+
+
+def trade_of(payload: dict) -> TradeState:
+    paid_at = payload.get("paid_at")
+    return TradeState(
+        order_number=payload["order_number"],
+        state=payload["state"],
+        amount_cents=int(payload["amount_cents"]),
+        trade_id=payload.get("trade_id") or "",
+        paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
+    )
+
+
+@outbox.handler(TOPIC, chunk=CHUNK)
+def apply_rows(rows: list, now: datetime) -> None:
+    """Apply each claimed payment row, as of when its callback arrived (the payment's event
+    and the order's paid time say when the gateway told us, not when the worker got to it).
+    Outcomes other than paid or a replay are logged, as the callback did; the notice rows
+    keep them (``PaymentEvent.outcome``)."""
+    table = outbox.OutboxRow.__table__
+    payloads = dict(
+        db.session.execute(
+            select(table.c.id, table.c.payload).where(table.c.id.in_([row.id for row in rows]))
+        ).all()
+    )
+    for row in rows:
+        state = trade_of(payloads[row.id])
+        result = flow.apply_trade(row.kind, state, now=row.created_at)
+        if result is not None and result.outcome not in ("paid", "replay"):
+            log.warning("%s notice for %s: %s", row.kind, state.order_number, result.outcome)
