@@ -19,6 +19,7 @@ from shop.money import fraud, ledger, profit_sharing, refund_queries, sales, spl
 from shop.orders import aftersales, states
 from shop.orders.gateways import flow as gateway_flow
 from shop.orders.gateways import providers as gateway_providers
+from shop.orders.gateways import received
 from shop.orders.gateways import reconcile as gateway_reconcile
 from shop.platform import backup as backups
 from shop.platform import db as dbsetup
@@ -259,8 +260,10 @@ def sweep_orders_command() -> None:
     every few minutes, e.g. from cron)."""
     config = current_app.config
     at = utcnow()
-    # First ask the gateways about open payments, so a paid order whose callback is late is
-    # paid, not cancelled.
+    # First pay what callbacks recorded (flask worker may be down or behind), then ask the
+    # gateways about open payments, so a paid order whose callback is late is paid, not
+    # cancelled.
+    received.apply_due(now=at)
     gateway_flow.sync(gateway_providers.for_app(current_app._get_current_object()), now=at)
     with dbsetup.writing():
         cancelled = states.cancel_unpaid(now=at)

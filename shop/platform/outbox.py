@@ -196,6 +196,20 @@ def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
     return done
 
 
+def process_topic(topic: str, *, now: datetime | None = None, limit: int = 10_000) -> int:
+    """Do up to ``limit`` due rows of ``topic`` only, in its chunks: for a command that needs
+    one topic's work done before its own (``flask sweep-orders`` pays the callbacks recorded
+    before it cancels anything unpaid), whether or not ``flask worker`` runs."""
+    now = now or utcnow()
+    done = 0
+    while done < limit:
+        taken = _batch(min(CHUNKS.get(topic, 500), limit - done), now, topic=topic)
+        if not taken:
+            break
+        done += taken
+    return done
+
+
 def _others_wrote_during(pause: float) -> bool:
     """Sleep ``pause`` seconds holding no lock; whether another connection committed meanwhile
     (SQLite's ``PRAGMA data_version``, read twice on one connection)."""

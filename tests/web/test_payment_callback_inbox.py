@@ -182,3 +182,25 @@ def test_on_sqlite_the_worker_sees_whether_others_wrote_during_its_pause(app, da
         writer.start()
         assert outbox._others_wrote_during(0.5) is True
         writer.join()
+
+
+def test_the_order_sweep_pays_recorded_callbacks_before_cancelling(app, gateways, user_client):
+    """The worker was down when the callback came, and the order's deadline passed: `flask
+    sweep-orders` applies the recorded payment first, so the order is paid, never cancelled
+    (and then refunded as a payment after cancellation)."""
+    order_id, _number, headers, body = paid_order(app, gateways, user_client)
+    assert notify_wechat(app.test_client(), headers, body).status_code == 204
+    with app.app_context():
+        from shop.orders.models import Order
+
+        db.session.get(Order, order_id).pay_deadline = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    with app.app_context():  # as `flask` runs a command
+        result = app.test_cli_runner().invoke(args=["sweep-orders"])
+        db.session.remove()
+    assert result.exit_code == 0, result.output
+    assert "Cancelled unpaid: 0" in result.output
+    assert status_of(app, order_id) == S.PAID and paid_events(app, order_id) == 1
+    assert [done for _kind, _payload, done, _attempts, _error in payment_rows(app)] == [True]
+    work(app)  # the worker then delivers the paid notices, and pays nothing again
+    assert paid_events(app, order_id) == 1

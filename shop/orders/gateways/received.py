@@ -81,3 +81,10 @@ def apply_rows(rows: list, now: datetime) -> None:
         result = flow.apply_trade(row.kind, state, now=row.created_at)
         if result is not None and result.outcome not in ("paid", "replay"):
             log.warning("%s notice for %s: %s", row.kind, state.order_number, result.outcome)
+
+
+def apply_due(*, now: datetime) -> int:
+    """Apply every payment row still due, here and now (what the worker would do next): the
+    order sweep runs this before it cancels unpaid orders, so a payment whose callback was
+    answered while the worker was down is paid, not cancelled and refunded."""
+    return outbox.process_topic(TOPIC, now=now)
