@@ -32,6 +32,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -65,6 +66,9 @@ from bench.common import (  # noqa: E402
     stop_server,
     worker_memory_mb,
 )
+
+#: The first error message of a page (a field's, or a notice's).
+ERROR_TEXT = re.compile(r'class="(?:field-error|notice notice-error)[^"]*"[^>]*>(.*?)</p>', re.S)
 
 #: Actions and their shares (percent of actions, not of requests: a checkout is two).
 MIX = {"click": 60, "landing": 17, "product": 8, "shop": 8, "poster": 4, "checkout": 3}
@@ -108,16 +112,25 @@ def extend_setup(buyers: int):
     """The part of the instance only this bench needs; runs inside common.prepare."""
 
     def extend(setup: dict, now) -> None:
-        from sqlalchemy import update
+        from sqlalchemy import func, select, update
 
         from shop.accounts import accounts
-        from shop.catalog.models import Product
+        from shop.catalog.models import Product, Sku
         from shop.demo import seed as demo
         from shop.platform.extensions import db
         from shop.sharing import links
         from shop.sharing.models import Channel
 
-        db.session.execute(update(Product).values(stock=STOCK))
+        # A product with specs sells from its SKUs' stock (the product's is their sum).
+        db.session.execute(update(Sku).values(stock=STOCK))
+        sums = (
+            select(func.coalesce(func.sum(Sku.stock), 0))
+            .where(Sku.product_id == Product.id, Sku.is_active.is_(True))
+            .scalar_subquery()
+        )
+        has_skus = select(Sku.id).where(Sku.product_id == Product.id).exists()
+        db.session.execute(update(Product).where(~has_skus).values(stock=STOCK))
+        db.session.execute(update(Product).where(has_skus).values(stock=sums))
         setup["buyers"] = []
         for number in range(buyers):
             user = accounts.register_user(
@@ -189,6 +202,8 @@ class Tally:
         self.server_errors: Counter = Counter()
         self.other_errors: Counter = Counter()
         self.statuses: Counter = Counter()  #: (kind, unexpected status or exception)
+        #: (kind, the first error message on a page answered instead of the redirect)
+        self.messages: Counter = Counter()
 
     def record(self, kind: str, status: int, elapsed: float, ok: bool) -> None:
         if ok:
@@ -210,6 +225,7 @@ class Tally:
         self.server_errors.update(other.server_errors)
         self.other_errors.update(other.other_errors)
         self.statuses.update(other.statuses)
+        self.messages.update(other.messages)
 
 
 def get(port: int, tally: Tally, kind: str, path: str, cookies: dict | None = None):
@@ -247,6 +263,10 @@ def checkout(port: int, tally: Tally, path: str, cookies: dict) -> None:
         return
     placed = status == 302 and LOCATION_PAY.search(header(headers, "location")) is not None
     tally.record("checkout_post", status, elapsed, placed)
+    if status == 200:  # the form again: say why (its first error message)
+        found = ERROR_TEXT.search(_body.decode("utf-8", errors="replace"))
+        message = re.sub(r"<[^>]+>|\s+", " ", found.group(1)).strip() if found else "(none)"
+        tally.messages[("checkout_post", message[:120])] += 1
     keep_cookies(cookies, headers)
 
 
@@ -713,6 +733,8 @@ def report(args, processes, workers, url, bare_seconds, bare, mix, findings) -> 
         print("unexpected answers (kind, status): " + ", ".join(
             f"{k[0]} {k[1]} x{n}" for k, n in odd.most_common(12)
         ))  # fmt: skip
+    for (kind, message), count in (mix["tally"].messages + bare["tally"].messages).items():
+        print(f"  {kind} answered with the form again x{count}: {message}")
     print(
         f"server log: {findings['locked']} '{LOCKED}', {findings['tracebacks']} tracebacks, "
         f"{findings['worker_timeouts']} worker timeouts"
