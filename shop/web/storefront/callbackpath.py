@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 
 from flask import Flask
 from werkzeug.datastructures import EnvironHeaders
-from werkzeug.exceptions import SecurityError
-from werkzeug.sansio.utils import get_host
 
 from shop.orders.gateways import providers, received
 from shop.orders.gateways.base import TradeState
@@ -33,7 +31,7 @@ from shop.platform import faults, ops
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.web.hooks import HSTS, security_headers
-from shop.web.storefront.fastpath import request_id_of
+from shop.web.storefront.fastpath import host_trusted, request_id_of
 
 log = logging.getLogger(__name__)
 PATH = "/payments/wechatpay/notify"
@@ -60,16 +58,8 @@ class PaymentCallbackPath:
         length = environ.get("CONTENT_LENGTH") or ""
         if not length.isdigit() or not 0 < int(length) <= self.max_length:
             return self.inner(environ, start_response)
-        if self.trusted_hosts:
-            try:
-                get_host(
-                    environ["wsgi.url_scheme"],
-                    environ.get("HTTP_HOST"),
-                    (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT")),
-                    self.trusted_hosts,
-                )
-            except SecurityError:
-                return self.inner(environ, start_response)
+        if not host_trusted(environ, self.trusted_hosts):
+            return self.inner(environ, start_response)
         started = time.perf_counter()
         body = environ["wsgi.input"].read(int(length))
         environ["wsgi.input"] = io.BytesIO(body)  # whoever serves it next reads it again
