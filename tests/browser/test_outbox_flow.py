@@ -63,6 +63,7 @@ def test_admin_tries_given_up_background_work_again(live_server, new_phone):
     admin.goto(base + "/admin/")
     count = admin.locator("#outbox-given-up-count")
     assert count.inner_text() == "1"
+    snap(admin, "home", locator=admin.locator(".stat-grid").first)
     count.click()
     admin.get_by_role("heading", name="已暂停重试 (1)").wait_for()
     card = admin.locator(f"#outbox-{ids['payment']}")
@@ -87,7 +88,8 @@ def test_admin_tries_given_up_background_work_again(live_server, new_phone):
     admin.get_by_role("heading", name="Retrying (1)").wait_for()
     snap(admin, "english")
     problems = sweep_accessibility(
-        admin.context, [base + "/admin/outbox", f"{base}/admin/orders/{order_id}"]
+        admin.context,
+        [base + "/admin/", base + "/admin/outbox", f"{base}/admin/orders/{order_id}"],
     )
     assert not problems, problems
     with app.app_context():
