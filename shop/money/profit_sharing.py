@@ -23,8 +23,9 @@ from sqlalchemy import exists, select
 from shop.catalog.models import Merchant
 from shop.money import merchant_ledger, refund_queries
 from shop.money.models import MerchantEntry, MerchantEntryKind, OrderSplit, ProfitShare
+from shop.orders.gateways import providers
 from shop.orders.gateways.base import GatewayError
-from shop.orders.models import Order, OrderStatus, PaymentEvent
+from shop.orders.models import GatewayPayment, Order, OrderStatus, PaymentEvent
 from shop.platform import audit
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
@@ -51,7 +52,7 @@ def platform_live(order: Order, split: OrderSplit) -> int:
 
 def due(*, limit: int = 200) -> list[int]:
     """Orders paid by WeChat Pay whose merchant share settled (and was not clawed back), whose
-    merchant has a sub-merchant number, and that have no sharing yet."""
+    payment was made under a sub-merchant number, and that have no sharing yet."""
     settled = exists().where(MerchantEntry.order_id == Order.id, MerchantEntry.kind == K.SETTLED)
     reversed_ = exists().where(  # the whole order refunded (a partial refund's rows name it)
         MerchantEntry.order_id == Order.id,
@@ -62,9 +63,10 @@ def due(*, limit: int = 200) -> list[int]:
     query = (
         select(Order.id)
         .join(Merchant, Merchant.id == Order.merchant_id)
+        .outerjoin(GatewayPayment, GatewayPayment.order_id == Order.id)
         .where(
             Order.payment_provider == "wechatpay",
-            Merchant.wechatpay_sub_mchid != "",
+            providers.recorded_sub_mchid() != "",
             settled,
             ~reversed_,
             ~shared,
@@ -93,7 +95,9 @@ def plan(order: Order, *, now: datetime) -> ProfitShare | None:
         .values(
             order_id=order.id,
             out_order_no=f"PS{order.number}",
-            sub_mchid=order.merchant.wechatpay_sub_mchid,
+            # The sub-merchant the payment was made under (where the money is frozen), not
+            # the merchant's number now.
+            sub_mchid=providers.sub_mchid_of_order(order.number),
             transaction_id=trade_id,
             # What the buyer's payment still holds beyond the merchant's share: the rebates,
             # overrides and fee that partial refunds left (paid - refunded = share + rest).

@@ -253,6 +253,10 @@ class GatewayPayment(db.Model):
     )
     provider: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(10))  #: jsapi, h5, native, wap, page
+    #: WeChat Pay partner mode: the sub-merchant the payment was created under (its
+    #: merchant's number then). Every later call about the order names this one, so a number
+    #: an admin changes afterwards does not send old orders' refunds to the new account.
+    sub_mchid: Mapped[str] = mapped_column(String(32), default="", server_default="")
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Set once nothing more can happen at the gateway: paid here, or closed there.
     settled_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -1,15 +1,17 @@
 """The 部分退款 form, as the buyer's page (/orders/<id>/refund-part) and the admin's
 (/admin/orders/<id>/refund-part) both use it: items and how many of each, the amount (less
 than the full one if agreed), the shipping, the refund type and the reason. Reading what was
-sent, and what the page shows; the service is shop.money.refunds, the template macro
-templates/_macros/refund_part.html."""
+sent, sending it (:func:`submit`), and what the page shows; the service is
+shop.money.refunds, the template macro templates/_macros/refund_part.html."""
 
 import re
 
 from flask_babel import lazy_gettext as _l
 
 from shop.money import refund_math, refund_views, refunds
-from shop.platform.errors import ValidationError
+from shop.orders import states
+from shop.platform.errors import DomainError, ValidationError
+from shop.platform.extensions import db
 
 _AMOUNT = re.compile(r"^(\d{1,7})(?:\.(\d{1,2}))?$")
 
@@ -82,3 +84,31 @@ def page_values(order) -> dict:
         "unit_values": {line.item.id: unit_values(line) for line in lines},
         "shipping_left": shipping_left,
     }
+
+
+def submit(order, form, *, actor, now, **options):
+    """Request the refund the form asks for (``options``: more of ``refunds.request``'s, e.g.
+    ``source="admin"``) and commit it. Returns (refund, values, key, error): on a DomainError
+    nothing is kept (rolled back, ``order`` refreshed), ``refund`` is None and ``values`` and
+    ``key`` are what was sent, to show the page again with everything typed."""
+    values = sent(form)
+    key = values["key"][:40]
+    try:
+        refund = refunds.request(
+            order,
+            picks(form),
+            reason=values["reason"],
+            kind=values["kind"] or states.REFUND_ONLY,
+            key=key,
+            actor=actor,
+            now=now,
+            amount_cents=parse_amount(values["amount"]),
+            with_shipping=True if values["shipping"] else None,
+            **options,
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        db.session.refresh(order)
+        return None, values, key, error
+    return refund, values, key, None

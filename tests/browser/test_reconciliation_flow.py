@@ -42,7 +42,7 @@ def test_admin_reads_a_wrong_account_difference_and_resolves_it(live_server, new
     admin.goto(base + "/admin/reconciliation")
     card = admin.locator(f"#item-{item_id}")
     assert "款项进入了其他子商户的账户" in card.inner_text()
-    assert "账单显示子商户号 1900000999；该订单商家的子商户号为 1900000202。" in card.inner_text()
+    assert "账单显示子商户号 1900000999；该订单支付时的子商户号为 1900000202。" in card.inner_text()
     snap(admin, "wrong-account")
     problems = sweep_accessibility(admin.context, [base + "/admin/reconciliation"])
     assert not problems, problems

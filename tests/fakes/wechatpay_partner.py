@@ -5,7 +5,7 @@ sharing, written from the documented request shapes:
 - POST /v3/pay/partner/transactions/{jsapi,h5,native}: sp_appid, sp_mchid, sub_mchid (a known
   sub-merchant), settle_info.profit_sharing, payer.sp_openid for JSAPI;
 - GET  /v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid=&sub_mchid=, POST .../close;
-- refunds name the trade's sub_mchid;
+- refunds and refund queries (GET .../refunds/{no}?sub_mchid=) name the trade's sub_mchid;
 - POST /v3/profitsharing/receivers/add (sub_mchid, appid, type, account, relation_type; an
   encrypted name needs the Wechatpay-Serial header and decrypts with the platform key);
 - POST /v3/profitsharing/orders: only for a paid trade of that sub-merchant made with
@@ -92,6 +92,12 @@ class FakeWeChatPayPartner(FakeWeChatPay):
             if trade is not None and body.get("out_refund_no") not in self.refunds:
                 if (body.get("amount") or {}).get("refund", 0) > self._refundable(trade):
                     return self._error(403, "NOT_ENOUGH", "基本账户余额不足")
+        match = re.fullmatch(r"/v3/refund/domestic/refunds/([^/]+)", path)
+        if match and method == "GET":  # a partner names the refund's sub-merchant
+            refund = self.refunds.get(match.group(1))
+            trade = self.trades.get(refund["out_trade_no"]) if refund else None
+            if trade is not None and request.args.get("sub_mchid") != trade["sub_mchid"]:
+                return self._error(400, "PARAM_ERROR", "sub_mchid")
         if path == "/v3/profitsharing/return-orders" and method == "POST":
             return self._return(body)
         match = re.fullmatch(r"/v3/profitsharing/return-orders/([^/]+)", path)

@@ -73,6 +73,7 @@ ENDPOINT_ROW_ARGUMENTS = {
     ("storefront.shop_product", "slug"): ("slug",),
     ("storefront.sandbox_gateway", "number"): ("unpaid_number", "order_number"),
     ("admin.reconciliation_resolve", "item_id"): ("reconciliation_item",),
+    ("admin.outbox_retry", "row_id"): ("outbox_row",),
 }
 #: Arguments that choose among the caller's own data or a fixed set of pages, not a row:
 #: every value is tried (a 200 is fine; A's data in it is not).
@@ -226,6 +227,7 @@ FORMS = {
     "merchant.coupon_stop": {},
     "admin.gateway_refund_retry": {},
     "admin.profit_sharing_retry": {},
+    "admin.outbox_retry": {},
     "admin.second_factor_reset": {"reason": "攻击者"},
     "admin.reconciliation_resolve": {"note": "攻击者"},
     "inbox.endpoint_delete": {},

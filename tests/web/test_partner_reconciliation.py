@@ -83,7 +83,7 @@ def test_partner_bill_is_reconciled_per_sub_merchant(app, partner, english_clien
         db.session.commit()
     page = english_client(admin).get("/admin/reconciliation").get_data(as_text=True)
     assert "Paid through another sub-merchant's account" in page
-    assert f"The bill says sub-merchant {STRANGER}; the order's merchant has {SUB2}." in page
+    assert f"The bill says sub-merchant {STRANGER}; the order was paid under {SUB2}." in page
     assert f"Here: ¥{paid // 100}.00 · Gateway: ¥{paid // 100}.00" in page
 
 

@@ -213,6 +213,7 @@ def test_admin_sets_a_merchants_sub_mchid_on_its_page_audited(app, english_clien
     client = english_client(admin)
     page = client.get(url).get_data(as_text=True)
     assert "Partner mode is not configured" in page
+    assert "Orders already paid keep the number they were paid under" in page
     bad = client.post(url, data={"sub_mchid": "19000-02", "reason": "进件完成"})
     text = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "6 to 32 digits" in text and 'value="19000-02"' in text

@@ -56,6 +56,8 @@ class Charge:
     redirect_url: str = ""
     qr_text: str = ""
     jsapi: dict = field(default_factory=dict)
+    #: WeChat Pay partner mode: the sub-merchant the payment was made under ("" otherwise).
+    account: str = ""
 
 
 @dataclass(frozen=True)

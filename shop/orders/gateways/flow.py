@@ -35,13 +35,28 @@ MAX_BACKOFF = timedelta(hours=6)
 HOLD = timedelta(minutes=2)
 
 
-def opened(order: Order, *, provider: str, channel: str, now: datetime) -> None:
-    """The buyer was sent to pay ``order`` on ``provider``: remember it for the sweep."""
+def opened(
+    order: Order, *, provider: str, channel: str, now: datetime, sub_mchid: str = ""
+) -> None:
+    """The buyer was sent to pay ``order`` on ``provider``: remember it for the sweep, with
+    the sub-merchant (partner mode) the payment was created under, the first one kept."""
     db.session.execute(
         dbsetup.insert_for(db.session, GatewayPayment)
-        .values(order_id=order.id, provider=provider, channel=channel, opened_at=now)
+        .values(
+            order_id=order.id,
+            provider=provider,
+            channel=channel,
+            opened_at=now,
+            sub_mchid=sub_mchid,
+        )
         .on_conflict_do_nothing()
     )
+    if sub_mchid:  # a row made before numbers were recorded, or while none was known
+        db.session.execute(
+            update(GatewayPayment)
+            .where(GatewayPayment.order_id == order.id, GatewayPayment.sub_mchid == "")
+            .values(sub_mchid=sub_mchid)
+        )
 
 
 def apply_trade(provider: str, state: TradeState, *, now: datetime) -> payments.Outcome | None:
@@ -262,7 +277,7 @@ def send(refund_id: int, adapter, *, now: datetime) -> str:
     held = answer = failure = None
     try:
         if request["query"]:
-            answer = adapter.query_refund(request["number"])
+            answer = adapter.query_refund(request["number"], order_number=request["order_number"])
         else:
             held = profit_returns.before_refund(refund_id, adapter, now=now)
             if held is None:

@@ -2,17 +2,17 @@
 setting is filled in), choosing how the buyer pays from where they are, and turning what a
 gateway reports into the shop's :class:`~shop.orders.payments.PaymentNotice`."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shop.catalog.models import Merchant
 from shop.orders.gateways.alipay import Alipay
 from shop.orders.gateways.base import Charge, GatewayError, TradeState
 from shop.orders.gateways.wechatpay import WeChatPay
 from shop.orders.gateways.wechatpay_partner import WeChatPayPartner
-from shop.orders.models import Order
+from shop.orders.models import GatewayPayment, Order
 from shop.orders.payments import PaymentNotice
 from shop.platform.extensions import db
 
@@ -108,11 +108,22 @@ def build(config) -> dict:
     return found
 
 
+def recorded_sub_mchid():
+    """The sub-merchant number an order's payment was created under, else (never opened, or
+    opened before it was recorded without one) its merchant's number now; for a query that
+    joins Order, Merchant and (outer) GatewayPayment."""
+    return func.coalesce(func.nullif(GatewayPayment.sub_mchid, ""), Merchant.wechatpay_sub_mchid)
+
+
 def sub_mchid_of_order(order_number: str) -> str:
-    """The sub-merchant number of the merchant an order belongs to ("" when it has none)."""
+    """The sub-merchant number every gateway call about the order names: the one its payment
+    was created under (an admin may have changed the merchant's since), else the merchant's
+    ("" when it has none)."""
     found = db.session.execute(
-        select(Merchant.wechatpay_sub_mchid)
-        .join(Order, Order.merchant_id == Merchant.id)
+        select(recorded_sub_mchid())
+        .select_from(Order)
+        .join(Merchant, Order.merchant_id == Merchant.id)
+        .outerjoin(GatewayPayment, GatewayPayment.order_id == Order.id)
         .where(Order.number == order_number)
     ).scalar_one_or_none()
     return found or ""
@@ -148,7 +159,7 @@ def charge(adapter, order: Order, *, client: Client, return_url: str) -> Charge:
         if channel == "h5":
             # WeChat's cashier sends the buyer back here when done (documented redirect_url).
             back = quote(return_url, safe="")
-            return Charge(redirect_url=f"{made.redirect_url}&redirect_url={back}")
+            return replace(made, redirect_url=f"{made.redirect_url}&redirect_url={back}")
         return made
     if isinstance(adapter, Alipay):
         channel = "wap" if client.on_phone else "page"

@@ -15,8 +15,9 @@ for an order number that is not ours is the partner's other business and is left
 (``Report.others``); a line for one of our orders that went through another sub-merchant than
 the order's merchant's is ``wrong_account`` (the money sits in someone else's account, and
 profit sharing and refunds name the order's merchant's), with the number the bill says.
-The order's merchant's number is the one it has now: after an admin changed it, the payments
-made before show as ``wrong_account`` once, for an admin to resolve.
+The order's number is the one its payment was created under (recorded then), so an admin
+changing a merchant's number later does not make its earlier payments differences; orders
+opened before numbers were recorded fall back to the merchant's number now.
 """
 
 from dataclasses import dataclass, field
@@ -28,7 +29,14 @@ from sqlalchemy import select
 from shop.accounts.models import User
 from shop.catalog.models import Merchant
 from shop.orders.gateways.base import BillLine
-from shop.orders.models import GatewayRefund, Order, PaymentEvent, ReconciliationItem
+from shop.orders.gateways.providers import recorded_sub_mchid
+from shop.orders.models import (
+    GatewayPayment,
+    GatewayRefund,
+    Order,
+    PaymentEvent,
+    ReconciliationItem,
+)
 from shop.platform import audit
 from shop.platform import db as dbsetup
 from shop.platform.errors import ValidationError
@@ -98,6 +106,10 @@ def ours_only(bill: list[BillLine], earlier: list[BillLine]) -> tuple[list, list
         db.session.execute(
             select(Merchant.wechatpay_sub_mchid).where(Merchant.wechatpay_sub_mchid != "")
         ).scalars()
+    ) | set(  # numbers merchants had when their orders were paid
+        db.session.execute(
+            select(GatewayPayment.sub_mchid).where(GatewayPayment.sub_mchid != "").distinct()
+        ).scalars()
     )
     numbers = sorted({line.order_number for line in bill + earlier})
     known = set()
@@ -116,14 +128,16 @@ def ours_only(bill: list[BillLine], earlier: list[BillLine]) -> tuple[list, list
 
 def wrong_accounts(provider: str, bill: list[BillLine]) -> list:
     """Partner mode: the lines of our orders whose money went through another sub-merchant
-    than the order's merchant's, as differences with the number the bill says."""
+    than the one the order's payment was made under, as differences with the number the bill
+    says."""
     numbers = sorted({line.order_number for line in bill if line.account})
     expected = {}
     for start in range(0, len(numbers), 500):
         expected.update(
             db.session.execute(
-                select(Order.number, Merchant.wechatpay_sub_mchid)
+                select(Order.number, recorded_sub_mchid())
                 .join(Merchant, Merchant.id == Order.merchant_id)
+                .outerjoin(GatewayPayment, GatewayPayment.order_id == Order.id)
                 .where(Order.number.in_(numbers[start : start + 500]))
             ).all()
         )

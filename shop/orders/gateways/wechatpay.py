@@ -211,11 +211,12 @@ class WeChatPay:
         elif channel != "native":
             raise ValueError(channel)
         data = self.call("POST", f"{self.PAY_PATH}/{channel}", payload).json()
+        account = str(payload.get("sub_mchid", ""))
         if channel == "jsapi":
-            return Charge(jsapi=self.jsapi_params(str(data["prepay_id"])))
+            return Charge(jsapi=self.jsapi_params(str(data["prepay_id"])), account=account)
         if channel == "h5":
-            return Charge(redirect_url=str(data["h5_url"]))
-        return Charge(qr_text=str(data["code_url"]))
+            return Charge(redirect_url=str(data["h5_url"]), account=account)
+        return Charge(qr_text=str(data["code_url"]), account=account)
 
     def jsapi_params(self, prepay_id: str) -> dict:
         """What WeixinJSBridge's getBrandWCPayRequest takes, signed with the merchant key."""
@@ -291,7 +292,7 @@ class WeChatPay:
         """Whose refund it is: the merchant signing the request (nothing more to name)."""
         return {}
 
-    def query_refund(self, refund_number: str) -> RefundState:
+    def query_refund(self, refund_number: str, *, order_number: str = "") -> RefundState:
         path = f"/v3/refund/domestic/refunds/{quote(refund_number)}"
         return self._refund(self.call("GET", path).json())
 

@@ -7,7 +7,9 @@ the rest for the merchant (shop.money.profit_sharing).
 
 Signing, verification, callbacks and bills are the direct mode's (:class:`WeChatPay`), with the
 partner's ids; payments, queries, closing and refunds go through the partner endpoints and name
-the order's ``sub_mchid``, which ``sub_mchid_for(order_number)`` looks up.
+the order's ``sub_mchid``, which ``sub_mchid_for(order_number)`` looks up: the one the order's
+payment was created under (recorded then, shop.orders.models.GatewayPayment.sub_mchid), so a
+merchant's number changed later does not move its old orders.
 """
 
 import base64
@@ -16,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from flask_babel import lazy_gettext as _l
 
-from shop.orders.gateways.base import GatewayError, TradeState
+from shop.orders.gateways.base import GatewayError, RefundState, TradeState
 from shop.orders.gateways.wechatpay import BadCallback, WeChatPay
 
 #: How WeChat Pay names the platform as a profit-sharing receiver of a sub-merchant.
@@ -69,6 +71,12 @@ class WeChatPayPartner(WeChatPay):
 
     def _refund_account(self, order_number: str) -> dict:
         return {"sub_mchid": self._sub(order_number)}
+
+    def query_refund(self, refund_number: str, *, order_number: str = "") -> RefundState:
+        """A partner asks about a refund naming the sub-merchant (GET ...?sub_mchid=)."""
+        query = urlencode({"sub_mchid": self._sub(order_number)})
+        path = f"/v3/refund/domestic/refunds/{quote(refund_number)}?{query}"
+        return self._refund(self.call("GET", path).json())
 
     def _trade(self, data: dict) -> TradeState:
         mine = (data.get("sp_mchid", self.mchid), data.get("sp_appid", self.appid))

@@ -9,6 +9,7 @@ from shop.web.admin import (  # noqa: E402,F401  (routes register on import)
     fraud,
     gateway_refunds,
     money,
+    outbox_rows,
     overview,
     part_refunds,
     profit_sharing,

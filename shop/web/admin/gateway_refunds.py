@@ -91,7 +91,8 @@ class ResolveForm(FlaskForm):
 
 @bp.app_template_global()
 def merchant_sub_mchid(order_number: str) -> str:
-    """The sub-merchant number the order's merchant has now (a wrong_account difference)."""
+    """The sub-merchant number the order's payment was made under (a wrong_account
+    difference): recorded then, else the merchant's now."""
     return providers.sub_mchid_of_order(order_number)
 
 

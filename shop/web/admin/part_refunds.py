@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from shop.money import refunds
 from shop.money.models import RefundRequest, RefundStatus
-from shop.orders import states
 from shop.orders.models import Order
 from shop.platform import audit
 from shop.platform.errors import DomainError, ValidationError
@@ -115,25 +114,14 @@ def order_refund_part(order_id: int):
         return _order_page(order, key=secrets.token_hex(16))
     if not FlaskForm().validate_on_submit():
         abort(400)
-    values = refund_form.sent(request.form)
-    key = values["key"][:40]
-    try:
-        refund = refunds.request(
-            order,
-            refund_form.picks(request.form),
-            reason=values["reason"],
-            kind=values["kind"] or states.REFUND_ONLY,
-            key=key,
-            actor=current_user._get_current_object(),
-            now=now(),
-            amount_cents=refund_form.parse_amount(values["amount"]),
-            with_shipping=True if values["shipping"] else None,
-            source="admin",
-        )
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(order)
+    refund, values, key, error = refund_form.submit(
+        order,
+        request.form,
+        actor=current_user._get_current_object(),
+        now=now(),
+        source="admin",
+    )
+    if error is not None:
         return _order_page(order, key=key, values=values, error=error, status=422)
     flash(
         _("Order %(number)s: ¥%(amount)s refunded.", number=order.number,

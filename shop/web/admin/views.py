@@ -10,6 +10,7 @@ from shop.catalog.models import Merchant, MerchantStatus
 from shop.insights import overview
 from shop.insights import queues as admin_queries
 from shop.money import fraud
+from shop.platform import outbox_review
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, login_manager
 from shop.web.admin import bp
@@ -57,6 +58,7 @@ def home():
         top_sharers=window.top_sharers,
         top_products=window.top_products,
         flag_counts=work["flags"],
+        outbox_given_up=outbox_review.given_up_count(),
         open_flags=fraud.newest_open(5),
         explain=fraud.explain,
         kind_labels=fraud.KIND_LABELS,

@@ -91,7 +91,9 @@ def gateway_pay(order_id: int):
     )
     with dbsetup.writing():
         db.session.rollback()
-        flow.opened(order, provider=adapter.name, channel=channel, now=now())
+        flow.opened(
+            order, provider=adapter.name, channel=channel, now=now(), sub_mchid=made.account
+        )
         db.session.commit()
     if made.redirect_url:
         return redirect(made.redirect_url)

@@ -10,7 +10,6 @@ from flask_login import current_user, login_required
 
 from shop.money import refund_returns, refunds
 from shop.money.models import RefundRequest
-from shop.orders import states
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
 from shop.web import refund_form
@@ -47,24 +46,10 @@ def order_refund_part(order_id: int):
     form = FlaskForm()
     if not form.validate_on_submit():
         abort(400)
-    values = refund_form.sent(request.form)
-    key = values["key"][:40]
-    try:
-        refund = refunds.request(
-            order,
-            refund_form.picks(request.form),
-            reason=values["reason"],
-            kind=values["kind"] or states.REFUND_ONLY,
-            key=key,
-            actor=current_user,
-            now=now(),
-            amount_cents=refund_form.parse_amount(values["amount"]),
-            with_shipping=True if values["shipping"] else None,
-        )
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(order)
+    refund, values, key, error = refund_form.submit(
+        order, request.form, actor=current_user, now=now()
+    )
+    if error is not None:
         return _page(order, key=key, values=values, error=error, status=422)
     flash(
         _("Refund of ¥%(amount)s requested. The merchant will decide.",
