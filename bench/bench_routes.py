@@ -42,6 +42,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--profile", choices=ROUTES, default=None)
+    parser.add_argument(
+        "--routes", default=",".join(ROUTES), help="comma-separated, of " + ", ".join(ROUTES)
+    )
     return parser.parse_args()
 
 
@@ -125,12 +128,18 @@ def run(args, setup: dict) -> None:
         profiler.enable()
         timed(args.profile, args.requests)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        # BENCH_PROFILE_FILTER: a regular expression the listed functions' places must match
+        only = (
+            [os.environ["BENCH_PROFILE_FILTER"]] if os.environ.get("BENCH_PROFILE_FILTER") else []
+        )
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(*only, 45)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        if os.environ.get("BENCH_PROFILE_CALLERS"):  # who calls the functions matching it
+            pstats.Stats(profiler).print_callers(os.environ["BENCH_PROFILE_CALLERS"])
         return
-    figures: dict[str, list[float]] = {route: [] for route in ROUTES}
+    figures: dict[str, list[float]] = {route: [] for route in args.routes.split(",")}
     for _ in range(args.rounds):
-        for route in ROUTES:
+        for route in figures:
             figures[route].append(timed(route, args.requests))
     print(f"{'route':<14} CPU ms per request: median (min-max) of {args.rounds} rounds")
     for route, values in figures.items():

@@ -169,7 +169,14 @@ def page_key(cart_count) -> tuple | None:
     # Inside WeChat the page loads WeChat's share-card script (when configured): kept apart.
     in_wechat = "MicroMessenger" in request.headers.get("User-Agent", "")
     # The host and scheme too: the page's share card holds absolute URLs (og:url, og:image).
-    return (request.host_url, request.full_path, str(get_locale()), cart_count(), in_wechat)
+    return (
+        request.scheme,
+        request.host,
+        request.full_path,
+        str(get_locale()),
+        cart_count(),
+        in_wechat,
+    )
 
 
 def kept_page(
