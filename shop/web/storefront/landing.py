@@ -1,13 +1,16 @@
 """The page a share link lands on (/s/<slug>/p/<id>?ref=), kept whole for visitors who are
-not signed in: a burst of shares is many new phones asking for the same few pages.
+not signed in: a burst of shares is many new phones asking for the same few pages. The product
+page (/p/<id>) is kept the same way under the same stamps, and the shop page (/s/<slug>) with
+the helpers here (shop.web.storefront.shoppage).
 
-What an anonymous visitor's page depends on is the URL, the language, the cart badge, whether it
-is WeChat's browser, and the data of the shop, the product (its SKUs, materials, shipping
-template) and its reviews; the one part made per request is the CSRF token
-of its add-to-cart form. So the page is rendered once, the token replaced by a mark, and kept
-per process for LANDING_CACHE_SECONDS (0: off); each later visitor gets it with a fresh token,
-with no query and no template. Not kept or served: signed-in visitors (their name, the sharer's
-rebate, "add to my shop"), a session with messages to show, error pages.
+What an anonymous visitor's page depends on is the host (its share card's URLs are absolute),
+the URL, the language, the cart badge, whether it is WeChat's browser, and the data of the shop,
+the product (its SKUs, materials, shipping template) and its reviews; the one part made per
+request is the CSRF token of its add-to-cart form. So the page is rendered once, the token
+replaced by a mark, and kept per process for LANDING_CACHE_SECONDS (0: off); each later
+visitor gets it with a fresh token, with no query and no template. Not kept or served:
+signed-in visitors (their name, the sharer's rebate, "add to my shop"), a session with messages
+to show, error pages.
 
 Invalidated as the review preview is, by change stamps shared by every worker of the host
 (shop.platform.stamps): a page is kept with the stamps of its product and of "everything" read
