@@ -56,6 +56,25 @@ def mark_stale(product_id: int | str | None, session: Session | None = None) -> 
     (session or db.session).info.setdefault(_STALE, set()).add(product_id)
 
 
+def stock_moved(product_id: int, *, sold_out_changed: bool, session: Session | None = None):
+    """Note that a Core UPDATE moved the product's stock: its own pages show the number (its
+    stamp), a list of products (a shop page) only whether it is sold out (its listing stamp,
+    ``listing_stamp``: bumped with the product's by any other change)."""
+    mark_stale(product_id if sold_out_changed else own_stamp(product_id), session)
+
+
+def own_stamp(product_id: int) -> str:
+    """The name of the stamp of the product's own pages alone (``mark_stale(product_id)``
+    bumps it and the product's ``listing_stamp``)."""
+    return f"p{int(product_id)}"
+
+
+def listing_stamp(product_id: int) -> str:
+    """The name of the stamp of what a list of products shows of one (a shop page): bumped with
+    the product's own stamp, except by stock moves that leave it on sale (``stock_moved``)."""
+    return f"l{int(product_id)}"
+
+
 def shop_stamp(shop_id: int) -> str:
     """The name of the stamp of a shop's items (which products, their order, the sharer's
     words): what a shop page shows beyond its products' own stamps and the one for everything."""
@@ -64,6 +83,11 @@ def shop_stamp(shop_id: int) -> str:
 
 def _name(key: int | str) -> str:
     return key if isinstance(key, str) else f"p{int(key)}"
+
+
+def _names(key: int | str) -> tuple[str, ...]:
+    """The files a bump of ``key`` moves: a product id moves its stamp and its listing stamp."""
+    return (key,) if isinstance(key, str) else (f"p{int(key)}", listing_stamp(key))
 
 
 class Stamps:
@@ -110,7 +134,11 @@ class Stamps:
     def bump(self, product_ids: Iterable[int | str] | None) -> None:
         """Bump the stamps of ``product_ids`` (and ``shop_stamp``s; None: the one for
         everything)."""
-        names = [EVERYTHING] if product_ids is None else [_name(p) for p in product_ids]
+        names = (
+            [EVERYTHING]
+            if product_ids is None
+            else sorted({name for p in product_ids for name in _names(p)})
+        )
         with self._lock:
             for name in names:
                 self._own[name] = self._own.get(name, 0) + 1

@@ -297,9 +297,15 @@ def test_product_changes_on_a_shop_page_show_at_once(workers):  # noqa: F811
         db.session.get(Product, tea_id).price_cents = 4321
         db.session.commit()
     assert "43.21" in _visit(second, path)
+    # A checkout that leaves the cup on sale changes its own page (the stock shown) but not
+    # the shop page, which shows only whether it is sold out: still kept.
+    _visit(second, f"/p/{cup_id}")
+    _place(first, cup_id, 3, "k-kept-2")
+    assert "保温杯" in _kept(second, path)
+    assert "仅剩 7 件" in _visit(second, f"/p/{cup_id}")
     # Sold out by checkouts (off the page), back by a cancel: a product the page did not show
     # is still watched.
-    order_id, buyer_id = _place(first, cup_id, 10, "k-kept-2")
+    order_id, buyer_id = _place(first, cup_id, 7, "k-kept-3")
     assert "保温杯" not in _visit(second, path)
     _cancel(first, order_id, buyer_id)
     assert "保温杯" in _visit(second, path)

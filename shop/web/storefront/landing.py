@@ -47,7 +47,7 @@ from werkzeug.exceptions import HTTPException
 
 from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
-from shop.orders.models import Coupon
+from shop.orders.models import Coupon, OrderItem
 from shop.platform import stamps
 from shop.platform.extensions import db, login_manager
 from shop.sharing.models import Shop, ShopItem
@@ -308,5 +308,9 @@ def _note_changes(session: Session, _context) -> None:
             stamps.mark_stale(None, session)  # a whole-shop coupon: on any of the merchant's
         else:
             product_id = getattr(row, "product_id", None)
-            if isinstance(product_id, int):
+            if isinstance(row, OrderItem) and isinstance(product_id, int):
+                # An order line: the product's own pages (bought together with its stock);
+                # a list of products (a shop page) shows nothing of it.
+                stamps.mark_stale(stamps.own_stamp(product_id), session)
+            elif isinstance(product_id, int):
                 stamps.mark_stale(product_id, session)

@@ -5,10 +5,11 @@ time, the renewal after an answer in the last tenth of it).
 What it shows: the shop (name, avatar, intro, the sharer's name: the stamp for everything), its
 list of items (which products, their order and pins, the sharer's words, the quoted reviews:
 the shop's own stamp, ``stamps.shop_stamp``, bumped by any change of its items) and each
-product (title, price, cover, stock, status, its merchant's standing, its reviews: the
-product's stamp). A kept page is served only while the stamp for everything, the shop's and
-those of every product the shop had when it was rendered (listed or not: one back in stock or
-listed again must show up) are what they were before the render.
+product (title, price, cover, whether it is sold out, status, its merchant's standing, its
+reviews: the product's listing stamp, ``stamps.listing_stamp``, which a checkout that leaves
+the product on sale does not move). A kept page is served only while the stamp for
+everything, the shop's and those of every product the shop had when it was rendered (listed or
+not: one back in stock or listed again must show up) are what they were before the render.
 
 Those stamps are read before the request's first query (on SQLite a read transaction sees the
 database as of its first read, so a stamp read after it could be newer than what the page
@@ -65,7 +66,7 @@ def _read(cache, slug: str) -> tuple | None:
     if known is None:
         return None
     shop_id, product_ids = known
-    keys = (stamps.shop_stamp(shop_id), *product_ids)
+    keys = (stamps.shop_stamp(shop_id), *map(stamps.listing_stamp, product_ids))
     return shop_id, product_ids, stamps.current().read_many(keys)
 
 
