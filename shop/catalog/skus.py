@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from shop.catalog.models import Product, ProductSpec, Sku
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
-from shop.platform.stamps import mark_stale
+from shop.platform.stamps import mark_stale, stock_moved
 
 MAX_DIMENSIONS = 2
 MAX_VALUES = 20
@@ -208,10 +208,17 @@ def _product_stock(product_id: int, change: int, *, guard: bool = False) -> bool
     if guard:
         query = query.where(Product.stock + change >= 0)
     moved = db.session.execute(
-        query.values(stock=Product.stock + change).execution_options(synchronize_session=False)
-    )
-    mark_stale(product_id)  # "only 3 left", "sold out": Core UPDATEs the flush never sees
-    return moved.rowcount == 1
+        query.values(stock=Product.stock + change)
+        .returning(Product.stock)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if moved is None:  # guarded off (or no such product): nothing changed
+        return False
+    # "Only 3 left" on the product's pages: Core UPDATEs the flush never sees. Lists of
+    # products (a shop page) show only whether it is sold out.
+    after = moved[0]
+    stock_moved(product_id, sold_out_changed=(after > 0) != (after - change > 0))
+    return True
 
 
 # Every path below locks the product row before the SKU row (as shop.catalog.products and the

@@ -3,7 +3,8 @@ show has changed, so pages kept whole (shop.web.storefront.landing) and the revi
 (shop.reviews.reading) can be kept long and still never show a change late.
 
 A write that changes what a product's public page shows calls ``mark_stale(product_id)``
-(``mark_stale(None)``: what every page shows, e.g. a shop, a merchant, a category); the ORM
+(``mark_stale(None)``: what every page shows, e.g. a shop, a merchant, a category); one that
+changes which items a shop has or how it shows them, ``mark_stale(shop_stamp(shop_id))``; the ORM
 rows a flush writes are marked by a listener (shop.web.storefront.landing), a Core UPDATE that
 the flush never sees (stock, a status transition, a review decision) by its own code. Once the
 transaction commits, each marked product's stamp is bumped (and the one for everything).
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from shop.platform.extensions import db
 
-#: The file for "everything" (a product's is ``p<id>``).
+#: The file for "everything" (a product's is ``p<id>``, a shop's list of items ``s<id>``).
 EVERYTHING = "all"
 _STALE = "stale_products"
 #: A bump that did not move a file's time (a file system with coarse times) moves it this far.
@@ -47,11 +48,46 @@ log = logging.getLogger(__name__)
 Stamp = tuple[int, int]  #: (file time in ns, or -1 when the folder is given up; own bumps)
 
 
-def mark_stale(product_id: int | None, session: Session | None = None) -> None:
+def mark_stale(product_id: int | str | None, session: Session | None = None) -> None:
     """Note that this transaction changes what ``product_id``'s pages show (None: what every
-    page shows); its stamp is bumped once the transaction commits (not before: a page rendered
-    in between would keep the old state under the new stamp)."""
+    page shows; a ``shop_stamp``: that shop's list of items); its stamp is bumped once the
+    transaction commits (not before: a page rendered in between would keep the old state under
+    the new stamp)."""
     (session or db.session).info.setdefault(_STALE, set()).add(product_id)
+
+
+def stock_moved(product_id: int, *, sold_out_changed: bool, session: Session | None = None):
+    """Note that a Core UPDATE moved the product's stock: its own pages show the number (its
+    stamp), a list of products (a shop page) only whether it is sold out (its listing stamp,
+    ``listing_stamp``: bumped with the product's by any other change)."""
+    mark_stale(product_id if sold_out_changed else own_stamp(product_id), session)
+
+
+def own_stamp(product_id: int) -> str:
+    """The name of the stamp of the product's own pages alone (``mark_stale(product_id)``
+    bumps it and the product's ``listing_stamp``)."""
+    return f"p{int(product_id)}"
+
+
+def listing_stamp(product_id: int) -> str:
+    """The name of the stamp of what a list of products shows of one (a shop page): bumped with
+    the product's own stamp, except by stock moves that leave it on sale (``stock_moved``)."""
+    return f"l{int(product_id)}"
+
+
+def shop_stamp(shop_id: int) -> str:
+    """The name of the stamp of a shop's items (which products, their order, the sharer's
+    words): what a shop page shows beyond its products' own stamps and the one for everything."""
+    return f"s{int(shop_id)}"
+
+
+def _name(key: int | str) -> str:
+    return key if isinstance(key, str) else f"p{int(key)}"
+
+
+def _names(key: int | str) -> tuple[str, ...]:
+    """The files a bump of ``key`` moves: a product id moves its stamp and its listing stamp."""
+    return (key,) if isinstance(key, str) else (f"p{int(key)}", listing_stamp(key))
 
 
 class Stamps:
@@ -78,6 +114,10 @@ class Stamps:
         """The stamp for everything and ``product_id``'s, now."""
         return self._read(EVERYTHING), self._read(f"p{product_id}")
 
+    def read_many(self, keys: Iterable[int | str]) -> tuple[Stamp, ...]:
+        """The stamp for everything, then those of ``keys`` (product ids, ``shop_stamp``s)."""
+        return (self._read(EVERYTHING), *(self._read(_name(key)) for key in keys))
+
     def _read(self, name: str) -> Stamp:
         own = self._own.get(name, 0)
         folder = self.folder
@@ -91,9 +131,14 @@ class Stamps:
             self._give_up(error)
             return -1, own
 
-    def bump(self, product_ids: Iterable[int] | None) -> None:
-        """Bump the stamps of ``product_ids`` (None: the one for everything)."""
-        names = [EVERYTHING] if product_ids is None else [f"p{int(p)}" for p in product_ids]
+    def bump(self, product_ids: Iterable[int | str] | None) -> None:
+        """Bump the stamps of ``product_ids`` (and ``shop_stamp``s; None: the one for
+        everything)."""
+        names = (
+            [EVERYTHING]
+            if product_ids is None
+            else sorted({name for p in product_ids for name in _names(p)})
+        )
         with self._lock:
             for name in names:
                 self._own[name] = self._own.get(name, 0) + 1

@@ -197,6 +197,17 @@ def public_items(shop: Shop) -> list[ShopItem]:
     return list(db.session.execute(query).unique().scalars())
 
 
+def item_product_ids(shop_id: int) -> tuple[int, ...]:
+    """The products of every item of the shop, listed or not, in id order."""
+    return tuple(
+        db.session.execute(
+            select(ShopItem.product_id)
+            .where(ShopItem.shop_id == shop_id)
+            .order_by(ShopItem.product_id)
+        ).scalars()
+    )
+
+
 def find_item(shop: Shop, product_id: int) -> ShopItem | None:
     return db.session.execute(
         select(ShopItem).where(ShopItem.shop_id == shop.id, ShopItem.product_id == product_id)

@@ -6,9 +6,14 @@ nothing can store them; a form built on this class also refuses the submission o
 message at the field and the rest of the text kept, so the person sees what they send.
 """
 
-from flask import has_request_context, request
+from babel import support
+from flask import current_app, has_request_context, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
+from markupsafe import Markup, escape
+from wtforms.i18n import messages_path
+from wtforms.widgets import HiddenInput
 
 NUL_MESSAGE = _l(
     "This field contained invisible control characters. They have been removed: check the "
@@ -16,7 +21,59 @@ NUL_MESSAGE = _l(
 )
 
 
+class _WTFormsMessages:
+    """WTForms' own messages ("This field is required.") in the request's language, each
+    language's catalogue read once per process (Flask-WTF reads and parses the file again in
+    every request that builds a form)."""
+
+    def __init__(self):
+        self._by_locale: dict[str, support.Translations] = {}
+
+    def _catalogue(self) -> support.Translations:
+        locale = str(get_locale())
+        found = self._by_locale.get(locale)
+        if found is None:
+            found = support.Translations.load(messages_path(), [locale], domain="wtforms")
+            self._by_locale[locale] = found
+        return found
+
+    def gettext(self, string):
+        return self._catalogue().ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        return self._catalogue().ungettext(singular, plural, n)
+
+
+_MESSAGES = _WTFormsMessages()
+
+
 class FlaskForm(_FlaskForm):
+    class Meta(_FlaskForm.Meta):
+        def get_translations(self, form):
+            if not has_request_context() or not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return _MESSAGES
+
+    def hidden_tag(self, *fields):
+        """Flask-WTF's ``hidden_tag`` (the form's hidden fields, or those of ``fields``), the
+        same markup written directly: a plain hidden field's attributes are known (WTForms
+        builds them through its general attribute writer, a tenth of the checkout page's
+        render). A field with anything more (render_kw, flags) is rendered by WTForms."""
+        out = []
+        for field in fields or self:
+            if isinstance(field, str):
+                field = getattr(self, field, None)
+            if field is None or not isinstance(field.widget, HiddenInput):
+                continue
+            if type(field.widget) is not HiddenInput or field.render_kw or field.flags.disabled:
+                out.append(str(field))
+                continue
+            out.append(
+                f'<input id="{escape(field.id)}" name="{escape(field.name)}" type="hidden" '
+                f'value="{escape(field._value())}">'
+            )
+        return Markup("\n".join(out))
+
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         for field in self._nul_fields():

@@ -257,12 +257,18 @@ def test_a_missing_file_is_stamp_zero_and_a_bump_always_moves_it(tmp_path, monke
     before = other.read(7)
     one.bump([7])
     assert other.read(7) != before and other.read(8) == ((0, 0), (0, 0))
-    assert os.listdir(tmp_path) == ["p7"]
+    # A product's stamp and its listing stamp (what a shop page shows of it).
+    assert sorted(os.listdir(tmp_path)) == ["l7", "p7"]
     # A bump puts a new file in place (only the folder need be writable: a file another user
     # made, say a cron job, is replaced, not changed), and leaves nothing else behind.
     inode = os.stat(tmp_path / "p7").st_ino
     one.bump([7])
-    assert os.stat(tmp_path / "p7").st_ino != inode and os.listdir(tmp_path) == ["p7"]
+    assert os.stat(tmp_path / "p7").st_ino != inode
+    assert sorted(os.listdir(tmp_path)) == ["l7", "p7"]
+    # A stock move that leaves the product on sale: its own stamp only.
+    listing = os.stat(tmp_path / "l7").st_mtime_ns
+    one.bump(["p7"])
+    assert os.stat(tmp_path / "l7").st_mtime_ns == listing
     # A clock that does not move and a file system that keeps whole seconds: still moved.
     monkeypatch.setattr(stamps_module.time, "time_ns", lambda: 5_000_000_000)
     real_utime = os.utime

@@ -14,6 +14,7 @@ from shop.web.storefront import (  # noqa: E402,F401  (routes register on import
     part_refunds,
     reviews,
     sharing,
+    shoppage,
     views,
     wechat,
 )

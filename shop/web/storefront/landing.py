@@ -1,13 +1,16 @@
 """The page a share link lands on (/s/<slug>/p/<id>?ref=), kept whole for visitors who are
-not signed in: a burst of shares is many new phones asking for the same few pages.
+not signed in: a burst of shares is many new phones asking for the same few pages. The product
+page (/p/<id>) is kept the same way under the same stamps, and the shop page (/s/<slug>) with
+the helpers here (shop.web.storefront.shoppage).
 
-What an anonymous visitor's page depends on is the URL, the language, the cart badge, whether it
-is WeChat's browser, and the data of the shop, the product (its SKUs, materials, shipping
-template) and its reviews; the one part made per request is the CSRF token
-of its add-to-cart form. So the page is rendered once, the token replaced by a mark, and kept
-per process for LANDING_CACHE_SECONDS (0: off); each later visitor gets it with a fresh token,
-with no query and no template. Not kept or served: signed-in visitors (their name, the sharer's
-rebate, "add to my shop"), a session with messages to show, error pages.
+What an anonymous visitor's page depends on is the host (its share card's URLs are absolute),
+the URL, the language, the cart badge, whether it is WeChat's browser, and the data of the shop,
+the product (its SKUs, materials, shipping template) and its reviews; the one part made per
+request is the CSRF token of its add-to-cart form. So the page is rendered once, the token
+replaced by a mark, and kept per process for LANDING_CACHE_SECONDS (0: off); each later
+visitor gets it with a fresh token, with no query and no template. Not kept or served:
+signed-in visitors (their name, the sharer's rebate, "add to my shop"), a session with messages
+to show, error pages.
 
 Invalidated as the review preview is, by change stamps shared by every worker of the host
 (shop.platform.stamps): a page is kept with the stamps of its product and of "everything" read
@@ -44,10 +47,10 @@ from werkzeug.exceptions import HTTPException
 
 from shop.accounts.models import User
 from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
-from shop.orders.models import Coupon
+from shop.orders.models import Coupon, OrderItem
 from shop.platform import stamps
 from shop.platform.extensions import db, login_manager
-from shop.sharing.models import Shop
+from shop.sharing.models import Shop, ShopItem
 from shop.web.common import now
 from shop.web.hooks import may_be_signed_in
 
@@ -143,14 +146,19 @@ class PageCache:
                     self._count -= 1
 
 
-def _cache() -> PageCache | None:
-    cache = current_app.extensions.get("landing_pages")
+def page_cache(name: str = "landing_pages") -> PageCache | None:
+    """This app's kept pages of one kind (None: keeping is off), kept LANDING_CACHE_SECONDS."""
+    cache = current_app.extensions.get(name)
     if cache is None:
         ttl = float(current_app.config["LANDING_CACHE_SECONDS"])
         if ttl > 0 and not stamps.current().shared:
             ttl = min(ttl, UNSTAMPED_SECONDS)
-        cache = current_app.extensions.setdefault("landing_pages", PageCache(ttl))
+        cache = current_app.extensions.setdefault(name, PageCache(ttl))
     return cache if cache.ttl > 0 else None
+
+
+def _cache() -> PageCache | None:
+    return page_cache()
 
 
 def _stamps(product_id: int) -> tuple:
@@ -163,7 +171,15 @@ def page_key(cart_count) -> tuple | None:
         return None
     # Inside WeChat the page loads WeChat's share-card script (when configured): kept apart.
     in_wechat = "MicroMessenger" in request.headers.get("User-Agent", "")
-    return (request.full_path, str(get_locale()), cart_count(), in_wechat)
+    # The host and scheme too: the page's share card holds absolute URLs (og:url, og:image).
+    return (
+        request.scheme,
+        request.host,
+        request.full_path,
+        str(get_locale()),
+        cart_count(),
+        in_wechat,
+    )
 
 
 def kept_page(
@@ -180,18 +196,39 @@ def kept_page(
     g.setdefault(_READ, {})[product_id] = stamps_now  # for keep_page: read before the render
     page, due = cache.lookup(product_id, key, stamps_now)
     if due and render is not None:
-        _render_after_answer(cache, product_id, key, render)
+
+        def again() -> None:
+            g.setdefault(_READ, {})[product_id] = _stamps(product_id)
+            page, status = render()
+            if status == 200:
+                keep_page(product_id, key, page)
+            else:
+                cache.forget([product_id], key)
+
+        render_after_answer(cache, product_id, key, again)
     elif due:
         cache.refreshed(product_id, key)
+    return with_token(page)
+
+
+def with_token(page: str | None) -> str | None:
+    """A kept page with this request's CSRF token where the render's was."""
     if page is not None and TOKEN_MARK in page:
         page = page.replace(TOKEN_MARK, generate_csrf())
     return page
 
 
-def _render_after_answer(cache: PageCache, product_id: int, key: tuple, render) -> None:
-    """Render the page again once this request's answer is sent (gunicorn closes the answer
-    after writing it, then runs this), in a request context of its own made from this
-    request's environ: the same URL, language and cookies, so the same key."""
+def without_token(page: str) -> str:
+    """A page just rendered, its CSRF token replaced by the mark (to be kept)."""
+    token = g.get("csrf_token")  # where Flask-WTF keeps the token this request rendered
+    return page.replace(token, TOKEN_MARK) if token else page
+
+
+def render_after_answer(cache: PageCache, entry: object, key: tuple, again) -> None:
+    """Run ``again()`` (read the stamps, render the page, keep it or forget it) once this
+    request's answer is sent (gunicorn closes the answer after writing it, then runs this), in
+    a request context of its own made from this request's environ: the same URL, language and
+    cookies, so the same key. A 404 or 410 raised by the render forgets the page."""
     app = current_app._get_current_object()
     environ = {name: value for name, value in request.environ.items() if "werkzeug" not in name}
 
@@ -200,19 +237,14 @@ def _render_after_answer(cache: PageCache, product_id: int, key: tuple, render) 
             with app.request_context(environ):
                 setattr(g, AFTER_ANSWER, True)
                 g._login_user = login_manager.anonymous_user()  # page_key said: no user
-                g.setdefault(_READ, {})[product_id] = _stamps(product_id)
                 try:
-                    page, status = render()
+                    again()
                 except HTTPException:  # 404: the item left the shop meanwhile
-                    page, status = None, 404
-                if status == 200:
-                    keep_page(product_id, key, page)
-                else:
-                    cache.forget([product_id], key)
+                    cache.forget([entry], key)
         except Exception:  # the answer is sent; the kept page stays until it expires
-            log.exception("rendering a landing page again failed")
+            log.exception("rendering a kept page again failed")
         finally:
-            cache.refreshed(product_id, key)
+            cache.refreshed(entry, key)
 
     @after_this_request
     def _after_answer(response):
@@ -227,9 +259,7 @@ def keep_page(product_id: int, key: tuple | None, page: str) -> None:
     read = g.get(_READ, {}).get(product_id)
     if read is None:  # no kept_page before the render: no stamps known from before it
         return
-    token = g.get("csrf_token")  # where Flask-WTF keeps the token this request rendered
-    page = page.replace(token, TOKEN_MARK) if token else page
-    cache.put(product_id, key, page, read, _until_a_coupon_changes(product_id))
+    cache.put(product_id, key, without_token(page), read, _until_a_coupon_changes(product_id))
 
 
 def _until_a_coupon_changes(product_id: int) -> float | None:
@@ -271,9 +301,16 @@ def _note_changes(session: Session, _context) -> None:
             continue
         if isinstance(row, Product):
             stamps.mark_stale(row.id, session)
-        elif isinstance(row, Coupon) and row.product_id is None:
+            continue
+        if isinstance(row, ShopItem):  # the shop's list of items (shop pages) changed
+            stamps.mark_stale(stamps.shop_stamp(row.shop_id), session)
+        if isinstance(row, Coupon) and row.product_id is None:
             stamps.mark_stale(None, session)  # a whole-shop coupon: on any of the merchant's
         else:
             product_id = getattr(row, "product_id", None)
-            if isinstance(product_id, int):
+            if isinstance(row, OrderItem) and isinstance(product_id, int):
+                # An order line: the product's own pages (bought together with its stock);
+                # a list of products (a shop page) shows nothing of it.
+                stamps.mark_stale(stamps.own_stamp(product_id), session)
+            elif isinstance(product_id, int):
                 stamps.mark_stale(product_id, session)

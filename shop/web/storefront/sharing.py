@@ -25,7 +25,6 @@ from shop.platform import counters
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db, limiter
 from shop.platform.inputs import secrets_equal
-from shop.reviews import reading
 from shop.sharing import clicks, links, shops
 from shop.web.common import now
 from shop.web.hooks import cookie_secure
@@ -265,27 +264,6 @@ def follow_link(code: str):
     if new_visitor:
         set_visitor_cookie(response, visitor)
     return response
-
-
-def _load_shop(slug: str):
-    shop = shops.find_by_slug(slug)
-    if shop is None:
-        abort(404)
-    return shop
-
-
-@bp.route("/s/<string:slug>")
-def shop_page(slug: str):
-    shop = _load_shop(slug)
-    items = shops.public_items(shop)
-    return render_template(
-        "storefront/shop.html",
-        shop=shop,
-        items=items,
-        ref=_ref(),
-        ratings=reading.summaries([i.product_id for i in items if i.show_rating]),
-        shown_quote=reading.shown_quote,
-    )
 
 
 def gone_page(shop, product, ref: str | None):

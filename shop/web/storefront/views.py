@@ -85,6 +85,20 @@ def catalog_list():
 
 @bp.route("/p/<int:product_id>")
 def product_detail(product_id: int):
+    """Kept whole for visitors who are not signed in, as the landing page is, under the same
+    stamps (shop.web.storefront.landing)."""
+    from shop.web.storefront import cart, landing
+
+    key = landing.page_key(cart.cart_count)
+    page = landing.kept_page(product_id, key, lambda: _product_page(product_id))
+    if page is not None:
+        return page
+    page, status = _product_page(product_id)
+    landing.keep_page(product_id, key, page)
+    return page, status
+
+
+def _product_page(product_id: int) -> tuple[str, int]:
     from shop.web.storefront.buying import render_product
 
     product = catalog.product_for_page(product_id)

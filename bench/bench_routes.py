@@ -1,0 +1,150 @@
+"""Server CPU per request of the share burst's routes, in one process (Flask's test client,
+``time.process_time``), on the same instance bench_load.py builds (demo data, a link per shop
+item, stock topped up, one buyer who signed in through the form and arrived through a link).
+
+    .venv/bin/python bench/bench_routes.py [--rounds 5] [--requests 100] [--warmup 20]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:54329/bench_routes]
+        [--set NAME=VALUE] [--profile ROUTE]
+
+Each round runs every route ``--requests`` times in turn (each anonymous request from a new
+client: no cookie, as a phone that follows a share link); the figure is the median over rounds
+of the CPU per request, with the range. The settings' caches are as configured (kept pages on,
+as served; ``--set LANDING_CACHE_SECONDS=0`` renders every page). ``--profile ROUTE`` prints
+cProfile's top functions for that route instead. On PostgreSQL this is the worker's CPU only,
+not the backend's.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_load import BUYER_PASSWORD, CHECKOUT_ADDRESS, extend_setup  # noqa: E402
+from bench.common import database, hidden_fields, prepare  # noqa: E402
+
+ROUTES = ("click", "landing", "product", "shop", "checkout_form", "checkout_post")
+LOCATION_PAY = re.compile(r"/orders/\d+/pay")
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--profile", choices=ROUTES, default=None)
+    parser.add_argument(
+        "--routes", default=",".join(ROUTES), help="comma-separated, of " + ", ".join(ROUTES)
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    with database(args.database_url, "fenxiang.sqlite3") as (url, instance):
+        for key in [key for key in os.environ if key.startswith("SHOP_")]:
+            del os.environ[key]
+        os.environ.update(
+            SHOP_DATABASE_URL=url,
+            SHOP_INSTANCE_PATH=str(instance),
+            SHOP_CLICK_FLOOD_LIMIT="1000000 per minute",
+            SHOP_CLICK_HARD_LIMIT="1000000 per minute",
+        )
+        for setting in args.set:
+            name, _eq, value = setting.partition("=")
+            os.environ[f"SHOP_{name}"] = value
+        setup = prepare(extend_setup(1))
+        run(args, setup)
+
+
+def run(args, setup: dict) -> None:
+    from shop import create_app
+
+    app = create_app()
+    buyer = app.test_client()
+    form = hidden_fields(buyer.get("/auth/signin").get_data(as_text=True))
+    answer = buyer.post(
+        "/auth/signin",
+        data={**form, "account": setup["buyers"][0]["account"], "password": BUYER_PASSWORD},
+    )
+    assert answer.status_code == 302, answer.status_code
+    assert buyer.get(f"/r/{setup['codes'][0]}").status_code == 303
+    landing, product = setup["products"][0], setup["direct"][0]
+    shop, checkout = setup["shops"][0], setup["checkouts"][0]
+    pending: dict = {}
+
+    def anonymous(path: str, expect: int):
+        def request():
+            status = app.test_client().get(path).status_code
+            assert status == expect, (path, status)
+
+        return request
+
+    def checkout_form():
+        answer = buyer.get(checkout)
+        assert answer.status_code == 200, answer.status_code
+        pending["page"] = answer.get_data(as_text=True)  # parsed outside the timer
+
+    def checkout_post():
+        data = {**pending.pop("form"), **CHECKOUT_ADDRESS, "repeat": "1"}
+        answer = buyer.post(checkout.partition("?")[0], data=data)
+        location = answer.headers.get("Location", "")
+        assert answer.status_code == 302 and LOCATION_PAY.search(location), answer.status_code
+
+    requests = {
+        "click": anonymous(f"/r/{setup['codes'][1 % len(setup['codes'])]}", 303),
+        "landing": anonymous(landing, 200),
+        "product": anonymous(product, 200),
+        "shop": anonymous(shop, 200),
+        "checkout_form": checkout_form,
+        "checkout_post": checkout_post,
+    }
+
+    def timed(route: str, count: int) -> float:
+        """CPU ms per request of ``route`` (a POST's own form is made outside the timer)."""
+        total = 0.0
+        for _ in range(count):
+            if route == "checkout_post":  # a POST needs a form of its own (its checkout key)
+                checkout_form()
+                pending["form"] = hidden_fields(pending.pop("page"))
+            start = time.process_time()
+            requests[route]()
+            total += time.process_time() - start
+        return total * 1000 / count
+
+    for route in ROUTES:
+        timed(route, args.warmup)
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        timed(args.profile, args.requests)
+        profiler.disable()
+        # BENCH_PROFILE_FILTER: a regular expression the listed functions' places must match
+        only = (
+            [os.environ["BENCH_PROFILE_FILTER"]] if os.environ.get("BENCH_PROFILE_FILTER") else []
+        )
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(*only, 45)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        if os.environ.get("BENCH_PROFILE_CALLERS"):  # who calls the functions matching it
+            pstats.Stats(profiler).print_callers(os.environ["BENCH_PROFILE_CALLERS"])
+        return
+    figures: dict[str, list[float]] = {route: [] for route in args.routes.split(",")}
+    for _ in range(args.rounds):
+        for route in figures:
+            figures[route].append(timed(route, args.requests))
+    print(f"{'route':<14} CPU ms per request: median (min-max) of {args.rounds} rounds")
+    for route, values in figures.items():
+        print(f"{route:<14} {statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})")
+
+
+if __name__ == "__main__":
+    main()
