@@ -203,6 +203,10 @@ def _bump_stamps(session: Session) -> None:
         current().bump(None if None in stale else stale)
 
 
-@event.listens_for(Session, "after_rollback")
-def _nothing_changed(session: Session) -> None:
-    session.info.pop(_STALE, None)
+@event.listens_for(Session, "after_transaction_end")
+def _nothing_changed(session: Session, transaction) -> None:
+    # Only when the outermost transaction ends (after_commit has taken the marks of one that
+    # committed): a savepoint rolled back inside it keeps the marks made before it, since the
+    # outer transaction may still commit them (a mark too many only renders a page again).
+    if transaction.parent is None:
+        session.info.pop(_STALE, None)

@@ -50,9 +50,11 @@ from shop.catalog.models import Category, Merchant, Product, ShippingTemplate
 from shop.orders.models import Coupon, OrderItem
 from shop.platform import stamps
 from shop.platform.extensions import db, login_manager
+from shop.sharing import links
 from shop.sharing.models import Shop, ShopItem
 from shop.web.common import now
 from shop.web.hooks import may_be_signed_in
+from shop.web.storefront import wechat
 
 #: Stands for the CSRF token in a kept page; a NUL never reaches a rendered page.
 TOKEN_MARK = "\x00csrf-token\x00"
@@ -122,8 +124,10 @@ class PageCache:
         if at_most is not None and at_most <= 0:
             return
         with self._lock:
-            if self._count >= self.size:
-                self._pages, self._count = {}, 0
+            while self._count >= self.size and self._pages:
+                # The oldest product's pages go first, not every page at once.
+                oldest = next(iter(self._pages))
+                self._count -= len(self._pages.pop(oldest))
             pages = self._pages.setdefault(product_id, {})
             self._count += key not in pages
             now = time.monotonic()
@@ -167,10 +171,10 @@ def _stamps(product_id: int) -> tuple:
 
 def page_key(cart_count) -> tuple | None:
     """This request's key, or None when its page may not be kept or served from the cache."""
-    if may_be_signed_in() or "_flashes" in session:
+    if may_be_signed_in() or "_flashes" in session or not _plain_query():
         return None
     # Inside WeChat the page loads WeChat's share-card script (when configured): kept apart.
-    in_wechat = "MicroMessenger" in request.headers.get("User-Agent", "")
+    in_wechat = "micromessenger" in request.headers.get("User-Agent", "").lower()
     # The host and scheme too: the page's share card holds absolute URLs (og:url, og:image).
     return (
         request.scheme,
@@ -180,6 +184,33 @@ def page_key(cart_count) -> tuple | None:
         cart_count(),
         in_wechat,
     )
+
+
+# The query parameters a kept page may carry: the share code, and what WeChat adds to a link
+# shared in a chat or the Moments. Any other query string is rendered and not kept, so the
+# number of kept pages stays bounded by real links, not by what a visitor makes up.
+_WECHAT_FROM = frozenset({"singlemessage", "groupmessage", "timeline"})
+
+
+def _plain_query() -> bool:
+    args = request.args
+    for name in args:
+        values = args.getlist(name)
+        if len(values) != 1:
+            return False
+        value = values[0]
+        if name == "ref":
+            if not links.is_well_formed(value):
+                return False
+        elif name == "from":
+            if value not in _WECHAT_FROM:
+                return False
+        elif name == "isappinstalled":
+            if value not in ("0", "1"):
+                return False
+        else:
+            return False
+    return True
 
 
 def kept_page(
@@ -215,6 +246,10 @@ def with_token(page: str | None) -> str | None:
     """A kept page with this request's CSRF token where the render's was."""
     if page is not None and TOKEN_MARK in page:
         page = page.replace(TOKEN_MARK, generate_csrf())
+    if page is not None and wechat.SDK_URL in page:
+        # The render asked for WeChat's share-card script, and this answer's CSP must allow
+        # it as the render's did (the kept page is not rendered again).
+        g.wechat_sdk = True
     return page
 
 
