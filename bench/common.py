@@ -4,6 +4,7 @@ and a small HTTP/1.1 client on bare sockets (one connection per request, as sync
 them anyway). The client part uses the standard library only, so client processes started
 with ``spawn`` stay light."""
 
+import os
 import re
 import signal
 import socket
@@ -299,6 +300,9 @@ def worker_memory_mb(master: int) -> list[tuple[float, float, float]]:
     for pid in children.read_text().split() if children.exists() else []:
         try:
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            if keep := os.environ.get("BENCH_KEEP_SMAPS"):  # a folder: each worker's smaps
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                Path(keep, f"{pid}.smaps").write_text(Path(f"/proc/{pid}/smaps").read_text())
         except OSError:
             continue
         kb = {}

@@ -1,5 +1,6 @@
 """What a web worker imports: libraries only some commands or settings use are imported when
-used (Flask-Migrate with Alembic, Mako and Pygments; cryptography for the payment gateways),
+used (Flask-Migrate with Alembic, Mako and Pygments; cryptography for the payment gateways;
+Pillow and qrcode, which posters draw in their own process: tests/web/test_poster_drawing.py),
 not with the app (bench/README.md, worker memory)."""
 
 import subprocess
@@ -7,10 +8,10 @@ import sys
 
 from tests.conftest import build_app
 
-NOT_WITH_THE_APP = ("flask_migrate", "alembic", "mako", "pygments", "cryptography")
+NOT_WITH_THE_APP = ("flask_migrate", "alembic", "mako", "pygments", "cryptography", "PIL", "qrcode")
 
 
-def test_the_app_imports_no_migration_tool_and_no_cryptography(tmp_path):
+def test_the_app_imports_no_migration_tool_no_cryptography_and_no_pillow(tmp_path):
     code = (
         "import sys\n"
         "from shop import create_app\n"
