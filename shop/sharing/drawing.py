@@ -1,195 +1,223 @@
-"""Posters and QR tiles drawn in a helper process, so that the web workers never load Pillow,
-FreeType, the fonts or decoded photos (bench/README.md, worker memory).
+"""Posters and QR tiles drawn in one helper process that every web worker of a site shares,
+so that the workers never load Pillow, FreeType, the fonts or decoded photos (bench/README.md,
+worker memory).
 
-``draw("poster", content)`` or ``draw("nine_qr", tile)`` sends the plain data to a child
-process (``python -m shop.sharing.drawing``, one per web worker, started on the first call),
-waits for the JPEG bytes and returns them; an error the drawing raised (e.g. qrcode's
-DataOverflowError for a URL too long) is raised again here, as DrawingFailed naming it unless it
-is a built-in one. The child keeps the drawing's
-caches (fonts, decoded photos, QR codes) while it is used and exits after
-``IDLE_SECONDS`` without a request, or as soon as its web worker is gone (its stdin closes).
+``draw("poster", content, folder=...)`` or ``draw("nine_qr", tile, folder=...)`` sends the plain
+data over a Unix socket to the drawing process of ``folder`` (the app's instance folder: one per
+site), waits for the JPEG bytes and returns them. An error the drawing raised is raised again
+here: a built-in one (ValueError for a URL too long for a QR code) as itself, any other as
+:class:`DrawingFailed` naming it. When no drawing process answers, the worker that asked starts
+one (``python -m shop.sharing.drawing``; under a file lock, so two workers never start two) and
+waits for it: a first poster takes about half a second more. The process draws one poster at a
+time, keeps the drawing's caches (fonts, decoded photos, QR codes), and exits after
+``IDLE_SECONDS`` without a request or when the worker that started it is gone (a new one is
+started by the next poster).
 
-The child draws with exactly the functions a caller in this process would call
-(shop.sharing.posters.render_poster, shop.sharing.ninegrid.render_qr_tile): what the tests
-draw directly is what production draws there.
+It draws with exactly the functions a caller in this process would call
+(shop.sharing.posters.render_poster, shop.sharing.ninegrid.render_qr_tile): what the tests draw
+directly is what production draws there. The socket lives in a folder only this user may enter,
+and the process answers only connections of its own user (the requests are pickles).
 """
 
+import fcntl
+import hashlib
 import logging
 import os
 import pickle
-import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: A child with no request for this long exits; the next poster starts a new one (~0.3 s).
+#: The drawing process exits after this long without a request (a new one starts in ~0.5 s).
 IDLE_SECONDS = 60.0
-#: A drawing that takes longer than this is stuck: the child is killed and the request fails.
+#: A poster not answered within this long fails its request (the queue included).
 TIMEOUT_SECONDS = 20.0
-_HEADER = struct.Struct("!BI")  # status (0 bytes, 1 pickled exception), length
+_HEADER = struct.Struct("!BI")  # status (0 the bytes, 1 a pickled exception), length
 _OK, _ERROR = 0, 1
+_spawned: dict[str, subprocess.Popen] = {}  # socket path -> the process this process started
 
 
 class DrawingFailed(RuntimeError):
-    """The child died, hung or answered something unreadable."""
-
-
-def _renderers():
-    """What the child can draw, by kind (imported in the child only)."""
-    from shop.sharing import ninegrid, posters
-
-    return {"poster": posters.render_poster, "nine_qr": ninegrid.render_qr_tile}
-
-
-class _Child:
-    def __init__(self) -> None:
-        root = Path(__file__).resolve().parents[2]
-        env = dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "shop.sharing.drawing", str(IDLE_SECONDS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=root,
-        )
-        self.owner = os.getpid()
-
-    def alive(self) -> bool:
-        return self.owner == os.getpid() and self.process.poll() is None
-
-    def ask(self, kind: str, data) -> tuple[int, bytes]:
-        request = pickle.dumps((kind, data), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            self.process.stdin.write(struct.pack("!I", len(request)) + request)
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError) as error:
-            raise _Gone(str(error)) from None
-        deadline = time.monotonic() + TIMEOUT_SECONDS
-        header = self._read(_HEADER.size, deadline)
-        status, length = _HEADER.unpack(header)
-        return status, self._read(length, deadline)
-
-    def _read(self, size: int, deadline: float) -> bytes:
-        out, stream = bytearray(), self.process.stdout
-        while len(out) < size:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([stream], [], [], left)[0]:
-                self.stop()
-                raise DrawingFailed(f"no drawing within {TIMEOUT_SECONDS:g} s")
-            chunk = os.read(stream.fileno(), size - len(out))
-            if not chunk:
-                raise _Gone("the drawing process ended")
-            out += chunk
-        return bytes(out)
-
-    def stop(self) -> None:
-        """Kill the child (if this process started it: a forked copy of us only lets go)."""
-        if self.owner == os.getpid():
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+    """The drawing raised a library's own error, or the process did not answer."""
 
 
 class _Gone(Exception):
-    """The child ended before answering (its idle exit, a crash): draw again in a new one."""
+    """No answer on a connection (the process was exiting, or died): ask again."""
 
 
-_child: _Child | None = None
-_lock = threading.Lock()
-
-
-def draw(kind: str, data) -> bytes:
+def draw(kind: str, data, *, folder: str | Path) -> bytes:
     """The JPEG bytes of ``data`` drawn by the renderer ``kind`` ("poster": a PosterContent,
-    "nine_qr": a ninegrid.QrTile) in the drawing process. Raises what the renderer raised, or
-    DrawingFailed when the process hangs or dies twice."""
-    global _child
-    with _lock:
-        for attempt in (1, 2):
-            if _child is None or not _child.alive():
-                if _child is not None:
-                    _child.stop()
-                _child = _Child()
-            try:
-                status, payload = _child.ask(kind, data)
-                break
-            except _Gone as gone:
-                _child.stop()
-                _child = None
-                if attempt == 2:
-                    raise DrawingFailed(str(gone)) from None
-            except DrawingFailed:
-                _child = None
-                raise
+    "nine_qr": a ninegrid.QrTile) in the drawing process of ``folder``."""
+    address = _address(folder)
+    request = pickle.dumps((kind, data), protocol=pickle.HIGHEST_PROTOCOL)
+    request = struct.pack("!I", len(request)) + request
+    for attempt in (1, 2):
+        try:
+            status, payload = _ask(address, request)
+            break
+        except (FileNotFoundError, ConnectionRefusedError, _Gone) as error:
+            if attempt == 2:
+                raise DrawingFailed(f"the drawing process did not answer: {error!r}") from None
+            _start(address)
     if status == _OK:
         return payload
     raise pickle.loads(payload)
 
 
 def stop() -> None:
-    """End this process's drawing child now (tests; it also ends by itself)."""
-    global _child
-    with _lock:
-        if _child is not None:
-            _child.stop()
-            _child = None
+    """End the drawing processes this process started (tests; they also end by themselves)."""
+    for path, process in list(_spawned.items()):
+        if process.poll() is None:
+            process.terminate()
+        process.wait(10)
+        _spawned.pop(path, None)
 
 
-def _serve(idle_seconds: float) -> None:
-    """The child's loop: a request on stdin, an answer on stdout, until idle or stdin ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of `flask run`: its EOF ends us
-    renderers = _renderers()
-    stdout = sys.stdout.buffer
-    sys.stdout = sys.stderr  # anything printed goes to the log, never into the answers
-    while select.select([0], [], [], idle_seconds)[0]:
-        head = _read_exactly(0, 4)
-        if head is None:
-            return
-        request = _read_exactly(0, struct.unpack("!I", head)[0])
-        if request is None:
-            return
-        kind, data = pickle.loads(request)
+def _address(folder: str | Path) -> str:
+    """The socket of ``folder``'s drawing process, in a private folder of this user (a Unix
+    socket path has at most 107 bytes, so not inside the instance folder itself)."""
+    private = Path(tempfile.gettempdir()) / f"fenxiang-drawing-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    found = private.lstat()
+    if found.st_uid != os.getuid() or found.st_mode & 0o077 or not private.is_dir():
+        raise DrawingFailed(f"{private} is not a private folder of this user")
+    name = hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:24]
+    return str(private / f"{name}.sock")
+
+
+def _ask(address: str, request: bytes) -> tuple[int, bytes]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(TIMEOUT_SECONDS)
+        deadline = time.monotonic() + TIMEOUT_SECONDS
         try:
-            status, answer = _OK, renderers[kind](data)
-        except Exception as error:  # sent back and raised again in the web worker
-            status, answer = _ERROR, _pickled(error)
-        stdout.write(_HEADER.pack(status, len(answer)) + answer)
-        stdout.flush()
+            connection.connect(address)
+            connection.sendall(request)
+            status, length = _HEADER.unpack(_receive(connection, _HEADER.size, deadline))
+            return status, _receive(connection, length, deadline)
+        except (BrokenPipeError, ConnectionResetError) as error:
+            raise _Gone(repr(error)) from None
+        except TimeoutError:
+            raise DrawingFailed(f"no drawing within {TIMEOUT_SECONDS:g} s") from None
 
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
+def _receive(connection: socket.socket, size: int, deadline: float) -> bytes:
     out = bytearray()
     while len(out) < size:
-        chunk = os.read(fd, size - len(out))
+        connection.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = connection.recv(min(size - len(out), 1 << 20))
         if not chunk:
-            return None
+            raise _Gone("the connection ended before the answer")
         out += chunk
     return bytes(out)
 
 
+def _start(address: str) -> None:
+    """Start the drawing process of ``address`` unless another worker just did (the lock)."""
+    for path, process in list(_spawned.items()):  # tests: one site at a time per process
+        if process.poll() is not None or path != address:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(10)
+            _spawned.pop(path)
+    with open(address + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(address)
+                return  # another worker started it while this one waited for the lock
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
+        root = Path(__file__).resolve().parents[2]
+        path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shop.sharing.drawing", address, str(IDLE_SECONDS)],
+            stdout=subprocess.PIPE,
+            env=dict(os.environ, PYTHONPATH=path),
+            cwd=root,
+        )
+        ready = process.stdout.readline()  # written once it listens
+        process.stdout.close()
+        if ready != b"ready\n":
+            process.kill()
+            process.wait()
+            raise DrawingFailed("the drawing process did not start (see the log)")
+        _spawned[address] = process
+
+
+def _serve(address: str, idle_seconds: float) -> None:
+    """The drawing process: one request at a time until idle, or its starter is gone."""
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C of `flask run`: the starter's exit ends us
+    from shop.sharing import ninegrid, posters
+
+    renderers = {"poster": posters.render_poster, "nine_qr": ninegrid.render_qr_tile}
+    starter = os.getppid()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.unlink(address)  # a socket left by a process that was killed (we hold the lock)
+    except FileNotFoundError:
+        pass
+    listener.bind(address)
+    listener.listen(64)
+    listener.settimeout(1.0)
+    sys.stdout.buffer.write(b"ready\n")
+    sys.stdout.buffer.flush()
+    sys.stdout = sys.stderr  # anything printed goes to the log
+    last = time.monotonic()
+    try:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                if os.getppid() != starter or time.monotonic() - last > idle_seconds:
+                    return
+                continue
+            with connection:
+                _answer(connection, renderers)
+            last = time.monotonic()
+    finally:
+        os.unlink(address)  # first: a worker asking now starts a new process, never waits
+        listener.close()
+
+
+def _answer(connection: socket.socket, renderers) -> None:
+    try:
+        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        if struct.unpack("3i", credentials)[1] != os.getuid():
+            return
+        deadline = time.monotonic() + 10
+        (length,) = struct.unpack("!I", _receive(connection, 4, deadline))
+        kind, data = pickle.loads(_receive(connection, length, deadline))
+    except (OSError, _Gone, pickle.UnpicklingError, struct.error) as error:
+        log.warning("drawing request not read: %r", error)
+        return
+    try:
+        status, answer = _OK, renderers[kind](data)
+    except Exception as error:  # sent back and raised again in the web worker
+        status, answer = _ERROR, _pickled(error)
+    try:
+        connection.settimeout(10)
+        connection.sendall(_HEADER.pack(status, len(answer)) + answer)
+    except OSError as error:  # the worker gave up waiting
+        log.warning("drawing not delivered: %r", error)
+
+
 def _pickled(error: Exception) -> bytes:
-    """A built-in exception as it is; any other (qrcode's DataOverflowError) as DrawingFailed
-    with its name: unpickling a library's own would import that library in the web worker."""
+    """A built-in exception as it is; any other as DrawingFailed with its name: unpickling a
+    library's own (qrcode's) would import that library in the web worker."""
     if type(error).__module__ != "builtins":
         error = DrawingFailed(f"{type(error).__module__}.{type(error).__name__}: {error}")
     return pickle.dumps(error)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(
-        level=logging.WARNING, format="drawing[%(process)d] %(levelname)s %(message)s"
-    )
-    _serve(float(sys.argv[1]) if len(sys.argv) > 1 else IDLE_SECONDS)
+    logging.basicConfig(format="drawing[%(process)d] %(levelname)s %(name)s: %(message)s")
+    _serve(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else IDLE_SECONDS)

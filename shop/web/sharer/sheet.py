@@ -229,9 +229,13 @@ def send_cached_jpeg(key: str, render, download_name: str):
     return response
 
 
+def _draw(kind: str, data) -> bytes:
+    return drawing.draw(kind, data, folder=current_app.instance_path)
+
+
 def send_poster(content: poster_spec.PosterContent, download_name: str):
     return send_cached_jpeg(
-        poster_spec.poster_key(content), lambda: drawing.draw("poster", content), download_name
+        poster_spec.poster_key(content), lambda: _draw("poster", content), download_name
     )
 
 
@@ -283,9 +287,7 @@ def nine_tile(link_id: int, number: int):
         tile = ninegrid.QrTile(
             link_url(link), product.title, product.price_cents, _("Long-press to scan")
         )
-        return send_cached_jpeg(
-            ninegrid.tile_key(tile), lambda: drawing.draw("nine_qr", tile), name
-        )
+        return send_cached_jpeg(ninegrid.tile_key(tile), lambda: _draw("nine_qr", tile), name)
     picture = pictures[index if index < qr_at else index - 1]
     path = images.poster_source(picture)
     if path is None:
