@@ -350,7 +350,7 @@ def memory_line(
         f"shop worker memory after the load: RSS {rss} MB (max <= {limit:g} MB: {verdict}); "
         f"PSS {pss} MB; USS {uss} MB"
     ) + (
-        "\nposter drawing processes (one per worker that drew since a minute): "
+        "\nthe poster drawing process (shop.sharing.drawing; ends a minute after its last poster): "
         + "; ".join(f"RSS {r:.0f} PSS {p:.0f} USS {u:.0f}" for r, p, u in sorted(drawing))
         + " MB"
         if drawing

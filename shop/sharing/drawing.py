@@ -139,7 +139,14 @@ def _start(address: str) -> None:
         process = subprocess.Popen(
             [sys.executable, "-m", "shop.sharing.drawing", address, str(IDLE_SECONDS)],
             stdout=subprocess.PIPE,
-            env=dict(os.environ, PYTHONPATH=path),
+            # glibc: large freed image buffers go back to the system instead of into a heap
+            # that never shrinks (as gunicorn.conf.py's _fixed_mmap_threshold for the workers).
+            env=dict(
+                os.environ,
+                PYTHONPATH=path,
+                MALLOC_MMAP_THRESHOLD_="131072",
+                MALLOC_TRIM_THRESHOLD_="262144",
+            ),
             cwd=root,
         )
         ready = process.stdout.readline()  # written once it listens
