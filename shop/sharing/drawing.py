@@ -104,7 +104,25 @@ def _ask(address: str, request: bytes) -> tuple[int, bytes]:
         except (BrokenPipeError, ConnectionResetError) as error:
             raise _Gone(repr(error)) from None
         except TimeoutError:
+            _end_stuck(address)
             raise DrawingFailed(f"no drawing within {TIMEOUT_SECONDS:g} s") from None
+
+
+def _end_stuck(address: str) -> None:
+    """Kill the drawing process of ``address`` (it did not answer in time: stuck, or so far
+    behind that waiting is no use); the next poster starts a new one. Only a process whose
+    command line names this socket: its pid file may be older than a reused pid."""
+    try:
+        pid = int(Path(address + ".pid").read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if b"shop.sharing.drawing" in command and address.encode() in command:
+        log.warning("drawing process %d did not answer within %g s: ended", pid, TIMEOUT_SECONDS)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _receive(connection: socket.socket, size: int, deadline: float) -> bytes:
@@ -174,6 +192,7 @@ def _serve(address: str, idle_seconds: float) -> None:
         pass
     listener.bind(address)
     listener.listen(64)
+    Path(address + ".pid").write_text(str(os.getpid()))
     listener.settimeout(1.0)
     sys.stdout.buffer.write(b"ready\n")
     sys.stdout.buffer.flush()

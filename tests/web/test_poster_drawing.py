@@ -77,13 +77,14 @@ def test_a_process_that_ended_is_replaced_on_the_next_poster(monkeypatch, tmp_pa
     assert server(tmp_path).pid != idle.pid
 
 
-def test_a_slow_drawing_fails_the_request_not_the_worker(monkeypatch, tmp_path):
+def test_a_slow_drawing_fails_the_request_and_is_ended(monkeypatch, tmp_path):
     drawing.draw("poster", make_content(), folder=tmp_path)
     monkeypatch.setattr(drawing, "TIMEOUT_SECONDS", 0.001)
     started = time.monotonic()
     with pytest.raises(drawing.DrawingFailed, match="no drawing within"):
         drawing.draw("poster", make_content(title="新的标题"), folder=tmp_path)
     assert time.monotonic() - started < 5
+    assert server(tmp_path).wait(5) == -9  # ended: a stuck process would block every poster
     monkeypatch.setattr(drawing, "TIMEOUT_SECONDS", 20.0)
     assert drawing.draw("poster", make_content(), folder=tmp_path)[:2] == b"\xff\xd8"
 
