@@ -216,9 +216,10 @@ def _serve(address: str, idle_seconds: float) -> None:
 
 def _answer(connection: socket.socket, renderers) -> None:
     try:
-        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-        if struct.unpack("3i", credentials)[1] != os.getuid():
-            return
+        if peercred := getattr(socket, "SO_PEERCRED", None):  # Linux; elsewhere the folder
+            credentials = connection.getsockopt(socket.SOL_SOCKET, peercred, 12)
+            if struct.unpack("3i", credentials)[1] != os.getuid():
+                return
         deadline = time.monotonic() + 10
         (length,) = struct.unpack("!I", _receive(connection, 4, deadline))
         kind, data = pickle.loads(_receive(connection, length, deadline))
