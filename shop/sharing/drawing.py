@@ -56,6 +56,8 @@ def draw(kind: str, data, *, folder: str | Path) -> bytes:
     """The JPEG bytes of ``data`` drawn by the renderer ``kind`` ("poster": a PosterContent,
     "nine_qr": a ninegrid.QrTile) in the drawing process of ``folder``."""
     address = _address(folder)
+    for process in list(_spawned.values()):
+        process.poll()  # reaps one that ended by itself (no zombie left until the next start)
     request = pickle.dumps((kind, data), protocol=pickle.HIGHEST_PROTOCOL)
     request = struct.pack("!I", len(request)) + request
     for attempt in (1, 2):
