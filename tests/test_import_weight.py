@@ -1,14 +1,26 @@
 """What a web worker imports: libraries only some commands or settings use are imported when
 used (Flask-Migrate with Alembic, Mako and Pygments; cryptography for the payment gateways;
-Pillow and qrcode, which posters draw in their own process: tests/web/test_poster_drawing.py),
-not with the app (bench/README.md, worker memory)."""
+Pillow and qrcode, which posters draw in their own process: tests/web/test_poster_drawing.py;
+the shop's own commands, shop.cli, with the backup and split backfill code only they run), not
+with the app (bench/README.md, worker memory)."""
 
 import subprocess
 import sys
 
 from tests.conftest import build_app
 
-NOT_WITH_THE_APP = ("flask_migrate", "alembic", "mako", "pygments", "cryptography", "PIL", "qrcode")
+NOT_WITH_THE_APP = (
+    "flask_migrate",
+    "alembic",
+    "mako",
+    "pygments",
+    "cryptography",
+    "PIL",
+    "qrcode",
+    "shop.cli",
+    "shop.platform.backup",
+    "shop.money.split_backfill",
+)
 
 
 def test_the_app_imports_no_migration_tool_no_cryptography_and_no_pillow(tmp_path):
@@ -37,3 +49,17 @@ def test_flask_db_still_runs_flask_migrate(database_url, tmp_path):
     current = runner.invoke(args=["db", "heads"])
     assert current.exit_code == 0, current.output
     assert app.extensions["migrate"].directory.endswith("migrations")
+
+
+def test_the_shop_commands_are_listed_and_run_when_flask_asks_for_them(database_url, tmp_path):
+    app = build_app(database_url, tmp_path / "instance")
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["--help"])
+    assert listed.exit_code == 0, listed.output
+    for name in ("seed-demo", "create-admin", "backup", "worker", "check-config", "db"):
+        assert name in app.cli.list_commands(None), name
+    with app.app_context():  # as the command line runs it
+        rollup = runner.invoke(args=["rollup"])
+    assert rollup.exit_code == 0, rollup.output
+    unknown = runner.invoke(args=["no-such-command"])
+    assert unknown.exit_code != 0 and "No such command" in unknown.output
