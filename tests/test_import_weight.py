@@ -63,3 +63,36 @@ def test_the_shop_commands_are_listed_and_run_when_flask_asks_for_them(database_
     assert rollup.exit_code == 0, rollup.output
     unknown = runner.invoke(args=["no-such-command"])
     assert unknown.exit_code != 0 and "No such command" in unknown.output
+
+
+def test_counts_are_shortened_as_babel_wrote_them_without_its_locale_data(tmp_path):
+    from babel import localedata
+    from babel.numbers import format_decimal
+
+    from shop.web.common import _one_decimal
+
+    counts = [*range(1000, 30000, 7), 12250, 12350, 99950, 99999, 10**6, 123456789, 2 * 10**9]
+    for n in counts:
+        for unit, locale in ((10000, "zh_Hans_CN"), (1000, "en")):
+            assert _one_decimal(n / unit) == format_decimal(n / unit, "#.#", locale=locale), n
+    code = (
+        "import sys\n"
+        "from shop import create_app\n"
+        "from shop.web.common import short_count\n"
+        f"app = create_app({{'SHOP_INSTANCE_PATH': {str(tmp_path)!r}, 'TESTING': True}})\n"
+        "for language in ('zh-CN', 'en'):\n"
+        "    with app.test_request_context('/', headers={'Accept-Language': language}):\n"
+        "        print(short_count(12345))\n"
+        "import babel.localedata\n"
+        "print(sorted(babel.localedata._cache))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"SHOP_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["1.2万", "12.3k", "[]"]
+    assert localedata.exists("zh_Hans_CN")
