@@ -7,6 +7,7 @@ with the app (bench/README.md, worker memory)."""
 import subprocess
 import sys
 
+from shop.platform.extensions import db
 from tests.conftest import build_app
 
 NOT_WITH_THE_APP = (
@@ -60,6 +61,7 @@ def test_the_shop_commands_are_listed_and_run_when_flask_asks_for_them(database_
         assert name in app.cli.list_commands(None), name
     with app.app_context():  # as the command line runs it
         rollup = runner.invoke(args=["rollup"])
+        db.engine.dispose()  # no connection left open for the next test to find
     assert rollup.exit_code == 0, rollup.output
     unknown = runner.invoke(args=["no-such-command"])
     assert unknown.exit_code != 0 and "No such command" in unknown.output
