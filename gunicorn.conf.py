@@ -87,7 +87,9 @@ def _fixed_mmap_threshold(size: int = 128 * 1024) -> None:
     """Give large freed buffers back to the system. glibc raises its mmap threshold to the size
     of the largest block freed so far (up to 32 MB), so after one poster (a 1080x1920 image,
     decoded photos) every later image buffer comes from the heap, which never shrinks: 6-12 MB
-    more per worker that draws posters (bench/README.md, worker memory). A fixed threshold keeps
+    more per worker that drew posters (bench/README.md, worker memory; posters are now drawn
+    in shop.sharing.drawing's process, which sets the same; uploads still decode here).
+    A fixed threshold keeps
     such buffers in mappings of their own, returned when freed. Not glibc: nothing to do."""
     import ctypes
     import ctypes.util

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     PHONE_UA,
+    drawing_memory_mb,
     free_port,
     memory_line,
     prepare,
@@ -222,6 +223,7 @@ def main() -> int:
                 for r in results[name]
             )
             memory = worker_memory_mb(servers["shop"][0].pid)
+            drawing = drawing_memory_mb(servers["shop"][0].pid)
         finally:
             for server, _port in servers.values():
                 stop_server(server)  # SIGTERM: the workers write their queued clicks
@@ -295,7 +297,7 @@ def main() -> int:
     seen = during_stop["requests"] - during_stop["bad_status"]
     lost = "none lost" if stored_during_stop >= seen else "LOST"
     print(f"stop under load: {seen} redirected, {stored_during_stop} stored ({lost})")
-    print(memory_line(memory))
+    print(memory_line(memory, drawing=drawing))
     tracebacks = server_log.count("Traceback")
     print(f"server log: {tracebacks} tracebacks, {server_log.count('database is locked')} locked")
     return 0

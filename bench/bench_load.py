@@ -54,6 +54,7 @@ from bench.common import (  # noqa: E402
     GUNICORN_CONF,
     LOCATION_PAY,
     database,
+    drawing_memory_mb,
     free_port,
     header,
     hidden_fields,
@@ -644,6 +645,7 @@ def main() -> None:
             placed = len(warm["tally"].latencies["checkout_post"])
             placed += len(mix["tally"].latencies["checkout_post"])
             memory = worker_memory_mb(server.pid)
+            drawing = drawing_memory_mb(server.pid)
         except BaseException:
             stop_server(server)
             if bare_server is not None:
@@ -657,7 +659,7 @@ def main() -> None:
         orders_stored = scalar(url, f"select count(*) from orders where buyer_id in ({buyer_ids})")
         findings = log_findings(log)
         report(args, processes, workers, url, bare_seconds, bare, mix, findings)
-        print(memory_line(memory))
+        print(memory_line(memory, drawing=drawing))
         warm_rows = summary(warm)["all"]
         print(
             f"warm-up ({args.warmup:g} s of mix, not in the table): {warm_rows['requests']} "

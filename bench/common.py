@@ -4,6 +4,7 @@ and a small HTTP/1.1 client on bare sockets (one connection per request, as sync
 them anyway). The client part uses the standard library only, so client processes started
 with ``spawn`` stay light."""
 
+import os
 import re
 import signal
 import socket
@@ -294,25 +295,51 @@ def worker_memory_mb(master: int) -> list[tuple[float, float, float]]:
     /proc/<pid>/smaps_rollup: RSS counts every page a worker maps, shared ones too (libraries,
     whatever the master loaded before the fork); PSS shares those out among the processes
     that map them; USS is what the worker alone holds (what stopping it would free)."""
-    sizes = []
-    children = Path(f"/proc/{master}/task/{master}/children")
-    for pid in children.read_text().split() if children.exists() else []:
-        try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        kb = {}
-        for line in rollup.splitlines()[1:]:
-            name, _, rest = line.partition(":")
-            if rest.strip().endswith("kB"):
-                kb[name] = int(rest.split()[0])
-        uss = kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)
-        sizes.append((kb.get("Rss", 0) / 1024, kb.get("Pss", 0) / 1024, uss / 1024))
-    return sizes
+    return [size for pid in _children(master) if (size := _memory_of(pid)) is not None]
 
 
-def memory_line(sizes: list[tuple[float, float, float]], limit: float = 100) -> str:
-    """The report's line on worker memory: RSS against ``limit``, with PSS and USS."""
+def drawing_memory_mb(master: int) -> list[tuple[float, float, float]]:
+    """The same for the workers' own children: the poster drawing processes
+    (shop.sharing.drawing) still running."""
+    return [
+        size
+        for worker in _children(master)
+        for pid in _children(worker)
+        if (size := _memory_of(pid)) is not None
+    ]
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+def _memory_of(pid: str) -> tuple[float, float, float] | None:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        if keep := os.environ.get("BENCH_KEEP_SMAPS"):  # a folder: each process's smaps
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            Path(keep, f"{pid}.smaps").write_text(Path(f"/proc/{pid}/smaps").read_text())
+    except OSError:
+        return None
+    kb = {}
+    for line in rollup.splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            kb[name] = int(rest.split()[0])
+    uss = kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)
+    return kb.get("Rss", 0) / 1024, kb.get("Pss", 0) / 1024, uss / 1024
+
+
+def memory_line(
+    sizes: list[tuple[float, float, float]],
+    limit: float = 100,
+    drawing: list[tuple[float, float, float]] | None = None,
+) -> str:
+    """The report's line on worker memory: RSS against ``limit``, with PSS and USS; and the
+    poster drawing processes' when any runs."""
     if not sizes:
         return "shop worker memory after the load: not readable"
     rss = ", ".join(f"{r:.0f}" for r, _p, _u in sorted(sizes))
@@ -322,4 +349,10 @@ def memory_line(sizes: list[tuple[float, float, float]], limit: float = 100) -> 
     return (
         f"shop worker memory after the load: RSS {rss} MB (max <= {limit:g} MB: {verdict}); "
         f"PSS {pss} MB; USS {uss} MB"
+    ) + (
+        "\nthe poster drawing process (shop.sharing.drawing; ends a minute after its last poster): "
+        + "; ".join(f"RSS {r:.0f} PSS {p:.0f} USS {u:.0f}" for r, p, u in sorted(drawing))
+        + " MB"
+        if drawing
+        else ""
     )

@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from flask.cli import AppGroup
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,6 +157,31 @@ def register_hooks(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from shop.cli import register
+    """The shop's own commands (shop.cli) are added when `flask` first lists or looks one up,
+    not with the app: they import the backup, reconciliation and split backfill code (and
+    sqlite3 on PostgreSQL) that a web worker never runs, about 1 MB each (bench/README.md)."""
+    app.cli = _CommandsWhenUsed(app)
 
-    register(app)
+
+class _CommandsWhenUsed(AppGroup):
+    """``app.cli``, with the commands already registered on it (blueprints', `flask db`), and
+    shop.cli's added on first use."""
+
+    def __init__(self, app: Flask):
+        super().__init__(app.cli.name, commands=dict(app.cli.commands))
+        self._app, self._added = app, False
+
+    def _add_shop_commands(self) -> None:
+        if not self._added:
+            self._added = True
+            from shop.cli import register
+
+            register(self._app)
+
+    def list_commands(self, ctx):
+        self._add_shop_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, cmd_name):
+        self._add_shop_commands()
+        return super().get_command(ctx, cmd_name)

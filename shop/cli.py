@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from shop import checks
 from shop.accounts import accounts, totp
 from shop.accounts.models import User
-from shop.demo import seed as demo
 from shop.money import fraud, ledger, profit_sharing, refund_queries, sales, split_backfill
 from shop.orders import aftersales, states
 from shop.orders.gateways import flow as gateway_flow
@@ -329,6 +328,8 @@ def reconcile_command(day: str | None) -> None:
 @click.option("--if-empty", is_flag=True, help="Only seed when the database has no users yet.")
 def seed_demo_command(if_empty: bool) -> None:
     """Load the demo shops, merchants and products (safe to run again)."""
+    from shop.demo import seed as demo  # it draws the demo pictures: Pillow, for this alone
+
     with dbsetup.writing():
         if if_empty and db.session.execute(select(func.count(User.id))).scalar_one():
             click.echo("Database already has data; demo seed skipped.")

@@ -20,7 +20,6 @@ import secrets
 from datetime import UTC, datetime
 
 import pyotp
-import qrcode
 from flask_babel import lazy_gettext as _l
 from pyotp.utils import strings_equal
 from sqlalchemy import delete, func, select, update
@@ -83,6 +82,8 @@ def provisioning_uri(user: User, factor: SecondFactor, *, issuer: str) -> str:
 def qr_data_uri(text: str) -> str:
     """``text`` as a QR code PNG in a ``data:`` URI (the CSP allows ``img-src data:``): the
     secret never goes into a URL or a file another request could fetch."""
+    import qrcode  # it loads Pillow: only for the rare page that shows a code
+
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=6, border=4)
     qr.add_data(text)
     qr.make(fit=True)

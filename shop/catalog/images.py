@@ -10,7 +10,13 @@ just above the largest variant before any filtering: a 64 MP phone photo costs u
 
 Files are written before the transaction that adds the ``Image`` row commits. When that
 transaction ends without committing (an error later in the request), the files it wrote are
-removed again, unless a committed row uses them (``_remove_unused_files``)."""
+removed again, unless a committed row uses them (``_remove_unused_files``).
+
+Pillow is imported by the functions that decode or encode (an upload, an old upload's missing
+poster square), not with the module: a web worker that only serves pages and links never loads
+it (bench/README.md, worker memory)."""
+
+from __future__ import annotations
 
 import hashlib
 import io
@@ -19,17 +25,19 @@ import re
 import uuid
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from PIL import Image as PILImage
-from PIL import ImageOps
 from sqlalchemy import event, select, text
 
 from shop.catalog.models import Image
 from shop.platform import db as dbsetup
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 #: (suffix, longest side in px, WebP quality)
@@ -72,6 +80,8 @@ def poster_source(image: Image) -> Path | None:
     target = root / f"{image.sha256}-s.jpg"
     if target.is_file():
         return target
+    from PIL import Image as PILImage  # an older upload only: every new one has the square
+
     display = root / image_url_name(image)
     try:
         with PILImage.open(display, formats=("WEBP",)) as picture:
@@ -83,6 +93,9 @@ def poster_source(image: Image) -> Path | None:
 
 def square_jpeg(picture: PILImage.Image, side: int = POSTER_SIDE) -> bytes:
     """``picture`` (RGB) cover-cropped to a centred square of ``side`` px, as JPEG."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
     square = ImageOps.fit(picture, (side, side), PILImage.Resampling.LANCZOS)
     out = io.BytesIO()
     square.save(out, "JPEG", quality=POSTER_QUALITY)
@@ -106,6 +119,8 @@ def store_image(data: bytes, *, field: str = "image", uploaded_by_id: int | None
     Raises ValidationError for anything that is not a JPEG, PNG or WebP within the size and
     pixel limits.
     """
+    from PIL import Image as PILImage
+
     max_bytes = current_app.config["MAX_IMAGE_BYTES"]
     if not data:
         raise ValidationError(_l("Choose an image file."), field)
@@ -195,6 +210,8 @@ def open_upload(data: bytes, *, field: str) -> PILImage.Image:
     Refuses more than MAX_IMAGE_PIXELS, and more than MAX_DECODED_IMAGE_PIXELS to decode at
     full size: a PNG's or WebP's own, a JPEG's after the reduction its decoder does itself
     (the caller maps Pillow's own errors: see ``_decode``)."""
+    from PIL import Image as PILImage
+
     max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
     max_decoded = current_app.config["MAX_DECODED_IMAGE_PIXELS"]
     picture = PILImage.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
@@ -219,6 +236,9 @@ def open_upload(data: bytes, *, field: str) -> PILImage.Image:
 
 def _decode(data: bytes, *, field: str) -> PILImage.Image:
     """The upload as an RGB picture just above the largest variant's size."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -244,6 +264,8 @@ def _reduce(picture: PILImage.Image) -> PILImage.Image:
 
 
 def _to_rgb(picture: PILImage.Image) -> PILImage.Image:
+    from PIL import Image as PILImage
+
     if picture.mode in ("RGBA", "LA"):
         picture = picture.convert("RGBA")
         background = PILImage.new("RGB", picture.size, (255, 255, 255))

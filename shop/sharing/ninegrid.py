@@ -2,14 +2,12 @@
 one tile with the share link's QR code, drawn here; plain data in, JPEG bytes out.
 
 The QR tile sits in the middle when there are eight pictures (a full 3x3 set), else last.
+Pillow is imported by the drawing alone: the web workers import this module for the layout and
+the key, and hand the drawing to shop.sharing.drawing.
 """
 
 import hashlib
 from dataclasses import dataclass
-
-from PIL import Image, ImageDraw
-
-from shop.sharing import posters
 
 #: Bump when the QR tile's layout changes: cached tiles are then stale.
 TILE_VERSION = "1"
@@ -40,6 +38,10 @@ def tile_key(tile: QrTile) -> str:
 
 def render_qr_tile(tile: QrTile) -> bytes:
     """A 750x750 JPEG: the title and price on top, the QR code in the middle, the hint below."""
+    from PIL import Image, ImageDraw
+
+    from shop.sharing import posters
+
     canvas = Image.new("RGB", (SIDE, SIDE), posters.WHITE)
     draw = ImageDraw.Draw(canvas)
     margin = 40

@@ -5,18 +5,24 @@ translated, cache the bytes under :func:`poster_key` and render again only when 
 A poster never shows the sharer's rebate; there is no field for it.
 """
 
-import dataclasses
-import hashlib
 import io
 import logging
 import math
 import zlib
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
 import qrcode
 from PIL import Image, ImageDraw
+
+# What a poster shows and its key live in shop.sharing.poster_spec (no Pillow there: the web
+# workers import it); reachable here too.
+from shop.sharing.poster_spec import (  # noqa: F401
+    TEMPLATE_VERSION,
+    PosterContent,
+    poster_key,
+    yuan,
+)
 
 # The text half (fonts, drawable characters, line breaking) lives in shop.sharing.poster_text;
 # its names stay reachable here, where the layouts (poster_templates, ninegrid) find them.
@@ -35,8 +41,6 @@ from shop.sharing.poster_text import (  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-#: Bump when the layout, the fonts or the colours change: every cached poster is then stale.
-TEMPLATE_VERSION = "1"
 WIDTH, HEIGHT = 750, 1334
 
 MARGIN, AVATAR = 40, 72
@@ -45,35 +49,6 @@ QR_MIN = 240  #: the smallest side of the code itself in px, quiet zone not coun
 RED, TEXT, GREY, ORANGE = (238, 10, 36), (50, 50, 51), (150, 151, 153), (255, 151, 26)
 WHITE, LIGHT, SHADE = (255, 255, 255), (242, 243, 245), (220, 222, 224)
 AVATAR_COLOURS = [(25, 137, 250), (7, 193, 96), (255, 151, 26), (238, 10, 36), (114, 50, 221)]
-
-
-@dataclass(frozen=True)
-class PosterContent:
-    """Everything a poster shows. Strings arrive translated; prices are integer fen."""
-
-    url: str  #: what the QR code encodes: a short share link
-    title: str
-    price_cents: int | None  #: None for a shop poster (no price row)
-    original_price_cents: int | None  #: struck through when higher than the price
-    image_path: Path | None  #: product display image or shop avatar; a placeholder if unreadable
-    sharer_name: str
-    avatar_path: Path | None  #: None or unreadable: a coloured circle with the first character
-    headline: str  #: e.g. "小美 向你推荐"
-    hint: str  #: e.g. "长按识别二维码"
-    subtitle: str = ""  #: one line, cut with an ellipsis
-    rating: str = ""  #: e.g. "4.8★"
-    quote: str = ""  #: a buyer's review the sharer chose, one line, cut with an ellipsis
-    template: str = "product"  #: "product", "price" or "review" (shop.sharing.poster_templates)
-    #: After the price when it is the lowest of several (specs): "起" (from).
-    price_suffix: str = ""
-    #: The coupon on the link, one line under the price: "券后价 ¥108.00 · 立减¥20.00".
-    coupon: str = ""
-
-
-def yuan(cents: int) -> str:
-    """12800 -> "128", 12850 -> "128.50"."""
-    whole, fen = divmod(cents, 100)
-    return f"{whole}" if fen == 0 else f"{whole}.{fen:02d}"
 
 
 def render_poster(content: PosterContent, *, fmt: str = "JPEG") -> bytes:
@@ -302,24 +277,3 @@ def _circle_mask() -> Image.Image:
     big = Image.new("L", (AVATAR * 4, AVATAR * 4), 0)
     ImageDraw.Draw(big).ellipse((0, 0, AVATAR * 4 - 1, AVATAR * 4 - 1), fill=255)
     return big.resize((AVATAR, AVATAR), Image.Resampling.BOX)
-
-
-def poster_key(content: PosterContent, template_version: str = TEMPLATE_VERSION) -> str:
-    """SHA-256 hex of everything the poster draws: each field, the bytes of the image and avatar
-    files (not their paths) and the template version. Equal keys mean identical posters; the
-    output format is not included, so a caller keeping JPEG and WebP adds it to the file name."""
-    digest = hashlib.sha256(f"template={template_version}\0".encode())
-    for field in dataclasses.fields(content):
-        value = getattr(content, field.name)
-        if isinstance(value, Path):
-            value = _file_sha256(value)
-        digest.update(f"{field.name}={value!r}\0".encode())
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return "missing"

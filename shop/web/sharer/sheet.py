@@ -25,7 +25,7 @@ from shop.orders import coupons
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
 from shop.reviews import reading
-from shop.sharing import links, materials, ninegrid, posters, shops
+from shop.sharing import drawing, links, materials, ninegrid, poster_spec, shops
 from shop.sharing.models import Channel, PosterTemplate, ShareLink, ShopItem
 from shop.web.common import money, now
 from shop.web.sharer import bp
@@ -107,7 +107,7 @@ def shop_share():
 # --- posters -------------------------------------------------------------------------------
 
 
-def poster_content(link: ShareLink) -> posters.PosterContent:
+def poster_content(link: ShareLink) -> poster_spec.PosterContent:
     shop = g.shop
     avatar = images.media_file(images.image_url_name(shop.avatar, "t")) if shop.avatar else None
     product = link.product
@@ -125,7 +125,7 @@ def poster_content(link: ShareLink) -> posters.PosterContent:
             if shown := reading.shown_quote(item.quote_review):
                 body = shown.body.replace("\n", " ")
                 quote = body if template == "review" else _("Buyer review: “%(text)s”", text=body)
-        return posters.PosterContent(
+        return poster_spec.PosterContent(
             url=url,
             title=product.title,
             price_cents=product.price_cents,
@@ -142,7 +142,7 @@ def poster_content(link: ShareLink) -> posters.PosterContent:
             template=template,
             coupon=_coupon_line(item, link, product),
         )
-    return posters.PosterContent(
+    return poster_spec.PosterContent(
         url=url,
         title=shop.name,
         price_cents=None,
@@ -208,8 +208,9 @@ def poster_image(link_id: int):
 
 def send_cached_jpeg(key: str, render, download_name: str):
     """A JPEG cached on disk under ``key`` (a hash of everything drawn on it, the template
-    included), drawn by ``render()`` on a miss, served with the key as ETag; ``?download=1``
-    makes it an attachment named ``download_name``."""
+    included), drawn by ``render()`` on a miss (in the drawing process, shop.sharing.drawing:
+    this request waits for it), served with the key as ETag; ``?download=1`` makes it an
+    attachment named ``download_name``."""
     if request.if_none_match.contains(key):
         response = make_response("", 304)
     else:
@@ -228,9 +229,13 @@ def send_cached_jpeg(key: str, render, download_name: str):
     return response
 
 
-def send_poster(content: posters.PosterContent, download_name: str):
+def _draw(kind: str, data) -> bytes:
+    return drawing.draw(kind, data, folder=current_app.instance_path)
+
+
+def send_poster(content: poster_spec.PosterContent, download_name: str):
     return send_cached_jpeg(
-        posters.poster_key(content), lambda: posters.render_poster(content), download_name
+        poster_spec.poster_key(content), lambda: _draw("poster", content), download_name
     )
 
 
@@ -282,9 +287,7 @@ def nine_tile(link_id: int, number: int):
         tile = ninegrid.QrTile(
             link_url(link), product.title, product.price_cents, _("Long-press to scan")
         )
-        return send_cached_jpeg(
-            ninegrid.tile_key(tile), lambda: ninegrid.render_qr_tile(tile), name
-        )
+        return send_cached_jpeg(ninegrid.tile_key(tile), lambda: _draw("nine_qr", tile), name)
     picture = pictures[index if index < qr_at else index - 1]
     path = images.poster_source(picture)
     if path is None:

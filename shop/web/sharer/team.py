@@ -12,7 +12,7 @@ from shop.insights import stats
 from shop.insights import teams as team_numbers
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
-from shop.sharing import posters, shops
+from shop.sharing import poster_spec, shops
 from shop.teams import teams
 from shop.teams.models import TeamLeader
 from shop.web.common import now
@@ -94,7 +94,7 @@ def team_poster():
         first = next(iter(shops.public_items(shop)), None)
         picture = first.product.cover if first is not None else None
     name = current_user.display_name
-    content = posters.PosterContent(
+    content = poster_spec.PosterContent(
         url=_invite_url(invite),
         title=shop.name,
         price_cents=None,

@@ -11,7 +11,6 @@ import io
 import logging
 from base64 import b64encode
 
-import qrcode
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -99,6 +98,8 @@ def gateway_pay(order_id: int):
         return redirect(made.redirect_url)
     qr = ""
     if made.qr_text:
+        import qrcode  # it loads Pillow: only for a gateway that pays by scanning
+
         image = qrcode.make(made.qr_text, box_size=8, border=2)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
