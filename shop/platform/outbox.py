@@ -222,7 +222,8 @@ def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
         unpaused = 0
         while done < limit and _any_due(now, topic):
             began = time.monotonic()
-            taken = _batch(min(chunk, limit - done), now, topic=topic)
+            with dbsetup.writer_turn(db.engine):  # the callbacks' inserts queue behind it
+                taken = _batch(min(chunk, limit - done), now, topic=topic)
             done += taken
             if not taken:
                 break

@@ -25,6 +25,7 @@ from flask import Flask
 from shop.orders.gateways import providers, received
 from shop.orders.gateways.base import TradeState
 from shop.orders.gateways.wechatpay import BadCallback
+from shop.platform import db as dbsetup
 from shop.platform import faults, ops, outbox
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
@@ -115,11 +116,12 @@ class PaymentCallbackPath:
                 begin = "BEGIN" if getattr(raw.driver_connection, "autocommit", False) else None
             cursor = raw.cursor()
             try:
-                if begin:
-                    cursor.execute(begin)
-                self.insert(cursor, received.TOPIC, "wechatpay", payload, utcnow())
-                faults.hit("callback.after_record")  # written, not committed
-                raw.commit()
+                with dbsetup.writer_turn(self.engine):  # SQLite: queue, do not poll
+                    if begin:
+                        cursor.execute(begin)
+                    self.insert(cursor, received.TOPIC, "wechatpay", payload, utcnow())
+                    faults.hit("callback.after_record")  # written, not committed
+                    raw.commit()
             finally:
                 cursor.close()
         except Exception:
