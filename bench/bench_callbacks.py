@@ -36,6 +36,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import secrets
 import shutil
 import statistics
@@ -241,7 +242,9 @@ def _lua_string(text: str) -> str:
 
 def wrk_script(path: Path, requests: list[tuple[str, dict, bytes]], threads: int) -> Path:
     """A wrk Lua script that sends each request once: thread k of n sends requests k, k+n, …;
-    one that runs out asks for a path answered 404 (counted as an error) and stops."""
+    one that runs out asks for ``/healthz`` (answered 200, so never a non-2xx), notes it
+    ran out and stops. After the run it writes a line per status of the answers that were
+    not 2xx (``status 404: 1``) and one per thread that ran out (``ran out``)."""
     # A Lua function holds at most 65536 constants: the requests are made in chunks, each in a
     # function of its own (the semicolons keep "(function" from reading as a call).
     lines = ["local reqs = {};"]
@@ -258,22 +261,41 @@ def wrk_script(path: Path, requests: list[tuple[str, dict, bytes]], threads: int
     if requests:
         lines.append("end)();")
     lines += [
-        'local spent = wrk.format("GET", "/_bench/exhausted")',
+        'local spent = wrk.format("GET", "/healthz")',
         # wrk starts each thread as soon as setup() has run for it, so the thread count is
         # written here rather than counted in setup().
         f"local step, number, i = {threads}, 0, 0",
+        "local threads = {}",
+        "statuses = {}",  # per thread: status -> answers that were not 2xx
+        "ran_out = 0",
         "function setup(thread)",
         "  number = number + 1",
         '  thread:set("id", number)',
+        "  threads[#threads + 1] = thread",
         "end",
         "function request()",
         "  local n = id + i * step",
         "  i = i + 1",
-        "  if n > #reqs then return spent end",
+        "  if n > #reqs then",
+        "    ran_out = 1",
+        "    return spent",
+        "  end",
         "  return reqs[n]",
         "end",
         "function response(status, headers, body)",
+        "  if status < 200 or status > 299 then",
+        "    statuses[status] = (statuses[status] or 0) + 1",
+        "  end",
         "  if id + (i - 1) * step > #reqs then wrk.thread:stop() end",
+        "end",
+        # After the run: which statuses the answers that were not 2xx had (one line each).
+        "function done(summary, latency, requests)",
+        "  for _, thread in ipairs(threads) do",
+        '    if thread:get("ran_out") == 1 then io.write("ran out\\n") end',
+        '    for status, n in pairs(thread:get("statuses")) do',
+        '      io.write(string.format("status %d: %d\\n", status, n))',
+        "    end",
+        "  end",
         "end",
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -290,12 +312,25 @@ def run_wrk(port: int, script: Path, seconds: float, connections: int, threads: 
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
     if done.stderr.strip():  # a script error: wrk would go on with GET / instead
         raise RuntimeError(f"wrk: {done.stderr.strip()[:2000]}")
-    return parse_wrk(done.stdout)
+    result = parse_wrk(done.stdout)
+    result["statuses"] = {}
+    result["ran_out"] = bool(re.search(r"^ran out$", done.stdout, re.MULTILINE))
+    for status, n in re.findall(r"^status (\d+): (\d+)$", done.stdout, re.MULTILINE):
+        result["statuses"][int(status)] = result["statuses"].get(int(status), 0) + int(n)
+    return result
 
 
 def spread(values: list[float], fmt: str) -> str:
     low, mid, high = min(values), statistics.median(values), max(values)
     return f"{format(mid, fmt)} ({format(low, fmt)}-{format(high, fmt)})"
+
+
+def _statuses(rounds: list[dict]) -> str:
+    found: dict[int, int] = {}
+    for result in rounds:
+        for status, n in result["statuses"].items():
+            found[status] = found.get(status, 0) + n
+    return ", ".join(f"{status} x{n}" for status, n in sorted(found.items())) or "none"
 
 
 def recorded(database: Path) -> dict[str, int]:
@@ -509,7 +544,7 @@ def main() -> int:
                 result["server_cpu"] = cpu[0] / answers * 1000
                 result["worker_cpu"] = (cpu[1] / answers * 1000) if len(cpu) > 1 else 0.0
                 result["offered"] = count
-                result["exhausted"] = result["requests"] >= count
+                result["exhausted"] = result["ran_out"]
                 if case != "bare":
                     result["startup"] = worker.start() if case == "shop_paused" else 0.0
                     result["drain"] = drain(database, ended)
@@ -522,11 +557,17 @@ def main() -> int:
             # Warm every worker; the warm-up's rate sizes each round's supply of callbacks.
             rates, warm_answered = {}, 0
             for case in ("bare", "shop"):
-                warm = one(case, 400 if case == "shop" else 2000, 2)
+                # wrk's rate is answers over the whole -d: a warm-up that ran out gives a floor.
+                warm = one(case, 400 if case == "shop" else 20_000, 2)
                 rates[case] = max(warm["rps"], 50.0)
                 if case == "shop":
                     warm_answered = warm["requests"] - warm["bad_status"]
-            rates["shop_paused"] = rates["shop"]
+            # The warm-up's 400 callbacks run out within it (its rate is a floor), and without
+            # the worker the answers come faster: rounds sized by that rate alone ran out of
+            # callbacks (their thread's last request then got a 404 wrk could count), so the
+            # bare rate sets a floor too.
+            rates["shop"] = max(rates["shop"], rates["bare"] / 4)
+            rates["shop_paused"] = min(rates["bare"], 2 * rates["shop"])
             results: dict[str, list[dict]] = {case: [] for case in CASES}
             for number in range(args.rounds):
                 order = CASES if number % 2 == 0 else CASES[::-1]
@@ -569,6 +610,17 @@ def main() -> int:
             for case, rounds in results.items()
         )
     )
+    print(
+        "statuses of the answers that were not 2xx (wrk's response hook): "
+        + ", ".join(f"{LABELS[case]} {_statuses(rounds)}" for case, rounds in results.items())
+    )
+    odd = [
+        line for line in server_log.splitlines()
+        if '"request_id"' in line and not re.search(r'"status": 2\d\d,', line)
+    ]  # fmt: skip
+    print(f"request-log lines of the servers that are not 2xx: {len(odd)}")
+    for line in odd[:5]:
+        print(f"  {line[:300]}")
     print()
     verdict = "-"
     for case in ("shop", "shop_paused"):
@@ -595,7 +647,10 @@ def main() -> int:
         )
     )  # fmt: skip
     exhausted = sum(r["exhausted"] for rounds in results.values() for r in rounds)
-    print(f"rounds that ran out of prepared callbacks: {exhausted}")
+    which = ", ".join(
+        f"{LABELS[case]} {sum(r['exhausted'] for r in rounds)}" for case, rounds in results.items()
+    )
+    print(f"rounds that ran out of prepared callbacks: {exhausted} ({which})")
     shop_rounds = results["shop"] + results["shop_paused"]
     answered = warm_answered + sum(r["requests"] - r["bad_status"] for r in shop_rounds)
     # wrk leaves out answers still on their way when its time is up: paid >= answered.

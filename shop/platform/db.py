@@ -161,3 +161,42 @@ def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+# --- SQLite: writers that queue instead of polling -------------------------------------------
+
+#: (process id, lock file) -> its open file, one per process (a lock taken through a file
+#: inherited across a fork would be the parent's lock too).
+_turn_files: dict[tuple[int, str], object] = {}
+
+
+@contextmanager
+def writer_turn(engine: Engine):
+    """On an SQLite file database, wait for the write lock in the kernel rather than in
+    SQLite's busy handler, around a short write transaction (begin it inside).
+
+    A writer that finds the database locked sleeps in SQLite's busy handler, in steps of 1, 2,
+    5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms, and is not woken when the lock is let go
+    (measured: a lock held 60 ms let the waiter in 20 ms after its release). One that keeps
+    missing the lock's free moments (the worker's payment chunks, the other web workers) waits
+    in 50 and 100 ms steps: the callback bench's 200 ms p99. Writers that take this turn first
+    (an exclusive ``flock`` on ``<database>.writers``) queue on it and one of them runs as soon
+    as the previous one lets go. It is only a queue: SQLite's lock still guards the data, and
+    writers that do not take the turn (the ordinary requests) go on as before. Elsewhere (an
+    in-memory database, PostgreSQL) a no-op."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    import fcntl
+    import os
+
+    key = (os.getpid(), path)
+    handle = _turn_files.get(key)
+    if handle is None:
+        handle = _turn_files[key] = open(f"{path}.writers", "a+b")  # noqa: SIM115 (kept open)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -18,8 +18,10 @@ request's insert (a payment callback's own row) never waits near the busy timeou
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.platform import db as dbsetup
@@ -89,6 +91,48 @@ def insert(topic: str, kind: str, *, user_id: int | None, payload: dict, now: da
             "last_error": "",
         },
     )
+
+
+_COLUMNS = ("topic", "kind", "user_id", "payload", "created_at", "available_at", "attempts",
+            "last_error")  # fmt: skip
+#: A DB-API INSERT of one row: run(cursor, topic, kind, payload, now).
+DirectInsert = Callable[[Any, str, str, dict, datetime], None]
+
+
+def direct_insert(engine: Engine) -> DirectInsert:
+    """:func:`insert` without SQLAlchemy's session or execution machinery: the row's INSERT
+    compiled once for ``engine``'s dialect, its values converted by the column types' own
+    bind processors (JSON, SQLite's datetimes), run on a DB-API cursor the caller owns, in a
+    transaction the caller begins and commits. For the payment callback's thin path, whose
+    only write is this row (bench/README.md: the Core statement through a session cost as
+    much CPU as the signature check, decryption and WSGI together)."""
+    dialect = engine.dialect
+    table = OutboxRow.__table__
+    compiled = table.insert().inline().compile(dialect=dialect, column_keys=list(_COLUMNS))
+    names = list(compiled.positiontup) if compiled.positional else list(_COLUMNS)
+    processors = [
+        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
+    ]
+    sql, positional = compiled.string, compiled.positional
+
+    def run(cursor, topic: str, kind: str, payload: dict, now: datetime) -> None:
+        values = {
+            "topic": topic,
+            "kind": kind,
+            "user_id": None,
+            "payload": payload,
+            "created_at": now,
+            "available_at": now,
+            "attempts": 0,
+            "last_error": "",
+        }
+        converted = [
+            (name, values[name] if process is None else process(values[name]))
+            for name, process in processors
+        ]
+        cursor.execute(sql, [v for _n, v in converted] if positional else dict(converted))
+
+    return run
 
 
 #: topic -> handler(rows, now): ``rows`` are result rows (id, topic, kind, user_id,
@@ -178,7 +222,8 @@ def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
         unpaused = 0
         while done < limit and _any_due(now, topic):
             began = time.monotonic()
-            taken = _batch(min(chunk, limit - done), now, topic=topic)
+            with dbsetup.writer_turn(db.engine):  # the callbacks' inserts queue behind it
+                taken = _batch(min(chunk, limit - done), now, topic=topic)
             done += taken
             if not taken:
                 break
