@@ -166,7 +166,9 @@ def _address(folder: str | Path) -> str:
     path has at most 107 bytes) ``$TMPDIR/fenxiang-drawing-<uid>``, where another local user
     could create the folder first (then posters fail, they are never drawn in a shared one)."""
     instance = Path(folder).resolve()
-    name = hashlib.sha256(f"{instance}\0{_code_identity()}".encode()).hexdigest()[:24] + ".sock"
+    # The machine too: an instance folder on a shared disk still gets one process per machine.
+    site = f"{socket.gethostname()}\0{instance}\0{_code_identity()}"
+    name = hashlib.sha256(site.encode()).hexdigest()[:24] + ".sock"
     candidates = [instance / "run"]
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if runtime.startswith("/") and os.path.isdir(runtime):

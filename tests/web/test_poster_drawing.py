@@ -207,6 +207,28 @@ def test_an_orphan_exits_even_under_steady_posters(tmp_path):
     assert server(tmp_path).pid != orphan  # the posters went on: a new process drew them
 
 
+STUCK_DRAWING = """
+import signal, sys, time
+from shop.sharing.drawing_process import _Watchdog
+
+def stuck(_content):  # a library call that never returns to Python: the alarm cannot help
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(30)
+
+_Watchdog(0.2, lambda: print("socket removed", flush=True)).run(stuck, None)
+"""
+
+
+def test_a_drawing_stuck_past_its_time_ends_the_process():
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", STUCK_DRAWING], capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 70 and done.stdout == "socket removed\n", done.stderr[-2000:]
+    assert 2 < time.monotonic() - started < 10
+    assert "a drawing stuck for 2.2 s" in done.stderr
+
+
 def test_new_code_never_asks_a_process_of_old_code(monkeypatch, tmp_path):
     old = drawing._address(tmp_path)
     monkeypatch.setattr(drawing, "_code_identity", lambda: "another deployment")
