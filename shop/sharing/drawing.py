@@ -236,7 +236,7 @@ def _start(address: str, deadline: float) -> None:
         path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
         process = subprocess.Popen(
             [sys.executable, "-m", "shop.sharing.drawing_process", address, str(IDLE_SECONDS)]
-            + [str(DRAW_SECONDS)],
+            + [str(DRAW_SECONDS), str(os.getpid())],
             stdout=subprocess.PIPE,
             # glibc: large freed image buffers go back to the system instead of into a heap
             # that never shrinks (as gunicorn.conf.py's _fixed_mmap_threshold for the workers).

@@ -1,9 +1,10 @@
 """The drawing process of shop.sharing.drawing (``python -m shop.sharing.drawing_process
-<socket> <idle seconds> <drawing seconds>``, started by a web worker): one request at a time,
-read as JSON, drawn with shop.sharing.posters / ninegrid, answered with the JPEG bytes or the
-error. It fails a drawing past its time itself (and exits when one is stuck in a library call),
-and exits when idle or as soon as the worker that started it is gone. A malformed, oversized or
-slow request closes that connection only; nothing a client sends ends the process.
+<socket> <idle seconds> <drawing seconds> <starter pid>``, started by a web worker): one
+request at a time, read as JSON, drawn with shop.sharing.posters / ninegrid, answered with the
+JPEG bytes or the error. It fails a drawing past its time itself (and exits when one is stuck in
+a library call), and exits when idle or as soon as the worker that started it is gone. A
+malformed, oversized or slow request closes that connection only; nothing a client sends ends
+the process.
 """
 
 import json
@@ -33,8 +34,9 @@ from shop.sharing.drawing import (
 log = logging.getLogger(__name__)
 
 
-def _serve(address: str, idle_seconds: float, draw_seconds: float) -> None:
-    """The drawing process: one request at a time until idle, or its starter is gone."""
+def _serve(address: str, idle_seconds: float, draw_seconds: float, starter: int) -> None:
+    """The drawing process: one request at a time until idle, or its starter (the worker of
+    pid ``starter``, given by the worker: it may be gone before this process asks) is gone."""
     # Ctrl-C of `flask run`: the starter's exit ends us. TERM (stop(), systemd): exit cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -44,7 +46,6 @@ def _serve(address: str, idle_seconds: float, draw_seconds: float) -> None:
         "poster": (poster_spec.PosterContent, posters.render_poster),
         "nine_qr": (ninegrid.QrTile, ninegrid.render_qr_tile),
     }
-    starter = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         os.unlink(address)  # a socket left by a process that was killed (we hold the lock)
@@ -208,4 +209,5 @@ if __name__ == "__main__":
         sys.argv[1],
         float(sys.argv[2]) if len(sys.argv) > 2 else IDLE_SECONDS,
         float(sys.argv[3]) if len(sys.argv) > 3 else DRAW_SECONDS,
+        int(sys.argv[4]) if len(sys.argv) > 4 else os.getppid(),
     )
