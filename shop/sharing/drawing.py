@@ -215,7 +215,7 @@ def _start(address: str, deadline: float) -> None:
     for path, process in list(_spawned.items()):  # tests: one site at a time per process
         if process.poll() is not None or path != address:
             _end(process)
-            _spawned.pop(path)
+            _spawned.pop(path, None)
     with open(address + ".lock", "a") as lock:
         while True:  # another worker may be starting it: wait, but not past the deadline
             try:

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -205,6 +206,27 @@ def test_an_orphan_exits_even_under_steady_posters(tmp_path):
         time.sleep(0.3)
     assert gone_at is not None and gone_at < 2.5, gone_at
     assert server(tmp_path).pid != orphan  # the posters went on: a new process drew them
+
+
+def test_workers_that_find_the_process_dead_start_only_one(tmp_path):
+    first = drawing.draw("poster", make_content(), folder=tmp_path)
+    address = drawing._address(tmp_path)
+    server(tmp_path).kill()
+    server(tmp_path).wait()
+    answers = []
+    askers = [
+        threading.Thread(
+            target=lambda: answers.append(drawing.draw("poster", make_content(), folder=tmp_path))
+        )
+        for _ in range(4)
+    ]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(30)
+    assert answers == [first] * 4
+    running = subprocess.run(["pgrep", "-f", address], capture_output=True, text=True).stdout
+    assert len(running.split()) == 1, running
 
 
 STUCK_DRAWING = """
