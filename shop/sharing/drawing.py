@@ -230,7 +230,9 @@ def _start(address: str, deadline: float) -> None:
             try:
                 probe.connect(address)
                 return  # another worker started it while this one waited for the lock
-            except (FileNotFoundError, ConnectionRefusedError, TimeoutError):
+            except TimeoutError:
+                return  # it runs, its queue full: a second process would not be the site's one
+            except (FileNotFoundError, ConnectionRefusedError):
                 pass
         root = Path(__file__).resolve().parents[2]
         path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
