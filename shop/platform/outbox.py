@@ -204,7 +204,7 @@ def _run(rows: list, now: datetime) -> None:
     db.session.execute(
         update(OutboxRow)
         .where(OutboxRow.id.in_([row.id for row in rows]))
-        .values(done_at=now, attempts=OutboxRow.attempts + 1)
+        .values(done_at=now, attempts=OutboxRow.attempts + 1, last_error="")
         .execution_options(synchronize_session=False)
     )
 

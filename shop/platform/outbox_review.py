@@ -3,11 +3,9 @@ failures, and those failing and waiting for their next try. An admin may make on
 ("retry"), audited; asking twice changes it once.
 
 A row is **given up** when the worker stopped trying it: done, with its last error, after
-``MAX_ATTEMPTS`` tries. It is **retrying** while it is not done and its last try failed. (A row
-that went through on exactly its last allowed try after failures looks like a given-up one:
-the worker marks it done without clearing its last error; retrying it runs its handler again,
-which both handlers bear: a payment row is keyed by its trade id, a replay; inbox messages
-are unique per outbox row.)
+``MAX_ATTEMPTS`` tries. It is **retrying** while it is not done and its last try failed. A row
+that goes through after failures is done with its error cleared, so it is never taken for a
+given-up one.
 """
 
 from datetime import datetime

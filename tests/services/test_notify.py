@@ -188,6 +188,27 @@ def test_a_failing_row_is_retried_with_backoff_and_the_others_go_on(ctx):
         outbox.HANDLERS.pop("test-boom", None)
 
 
+def test_a_row_that_goes_through_after_failures_is_done_with_its_error_cleared(ctx):
+    fails = [True, True, False]
+
+    @outbox.handler("test-flaky")
+    def flaky(batch, now):
+        if fails.pop(0):
+            raise RuntimeError("receiver away")
+
+    try:
+        outbox.emit("test-flaky", "x", user_id=make_user().id, payload={}, now=NOW)
+        db.session.commit()
+        for seconds in (0, 5, 15):
+            outbox.process_batch(now=NOW + timedelta(seconds=seconds))
+        [row] = rows()
+        db.session.refresh(row)
+        # Done, and not taken for a given-up row (/admin/outbox) nor kept past the purge.
+        assert (row.done_at, row.attempts, row.last_error) == (NOW + timedelta(seconds=15), 3, "")
+    finally:
+        outbox.HANDLERS.pop("test-flaky", None)
+
+
 def test_with_the_worker_running_a_paid_order_reaches_the_sharer_inbox_within_2_s(app):
     app.config["NOTIFY_WORKER_POLL_SECONDS"] = 0.2
     stop = threading.Event()
