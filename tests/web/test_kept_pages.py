@@ -7,15 +7,17 @@ instances sharing one stamp folder, as two workers of a host do)."""
 import re
 from datetime import timedelta
 
-import pytest
-
 from shop.catalog.models import Product
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.sharing.models import Shop, ShopItem
-from tests.conftest import build_app, sign_in
+from tests.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, make_product, make_review, make_shirt, make_user
-from tests.web.test_landing_cache import TOKEN, Queries
+from tests.web.test_landing_cache import (
+    TOKEN,
+    Queries,
+    cached_app,  # noqa: F401  (a fixture)
+)
 from tests.web.test_landing_stamps import workers  # noqa: F401  (a fixture)
 from tests.web.test_sharing import make_link
 
@@ -97,18 +99,7 @@ def _status(app, product_id: int, action: str) -> None:
 # --- /p/<id> -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cached_app(database_url, tmp_path):
-    app = build_app(
-        database_url, tmp_path / "instance", LANDING_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def test_a_kept_product_page_costs_no_query_and_its_token_works(cached_app):
+def test_a_kept_product_page_costs_no_query_and_its_token_works(cached_app):  # noqa: F811
     app = cached_app
     with app.app_context():
         product = make_product(title="保温杯", stock=10)
