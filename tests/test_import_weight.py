@@ -24,6 +24,19 @@ NOT_WITH_THE_APP = (
 )
 
 
+def _python(code: str, instance) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with only the instance folder set; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"SHOP_INSTANCE_PATH": str(instance), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_the_app_imports_no_migration_tool_no_cryptography_and_no_pillow(tmp_path):
     code = (
         "import sys\n"
@@ -31,14 +44,7 @@ def test_the_app_imports_no_migration_tool_no_cryptography_and_no_pillow(tmp_pat
         f"create_app({{'SHOP_INSTANCE_PATH': {str(tmp_path)!r}, 'TESTING': True}})\n"
         f"print(sorted(name for name in {NOT_WITH_THE_APP!r} if name in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"SHOP_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
+    done = _python(code, tmp_path)
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
@@ -88,13 +94,6 @@ def test_counts_are_shortened_as_babel_wrote_them_without_its_locale_data(tmp_pa
         "import babel.localedata\n"
         "print(sorted(babel.localedata._cache))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"SHOP_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
+    done = _python(code, tmp_path)
     assert done.stdout.splitlines() == ["1.2万", "12.3k", "[]"]
     assert localedata.exists("zh_Hans_CN")
