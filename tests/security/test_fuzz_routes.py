@@ -39,7 +39,7 @@ from shop.demo.seed import demo_licence_no
 from shop.platform.extensions import db
 from tests.security import world as world_module
 from tests.security.helpers import anonymous, signed_in, write_artifact
-from tests.security.test_tenancy import (
+from tests.security.tenancy_tables import (
     ENDPOINT_ROW_ARGUMENTS,
     FORMS,
     ROW_ARGUMENTS,

@@ -19,7 +19,7 @@ from shop.platform.extensions import db
 from tests.conftest import build_app
 from tests.security import world as world_module
 from tests.security.helpers import anonymous, csrf_token, signed_in, write_artifact
-from tests.security.test_tenancy import ENDPOINT_ROW_ARGUMENTS, ROW_ARGUMENTS, SELECTORS
+from tests.security.tenancy_tables import ENDPOINT_ROW_ARGUMENTS, ROW_ARGUMENTS, SELECTORS
 
 REQUIRED = ("X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Permissions-Policy")
 EXPECTED = {

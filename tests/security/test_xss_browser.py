@@ -32,7 +32,7 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.conftest import _unavailable as unavailable
 from tests.security import world as world_module
 from tests.security.helpers import anonymous, signed_in, write_artifact
-from tests.security.test_tenancy import ENDPOINT_ROW_ARGUMENTS, ROW_ARGUMENTS, SELECTORS
+from tests.security.tenancy_tables import ENDPOINT_ROW_ARGUMENTS, ROW_ARGUMENTS, SELECTORS
 
 pytestmark = pytest.mark.browser
 
