@@ -11,8 +11,10 @@ with exponential backoff, so one bad row never stops the others.
 
 A topic whose rows are heavy (``payment``: each one a paid transition) is registered with a
 ``chunk``: its rows are claimed and done at most ``chunk`` per transaction, before the other
-topics, and on SQLite the worker then leaves the write lock free as long as it held it, so a
-request's insert (a payment callback's own row) never waits near the busy timeout.
+topics, and on SQLite the worker then leaves the write lock free as long as it held it, and
+longer (up to MAX_PAUSE) while requests keep writing, so a request's insert (a payment
+callback's own row) waits at most about one chunk, and the worker yields the lock and the CPU
+to a burst of requests (:func:`next_pause`).
 """
 
 import time
@@ -32,6 +34,9 @@ from shop.platform.extensions import db
 #: follow without a pause after one during which no other connection wrote.
 MAX_PAUSE = 0.1
 UNPAUSED_CHUNKS = 3
+#: How long one process_batch works through chunked topics before the other topics get
+#: their turn (a long run of payment rows must not hold up notifications for minutes).
+CHUNKED_SECONDS = 2.0
 #: A row failing this many times is given up (kept, with its last error, for a person to see).
 MAX_ATTEMPTS = 8
 
@@ -218,9 +223,10 @@ def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
         return 0
     done = 0
     sqlite = db.session.get_bind().dialect.name == "sqlite"
+    until = time.monotonic() + CHUNKED_SECONDS
     for topic, chunk in CHUNKS.items():
-        unpaused = 0
-        while done < limit and _any_due(now, topic):
+        unpaused, pause = 0, 0.0
+        while done < limit and time.monotonic() < until and _any_due(now, topic):
             began = time.monotonic()
             with dbsetup.writer_turn(db.engine):  # the callbacks' inserts queue behind it
                 taken = _batch(min(chunk, limit - done), now, topic=topic)
@@ -228,12 +234,13 @@ def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:
             if not taken:
                 break
             if sqlite and not unpaused:
-                # SQLite's busy handler retries a waiting writer after 1, 2, 5 … up to 100 ms:
-                # a worker that took the lock again at once would starve the requests waiting
-                # for it. Leave the lock free as long as the chunk held it; when nobody wrote
-                # meanwhile, go on without pausing for a few chunks, then look again.
-                pause = min(time.monotonic() - began, MAX_PAUSE)
-                unpaused = 0 if _others_wrote_during(pause) else UNPAUSED_CHUNKS
+                # SQLite has one writer, and its busy handler retries a waiting writer after
+                # 1, 2, 5 … up to 100 ms: a worker that took the lock again at once would
+                # starve the requests waiting for it. So the worker yields to the requests:
+                pause = next_pause(pause, time.monotonic() - began)
+                if _others_wrote_during(pause):
+                    continue  # they are still writing: the next pause is longer
+                unpaused, pause = UNPAUSED_CHUNKS, 0.0
             elif unpaused:
                 unpaused -= 1
     if done < limit:
@@ -253,6 +260,16 @@ def process_topic(topic: str, *, now: datetime | None = None, limit: int = 10_00
             break
         done += taken
     return done
+
+
+def next_pause(previous: float, held: float) -> float:
+    """The pause after a chunk that held the write lock ``held`` seconds, on SQLite: as long
+    as the chunk held it the first time, then twice the previous pause for as long as other
+    connections keep writing during the pauses, at most MAX_PAUSE. Under a steady stream of
+    requests that write (a burst of payment callbacks), the worker so takes a small share of
+    the lock and of the CPU, and catches up at full speed when the stream ends (the buyer
+    who comes back from paying does not wait for it: the return path pays the order itself)."""
+    return min(max(held, 2 * previous), MAX_PAUSE)
 
 
 def _others_wrote_during(pause: float) -> bool:

@@ -204,3 +204,37 @@ def test_the_order_sweep_pays_recorded_callbacks_before_cancelling(app, gateways
     assert [done for _kind, _payload, done, _attempts, _error in payment_rows(app)] == [True]
     work(app)  # the worker then delivers the paid notices, and pays nothing again
     assert paid_events(app, order_id) == 1
+
+
+def test_on_sqlite_the_worker_pauses_longer_while_requests_keep_writing():
+    """The pause after a chunk: as long as the chunk held the lock, then doubling while other
+    connections write during the pauses, never past MAX_PAUSE (process_batch starts again
+    from the chunk's own time once a pause passes with no other writer)."""
+    held = 0.004
+    pauses = [outbox.next_pause(0.0, held)]
+    for _ in range(8):
+        pauses.append(outbox.next_pause(pauses[-1], held))
+    assert pauses[:4] == [0.004, 0.008, 0.016, 0.032]
+    assert pauses[-1] == outbox.MAX_PAUSE and max(pauses) == outbox.MAX_PAUSE
+    assert outbox.next_pause(0.0, 0.5) == outbox.MAX_PAUSE  # a long chunk: the longest pause
+
+
+def test_one_batch_leaves_the_chunked_topics_after_its_time(app, monkeypatch):
+    """A long run of payment rows does not hold up the other topics: process_batch stops
+    taking chunks after CHUNKED_SECONDS and does the other topics' due rows."""
+    with app.app_context():
+        for n in range(3):
+            outbox.emit("payment", "wechat", user_id=None, payload={"n": n}, now=utcnow())
+        outbox.emit("notify", "x", user_id=None, payload={}, now=utcnow())
+        db.session.commit()
+        done_topics = []
+        monkeypatch.setitem(
+            outbox.HANDLERS, "payment", lambda rows, now: done_topics.append("payment")
+        )
+        monkeypatch.setitem(
+            outbox.HANDLERS, "notify", lambda rows, now: done_topics.append("notify")
+        )
+        monkeypatch.setattr(outbox, "CHUNKED_SECONDS", 0.0)
+        outbox.process_batch(limit=100)
+        db.session.remove()
+    assert done_topics == ["notify"]
