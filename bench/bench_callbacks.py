@@ -576,6 +576,14 @@ def main() -> int:
                     result = one(case, count, args.seconds)
                     rates[case] = max(rates[case], result["rps"])
                     results[case].append(result)
+                    # As it goes (the table comes at the end, after long drains).
+                    drained = f", drained in {result['drain']:.1f} s" if case != "bare" else ""
+                    print(
+                        f"round {number + 1} {case}: {result['rps']:.0f} req/s, "
+                        f"p99 {result['p99']:.1f} ms{drained}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             worker.stop()
             for server, _port in {id(s): s for s in servers.values()}.values():
