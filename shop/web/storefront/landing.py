@@ -54,7 +54,7 @@ from shop.sharing import links
 from shop.sharing.models import Shop, ShopItem
 from shop.web.common import now
 from shop.web.hooks import may_be_signed_in
-from shop.web.storefront import wechat
+from shop.web.storefront import stockparts, wechat
 
 #: Stands for the CSRF token in a kept page; a NUL never reaches a rendered page.
 TOKEN_MARK = "\x00csrf-token\x00"
@@ -225,14 +225,18 @@ def kept_page(
         return None
     stamps_now = _stamps(product_id)
     g.setdefault(_READ, {})[product_id] = stamps_now  # for keep_page: read before the render
+    stock_read = stockparts.read_before(product_id)
     page, due = cache.lookup(product_id, key, stamps_now)
-    if due and render is not None:
+    if isinstance(page, stockparts.StockPage):
+        page = stockparts.fill(page, product_id, stock_read)  # None: its state changed
+    if due and render is not None and page is not None:
 
         def again() -> None:
             g.setdefault(_READ, {})[product_id] = _stamps(product_id)
-            page, status = render()
-            if status == 200:
-                keep_page(product_id, key, page)
+            stockparts.read_before(product_id)
+            _page, status, kept = stockparts.render_marked(render)
+            if status == 200 and kept is not None:
+                keep_page(product_id, key, kept)
             else:
                 cache.forget([product_id], key)
 
@@ -240,6 +244,19 @@ def kept_page(
     elif due:
         cache.refreshed(product_id, key)
     return with_token(page)
+
+
+def render_and_keep(
+    product_id: int, key: tuple | None, render: Callable[[], tuple]
+) -> tuple[str, int]:
+    """``render()`` (a product page: the page and its status), kept when it may be (after
+    ``kept_page`` read the stamps), its stock numbers cut out (stockparts)."""
+    if key is None or _cache() is None:
+        return render()
+    page, status, kept = stockparts.render_marked(render)
+    if status == 200 and kept is not None:
+        keep_page(product_id, key, kept)
+    return page, status
 
 
 def with_token(page: str | None) -> str | None:
@@ -287,14 +304,18 @@ def render_after_answer(cache: PageCache, entry: object, key: tuple, again) -> N
         return response
 
 
-def keep_page(product_id: int, key: tuple | None, page: str) -> None:
+def keep_page(product_id: int, key: tuple | None, page: "str | stockparts.StockPage") -> None:
     cache = _cache() if key is not None else None
     if cache is None:
         return
     read = g.get(_READ, {}).get(product_id)
     if read is None:  # no kept_page before the render: no stamps known from before it
         return
-    cache.put(product_id, key, without_token(page), read, _until_a_coupon_changes(product_id))
+    if isinstance(page, stockparts.StockPage):
+        page = stockparts.StockPage(tuple(map(without_token, page.parts)), page.slots, page.state)
+    else:
+        page = without_token(page)
+    cache.put(product_id, key, page, read, _until_a_coupon_changes(product_id))
 
 
 def _until_a_coupon_changes(product_id: int) -> float | None:
@@ -344,8 +365,8 @@ def _note_changes(session: Session, _context) -> None:
         else:
             product_id = getattr(row, "product_id", None)
             if isinstance(row, OrderItem) and isinstance(product_id, int):
-                # An order line: the product's own pages (bought together with its stock);
-                # a list of products (a shop page) shows nothing of it.
-                stamps.mark_stale(stamps.own_stamp(product_id), session)
+                # An order line: no page shows it; its stock moves with it (and marks itself),
+                # so at most the kept numbers are read again.
+                stamps.mark_stale(stamps.stock_stamp(product_id), session)
             elif isinstance(product_id, int):
                 stamps.mark_stale(product_id, session)
