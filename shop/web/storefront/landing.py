@@ -8,7 +8,9 @@ the URL, the language, the cart badge, whether it is WeChat's browser, and the d
 the product (its SKUs, materials, shipping template) and its reviews; the one part made per
 request is the CSRF token of its add-to-cart form. So the page is rendered once, the token
 replaced by a mark, and kept per process for LANDING_CACHE_SECONDS (0: off); each later
-visitor gets it with a fresh token, with no query and no template. Not kept or served:
+visitor gets it with a fresh token, with no query and no template. Its stock numbers are cut
+out too and filled in per request (shop.web.storefront.stockparts: a stock move costs the next
+visit one light query, not a render). Not kept or served:
 signed-in visitors (their name, the sharer's rebate, "add to my shop"), a session with messages
 to show, error pages.
 
@@ -17,8 +19,9 @@ Invalidated as the review preview is, by change stamps shared by every worker of
 before it was rendered, and served only while both are unchanged. A commit that changed a
 product (or anything of a product: its SKUs, images, shop items, reviews, order lines, coupons
 and the coupons sharers attach to it; the listener below marks them) bumps that product's stamp,
-as do the Core UPDATEs the listener never sees (stock taken by checkout and given back by a
-cancel or a refund, a status transition, a review decision: each marks its product itself); a
+as do the Core UPDATEs the listener never sees (stock crossing sold out, a status transition,
+a review decision: each marks its product itself; a stock move that leaves it on sale bumps
+only its stock stamp, which the kept numbers follow); a
 change to a shop, a user's name, a merchant (its suspension too), a category, a shipping
 template or a whole-shop coupon bumps the stamp for everything. So every worker renders the page
 afresh on its next visit, and a page may be kept long (LANDING_CACHE_SECONDS, 300 s): the time
