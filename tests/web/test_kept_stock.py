@@ -18,11 +18,21 @@ from shop.platform.extensions import db
 from tests.conftest import build_app
 from tests.factories import make_product, make_shirt, sku_of
 from tests.web.test_kept_pages import _cancel, _place
+from tests.web.test_kept_path import thin_path
 from tests.web.test_landing_cache import TOKEN, Queries
 from tests.web.test_landing_stamps import workers  # noqa: F401  (a fixture)
 from tests.web.test_sharing import make_link
 
 DATA = re.compile(r'data-skus="([^"]*)"')
+
+
+@pytest.fixture(params=["thin path", "flask"], autouse=True)
+def through(request, workers):  # noqa: F811
+    """Kept pages served by the thin path (shop.web.storefront.keptpath), or by Flask."""
+    if request.param == "flask":
+        for app in workers:
+            thin_path(app).enabled = False
+    return request.param
 
 
 @pytest.fixture

@@ -111,6 +111,14 @@ class PageCache:
             self._refreshing.add((product_id, key))
         return found[3], due
 
+    def peek(self, product_id: int, key: tuple, stamps_now: tuple = ()) -> str | None:
+        """The page when it is kept with ``stamps_now`` and not yet due to be rendered again
+        (``lookup`` without its side effect: the thin path leaves a due page to Flask)."""
+        found = self._pages.get(product_id, {}).get(key)
+        if found is None or found[1] <= time.monotonic() or found[2] != stamps_now:
+            return None
+        return found[3]
+
     def refreshed(self, product_id: int, key: tuple) -> None:
         self._refreshing.discard((product_id, key))
 
@@ -168,7 +176,7 @@ def _cache() -> PageCache | None:
     return page_cache()
 
 
-def _stamps(product_id: int) -> tuple:
+def stamps_of(product_id: int) -> tuple:
     return stamps.current().read(product_id)
 
 
@@ -196,12 +204,18 @@ _WECHAT_FROM = frozenset({"singlemessage", "groupmessage", "timeline"})
 
 
 def _plain_query() -> bool:
-    args = request.args
-    for name in args:
-        values = args.getlist(name)
-        if len(values) != 1:
+    return plain_pairs(request.args.items(multi=True))
+
+
+def plain_pairs(pairs) -> bool:
+    """Whether a query string's (name, value) pairs are one a kept page may carry: each name
+    once, each value as the rules above say (the thin path, shop.web.storefront.keptpath,
+    asks this too)."""
+    seen = set()
+    for name, value in pairs:
+        if name in seen:
             return False
-        value = values[0]
+        seen.add(name)
         if name == "ref":
             if not links.is_well_formed(value):
                 return False
@@ -226,7 +240,7 @@ def kept_page(
     cache = _cache() if key is not None else None
     if cache is None:
         return None
-    stamps_now = _stamps(product_id)
+    stamps_now = stamps_of(product_id)
     g.setdefault(_READ, {})[product_id] = stamps_now  # for keep_page: read before the render
     stock_read = stockparts.read_before(product_id)
     page, due = cache.lookup(product_id, key, stamps_now)
@@ -235,7 +249,7 @@ def kept_page(
     if due and render is not None and page is not None:
 
         def again() -> None:
-            g.setdefault(_READ, {})[product_id] = _stamps(product_id)
+            g.setdefault(_READ, {})[product_id] = stamps_of(product_id)
             stockparts.read_before(product_id)
             _page, status, kept = stockparts.render_marked(render)
             if status == 200 and kept is not None:
