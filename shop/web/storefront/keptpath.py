@@ -145,13 +145,10 @@ class KeptPagePath:
         if any(environ.get(name) for name in _CONDITIONAL):
             return None
         scheme = environ.get("wsgi.url_scheme", "http")
+        if not environ.get("HTTP_HOST"):  # (HTTP/1.0: Flask's host from the server's name)
+            return None
         try:
-            host = get_host(
-                scheme,
-                environ.get("HTTP_HOST"),
-                (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT")),
-                self.trusted_hosts,
-            )
+            host = get_host(scheme, environ["HTTP_HOST"], None, self.trusted_hosts)
         except SecurityError:
             return None
         cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
