@@ -34,6 +34,7 @@ from babel import Locale
 from flask import Flask
 from flask_compress.flask_compress import _choose_algorithm, _compress_data
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import SecurityError
 from werkzeug.http import dump_cookie, http_date, parse_accept_header, parse_cookie
@@ -65,6 +66,24 @@ _CONDITIONAL = (
 )
 
 
+class _Signing:
+    """``serializer.dumps`` (itsdangerous, as Flask's session and Flask-WTF's token sign) with
+    its signer made and its key derived once, not at every call: the same bytes."""
+
+    def __init__(self, serializer: URLSafeTimedSerializer):
+        self.serializer = serializer
+        signer = serializer.make_signer()
+        self.key, self.algorithm = signer.derive_key(), signer.algorithm
+        self.sep = want_bytes(signer.sep)
+
+    def dumps(self, obj) -> str:
+        value = want_bytes(self.serializer.dump_payload(obj))
+        value += self.sep + base64_encode(int_to_bytes(int(time.time())))
+        return (
+            value + self.sep + base64_encode(self.algorithm.get_signature(self.key, value))
+        ).decode()
+
+
 class KeptPagePath:
     """WSGI middleware: answers the ordinary visit of a kept page, passes the rest to
     ``inner``."""
@@ -94,6 +113,9 @@ class KeptPagePath:
         self.token_serializer = URLSafeTimedSerializer(
             config.get("WTF_CSRF_SECRET_KEY") or app.secret_key, salt="wtf-csrf-token"
         )
+        if self.session_serializer is not None:
+            self.session_signing = _Signing(self.session_serializer)
+            self.token_signing = _Signing(self.token_serializer)
         self.security_headers = list(security_headers(config))
         self.compress_min_size = config["COMPRESS_MIN_SIZE"]
         self.compress_dates = bool(config["COMPRESS_EVALUATE_CONDITIONAL_REQUEST"])
@@ -161,8 +183,7 @@ class KeptPagePath:
         in_wechat = "micromessenger" in user_agent.lower()
         locale = self._locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"))
         key = (scheme, host, f"{path}?{query}", locale, 0, in_wechat)
-        with self.app.app_context():
-            page = _kept(route, key)
+        page = self._kept(route, key)
         if page is None or wechat.SDK_URL in page:
             return None
         secure = scheme in ("https", "wss")
@@ -172,7 +193,7 @@ class KeptPagePath:
             if raw is None:
                 raw = hashlib.sha1(os.urandom(64)).hexdigest()
                 cookie = self._session_cookie({self.token_field: raw}, secure)
-            page = page.replace(landing.TOKEN_MARK, self.token_serializer.dumps(raw))
+            page = page.replace(landing.TOKEN_MARK, self.token_signing.dumps(raw))
         return self._response(
             page.encode(), environ.get("HTTP_ACCEPT_ENCODING", ""), secure, cookie
         )
@@ -203,12 +224,39 @@ class KeptPagePath:
                     break
         return self.locales[found or self.default_locale]
 
+    def _kept(self, route: tuple, key: tuple) -> str | None:
+        """The kept page for ``key``, its numbers filled in (the token's mark still in it);
+        None when there is none Flask would serve as it is. What Flask made on its first
+        requests (the caches, the stamps) is taken from the app: no context is needed unless
+        the numbers must be read (an app context for the query)."""
+        app = self.app
+        kind, slug, product_id = route
+        found = app.extensions.get("change_stamps")
+        if found is None:
+            return None
+        if kind == "shop":
+            cache = app.extensions.get(shoppage.CACHE)
+            read = shoppage.read_stamps(cache, slug, found) if cache is not None else None
+            return None if read is None else cache.peek(slug, key, read)
+        cache = app.extensions.get(landing.CACHE)
+        if cache is None:
+            return None
+        page = cache.peek(product_id, key, found.read(product_id))
+        if isinstance(page, stockparts.StockPage):
+            read = found.read_stock(product_id)
+            numbers = stockparts.kept_numbers(app, product_id, read)
+            if numbers is None:
+                with app.app_context():  # its session's transaction begins after ``read``
+                    numbers = stockparts.numbers(product_id, read)
+            page = stockparts.fill_with(page, numbers)
+        return page
+
     # --- the answer ----------------------------------------------------------------------
 
     def _session_cookie(self, session: dict, secure: bool) -> str:
         return dump_cookie(
             self.session_cookie,
-            self.session_serializer.dumps(session),
+            self.session_signing.dumps(session),
             max_age=None,
             expires=None,
             path=self.cookie["path"],
@@ -279,23 +327,6 @@ def _plain_query(query: str) -> bool:
     if not _QUERY.fullmatch(query):
         return False
     return landing.plain_pairs(part.split("=", 1) for part in query.split("&"))
-
-
-def _kept(route: tuple, key: tuple) -> str | None:
-    """The kept page for ``key``, its numbers filled in (the token's mark still in it); None
-    when there is none Flask would serve as it is."""
-    kind, slug, product_id = route
-    if kind == "shop":
-        cache = landing.page_cache(shoppage.CACHE)
-        read = shoppage.read_stamps(cache, slug) if cache is not None else None
-        return None if read is None else cache.peek(slug, key, read)
-    cache = landing.page_cache()
-    if cache is None:
-        return None
-    page = cache.peek(product_id, key, landing.stamps_of(product_id))
-    if isinstance(page, stockparts.StockPage):
-        page = stockparts.fill(page, product_id, stockparts.read_before(product_id))
-    return page
 
 
 def install(app: Flask) -> None:

@@ -161,7 +161,11 @@ class PageCache:
                     self._count -= 1
 
 
-def page_cache(name: str = "landing_pages") -> PageCache | None:
+#: The app extension that holds the kept landing and product pages.
+CACHE = "landing_pages"
+
+
+def page_cache(name: str = CACHE) -> PageCache | None:
     """This app's kept pages of one kind (None: keeping is off), kept LANDING_CACHE_SECONDS."""
     cache = current_app.extensions.get(name)
     if cache is None:

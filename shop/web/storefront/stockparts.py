@@ -80,7 +80,7 @@ def read_before(product_id: int) -> tuple | None:
     """The product's own and stock stamps, read before this request's first query (None when
     a transaction has begun: on SQLite it sees the database as of its first read, so numbers
     read in it may be older than stamps read now). A render then keeps the numbers it read."""
-    if db.session().in_transaction():
+    if db.session.registry.has() and db.session().in_transaction():
         return None
     read = stamps.current().read_stock(product_id)
     g.setdefault(_READ, {})[product_id] = read
@@ -152,7 +152,11 @@ def fill(page: StockPage, product_id: int, read: tuple | None) -> str | None:
     """The kept page with the numbers as they are now (``read``: ``read_before``'s stamps);
     None when they give another state than the page was rendered with (or the product is
     gone): it must be rendered again."""
-    found = numbers(product_id, read)
+    return fill_with(page, numbers(product_id, read))
+
+
+def fill_with(page: StockPage, found: Numbers | None) -> str | None:
+    """The kept page with ``found``, the numbers now (None when they give another state)."""
     if found is None:
         return None
     stock, sku_stocks = found
@@ -170,14 +174,20 @@ def numbers(product_id: int, read: tuple | None) -> Numbers | None:
     """The product's stock and its active SKUs', as kept by this worker while its own stamp
     and its stock stamp are ``read`` (read before this request's first query); else read
     (one light query), and kept when ``read`` is known."""
-    known = _known()
-    found = known.get(product_id)
-    if read is not None and found is not None and found[0] == read:
-        return found[1]
+    found = kept_numbers(current_app, product_id, read)
+    if found is not None:
+        return found
     value = skus.stocks(product_id)
     if value is not None and read is not None:
-        known[product_id] = (read, value)
+        _known()[product_id] = (read, value)
     return value
+
+
+def kept_numbers(app, product_id: int, read: tuple | None) -> Numbers | None:
+    """The numbers ``app``'s worker keeps for the product under the stamps ``read`` (None:
+    none kept, or kept under others); no query, no context needed."""
+    found = app.extensions.get(_KNOWN, {}).get(product_id)
+    return found[1] if read is not None and found is not None and found[0] == read else None
 
 
 def _known() -> dict:
