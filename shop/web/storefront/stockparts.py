@@ -76,14 +76,14 @@ def shown_stock(value: int, sku_id: int | None = None) -> int:
     return int(f"{prefix}{len(slots) - 1:04d}")
 
 
-def read_before(product_id: int) -> tuple | None:
-    """The product's own and stock stamps, read before this request's first query (None when
-    a transaction has begun: on SQLite it sees the database as of its first read, so numbers
-    read in it may be older than stamps read now). A render then keeps the numbers it read."""
-    if db.session.registry.has() and db.session().in_transaction():
-        return None
+def read_before(product_id: int) -> tuple:
+    """The product's own and stock stamps, now. Read before the render's first query, a
+    render keeps the numbers it read under them too (not when the request's transaction has
+    begun: on SQLite it sees the database as of its first read, so its numbers may be older
+    than stamps read now)."""
     read = stamps.current().read_stock(product_id)
-    g.setdefault(_READ, {})[product_id] = read
+    if not (db.session.registry.has() and db.session().in_transaction()):
+        g.setdefault(_READ, {})[product_id] = read
     return read
 
 
@@ -148,7 +148,7 @@ def _cut(page: str, prefix: str, count: int) -> tuple[list[str], list[int]] | No
     return texts, indexes
 
 
-def fill(page: StockPage, product_id: int, read: tuple | None) -> str | None:
+def fill(page: StockPage, product_id: int, read: tuple) -> str | None:
     """The kept page with the numbers as they are now (``read``: ``read_before``'s stamps);
     None when they give another state than the page was rendered with (or the product is
     gone): it must be rendered again."""
@@ -172,8 +172,8 @@ def fill_with(page: StockPage, found: Numbers | None) -> str | None:
 
 def numbers(product_id: int, read: tuple | None) -> Numbers | None:
     """The product's stock and its active SKUs', as kept by this worker while its own stamp
-    and its stock stamp are ``read`` (read before this request's first query); else read
-    (one light query), and kept when ``read`` is known."""
+    and its stock stamp are ``read``; else read (one light query, in a transaction of its own
+    that begins after ``read``), and kept when ``read`` is known."""
     found = kept_numbers(current_app, product_id, read)
     if found is not None:
         return found
