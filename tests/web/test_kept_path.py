@@ -312,3 +312,17 @@ def test_wechat_pages_with_the_share_script_fall_through(apps):
     # Outside WeChat the same page has no script: the thin path answers it.
     fast, flask, entered = _both(app, path)
     assert entered == 0 and fast.comparable() == flask.comparable()
+
+
+def test_the_signing_is_itsdangerous_s(app, monkeypatch):
+    """The token and the session cookie, signed with the signer made once, are byte for byte
+    what itsdangerous (Flask's session interface, Flask-WTF) gives at the same second."""
+    import itsdangerous.timed
+
+    thin = thin_path(app)
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: 1_765_000_000.5)
+    raw = "0123456789abcdef0123456789abcdef01234567"
+    assert thin.token_signing.dumps(raw) == thin.token_serializer.dumps(raw)
+    session = {"csrf_token": raw}
+    flask_s = app.session_interface.get_signing_serializer(app).dumps(session)
+    assert thin.session_signing.dumps(session) == flask_s

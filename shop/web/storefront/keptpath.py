@@ -20,6 +20,10 @@ the request-log line. Everything else goes to Flask unchanged:
   again after its answer), whose numbers now give another state, or that loads WeChat's
   share-card script (its CSP differs);
 - any error here (Flask then serves the request from the start).
+
+Compression uses Flask-Compress's own choice of algorithm and its own compressor (private
+names, pinned in constraints.txt): tests/web/test_kept_path.py compares this path's answers with
+Flask's, compressed too, so an upgrade that changes either shows there.
 """
 
 import hashlib
