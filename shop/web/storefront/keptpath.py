@@ -163,7 +163,7 @@ class KeptPagePath:
     def _answer(self, environ, path: str) -> tuple[list, bytes] | None:
         """The answer's headers and body, or None to hand the request to Flask."""
         route = _route(path)
-        if route is None or environ.get("SCRIPT_NAME"):
+        if route is None or environ.get("SCRIPT_NAME") or not self._may_be_kept(route):
             return None
         query = environ.get("QUERY_STRING", "")
         if query and not _plain_query(query):
@@ -227,6 +227,16 @@ class KeptPagePath:
                 if found:
                     break
         return self.locales[found or self.default_locale]
+
+    def _may_be_kept(self, route: tuple) -> bool:
+        """Whether this worker keeps any page of the route's product or shop (a cheap look
+        before the request is read: a page never kept costs the visit next to nothing)."""
+        kind, slug, product_id = route
+        if kind == "shop":
+            cache = self.app.extensions.get(shoppage.CACHE)
+            return cache is not None and cache.holds(slug)
+        cache = self.app.extensions.get(landing.CACHE)
+        return cache is not None and cache.holds(product_id)
 
     def _kept(self, route: tuple, key: tuple) -> str | None:
         """The kept page for ``key``, its numbers filled in (the token's mark still in it);

@@ -111,6 +111,10 @@ class PageCache:
             self._refreshing.add((product_id, key))
         return found[3], due
 
+    def holds(self, product_id) -> bool:
+        """Whether any page of ``product_id`` is kept (fresh or not)."""
+        return bool(self._pages.get(product_id))
+
     def peek(self, product_id: int, key: tuple, stamps_now: tuple = ()) -> str | None:
         """The page when it is kept with ``stamps_now`` and not yet due to be rendered again
         (``lookup`` without its side effect: the thin path leaves a due page to Flask)."""
