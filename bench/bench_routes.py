@@ -116,12 +116,17 @@ def run(args, setup: dict) -> None:
         (outside the timer): one unit of its cheapest spec's stock taken."""
         from shop.catalog import skus
         from shop.catalog.models import Product
+        from shop.platform import db as dbsetup
         from shop.platform.extensions import db
 
         product_id = int(landing.partition("?")[0].rsplit("/", 1)[1])
-        with app.app_context():
-            sku = min(db.session.get(Product, product_id).active_skus, key=lambda s: s.id)
-            assert skus.take_stock(sku.id, product_id, 1)
+        if "sku" not in pending:
+            with app.app_context():
+                product = db.session.get(Product, product_id)
+                pending["sku"] = min(s.id for s in product.active_skus)
+        # As a checkout does: the write lock taken at BEGIN (the click writer writes too).
+        with app.app_context(), dbsetup.writing():
+            assert skus.take_stock(pending["sku"], product_id, 1)
             db.session.commit()
 
     requests = {
