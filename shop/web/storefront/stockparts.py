@@ -3,7 +3,7 @@
 A product page shows its stock ("Only 7 left", the spec sheet's "Stock 7", each SKU's number in
 the sheet's data). A checkout moves it, so a page kept whole (shop.web.storefront.landing)
 would go stale at every order. Instead, a page rendered to be kept is rendered with a stand-in
-number for each of those (``shown``), which is then cut out: the kept page is its text between
+number for each of those (``shown_stock``), which is then cut out: the kept page is its text between
 the numbers (``StockPage``), and each request fills them in from the product's stock and its
 SKUs' as they are now (``numbers``: one light query, ``shop.catalog.skus.stocks``, kept per
 process while the product's own stamp and its stock stamp are unchanged; a stock move bumps
