@@ -6,6 +6,9 @@ item, stock topped up, one buyer who signed in through the form and arrived thro
         [--database-url postgresql+psycopg://postgres@127.0.0.1:54329/bench_routes]
         [--set NAME=VALUE] [--profile ROUTE]
 
+``landing_moved`` is the landing page right after a stock move of its product each time (a
+checkout elsewhere; the move is outside the timer), as a share burst's checkouts make it.
+
 Each round runs every route ``--requests`` times in turn (each anonymous request from a new
 client: no cookie, as a phone that follows a share link); the figure is the median over rounds
 of the CPU per request, with the range. The settings' caches are as configured (kept pages on,
@@ -30,7 +33,15 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_load import BUYER_PASSWORD, CHECKOUT_ADDRESS, extend_setup  # noqa: E402
 from bench.common import database, hidden_fields, prepare  # noqa: E402
 
-ROUTES = ("click", "landing", "product", "shop", "checkout_form", "checkout_post")
+ROUTES = (
+    "click",
+    "landing",
+    "product",
+    "shop",
+    "checkout_form",
+    "checkout_post",
+    "landing_moved",
+)
 LOCATION_PAY = re.compile(r"/orders/\d+/pay")
 
 
@@ -100,6 +111,24 @@ def run(args, setup: dict) -> None:
         location = answer.headers.get("Location", "")
         assert answer.status_code == 302 and LOCATION_PAY.search(location), answer.status_code
 
+    def move_stock():
+        """What a checkout does to the landing page's product, committed by another worker
+        (outside the timer): one unit of its cheapest spec's stock taken."""
+        from shop.catalog import skus
+        from shop.catalog.models import Product
+        from shop.platform import db as dbsetup
+        from shop.platform.extensions import db
+
+        product_id = int(landing.partition("?")[0].rsplit("/", 1)[1])
+        if "sku" not in pending:
+            with app.app_context():
+                product = db.session.get(Product, product_id)
+                pending["sku"] = min(s.id for s in product.active_skus)
+        # As a checkout does: the write lock taken at BEGIN (the click writer writes too).
+        with app.app_context(), dbsetup.writing():
+            assert skus.take_stock(pending["sku"], product_id, 1)
+            db.session.commit()
+
     requests = {
         "click": anonymous(f"/r/{setup['codes'][1 % len(setup['codes'])]}", 303),
         "landing": anonymous(landing, 200),
@@ -107,6 +136,7 @@ def run(args, setup: dict) -> None:
         "shop": anonymous(shop, 200),
         "checkout_form": checkout_form,
         "checkout_post": checkout_post,
+        "landing_moved": anonymous(landing, 200),  # after a stock move each time
     }
 
     def timed(route: str, count: int) -> float:
@@ -116,6 +146,8 @@ def run(args, setup: dict) -> None:
             if route == "checkout_post":  # a POST needs a form of its own (its checkout key)
                 checkout_form()
                 pending["form"] = hidden_fields(pending.pop("page"))
+            elif route == "landing_moved":
+                move_stock()
             start = time.process_time()
             requests[route]()
             total += time.process_time() - start

@@ -4,7 +4,9 @@ show has changed, so pages kept whole (shop.web.storefront.landing) and the revi
 
 A write that changes what a product's public page shows calls ``mark_stale(product_id)``
 (``mark_stale(None)``: what every page shows, e.g. a shop, a merchant, a category); one that
-changes which items a shop has or how it shows them, ``mark_stale(shop_stamp(shop_id))``; the ORM
+changes which items a shop has or how it shows them, ``mark_stale(shop_stamp(shop_id))``; a stock
+move that leaves the product and its SKUs on sale, ``mark_stale(stock_stamp(product_id))`` only
+(``stock_moved``, ``sku_stock_moved``: its pages are kept, their numbers filled in); the ORM
 rows a flush writes are marked by a listener (shop.web.storefront.landing), a Core UPDATE that
 the flush never sees (stock, a status transition, a review decision) by its own code. Once the
 transaction commits, each marked product's stamp is bumped (and the one for everything).
@@ -57,10 +59,21 @@ def mark_stale(product_id: int | str | None, session: Session | None = None) -> 
 
 
 def stock_moved(product_id: int, *, sold_out_changed: bool, session: Session | None = None):
-    """Note that a Core UPDATE moved the product's stock: its own pages show the number (its
-    stamp), a list of products (a shop page) only whether it is sold out (its listing stamp,
-    ``listing_stamp``: bumped with the product's by any other change)."""
-    mark_stale(product_id if sold_out_changed else own_stamp(product_id), session)
+    """Note that a Core UPDATE moved the product's stock. Its own pages keep the numbers as
+    parts filled in per request (shop.web.storefront.stockparts) from values kept under its
+    stock stamp (``stock_stamp``), so a move that leaves it on sale bumps only that; one that
+    crosses sold out changes what every page of it shows (the buttons, a list's "sold out"):
+    its stamp and its listing stamp (the kept numbers follow its stamp too)."""
+    mark_stale(product_id if sold_out_changed else stock_stamp(product_id), session)
+
+
+def sku_stock_moved(product_id: int, *, sold_out_changed: bool, session: Session | None = None):
+    """Note that a Core UPDATE moved one of the product's SKUs' stock: its stock stamp, and
+    when the SKU crossed sold out the product's own stamp too (its page greys the spec out); a
+    list of products shows nothing of a SKU."""
+    mark_stale(stock_stamp(product_id), session)
+    if sold_out_changed:
+        mark_stale(own_stamp(product_id), session)
 
 
 def own_stamp(product_id: int) -> str:
@@ -73,6 +86,13 @@ def listing_stamp(product_id: int) -> str:
     """The name of the stamp of what a list of products shows of one (a shop page): bumped with
     the product's own stamp, except by stock moves that leave it on sale (``stock_moved``)."""
     return f"l{int(product_id)}"
+
+
+def stock_stamp(product_id: int) -> str:
+    """The name of the stamp of the product's stock numbers (its own and its SKUs'): bumped by
+    every stock move. The numbers a worker keeps are used while this stamp and the product's
+    own stamp are unchanged (the own stamp: an ORM change of a stock, a SKU added)."""
+    return f"q{int(product_id)}"
 
 
 def shop_stamp(shop_id: int) -> str:
@@ -113,6 +133,10 @@ class Stamps:
     def read(self, product_id: int) -> tuple[Stamp, Stamp]:
         """The stamp for everything and ``product_id``'s, now."""
         return self._read(EVERYTHING), self._read(f"p{product_id}")
+
+    def read_stock(self, product_id: int) -> tuple[Stamp, Stamp]:
+        """The product's own stamp and its stock stamp, now."""
+        return self._read(f"p{int(product_id)}"), self._read(stock_stamp(product_id))
 
     def read_many(self, keys: Iterable[int | str]) -> tuple[Stamp, ...]:
         """The stamp for everything, then those of ``keys`` (product ids, ``shop_stamp``s)."""

@@ -71,3 +71,57 @@ def test_a_phone_shops_from_kept_shop_and_product_pages(kept_server, new_phone):
     other.goto(f"{base}/s/xiaowang")
     other.get_by_text("今年的新茶到了").wait_for()
     assert "夏天冷泡一整壶" not in other.content()
+
+
+def test_a_kept_spec_sheet_shows_the_stock_a_checkout_left(kept_server, new_phone):
+    """A checkout elsewhere moves a spec's stock: the next phone gets the kept page (no
+    render: one light query for the numbers) with the new numbers in its spec sheet, and the
+    sheet's stepper stops at them; a spec sold out is greyed out at once."""
+    from shop.catalog import skus
+    from shop.catalog.models import Product
+    from tests.factories import make_shirt, sku_of
+
+    app = kept_server.app
+    with app.app_context():
+        shirt_id = make_shirt(title="纯棉T恤", stock=20).id
+        db.session.commit()
+    base = kept_server.url
+    new_phone().goto(f"{base}/p/{shirt_id}")  # rendered and kept
+
+    def take(values, quantity):
+        with app.app_context():
+            sku = sku_of(db.session.get(Product, shirt_id), *values)
+            assert skus.take_stock(sku.id, shirt_id, quantity)
+            db.session.commit()
+
+    take(("红", "L"), 3)  # 5 -> 2
+    phone = new_phone()
+    queries = Queries(app)
+    try:
+        phone.goto(f"{base}/p/{shirt_id}")
+        phone.get_by_role("heading", name="纯棉T恤").wait_for()
+    finally:
+        queries.close()
+    assert queries.count <= 2  # the numbers (on SQLite: BEGIN and one SELECT); no render
+    phone.locator(".buybar [data-spec-sheet=buy]").click()
+    sheet = phone.locator("dialog.sheet")
+    sheet.wait_for()
+    sheet.locator("label.spec-value", has_text="红").click()
+    sheet.locator("label.spec-value", has_text="L").click()
+    assert "库存 2" in sheet.locator(".sheet-stock").inner_text()
+    for _ in range(4):  # the stepper stops at the stock left
+        sheet.locator("[data-step='1']").click()
+    assert sheet.locator("input[name=quantity]").input_value() == "2"
+    snap(phone, "kept-spec-sheet-after-a-checkout", folder="kept-pages")
+    # 蓝/L sold out (蓝/M was from the start): 蓝 is greyed out on the next visit.
+    other = new_phone()
+    other.goto(f"{base}/p/{shirt_id}")
+    other.locator(".buybar [data-spec-sheet=buy]").click()
+    assert other.locator("dialog.sheet input[name=spec0][value=蓝]").is_enabled()
+    take(("蓝", "L"), 5)
+    other = new_phone()
+    other.goto(f"{base}/p/{shirt_id}")
+    other.locator(".buybar [data-spec-sheet=buy]").click()
+    other.locator("dialog.sheet").wait_for()
+    assert other.locator("dialog.sheet input[name=spec0][value=蓝]").is_disabled()
+    snap(other, "kept-spec-sheet-a-colour-sold-out", folder="kept-pages")

@@ -20,7 +20,7 @@ from shop.platform.inputs import parse_id
 from shop.sharing import links, shops
 from shop.web.common import money, safe_referrer
 from shop.web.forms import FlaskForm
-from shop.web.storefront import bp
+from shop.web.storefront import bp, stockparts
 from shop.web.storefront.cart import add_line
 from shop.web.storefront.coupons import landing_coupon
 from shop.web.storefront.lines import parse_shown, shown_field
@@ -41,6 +41,11 @@ def render_product(product: Product, *, shop=None, item=None, ref=None, choice=N
         if viewer_is_sharer()
         else None
     )
+    # The stock numbers: stand-ins while a page to be kept is rendered (stockparts).
+    stockparts.note_state(product)
+    sku_data = skus.page_data(product)
+    for sku in sku_data["skus"]:
+        sku["stock"] = stockparts.shown_stock(sku["stock"], sku["id"])
     return (
         render_template(
             "storefront/product.html",
@@ -50,7 +55,7 @@ def render_product(product: Product, *, shop=None, item=None, ref=None, choice=N
             item=item,
             ref=ref,
             rebate=rebate,
-            sku_data=skus.page_data(product),
+            sku_data=sku_data,
             chosen=chosen,
             choice=choice,
             coupon=landing_coupon(item, ref, show.price_cents if show else product.price_cents),

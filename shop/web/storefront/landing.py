@@ -8,7 +8,9 @@ the URL, the language, the cart badge, whether it is WeChat's browser, and the d
 the product (its SKUs, materials, shipping template) and its reviews; the one part made per
 request is the CSRF token of its add-to-cart form. So the page is rendered once, the token
 replaced by a mark, and kept per process for LANDING_CACHE_SECONDS (0: off); each later
-visitor gets it with a fresh token, with no query and no template. Not kept or served:
+visitor gets it with a fresh token, with no query and no template. Its stock numbers are cut
+out too and filled in per request (shop.web.storefront.stockparts: a stock move costs the next
+visit one light query, not a render). Not kept or served:
 signed-in visitors (their name, the sharer's rebate, "add to my shop"), a session with messages
 to show, error pages.
 
@@ -17,8 +19,9 @@ Invalidated as the review preview is, by change stamps shared by every worker of
 before it was rendered, and served only while both are unchanged. A commit that changed a
 product (or anything of a product: its SKUs, images, shop items, reviews, order lines, coupons
 and the coupons sharers attach to it; the listener below marks them) bumps that product's stamp,
-as do the Core UPDATEs the listener never sees (stock taken by checkout and given back by a
-cancel or a refund, a status transition, a review decision: each marks its product itself); a
+as do the Core UPDATEs the listener never sees (stock crossing sold out, a status transition,
+a review decision: each marks its product itself; a stock move that leaves it on sale bumps
+only its stock stamp, which the kept numbers follow); a
 change to a shop, a user's name, a merchant (its suspension too), a category, a shipping
 template or a whole-shop coupon bumps the stamp for everything. So every worker renders the page
 afresh on its next visit, and a page may be kept long (LANDING_CACHE_SECONDS, 300 s): the time
@@ -54,7 +57,7 @@ from shop.sharing import links
 from shop.sharing.models import Shop, ShopItem
 from shop.web.common import now
 from shop.web.hooks import may_be_signed_in
-from shop.web.storefront import wechat
+from shop.web.storefront import stockparts, wechat
 
 #: Stands for the CSRF token in a kept page; a NUL never reaches a rendered page.
 TOKEN_MARK = "\x00csrf-token\x00"
@@ -108,6 +111,18 @@ class PageCache:
             self._refreshing.add((product_id, key))
         return found[3], due
 
+    def holds(self, product_id) -> bool:
+        """Whether any page of ``product_id`` is kept (fresh or not)."""
+        return bool(self._pages.get(product_id))
+
+    def peek(self, product_id: int, key: tuple, stamps_now: tuple = ()) -> str | None:
+        """The page when it is kept with ``stamps_now`` and not yet due to be rendered again
+        (``lookup`` without its side effect: the thin path leaves a due page to Flask)."""
+        found = self._pages.get(product_id, {}).get(key)
+        if found is None or found[1] <= time.monotonic() or found[2] != stamps_now:
+            return None
+        return found[3]
+
     def refreshed(self, product_id: int, key: tuple) -> None:
         self._refreshing.discard((product_id, key))
 
@@ -150,7 +165,11 @@ class PageCache:
                     self._count -= 1
 
 
-def page_cache(name: str = "landing_pages") -> PageCache | None:
+#: The app extension that holds the kept landing and product pages.
+CACHE = "landing_pages"
+
+
+def page_cache(name: str = CACHE) -> PageCache | None:
     """This app's kept pages of one kind (None: keeping is off), kept LANDING_CACHE_SECONDS."""
     cache = current_app.extensions.get(name)
     if cache is None:
@@ -165,7 +184,7 @@ def _cache() -> PageCache | None:
     return page_cache()
 
 
-def _stamps(product_id: int) -> tuple:
+def stamps_of(product_id: int) -> tuple:
     return stamps.current().read(product_id)
 
 
@@ -193,12 +212,18 @@ _WECHAT_FROM = frozenset({"singlemessage", "groupmessage", "timeline"})
 
 
 def _plain_query() -> bool:
-    args = request.args
-    for name in args:
-        values = args.getlist(name)
-        if len(values) != 1:
+    return plain_pairs(request.args.items(multi=True))
+
+
+def plain_pairs(pairs) -> bool:
+    """Whether a query string's (name, value) pairs are one a kept page may carry: each name
+    once, each value as the rules above say (the thin path, shop.web.storefront.keptpath,
+    asks this too)."""
+    seen = set()
+    for name, value in pairs:
+        if name in seen:
             return False
-        value = values[0]
+        seen.add(name)
         if name == "ref":
             if not links.is_well_formed(value):
                 return False
@@ -223,16 +248,20 @@ def kept_page(
     cache = _cache() if key is not None else None
     if cache is None:
         return None
-    stamps_now = _stamps(product_id)
+    stamps_now = stamps_of(product_id)
     g.setdefault(_READ, {})[product_id] = stamps_now  # for keep_page: read before the render
+    stock_read = stockparts.read_before(product_id)
     page, due = cache.lookup(product_id, key, stamps_now)
-    if due and render is not None:
+    if isinstance(page, stockparts.StockPage):
+        page = stockparts.fill(page, product_id, stock_read)  # None: its state changed
+    if due and render is not None and page is not None:
 
         def again() -> None:
-            g.setdefault(_READ, {})[product_id] = _stamps(product_id)
-            page, status = render()
-            if status == 200:
-                keep_page(product_id, key, page)
+            g.setdefault(_READ, {})[product_id] = stamps_of(product_id)
+            stockparts.read_before(product_id)
+            _page, status, kept = stockparts.render_marked(render)
+            if status == 200 and kept is not None:
+                keep_page(product_id, key, kept)
             else:
                 cache.forget([product_id], key)
 
@@ -240,6 +269,19 @@ def kept_page(
     elif due:
         cache.refreshed(product_id, key)
     return with_token(page)
+
+
+def render_and_keep(
+    product_id: int, key: tuple | None, render: Callable[[], tuple]
+) -> tuple[str, int]:
+    """``render()`` (a product page: the page and its status), kept when it may be (after
+    ``kept_page`` read the stamps), its stock numbers cut out (stockparts)."""
+    if key is None or _cache() is None:
+        return render()
+    page, status, kept = stockparts.render_marked(render)
+    if status == 200 and kept is not None:
+        keep_page(product_id, key, kept)
+    return page, status
 
 
 def with_token(page: str | None) -> str | None:
@@ -287,14 +329,18 @@ def render_after_answer(cache: PageCache, entry: object, key: tuple, again) -> N
         return response
 
 
-def keep_page(product_id: int, key: tuple | None, page: str) -> None:
+def keep_page(product_id: int, key: tuple | None, page: "str | stockparts.StockPage") -> None:
     cache = _cache() if key is not None else None
     if cache is None:
         return
     read = g.get(_READ, {}).get(product_id)
     if read is None:  # no kept_page before the render: no stamps known from before it
         return
-    cache.put(product_id, key, without_token(page), read, _until_a_coupon_changes(product_id))
+    if isinstance(page, stockparts.StockPage):
+        page = stockparts.StockPage(tuple(map(without_token, page.parts)), page.slots, page.state)
+    else:
+        page = without_token(page)
+    cache.put(product_id, key, page, read, _until_a_coupon_changes(product_id))
 
 
 def _until_a_coupon_changes(product_id: int) -> float | None:
@@ -344,8 +390,8 @@ def _note_changes(session: Session, _context) -> None:
         else:
             product_id = getattr(row, "product_id", None)
             if isinstance(row, OrderItem) and isinstance(product_id, int):
-                # An order line: the product's own pages (bought together with its stock);
-                # a list of products (a shop page) shows nothing of it.
-                stamps.mark_stale(stamps.own_stamp(product_id), session)
+                # An order line: no page shows it; its stock moves with it (and marks itself),
+                # so at most the kept numbers are read again.
+                stamps.mark_stale(stamps.stock_stamp(product_id), session)
             elif isinstance(product_id, int):
                 stamps.mark_stale(product_id, session)

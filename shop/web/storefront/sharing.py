@@ -304,10 +304,7 @@ def shop_product(slug: str, product_id: int):
     page = landing.kept_page(product_id, key, lambda: _landing_page(slug, product_id))
     if page is not None:
         return page
-    page, status = _landing_page(slug, product_id)
-    if status == 200:
-        landing.keep_page(product_id, key, page)
-    return page, status
+    return landing.render_and_keep(product_id, key, lambda: _landing_page(slug, product_id))
 
 
 def _landing_page(slug: str, product_id: int) -> tuple[str, int]:

@@ -39,12 +39,15 @@ def shop_page(slug: str):
     cache = landing.page_cache(CACHE) if key is not None else None
     if cache is None:
         return _render(slug)[0]
-    read = _read(cache, slug)
+    read = read_stamps(cache, slug)
     if read is not None:
         page, due = cache.lookup(slug, key, read)
         if due:
             landing.render_after_answer(
-                cache, slug, key, lambda: _render_and_keep(cache, slug, key, _read(cache, slug))
+                cache,
+                slug,
+                key,
+                lambda: _render_and_keep(cache, slug, key, read_stamps(cache, slug)),
             )
         if page is not None:
             return landing.with_token(page)
@@ -59,15 +62,16 @@ def _known(cache) -> dict:
     return known
 
 
-def _read(cache, slug: str) -> tuple | None:
+def read_stamps(cache, slug: str, found: stamps.Stamps | None = None) -> tuple | None:
     """(shop id, product ids, their stamps now), for the shop's products as last rendered;
-    None when this worker has not rendered the shop yet."""
+    None when this worker has not rendered the shop yet. ``found``: the app's stamps (else
+    the current app's)."""
     known = _known(cache).get(slug)
     if known is None:
         return None
     shop_id, product_ids = known
     keys = (stamps.shop_stamp(shop_id), *map(stamps.listing_stamp, product_ids))
-    return shop_id, product_ids, stamps.current().read_many(keys)
+    return shop_id, product_ids, (found or stamps.current()).read_many(keys)
 
 
 def _render_and_keep(cache, slug: str, key: tuple, read: tuple | None) -> str:

@@ -93,9 +93,7 @@ def product_detail(product_id: int):
     page = landing.kept_page(product_id, key, lambda: _product_page(product_id))
     if page is not None:
         return page
-    page, status = _product_page(product_id)
-    landing.keep_page(product_id, key, page)
-    return page, status
+    return landing.render_and_keep(product_id, key, lambda: _product_page(product_id))
 
 
 def _product_page(product_id: int) -> tuple[str, int]:

@@ -1,0 +1,347 @@
+"""A thin WSGI path in front of Flask for kept pages, as ``/r/`` has (shop.web.storefront.fastpath).
+
+A kept product page (``/p/<id>``), landing page (``/s/<slug>/p/<id>``) or shop page
+(``/s/<slug>``) for a visitor who is not signed in costs no query and no template
+(shop.web.storefront.landing), yet through Flask it still paid for a request context, the
+session, the hooks and the locale: most of its time (bench/README.md). This path answers that
+ordinary case itself, in an app context, with the bytes and headers the Flask path gives: the
+same kept page (its stock numbers filled in, shop.web.storefront.stockparts) with a fresh CSRF
+token, the security headers, ``Vary``, the session cookie that carries the token (signed by the
+app's session interface, set only when the session is new, as Flask does), the language chosen
+as ``shop.platform.i18n`` chooses it, compression as Flask-Compress does it, the request id and
+the request-log line. Everything else goes to Flask unchanged:
+
+- a method other than GET, a path or query string other than the plain ones a kept page is
+  kept under (``landing.plain_pairs``, written without escapes), a SCRIPT_NAME, a Range or
+  conditional request, a host not in TRUSTED_HOSTS;
+- a visitor who may be signed in (a user id in the session, a remember-me cookie), a session
+  holding anything but a CSRF token (a cart, messages), a session cookie that does not verify;
+- a page not kept, kept under other stamps, in the last tenth of its time (Flask renders it
+  again after its answer), whose numbers now give another state, or that loads WeChat's
+  share-card script (its CSP differs);
+- any error here (Flask then serves the request from the start).
+
+Compression uses Flask-Compress's own choice of algorithm and its own compressor (private
+names, pinned in constraints.txt): tests/web/test_kept_path.py compares this path's answers with
+Flask's, compressed too, so an upgrade that changes either shows there.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from datetime import UTC, datetime
+
+from babel import Locale
+from flask import Flask
+from flask_compress.flask_compress import _choose_algorithm, _compress_data
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.exceptions import SecurityError
+from werkzeug.http import dump_cookie, http_date, parse_accept_header, parse_cookie
+from werkzeug.sansio.utils import get_host
+
+from shop.platform import delivery, i18n, ops
+from shop.platform.inputs import MAX_ID
+from shop.web.hooks import HSTS, security_headers
+from shop.web.storefront import landing, shoppage, stockparts, wechat
+from shop.web.storefront.fastpath import request_id_of
+
+log = logging.getLogger(__name__)
+_ID = r"([1-9][0-9]{0,9})"
+_SLUG = r"([a-z0-9][a-z0-9-]{1,30}[a-z0-9])"
+PRODUCT = re.compile(rf"/p/{_ID}")
+LANDING = re.compile(rf"/s/{_SLUG}/p/{_ID}")
+SHOP = re.compile(rf"/s/{_SLUG}")
+#: What a kept page's query string may be written with: no escapes, so it reads one way only.
+_QUERY = re.compile(r"[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*(?:&[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*)*")
+#: Requests that make Flask's answer depend on more than the page (werkzeug's conditional and
+#: range handling after compression).
+_CONDITIONAL = (
+    "HTTP_RANGE",
+    "HTTP_IF_RANGE",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
+
+
+class _Signing:
+    """``serializer.dumps`` (itsdangerous, as Flask's session and Flask-WTF's token sign) with
+    its signer made and its key derived once, not at every call: the same bytes."""
+
+    def __init__(self, serializer: URLSafeTimedSerializer):
+        self.serializer = serializer
+        signer = serializer.make_signer()
+        self.key, self.algorithm = signer.derive_key(), signer.algorithm
+        self.sep = want_bytes(signer.sep)
+
+    def dumps(self, obj) -> str:
+        value = want_bytes(self.serializer.dump_payload(obj))
+        value += self.sep + base64_encode(int_to_bytes(int(time.time())))
+        return (
+            value + self.sep + base64_encode(self.algorithm.get_signature(self.key, value))
+        ).decode()
+
+
+class KeptPagePath:
+    """WSGI middleware: answers the ordinary visit of a kept page, passes the rest to
+    ``inner``."""
+
+    def __init__(self, app: Flask, inner):
+        self.app, self.inner = app, inner
+        config = app.config
+        interface = app.session_interface
+        self.session_cookie = interface.get_cookie_name(app)
+        self.remember_cookie = config.get("REMEMBER_COOKIE_NAME", "remember_token")
+        self.language_cookie = config["LANGUAGE_COOKIE"]
+        self.default_locale = config["BABEL_DEFAULT_LOCALE"]
+        self.trusted_hosts = config.get("TRUSTED_HOSTS")
+        self.log_requests = bool(config.get("REQUEST_LOG"))
+        self.secure_cookies = bool(config["SESSION_COOKIE_SECURE"])
+        self.session_serializer = interface.get_signing_serializer(app)
+        self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
+        self.cookie = {
+            "domain": interface.get_cookie_domain(app),
+            "path": interface.get_cookie_path(app),
+            "httponly": interface.get_cookie_httponly(app),
+            "samesite": interface.get_cookie_samesite(app),
+            "partitioned": interface.get_cookie_partitioned(app),
+        }
+        self.max_cookie_size = config["MAX_COOKIE_SIZE"]
+        self.token_field = config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+        self.token_serializer = URLSafeTimedSerializer(
+            config.get("WTF_CSRF_SECRET_KEY") or app.secret_key, salt="wtf-csrf-token"
+        )
+        if self.session_serializer is not None:
+            self.session_signing = _Signing(self.session_serializer)
+            self.token_signing = _Signing(self.token_serializer)
+        self.security_headers = list(security_headers(config))
+        self.compress_min_size = config["COMPRESS_MIN_SIZE"]
+        self.compress_dates = bool(config["COMPRESS_EVALUATE_CONDITIONAL_REQUEST"])
+        self.locales = {
+            name: str(Locale.parse(name)) for name in (*config["LANGUAGES"], self.default_locale)
+        }
+        # What would make Flask's answer differ from a kept page's for every visitor: then
+        # this path answers nothing.
+        self.enabled = (
+            self.session_serializer is not None
+            and not config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST")
+            and config.get("COMPRESS_CACHE_BACKEND") is None
+        )
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if (
+            not self.enabled
+            or not path.startswith(("/p/", "/s/"))
+            or environ.get("REQUEST_METHOD") != "GET"
+        ):
+            return self.inner(environ, start_response)
+        started = time.perf_counter()
+        try:
+            answer = self._answer(environ, path)
+        except Exception:
+            log.exception("kept-page thin path failed; Flask serves the request")
+            answer = None
+        if answer is None:
+            return self.inner(environ, start_response)
+        headers, body = answer
+        request_id = request_id_of(environ)
+        headers.insert(2, (ops.REQUEST_ID_HEADER, request_id))
+        start_response("200 OK", headers)
+        if self.log_requests:
+            self._log(path, request_id, started)
+        return [body]
+
+    # --- the request ---------------------------------------------------------------------
+
+    def _answer(self, environ, path: str) -> tuple[list, bytes] | None:
+        """The answer's headers and body, or None to hand the request to Flask."""
+        route = _route(path)
+        if route is None or environ.get("SCRIPT_NAME") or not self._may_be_kept(route):
+            return None
+        query = environ.get("QUERY_STRING", "")
+        if query and not _plain_query(query):
+            return None
+        if any(environ.get(name) for name in _CONDITIONAL):
+            return None
+        scheme = environ.get("wsgi.url_scheme", "http")
+        if not environ.get("HTTP_HOST"):  # (HTTP/1.0: Flask's host from the server's name)
+            return None
+        try:
+            host = get_host(scheme, environ["HTTP_HOST"], None, self.trusted_hosts)
+        except SecurityError:
+            return None
+        cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
+        if self.remember_cookie in cookies:
+            return None
+        session = self._session(cookies)
+        if session is None:
+            return None
+        user_agent = environ.get("HTTP_USER_AGENT", "")
+        in_wechat = "micromessenger" in user_agent.lower()
+        locale = self._locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"))
+        key = (scheme, host, f"{path}?{query}", locale, 0, in_wechat)
+        page = self._kept(route, key)
+        if page is None or wechat.SDK_URL in page:
+            return None
+        secure = scheme in ("https", "wss")
+        cookie = None
+        if landing.TOKEN_MARK in page:
+            raw = session.get(self.token_field)
+            if raw is None:
+                raw = hashlib.sha1(os.urandom(64)).hexdigest()
+                cookie = self._session_cookie({self.token_field: raw}, secure)
+            page = page.replace(landing.TOKEN_MARK, self.token_signing.dumps(raw))
+        return self._response(
+            page.encode(), environ.get("HTTP_ACCEPT_ENCODING", ""), secure, cookie
+        )
+
+    def _session(self, cookies) -> dict | None:
+        """The visitor's session when it holds nothing but a CSRF token ({} for none); None
+        when it holds more or does not verify (Flask's business)."""
+        value = cookies.get(self.session_cookie)
+        if not value:
+            return {}
+        try:
+            data = self.session_serializer.loads(value, max_age=self.session_max_age)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or set(data) - {self.token_field}:
+            return None
+        if not isinstance(data.get(self.token_field, ""), str):
+            return None
+        return data
+
+    def _locale(self, cookies, accept_language: str | None) -> str:
+        """As shop.platform.i18n.select_locale chooses for a visitor with no user."""
+        found = i18n.normalize_locale(cookies.get(self.language_cookie))
+        if not found:
+            for tag, _quality in parse_accept_header(accept_language, LanguageAccept):
+                found = i18n.normalize_locale(tag)
+                if found:
+                    break
+        return self.locales[found or self.default_locale]
+
+    def _may_be_kept(self, route: tuple) -> bool:
+        """Whether this worker keeps any page of the route's product or shop (a cheap look
+        before the request is read: a page never kept costs the visit next to nothing)."""
+        kind, slug, product_id = route
+        if kind == "shop":
+            cache = self.app.extensions.get(shoppage.CACHE)
+            return cache is not None and cache.holds(slug)
+        cache = self.app.extensions.get(landing.CACHE)
+        return cache is not None and cache.holds(product_id)
+
+    def _kept(self, route: tuple, key: tuple) -> str | None:
+        """The kept page for ``key``, its numbers filled in (the token's mark still in it);
+        None when there is none Flask would serve as it is. What Flask made on its first
+        requests (the caches, the stamps) is taken from the app: no context is needed unless
+        the numbers must be read (an app context for the query)."""
+        app = self.app
+        kind, slug, product_id = route
+        found = app.extensions.get("change_stamps")
+        if found is None:
+            return None
+        if kind == "shop":
+            cache = app.extensions.get(shoppage.CACHE)
+            read = shoppage.read_stamps(cache, slug, found) if cache is not None else None
+            return None if read is None else cache.peek(slug, key, read)
+        cache = app.extensions.get(landing.CACHE)
+        if cache is None:
+            return None
+        page = cache.peek(product_id, key, found.read(product_id))
+        if isinstance(page, stockparts.StockPage):
+            read = found.read_stock(product_id)
+            numbers = stockparts.kept_numbers(app, product_id, read)
+            if numbers is None:
+                with app.app_context():  # its session's transaction begins after ``read``
+                    numbers = stockparts.numbers(product_id, read)
+            page = stockparts.fill_with(page, numbers)
+        return page
+
+    # --- the answer ----------------------------------------------------------------------
+
+    def _session_cookie(self, session: dict, secure: bool) -> str:
+        return dump_cookie(
+            self.session_cookie,
+            self.session_signing.dumps(session),
+            max_age=None,
+            expires=None,
+            path=self.cookie["path"],
+            domain=self.cookie["domain"],
+            secure=self.secure_cookies or secure,
+            httponly=self.cookie["httponly"],
+            max_size=self.max_cookie_size,
+            samesite=self.cookie["samesite"],
+            partitioned=self.cookie["partitioned"],
+        )
+
+    def _response(
+        self, body: bytes, accept_encoding: str, secure: bool, cookie: str | None
+    ) -> tuple[list, bytes]:
+        """The headers in the order Flask's hooks write them (the request id goes third)."""
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "")]
+        headers.append(("Vary", "Accept-Encoding, Cookie"))
+        compress = delivery.compress  # as Flask-Compress reads them, at each answer
+        algorithm = _choose_algorithm(compress.enabled_algorithms, accept_encoding)
+        if (
+            algorithm is not None
+            and "text/html" in compress.compress_mimetypes_set
+            and len(body) >= self.compress_min_size
+        ):
+            body = _compress_data(self.app, body, algorithm)
+            headers.append(("Content-Encoding", algorithm))
+            if self.compress_dates:  # Flask-Compress's make_conditional adds it
+                headers.append(("Date", http_date()))
+        headers[1] = ("Content-Length", str(len(body)))
+        headers += self.security_headers
+        if secure:
+            headers.append(HSTS)
+        if cookie is not None:
+            headers.append(("Set-Cookie", cookie))
+        return headers, body
+
+    def _log(self, path: str, request_id: str, started: float) -> None:
+        """The request-log line the Flask path writes (shop.platform.ops.request_record)."""
+        try:
+            record = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "request_id": request_id,
+                "method": "GET",
+                "path": path[: ops.MAX_LOGGED_PATH],
+                "status": 200,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "user_id": None,
+            }
+            ops.request_log.info(json.dumps(record, ensure_ascii=False))
+        except Exception:  # the log must never turn a served request into an error
+            log.exception("request log line failed")
+
+
+def _route(path: str) -> tuple[str, str | None, int | None] | None:
+    """("product" | "landing" | "shop", the slug, the product id) of a kept page's path."""
+    if found := PRODUCT.fullmatch(path):
+        product_id = int(found[1])
+        return ("product", None, product_id) if product_id <= MAX_ID else None
+    if found := LANDING.fullmatch(path):
+        product_id = int(found[2])
+        return ("landing", found[1], product_id) if product_id <= MAX_ID else None
+    if found := SHOP.fullmatch(path):
+        return "shop", found[1], None
+    return None
+
+
+def _plain_query(query: str) -> bool:
+    if not _QUERY.fullmatch(query):
+        return False
+    return landing.plain_pairs(part.split("=", 1) for part in query.split("&"))
+
+
+def install(app: Flask) -> None:
+    app.wsgi_app = KeptPagePath(app, app.wsgi_app)
