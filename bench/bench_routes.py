@@ -43,6 +43,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--profile", choices=ROUTES, default=None)
     parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print the SQL statements of one request of each route instead of timing",
+    )
+    parser.add_argument(
         "--routes", default=",".join(ROUTES), help="comma-separated, of " + ", ".join(ROUTES)
     )
     return parser.parse_args()
@@ -123,6 +128,9 @@ def run(args, setup: dict) -> None:
 
     for route in ROUTES:
         timed(route, args.warmup)
+    if args.statements:
+        show_statements(app, args.routes.split(","), requests, pending, checkout_form)
+        return
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -144,6 +152,37 @@ def run(args, setup: dict) -> None:
     print(f"{'route':<14} CPU ms per request: median (min-max) of {args.rounds} rounds")
     for route, values in figures.items():
         print(f"{route:<14} {statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})")
+
+
+def show_statements(app, routes: list[str], requests, pending, checkout_form) -> None:
+    """Each route's SQL statements in one request (a POST's form made before counting)."""
+    from sqlalchemy import event
+
+    from shop.platform.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+    counting = [False]
+    width = int(os.environ.get("BENCH_STATEMENT_WIDTH", "160"))  # characters shown of each
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        if counting[0]:
+            seen.append(" ".join(statement.split())[:width])
+
+    event.listen(engine, "before_cursor_execute", count)
+    for route in routes:
+        seen.clear()
+        if route == "checkout_post":  # its form (and checkout key), not counted
+            checkout_form()
+            pending["form"] = hidden_fields(pending.pop("page"))
+        counting[0] = True
+        requests[route]()
+        counting[0] = False
+        print(f"{route}: {len(seen)} statements")
+        for statement in seen:
+            print("   ", statement)
+    event.remove(engine, "before_cursor_execute", count)
 
 
 if __name__ == "__main__":

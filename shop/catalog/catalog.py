@@ -10,6 +10,7 @@ from sqlalchemy.orm.util import identity_key
 
 from shop.catalog.models import (
     Category,
+    Image,
     Merchant,
     MerchantStatus,
     Product,
@@ -77,6 +78,36 @@ def product_for_page(product_id: int) -> Product | None:
         .unique()
         .scalar_one_or_none()
     )
+
+
+def product_for_checkout(product_id: int) -> tuple[Product, str | None] | None:
+    """A product with what buying it needs, in one query: its merchant, shipping template,
+    specs and SKUs, and the sha256 of its cover picture (a column: its images joined too
+    would multiply the SKUs' rows; a product has at most two specs). None when there is no
+    such product."""
+    cover = (
+        select(Image.sha256)
+        .join(ProductImage, ProductImage.image_id == Image.id)
+        .where(ProductImage.product_id == Product.id)
+        .order_by(ProductImage.position)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = (
+        db.session.execute(
+            select(Product, cover)
+            .where(Product.id == product_id)
+            .options(
+                joinedload(Product.merchant),
+                joinedload(Product.shipping_template),
+                joinedload(Product.specs),
+                joinedload(Product.skus),
+            )
+        )
+        .unique()
+        .one_or_none()
+    )
+    return None if found is None else (found[0], found[1])
 
 
 def products_by_id(ids: list[int]) -> dict[int, Product]:

@@ -149,9 +149,10 @@ def render_checkout(form, saved, groups, product=None, live=None):
 @login_required
 def checkout(product_id: int):
     """Buy one SKU of a product now (the "Buy now" button)."""
-    product = catalog.product_for_page(product_id)
-    if product is None:
+    found = catalog.product_for_checkout(product_id)
+    if found is None:
         abort(404)
+    product, cover = found
     if shops.is_gone(product):
         abort(410)
     saved = order_checkout.addresses_of(current_user)
@@ -190,7 +191,7 @@ def checkout(product_id: int):
             form.shown.data = f"{sku.id}:{sku.price_cents}"
     quantity = max(form.quantity.data if isinstance(form.quantity.data, int) else 1, 1)
     reason = None if sku.stock >= quantity else "short"
-    line = BuyLine(product, sku, quantity, reason)
+    line = BuyLine(product, sku, quantity, reason, cover)
     live = live_totals.buy_now(form, saved, product, sku)
     return render_checkout(form, saved, [(product.merchant, [line])], product=product, live=live)
 
