@@ -114,15 +114,20 @@ def run(args, setup: dict) -> None:
         "checkout_post": checkout_post,
     }
 
-    def timed(route: str, count: int) -> float:
-        """CPU ms per request of ``route`` (a POST's own form is made outside the timer)."""
+    def timed(route: str, count: int, profiler=None) -> float:
+        """CPU ms per request of ``route`` (a POST's own form is made outside the timer and
+        outside ``profiler``)."""
         total = 0.0
         for _ in range(count):
             if route == "checkout_post":  # a POST needs a form of its own (its checkout key)
                 checkout_form()
                 pending["form"] = hidden_fields(pending.pop("page"))
             start = time.process_time()
+            if profiler is not None:
+                profiler.enable()
             requests[route]()
+            if profiler is not None:
+                profiler.disable()
             total += time.process_time() - start
         return total * 1000 / count
 
@@ -133,9 +138,7 @@ def run(args, setup: dict) -> None:
         return
     if args.profile:
         profiler = cProfile.Profile()
-        profiler.enable()
-        timed(args.profile, args.requests)
-        profiler.disable()
+        timed(args.profile, args.requests, profiler)
         # BENCH_PROFILE_FILTER: a regular expression the listed functions' places must match
         only = (
             [os.environ["BENCH_PROFILE_FILTER"]] if os.environ.get("BENCH_PROFILE_FILTER") else []
@@ -144,6 +147,10 @@ def run(args, setup: dict) -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         if os.environ.get("BENCH_PROFILE_CALLERS"):  # who calls the functions matching it
             pstats.Stats(profiler).print_callers(os.environ["BENCH_PROFILE_CALLERS"])
+        if os.environ.get("BENCH_PROFILE_CALLEES"):  # what the functions matching it call
+            pstats.Stats(profiler).sort_stats("cumulative").print_callees(
+                os.environ["BENCH_PROFILE_CALLEES"]
+            )
         return
     figures: dict[str, list[float]] = {route: [] for route in args.routes.split(",")}
     for _ in range(args.rounds):

@@ -8,9 +8,10 @@ goes through :func:`shop.orders.states.transition`.
 import secrets
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.accounts import lock_account
@@ -82,21 +83,34 @@ def _order_number(now: datetime) -> str:
     return now.strftime("%y%m%d%H%M") + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
+@cache
+def _statements() -> dict[str, Select]:
+    """The checkout's hot reads, built once (building a statement costs more Python than
+    running it), at their first use (an entity in a statement needs every model mapped)."""
+    return {
+        "clicks": select(
+            Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason, Click.link_id
+        )
+        .join(ShareLink, ShareLink.id == Click.link_id)
+        .where(
+            Click.visitor_id == bindparam("visitor_id"),
+            Click.clicked_at <= bindparam("before"),
+            Click.clicked_at >= bindparam("since"),
+        ),
+        "checkout": select(Order)
+        .where(Order.buyer_id == bindparam("buyer_id"), Order.checkout_key == bindparam("key"))
+        .order_by(Order.id),
+    }
+
+
 def attribution_clicks(visitor_id: str | None, *, before: datetime, window: timedelta):
     """The visitor's clicks that could matter for an order at ``before`` (twice the window
     back, so an order can say "outside window"), as attribution facts."""
     if not visitor_id:
         return []
     rows = db.session.execute(
-        select(
-            Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason, Click.link_id
-        )
-        .join(ShareLink, ShareLink.id == Click.link_id)
-        .where(
-            Click.visitor_id == visitor_id,
-            Click.clicked_at <= before,
-            Click.clicked_at >= before - 2 * window,
-        )
+        _statements()["clicks"],
+        {"visitor_id": visitor_id, "before": before, "since": before - 2 * window},
     )
     return [
         attribution.ClickFact(
@@ -152,9 +166,7 @@ def recent_repeat(
 def existing_checkout(buyer: User, checkout_key: str) -> list[Order]:
     return list(
         db.session.execute(
-            select(Order)
-            .where(Order.buyer_id == buyer.id, Order.checkout_key == checkout_key)
-            .order_by(Order.id)
+            _statements()["checkout"], {"buyer_id": buyer.id, "key": checkout_key}
         ).scalars()
     )
 
