@@ -1,14 +1,14 @@
 """Writing a checkout's new orders: their rows, items and first events in one INSERT per
-table (with RETURNING, so the objects come back in the session as the unit of work would
-leave them), instead of a flush working out a graph it already knows.
+table (the orders' with RETURNING, so they come back as objects in the session), instead of a
+flush working out a graph it already knows (half of placing an order's CPU time).
 
 Callers take the stock first (shop.catalog.skus.take_stock, which marks the product's pages
 stale, as a flushed order item did) and run this inside their transaction."""
 
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import insert
-from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.catalog.models import Product, Sku
 from shop.orders import coupons
@@ -16,48 +16,50 @@ from shop.orders.models import Order, OrderEvent, OrderItem, OrderStatus
 from shop.platform.extensions import db
 
 
+@cache
+def _inserts():
+    """The INSERTs, built once at their first use: the orders' with their objects back; the
+    items' and events' plain (no objects: nobody reads them in the request that places the
+    orders, and a later read loads them)."""
+    return (
+        insert(Order).returning(Order, sort_by_parameter_order=True),
+        insert(OrderItem.__table__),
+        insert(OrderEvent.__table__),
+    )
+
+
 def insert_orders(
     rows: list[dict], items_of: list[list[dict]], *, actor_id: int, now: datetime
 ) -> list[Order]:
     """The orders of ``rows`` (Order's columns), each with its items ``items_of[i]``
     (OrderItem's columns but ``order_id``) and its first event (placed, by ``actor_id``):
-    three statements, whatever the number of orders and items. ``order.items`` and
-    ``order.events`` are filled, as after a flush. Raises IntegrityError as a flush would
-    (a checkout key placed already)."""
-    orders = list(
-        db.session.scalars(insert(Order).returning(Order, sort_by_parameter_order=True), rows)
+    three statements, whatever the number of orders and items. The orders come back as
+    objects; their ``items`` and ``events`` load when first read. Raises IntegrityError as
+    a flush would (a checkout key placed already)."""
+    orders_insert, items_insert, events_insert = _inserts()
+    orders = list(db.session.scalars(orders_insert, rows))
+    db.session.execute(
+        items_insert,
+        [
+            {**item, "order_id": order.id}
+            for order, items in zip(orders, items_of, strict=True)
+            for item in items
+        ],
     )
-    wanted = [
-        {**item, "order_id": order.id}
-        for order, items in zip(orders, items_of, strict=True)
-        for item in items
-    ]
-    written = list(
-        db.session.scalars(
-            insert(OrderItem).returning(OrderItem, sort_by_parameter_order=True), wanted
-        )
+    db.session.execute(
+        events_insert,
+        [
+            {
+                "order_id": order.id,
+                "from_status": None,
+                "to_status": str(OrderStatus.PLACED),
+                "actor_id": actor_id,
+                "source": "buyer",
+                "created_at": now,
+            }
+            for order in orders
+        ],
     )
-    events = list(
-        db.session.scalars(
-            insert(OrderEvent).returning(OrderEvent, sort_by_parameter_order=True),
-            [
-                {
-                    "order_id": order.id,
-                    "from_status": None,
-                    "to_status": str(OrderStatus.PLACED),
-                    "actor_id": actor_id,
-                    "source": "buyer",
-                    "created_at": now,
-                }
-                for order in orders
-            ],
-        )
-    )
-    at = 0
-    for order, items, event in zip(orders, items_of, events, strict=True):
-        set_committed_value(order, "items", written[at : at + len(items)])
-        set_committed_value(order, "events", [event])
-        at += len(items)
     return orders
 
 
