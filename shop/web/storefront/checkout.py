@@ -228,7 +228,8 @@ def place_lines(
         if provider not in available:
             raise DomainError(_("Choose how to pay."), "provider")
         visitor, hopped = visitor_for_order(form.ref.data or "")
-        picked = buyer_coupons.claims_for_order(groups, form.ref.data or "")
+        # ``_rows`` keeps the chosen claims loaded until the orders are placed.
+        picked, _rows = buyer_coupons.claims_for_order(groups, form.ref.data or "")
         placed = order_checkout.place_order(
             current_user,
             lines,

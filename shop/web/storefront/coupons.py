@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from shop.orders import coupons
 from shop.orders.coupon_offers import coupon_row
-from shop.orders.models import Coupon
+from shop.orders.models import Coupon, CouponClaim
 from shop.platform import db as dbsetup
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -31,8 +31,11 @@ class Offer:
     #: The coupon's terms, for the buy-now page's live totals (checkout-qty.js).
     off_cents: int = 0
     threshold_cents: int = 0
-    #: The link's coupon itself (value "link"), claimed when the order is placed.
+    #: The link's coupon itself and the link's id (value "link"), claimed when the order is
+    #: placed; or the buyer's claim.
     coupon: Coupon | None = None
+    link_id: int | None = None
+    claim: CouponClaim | None = None
 
 
 def link_id_of(ref: str) -> int | None:
@@ -67,7 +70,8 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
     goods = _goods(items)
     at = now()
     # The claims and the link's coupon in one query (the checkout asks once per shop).
-    claims, coupon = coupon_row(current_user, merchant.id, link_id_of(ref), now=at)
+    link_id = link_id_of(ref)
+    claims, coupon = coupon_row(current_user, merchant.id, link_id, now=at)
     found, _best = coupons.choices(current_user, merchant.id, goods, now=at, claims=claims)
     offers = [
         Offer(
@@ -77,6 +81,7 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
             c.reason,
             c.claim.coupon.off_cents,
             c.claim.coupon.threshold_cents,
+            claim=c.claim,
         )
         for c in found
     ]
@@ -91,6 +96,7 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
                 coupon.off_cents,
                 coupon.threshold_cents,
                 coupon,
+                link_id,
             )
         )
     offers.sort(key=lambda o: (o.reason is not None, -o.discount_cents))
@@ -102,22 +108,27 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
     return offers, chosen
 
 
-def claims_for_order(groups, ref: str) -> dict[int, int]:
-    """{merchant id: claim id} to place the orders with; the link's coupon is claimed now
-    when it was chosen (in the caller's transaction). Raises DomainError."""
-    picked = {}
+def claims_for_order(groups, ref: str) -> tuple[dict[int, int], list]:
+    """({merchant id: claim id} to place the orders with, the rows behind them); the link's
+    coupon is claimed now when it was chosen (in the caller's transaction). The caller keeps
+    the rows until the orders are placed: the session holds a loaded row only while something
+    refers to it, and place_order then finds the claims and coupons without reading them
+    again. Raises DomainError."""
+    picked, rows = {}, []
     for merchant, items in groups:
         _offers, chosen = offers_for(merchant, items, ref)
         if chosen is None:
             continue
         if chosen.value == "link":
             row = coupons.claim(
-                chosen.coupon, buyer=current_user, now=now(), link_id=link_id_of(ref)
+                chosen.coupon, buyer=current_user, now=now(), link_id=chosen.link_id
             )
             picked[merchant.id] = row.id
+            rows += [row, chosen.coupon]
         else:
             picked[merchant.id] = int(chosen.value)
-    return picked
+            rows.append(chosen.claim)
+    return picked, rows
 
 
 @bp.route("/coupons/<int:coupon_id>/claim", methods=["POST"])
