@@ -22,7 +22,11 @@ def _inserts():
     items' and events' plain (no objects: nobody reads them in the request that places the
     orders, and a later read loads them)."""
     return (
-        insert(Order).returning(Order, sort_by_parameter_order=True),
+        # render_nulls: a None is written as NULL (no column that has a default is given None),
+        # so every row has the same columns and goes in one statement.
+        insert(Order)
+        .returning(Order, sort_by_parameter_order=True)
+        .execution_options(render_nulls=True),
         insert(OrderItem.__table__),
         insert(OrderEvent.__table__),
     )
@@ -31,13 +35,16 @@ def _inserts():
 def insert_orders(
     rows: list[dict], items_of: list[list[dict]], *, actor_id: int, now: datetime
 ) -> list[Order]:
-    """The orders of ``rows`` (Order's columns), each with its items ``items_of[i]``
-    (OrderItem's columns but ``order_id``) and its first event (placed, by ``actor_id``):
-    three statements, whatever the number of orders and items. The orders come back as
-    objects; their ``items`` and ``events`` load when first read. Raises IntegrityError as
-    a flush would (a checkout key placed already)."""
+    """The orders of ``rows`` (Order's columns; one order per merchant), each with its
+    items ``items_of[i]`` (OrderItem's columns but ``order_id``) and its first event (placed,
+    by ``actor_id``): three statements, whatever the number of orders and items. The orders
+    come back as objects; their ``items`` and ``events`` load when first read. Raises
+    IntegrityError as a flush would (a checkout key placed already)."""
     orders_insert, items_insert, events_insert = _inserts()
-    orders = list(db.session.scalars(orders_insert, rows))
+    made = db.session.scalars(orders_insert, rows)
+    # One order per merchant: put them in the order of ``rows`` by that, whatever the batches.
+    by_merchant = {order.merchant_id: order for order in made}
+    orders = [by_merchant[row["merchant_id"]] for row in rows]
     db.session.execute(
         items_insert,
         [
