@@ -54,6 +54,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--profile", choices=ROUTES, default=None)
     parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print the SQL statements of one request of each route instead of timing",
+    )
+    parser.add_argument(
         "--routes", default=",".join(ROUTES), help="comma-separated, of " + ", ".join(ROUTES)
     )
     return parser.parse_args()
@@ -139,8 +144,9 @@ def run(args, setup: dict) -> None:
         "landing_moved": anonymous(landing, 200),  # after a stock move each time
     }
 
-    def timed(route: str, count: int) -> float:
-        """CPU ms per request of ``route`` (a POST's own form is made outside the timer)."""
+    def timed(route: str, count: int, profiler=None) -> float:
+        """CPU ms per request of ``route`` (a POST's own form is made outside the timer and
+        outside ``profiler``)."""
         total = 0.0
         for _ in range(count):
             if route == "checkout_post":  # a POST needs a form of its own (its checkout key)
@@ -149,17 +155,22 @@ def run(args, setup: dict) -> None:
             elif route == "landing_moved":
                 move_stock()
             start = time.process_time()
+            if profiler is not None:
+                profiler.enable()
             requests[route]()
+            if profiler is not None:
+                profiler.disable()
             total += time.process_time() - start
         return total * 1000 / count
 
     for route in ROUTES:
         timed(route, args.warmup)
+    if args.statements:
+        show_statements(app, args.routes.split(","), requests, pending, checkout_form)
+        return
     if args.profile:
         profiler = cProfile.Profile()
-        profiler.enable()
-        timed(args.profile, args.requests)
-        profiler.disable()
+        timed(args.profile, args.requests, profiler)
         # BENCH_PROFILE_FILTER: a regular expression the listed functions' places must match
         only = (
             [os.environ["BENCH_PROFILE_FILTER"]] if os.environ.get("BENCH_PROFILE_FILTER") else []
@@ -168,6 +179,10 @@ def run(args, setup: dict) -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         if os.environ.get("BENCH_PROFILE_CALLERS"):  # who calls the functions matching it
             pstats.Stats(profiler).print_callers(os.environ["BENCH_PROFILE_CALLERS"])
+        if os.environ.get("BENCH_PROFILE_CALLEES"):  # what the functions matching it call
+            pstats.Stats(profiler).sort_stats("cumulative").print_callees(
+                os.environ["BENCH_PROFILE_CALLEES"]
+            )
         return
     figures: dict[str, list[float]] = {route: [] for route in args.routes.split(",")}
     for _ in range(args.rounds):
@@ -176,6 +191,37 @@ def run(args, setup: dict) -> None:
     print(f"{'route':<14} CPU ms per request: median (min-max) of {args.rounds} rounds")
     for route, values in figures.items():
         print(f"{route:<14} {statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})")
+
+
+def show_statements(app, routes: list[str], requests, pending, checkout_form) -> None:
+    """Each route's SQL statements in one request (a POST's form made before counting)."""
+    from sqlalchemy import event
+
+    from shop.platform.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+    counting = [False]
+    width = int(os.environ.get("BENCH_STATEMENT_WIDTH", "160"))  # characters shown of each
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        if counting[0]:
+            seen.append(" ".join(statement.split())[:width])
+
+    event.listen(engine, "before_cursor_execute", count)
+    for route in routes:
+        seen.clear()
+        if route == "checkout_post":  # its form (and checkout key), not counted
+            checkout_form()
+            pending["form"] = hidden_fields(pending.pop("page"))
+        counting[0] = True
+        requests[route]()
+        counting[0] = False
+        print(f"{route}: {len(seen)} statements")
+        for statement in seen:
+            print("   ", statement)
+    event.remove(engine, "before_cursor_execute", count)
 
 
 if __name__ == "__main__":

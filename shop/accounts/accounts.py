@@ -5,10 +5,11 @@ import re
 import secrets
 import unicodedata
 from datetime import datetime, timedelta
+from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import OperationalError
 
 from shop.accounts.models import User, UserSession
@@ -278,6 +279,17 @@ def start_session(
     return token
 
 
+@cache
+def _session_user():
+    """load_session_user's statement (every signed-in request runs it), built once at its
+    first use: building a statement costs more Python than running it."""
+    return (
+        select(User, UserSession.id, UserSession.last_seen_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == bindparam("token_hash"), UserSession.revoked_at.is_(None))
+    )
+
+
 def load_session_user(token: str, *, now: datetime | None = None, seen_minutes: int = 0):
     """The user of a live session token, or None when it is unknown or ended.
 
@@ -286,11 +298,7 @@ def load_session_user(token: str, *, now: datetime | None = None, seen_minutes: 
     ``touch_session``)."""
     if not token:
         return None
-    found = db.session.execute(
-        select(User, UserSession.id, UserSession.last_seen_at)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
-    ).one_or_none()
+    found = db.session.execute(_session_user(), {"token_hash": _token_hash(token)}).one_or_none()
     if found is None:
         return None
     user, session_id, last_seen = found

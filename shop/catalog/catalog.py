@@ -3,13 +3,15 @@
 import enum
 import re
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from shop.catalog.models import (
     Category,
+    Image,
     Merchant,
     MerchantStatus,
     Product,
@@ -77,6 +79,39 @@ def product_for_page(product_id: int) -> Product | None:
         .unique()
         .scalar_one_or_none()
     )
+
+
+@cache
+def _for_checkout() -> Select:
+    """product_for_checkout's statement, built once (building a statement costs more Python
+    than running it), at its first use: its loader options need every model mapped."""
+    return (
+        select(
+            Product,
+            select(Image.sha256)
+            .join(ProductImage, ProductImage.image_id == Image.id)
+            .where(ProductImage.product_id == Product.id)
+            .order_by(ProductImage.position)
+            .limit(1)
+            .scalar_subquery(),
+        )
+        .where(Product.id == bindparam("product_id"))
+        .options(
+            joinedload(Product.merchant),
+            joinedload(Product.shipping_template),
+            joinedload(Product.specs),
+            joinedload(Product.skus),
+        )
+    )
+
+
+def product_for_checkout(product_id: int) -> tuple[Product, str | None] | None:
+    """A product with what buying it needs, in one query: its merchant, shipping template,
+    specs and SKUs, and the sha256 of its cover picture (a column: its images joined too
+    would multiply the SKUs' rows; a product has at most two specs). None when there is no
+    such product."""
+    found = db.session.execute(_for_checkout(), {"product_id": product_id}).unique().one_or_none()
+    return None if found is None else (found[0], found[1])
 
 
 def products_by_id(ids: list[int]) -> dict[int, Product]:

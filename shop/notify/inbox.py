@@ -7,9 +7,10 @@ marks the outbox rows done: a row is fanned out once, or (rolled back) not at al
 """
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import bindparam, func, literal, select, update
 
 from shop.notify.kinds import KINDS
 from shop.notify.models import Channel, Delivery, Endpoint, Notification, Preference
@@ -112,13 +113,20 @@ def fan_out(rows: list, now: datetime) -> None:
 PER_PAGE = 30
 
 
-def unread_count(user_id: int) -> int:
-    """One count on ix_notifications_unread (the header's badge)."""
-    return db.session.execute(
+@cache
+def _unread():
+    """unread_count's statement (every signed-in page runs it), built once at its first use
+    (an entity in a statement needs every model mapped)."""
+    return (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ).scalar_one()
+        .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+    )
+
+
+def unread_count(user_id: int) -> int:
+    """One count on ix_notifications_unread (the header's badge)."""
+    return db.session.execute(_unread(), {"user_id": user_id}).scalar_one()
 
 
 def messages(user_id: int, *, before_id: int | None = None) -> list[Notification]:

@@ -8,9 +8,10 @@ goes through :func:`shop.orders.states.transition`.
 import secrets
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.accounts import lock_account
@@ -26,7 +27,8 @@ from shop.orders.addresses import (  # noqa: F401  (the checkout's names for the
     check_address,
     save_address,
 )
-from shop.orders.models import Order, OrderEvent, OrderItem, OrderStatus
+from shop.orders.models import Order, OrderItem, OrderStatus
+from shop.orders.placing import discount_shares, insert_orders
 from shop.platform import faults
 from shop.platform.errors import Conflict, NotFound, ValidationError
 from shop.platform.extensions import db
@@ -82,21 +84,34 @@ def _order_number(now: datetime) -> str:
     return now.strftime("%y%m%d%H%M") + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
+@cache
+def _statements() -> dict[str, Select]:
+    """The checkout's hot reads, built once (building a statement costs more Python than
+    running it), at their first use (an entity in a statement needs every model mapped)."""
+    return {
+        "clicks": select(
+            Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason, Click.link_id
+        )
+        .join(ShareLink, ShareLink.id == Click.link_id)
+        .where(
+            Click.visitor_id == bindparam("visitor_id"),
+            Click.clicked_at <= bindparam("before"),
+            Click.clicked_at >= bindparam("since"),
+        ),
+        "checkout": select(Order)
+        .where(Order.buyer_id == bindparam("buyer_id"), Order.checkout_key == bindparam("key"))
+        .order_by(Order.id),
+    }
+
+
 def attribution_clicks(visitor_id: str | None, *, before: datetime, window: timedelta):
     """The visitor's clicks that could matter for an order at ``before`` (twice the window
     back, so an order can say "outside window"), as attribution facts."""
     if not visitor_id:
         return []
     rows = db.session.execute(
-        select(
-            Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason, Click.link_id
-        )
-        .join(ShareLink, ShareLink.id == Click.link_id)
-        .where(
-            Click.visitor_id == visitor_id,
-            Click.clicked_at <= before,
-            Click.clicked_at >= before - 2 * window,
-        )
+        _statements()["clicks"],
+        {"visitor_id": visitor_id, "before": before, "since": before - 2 * window},
     )
     return [
         attribution.ClickFact(
@@ -152,9 +167,7 @@ def recent_repeat(
 def existing_checkout(buyer: User, checkout_key: str) -> list[Order]:
     return list(
         db.session.execute(
-            select(Order)
-            .where(Order.buyer_id == buyer.id, Order.checkout_key == checkout_key)
-            .order_by(Order.id)
+            _statements()["checkout"], {"buyer_id": buyer.id, "key": checkout_key}
         ).scalars()
     )
 
@@ -281,43 +294,45 @@ def place_order(
             picked[merchant_id] = coupon_rules.checked_claim(
                 claim_id, buyer=buyer, merchant_id=merchant_id, goods=goods, now=now
             )
-    orders = []
+    rows, items_of = [], []
     try:
         with db.session.begin_nested():
             for merchant_id, items in sorted(by_merchant.items()):
                 claim, discount = picked.get(merchant_id, (None, 0))
-                shares = _shares(claim, discount, items)
-                order = Order(
-                    number=_order_number(now),
-                    buyer_id=buyer.id,
-                    merchant_id=merchant_id,
-                    checkout_key=checkout_key,
-                    status=OrderStatus.PLACED,
-                    goods_cents=sum(sku.price_cents * q for _p, sku, q in items),
-                    shipping_cents=fees[merchant_id],
-                    coupon_id=claim.coupon_id if claim else None,
-                    discount_cents=discount,
-                    total_cents=sum(sku.price_cents * q for _p, sku, q in items)
-                    - discount
-                    + fees[merchant_id],
-                    buyer_note=note,
-                    ship_region_code=address.region_code,
-                    ship_name=address.name,
-                    ship_phone=address.phone,
-                    ship_region=address.region,
-                    ship_detail=address.detail,
-                    payment_provider=provider,
-                    attribution_reason=str(decision.reason),
-                    click_id=decision.click_id,
-                    link_id=link_id,
-                    click_lag_seconds=lag_seconds,
-                    sharer_id=decision.sharer_id,
-                    leader_id=leader_id,
-                    override_bps=override_bps,
-                    attribution_others={str(k): str(v) for k, v in decision.others.items()},
-                    placed_at=now,
-                    pay_deadline=now + pay_within,
+                shares = discount_shares(claim, discount, items)
+                goods = sum(sku.price_cents * q for _p, sku, q in items)
+                rows.append(
+                    {
+                        "number": _order_number(now),
+                        "buyer_id": buyer.id,
+                        "merchant_id": merchant_id,
+                        "checkout_key": checkout_key,
+                        "status": OrderStatus.PLACED,
+                        "goods_cents": goods,
+                        "shipping_cents": fees[merchant_id],
+                        "coupon_id": claim.coupon_id if claim else None,
+                        "discount_cents": discount,
+                        "total_cents": goods - discount + fees[merchant_id],
+                        "buyer_note": note,
+                        "ship_region_code": address.region_code,
+                        "ship_name": address.name,
+                        "ship_phone": address.phone,
+                        "ship_region": address.region,
+                        "ship_detail": address.detail,
+                        "payment_provider": provider,
+                        "attribution_reason": str(decision.reason),
+                        "click_id": decision.click_id,
+                        "link_id": link_id,
+                        "click_lag_seconds": lag_seconds,
+                        "sharer_id": decision.sharer_id,
+                        "leader_id": leader_id,
+                        "override_bps": override_bps,
+                        "attribution_others": {str(k): str(v) for k, v in decision.others.items()},
+                        "placed_at": now,
+                        "pay_deadline": now + pay_within,
+                    }
                 )
+                lines = []
                 for (product, sku, quantity), share in zip(items, shares, strict=True):
                     if not skus.take_stock(sku.id, product.id, quantity):
                         db.session.refresh(sku)
@@ -330,33 +345,23 @@ def place_order(
                             "quantity",
                         )
                     rate = skus.rebate_bps_of(product, sku)
-                    order.items.append(
-                        OrderItem(
-                            product_id=product.id,
-                            sku_id=sku.id,
-                            spec_text=skus.spec_text(product, sku)[:80],
-                            title=product.title,
-                            unit_price_cents=sku.price_cents,
-                            quantity=quantity,
-                            rebate_bps=rate,
-                            rebate_cents=catalog.rebate_cents(
+                    lines.append(
+                        {
+                            "product_id": product.id,
+                            "sku_id": sku.id,
+                            "spec_text": skus.spec_text(product, sku)[:80],
+                            "title": product.title,
+                            "unit_price_cents": sku.price_cents,
+                            "quantity": quantity,
+                            "rebate_bps": rate,
+                            "rebate_cents": catalog.rebate_cents(
                                 sku.price_cents * quantity - share, rate
                             ),
-                            discount_cents=share,
-                        )
+                            "discount_cents": share,
+                        }
                     )
-                order.events.append(
-                    OrderEvent(
-                        from_status=None,
-                        to_status=str(OrderStatus.PLACED),
-                        actor_id=buyer.id,
-                        source="buyer",
-                        created_at=now,
-                    )
-                )
-                db.session.add(order)
-                orders.append(order)
-            db.session.flush()
+                items_of.append(lines)
+            orders = insert_orders(rows, items_of, actor_id=buyer.id, now=now)
             for order in orders:
                 if order.merchant_id in picked:
                     coupon_rules.use_claim(picked[order.merchant_id][0], order, now=now)
@@ -378,20 +383,6 @@ def place_order(
         for sku in product.skus:
             db.session.expire(sku, ["stock"])
     return orders
-
-
-def _shares(claim, discount: int, items: list[tuple[Product, Sku, int]]) -> list[int]:
-    """Each line's share of the order's coupon discount: spread over the lines the coupon
-    counts (its product, or all), in proportion to their amounts."""
-    if claim is None:
-        return [0] * len(items)
-    scope = claim.coupon.product_id
-    counted = [i for i, (p, _s, _q) in enumerate(items) if scope in (None, p.id)]
-    spread = coupon_rules.spread(discount, [items[i][1].price_cents * items[i][2] for i in counted])
-    shares = [0] * len(items)
-    for i, share in zip(counted, spread, strict=True):
-        shares[i] = share
-    return shares
 
 
 def _line_label(product: Product, sku: Sku) -> str:

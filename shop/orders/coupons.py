@@ -224,12 +224,12 @@ class Choice:
     reason: str | None  #: why it cannot be used; None when it can
 
 
-def choices(buyer: User, merchant_id: int, goods: dict[int, int], *, now: datetime):
-    """The buyer's claims for one merchant's order of ``goods``, usable ones first, the
-    largest discount first: (choices, best usable claim or None)."""
+def choices(buyer: User, merchant_id: int, goods: dict[int, int], *, now: datetime, claims=None):
+    """The buyer's claims (``claims`` when read already) for one merchant's order of ``goods``,
+    usable ones first, the largest discount first: (choices, best usable claim or None)."""
+    held = unused_claims(buyer, merchant_id, now=now) if claims is None else claims
     found = [
-        Choice(c, discount_of(c.coupon, goods), why_not(c.coupon, goods, now=now))
-        for c in unused_claims(buyer, merchant_id, now=now)
+        Choice(c, discount_of(c.coupon, goods), why_not(c.coupon, goods, now=now)) for c in held
     ]
     found.sort(key=lambda ch: (ch.reason is not None, -ch.discount_cents, ch.claim.id))
     best = found[0] if found and found[0].reason is None else None

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -108,19 +109,36 @@ def order_fee(merchant: Merchant, lines: list[tuple[Product, int]], province_cod
     return total
 
 
+#: What template_fee reads of a template.
+_TERMS = (
+    "unreachable",
+    "kind",
+    "free_over_cents",
+    "first_fee_cents",
+    "extra_fee_cents",
+    "region_fees",
+    "basis",
+)
+
+
 def fee_table(product: Product, province_code: str, upto: int) -> list[int | None]:
     """The fee of an order of 1, 2, ... ``upto`` pieces of ``product`` alone to a province
     (None where it is not delivered), worked out as ``order_fee`` does, with one query: the
     buy-now page updates its totals from it as the quantity changes."""
     tid = product.shipping_template_id
     template = db.session.get(ShippingTemplate, tid) if tid is not None else None
+    if template is not None:
+        # Its terms read once into a plain object: the ORM's attribute reads, a hundred times
+        # each (one per quantity), cost more than the arithmetic.
+        template = SimpleNamespace(**{name: getattr(template, name) for name in _TERMS})
+    grams, price = product.weight_grams, product.price_cents
     return [
         template_fee(
             template,
             province_code,
             pieces=quantity,
-            grams=product.weight_grams * quantity,
-            goods_cents=product.price_cents * quantity,
+            grams=grams * quantity,
+            goods_cents=price * quantity,
         )
         for quantity in range(1, upto + 1)
     ]

@@ -116,6 +116,36 @@ def test_checkout_takes_the_discount_and_the_rebate_is_on_the_price_paid(ctx):
         place(buyer, [(cheap.id, 1), (dear.id, 1)], key="k2", coupons={merchant.id: claim.id})
 
 
+def test_a_checkout_of_three_shops_one_with_a_coupon_writes_each_order_its_own_lines(ctx):
+    """Orders, items and events are written one INSERT per table (shop.orders.placing): each
+    order gets its own items, event, coupon and totals, in merchant order."""
+    a, b, c = make_merchant(), make_merchant(), make_merchant()
+    pa = make_product(merchant=a, price_cents=5000, stock=10)
+    pb1 = make_product(merchant=b, price_cents=2000, stock=10)
+    pb2 = make_product(merchant=b, price_cents=3000, stock=10)
+    pc = make_product(merchant=c, price_cents=900, stock=10)
+    buyer = make_user()
+    claim = coupons.claim(coupon_of(merchant=b, off=500), buyer=buyer, now=NOW)
+    lines = [(pc.id, 1), (pb1.id, 2), (pa.id, 3), (pb2.id, 1)]
+    orders = place(buyer, lines, coupons={b.id: claim.id})
+    db.session.expire_all()  # what was written, not what the session remembers
+    assert [o.merchant_id for o in orders] == sorted([a.id, b.id, c.id])
+    by = {o.merchant_id: o for o in orders}
+    assert [(i.product_id, i.quantity) for i in by[a.id].items] == [(pa.id, 3)]
+    assert [(i.product_id, i.quantity) for i in by[b.id].items] == [(pb1.id, 2), (pb2.id, 1)]
+    assert [(i.product_id, i.quantity) for i in by[c.id].items] == [(pc.id, 1)]
+    assert (by[b.id].coupon_id, by[b.id].discount_cents) == (claim.coupon_id, 500)
+    assert sum(i.discount_cents for i in by[b.id].items) == 500
+    assert [(o.coupon_id, o.discount_cents) for o in (by[a.id], by[c.id])] == [(None, 0)] * 2
+    for order, goods in ((by[a.id], 15000), (by[b.id], 7000), (by[c.id], 900)):
+        assert order.goods_cents == goods
+        assert order.total_cents == goods - order.discount_cents + order.shipping_cents
+        assert [(e.from_status, e.to_status, e.actor_id) for e in order.events] == [
+            (None, "placed", buyer.id)
+        ]
+    assert (pa.stock, pb1.stock, pb2.stock, pc.stock) == (7, 8, 9, 9)
+
+
 def test_a_product_coupon_is_spread_over_its_product_only_and_the_sharer_earns_on_it(ctx):
     merchant = make_merchant()
     shared = make_product(merchant=merchant, price_cents=10000, rebate_bps=1000, stock=5)

@@ -10,11 +10,8 @@ from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from wtforms import HiddenField, IntegerField, RadioField, StringField
-from wtforms.validators import Optional
 
 from shop.catalog import catalog, skus
 from shop.orders import addresses, payments, shipping, states
@@ -28,37 +25,12 @@ from shop.platform.extensions import csrf, db
 from shop.sharing import shops
 from shop.teams import teams
 from shop.web.common import now, safe_next, show_domain_error
-from shop.web.forms import FlaskForm
 from shop.web.storefront import bp, live_totals
 from shop.web.storefront import coupons as buyer_coupons
-from shop.web.storefront.addresses import (
-    AddressFields,
-    fill_region_choices,
-    picking,
-    prefill_phone,
-)
+from shop.web.storefront.addresses import picking
+from shop.web.storefront.checkout_forms import SavedAddressCheckoutForm, checkout_form
 from shop.web.storefront.lines import BuyLine, parse_shown
 from shop.web.storefront.sharing import set_visitor_cookie, visitor_for_order
-
-
-class CheckoutForm(FlaskForm, AddressFields):
-    checkout_key = HiddenField()
-    ref = HiddenField()
-    #: The SKU bought with "Buy now", and the prices the page showed ("SKU id:fen,...").
-    sku_id = HiddenField()
-    shown = HiddenField()
-    quantity = IntegerField(_l("Quantity"), validators=[Optional()], default=1)
-    #: The address book's address the order goes to; "" for the new address typed here.
-    saved_address = HiddenField()
-    note = StringField(
-        _l("Note to the merchant"),
-        render_kw={"maxlength": 200, "placeholder": _l("Optional")},
-    )
-    provider = RadioField(_l("Payment"), choices=[])
-    #: The orders this submission repeats (RepeatOrder), shown above the form.
-    repeat_orders: list | tuple = ()
-    #: A message about the chosen address (legacy, or not delivered to).
-    address_errors: list | tuple = ()
 
 
 def enabled_providers(merchants=()):
@@ -79,21 +51,6 @@ def enabled_providers(merchants=()):
         for name, provider in found.items()
         if all(getattr(provider, "takes", lambda _m: True)(m) for m in merchants)
     }
-
-
-def checkout_form(saved, available) -> CheckoutForm:
-    form = CheckoutForm()
-    form.provider.choices = [(name, str(p.label)) for name, p in available.items()]
-    if request.method == "GET":
-        form.checkout_key.data = order_checkout.new_checkout_key()
-        form.ref.data = request.args.get("ref", "")
-        form.provider.data = next(iter(available), None)
-        wanted = request.args.get("address", "")
-        ids = {str(a.id) for a in saved}
-        form.saved_address.data = wanted if wanted in ids else (str(saved[0].id) if saved else "")
-    prefill_phone(form)
-    fill_region_choices(form)
-    return form
 
 
 def chosen_address(form, saved):
@@ -149,9 +106,10 @@ def render_checkout(form, saved, groups, product=None, live=None):
 @login_required
 def checkout(product_id: int):
     """Buy one SKU of a product now (the "Buy now" button)."""
-    product = catalog.product_for_page(product_id)
-    if product is None:
+    found = catalog.product_for_checkout(product_id)
+    if found is None:
         abort(404)
+    product, cover = found
     if shops.is_gone(product):
         abort(410)
     saved = order_checkout.addresses_of(current_user)
@@ -190,13 +148,20 @@ def checkout(product_id: int):
             form.shown.data = f"{sku.id}:{sku.price_cents}"
     quantity = max(form.quantity.data if isinstance(form.quantity.data, int) else 1, 1)
     reason = None if sku.stock >= quantity else "short"
-    line = BuyLine(product, sku, quantity, reason)
+    line = BuyLine(product, sku, quantity, reason, cover)
     live = live_totals.buy_now(form, saved, product, sku)
     return render_checkout(form, saved, [(product.merchant, [line])], product=product, live=live)
 
 
 def place_lines(
-    form: CheckoutForm, lines, saved, available, *, shown_prices=None, on_success=None, groups=()
+    form: SavedAddressCheckoutForm,
+    lines,
+    saved,
+    available,
+    *,
+    shown_prices=None,
+    on_success=None,
+    groups=(),
 ):
     """Place the orders of ``lines`` (product id, quantity, SKU id) with the form's address
     and payment, refusing prices other than ``shown_prices``; the redirect to pay, or None
@@ -227,7 +192,8 @@ def place_lines(
         if provider not in available:
             raise DomainError(_("Choose how to pay."), "provider")
         visitor, hopped = visitor_for_order(form.ref.data or "")
-        picked = buyer_coupons.claims_for_order(groups, form.ref.data or "")
+        # ``_rows`` keeps the chosen claims loaded until the orders are placed.
+        picked, _rows = buyer_coupons.claims_for_order(groups, form.ref.data or "")
         placed = order_checkout.place_order(
             current_user,
             lines,

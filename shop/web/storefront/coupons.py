@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from shop.orders import coupons
-from shop.orders.models import Coupon
+from shop.orders.coupon_offers import coupon_row
+from shop.orders.models import Coupon, CouponClaim
 from shop.platform import db as dbsetup
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db
@@ -30,16 +31,27 @@ class Offer:
     #: The coupon's terms, for the buy-now page's live totals (checkout-qty.js).
     off_cents: int = 0
     threshold_cents: int = 0
+    #: The link's coupon itself and the link's id (value "link"), claimed when the order is
+    #: placed; or the buyer's claim.
+    coupon: Coupon | None = None
+    link_id: int | None = None
+    claim: CouponClaim | None = None
+
+
+def link_id_of(ref: str) -> int | None:
+    """The id of the live share link ``ref`` (from the link cache: no query), else None."""
+    if not ref or not links.is_well_formed(ref):
+        return None
+    link = links.resolve_cached(ref)
+    return None if link is None or link.gone else link.id
 
 
 def link_coupon(ref: str) -> tuple[Coupon | None, int | None]:
     """The coupon the share link ``ref`` carries (open now) and the link's id."""
-    if not ref or not links.is_well_formed(ref):
+    link_id = link_id_of(ref)
+    if link_id is None:
         return None, None
-    link = links.resolve_cached(ref)
-    if link is None or link.gone:
-        return None, None
-    return coupons.shown_coupon(item_id=None, link_id=link.id, now=now()), link.id
+    return coupons.shown_coupon(item_id=None, link_id=link_id, now=now()), link_id
 
 
 def _goods(items) -> dict[int, int]:
@@ -57,7 +69,10 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
         return [], None
     goods = _goods(items)
     at = now()
-    found, _best = coupons.choices(current_user, merchant.id, goods, now=at)
+    # The claims and the link's coupon in one query (the checkout asks once per shop).
+    link_id = link_id_of(ref)
+    claims, coupon = coupon_row(current_user, merchant.id, link_id, now=at)
+    found, _best = coupons.choices(current_user, merchant.id, goods, now=at, claims=claims)
     offers = [
         Offer(
             str(c.claim.id),
@@ -66,23 +81,24 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
             c.reason,
             c.claim.coupon.off_cents,
             c.claim.coupon.threshold_cents,
+            claim=c.claim,
         )
         for c in found
     ]
-    coupon, _link_id = link_coupon(ref)
-    if coupon is not None and coupon.merchant_id == merchant.id:
-        held = {c.claim.coupon_id for c in found}
-        if coupon.id not in held and coupon.remaining > 0:
-            offers.append(
-                Offer(
-                    "link",
-                    coupons.describe(coupon),
-                    coupons.discount_of(coupon, goods),
-                    coupons.why_not(coupon, goods, now=at),
-                    coupon.off_cents,
-                    coupon.threshold_cents,
-                )
+    # The link's coupon: this shop's, open, and none of it held unused (coupon_row).
+    if coupon is not None and coupon.remaining > 0:
+        offers.append(
+            Offer(
+                "link",
+                coupons.describe(coupon),
+                coupons.discount_of(coupon, goods),
+                coupons.why_not(coupon, goods, now=at),
+                coupon.off_cents,
+                coupon.threshold_cents,
+                coupon,
+                link_id,
             )
+        )
     offers.sort(key=lambda o: (o.reason is not None, -o.discount_cents))
     wanted = request.form.get(f"coupon-{merchant.id}") if request.method == "POST" else None
     if wanted == NONE:
@@ -92,21 +108,27 @@ def offers_for(merchant, items, ref: str) -> tuple[list[Offer], Offer | None]:
     return offers, chosen
 
 
-def claims_for_order(groups, ref: str) -> dict[int, int]:
-    """{merchant id: claim id} to place the orders with; the link's coupon is claimed now
-    when it was chosen (in the caller's transaction). Raises DomainError."""
-    picked = {}
+def claims_for_order(groups, ref: str) -> tuple[dict[int, int], list]:
+    """({merchant id: claim id} to place the orders with, the rows behind them); the link's
+    coupon is claimed now when it was chosen (in the caller's transaction). The caller keeps
+    the rows until the orders are placed: the session holds a loaded row only while something
+    refers to it, and place_order then finds the claims and coupons without reading them
+    again. Raises DomainError."""
+    picked, rows = {}, []
     for merchant, items in groups:
         _offers, chosen = offers_for(merchant, items, ref)
         if chosen is None:
             continue
         if chosen.value == "link":
-            coupon, link_id = link_coupon(ref)
-            row = coupons.claim(coupon, buyer=current_user, now=now(), link_id=link_id)
+            row = coupons.claim(
+                chosen.coupon, buyer=current_user, now=now(), link_id=chosen.link_id
+            )
             picked[merchant.id] = row.id
+            rows += [row, chosen.coupon]
         else:
             picked[merchant.id] = int(chosen.value)
-    return picked
+            rows.append(chosen.claim)
+    return picked, rows
 
 
 @bp.route("/coupons/<int:coupon_id>/claim", methods=["POST"])

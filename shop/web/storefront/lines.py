@@ -38,6 +38,12 @@ class PricedLine:
     def spec_text(self) -> str:
         return skus.spec_text(self.product, self.sku) if self.sku else ""
 
+    @property
+    def picture(self) -> str | None:
+        """The sha256 of the picture shown with the line (its product's cover), or None."""
+        cover = self.product.cover
+        return cover.sha256 if cover is not None else None
+
 
 @dataclass(frozen=True)
 class BuyLine(PricedLine):
@@ -48,3 +54,10 @@ class BuyLine(PricedLine):
     quantity: int
     #: Why it cannot be bought now ("short", a shops.UNAVAILABLE_LABELS key) or None.
     reason: str | None = None
+    #: Its product's cover picture's sha256, read with the product
+    #: (shop.catalog.catalog.product_for_checkout: the product's images are not loaded).
+    cover_sha256: str | None = None
+
+    @property
+    def picture(self) -> str | None:
+        return self.cover_sha256
