@@ -222,6 +222,11 @@ def current() -> Stamps:
 
 @event.listens_for(Session, "after_commit")
 def _bump_stamps(session: Session) -> None:
+    # SQLAlchemy calls after_commit when a savepoint is released too: the changes are not
+    # committed yet, and a stamp moved now would let another worker keep the old data under
+    # the new stamp. The marks wait for the outermost commit.
+    if session.in_nested_transaction():
+        return
     stale = session.info.pop(_STALE, None)
     if stale and has_app_context():
         current().bump(None if None in stale else stale)

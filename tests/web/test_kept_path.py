@@ -326,3 +326,31 @@ def test_the_signing_is_itsdangerous_s(app, monkeypatch):
     session = {"csrf_token": raw}
     flask_s = app.session_interface.get_signing_serializer(app).dumps(session)
     assert thin.session_signing.dumps(session) == flask_s
+
+
+def test_a_shop_in_one_language_serves_a_visitor_who_asks_for_another(apps):
+    """LANGUAGES without English: a visitor whose browser asks for English gets from the thin
+    path what Flask gives (no error, no fall-through to Flask)."""
+    app = apps(LANGUAGES={"zh_Hans_CN": "中文"}, TRUSTED_HOSTS=["localhost"])
+    with app.app_context():
+        product_id = make_product(title="保温杯", stock=8).id
+        db.session.commit()
+    fast, flask, entered = _both(app, f"/p/{product_id}", headers=LANGUAGES["en-header"])
+    assert entered == 0
+    assert fast.comparable() == flask.comparable()
+
+
+def test_a_description_naming_the_sdk_does_not_open_the_csp(app):
+    """A product whose text names WeChat's SDK URL: escaped, it is no script tag, and the
+    page's CSP stays the site's (only a page that loads the SDK allows its host)."""
+    from shop.web.storefront import wechat
+
+    with app.app_context():
+        product = make_product(title="保温杯", stock=8)
+        product.description = f'<script src="{wechat.SDK_URL}"></script> {wechat.SDK_URL}'
+        db.session.commit()
+        product_id = product.id
+    fast, flask, entered = _both(app, f"/p/{product_id}")
+    assert wechat.SDK_URL in fast.text and wechat.SDK_TAG not in fast.text
+    assert entered == 0 and fast.comparable() == flask.comparable()
+    assert "res.wx.qq.com" not in fast.headers["Content-Security-Policy"]

@@ -226,3 +226,24 @@ def test_a_description_with_a_stand_in_number_is_shown_as_written(
         page, seen = _get(second, f"/p/{cup}")
         assert "编号 100000000000000 号" in page and "仅剩 6 件" in page and "库存 6" in page
         assert seen["renders"] == 2  # marked, then plainly
+
+
+def test_stock_taken_in_a_savepoint_moves_the_stamps_only_at_the_commit(workers):  # noqa: F811
+    """Checkout takes stock inside a savepoint and commits later. SQLAlchemy calls after_commit
+    when the savepoint is released too: had the stamps moved then, the other worker would have
+    kept the old, committed number under the new stamp and shown it after the commit."""
+    first, second = workers
+    with first.app_context():
+        product = make_product(title="保温杯", stock=30)
+        db.session.commit()
+        pid, sku_id = product.id, product.active_skus[0].id
+    path = f"/p/{pid}"
+    _kept_twice(second, path)
+    with first.app_context():
+        with db.session.begin_nested():  # as checkout.place_order takes stock
+            assert skus.take_stock(sku_id, pid, 1)
+        page, _seen = _get(second, path)  # a visit between the savepoint and the commit
+        assert "库存 30" in page
+        db.session.commit()
+    page, _seen = _get(second, path)
+    assert "库存 29" in page

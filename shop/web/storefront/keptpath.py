@@ -188,7 +188,7 @@ class KeptPagePath:
         locale = self._locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"))
         key = (scheme, host, f"{path}?{query}", locale, 0, in_wechat)
         page = self._kept(route, key)
-        if page is None or wechat.SDK_URL in page:
+        if page is None or wechat.SDK_TAG in page:
             return None
         secure = scheme in ("https", "wss")
         cookie = None
@@ -226,7 +226,8 @@ class KeptPagePath:
                 found = i18n.normalize_locale(tag)
                 if found:
                     break
-        return self.locales[found or self.default_locale]
+        found = found or self.default_locale
+        return self.locales.get(found) or str(Locale.parse(found))
 
     def _may_be_kept(self, route: tuple) -> bool:
         """Whether this worker keeps any page of the route's product or shop (a cheap look

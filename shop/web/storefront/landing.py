@@ -288,7 +288,7 @@ def with_token(page: str | None) -> str | None:
     """A kept page with this request's CSRF token where the render's was."""
     if page is not None and TOKEN_MARK in page:
         page = page.replace(TOKEN_MARK, generate_csrf())
-    if page is not None and wechat.SDK_URL in page:
+    if page is not None and wechat.SDK_TAG in page:
         # The render asked for WeChat's share-card script, and this answer's CSP must allow
         # it as the render's did (the kept page is not rendered again).
         g.wechat_sdk = True

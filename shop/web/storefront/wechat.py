@@ -19,6 +19,9 @@ from shop.sharing.models import ShopItem
 from shop.web.storefront import bp
 
 SDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+#: How a rendered page loads it (merchants' and sharers' text is escaped, so it cannot contain
+#: this; the bare URL it may).
+SDK_TAG = f'<script src="{SDK_URL}"'
 SDK_ORIGIN = "https://res.wx.qq.com"
 SHARE_APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
 
