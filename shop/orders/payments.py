@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 
 from shop.accounts.models import User
 from shop.orders import states
-from shop.orders.models import Order, OrderStatus, PaymentEvent
+from shop.orders.models import GatewayPayment, Order, OrderStatus, PaymentEvent
 from shop.platform import db as dbsetup
 from shop.platform import faults
 from shop.platform.errors import Conflict, DomainError, InvalidTransition, ValidationError
@@ -45,6 +45,8 @@ class PaymentNotice:
     order_number: str
     amount_cents: int
     kind: str = "paid"
+    #: WeChat Pay partner mode: the sub-merchant the gateway says the money went into.
+    account: str = ""
 
 
 class PaymentProvider(Protocol):
@@ -138,7 +140,8 @@ def providers(secret_key: str, enabled: list[str]) -> dict[str, PaymentProvider]
 @dataclass(frozen=True)
 class Outcome:
     order: Order | None
-    outcome: str  #: paid, replay, already_paid, not_payable, amount_mismatch, unknown_order
+    #: paid, replay, already_paid, not_payable, amount_mismatch, wrong_account, unknown_order
+    outcome: str
     applied: bool
 
 
@@ -151,6 +154,12 @@ def apply_notice(
     but lost the guarded transition to another notice (several taps on the pay button at once)
     is recorded as ``already_paid`` (or ``not_payable``), never as ``paid``; exactly one
     event of an order says ``paid``.
+
+    A notice naming the sub-merchant it was paid into (WeChat Pay partner mode) that is not
+    the one the order's payment was created under (``GatewayPayment.sub_mchid``) is
+    ``wrong_account``: recorded, never paid (the money is in another merchant's account, and
+    refunds and profit sharing would name the order's). Without a recorded number nothing is
+    compared.
     """
     order = db.session.execute(
         select(Order).where(Order.number == notice.order_number)
@@ -161,6 +170,8 @@ def apply_notice(
         return Outcome(order, "wrong_provider", False)
     if notice.kind != "paid":
         outcome = "ignored_kind"
+    elif notice.account and _paid_into_another(order.id, notice.account):
+        outcome = "wrong_account"
     elif notice.amount_cents != order.total_cents:
         outcome = "amount_mismatch"
     elif order.status != OrderStatus.PLACED:
@@ -207,6 +218,13 @@ def apply_notice(
         return Outcome(order, lost, False)
     faults.hit("pay.after_ledger")  # notice stored, order paid, estimates and rollups written
     return Outcome(order, "paid", True)
+
+
+def _paid_into_another(order_id: int, account: str) -> bool:
+    recorded = db.session.execute(
+        select(GatewayPayment.sub_mchid).where(GatewayPayment.order_id == order_id)
+    ).scalar_one_or_none()
+    return bool(recorded) and recorded != account
 
 
 def confirm_manual(order: Order, *, actor: User, now: datetime) -> Outcome:

@@ -48,13 +48,16 @@ def payload_of(state: TradeState) -> dict | None:
     """The outbox row's payload for ``state``; None when it is nothing the shop acts on."""
     if notice_of(state) is None:
         return None
-    return {
+    payload = {
         "order_number": state.order_number,
         "state": state.state,
         "amount_cents": state.amount_cents,
         "trade_id": state.trade_id,
         "paid_at": state.paid_at.isoformat() if state.paid_at else None,
     }
+    if state.account:  # WeChat Pay partner mode: the sub-merchant the money went into
+        payload["account"] = state.account
+    return payload
 
 
 def trade_of(payload: dict) -> TradeState:
@@ -65,6 +68,7 @@ def trade_of(payload: dict) -> TradeState:
         amount_cents=int(payload["amount_cents"]),
         trade_id=payload.get("trade_id") or "",
         paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
+        account=payload.get("account") or "",
     )
 
 
