@@ -19,13 +19,17 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Protocol
 from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.accounts.models import User
+from shop.catalog.models import Merchant
 from shop.orders import states
 from shop.orders.models import GatewayPayment, Order, OrderStatus, PaymentEvent
 from shop.platform import db as dbsetup
@@ -161,11 +165,12 @@ def apply_notice(
     refunds and profit sharing would name the order's). Without a recorded number nothing is
     compared.
     """
-    order = db.session.execute(
-        select(Order).where(Order.number == notice.order_number)
-    ).scalar_one_or_none()
-    if order is None:
+    found = db.session.execute(_order_by_number(), {"number": notice.order_number}).first()
+    if found is None:
         return Outcome(None, "unknown_order", False)
+    order, merchant = found
+    if "merchant" in sa_inspect(order).unloaded:  # as its lazy load would have set it
+        set_committed_value(order, "merchant", merchant)
     if order.payment_provider != provider:
         return Outcome(order, "wrong_provider", False)
     if notice.kind != "paid":
@@ -179,18 +184,16 @@ def apply_notice(
     else:
         outcome = "paid"
     inserted = db.session.execute(
-        dbsetup.insert_for(db.session, PaymentEvent)
-        .values(
-            provider=provider,
-            event_id=notice.event_id,
-            order_id=order.id,
-            kind=notice.kind,
-            amount_cents=notice.amount_cents,
-            outcome=outcome,
-            received_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(PaymentEvent.id)  # rowcount is -1 here under psycopg
+        _event_insert(db.session.get_bind().dialect.name),
+        {
+            "provider": provider,
+            "event_id": notice.event_id,
+            "order_id": order.id,
+            "kind": notice.kind,
+            "amount_cents": notice.amount_cents,
+            "outcome": outcome,
+            "received_at": now,
+        },
     )
     event_row = inserted.first()
     if event_row is None:
@@ -218,6 +221,27 @@ def apply_notice(
         return Outcome(order, lost, False)
     faults.hit("pay.after_ledger")  # notice stored, order paid, estimates and rollups written
     return Outcome(order, "paid", True)
+
+
+@cache
+def _order_by_number():
+    """The order a notice names, with its merchant (a payment's split and notices read it)."""
+    return (
+        select(Order, Merchant)
+        .join(Merchant, Merchant.id == Order.merchant_id)
+        .where(Order.number == bindparam("number"))
+    )
+
+
+@cache
+def _event_insert(dialect: str):
+    """The notice's row, once per (provider, event id): built once per dialect."""
+    table = PaymentEvent.__table__
+    return (
+        dbsetup.insert_of(dialect, table)
+        .on_conflict_do_nothing()
+        .returning(table.c.id)  # rowcount is -1 here under psycopg
+    )
 
 
 def _paid_into_another(order_id: int, account: str) -> bool:

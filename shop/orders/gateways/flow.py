@@ -23,7 +23,7 @@ Rules (docs/payments.md):
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from shop.orders import payments
 from shop.orders.gateways.base import GatewayError, RefundState, TradeState
@@ -122,11 +122,17 @@ def _flag_wrong_account(provider: str, state: TradeState, order: Order, *, now: 
 
 
 def _settle(order_id: int, now: datetime) -> None:
-    db.session.execute(
-        update(GatewayPayment)
-        .where(GatewayPayment.order_id == order_id, GatewayPayment.settled_at.is_(None))
-        .values(settled_at=now)
+    db.session.execute(_SETTLE, {"b_order_id": order_id, "now": now})
+
+
+_SETTLE = (  # built once: every paid trade runs it
+    GatewayPayment.__table__.update()
+    .where(
+        GatewayPayment.__table__.c.order_id == bindparam("b_order_id"),
+        GatewayPayment.__table__.c.settled_at.is_(None),
     )
+    .values(settled_at=bindparam("now"))
+)
 
 
 def plan_refund(
