@@ -68,14 +68,8 @@ def emit(topic: str, kind: str, *, user_id: int | None, payload: dict, now: date
 def emit_many(topic: str, rows: list[tuple[str, int, dict]], *, now: datetime) -> None:
     """:func:`emit` of each (kind, user_id, payload) of ``rows``, as one executemany INSERT."""
     if rows:
-        db.session.execute(
-            _INSERT,
-            [
-                {"topic": topic, "kind": kind, "user_id": user_id, "payload": payload,
-                 "created_at": now, "available_at": now, "attempts": 0, "last_error": ""}
-                for kind, user_id, payload in rows
-            ],
-        )  # fmt: skip
+        values = [_values(topic, kind, user_id, payload, now) for kind, user_id, payload in rows]
+        db.session.execute(_INSERT, values)
 
 
 _INSERT = OutboxRow.__table__.insert()  # built once: its compiled form is cached
@@ -84,23 +78,25 @@ _INSERT = OutboxRow.__table__.insert()  # built once: its compiled form is cache
 def insert(topic: str, kind: str, *, user_id: int | None, payload: dict, now: datetime) -> None:
     """One row as one INSERT statement run now (no ORM unit of work): also for a request
     whose only write is its row, answered as soon as it commits (a payment callback)."""
-    db.session.execute(
-        _INSERT,
-        {
-            "topic": topic,
-            "kind": kind,
-            "user_id": user_id,
-            "payload": payload,
-            "created_at": now,
-            "available_at": now,
-            "attempts": 0,
-            "last_error": "",
-        },
-    )
+    db.session.execute(_INSERT, _values(topic, kind, user_id, payload, now))
 
 
-_COLUMNS = ("topic", "kind", "user_id", "payload", "created_at", "available_at", "attempts",
-            "last_error")  # fmt: skip
+def _values(topic: str, kind: str, user_id: int | None, payload: dict, now: datetime) -> dict:
+    """The column values of one new row, due ``now``: what :func:`insert` (and so
+    :func:`emit`), :func:`emit_many` and :func:`direct_insert` write."""
+    return {
+        "topic": topic,
+        "kind": kind,
+        "user_id": user_id,
+        "payload": payload,
+        "created_at": now,
+        "available_at": now,
+        "attempts": 0,
+        "last_error": "",
+    }
+
+
+_COLUMNS = tuple(_values("", "", None, {}, None))  # the columns a new row is given
 #: A DB-API INSERT of one row: run(cursor, topic, kind, payload, now).
 DirectInsert = Callable[[Any, str, str, dict, datetime], None]
 
@@ -122,16 +118,7 @@ def direct_insert(engine: Engine) -> DirectInsert:
     sql, positional = compiled.string, compiled.positional
 
     def run(cursor, topic: str, kind: str, payload: dict, now: datetime) -> None:
-        values = {
-            "topic": topic,
-            "kind": kind,
-            "user_id": None,
-            "payload": payload,
-            "created_at": now,
-            "available_at": now,
-            "attempts": 0,
-            "last_error": "",
-        }
+        values = _values(topic, kind, None, payload, now)
         converted = [
             (name, values[name] if process is None else process(values[name]))
             for name, process in processors
