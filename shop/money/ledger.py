@@ -9,6 +9,7 @@ made.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import case, func, select
 
@@ -39,26 +40,32 @@ def post(
     if amount_cents <= 0:
         return False
     result = db.session.execute(
-        dbsetup.insert_for(db.session, LedgerEntry)
-        .values(
-            sharer_id=sharer_id,
-            kind=kind,
-            amount_cents=amount_cents,
-            order_id=order_item.order_id if order_item is not None else order_id,
-            order_item_id=order_item.id if order_item is not None else None,
-            payout_id=payout_id,
-            appeal_id=appeal_id,
-            created_at=now,
-            tier=tier,
-            refund_id=refund_id,
-        )
-        .on_conflict_do_nothing()
-        .returning(LedgerEntry.id)  # rowcount is -1 here under psycopg; a returned id is not
+        _entry_insert(db.session.get_bind().dialect.name),
+        {
+            "sharer_id": sharer_id,
+            "kind": kind,
+            "amount_cents": amount_cents,
+            "order_id": order_item.order_id if order_item is not None else order_id,
+            "order_item_id": order_item.id if order_item is not None else None,
+            "payout_id": payout_id,
+            "appeal_id": appeal_id,
+            "created_at": now,
+            "tier": tier,
+            "refund_id": refund_id,
+        },
     )
     if result.first() is None:
         return False
     sales.entry_posted(kind, amount_cents, now)
     return True
+
+
+@cache
+def _entry_insert(dialect: str):
+    """The entry's ``INSERT ... ON CONFLICT DO NOTHING``, built once per dialect."""
+    table = LedgerEntry.__table__
+    # rowcount is -1 here under psycopg; a returned id is not
+    return dbsetup.insert_of(dialect, table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def order_earns(order: Order) -> bool:

@@ -23,6 +23,7 @@ nothing.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import func, select
 
@@ -90,12 +91,19 @@ class Split:
 def store_split(order: Order, split: Split, *, now: datetime) -> bool:
     """Store ``split`` as the order's (once); False when it had one already."""
     inserted = db.session.execute(
-        dbsetup.insert_for(db.session, OrderSplit)
-        .values(order_id=order.id, merchant_id=order.merchant_id, created_at=now, **vars(split))
-        .on_conflict_do_nothing()
-        .returning(OrderSplit.order_id)
+        _insert(db.session.get_bind().dialect.name, "order_splits"),
+        {"order_id": order.id, "merchant_id": order.merchant_id, "created_at": now, **vars(split)},
     ).first()
     return inserted is not None
+
+
+@cache
+def _insert(dialect: str, name: str):
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <key>`` into the order splits or the
+    merchant entries, built once per dialect and run with bind parameters."""
+    table = {"order_splits": OrderSplit, "merchant_entries": MerchantEntry}[name].__table__
+    key = table.c.order_id if name == "order_splits" else table.c.id
+    return dbsetup.insert_of(dialect, table).on_conflict_do_nothing().returning(key)
 
 
 def compute_split(order: Order) -> Split:
@@ -141,18 +149,16 @@ def _post(
     refund_id: int | None = None,
 ) -> bool:
     result = db.session.execute(
-        dbsetup.insert_for(db.session, MerchantEntry)
-        .values(
-            merchant_id=order.merchant_id,
-            kind=kind,
-            amount_cents=amount,
-            fee_cents=fee,
-            order_id=order.id,
-            created_at=now,
-            refund_id=refund_id,
-        )
-        .on_conflict_do_nothing()
-        .returning(MerchantEntry.id)
+        _insert(db.session.get_bind().dialect.name, "merchant_entries"),
+        {
+            "merchant_id": order.merchant_id,
+            "kind": kind,
+            "amount_cents": amount,
+            "fee_cents": fee,
+            "order_id": order.id,
+            "created_at": now,
+            "refund_id": refund_id,
+        },
     )
     return result.first() is not None
 
@@ -188,9 +194,10 @@ def on_paid(order: Order, *, now: datetime) -> bool:
     fee. False when it was done already (a replayed callback). The team override is cut to
     what the fee covers first (:func:`cover_override`)."""
     cover_override(order)
-    store_split(order, compute_split(order), now=now)
-    stored = db.session.get(OrderSplit, order.id, populate_existing=True)
-    return _post(order, K.ESTIMATED, stored.merchant_cents, stored.fee_cents, now)
+    split = compute_split(order)
+    if not store_split(order, split, now=now):  # stored before: post what it says
+        split = db.session.get(OrderSplit, order.id, populate_existing=True)
+    return _post(order, K.ESTIMATED, split.merchant_cents, split.fee_cents, now)
 
 
 def _kinds(order_id: int) -> set[MerchantEntryKind]:

@@ -30,16 +30,16 @@ def order_changed(
     """Called by ``states.transition`` after the guarded update (and the ledger postings)."""
     to = order.status
     base = {"order_id": order.id, "order_no": order.number}
-    if to == S.PAID and before == S.PLACED:
-        merchant_user = order.merchant.user_id
-        _emit("order_paid", merchant_user, {
-            **base, "product": _product(order), "total_cents": order.total_cents,
-        }, now)  # fmt: skip
+    if to == S.PAID and before == S.PLACED:  # both rows in one statement (the worker's path)
+        product = _product(order)
+        rows = [("order_paid", order.merchant.user_id, {
+            **base, "product": product, "total_cents": order.total_cents,
+        })]  # fmt: skip
         if estimate_cents > 0:
-            _emit("order_attributed", order.sharer_id, {
-                "order_no": order.number, "product": _product(order),
-                "amount_cents": estimate_cents,
-            }, now)  # fmt: skip
+            rows.append(("order_attributed", order.sharer_id, {
+                "order_no": order.number, "product": product, "amount_cents": estimate_cents,
+            }))  # fmt: skip
+        outbox.emit_many("notify", [row for row in rows if row[1] is not None], now=now)
     elif to == S.SHIPPED and before == S.PAID:
         _emit("order_shipped", order.buyer_id, {
             **base, "carrier": carriers.label(order.carrier or ""),

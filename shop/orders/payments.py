@@ -19,15 +19,19 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Protocol
 from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.accounts.models import User
+from shop.catalog.models import Merchant
 from shop.orders import states
-from shop.orders.models import Order, OrderStatus, PaymentEvent
+from shop.orders.models import GatewayPayment, Order, OrderStatus, PaymentEvent
 from shop.platform import db as dbsetup
 from shop.platform import faults
 from shop.platform.errors import Conflict, DomainError, InvalidTransition, ValidationError
@@ -45,6 +49,8 @@ class PaymentNotice:
     order_number: str
     amount_cents: int
     kind: str = "paid"
+    #: WeChat Pay partner mode: the sub-merchant the gateway says the money went into.
+    account: str = ""
 
 
 class PaymentProvider(Protocol):
@@ -138,7 +144,8 @@ def providers(secret_key: str, enabled: list[str]) -> dict[str, PaymentProvider]
 @dataclass(frozen=True)
 class Outcome:
     order: Order | None
-    outcome: str  #: paid, replay, already_paid, not_payable, amount_mismatch, unknown_order
+    #: paid, replay, already_paid, not_payable, amount_mismatch, wrong_account, unknown_order
+    outcome: str
     applied: bool
 
 
@@ -151,16 +158,25 @@ def apply_notice(
     but lost the guarded transition to another notice (several taps on the pay button at once)
     is recorded as ``already_paid`` (or ``not_payable``), never as ``paid``; exactly one
     event of an order says ``paid``.
+
+    A notice naming the sub-merchant it was paid into (WeChat Pay partner mode) that is not
+    the one the order's payment was created under (``GatewayPayment.sub_mchid``) is
+    ``wrong_account``: recorded, never paid (the money is in another merchant's account, and
+    refunds and profit sharing would name the order's). Without a recorded number nothing is
+    compared.
     """
-    order = db.session.execute(
-        select(Order).where(Order.number == notice.order_number)
-    ).scalar_one_or_none()
-    if order is None:
+    found = db.session.execute(_order_by_number(), {"number": notice.order_number}).first()
+    if found is None:
         return Outcome(None, "unknown_order", False)
+    order, merchant = found
+    if "merchant" in sa_inspect(order).unloaded:  # as its lazy load would have set it
+        set_committed_value(order, "merchant", merchant)
     if order.payment_provider != provider:
         return Outcome(order, "wrong_provider", False)
     if notice.kind != "paid":
         outcome = "ignored_kind"
+    elif notice.account and _paid_into_another(order.id, notice.account):
+        outcome = "wrong_account"
     elif notice.amount_cents != order.total_cents:
         outcome = "amount_mismatch"
     elif order.status != OrderStatus.PLACED:
@@ -168,18 +184,16 @@ def apply_notice(
     else:
         outcome = "paid"
     inserted = db.session.execute(
-        dbsetup.insert_for(db.session, PaymentEvent)
-        .values(
-            provider=provider,
-            event_id=notice.event_id,
-            order_id=order.id,
-            kind=notice.kind,
-            amount_cents=notice.amount_cents,
-            outcome=outcome,
-            received_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(PaymentEvent.id)  # rowcount is -1 here under psycopg
+        _event_insert(db.session.get_bind().dialect.name),
+        {
+            "provider": provider,
+            "event_id": notice.event_id,
+            "order_id": order.id,
+            "kind": notice.kind,
+            "amount_cents": notice.amount_cents,
+            "outcome": outcome,
+            "received_at": now,
+        },
     )
     event_row = inserted.first()
     if event_row is None:
@@ -207,6 +221,34 @@ def apply_notice(
         return Outcome(order, lost, False)
     faults.hit("pay.after_ledger")  # notice stored, order paid, estimates and rollups written
     return Outcome(order, "paid", True)
+
+
+@cache
+def _order_by_number():
+    """The order a notice names, with its merchant (a payment's split and notices read it)."""
+    return (
+        select(Order, Merchant)
+        .join(Merchant, Merchant.id == Order.merchant_id)
+        .where(Order.number == bindparam("number"))
+    )
+
+
+@cache
+def _event_insert(dialect: str):
+    """The notice's row, once per (provider, event id): built once per dialect."""
+    table = PaymentEvent.__table__
+    return (
+        dbsetup.insert_of(dialect, table)
+        .on_conflict_do_nothing()
+        .returning(table.c.id)  # rowcount is -1 here under psycopg
+    )
+
+
+def _paid_into_another(order_id: int, account: str) -> bool:
+    recorded = db.session.execute(
+        select(GatewayPayment.sub_mchid).where(GatewayPayment.order_id == order_id)
+    ).scalar_one_or_none()
+    return bool(recorded) and recorded != account
 
 
 def confirm_manual(order: Order, *, actor: User, now: datetime) -> Outcome:

@@ -10,14 +10,14 @@ Orders are made by :func:`shop.orders.checkout.place_order`.
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.catalog import skus
 from shop.catalog.models import Product
 from shop.money import ledger, refund_queries, sales
-from shop.orders import carriers, coupons, notices
-from shop.orders.models import Order, OrderEvent, OrderStatus
+from shop.orders import carriers, coupons, notices, order_rows
+from shop.orders.models import Order, OrderStatus
 from shop.platform import audit
 from shop.platform.errors import (
     Conflict,
@@ -26,7 +26,6 @@ from shop.platform.errors import (
     ValidationError,
 )
 from shop.platform.extensions import db
-from shop.platform.stamps import mark_stale
 
 S = OrderStatus
 #: (from, to) -> who may make the change. "payment" is a verified payment notification (or a
@@ -120,33 +119,20 @@ def transition(
     paying = to == S.PAID and current == S.PLACED  # not a withdrawn refund request
     if paying:
         values.setdefault("paid_at", now)  # the sales rollups count it on that day
-    result = db.session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == current, Order.version == order.version)
-        .values(status=to, version=Order.version + 1, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not order_rows.guarded_update(order, current, to, values):
         db.session.refresh(order)
         raise Conflict(_l("This order was just changed by someone else. Please look again."))
-    db.session.refresh(order)
-    db.session.add(
-        OrderEvent(
-            order_id=order.id,
-            from_status=str(current),
-            to_status=str(to),
-            actor_id=actor.id if actor else None,
-            source=source,
-            note=note[:200],
-            created_at=now,
-        )
-    )
+    order_rows.add_event(
+        order, current, to, actor_id=actor.id if actor else None, source=source, note=note,
+        now=now,
+    )  # fmt: skip
     # Product rows first, then the ledger and the rollups: the order placing an order takes
     # its locks in (stock, then rollups), so a payment and a checkout on the same product and
     # link never wait on each other in a circle (a deadlock on PostgreSQL).
     estimate = 0
     if paying:
-        _add_per_unit(order, Product.sales_count, +1)
+        order_rows.load_items(order)
+        order_rows.add_per_unit(order, Product.sales_count, +1)
         estimate = ledger.post_estimates(order, now=now)
         sales.order_paid(order, estimate)
     elif to == S.CANCELLED:
@@ -159,7 +145,7 @@ def transition(
         gone = refund_queries.refunded_units(order)
         _restock(order, gone)
         if order.paid_at is not None:
-            _add_per_unit(order, Product.sales_count, -1, gone)
+            order_rows.add_per_unit(order, Product.sales_count, -1, gone)
         ledger.reverse_for_refund(order, now=now)
         sales.order_refunded(order, order.total_cents - refund_queries.partly_refunded_cents(order))
     notices.order_changed(order, current, now=now, estimate_cents=estimate)  # the outbox
@@ -174,23 +160,6 @@ def _restock(order: Order, gone: dict[int, int] | None = None) -> None:
         quantity = item.quantity - (gone or {}).get(item.id, 0)
         if quantity > 0:
             skus.give_back(item.sku_id, item.product_id, quantity)
-
-
-def _add_per_unit(order: Order, column, sign: int, gone: dict[int, int] | None = None) -> None:
-    """Add ``sign`` x each item's quantity (less the units ``gone`` with partial refunds) to
-    ``column`` of its product (stock released on cancel or refund, sales counted on payment
-    and taken back on refund)."""
-    for item in order.items:
-        quantity = item.quantity - (gone or {}).get(item.id, 0)
-        if quantity <= 0:
-            continue
-        db.session.execute(
-            update(Product)
-            .where(Product.id == item.product_id)
-            .values({column: column + sign * quantity})
-            .execution_options(synchronize_session=False)
-        )
-        mark_stale(item.product_id)  # a Core UPDATE: the landing pages' stamp
 
 
 # --- actions by people -----------------------------------------------------------------------

@@ -66,10 +66,15 @@ def writing():
 def insert_for(session, model):
     """An INSERT for ``model`` in the session's dialect, so ``.on_conflict_do_nothing()`` is
     available on SQLite and PostgreSQL alike (idempotent postings and notices)."""
+    return insert_of(session.get_bind().dialect.name, model)
+
+
+def insert_of(dialect: str, target):
+    """:func:`insert_for` by dialect name: for a statement built once per dialect and run
+    with bind parameters (building one costs more CPU than running it)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
+    return (postgresql if dialect == "postgresql" else sqlite).insert(target)
 
 
 def ping(dbapi_connection) -> None:

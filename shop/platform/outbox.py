@@ -20,9 +20,10 @@ to a burst of requests (:func:`next_pause`).
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,42 +65,43 @@ class OutboxRow(db.Model):
 
 
 def emit(topic: str, kind: str, *, user_id: int | None, payload: dict, now: datetime) -> None:
-    """Add one row to the caller's transaction (flushed with it, never committed here)."""
-    db.session.add(
-        OutboxRow(
-            topic=topic,
-            kind=kind,
-            user_id=user_id,
-            payload=payload,
-            created_at=now,
-            available_at=now,
-        )
-    )
+    """Add one row to the caller's transaction (written now, never committed here): one Core
+    INSERT, no ORM unit of work (a paid order's notices are part of the worker's hot path)."""
+    insert(topic, kind, user_id=user_id, payload=payload, now=now)
+
+
+def emit_many(topic: str, rows: list[tuple[str, int, dict]], *, now: datetime) -> None:
+    """:func:`emit` of each (kind, user_id, payload) of ``rows``, as one executemany INSERT."""
+    if rows:
+        values = [_values(topic, kind, user_id, payload, now) for kind, user_id, payload in rows]
+        db.session.execute(_INSERT, values)
 
 
 _INSERT = OutboxRow.__table__.insert()  # built once: its compiled form is cached
 
 
 def insert(topic: str, kind: str, *, user_id: int | None, payload: dict, now: datetime) -> None:
-    """Like :func:`emit`, as one INSERT statement run now (no ORM unit of work): for a request
+    """One row as one INSERT statement run now (no ORM unit of work): also for a request
     whose only write is its row, answered as soon as it commits (a payment callback)."""
-    db.session.execute(
-        _INSERT,
-        {
-            "topic": topic,
-            "kind": kind,
-            "user_id": user_id,
-            "payload": payload,
-            "created_at": now,
-            "available_at": now,
-            "attempts": 0,
-            "last_error": "",
-        },
-    )
+    db.session.execute(_INSERT, _values(topic, kind, user_id, payload, now))
 
 
-_COLUMNS = ("topic", "kind", "user_id", "payload", "created_at", "available_at", "attempts",
-            "last_error")  # fmt: skip
+def _values(topic: str, kind: str, user_id: int | None, payload: dict, now: datetime) -> dict:
+    """The column values of one new row, due ``now``: what :func:`insert` (and so
+    :func:`emit`), :func:`emit_many` and :func:`direct_insert` write."""
+    return {
+        "topic": topic,
+        "kind": kind,
+        "user_id": user_id,
+        "payload": payload,
+        "created_at": now,
+        "available_at": now,
+        "attempts": 0,
+        "last_error": "",
+    }
+
+
+_COLUMNS = tuple(_values("", "", None, {}, None))  # the columns a new row is given
 #: A DB-API INSERT of one row: run(cursor, topic, kind, payload, now).
 DirectInsert = Callable[[Any, str, str, dict, datetime], None]
 
@@ -121,16 +123,7 @@ def direct_insert(engine: Engine) -> DirectInsert:
     sql, positional = compiled.string, compiled.positional
 
     def run(cursor, topic: str, kind: str, payload: dict, now: datetime) -> None:
-        values = {
-            "topic": topic,
-            "kind": kind,
-            "user_id": None,
-            "payload": payload,
-            "created_at": now,
-            "available_at": now,
-            "attempts": 0,
-            "last_error": "",
-        }
+        values = _values(topic, kind, None, payload, now)
         converted = [
             (name, values[name] if process is None else process(values[name]))
             for name, process in processors
@@ -169,22 +162,36 @@ def _claim(
     """Due rows, locked: id, topic, kind, user_id and created_at as plain result rows (no
     ORM objects, no payloads: the worker moves thousands a second, and a handler that needs
     a payload reads it in SQL)."""
+    dialect = db.session.get_bind().dialect.name
+    others = tuple(CHUNKS) if topic is None and ids is None else ()
+    query = _claim_query(limit, ids is not None, topic, others, dialect)
+    params = {"now": now} if ids is None else {"now": now, "ids": ids}
+    return list(db.session.execute(query, params))
+
+
+@cache
+def _claim_query(limit: int, by_id: bool, topic: str | None, others: tuple, dialect: str):
+    """:func:`_claim`'s SELECT, built once per shape. A chunked topic's rows (one heavy row
+    per transaction, a payment) come with their payloads: one statement fewer per row."""
     table = OutboxRow.__table__
+    columns = [table.c.id, table.c.topic, table.c.kind, table.c.user_id, table.c.created_at]
+    if topic is not None and topic in CHUNKS:
+        columns.append(table.c.payload)
     query = (
-        select(table.c.id, table.c.topic, table.c.kind, table.c.user_id, table.c.created_at)
-        .where(table.c.done_at.is_(None), table.c.available_at <= now)
+        select(*columns)
+        .where(table.c.done_at.is_(None), table.c.available_at <= bindparam("now"))
         .order_by(table.c.id)
         .limit(limit)
     )
-    if ids is not None:
-        query = query.where(table.c.id.in_(ids))
+    if by_id:
+        query = query.where(table.c.id.in_(bindparam("ids", expanding=True)))
     if topic is not None:
         query = query.where(table.c.topic == topic)
-    elif CHUNKS and ids is None:
-        query = query.where(table.c.topic.not_in(list(CHUNKS)))
-    if db.session.get_bind().dialect.name == "postgresql":
+    elif others:
+        query = query.where(table.c.topic.not_in(list(others)))
+    if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(db.session.execute(query))
+    return query
 
 
 def _any_due(now: datetime, topic: str | None = None) -> bool:
@@ -206,12 +213,14 @@ def _run(rows: list, now: datetime) -> None:
         if work is None:
             raise LookupError(f"no outbox handler for topic {topic!r}")
         work(batch, now)
-    db.session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id.in_([row.id for row in rows]))
-        .values(done_at=now, attempts=OutboxRow.attempts + 1, last_error="")
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_DONE, {"ids": [row.id for row in rows], "now": now})
+
+
+_DONE = (
+    OutboxRow.__table__.update()
+    .where(OutboxRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(done_at=bindparam("now"), attempts=OutboxRow.__table__.c.attempts + 1, last_error="")
+)
 
 
 def process_batch(*, limit: int = 500, now: datetime | None = None) -> int:

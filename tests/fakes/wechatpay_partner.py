@@ -57,6 +57,9 @@ class FakeWeChatPayPartner(FakeWeChatPay):
         #: accepted return ends (SUCCESS, PROCESSING, FAILED).
         self.return_failure: tuple[int, str] | None = None
         self.return_result = "SUCCESS"
+        #: order number -> the sub-merchant its callbacks and query answers name instead of
+        #: the one it was created for (money paid into another account; signed as always).
+        self.paid_into: dict[str, str] = {}
 
     def route(self, request: Request) -> Response:
         path, method = request.path, request.method
@@ -155,7 +158,8 @@ class FakeWeChatPayPartner(FakeWeChatPay):
     def _trade_view(self, trade: dict) -> dict:
         view = super()._trade_view(trade)
         del view["mchid"], view["appid"]
-        view.update(sp_mchid=self.mchid, sp_appid=self.appid, sub_mchid=trade.get("sub_mchid"))
+        sub = self.paid_into.get(trade["out_trade_no"], trade.get("sub_mchid"))
+        view.update(sp_mchid=self.mchid, sp_appid=self.appid, sub_mchid=sub)
         if "payer" in view:
             view["payer"] = {"sp_openid": trade.get("openid", "")}
         return view

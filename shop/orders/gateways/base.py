@@ -69,6 +69,9 @@ class TradeState:
     amount_cents: int
     trade_id: str = ""
     paid_at: datetime | None = None
+    #: WeChat Pay partner mode: the sub-merchant (``sub_mchid``) the gateway says the trade
+    #: was paid into; "" when it does not say (direct mode, Alipay).
+    account: str = ""
 
 
 @dataclass(frozen=True)

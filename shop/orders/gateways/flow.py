@@ -11,6 +11,11 @@ Rules (docs/payments.md):
 - A refund is a row first (same transaction as the order's change), then a call to the
   gateway; a refund the gateway refuses or cannot take stays ``failed`` and is retried with
   backoff; admins see every refund that is not done.
+- In WeChat Pay's partner mode, a trade the gateway says was paid into another sub-merchant
+  than the one the order's payment was created under pays nothing (``wrong_account``): it is
+  listed at once with the reconciliation differences (后台 → 对账) for an admin to resolve.
+  Not refunded automatically: a refund names the order's sub-merchant, not the one holding
+  the money.
 - In WeChat Pay's partner mode, a refund of an order whose profit sharing already sent the
   platform its part first takes that part back (分账回退, shop.money.profit_returns): the
   refund waits for the return, and a failed return fails the refund's try (retried alike).
@@ -18,14 +23,21 @@ Rules (docs/payments.md):
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from shop.orders import payments
 from shop.orders.gateways.base import GatewayError, RefundState, TradeState
 from shop.orders.gateways.providers import notice_of
-from shop.orders.models import GatewayPayment, GatewayRefund, Order, OrderStatus
+from shop.orders.models import (
+    GatewayPayment,
+    GatewayRefund,
+    Order,
+    OrderStatus,
+    ReconciliationItem,
+)
 from shop.platform import db as dbsetup
 from shop.platform.extensions import db
+from shop.sharing.rollup import china_day
 
 GATEWAYS = ("wechatpay", "alipay")
 #: Ask the gateway about an open payment once it is this old (its callback is late).
@@ -80,15 +92,47 @@ def apply_trade(provider: str, state: TradeState, *, now: datetime) -> payments.
             now=now,
         )
         _settle(order.id, now)
+    elif result.outcome == "wrong_account":  # for an admin now, not for the sweep to ask
+        _flag_wrong_account(provider, state, order, now=now)
+        _settle(order.id, now)
     return result
 
 
-def _settle(order_id: int, now: datetime) -> None:
+def _flag_wrong_account(provider: str, state: TradeState, order: Order, *, now: datetime):
+    """List a payment into another sub-merchant's account with the reconciliation differences,
+    under the key the day's reconciliation would give it (the trade's China day), so running
+    the reconciliation later adds nothing and keeps what an admin wrote."""
     db.session.execute(
-        update(GatewayPayment)
-        .where(GatewayPayment.order_id == order_id, GatewayPayment.settled_at.is_(None))
-        .values(settled_at=now)
+        dbsetup.insert_for(db.session, ReconciliationItem)
+        .values(
+            provider=provider,
+            day=china_day(state.paid_at or now),
+            kind="wrong_account",
+            subject="payment",
+            reference=state.trade_id[:64],
+            order_number=order.number[:24],
+            ours_cents=state.amount_cents,
+            theirs_cents=state.amount_cents,
+            account=state.account[:32],
+            found_at=now,
+            resolution="",
+        )
+        .on_conflict_do_nothing()
     )
+
+
+def _settle(order_id: int, now: datetime) -> None:
+    db.session.execute(_SETTLE, {"b_order_id": order_id, "now": now})
+
+
+_SETTLE = (  # built once: every paid trade runs it
+    GatewayPayment.__table__.update()
+    .where(
+        GatewayPayment.__table__.c.order_id == bindparam("b_order_id"),
+        GatewayPayment.__table__.c.settled_at.is_(None),
+    )
+    .values(settled_at=bindparam("now"))
+)
 
 
 def plan_refund(

@@ -176,6 +176,7 @@ def notice_of(state: TradeState) -> PaymentNotice | None:
         event_id=state.trade_id[:64],
         order_number=state.order_number,
         amount_cents=state.amount_cents,
+        account=state.account,
     )
 
 

@@ -43,8 +43,9 @@ from shop.platform.errors import ValidationError
 from shop.platform.extensions import db
 from shop.sharing.rollup import day_start
 
-#: Payment events that mean money reached the gateway for the order.
-RECEIVED = ("paid", "already_paid", "not_payable", "amount_mismatch")
+#: Payment events that mean money reached the gateway for the order (wrong_account: into
+#: another sub-merchant's account, partner mode).
+RECEIVED = ("paid", "already_paid", "not_payable", "amount_mismatch", "wrong_account")
 
 
 @dataclass

@@ -14,6 +14,7 @@ merchant's number changed later does not move its old orders.
 
 import base64
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 from flask_babel import lazy_gettext as _l
@@ -82,7 +83,10 @@ class WeChatPayPartner(WeChatPay):
         mine = (data.get("sp_mchid", self.mchid), data.get("sp_appid", self.appid))
         if mine != (self.mchid, self.appid) or "mchid" in data:
             raise BadCallback(code="merchant")
-        return super()._trade({**data, "mchid": self.mchid, "appid": self.appid})
+        state = super()._trade({**data, "mchid": self.mchid, "appid": self.appid})
+        # Which sub-merchant's account the money is in: compared with the one the payment was
+        # created under before it pays anything (shop.orders.payments, ``wrong_account``).
+        return replace(state, account=str(data.get("sub_mchid") or ""))
 
     # --- profit sharing (分账) ---------------------------------------------------------------
 
