@@ -23,6 +23,7 @@ at any stricter level the BEGIN goes out before the first statement, as before.
 """
 
 import re
+import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -173,6 +174,7 @@ def configure_engine(engine: Engine, *, busy_timeout_ms: int) -> None:
 #: (process id, lock file) -> its open file, one per process (a lock taken through a file
 #: inherited across a fork would be the parent's lock too).
 _turn_files: dict[tuple[int, str], object] = {}
+_turn_files_lock = threading.Lock()
 
 
 @contextmanager
@@ -199,7 +201,10 @@ def writer_turn(engine: Engine):
     key = (os.getpid(), path)
     handle = _turn_files.get(key)
     if handle is None:
-        handle = _turn_files[key] = open(f"{path}.writers", "a+b")  # noqa: SIM115 (kept open)
+        with _turn_files_lock:  # threads opening it at once: one file, none left to the GC
+            handle = _turn_files.get(key)
+            if handle is None:
+                handle = _turn_files[key] = open(f"{path}.writers", "a+b")  # noqa: SIM115
     fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
     try:
         yield
