@@ -56,13 +56,19 @@ def _order(page: str, *titles: str) -> list[str]:
 
 
 def _place(app, product_id: int, quantity: int, key: str):
+    return _place_lines(app, [(product_id, quantity)], key)
+
+
+def _place_lines(app, lines: list[tuple], key: str):
+    """Place one order of ``lines`` ((product id, quantity) or (product id, quantity, SKU
+    id)) as a new buyer; (order id, buyer id)."""
     from shop.orders import checkout
     from tests.services.test_orders import ADDRESS, WINDOW
 
     with app.app_context():
         [order] = checkout.place_order(
             make_user(),
-            [(product_id, quantity)],
+            lines,
             ADDRESS,
             checkout_key=key,
             provider="sandbox",

@@ -17,7 +17,7 @@ from shop.catalog.models import Product
 from shop.platform.extensions import db
 from tests.conftest import build_app
 from tests.factories import make_product, make_shirt, sku_of
-from tests.web.test_kept_pages import _cancel, _place
+from tests.web.test_kept_pages import _cancel, _place, _place_lines
 from tests.web.test_kept_path import thin_path
 from tests.web.test_landing_cache import TOKEN, Queries
 from tests.web.test_landing_stamps import workers  # noqa: F401  (a fixture)
@@ -130,31 +130,6 @@ def test_a_checkout_and_a_cancel_show_at_the_next_visit_without_a_render(
     assert seen["renders"] == 0
     assert _sku_stocks(page)[red_l] == 3
     _same(page, plain.test_client().get(paths[2]).text)
-
-
-def _place_lines(app, lines, key):
-    from datetime import timedelta
-
-    from shop.orders import checkout
-    from shop.platform.base import utcnow
-    from tests.factories import make_user
-    from tests.services.test_orders import ADDRESS, WINDOW
-
-    with app.app_context():
-        [order] = checkout.place_order(
-            make_user(),
-            lines,
-            ADDRESS,
-            checkout_key=key,
-            provider="sandbox",
-            visitor_id=None,
-            now=utcnow(),
-            window=WINDOW,
-            allow_self_purchase=True,
-            pay_within=timedelta(minutes=30),
-        )
-        db.session.commit()
-        return order.id, order.buyer_id
 
 
 def test_sold_out_and_back_show_at_once(workers, plain):  # noqa: F811
