@@ -86,6 +86,9 @@ def test_a_refund_callback_from_another_sub_merchant_neither_finishes_nor_fails_
     page = english_client(admin).get("/admin/reconciliation").get_data(as_text=True)
     assert f'id="item-{item_id}"' in page and refund_number in page
     assert f"The bill says sub-merchant {SUB2}; the order was paid under {SUB}." in page
+    page = english_client(admin).get("/admin/gateway-refunds").get_data(as_text=True)
+    assert "WeChat Pay reported this refund from another sub-merchant's account" in page
+    assert refund_number in page
     # WeChat Pay, asked later about the refund under the order's sub-merchant, says it is done.
     del partner.refunded_from[refund_number]
     with app.app_context():
