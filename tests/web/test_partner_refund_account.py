@@ -85,6 +85,8 @@ def test_a_refund_callback_from_another_sub_merchant_neither_finishes_nor_fails_
         db.session.commit()
     page = english_client(admin).get("/admin/reconciliation").get_data(as_text=True)
     assert f'id="item-{item_id}"' in page and refund_number in page
+    assert "Refunded from another sub-merchant's account" in page
+    assert 'id="wrong-account-refund-note"' in page
     assert f"The bill says sub-merchant {SUB2}; the order was paid under {SUB}." in page
     page = english_client(admin).get("/admin/gateway-refunds").get_data(as_text=True)
     assert "WeChat Pay reported this refund from another sub-merchant's account" in page
