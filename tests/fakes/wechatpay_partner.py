@@ -60,6 +60,9 @@ class FakeWeChatPayPartner(FakeWeChatPay):
         #: order number -> the sub-merchant its callbacks and query answers name instead of
         #: the one it was created for (money paid into another account; signed as always).
         self.paid_into: dict[str, str] = {}
+        #: refund number -> the sub-merchant its callback and query answers name instead of
+        #: the one its trade was created for (signed as always).
+        self.refunded_from: dict[str, str] = {}
 
     def route(self, request: Request) -> Response:
         path, method = request.path, request.method
@@ -101,6 +104,8 @@ class FakeWeChatPayPartner(FakeWeChatPay):
             trade = self.trades.get(refund["out_trade_no"]) if refund else None
             if trade is not None and request.args.get("sub_mchid") != trade["sub_mchid"]:
                 return self._error(400, "PARAM_ERROR", "sub_mchid")
+            if refund is not None:
+                return self._answer(200, {**refund, "sub_mchid": self._refunded_from(refund)})
         if path == "/v3/profitsharing/return-orders" and method == "POST":
             return self._return(body)
         match = re.fullmatch(r"/v3/profitsharing/return-orders/([^/]+)", path)
@@ -154,6 +159,26 @@ class FakeWeChatPayPartner(FakeWeChatPay):
             trade["profit_sharing"] = (data.get("settle_info") or {}).get("profit_sharing") is True
             trade["shared"] = 0
         return answer
+
+    def _refunded_from(self, refund: dict) -> str:
+        number = refund["out_refund_no"]
+        return self.refunded_from.get(number, self.trades[refund["out_trade_no"]]["sub_mchid"])
+
+    def finish_refund(self, refund_number: str, status: str = "SUCCESS") -> tuple[dict, bytes]:
+        """The pending refund ends; the partner's refund callback (sp_mchid, sub_mchid)."""
+        refund = self.refunds[refund_number]
+        refund["status"] = status
+        resource = {
+            "sp_mchid": self.mchid,
+            "sub_mchid": self._refunded_from(refund),
+            "out_trade_no": refund["out_trade_no"],
+            "transaction_id": refund["transaction_id"],
+            "out_refund_no": refund_number,
+            "refund_id": refund["refund_id"],
+            "refund_status": status,
+            "amount": refund["amount"],
+        }
+        return self.callback(f"REFUND.{status}", resource)
 
     def _trade_view(self, trade: dict) -> dict:
         view = super()._trade_view(trade)

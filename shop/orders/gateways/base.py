@@ -81,6 +81,9 @@ class RefundState:
     state: str  #: done, pending, failed
     amount_cents: int
     refund_id: str = ""
+    #: WeChat Pay partner mode: the sub-merchant (``sub_mchid``) the gateway says the refund
+    #: was made from; "" when it does not say (direct mode, Alipay).
+    account: str = ""
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,12 @@ class WeChatPayPartner(WeChatPay):
         # created under before it pays anything (shop.orders.payments, ``wrong_account``).
         return replace(state, account=str(data.get("sub_mchid") or ""))
 
+    def _refund(self, data: dict) -> RefundState:
+        # The refund callback's resource (and a query answer, when it says) names the
+        # sub-merchant the refund went from: compared with the order's recorded one before the
+        # refund is marked done or failed (shop.orders.gateways.flow, ``wrong_account``).
+        return replace(super()._refund(data), account=str(data.get("sub_mchid") or ""))
+
     # --- profit sharing (分账) ---------------------------------------------------------------
 
     def _encrypt(self, text: str) -> str:
