@@ -32,11 +32,22 @@ def select_locale() -> str:
         user = current_user
         if user and user.is_authenticated and user.locale in current_app.config["LANGUAGES"]:
             return user.locale
-    cookie = normalize_locale(request.cookies.get(current_app.config["LANGUAGE_COOKIE"]))
-    if cookie:
-        return cookie
-    for tag, _quality in request.accept_languages:
+    return visitor_locale(
+        request.cookies.get(current_app.config["LANGUAGE_COOKIE"]),
+        (tag for tag, _quality in request.accept_languages),
+        current_app.config["BABEL_DEFAULT_LOCALE"],
+    )
+
+
+def visitor_locale(cookie: str | None, accepted, default: str) -> str:
+    """The language of a visitor without a signed-in user: the language cookie's, else the first
+    of the browser's languages (``accepted``, best first) that we ship, else ``default``. The
+    kept-page thin path chooses with this too, so both always agree."""
+    found = normalize_locale(cookie)
+    if found:
+        return found
+    for tag in accepted:
         found = normalize_locale(tag)
         if found:
             return found
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return default

@@ -220,13 +220,11 @@ class KeptPagePath:
 
     def _locale(self, cookies, accept_language: str | None) -> str:
         """As shop.platform.i18n.select_locale chooses for a visitor with no user."""
-        found = i18n.normalize_locale(cookies.get(self.language_cookie))
-        if not found:
-            for tag, _quality in parse_accept_header(accept_language, LanguageAccept):
-                found = i18n.normalize_locale(tag)
-                if found:
-                    break
-        found = found or self.default_locale
+        found = i18n.visitor_locale(
+            cookies.get(self.language_cookie),
+            (tag for tag, _quality in parse_accept_header(accept_language, LanguageAccept)),
+            self.default_locale,
+        )
         return self.locales.get(found) or str(Locale.parse(found))
 
     def _may_be_kept(self, route: tuple) -> bool:
