@@ -104,8 +104,12 @@ class FakeWeChatPayPartner(FakeWeChatPay):
             trade = self.trades.get(refund["out_trade_no"]) if refund else None
             if trade is not None and request.args.get("sub_mchid") != trade["sub_mchid"]:
                 return self._error(400, "PARAM_ERROR", "sub_mchid")
+            if refund is not None and self._refunded_from(refund) != trade["sub_mchid"]:
+                # made from another sub-merchant: not found under the one asked (the answer
+                # never names a sub-merchant: the documented query answer has no sub_mchid)
+                return self._error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
             if refund is not None:
-                return self._answer(200, {**refund, "sub_mchid": self._refunded_from(refund)})
+                return self._answer(200, refund)
         if path == "/v3/profitsharing/return-orders" and method == "POST":
             return self._return(body)
         match = re.fullmatch(r"/v3/profitsharing/return-orders/([^/]+)", path)

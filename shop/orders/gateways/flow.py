@@ -15,9 +15,10 @@ Rules (docs/payments.md):
   than the one the order's payment was created under pays nothing (``wrong_account``): it is
   listed at once with the reconciliation differences (后台 → 对账) for an admin to resolve.
   Not refunded automatically: a refund names the order's sub-merchant, not the one holding
-  the money. A refund callback or query answer naming another sub-merchant than the order's
-  neither finishes nor fails the refund: it stays in progress (asked again later), is listed
-  alike (``wrong_account``, subject refund) and logged.
+  the money. A refund callback naming another sub-merchant than the order's neither finishes
+  nor fails the refund (shop.orders.gateways.refund_account): it stays in progress (asked
+  again later), is listed once alike (``wrong_account``, subject refund) and logged.
+- A refund once done stays done: a late or repeated report of it changes nothing.
 - In WeChat Pay's partner mode, a refund of an order whose profit sharing already sent the
   platform its part first takes that part back (分账回退, shop.money.profit_returns): the
   refund waits for the return, and a failed return fails the refund's try (retried alike).
@@ -29,6 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 
 from shop.orders import payments
+from shop.orders.gateways import refund_account
 from shop.orders.gateways.base import GatewayError, RefundState, TradeState
 from shop.orders.gateways.providers import notice_of
 from shop.orders.models import (
@@ -205,8 +207,10 @@ def _failed(refund: GatewayRefund, error: GatewayError, *, now: datetime) -> str
 
 
 def record_refund_state(refund: GatewayRefund, answer: RefundState, *, now: datetime) -> str:
-    if answer.account and _refunded_from_another(refund, answer.account):
-        return _refund_wrong_account(refund, answer, now=now)
+    if answer.account and refund_account.refunded_from_another(refund, answer.account):
+        return refund_account.hold(refund, answer, now=now)
+    if refund.state == "done":  # a late or repeated report changes a finished refund no more
+        return "done"
     if answer.amount_cents and answer.amount_cents != refund.amount_cents:
         refund.state, refund.last_error = "failed", "amount_mismatch"
         refund.next_try_at = now + MAX_BACKOFF
@@ -222,45 +226,6 @@ def record_refund_state(refund: GatewayRefund, answer: RefundState, *, now: date
     else:
         refund.state = "pending"
         refund.next_try_at = now + timedelta(minutes=2)
-    return refund.state
-
-
-def _refunded_from_another(refund: GatewayRefund, account: str) -> bool:
-    recorded = db.session.execute(
-        select(GatewayPayment.sub_mchid).where(GatewayPayment.order_id == refund.order_id)
-    ).scalar_one_or_none()
-    return bool(recorded) and recorded != account
-
-
-def _refund_wrong_account(refund: GatewayRefund, answer: RefundState, *, now: datetime) -> str:
-    """Partner mode: the gateway says the refund went from another sub-merchant than the one
-    the order's payment was recorded under. Neither done nor failed on its word: the refund
-    stays in progress (asked again, naming the order's sub-merchant, in a while), is listed
-    with the reconciliation differences (后台 → 对账) and logged."""
-    log.warning(
-        "refund %s of %s: the gateway names sub-merchant %s, not the order's",
-        refund.refund_number, answer.order_number or refund.order_id, answer.account,
-    )  # fmt: skip
-    db.session.execute(
-        dbsetup.insert_for(db.session, ReconciliationItem)
-        .values(
-            provider=refund.provider,
-            day=china_day(now),
-            kind="wrong_account",
-            subject="refund",
-            reference=refund.refund_number[:64],
-            order_number=refund.order.number[:24],
-            ours_cents=refund.amount_cents,
-            theirs_cents=answer.amount_cents or None,
-            account=answer.account[:32],
-            found_at=now,
-            resolution="",
-        )
-        .on_conflict_do_nothing()
-    )
-    if refund.state != "done":
-        refund.last_error = "wrong_account"
-        refund.next_try_at = now + timedelta(hours=1)
     return refund.state
 
 
@@ -387,6 +352,11 @@ def send(refund_id: int, adapter, *, now: datetime) -> str:
         ).scalar_one()
         if refund.state == "done":
             state = "done"
+        elif failure is not None and refund.last_error == "wrong_account" and request["query"]:
+            # Held for an admin: WeChat Pay named another sub-merchant, and asked under the
+            # order's own it knows no such refund (or errs). Still neither done nor refused.
+            refund.next_try_at = now + timedelta(hours=1)
+            state = refund.state
         elif failure is not None:
             state = _failed(refund, failure, now=now)
         elif held is not None:  # waits for the profit-sharing return, not a failure

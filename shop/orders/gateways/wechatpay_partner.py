@@ -89,9 +89,12 @@ class WeChatPayPartner(WeChatPay):
         return replace(state, account=str(data.get("sub_mchid") or ""))
 
     def _refund(self, data: dict) -> RefundState:
-        # The refund callback's resource (and a query answer, when it says) names the
-        # sub-merchant the refund went from: compared with the order's recorded one before the
-        # refund is marked done or failed (shop.orders.gateways.flow, ``wrong_account``).
+        # The refund callback's resource names the partner and the sub-merchant the refund
+        # went from: the sub-merchant is compared with the order's recorded one before the
+        # refund is marked done or failed (shop.orders.gateways.flow, ``wrong_account``). A
+        # query answer names neither (none is documented): nothing to compare then.
+        if data.get("sp_mchid", self.mchid) != self.mchid or "mchid" in data:
+            raise BadCallback(code="merchant")
         return replace(super()._refund(data), account=str(data.get("sub_mchid") or ""))
 
     # --- profit sharing (分账) ---------------------------------------------------------------
