@@ -113,6 +113,7 @@ def test_a_held_refund_stays_held_when_asked_under_the_order_s_sub_merchant(
     app,
     partner,  # noqa: F811
     user_client,
+    english_client,
 ):
     """WeChat Pay's refund query answer names no sub-merchant; asked under the order's own,
     a refund made from another is not found there. The hold stays: not failed, no attempt
@@ -136,8 +137,22 @@ def test_a_held_refund_stays_held_when_asked_under_the_order_s_sub_merchant(
         assert (item.subject, item.reference, item.account) == ("refund", refund_number, SUB2)
         assert refund_of(order_id).state == "pending"
         invariants.check(db.session)
+        refund_id = refund_of(order_id).id
+        admin = make_user(is_admin=True)
+        db.session.commit()
     asked = [r["path"] for r in partner.requests if r["method"] == "GET"]
     assert asked == [f"/v3/refund/domestic/refunds/{refund_number}?sub_mchid={SUB}"]
+    # An admin's "send again now" asks once more and says why it is still not done.
+    admin_client = english_client(admin)
+    retried = admin_client.post(f"/admin/gateway-refunds/{refund_id}/retry")
+    assert retried.status_code == 303
+    page = admin_client.get("/admin/gateway-refunds").get_data(as_text=True)
+    assert "still names another sub-merchant&#39;s account for this refund" in page
+    with app.app_context():
+        assert (refund_of(order_id).state, refund_of(order_id).attempts) == ("pending", 0)
+    page = admin_client.get("/admin/reconciliation").get_data(as_text=True)
+    assert 'id="wrong-account-refund-note"' in page
+    assert 'id="wrong-account-note"' not in page  # that note is about payments
 
 
 def test_a_refund_without_a_recorded_number_is_not_compared(app, partner, user_client):  # noqa: F811

@@ -70,6 +70,12 @@ def gateway_refund_retry(refund_id: int):
         db.session.commit()
     if state == "done":
         flash(_("The refund went through."), "success")
+    elif refund.last_error == "wrong_account":
+        flash(
+            _("WeChat Pay still names another sub-merchant's account for this refund: it is "
+              "neither done nor refused. See Reconciliation."),
+            "error",
+        )  # fmt: skip
     elif state == "pending":
         flash(_("The gateway accepted the refund; it confirms it shortly."), "success")
     elif state == "held":
