@@ -58,6 +58,25 @@ def build_app(database_url: str, instance: Path, **overrides):
     return create_app(config)
 
 
+@pytest.fixture
+def make_apps(database_url, tmp_path):
+    """make(**settings): another app on the test's database, in an instance folder of its own
+    (or ``instance=``, a name under tmp_path), like another worker of the same site; every app
+    made is closed (session removed, engine disposed) after the test."""
+    made = []
+
+    def make(instance: str | None = None, **settings):
+        app = build_app(database_url, tmp_path / (instance or f"instance{len(made)}"), **settings)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def migrate_to_head(database_url: str, instance: Path) -> None:
     from flask_migrate import upgrade
 

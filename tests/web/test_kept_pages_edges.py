@@ -10,7 +10,6 @@ from sqlalchemy import text
 from shop.platform import stamps
 from shop.platform.extensions import db
 from shop.web.storefront.landing import PageCache
-from tests.conftest import build_app
 from tests.factories import make_product
 from tests.web.test_kept_pages import _queries
 from tests.web.test_landing_cache import Queries
@@ -20,22 +19,9 @@ SDK = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 
 
 @pytest.fixture
-def apps(database_url, tmp_path):
+def apps(make_apps):
     """make(**settings): an app keeping pages, its engine closed after the test."""
-    made = []
-
-    def make(**settings):
-        app = build_app(
-            database_url, tmp_path / f"instance{len(made)}", LANDING_CACHE_SECONDS=60, **settings
-        )
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    return lambda **settings: make_apps(LANDING_CACHE_SECONDS=60, **settings)
 
 
 def test_a_kept_page_inside_wechat_lets_the_share_card_script_load(apps):

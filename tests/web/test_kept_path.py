@@ -17,7 +17,6 @@ from shop.catalog.models import Product
 from shop.platform import ops
 from shop.platform.extensions import db
 from shop.web.storefront.keptpath import KeptPagePath
-from tests.conftest import build_app
 from tests.factories import make_product, make_user
 from tests.web.test_landing_cache import TOKEN
 from tests.web.test_sharing import make_link
@@ -32,26 +31,13 @@ LANGUAGES = {
 
 
 @pytest.fixture
-def apps(database_url, tmp_path):
-    made = []
-
+def apps(make_apps):
     def make(**settings):
-        app = build_app(
-            database_url,
-            tmp_path / f"instance{len(made)}",
-            LANDING_CACHE_SECONDS=60,
-            WTF_CSRF_ENABLED=True,
-            REQUEST_LOG=True,
-            **settings,
+        return make_apps(
+            LANDING_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True, REQUEST_LOG=True, **settings
         )
-        made.append(app)
-        return app
 
-    yield make
-    for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    return make
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from flask import template_rendered
 from shop.catalog import skus
 from shop.catalog.models import Product
 from shop.platform.extensions import db
-from tests.conftest import build_app
 from tests.factories import make_product, make_shirt, sku_of
 from tests.web.test_kept_pages import _cancel, _place, _place_lines
 from tests.web.test_kept_path import thin_path
@@ -36,13 +35,9 @@ def through(request, workers):  # noqa: F811
 
 
 @pytest.fixture
-def plain(database_url, tmp_path):
+def plain(make_apps):
     """An app on the same database that keeps nothing: the page as a render gives it."""
-    app = build_app(database_url, tmp_path / "plain", LANDING_CACHE_SECONDS=0)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return make_apps("plain", LANDING_CACHE_SECONDS=0)
 
 
 @contextmanager

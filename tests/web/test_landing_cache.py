@@ -19,14 +19,8 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def cached_app(database_url, tmp_path):
-    app = build_app(
-        database_url, tmp_path / "instance", LANDING_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def cached_app(make_apps):
+    return make_apps("instance", LANDING_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True)
 
 
 def _landing(app):

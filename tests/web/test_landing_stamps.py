@@ -23,24 +23,18 @@ from tests.web.test_sharing import make_link
 
 
 @pytest.fixture
-def workers(database_url, tmp_path):
+def workers(make_apps, tmp_path):
     """Two app instances on one database and one stamp folder: two workers of one host."""
     folder = tmp_path / "stamps"
-    apps = [
-        build_app(
-            database_url,
-            tmp_path / f"instance{n}",
+    return [
+        make_apps(
+            f"instance{n}",
             LANDING_CACHE_SECONDS=300,
             REVIEW_PREVIEW_SECONDS=600,
             LANDING_STAMP_DIR=str(folder),
         )
         for n in (1, 2)
     ]
-    yield apps
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def _landing(app, **product):
