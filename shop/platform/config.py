@@ -112,6 +112,9 @@ class Defaults:
     TENCENT_SMS_REGION = "ap-guangzhou"
     #: A session's "last seen" is written at most once per this many minutes.
     SESSION_SEEN_MINUTES = 5
+    #: An unchanged signed-in session's cookie is signed again (its PERMANENT_SESSION_LIFETIME
+    #: starting anew) at most once per this many minutes; 0: on every response.
+    SESSION_REFRESH_MINUTES = 60
 
     # Extra Content-Security-Policy directives could be added here; inline scripts never are.
     CONTENT_SECURITY_POLICY = (

@@ -2,10 +2,13 @@
 without a query, the security headers, and the helpers every template gets (split from
 shop.web.common, which keeps the view helpers)."""
 
+import time
+
 from flask import Flask, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, get_translations
 from flask_login import current_user
+from itsdangerous import BadSignature
 
 from shop.catalog import products
 from shop.orders import states
@@ -31,8 +34,48 @@ class SessionInterface(SecureCookieSessionInterface):
     the sessionless endpoints without a cookie or ``Vary: Cookie`` (Flask-Login's own
     after-request hook reads the session on every response)."""
 
+    _signing: tuple | None = None
+
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def get_signing_serializer(self, app: Flask):
+        """Flask's serializer, made once per key set instead of twice per request."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = self._signing
+        if made is None or made[0] != keys:
+            made = self._signing = (keys, super().get_signing_serializer(app))
+        return made[1]
+
+    def open_session(self, app: Flask, request):
+        """Flask's, also noting when the cookie was signed (``issued``, epoch seconds)."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, signed = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        session.issued = signed.timestamp()
+        return session
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        """A changed session is sent back at once; an unchanged permanent one (a signed-in
+        user's) is signed again, its lifetime starting anew, at most once per
+        ``SESSION_REFRESH_MINUTES`` instead of on every response (signing is most of what an
+        unchanged session costs a request)."""
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        issued = getattr(session, "issued", None)
+        every = app.config.get("SESSION_REFRESH_MINUTES", 0) * 60
+        return issued is None or time.time() - issued >= every
 
     def save_session(self, app: Flask, session, response) -> None:
         if request.endpoint in SESSIONLESS_ENDPOINTS and not session.modified:
