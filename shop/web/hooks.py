@@ -13,6 +13,7 @@ from shop.platform import db as dbsetup
 from shop.platform.extensions import login_manager
 from shop.reviews import rules as review_rules
 from shop.sharing.rollup import CHINA
+from shop.web import kept
 from shop.web.common import (
     SESSIONLESS_ENDPOINTS,
     UNSAFE_METHODS,
@@ -116,6 +117,7 @@ def install_request_hooks(app: Flask) -> None:
         ),
         newstyle=True,
     )
+    kept.init_app(app)
     app.session_interface = SessionInterface()
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["short_count"] = short_count
