@@ -146,3 +146,28 @@ def test_a_full_store_starts_again():
     store.put(("b",), "2")
     store.put(("c",), "3")
     assert len(store) == 1 and store.get(("c",)) == "3" and store.get(("a",)) is None
+
+
+def test_the_checkout_note_written_out_is_render_field_s_markup(app, user_client):
+    from flask import render_template_string
+
+    from shop.web.storefront.checkout_forms import SavedAddressCheckoutForm
+    from tests.web.test_checkout import setup_link
+
+    code, product_id, _sharer, buyer = setup_link(app)
+    client = user_client(buyer)
+    client.set_cookie("lang", "en")
+    html = page(client, f"/checkout/{product_id}?ref={code}")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        form = SavedAddressCheckoutForm(meta={"csrf": False})
+        form.note.data = 'a "quoted" <note>'
+        expected = render_template_string(
+            '{% from "_macros/forms.html" import render_field %}{{ render_field(form.note) }}',
+            form=form,
+        )
+    written = expected.replace('value="a &#34;quoted&#34; &lt;note&gt;"', 'value=""')
+    assert written != expected and written in html
+    typed = client.post(
+        f"/checkout/{product_id}", data={"note": 'a "quoted" <note>', "ref": code, "recalc": "1"}
+    )
+    assert expected in typed.get_data(as_text=True)
