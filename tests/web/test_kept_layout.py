@@ -171,3 +171,17 @@ def test_the_checkout_note_written_out_is_render_field_s_markup(app, user_client
         f"/checkout/{product_id}", data={"note": 'a "quoted" <note>', "ref": code, "recalc": "1"}
     )
     assert expected in typed.get_data(as_text=True)
+
+
+def test_template_gettext_escapes_formats_and_follows_the_language(app):
+    from flask import render_template_string
+
+    source = (
+        "{{ _('Cart') }}|{{ _('50%% off') }}|{{ _('%(n)d unread', n=3) }}|"
+        "{{ _('<%(x)s>', x='<i>') }}|{{ gettext('Cart') }}"
+    )
+    for _round in range(2):  # the second from the strings kept per catalogue
+        with app.test_request_context(headers={"Accept-Language": "en"}):
+            assert render_template_string(source) == "Cart|50% off|3 unread|<&lt;i&gt;>|Cart"
+        with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+            assert render_template_string(source) == "购物车|50% off|3 条未读|<&lt;i&gt;>|购物车"
