@@ -26,7 +26,7 @@ from jinja2.ext import Extension
 
 #: Fragments kept per environment at most; when full, it starts again from empty (a key holds
 #: a user's name and counts, so their number grows with the users seen).
-MAX_FRAGMENTS = 4096
+MAX_FRAGMENTS = 2048
 
 
 class FragmentStore:
