@@ -257,6 +257,9 @@ class Defaults:
     #: another host's changes, the merchant's credit. Long, so the
     #: page is rarely rendered again while a visitor waits (that was its p99).
     LANDING_CACHE_SECONDS = 300
+    #: Each worker keeps the layout's header, footer and tab bar HTML per language, cart count,
+    #: user name and such (shop.web.kept); off: rendered every time. Off under the debug server.
+    LAYOUT_FRAGMENT_CACHE = True
     #: The folder of the change stamps every worker of the host reads (shop.platform.stamps);
     #: empty: ``stamps`` in the instance folder. Not writable: pages are kept 10 s at most.
     LANDING_STAMP_DIR = ""

@@ -5,7 +5,7 @@ import time
 
 from shop.platform.extensions import db
 from shop.web import hooks
-from tests.factories import make_user
+from tests.factories import make_product, make_user
 
 
 def _sets_session(response) -> bool:
@@ -58,3 +58,24 @@ def test_a_new_secret_key_signs_with_the_new_key(app, user_client):
     assert client.get("/me/earnings").status_code == 200  # a fallback key still verifies it
     app.config["SECRET_KEY_FALLBACKS"] = []
     assert client.get("/me/earnings").status_code in (302, 303)  # the old key no longer does
+
+
+def test_a_change_is_sent_at_once_and_keeps_the_user_signed_in(app, user_client):
+    with app.app_context():
+        user = make_user()
+        db.session.commit()
+    client = user_client(user)
+    client.get("/cart")
+    assert not _sets_session(client.get("/cart"))
+    with app.app_context():
+        product_id = make_product(stock=5).id
+        db.session.commit()
+    assert _sets_session(client.post("/cart/add", data={"product_id": product_id}))
+    assert "tab-badge" in client.get("/cart").get_data(as_text=True)  # still signed in, kept
+
+
+def test_a_visitor_s_session_is_sent_only_when_it_changes(app, client):
+    client.get("/auth/signin")  # the sign-in form's CSRF token, when CSRF is on: stored
+    assert not _sets_session(client.get("/auth/signin"))
+    with client.session_transaction() as session:
+        assert not session.permanent
