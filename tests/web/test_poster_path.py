@@ -413,3 +413,40 @@ def test_another_sharer_with_the_same_inputs_is_never_served_a_kept_key(app, sha
     sign_in(client, account, DEFAULT_PASSWORD)
     other = client.get_cookie("session").value
     assert _falls_through(app, paths["product"], other).status.startswith("404")
+
+
+def test_a_key_is_kept_no_longer_than_its_time(app, sharer, monkeypatch):
+    """Another host's changes move no stamp here: POSTER_KEY_SECONDS bounds how long a key
+    is used (at most 10 s when the stamps are this process's own)."""
+    from shop.web.sharer import posterkeys
+
+    cookie, paths = sharer
+    assert _both(app, paths["product"], cookie)[2] == 0
+    real = posterkeys.time.monotonic
+    monkeypatch.setattr(posterkeys.time, "monotonic", lambda: real() + 301)
+    _falls_through(app, paths["product"], cookie)
+    assert _both(app, paths["product"], cookie)[2] == 0  # kept again from then
+    app.extensions["change_stamps"].folder = None  # (as when the folder was given up)
+    _falls_through(app, paths["product"], cookie)  # the stamps read now differ: Flask
+    monkeypatch.setattr(posterkeys.time, "monotonic", lambda: real() + 301 + 11)
+    _falls_through(app, paths["product"], cookie)
+
+
+def test_with_no_time_to_keep_every_poster_goes_through_flask(database_url, tmp_path):
+    app = build_app(database_url, tmp_path / "off", POSTER_KEY_SECONDS=0)
+    try:
+        with app.app_context():
+            link = make_link(title="桂花乌龙")
+            db.session.commit()
+            account, path = link.sharer.account_label, f"/me/links/{link.id}/poster.jpg"
+        client = app.test_client()
+        client.environ_base["HTTP_USER_AGENT"] = AGENT
+        sign_in(client, account, DEFAULT_PASSWORD)
+        cookie = client.get_cookie("session").value
+        for _ in range(3):
+            assert _falls_through(app, path, cookie).status == "200 OK"
+        assert posterpath.CACHE not in app.extensions
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -5,6 +5,7 @@ the shop's items and everything read before it read the rest; the thin path uses
 equal inputs while those stamps are unchanged."""
 
 import threading
+import time
 
 from flask import Flask
 from sqlalchemy import inspect
@@ -15,6 +16,8 @@ from shop.platform import stamps
 #: Where kept keys live in ``app.extensions``; at most KEPT_MAX of them per worker.
 CACHE = "poster_keys"
 KEPT_MAX = 4096
+#: How long a key is kept when the stamps are this process's own (as landing pages are).
+SHORT_SECONDS = 10.0
 _CONDITIONAL = (
     "HTTP_RANGE",
     "HTTP_IF_RANGE",
@@ -39,17 +42,24 @@ class KeptKeys:
         self._kept: dict[tuple, tuple[tuple, str]] = {}
         self._lock = threading.Lock()
 
-    def put(self, inputs: tuple, read: tuple, key: str) -> None:
+    def put(self, inputs: tuple, read: tuple, key: str, seconds: float) -> None:
         with self._lock:
             if len(self._kept) >= KEPT_MAX:
                 self._kept.clear()  # a worker keeps its sharers' posters, not every poster
-            self._kept[inputs] = (read, key)
+            self._kept[inputs] = (read, key, time.monotonic() + seconds)
 
     def get(self, inputs: tuple, read: tuple) -> str | None:
         found = self._kept.get(inputs)
-        if found is None or found[0] != read:
+        if found is None or found[0] != read or time.monotonic() >= found[2]:
             return None
         return found[1]
+
+
+def keep_seconds(app: Flask, found: stamps.Stamps) -> float:
+    """How long a key is kept: POSTER_KEY_SECONDS, at most SHORT_SECONDS while the stamps are
+    this process's own (their folder could not be used: other workers' changes go unseen)."""
+    seconds = float(app.config["POSTER_KEY_SECONDS"])
+    return seconds if found.shared else min(seconds, SHORT_SECONDS)
 
 
 def kept_keys(app: Flask) -> KeptKeys:

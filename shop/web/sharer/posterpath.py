@@ -152,7 +152,8 @@ class PosterPath:
         # What would make Flask's answer differ for every request: then this path answers
         # nothing.
         self.enabled = (
-            self.session_serializer is not None
+            bool(config["POSTER_KEY_SECONDS"])
+            and self.session_serializer is not None
             and not config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST")
             and login_manager._user_callback is not None
             and login_manager._request_callback is None

@@ -210,12 +210,13 @@ def poster_template(link_id: int):
 def poster_image(link_id: int):
     """The poster as a real image URL (WeChat's long-press save and QR recognition need one)."""
     link = load_own_link(link_id)
-    if not posterkeys.eligible(request.environ):
+    if not current_app.config["POSTER_KEY_SECONDS"] or not posterkeys.eligible(request.environ):
         return send_poster(poster_content(link), f"poster-{link.code}.jpg")
     # A request the thin path (shop.web.sharer.posterpath) could answer: the key is kept for
     # it, under the stamps read before the rest is read. The read transaction ends first, so
     # that on SQLite (one snapshot from a transaction's first query) the rest is read after.
-    read = posterkeys.read_stamps(stamps.current(), link.product_id, g.shop.id)
+    found = stamps.current()
+    read = posterkeys.read_stamps(found, link.product_id, g.shop.id)
     db.session.commit()
     used: dict = {}
     content = poster_content(link, used)
@@ -230,7 +231,8 @@ def poster_image(link_id: int):
         request.scheme,
         request.host,
     )
-    posterkeys.kept_keys(current_app).put(inputs, read, key)
+    seconds = posterkeys.keep_seconds(current_app, found)
+    posterkeys.kept_keys(current_app).put(inputs, read, key, seconds)
     return send_cached_jpeg(key, lambda: _draw("poster", content), f"poster-{link.code}.jpg")
 
 
