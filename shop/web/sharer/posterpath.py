@@ -206,10 +206,16 @@ class PosterPath:
         now = utcnow()
         app = self.app
         with app.app_context():
-            row = db.session.execute(
-                self.statement,
-                {"link_id": int(found[1]), "token_hash": token_hash(session["_user_id"])},
-            ).one_or_none()
+            # On the session's connection (its transaction), without the ORM's execute: the
+            # statement names columns only.
+            row = (
+                db.session.connection()
+                .execute(
+                    self.statement,
+                    {"link_id": int(found[1]), "token_hash": token_hash(session["_user_id"])},
+                )
+                .one_or_none()
+            )
             if row is None or row.is_admin:
                 return None  # Flask's: signed out, not theirs, no shop, the admin's gate
             seen = row.last_seen_at
