@@ -450,3 +450,28 @@ def test_with_no_time_to_keep_every_poster_goes_through_flask(database_url, tmp_
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_password_change_elsewhere_ends_the_thin_answer(app, sharer):
+    """The sharer changes the password on another device: this device's session is ended
+    there, and its poster request is Flask's redirect to sign in."""
+    cookie, paths = sharer
+    assert _both(app, paths["product"], cookie)[2] == 0
+    with app.app_context():
+        account = db.session.execute(db.select(User)).scalars().first().account_label
+    laptop = sign_in(app.test_client(), account, DEFAULT_PASSWORD)
+    changed = laptop.post(
+        "/auth/password",
+        data={
+            "current_password": DEFAULT_PASSWORD,
+            "new_password": "brand-new-pass-9",
+            "confirm": "brand-new-pass-9",
+        },
+    )
+    assert changed.status_code == 302
+    answer = _falls_through(app, paths["product"], cookie)
+    assert answer.status.startswith("302") and "/auth/signin" in answer.headers["Location"]
+    kept = laptop.get(paths["product"])  # the device that changed it keeps its session
+    kept.get_data()
+    kept.close()
+    assert kept.status_code == 200

@@ -4,16 +4,16 @@ as kept pages (shop.web.storefront.keptpath) and ``/r/`` (shop.web.storefront.fa
 A poster already drawn is a file on disk named by its key (a hash of everything drawn on it,
 shop.sharing.poster_spec), yet through Flask each request paid for the session, Flask-Login's
 user, the sharer's guard, seven queries to work the key out again (the link, its product, cover,
-shop item, coupon...), ``send_file`` and the hooks: about 4.7 ms of CPU (bench/README.md). This
-path answers the ordinary case itself with one query for who is asking and what they ask for
-(the live session, its user, their shop, the link, the shop item) and the coupon query, and the
-key Flask worked out last time for the same inputs, kept by this worker while the change stamps
-(shop.platform.stamps) of the product, the shop's items and everything are unchanged. The
-answer is the bytes and headers the Flask path gives: the file, its ETag, Last-Modified,
-``Cache-Control: private, no-cache``, the refreshed session cookie (a permanent session is
-signed again at every request, as Flask does), ``Vary``, the security headers, the request id
-and the request-log line. Everything else goes to Flask unchanged, which answers (or refuses)
-it as before:
+shop item, coupon...), ``send_file`` and the hooks: 3.5-3.9 ms of CPU on gunicorn
+(bench/README.md). This path answers the ordinary case itself with one query for who is asking
+and what they ask for (the live session, its user, their shop, the link, the shop item), the
+coupon query, and the key Flask worked out last time for the same inputs, kept by this worker
+while the change stamps (shop.platform.stamps) of the product, the shop's items and everything
+are unchanged (shop.web.sharer.posterkeys). The answer is the bytes and headers the Flask path
+gives: the file, its ETag, Last-Modified, ``Cache-Control: private, no-cache``, the refreshed
+session cookie (a permanent session is signed again at every request, as Flask does), ``Vary``,
+the security headers, the request id and the request-log line. Everything else goes to Flask
+unchanged, which answers (or refuses) it as before:
 
 - a method other than GET, a query string (``?download=1``), a SCRIPT_NAME, a Range or
   conditional request (Flask's 304), a host not in TRUSTED_HOSTS, no Host header;
@@ -59,7 +59,14 @@ from shop.platform.extensions import db, login_manager
 from shop.platform.inputs import MAX_ID
 from shop.sharing.models import ShareLink, Shop, ShopItem
 from shop.web.hooks import HSTS, security_headers
-from shop.web.sharer.posterkeys import CACHE, eligible, poster_inputs, read_stamps
+from shop.web.sharer.posterkeys import (
+    CACHE,
+    LINK_FIELDS,
+    SHOP_FIELDS,
+    eligible,
+    poster_inputs,
+    read_stamps,
+)
 
 log = logging.getLogger(__name__)
 POSTER = re.compile(r"/me/links/([1-9][0-9]{0,9})/poster\.jpg")
@@ -108,10 +115,10 @@ class _Row:
             setattr(self, name, getattr(row, column))
 
 
-_LINK_COLUMNS = {"id": "link_id", "code": "code", "product_id": "product_id"}
-_LINK_COLUMNS["poster_template"] = "poster_template"
-_SHOP_COLUMNS = {"id": "shop_id", "name": "name", "intro": "intro"}
-_SHOP_COLUMNS["avatar_image_id"] = "avatar_image_id"
+#: The query's columns for posterkeys' fields (a field added there without its column here
+#: fails this path's lookups, logged, and every poster goes to Flask: never a wrong answer).
+_LINK_COLUMNS = {name: "link_id" if name == "id" else name for name in LINK_FIELDS}
+_SHOP_COLUMNS = {name: "shop_id" if name == "id" else name for name in SHOP_FIELDS}
 
 
 class PosterPath:
