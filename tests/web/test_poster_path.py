@@ -260,14 +260,25 @@ def test_signing_out_ends_the_thin_answer(app, sharer):
     assert answer.status.startswith("302") and "/auth/signin" in answer.headers["Location"]
 
 
-def test_other_requests_fall_through_to_flask(app, sharer):
+def test_other_requests_fall_through_to_flask(app, sharer, log_lines):
     cookie, paths = sharer
     path = paths["product"]
     fast, _flask, entered = _both(app, path, cookie)
     assert entered == 0
     etag = fast.headers["ETag"]
-    answer = _falls_through(app, path, cookie, headers={"If-None-Match": etag})
-    assert answer.status.startswith("304")
+    # A browser revalidating (the answer is private, no-cache): the thin path's 304 is Flask's.
+    for matching in (etag, f'"other", {etag}', "*"):
+        revalidated, flask, entered = _both(app, path, cookie, headers={"If-None-Match": matching})
+        assert entered == 0 and revalidated.status.startswith("304") and not revalidated.body
+        assert revalidated.comparable() == flask.comparable()
+        *_first, thin_line, flask_line = log_lines
+        _same_log_lines(thin_line, flask_line)
+        assert '"status": 304' in thin_line
+    # A tag that does not match, a weak one, another condition: Flask's answer.
+    assert _falls_through(app, path, cookie, headers={"If-None-Match": '"x"'}).body == fast.body
+    _falls_through(app, path, cookie, headers={"If-None-Match": f"W/{etag}"})
+    last = fast.headers["Last-Modified"]
+    _falls_through(app, path, cookie, headers={"If-Modified-Since": last})
     assert _falls_through(app, path, cookie, method="HEAD").status == "200 OK"
     assert _falls_through(app, path, cookie, headers={"Range": "bytes=0-10"}).body
     download = _falls_through(app, path + "?download=1", cookie)

@@ -18,10 +18,10 @@ CACHE = "poster_keys"
 KEPT_MAX = 4096
 #: How long a key is kept when the stamps are this process's own (as landing pages are).
 SHORT_SECONDS = 10.0
+#: Conditions only Flask answers (If-None-Match alone the thin path answers too: its 304).
 _CONDITIONAL = (
     "HTTP_RANGE",
     "HTTP_IF_RANGE",
-    "HTTP_IF_NONE_MATCH",
     "HTTP_IF_MODIFIED_SINCE",
     "HTTP_IF_MATCH",
     "HTTP_IF_UNMODIFIED_SINCE",
@@ -97,7 +97,8 @@ def read_stamps(found: stamps.Stamps, product_id: int | None, shop_id: int) -> t
 
 def eligible(environ) -> bool:
     """Whether this path could answer a request like this one (so the Flask path keeps its
-    key for the next): a plain GET of the poster."""
+    key for the next): a plain GET of the poster, or one that asks whether it changed
+    (``If-None-Match``, as a browser revalidates a ``no-cache`` answer)."""
     return (
         environ.get("REQUEST_METHOD") == "GET"
         and not environ.get("QUERY_STRING")

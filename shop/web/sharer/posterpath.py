@@ -15,8 +15,9 @@ session cookie (a permanent session is signed again at every request, as Flask d
 the security headers, the request id and the request-log line. Everything else goes to Flask
 unchanged, which answers (or refuses) it as before:
 
-- a method other than GET, a query string (``?download=1``), a SCRIPT_NAME, a Range or
-  conditional request (Flask's 304), a host not in TRUSTED_HOSTS, no Host header;
+- a method other than GET, a query string (``?download=1``), a SCRIPT_NAME, a Range or a
+  condition other than ``If-None-Match``, an ``If-None-Match`` the key does not match (Flask's
+  200), a host not in TRUSTED_HOSTS, no Host header;
 - no session cookie, one that does not verify, without a user's session token, or holding
   what Flask or Flask-Login would change at this request (``_remember``, a session identifier
   that does not match this client under session protection, a session that is not permanent);
@@ -46,7 +47,13 @@ from itsdangerous import BadSignature
 from sqlalchemy import bindparam, select
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import SecurityError
-from werkzeug.http import dump_cookie, http_date, parse_accept_header, parse_cookie
+from werkzeug.http import (
+    dump_cookie,
+    http_date,
+    parse_accept_header,
+    parse_cookie,
+    parse_etags,
+)
 from werkzeug.sansio.utils import get_host
 from werkzeug.wsgi import wrap_file
 
@@ -184,11 +191,14 @@ class PosterPath:
             return self.inner(environ, start_response)
         headers, file, user_id = answer
         request_id = ops_request_id(environ)
-        headers.insert(9, (ops.REQUEST_ID_HEADER, request_id))
-        start_response("200 OK", headers)
+        # Where Flask's hooks put it: after send_file's headers, or a 304's ETag and
+        # Cache-Control.
+        headers.insert(2 if file is None else 9, (ops.REQUEST_ID_HEADER, request_id))
+        status = 304 if file is None else 200
+        start_response("304 NOT MODIFIED" if file is None else "200 OK", headers)
         if self.log_requests:
-            self._log(path, request_id, user_id, started)
-        return wrap_file(environ, file)
+            self._log(path, request_id, user_id, started, status)
+        return [] if file is None else wrap_file(environ, file)
 
     # --- the request ---------------------------------------------------------------------
 
@@ -250,6 +260,10 @@ class PosterPath:
         key = None if keys is None else keys.get(inputs, read)
         if key is None:
             return None
+        if environ.get("HTTP_IF_NONE_MATCH"):
+            if not parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains(key):
+                return None  # Flask's 200 (send_file weighs the condition again)
+            return self._not_modified(key, scheme, session), None, user_id
         file_path = self.instance / "posters" / key[:2] / f"{key}.jpg"
         try:
             file = open(file_path, "rb")  # noqa: SIM115  (closed by the WSGI server)
@@ -312,6 +326,19 @@ class PosterPath:
             ("Vary", "Accept-Encoding, Cookie"),
             *self.security_headers,
         ]
+        return self._secure_and_cookie(headers, scheme, session)
+
+    def _not_modified(self, key: str, scheme: str, session: dict) -> list:
+        """A 304's headers, as the Flask path writes them (the request id goes third)."""
+        headers = [
+            ("ETag", f'"{key}"'),
+            ("Cache-Control", "private, no-cache"),
+            ("Vary", "Accept-Encoding, Cookie"),
+            *self.security_headers,
+        ]
+        return self._secure_and_cookie(headers, scheme, session)
+
+    def _secure_and_cookie(self, headers: list, scheme: str, session: dict) -> list:
         secure = scheme in ("https", "wss")
         if secure:
             headers.append(HSTS)
@@ -334,7 +361,7 @@ class PosterPath:
             partitioned=self.cookie["partitioned"],
         )
 
-    def _log(self, path: str, request_id: str, user_id: int, started: float) -> None:
+    def _log(self, path: str, request_id: str, user_id: int, started: float, status: int):
         """The request-log line the Flask path writes (shop.platform.ops.request_record)."""
         try:
             record = {
@@ -342,7 +369,7 @@ class PosterPath:
                 "request_id": request_id,
                 "method": "GET",
                 "path": path[: ops.MAX_LOGGED_PATH],
-                "status": 200,
+                "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 "user_id": user_id,
             }
