@@ -88,6 +88,7 @@ bench: $(VENV)/.installed-redis translations
 	$(BIN)/python bench/bench_http.py
 	$(BIN)/python bench/bench_callbacks.py
 	$(BIN)/python bench/bench_posters.py
+	$(BIN)/python bench/bench_poster_http.py
 	$(BIN)/python bench/bench_stats.py
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_notify.py

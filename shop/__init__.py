@@ -147,6 +147,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_hooks(app: Flask) -> None:
     from shop.platform import delivery, ops
     from shop.web.hooks import install_request_hooks
+    from shop.web.sharer import posterpath
     from shop.web.storefront import callbackpath, fastpath, keptpath
 
     install_request_hooks(app)
@@ -154,6 +155,7 @@ def register_hooks(app: Flask) -> None:
     fastpath.install(app)  # ordinary /r/<code> follows answered before Flask (inside ProxyFix)
     keptpath.install(app)  # kept pages for visitors not signed in, answered before Flask too
     callbackpath.install(app)  # verified WeChat Pay payment callbacks, recorded before Flask
+    posterpath.install(app)  # a sharer's poster already drawn, answered before Flask too
     ops.register(app)  # request ids and log, /healthz, ProxyFix (docs/production.md)
 
 

@@ -263,6 +263,11 @@ class Defaults:
     #: The folder of the change stamps every worker of the host reads (shop.platform.stamps);
     #: empty: ``stamps`` in the instance folder. Not writable: pages are kept 10 s at most.
     LANDING_STAMP_DIR = ""
+    #: How long each worker keeps the key of a sharer's poster it worked out, for the thin
+    #: path that serves the poster already drawn (shop.web.sharer.posterpath) while the
+    #: change stamps of what it shows are unchanged; this bounds only what a stamp cannot
+    #: tell (another host's changes). 0: every poster request goes through Flask.
+    POSTER_KEY_SECONDS = 300
 
     # Fraud flags (shop.money.fraud.scan, `flask scan-fraud`).
     #: Clicks recorded as a flood in the last 24 hours that flag a link or an address.

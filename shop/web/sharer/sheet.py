@@ -16,6 +16,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,12 +24,13 @@ from flask_login import current_user
 from shop.catalog import images
 from shop.orders import coupons
 from shop.platform import db as dbsetup
+from shop.platform import stamps
 from shop.platform.extensions import db
 from shop.reviews import reading
 from shop.sharing import drawing, links, materials, ninegrid, poster_spec, shops
 from shop.sharing.models import Channel, PosterTemplate, ShareLink, ShopItem
 from shop.web.common import money, now
-from shop.web.sharer import bp
+from shop.web.sharer import bp, posterkeys
 from shop.web.sharer.views import load_own_item, load_own_link, share_text
 
 #: The links a share sheet offers, made on its first opening (no form).
@@ -107,7 +109,10 @@ def shop_share():
 # --- posters -------------------------------------------------------------------------------
 
 
-def poster_content(link: ShareLink) -> poster_spec.PosterContent:
+def poster_content(link: ShareLink, used: dict | None = None) -> poster_spec.PosterContent:
+    """What the link's poster shows; ``used`` gets the shop item's id and the coupon it was
+    drawn with (shop.web.sharer.posterkeys)."""
+    used = {} if used is None else used
     shop = g.shop
     avatar = images.media_file(images.image_url_name(shop.avatar, "t")) if shop.avatar else None
     product = link.product
@@ -117,6 +122,7 @@ def poster_content(link: ShareLink) -> poster_spec.PosterContent:
         cover = product.cover
         image = images.poster_source(cover) if cover else None
         item = shops.find_item(shop, product.id)
+        used["item_id"] = item.id if item is not None else None
         rating, quote = "", ""
         if item is not None:
             summary = reading.summary(product.id) if item.show_rating else None
@@ -140,7 +146,7 @@ def poster_content(link: ShareLink) -> poster_spec.PosterContent:
             rating=rating,
             quote=quote,
             template=template,
-            coupon=_coupon_line(item, link, product),
+            coupon=_coupon_line(item, link, product, used),
         )
     return poster_spec.PosterContent(
         url=url,
@@ -157,9 +163,10 @@ def poster_content(link: ShareLink) -> poster_spec.PosterContent:
     )
 
 
-def _coupon_line(item, link: ShareLink, product) -> str:
+def _coupon_line(item, link: ShareLink, product, used: dict) -> str:
     """券后价 and the coupon for the poster ("" without one): the link's, else the item's."""
     coupon = coupons.shown_coupon(item_id=item.id if item else None, link_id=link.id, now=now())
+    used["coupon"] = coupon
     if coupon is None:
         return ""
     after = coupons.price_after(coupon, product.price_cents)
@@ -203,7 +210,30 @@ def poster_template(link_id: int):
 def poster_image(link_id: int):
     """The poster as a real image URL (WeChat's long-press save and QR recognition need one)."""
     link = load_own_link(link_id)
-    return send_poster(poster_content(link), f"poster-{link.code}.jpg")
+    if not current_app.config["POSTER_KEY_SECONDS"] or not posterkeys.eligible(request.environ):
+        return send_poster(poster_content(link), f"poster-{link.code}.jpg")
+    # A request the thin path (shop.web.sharer.posterpath) could answer: the key is kept for
+    # it, under the stamps read before the rest is read. The read transaction ends first, so
+    # that on SQLite (one snapshot from a transaction's first query) the rest is read after.
+    found = stamps.current()
+    read = posterkeys.read_stamps(found, link.product_id, g.shop.id)
+    db.session.commit()
+    used: dict = {}
+    content = poster_content(link, used)
+    key = poster_spec.poster_key(content)
+    inputs = posterkeys.poster_inputs(
+        link,
+        g.shop,
+        current_user.display_name,
+        used.get("item_id"),
+        used.get("coupon"),
+        str(get_locale()),
+        request.scheme,
+        request.host,
+    )
+    seconds = posterkeys.keep_seconds(current_app, found)
+    posterkeys.kept_keys(current_app).put(inputs, read, key, seconds)
+    return send_cached_jpeg(key, lambda: _draw("poster", content), f"poster-{link.code}.jpg")
 
 
 def send_cached_jpeg(key: str, render, download_name: str):
