@@ -11,7 +11,7 @@ coupon query, and the key Flask worked out last time for the same inputs, kept b
 while the change stamps (shop.platform.stamps) of the product, the shop's items and everything
 are unchanged (shop.web.sharer.posterkeys). The answer is the bytes and headers the Flask path
 gives: the file, its ETag, Last-Modified, ``Cache-Control: private, no-cache``, the refreshed
-session cookie (a permanent session is signed again at every request, as Flask does), ``Vary``,
+session cookie when it is due (shop.web.hooks.SessionInterface.should_set_cookie), ``Vary``,
 the security headers, the request id and the request-log line. Everything else goes to Flask
 unchanged, which answers (or refuses) it as before:
 
@@ -31,12 +31,10 @@ unchanged, which answers (or refuses) it as before:
 - any error here (Flask then serves the request from the start).
 """
 
-import json
 import logging
 import os
 import re
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from hashlib import sha512
 from pathlib import Path
@@ -114,6 +112,12 @@ def _who_asks():
     )
 
 
+class _Signed(dict):
+    """A session's data and when its cookie was signed (``issued``, epoch seconds)."""
+
+    issued = 0.0
+
+
 class _Row:
     """The query's row read as the link, the shop (``poster_inputs`` takes either)."""
 
@@ -155,6 +159,7 @@ class PosterPath:
         }
         self.max_cookie_size = config["MAX_COOKIE_SIZE"]
         self.refresh_session = bool(config["SESSION_REFRESH_EACH_REQUEST"])
+        self.refresh_every = config.get("SESSION_REFRESH_MINUTES", 0) * 60
         self.protection = config.get("SESSION_PROTECTION", login_manager.session_protection)
         self.seen_minutes = int(config["SESSION_SEEN_MINUTES"])
         self.instance = Path(app.instance_path)
@@ -190,14 +195,14 @@ class PosterPath:
         if answer is None:
             return self.inner(environ, start_response)
         headers, file, user_id = answer
-        request_id = ops_request_id(environ)
+        request_id = ops.thin_request_id(environ)
         # Where Flask's hooks put it: after send_file's headers, or a 304's ETag and
         # Cache-Control.
         headers.insert(2 if file is None else 9, (ops.REQUEST_ID_HEADER, request_id))
         status = 304 if file is None else 200
         start_response("304 NOT MODIFIED" if file is None else "200 OK", headers)
         if self.log_requests:
-            self._log(path, request_id, user_id, started, status)
+            ops.log_thin_request(path, request_id, started, status=status, user_id=user_id)
         return [] if file is None else wrap_file(environ, file)
 
     # --- the request ---------------------------------------------------------------------
@@ -285,7 +290,9 @@ class PosterPath:
         if not value:
             return None
         try:
-            data = self.session_serializer.loads(value, max_age=int(self.lifetime.total_seconds()))
+            data, signed = self.session_serializer.loads(
+                value, max_age=int(self.lifetime.total_seconds()), return_timestamp=True
+            )
         except BadSignature:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("_user_id"), str):
@@ -294,6 +301,8 @@ class PosterPath:
             return None
         if self.protection in ("basic", "strong") and data.get("_id") != _identifier(environ):
             return None
+        data = _Signed(data)
+        data.issued = signed.timestamp()
         return data
 
     def _locale(self, user_locale, cookies, accept_language) -> str:
@@ -342,7 +351,7 @@ class PosterPath:
         secure = scheme in ("https", "wss")
         if secure:
             headers.append(HSTS)
-        if self.refresh_session:
+        if self.refresh_session and time.time() - session.issued >= self.refresh_every:
             headers.append(("Set-Cookie", self._session_cookie(session, secure)))
         return headers
 
@@ -361,27 +370,10 @@ class PosterPath:
             partitioned=self.cookie["partitioned"],
         )
 
-    def _log(self, path: str, request_id: str, user_id: int, started: float, status: int):
-        """The request-log line the Flask path writes (shop.platform.ops.request_record)."""
-        try:
-            record = {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "request_id": request_id,
-                "method": "GET",
-                "path": path[: ops.MAX_LOGGED_PATH],
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                "user_id": user_id,
-            }
-            ops.request_log.info(json.dumps(record, ensure_ascii=False))
-        except Exception:  # the log must never turn a served request into an error
-            log.exception("request log line failed")
-
 
 def _identifier(environ) -> str:
     """Flask-Login's session identifier of this client (flask_login.utils._create_identifier:
-    the first X-Forwarded-For address, else the remote address, and the User-Agent, each
-    written as Python writes bytes)."""
+    the first X-Forwarded-For address, else the remote one, and the User-Agent, as bytes)."""
     address = environ.get("HTTP_X_FORWARDED_FOR", environ.get("REMOTE_ADDR"))
     if address is not None:
         address = address.encode("utf-8").split(b",")[0].strip()
@@ -389,11 +381,6 @@ def _identifier(environ) -> str:
     if agent is not None:
         agent = agent.encode("utf-8")
     return sha512(f"{address}|{agent}".encode()).hexdigest()
-
-
-def ops_request_id(environ) -> str:
-    incoming = environ.get("HTTP_X_REQUEST_ID", "")
-    return incoming if ops.SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
 
 def install(app: Flask) -> None:

@@ -18,7 +18,6 @@ other case to Flask unchanged:
 import logging
 import secrets
 import time
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -161,9 +160,7 @@ class ShareLinkPath:
             log.exception("request log line failed")
 
 
-def request_id_of(environ) -> str:
-    incoming = environ.get("HTTP_X_REQUEST_ID", "")
-    return incoming if ops.SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+request_id_of = ops.thin_request_id
 
 
 def install(app: Flask) -> None:

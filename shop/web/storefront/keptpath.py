@@ -27,12 +27,10 @@ Flask's, compressed too, so an upgrade that changes either shows there.
 """
 
 import hashlib
-import json
 import logging
 import os
 import re
 import time
-from datetime import UTC, datetime
 
 from babel import Locale
 from flask import Flask
@@ -155,7 +153,7 @@ class KeptPagePath:
         headers.insert(2, (ops.REQUEST_ID_HEADER, request_id))
         start_response("200 OK", headers)
         if self.log_requests:
-            self._log(path, request_id, started)
+            ops.log_thin_request(path, request_id, started)
         return [body]
 
     # --- the request ---------------------------------------------------------------------
@@ -305,22 +303,6 @@ class KeptPagePath:
         if cookie is not None:
             headers.append(("Set-Cookie", cookie))
         return headers, body
-
-    def _log(self, path: str, request_id: str, started: float) -> None:
-        """The request-log line the Flask path writes (shop.platform.ops.request_record)."""
-        try:
-            record = {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "request_id": request_id,
-                "method": "GET",
-                "path": path[: ops.MAX_LOGGED_PATH],
-                "status": 200,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                "user_id": None,
-            }
-            ops.request_log.info(json.dumps(record, ensure_ascii=False))
-        except Exception:  # the log must never turn a served request into an error
-            log.exception("request log line failed")
 
 
 def _route(path: str) -> tuple[str, str | None, int | None] | None:
