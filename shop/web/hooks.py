@@ -144,7 +144,7 @@ _TRANSLATED_MAX = 5000
 
 
 @pass_eval_context
-def _template_gettext(eval_ctx, string: str, **variables):
+def _template_gettext(eval_ctx, string: str, /, **variables):
     """What jinja2's newstyle ``gettext`` does: the translation, escaped in HTML templates and
     always %-formatted (escaping the variables), so ``%%`` reads the same with or without."""
     translations = _page_translations()

@@ -75,7 +75,7 @@ class KeptFragments(Extension):
 
     def _kept(self, place, key, caller):
         store = self.environment.kept_fragments
-        if not store.on:
+        if not store.on or self.environment.auto_reload:  # e.g. debug turned on after start
             return caller()
         full = (place, key)
         found = store.get(full)

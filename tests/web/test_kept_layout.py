@@ -185,3 +185,18 @@ def test_template_gettext_escapes_formats_and_follows_the_language(app):
             assert render_template_string(source) == "Cart|50% off|3 unread|<&lt;i&gt;>|Cart"
         with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
             assert render_template_string(source) == "购物车|50% off|3 条未读|<&lt;i&gt;>|购物车"
+
+
+def test_gettext_takes_variables_named_string_and_a_debug_switch_stops_the_store(app):
+    with app.test_request_context("/"):
+        page = app.jinja_env.from_string("{{ _('a %(string)s', string='<x>') }}").render()
+        assert page == "a &lt;x&gt;"
+        store = app.jinja_env.kept_fragments
+        assert store.on
+        template = app.jinja_env.from_string("{% kept 1 %}{{ n }}{% endkept %}")
+        assert template.render(n=1) == "1" and template.render(n=2) == "1"  # kept
+        app.jinja_env.auto_reload = True  # as app.debug = True after start does
+        try:
+            assert template.render(n=2) == "2"
+        finally:
+            app.jinja_env.auto_reload = False
