@@ -200,3 +200,35 @@ def test_gettext_takes_variables_named_string_and_a_debug_switch_stops_the_store
             assert template.render(n=2) == "2"
         finally:
             app.jinja_env.auto_reload = False
+
+
+def test_users_of_every_role_with_the_same_name_get_the_pages_a_fresh_render_gives(
+    app, user_client
+):
+    """A buyer, a sharer, a merchant and an admin with one name and no cart or message share
+    every kept fragment's key: whatever the layout shows by role must be in its key, or one
+    role's header would reach the others (then this fails)."""
+    from tests.factories import make_merchant, make_shop
+
+    with app.app_context():
+        users = [make_user(display_name="同名")]
+        users.append(make_shop(user=make_user(display_name="同名")).user)
+        users.append(make_merchant(user=make_user(display_name="同名")).user)
+        users.append(make_user(display_name="同名", is_admin=True))
+        db.session.commit()
+        ids = [u.id for u in users]
+    common = ["/", "/cart", "/auth/account", "/inbox/"]
+    own = [[], ["/me/shop"], ["/merchant/"], ["/admin/"]]
+    visits = [
+        (user_client(_user(app, user_id)), common + paths)
+        for user_id, paths in zip(ids, own, strict=True)
+    ]
+    store = app.jinja_env.kept_fragments
+    store.clear()
+    kept = [[page(c, p, follow_redirects=True) for p in paths] for c, paths in visits]
+    store.on = False
+    try:
+        fresh = [[page(c, p, follow_redirects=True) for p in paths] for c, paths in visits]
+    finally:
+        store.on = True
+    assert kept == fresh
