@@ -64,17 +64,20 @@ def parse_url(url: str) -> dict:
 
 
 def pack(args) -> bytes:
-    """A command as RESP2 (an array of bulk strings)."""
+    """A command as RESP2 (an array of bulk strings): str (UTF-8), bytes, int and float."""
     out = [b"*%d\r\n" % len(args)]
     for arg in args:
-        if isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, str):
+        kind = type(arg)
+        if kind is str:
             data = arg.encode()
-        elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
+        elif kind is int:
+            data = b"%d" % arg
+        elif kind is bytes:
+            data = arg
+        elif kind is float:
             data = repr(arg).encode()
-        else:
-            raise TypeError(f"cannot send {type(arg).__name__} to Redis: {arg!r}")
+        else:  # bool too: redis-py refuses it as well
+            raise TypeError(f"cannot send {kind.__name__} to Redis: {arg!r}")
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
 

@@ -253,3 +253,15 @@ def test_flask_limiter_storage_over_a_unix_socket_and_while_redis_is_down(tmp_pa
     with pytest.raises(storage.base_exceptions):  # what Flask-Limiter's fallback catches
         storage.incr("k", 60)
     storage.client.close()
+
+
+def test_arguments_are_sent_as_redis_reads_them(client):
+    assert resp.pack(("SET", "k", 1.5)) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n1.5\r\n"
+    client.execute_command("SET", "f", 2.25)
+    assert client.execute_command("INCRBYFLOAT", "f", -0.25) == b"2"
+    assert client.execute_command("SET", b"\xff\x00", "二") == b"OK"
+    assert client.get(b"\xff\x00") == "二".encode()
+    for wrong in (True, None, ["a"]):
+        with pytest.raises(TypeError):
+            client.execute_command("SET", "k", wrong)
+    assert client.ping() is True  # nothing half-sent
