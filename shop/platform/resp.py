@@ -128,8 +128,9 @@ class Connection:
 
     def call(self, args):
         """Send one command, return its reply; a ``-ERR`` reply is raised as ResponseError."""
+        data = pack(args)  # a TypeError here leaves nothing half-sent
         try:
-            self.sock.sendall(pack(args))
+            self.sock.sendall(data)
             reply = self._reply()
         except OSError as error:  # socket.timeout is an OSError too
             raise RedisConnectionError(f"Redis connection failed: {error}") from error
@@ -234,14 +235,24 @@ class Client:
     def execute_command(self, *args):
         connection = self._connection()
         try:
-            return connection.call(args)
+            return self._call(connection, args)
         except RedisConnectionError as error:
-            self._drop(connection)
             # A connection that had worked may have been closed by Redis meanwhile (a restart,
             # an idle timeout): try once more on a new one. A timeout is not tried again.
             if not connection.used or isinstance(error.__cause__, TimeoutError):
                 raise
-        return self._connection().call(args)
+        return self._call(self._connection(), args)
+
+    def _call(self, connection: Connection, args):
+        try:
+            return connection.call(args)
+        except (ResponseError, TypeError):
+            raise  # the exchange was complete (or never started): the connection is fine
+        except BaseException:
+            # A failed socket, or anything that interrupted the exchange (a signal's
+            # exception): part of a reply may be unread, so this socket is never used again.
+            self._drop(connection)
+            raise
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

@@ -265,3 +265,24 @@ def test_arguments_are_sent_as_redis_reads_them(client):
         with pytest.raises(TypeError):
             client.execute_command("SET", "k", wrong)
     assert client.ping() is True  # nothing half-sent
+
+
+def test_an_interrupted_exchange_leaves_no_reply_behind(client):
+    """A reply half read (an exception from a signal handler, say) must not be taken for the
+    next command's: that connection is closed and the next command gets a new one."""
+    client.execute_command("RPUSH", "list", "a", "b", "c")
+    connection = client._connection()
+    real_exact, calls = connection._exact, []
+
+    def interrupted(size):
+        calls.append(size)
+        data = real_exact(size)
+        if len(calls) == 2:  # after the second element of the array
+            raise KeyboardInterrupt
+        return data
+
+    connection._exact = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        client.execute_command("LRANGE", "list", 0, -1)
+    assert client.execute_command("ECHO", "next") == b"next"  # not "c", the rest of the list
+    assert client._connection() is not connection
