@@ -103,6 +103,32 @@ def _fixed_mmap_threshold(size: int = 128 * 1024) -> None:
     mallopt(_M_TRIM_THRESHOLD, 2 * size)
 
 
+#: A worker gives the heap's free pages back to the system every this many requests.
+_TRIM_EVERY = 500
+_served = 0
+_malloc_trim = None
+
+
+def post_request(worker, req, environ, resp) -> None:
+    """Every ``_TRIM_EVERY`` requests, glibc's ``malloc_trim(0)``: the pages that requests freed
+    inside the heap go back to the system (bench/README.md, worker memory). Costs well under a
+    millisecond each time. Not glibc: nothing to do."""
+    global _served, _malloc_trim
+    _served += 1
+    if _served % _TRIM_EVERY:
+        return
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
 def when_ready(server) -> None:
     """Warn when several workers will each count rate limits on their own."""
     storage = os.environ.get("SHOP_RATELIMIT_STORAGE_URI") or "memory://"

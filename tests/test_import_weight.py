@@ -97,3 +97,19 @@ def test_counts_are_shortened_as_babel_wrote_them_without_its_locale_data(tmp_pa
     done = _python(code, tmp_path)
     assert done.stdout.splitlines() == ["1.2万", "12.3k", "[]"]
     assert localedata.exists("zh_Hans_CN")
+
+
+def test_with_redis_configured_the_app_does_not_import_redis_py(tmp_path):
+    """Rate limits in Redis (``redis://``, ``unix://``) go through the app's own client
+    (shop.platform.resp), Flask-Limiter's storage included: redis-py's 4-6 MB stay out of
+    every worker. Creating the app does not connect."""
+    code = (
+        "import sys\n"
+        "from shop import create_app\n"
+        "from shop.platform.extensions import limiter\n"
+        f"app = create_app({{'SHOP_INSTANCE_PATH': {str(tmp_path)!r}, 'TESTING': True,\n"
+        "    'REDIS_URL': 'redis://127.0.0.1:9/0'})\n"
+        "print(type(limiter.storage).__name__, 'redis' in sys.modules)\n"
+    )
+    done = _python(code, tmp_path)
+    assert done.stdout.strip().splitlines()[-1] == "RespRedisStorage False"

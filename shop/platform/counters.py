@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from shop.platform import ratestore, resp
+
 #: How often at most the memory counter drops the windows that have ended.
 SWEEP_SECONDS = 30.0
 
@@ -129,11 +131,14 @@ class RedisCounter:
 
 
 def redis_client_for(storage_uri: str, options: dict | None = None):
-    """A redis-py client for a Flask-Limiter Redis storage URI (``redis://``, ``rediss://``,
-    ``redis+unix://``), with its storage options (timeouts); None for any other storage."""
-    if storage_uri.startswith("redis+unix://"):
-        storage_uri = "unix://" + storage_uri.removeprefix("redis+unix://")
-    elif not storage_uri.startswith(("redis://", "rediss://")):
+    """A Redis client for a Flask-Limiter storage URI, with its storage options (timeouts):
+    this project's own (shop.platform.resp) for ``fenxiang+redis://``, ``redis://``,
+    ``fenxiang+redis+unix://`` and ``redis+unix://``; redis-py for ``rediss://`` (TLS); None for
+    any other storage."""
+    storage_uri = storage_uri.removeprefix(ratestore.SCHEME)
+    if storage_uri.startswith(("redis://", "redis+unix://")):
+        return resp.Client.from_url(storage_uri, **(options or {}))
+    if not storage_uri.startswith("rediss://"):
         return None
     import redis
 

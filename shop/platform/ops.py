@@ -26,6 +26,7 @@ from sqlalchemy import inspect, text
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shop.platform import ratestore  # noqa: F401 - registers the fenxiang+redis storage scheme
 from shop.platform.extensions import db, limiter
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -53,10 +54,14 @@ def register(app: Flask) -> None:
 
 def limiter_storage_uri(redis_url: str) -> str:
     """The Flask-Limiter (``limits``) storage URI for a redis-py style URL: ``redis://`` and
-    ``rediss://`` as they are, ``unix:///path`` as ``redis+unix:///path``."""
+    ``unix:///path`` (or ``redis+unix://``) as the storage on this project's own Redis client
+    (``fenxiang+redis://``, ``fenxiang+redis+unix://``: shop.platform.ratestore), ``rediss://``
+    (TLS) as ``limits``' RedisStorage over redis-py."""
     if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    if redis_url.startswith(("redis://", "rediss://", "redis+unix://")):
+        return "fenxiang+redis+unix://" + redis_url.removeprefix("unix://")
+    if redis_url.startswith(("redis://", "redis+unix://")):
+        return "fenxiang+" + redis_url
+    if redis_url.startswith("rediss://"):
         return redis_url
     raise ValueError(f"REDIS_URL must start with redis://, rediss:// or unix://: {redis_url!r}")
 

@@ -86,7 +86,6 @@ def redis_url(tmp_path):
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    pytest.importorskip("redis", reason="the redis client: pip install -e '.[redis]'")
     port = _free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -149,7 +148,7 @@ def failed_signins(browser: Browser, count: int) -> list[int]:
 
 
 def test_with_redis_every_worker_counts_the_same_limit(serve, sqlite_template, tmp_path, redis_url):
-    import redis
+    from shop.platform import resp
 
     database = tmp_path / "serve.sqlite3"
     shutil.copyfile(sqlite_template, database)
@@ -160,10 +159,15 @@ def test_with_redis_every_worker_counts_the_same_limit(serve, sqlite_template, t
 
     browser = Browser(server)
     assert failed_signins(browser, 8) == [200, 200, 200] + [429] * 5, server.log()
-    assert redis.Redis.from_url(redis_url).keys("LIMITS*"), "no rate-limit counter in Redis"
+    redis = resp.Client(redis_url)
+    assert redis.execute_command("KEYS", "LIMITS*"), "no rate-limit counter in Redis"
 
     # Redis going away does not take sign-in down: the workers count in memory meanwhile.
-    redis.Redis.from_url(redis_url).shutdown(nosave=True)
+    try:
+        redis.execute_command("SHUTDOWN", "NOSAVE")
+    except resp.RedisConnectionError:
+        pass  # the server closes the connection as it exits
+    redis.close()
     statuses = failed_signins(browser, 2)
     assert set(statuses) <= {200, 429}, server.log()
     assert browser.get("/healthz").status == 200
@@ -235,3 +239,49 @@ def test_gunicorns_own_answers_carry_the_security_headers_and_no_server(
     if headers.get("x-frame-options") != "DENY" or "server" in headers:
         problems.append(f"untrusted host: headers {headers}")
     assert not problems, "\n".join(problems) + "\n" + server.log()[-3000:]
+
+
+def test_with_redis_share_link_limits_are_counted_there_and_survive_its_loss(
+    serve, sqlite_template, tmp_path, redis_url
+):
+    """/r/<code> on two workers counts its two limits in Redis through the app's own client
+    (shop.platform.resp): one count for every worker, beyond the hard limit the 429 page; with
+    Redis gone the links keep answering (each worker counts in its own memory)."""
+    from shop.platform import resp
+    from shop.platform.extensions import db
+    from tests.conftest import build_app
+    from tests.web.test_sharing import make_link
+
+    database = tmp_path / "serve.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    setup = build_app(f"sqlite:///{database}", tmp_path / "setup")
+    with setup.app_context():
+        code = make_link().code
+        db.session.commit()
+        db.engine.dispose()
+    server = serve(
+        f"sqlite:///{database}",
+        WORKERS=2,
+        REDIS_URL=redis_url,
+        CLICK_HARD_LIMIT="3 per minute",
+        CLICK_FLOOD_LIMIT="2 per minute",
+    )
+    phone = {"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.40"}
+    statuses = [
+        Browser(server).request("GET", f"/r/{code}", headers=phone).status for _ in range(6)
+    ]
+    assert statuses == [303, 303, 303, 429, 429, 429], server.log()
+    redis = resp.Client(redis_url)
+    keys = sorted(key.decode() for key in redis.execute_command("KEYS", "fenxiang/count/*"))
+    assert [key.split("/")[2] for key in keys] == ["CLICK_FLOOD_LIMIT", "CLICK_HARD_LIMIT"]
+    assert redis.get(keys[1]) == b"6" and redis.get(keys[0]) == b"3"  # inner: within outer only
+    assert 0 < redis.ttl(keys[1]) <= 60
+
+    try:
+        redis.execute_command("SHUTDOWN", "NOSAVE")
+    except resp.RedisConnectionError:
+        pass  # the server closes the connection as it exits
+    redis.close()
+    answer = Browser(server).request("GET", f"/r/{code}", headers=phone)
+    assert answer.status == 303, server.log()
+    assert "Traceback" not in server.log()

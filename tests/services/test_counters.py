@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from shop.platform import counters
+from shop.platform import counters, resp
 from shop.platform.counters import MemoryCounter, Window
 
 
@@ -96,7 +96,7 @@ def redis_url():
 
 def test_redis_counts_the_pair_in_one_round_trip(redis_url):
     client = counters.redis_client_for(redis_url)
-    client.flushdb()
+    client.execute_command("FLUSHDB")
     commands = []
     real = client.execute_command
 
@@ -125,4 +125,12 @@ def test_redis_client_only_for_redis_storage():
     assert counters.redis_client_for("memory://") is None
     assert counters.redis_client_for("memcached://127.0.0.1:11211") is None
     client = counters.redis_client_for("redis+unix:///tmp/redis.sock")
-    assert client.connection_pool.connection_kwargs["path"] == "/tmp/redis.sock"
+    assert isinstance(client, resp.Client) and client.address["path"] == "/tmp/redis.sock"
+    client = counters.redis_client_for("fenxiang+redis://127.0.0.1:6390/2", {"socket_timeout": 1})
+    assert isinstance(client, resp.Client) and client.address["port"] == 6390
+    assert client.address["db"] == 2 and client.timeout == 1
+    # TLS is left to redis-py.
+    pytest.importorskip("redis")
+    client = counters.redis_client_for("rediss://:pw@cache:6380/0")
+    assert not isinstance(client, resp.Client)
+    assert client.connection_pool.connection_kwargs["host"] == "cache"

@@ -11,9 +11,9 @@ from flask import request
 from flask_limiter.util import get_remote_address
 
 from shop import create_app
-from shop.platform import counters, ops
+from shop.platform import counters, ops, ratestore
 from shop.platform.base import utcnow
-from shop.platform.extensions import db
+from shop.platform.extensions import db, limiter
 from tests.conftest import build_app
 from tests.factories import DEFAULT_PASSWORD, make_user
 
@@ -344,9 +344,17 @@ def test_behind_a_trusted_proxy_the_sign_in_limit_counts_per_client(database_url
     ("settings", "expected"),
     [
         ({}, "memory://"),
-        ({"REDIS_URL": "redis://10.0.0.5:6379/2"}, "redis://10.0.0.5:6379/2"),
+        # On the project's own Redis client (shop.platform.ratestore), TLS on redis-py.
+        ({"REDIS_URL": "redis://10.0.0.5:6379/2"}, "fenxiang+redis://10.0.0.5:6379/2"),
         ({"REDIS_URL": "rediss://:pw@cache:6380/0"}, "rediss://:pw@cache:6380/0"),
-        ({"REDIS_URL": "unix:///run/redis/redis.sock"}, "redis+unix:///run/redis/redis.sock"),
+        (
+            {"REDIS_URL": "unix:///run/redis/redis.sock"},
+            "fenxiang+redis+unix:///run/redis/redis.sock",
+        ),
+        (
+            {"REDIS_URL": "redis+unix:///run/redis/redis.sock?db=2"},
+            "fenxiang+redis+unix:///run/redis/redis.sock?db=2",
+        ),
         # An explicitly chosen storage wins over REDIS_URL.
         (
             {"REDIS_URL": "redis://cache:6379/0", "RATELIMIT_STORAGE_URI": "memcached://mc:11211"},
@@ -358,7 +366,7 @@ def test_redis_url_becomes_the_rate_limit_storage(settings, expected):
     config = {"RATELIMIT_STORAGE_URI": "memory://", **settings}
     ops.configure_rate_limit_storage(config)
     assert config["RATELIMIT_STORAGE_URI"] == expected
-    uses_redis = expected.startswith(("redis", "rediss"))
+    uses_redis = expected.startswith(("fenxiang+redis", "rediss"))
     assert config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", False) is uses_redis
     if uses_redis:
         assert config["RATELIMIT_STORAGE_OPTIONS"]["socket_timeout"] <= 2
@@ -372,7 +380,17 @@ def test_a_redis_url_of_another_scheme_is_refused():
 def test_shop_redis_url_from_the_environment_reaches_flask_limiter(monkeypatch, tmp_path):
     monkeypatch.setenv("SHOP_REDIS_URL", "redis://127.0.0.1:6399/3")
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "x"})
-    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6399/3"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "fenxiang+redis://127.0.0.1:6399/3"
+    storage = limiter.storage
+    assert isinstance(storage, ratestore.RespRedisStorage)
+    assert storage.client.address == {
+        "host": "127.0.0.1",
+        "port": 6399,
+        "db": 3,
+        "username": None,
+        "password": None,
+    }
+    assert storage.client.timeout == 1  # RATELIMIT_STORAGE_OPTIONS reach the client
 
 
 def test_share_links_keep_working_while_the_rate_limit_storage_is_down(database_url, tmp_path):
