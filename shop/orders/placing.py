@@ -45,7 +45,8 @@ def insert_orders(
     # One order per merchant: put them in the order of ``rows`` by that, whatever the batches.
     by_merchant = {order.merchant_id: order for order in made}
     orders = [by_merchant[row["merchant_id"]] for row in rows]
-    db.session.execute(
+    connection = db.session.connection()  # plain INSERTs: no ORM work around them
+    connection.execute(
         items_insert,
         [
             {**item, "order_id": order.id}
@@ -53,7 +54,7 @@ def insert_orders(
             for item in items
         ],
     )
-    db.session.execute(
+    connection.execute(
         events_insert,
         [
             {
