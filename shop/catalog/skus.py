@@ -271,15 +271,16 @@ def _taking():
     running it), as Core statements on the tables (the ORM's UPDATE path adds as much again;
     with ``synchronize_session=False`` it did nothing more)."""
     products, sku_rows = Product.__table__, Sku.__table__
-    quantity = bindparam("quantity")
+    # Parameters named after no column: a parameter named as one is SET too (Core's rule).
+    quantity = bindparam("taken")
     return (
         update(products)
-        .where(products.c.id == bindparam("product_id"), products.c.stock >= quantity)
+        .where(products.c.id == bindparam("taken_from"), products.c.stock >= quantity)
         .values(stock=products.c.stock - quantity)
         .returning(products.c.stock),
         update(sku_rows)
         .where(
-            sku_rows.c.id == bindparam("sku_id"),
+            sku_rows.c.id == bindparam("taken_sku"),
             sku_rows.c.is_active.is_(True),
             sku_rows.c.stock >= quantity,
         )
@@ -295,11 +296,12 @@ def take_stock(sku_id: int, product_id: int, quantity: int) -> bool:
     db.session.flush()  # what the ORM's UPDATE did first (autoflush); nothing is pending here
     connection = db.session.connection()
     product_update, sku_update = _taking()
-    params = {"product_id": product_id, "sku_id": sku_id, "quantity": quantity}
-    moved = connection.execute(product_update, params).first()
+    moved = connection.execute(
+        product_update, {"taken_from": product_id, "taken": quantity}
+    ).first()
     if moved is None:  # guarded off (or no such product): nothing changed
         return False
-    sku_moved = connection.execute(sku_update, params).first()
+    sku_moved = connection.execute(sku_update, {"taken_sku": sku_id, "taken": quantity}).first()
     if sku_moved is None:
         _product_stock(product_id, quantity)
         return False

@@ -98,6 +98,17 @@ def _statements() -> dict[str, Select]:
             Click.clicked_at <= bindparam("before"),
             Click.clicked_at >= bindparam("since"),
         ),
+        "repeat": select(Order.checkout_key, Order.status, OrderItem.product_id, OrderItem.quantity)
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .where(
+            Order.buyer_id == bindparam("buyer_id"),
+            Order.placed_at >= bindparam("since"),
+            Order.ship_name == bindparam("name"),
+            Order.ship_phone == bindparam("phone"),
+            Order.ship_region == bindparam("region"),
+            Order.ship_detail == bindparam("detail"),
+        )
+        .order_by(Order.id.desc()),
         "checkout": select(Order)
         .where(Order.buyer_id == bindparam("buyer_id"), Order.checkout_key == bindparam("key"))
         .order_by(Order.id),
@@ -141,17 +152,15 @@ def recent_repeat(
     for product_id, quantity, _sku in (line_parts(line) for line in lines):
         wanted[product_id] += quantity
     rows = db.session.execute(
-        select(Order.checkout_key, Order.status, OrderItem.product_id, OrderItem.quantity)
-        .join(OrderItem, OrderItem.order_id == Order.id)
-        .where(
-            Order.buyer_id == buyer.id,
-            Order.placed_at >= since,
-            Order.ship_name == address.name,
-            Order.ship_phone == address.phone,
-            Order.ship_region == address.region,
-            Order.ship_detail == address.detail,
-        )
-        .order_by(Order.id.desc())
+        _statements()["repeat"],
+        {
+            "buyer_id": buyer.id,
+            "since": since,
+            "name": address.name,
+            "phone": address.phone,
+            "region": address.region,
+            "detail": address.detail,
+        },
     ).all()
     checkouts: dict[str, Counter] = {}  # newest first (dicts keep insertion order)
     cancelled = set()
@@ -220,7 +229,9 @@ def place_order(
     UPDATE in the same transaction (ValidationError when it is gone, expired, below its
     threshold or for another product).
     """
-    if repeat_window is not None:
+    if repeat_window is not None and db.session.get_bind().dialect.name == "postgresql":
+        # SQLite: the transaction's write lock (BEGIN IMMEDIATE) orders them already, and
+        # a SELECT there locks nothing: one statement fewer.
         lock_account(buyer.id)
     again = existing_checkout(buyer, checkout_key)
     if again:
