@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, select, update
 
 from shop.accounts.accounts import normalize_account
 from shop.accounts.models import User
@@ -134,32 +134,42 @@ def _fields(address: ShippingAddress) -> dict:
     }
 
 
+@cache
+def _book_and_match():
+    """save_address's one query, built once: how many addresses the buyer has, and the id of
+    the one with every field as given (None when there is none)."""
+    same = and_(*(getattr(Address, k) == bindparam(f"same_{k}") for k in _FIELD_NAMES))
+    return select(func.count(Address.id), func.max(case((same, Address.id)))).where(
+        Address.user_id == bindparam("user_id")
+    )
+
+
+_FIELD_NAMES = ("name", "phone", "region", "detail", "province_code", "city_code", "district_code")
+
+
 def save_address(
     user: User, address: ShippingAddress, *, now, make_default: bool = False
 ) -> Address:
     """Keep the address in the book, unless the same one is there already. The first address
     becomes the default, as does one saved with ``make_default``."""
     fields = _fields(address)
-    existing = db.session.execute(
-        select(Address).where(
-            Address.user_id == user.id, *(getattr(Address, k) == v for k, v in fields.items())
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
+    count, same_id = db.session.execute(
+        _book_and_match(), {"user_id": user.id, **{f"same_{k}": v for k, v in fields.items()}}
+    ).one()
+    if same_id is not None:
+        existing = db.session.get(Address, same_id)  # held already when the book was read
         if make_default:
             set_default(existing)
         return existing
-    count = db.session.execute(
-        select(func.count()).select_from(Address).where(Address.user_id == user.id)
-    ).scalar_one()
     if count >= MAX_ADDRESSES:
         raise ValidationError(
             _l("At most %(n)d addresses. Delete one first.", n=MAX_ADDRESSES), "name"
         )
-    saved = Address(user_id=user.id, created_at=now, is_default=False, **fields)
+    # The first address is the default from the start: there is no other to clear.
+    saved = Address(user_id=user.id, created_at=now, is_default=count == 0, **fields)
     db.session.add(saved)
     db.session.flush()
-    if make_default or count == 0:
+    if make_default and count > 0:
         set_default(saved)
     return saved
 

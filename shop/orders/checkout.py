@@ -6,12 +6,10 @@ goes through :func:`shop.orders.states.transition`.
 """
 
 import secrets
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timedelta
-from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.accounts import lock_account
@@ -27,13 +25,19 @@ from shop.orders.addresses import (  # noqa: F401  (the checkout's names for the
     check_address,
     save_address,
 )
-from shop.orders.models import Order, OrderItem, OrderStatus
+from shop.orders.checkout_reads import (  # noqa: F401  (the checkout's names for them)
+    attribution_clicks,
+    existing_checkout,
+    key_placed,
+    line_parts,
+    recent_repeat,
+)
+from shop.orders.models import Order, OrderStatus
 from shop.orders.placing import discount_shares, insert_orders
 from shop.platform import faults
 from shop.platform.errors import Conflict, NotFound, ValidationError
 from shop.platform.extensions import db
 from shop.sharing import attribution, shops
-from shop.sharing.models import Click, ShareLink
 from shop.teams import teams
 
 
@@ -70,55 +74,12 @@ def _yuan(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def line_parts(line) -> tuple[int, int, int | None]:
-    """(product id, quantity, SKU id or None) of a line given as a pair or a triple."""
-    product_id, quantity, *rest = line
-    return product_id, quantity, (rest[0] if rest else None)
-
-
 def new_checkout_key() -> str:
     return secrets.token_urlsafe(18)
 
 
 def _order_number(now: datetime) -> str:
-    return now.strftime("%y%m%d%H%M") + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
-@cache
-def _statements() -> dict[str, Select]:
-    """The checkout's hot reads, built once (building a statement costs more Python than
-    running it), at their first use (an entity in a statement needs every model mapped)."""
-    return {
-        "clicks": select(
-            Click.id, ShareLink.sharer_id, Click.clicked_at, Click.uncounted_reason, Click.link_id
-        )
-        .join(ShareLink, ShareLink.id == Click.link_id)
-        .where(
-            Click.visitor_id == bindparam("visitor_id"),
-            Click.clicked_at <= bindparam("before"),
-            Click.clicked_at >= bindparam("since"),
-        ),
-        "checkout": select(Order)
-        .where(Order.buyer_id == bindparam("buyer_id"), Order.checkout_key == bindparam("key"))
-        .order_by(Order.id),
-    }
-
-
-def attribution_clicks(visitor_id: str | None, *, before: datetime, window: timedelta):
-    """The visitor's clicks that could matter for an order at ``before`` (twice the window
-    back, so an order can say "outside window"), as attribution facts."""
-    if not visitor_id:
-        return []
-    rows = db.session.execute(
-        _statements()["clicks"],
-        {"visitor_id": visitor_id, "before": before, "since": before - 2 * window},
-    )
-    return [
-        attribution.ClickFact(
-            click_id=r[0], sharer_id=r[1], clicked_at=r[2], counted=r[3] is None, link_id=r[4]
-        )
-        for r in rows
-    ]
+    return now.strftime("%y%m%d%H%M") + f"{secrets.randbelow(10**8):08d}"  # 8 random digits
 
 
 class RepeatOrder(Conflict):
@@ -128,48 +89,6 @@ class RepeatOrder(Conflict):
     def __init__(self, orders: list[Order]):
         super().__init__(_l("You just placed this order."))
         self.orders = orders
-
-
-def recent_repeat(
-    buyer: User, lines: list[tuple], address: ShippingAddress, *, since: datetime
-) -> list[Order]:
-    """The orders of the buyer's latest checkout placed at or after ``since`` with the same
-    products and quantities as ``lines``, to the same address, none of them cancelled; []
-    when there is none. A checkout of several shops is compared whole."""
-    wanted = Counter()
-    for product_id, quantity, _sku in (line_parts(line) for line in lines):
-        wanted[product_id] += quantity
-    rows = db.session.execute(
-        select(Order.checkout_key, Order.status, OrderItem.product_id, OrderItem.quantity)
-        .join(OrderItem, OrderItem.order_id == Order.id)
-        .where(
-            Order.buyer_id == buyer.id,
-            Order.placed_at >= since,
-            Order.ship_name == address.name,
-            Order.ship_phone == address.phone,
-            Order.ship_region == address.region,
-            Order.ship_detail == address.detail,
-        )
-        .order_by(Order.id.desc())
-    ).all()
-    checkouts: dict[str, Counter] = {}  # newest first (dicts keep insertion order)
-    cancelled = set()
-    for key, status, product_id, quantity in rows:
-        checkouts.setdefault(key, Counter())[product_id] += quantity
-        if status == OrderStatus.CANCELLED:
-            cancelled.add(key)
-    for key, bought in checkouts.items():
-        if key not in cancelled and bought == wanted:
-            return existing_checkout(buyer, key)
-    return []
-
-
-def existing_checkout(buyer: User, checkout_key: str) -> list[Order]:
-    return list(
-        db.session.execute(
-            _statements()["checkout"], {"buyer_id": buyer.id, "key": checkout_key}
-        ).scalars()
-    )
 
 
 def place_order(
@@ -219,11 +138,14 @@ def place_order(
     UPDATE in the same transaction (ValidationError when it is gone, expired, below its
     threshold or for another product).
     """
-    if repeat_window is not None:
+    if repeat_window is not None and db.session.get_bind().dialect.name == "postgresql":
+        # SQLite: the transaction's write lock (BEGIN IMMEDIATE) orders them already, and
+        # a SELECT there locks nothing: one statement fewer.
         lock_account(buyer.id)
-    again = existing_checkout(buyer, checkout_key)
-    if again:
-        return again
+    # Whether the key was placed, on the connection (a replay is rare; the ORM's query for
+    # nothing cost more than this one): then its orders, as objects.
+    if key_placed(buyer.id, checkout_key):
+        return existing_checkout(buyer, checkout_key)
     if not lines:
         raise ValidationError(_l("Choose something to buy."), "quantity")
     if repeat_window is not None:
@@ -239,11 +161,14 @@ def place_order(
         sku = skus.sku_of(product, sku_id)
         if sku is None:
             raise ValidationError(_l("Choose a spec of “%(title)s”.", title=product.title), "sku")
-        label = _line_label(product, sku)
         reason = shops.unavailable_reason(product)
         if reason in (None, "sold_out") and sku.stock < quantity:
             raise ValidationError(
-                _l("Only %(n)d left of “%(title)s”.", n=max(sku.stock, 0), title=label),
+                _l(
+                    "Only %(n)d left of “%(title)s”.",
+                    n=max(sku.stock, 0),
+                    title=_line_label(product, sku),
+                ),
                 "quantity",
             )
         if reason is not None:
@@ -251,7 +176,7 @@ def place_order(
         shown = (shown_prices or {}).get(sku.id)
         if shown is not None and shown != sku.price_cents:
             raise PriceChanged(
-                label,
+                _line_label(product, sku),
                 shown,
                 sku.price_cents,
                 {s.id: s.price_cents for p in products.values() for s in p.active_skus},

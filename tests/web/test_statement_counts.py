@@ -246,9 +246,13 @@ def test_a_request_that_runs_no_statement_makes_no_round_trip(app):
 #: A buyer's first checkout of a product through a link whose coupon they do not hold yet:
 #: the form offers the link's coupon (the coupon row: one query for the buyer's claims and
 #: the link's coupon), and the POST claims it, checks the buyer placed nothing like it a
-#: moment ago (the account row locked, then the recent orders) and places the order. Besides
-#: BEGIN; the same on both databases.
-FIRST_CHECKOUT = {"form": 6, "POST": 29}
+#: moment ago (the account row locked on PostgreSQL, then the recent orders) and places the
+#: order, and keeps the address typed in its book (one query for the book's size and the same
+#: address; the first address is the default from its INSERT). Besides BEGIN. SQLite has no
+#: row lock to take: its write lock (BEGIN IMMEDIATE) orders the checkouts already, so the
+#: POST there sends one statement fewer.
+FIRST_CHECKOUT = {"form": 6, "POST": 26}  # POST: 29 on both before (2026-12-06 night)
+FIRST_CHECKOUT_SQLITE = {"form": 6, "POST": 25}
 
 
 def test_statements_of_a_first_checkout_with_the_links_coupon(app):
@@ -296,5 +300,6 @@ def test_statements_of_a_first_checkout_with_the_links_coupon(app):
         "form": [s for s in form_seen.seen if not s.startswith("BEGIN")],
         "POST": [s for s in post_seen.seen if not s.startswith("BEGIN")],
     }
-    for part, count in FIRST_CHECKOUT.items():
+    on_postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    for part, count in (FIRST_CHECKOUT if on_postgresql else FIRST_CHECKOUT_SQLITE).items():
         assert len(counted[part]) == count, "\n".join(counted[part])
