@@ -287,11 +287,19 @@ def place_order(
                     )
                 items_of.append(lines)
             orders = insert_orders(rows, items_of, actor_id=buyer.id, now=now)
-            for order in orders:
-                if order.merchant_id in picked:
-                    coupon_rules.use_claim(picked[order.merchant_id][0], order, now=now)
-                sales.order_placed(order)
-            faults.hit("place_order.after_stock")  # stock taken, rows written, not committed
+            try:
+                for order in orders:
+                    if order.merchant_id in picked:
+                        coupon_rules.use_claim(picked[order.merchant_id][0], order, now=now)
+                    sales.order_placed(order)
+                faults.hit("place_order.after_stock")  # stock taken, rows written, uncommitted
+            except BaseException:
+                # The savepoint takes the rows back; the objects made from them go too (the
+                # session did not make them, so its rollback would leave them behind).
+                for order in orders:
+                    if order in db.session:
+                        db.session.expunge(order)
+                raise
     except IntegrityError:
         # The same checkout placed at the same moment by another request, now committed
         # (PostgreSQL waits on the unique key until then): answer with its orders.
