@@ -63,7 +63,7 @@ from shop.platform.base import utcnow
 from shop.platform.extensions import db, login_manager
 from shop.platform.inputs import MAX_ID
 from shop.sharing.models import ShareLink, Shop, ShopItem
-from shop.web.hooks import HSTS, security_headers
+from shop.web.hooks import HSTS, security_headers, session_cookie_attributes
 from shop.web.sharer.posterkeys import (
     CACHE,
     LINK_FIELDS,
@@ -150,13 +150,7 @@ class PosterPath:
         self.secure_cookies = bool(config["SESSION_COOKIE_SECURE"])
         self.session_serializer = interface.get_signing_serializer(app)
         self.lifetime = app.permanent_session_lifetime
-        self.cookie = {
-            "domain": interface.get_cookie_domain(app),
-            "path": interface.get_cookie_path(app),
-            "httponly": interface.get_cookie_httponly(app),
-            "samesite": interface.get_cookie_samesite(app),
-            "partitioned": interface.get_cookie_partitioned(app),
-        }
+        self.cookie = session_cookie_attributes(app)
         self.max_cookie_size = config["MAX_COOKIE_SIZE"]
         self.refresh_session = bool(config["SESSION_REFRESH_EACH_REQUEST"])
         self.refresh_every = config.get("SESSION_REFRESH_MINUTES", 0) * 60

@@ -44,7 +44,7 @@ from werkzeug.sansio.utils import get_host
 
 from shop.platform import delivery, i18n, ops
 from shop.platform.inputs import MAX_ID
-from shop.web.hooks import HSTS, security_headers
+from shop.web.hooks import HSTS, security_headers, session_cookie_attributes
 from shop.web.storefront import landing, shoppage, stockparts, wechat
 from shop.web.storefront.fastpath import request_id_of
 
@@ -103,13 +103,7 @@ class KeptPagePath:
         self.secure_cookies = bool(config["SESSION_COOKIE_SECURE"])
         self.session_serializer = interface.get_signing_serializer(app)
         self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
-        self.cookie = {
-            "domain": interface.get_cookie_domain(app),
-            "path": interface.get_cookie_path(app),
-            "httponly": interface.get_cookie_httponly(app),
-            "samesite": interface.get_cookie_samesite(app),
-            "partitioned": interface.get_cookie_partitioned(app),
-        }
+        self.cookie = session_cookie_attributes(app)
         self.max_cookie_size = config["MAX_COOKIE_SIZE"]
         self.token_field = config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
         self.token_serializer = URLSafeTimedSerializer(
