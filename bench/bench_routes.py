@@ -137,7 +137,7 @@ def run(args, setup: dict) -> None:
     def move_stock():
         """What a checkout does to the landing page's product, committed by another worker
         (outside the timer): one unit of its cheapest spec's stock taken."""
-        from shop.catalog import skus
+        from shop.catalog import stockmoves
         from shop.catalog.models import Product
         from shop.platform import db as dbsetup
         from shop.platform.extensions import db
@@ -149,7 +149,7 @@ def run(args, setup: dict) -> None:
                 pending["sku"] = min(s.id for s in product.active_skus)
         # As a checkout does: the write lock taken at BEGIN (the click writer writes too).
         with app.app_context(), dbsetup.writing():
-            assert skus.take_stock(pending["sku"], product_id, 1)
+            assert stockmoves.take_stock(pending["sku"], product_id, 1)
             db.session.commit()
 
     requests = {

@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from shop.accounts.models import User
-from shop.catalog import skus
+from shop.catalog import stockmoves
 from shop.catalog.models import Product
 from shop.money import ledger, merchant_ledger, notices, refund_math, sales
 from shop.money.models import EntryKind, RefundCap, RefundLine, RefundRequest, RefundStatus
@@ -322,7 +322,7 @@ def decide(
         return refund
     _reverse(order, refund, now=now)
     for line in refund.lines:
-        skus.give_back(line.item.sku_id, line.item.product_id, line.quantity)
+        stockmoves.give_back(line.item.sku_id, line.item.product_id, line.quantity)
         db.session.execute(
             update(Product)
             .where(Product.id == line.item.product_id)

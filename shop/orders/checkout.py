@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.accounts.accounts import lock_account
 from shop.accounts.models import User
-from shop.catalog import catalog, skus
+from shop.catalog import catalog, skus, stockmoves
 from shop.catalog.models import Product, Sku
 from shop.money import sales
 from shop.orders import coupons as coupon_rules
@@ -259,7 +259,7 @@ def place_order(
                 )
                 lines = []
                 for (product, sku, quantity), share in zip(items, shares, strict=True):
-                    if not skus.take_stock(sku.id, product.id, quantity):
+                    if not stockmoves.take_stock(sku.id, product.id, quantity):
                         db.session.refresh(sku)
                         raise ValidationError(
                             _l(

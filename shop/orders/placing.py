@@ -2,7 +2,7 @@
 table (the orders' with RETURNING, so they come back as objects in the session), instead of a
 flush working out a graph it already knows (half of placing an order's CPU time).
 
-Callers take the stock first (shop.catalog.skus.take_stock, which marks the product's pages
+Callers take the stock first (shop.catalog.stockmoves.take_stock, which marks the product's pages
 stale, as a flushed order item did) and run this inside their transaction."""
 
 from datetime import datetime

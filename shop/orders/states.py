@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from shop.accounts.models import User
-from shop.catalog import skus
+from shop.catalog import stockmoves
 from shop.catalog.models import Product
 from shop.money import ledger, refund_queries, sales
 from shop.orders import carriers, coupons, notices, order_rows
@@ -159,7 +159,7 @@ def _restock(order: Order, gone: dict[int, int] | None = None) -> None:
     for item in order.items:
         quantity = item.quantity - (gone or {}).get(item.id, 0)
         if quantity > 0:
-            skus.give_back(item.sku_id, item.product_id, quantity)
+            stockmoves.give_back(item.sku_id, item.product_id, quantity)
 
 
 # --- actions by people -----------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_a_kept_spec_sheet_shows_the_stock_a_checkout_left(kept_server, new_phon
     """A checkout elsewhere moves a spec's stock: the next phone gets the kept page (no
     render: one light query for the numbers) with the new numbers in its spec sheet, and the
     sheet's stepper stops at them; a spec sold out is greyed out at once."""
-    from shop.catalog import skus
+    from shop.catalog import stockmoves
     from shop.catalog.models import Product
     from tests.factories import make_shirt, sku_of
 
@@ -91,7 +91,7 @@ def test_a_kept_spec_sheet_shows_the_stock_a_checkout_left(kept_server, new_phon
     def take(values, quantity):
         with app.app_context():
             sku = sku_of(db.session.get(Product, shirt_id), *values)
-            assert skus.take_stock(sku.id, shirt_id, quantity)
+            assert stockmoves.take_stock(sku.id, shirt_id, quantity)
             db.session.commit()
 
     take(("红", "L"), 3)  # 5 -> 2

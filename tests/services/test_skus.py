@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, select, text
 
-from shop.catalog import products, skus
+from shop.catalog import products, skus, stockmoves
 from shop.catalog.models import Product, Sku
 from shop.orders import checkout, states
 from shop.orders.models import OrderItem
@@ -56,8 +56,8 @@ def test_a_sku_is_never_oversold_and_others_are_untouched(ctx):
     assert error.value.field == "quantity" and "蓝" in str(error.value.message)
     with pytest.raises(ValidationError):
         place(make_user(), [(shirt.id, 6, blue_l.id)], key="b")
-    assert skus.take_stock(blue_l.id, shirt.id, 5) is True
-    assert skus.take_stock(blue_l.id, shirt.id, 1) is False
+    assert stockmoves.take_stock(blue_l.id, shirt.id, 5) is True
+    assert stockmoves.take_stock(blue_l.id, shirt.id, 1) is False
     db.session.refresh(blue_l)
     db.session.refresh(shirt)
     assert blue_l.stock == 0 and shirt.stock == 10

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 from flask import template_rendered
 
-from shop.catalog import skus
+from shop.catalog import skus, stockmoves
 from shop.catalog.models import Product
 from shop.platform.extensions import db
 from tests.factories import make_product, make_shirt, sku_of
@@ -211,7 +211,7 @@ def test_stock_taken_in_a_savepoint_moves_the_stamps_only_at_the_commit(workers)
     _kept_twice(second, path)
     with first.app_context():
         with db.session.begin_nested():  # as checkout.place_order takes stock
-            assert skus.take_stock(sku_id, pid, 1)
+            assert stockmoves.take_stock(sku_id, pid, 1)
         page, _seen = _get(second, path)  # a visit between the savepoint and the commit
         assert "库存 30" in page
         db.session.commit()

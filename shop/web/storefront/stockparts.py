@@ -5,7 +5,7 @@ the sheet's data). A checkout moves it, so a page kept whole (shop.web.storefron
 would go stale at every order. Instead, a page rendered to be kept is rendered with a stand-in
 number for each of those (``shown_stock``), which is then cut out: the kept page is its text between
 the numbers (``StockPage``), and each request fills them in from the product's stock and its
-SKUs' as they are now (``numbers``: one light query, ``shop.catalog.skus.stocks``, kept per
+SKUs' as they are now (``numbers``: one light query, ``shop.catalog.stockmoves.stocks``, kept per
 process while the product's own stamp and its stock stamp are unchanged; a stock move bumps
 only the latter, ``shop.platform.stamps.stock_moved``).
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
-from shop.catalog import skus
+from shop.catalog import stockmoves
 from shop.platform import stamps
 from shop.platform.extensions import db
 from shop.web.storefront import bp
@@ -177,7 +177,7 @@ def numbers(product_id: int, read: tuple | None) -> Numbers | None:
     found = kept_numbers(current_app, product_id, read)
     if found is not None:
         return found
-    value = skus.stocks(product_id)
+    value = stockmoves.stocks(product_id)
     if value is not None and read is not None:
         _known()[product_id] = (read, value)
     return value
