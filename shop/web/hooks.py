@@ -86,19 +86,6 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
-def session_cookie_attributes(app: Flask) -> dict:
-    """The session cookie's attributes as the app's session interface sets them (the thin
-    WSGI paths write the cookie themselves); ``secure`` is per request."""
-    interface = app.session_interface
-    return {
-        "domain": interface.get_cookie_domain(app),
-        "path": interface.get_cookie_path(app),
-        "httponly": interface.get_cookie_httponly(app),
-        "samesite": interface.get_cookie_samesite(app),
-        "partitioned": interface.get_cookie_partitioned(app),
-    }
-
-
 def _has_user_marks() -> bool:
     """Whether the request carries what a signed-in user's request carries (a user id in the
     session, a remember-me cookie, a user already loaded); loads nothing."""

@@ -39,16 +39,13 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha512
 from pathlib import Path
 
-from babel import Locale
 from flask import Flask
 from itsdangerous import BadSignature
 from sqlalchemy import bindparam, select
-from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import SecurityError
 from werkzeug.http import (
     dump_cookie,
     http_date,
-    parse_accept_header,
     parse_cookie,
     parse_etags,
 )
@@ -58,12 +55,12 @@ from werkzeug.wsgi import wrap_file
 from shop.accounts.accounts import token_hash
 from shop.accounts.models import User, UserSession
 from shop.orders import coupons
-from shop.platform import i18n, ops
+from shop.platform import ops
 from shop.platform.base import utcnow
 from shop.platform.extensions import db, login_manager
 from shop.platform.inputs import MAX_ID
 from shop.sharing.models import ShareLink, Shop, ShopItem
-from shop.web.hooks import HSTS, security_headers, session_cookie_attributes
+from shop.web.hooks import HSTS
 from shop.web.sharer.posterkeys import (
     CACHE,
     LINK_FIELDS,
@@ -72,6 +69,7 @@ from shop.web.sharer.posterkeys import (
     poster_inputs,
     read_stamps,
 )
+from shop.web.thinpath import ThinPath
 
 log = logging.getLogger(__name__)
 POSTER = re.compile(r"/me/links/([1-9][0-9]{0,9})/poster\.jpg")
@@ -132,35 +130,19 @@ _LINK_COLUMNS = {name: "link_id" if name == "id" else name for name in LINK_FIEL
 _SHOP_COLUMNS = {name: "shop_id" if name == "id" else name for name in SHOP_FIELDS}
 
 
-class PosterPath:
+class PosterPath(ThinPath):
     """WSGI middleware: answers the ordinary request of a sharer's poster already drawn, passes
     the rest to ``inner``."""
 
     def __init__(self, app: Flask, inner):
-        self.app, self.inner = app, inner
+        super().__init__(app, inner)
         config = app.config
-        interface = app.session_interface
-        self.session_cookie = interface.get_cookie_name(app)
-        self.remember_cookie = config.get("REMEMBER_COOKIE_NAME", "remember_token")
-        self.language_cookie = config["LANGUAGE_COOKIE"]
-        self.languages = config["LANGUAGES"]
-        self.default_locale = config["BABEL_DEFAULT_LOCALE"]
-        self.trusted_hosts = config.get("TRUSTED_HOSTS")
-        self.log_requests = bool(config.get("REQUEST_LOG"))
-        self.secure_cookies = bool(config["SESSION_COOKIE_SECURE"])
-        self.session_serializer = interface.get_signing_serializer(app)
         self.lifetime = app.permanent_session_lifetime
-        self.cookie = session_cookie_attributes(app)
-        self.max_cookie_size = config["MAX_COOKIE_SIZE"]
         self.refresh_session = bool(config["SESSION_REFRESH_EACH_REQUEST"])
         self.refresh_every = config.get("SESSION_REFRESH_MINUTES", 0) * 60
         self.protection = config.get("SESSION_PROTECTION", login_manager.session_protection)
         self.seen_minutes = int(config["SESSION_SEEN_MINUTES"])
         self.instance = Path(app.instance_path)
-        self.security_headers = list(security_headers(config))
-        self.locales = {
-            name: str(Locale.parse(name)) for name in (*config["LANGUAGES"], self.default_locale)
-        }
         self.statement = _who_asks()
         # What would make Flask's answer differ for every request: then this path answers
         # nothing.
@@ -250,7 +232,7 @@ class PosterPath:
                 row.display_name,
                 row.item_id,
                 coupon,
-                self._locale(row.locale, cookies, environ.get("HTTP_ACCEPT_LANGUAGE")),
+                self.locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"), row.locale),
                 scheme,
                 host,
             )
@@ -285,7 +267,7 @@ class PosterPath:
             return None
         try:
             data, signed = self.session_serializer.loads(
-                value, max_age=int(self.lifetime.total_seconds()), return_timestamp=True
+                value, max_age=self.session_max_age, return_timestamp=True
             )
         except BadSignature:
             return None
@@ -298,18 +280,6 @@ class PosterPath:
         data = _Signed(data)
         data.issued = signed.timestamp()
         return data
-
-    def _locale(self, user_locale, cookies, accept_language) -> str:
-        """As shop.platform.i18n.select_locale chooses for a signed-in user."""
-        found = user_locale if user_locale in self.languages else None
-        found = found or i18n.normalize_locale(cookies.get(self.language_cookie))
-        if not found:
-            for tag, _quality in parse_accept_header(accept_language, LanguageAccept):
-                found = i18n.normalize_locale(tag)
-                if found:
-                    break
-        found = found or self.default_locale
-        return self.locales.get(found) or str(Locale.parse(found))
 
     # --- the answer ----------------------------------------------------------------------
 

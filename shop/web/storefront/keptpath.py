@@ -32,21 +32,20 @@ import os
 import re
 import time
 
-from babel import Locale
 from flask import Flask
 from flask_compress.flask_compress import _choose_algorithm, _compress_data
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
-from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import SecurityError
-from werkzeug.http import dump_cookie, http_date, parse_accept_header, parse_cookie
+from werkzeug.http import dump_cookie, http_date, parse_cookie
 from werkzeug.sansio.utils import get_host
 
-from shop.platform import delivery, i18n, ops
+from shop.platform import delivery, ops
 from shop.platform.inputs import MAX_ID
-from shop.web.hooks import HSTS, security_headers, session_cookie_attributes
+from shop.web.hooks import HSTS
 from shop.web.storefront import landing, shoppage, stockparts, wechat
 from shop.web.storefront.fastpath import request_id_of
+from shop.web.thinpath import ThinPath
 
 log = logging.getLogger(__name__)
 _ID = r"([1-9][0-9]{0,9})"
@@ -86,25 +85,13 @@ class _Signing:
         ).decode()
 
 
-class KeptPagePath:
+class KeptPagePath(ThinPath):
     """WSGI middleware: answers the ordinary visit of a kept page, passes the rest to
     ``inner``."""
 
     def __init__(self, app: Flask, inner):
-        self.app, self.inner = app, inner
+        super().__init__(app, inner)
         config = app.config
-        interface = app.session_interface
-        self.session_cookie = interface.get_cookie_name(app)
-        self.remember_cookie = config.get("REMEMBER_COOKIE_NAME", "remember_token")
-        self.language_cookie = config["LANGUAGE_COOKIE"]
-        self.default_locale = config["BABEL_DEFAULT_LOCALE"]
-        self.trusted_hosts = config.get("TRUSTED_HOSTS")
-        self.log_requests = bool(config.get("REQUEST_LOG"))
-        self.secure_cookies = bool(config["SESSION_COOKIE_SECURE"])
-        self.session_serializer = interface.get_signing_serializer(app)
-        self.session_max_age = int(app.permanent_session_lifetime.total_seconds())
-        self.cookie = session_cookie_attributes(app)
-        self.max_cookie_size = config["MAX_COOKIE_SIZE"]
         self.token_field = config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
         self.token_serializer = URLSafeTimedSerializer(
             config.get("WTF_CSRF_SECRET_KEY") or app.secret_key, salt="wtf-csrf-token"
@@ -112,12 +99,8 @@ class KeptPagePath:
         if self.session_serializer is not None:
             self.session_signing = _Signing(self.session_serializer)
             self.token_signing = _Signing(self.token_serializer)
-        self.security_headers = list(security_headers(config))
         self.compress_min_size = config["COMPRESS_MIN_SIZE"]
         self.compress_dates = bool(config["COMPRESS_EVALUATE_CONDITIONAL_REQUEST"])
-        self.locales = {
-            name: str(Locale.parse(name)) for name in (*config["LANGUAGES"], self.default_locale)
-        }
         # What would make Flask's answer differ from a kept page's for every visitor: then
         # this path answers nothing.
         self.enabled = (
@@ -177,7 +160,7 @@ class KeptPagePath:
             return None
         user_agent = environ.get("HTTP_USER_AGENT", "")
         in_wechat = "micromessenger" in user_agent.lower()
-        locale = self._locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"))
+        locale = self.locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"))
         key = (scheme, host, f"{path}?{query}", locale, 0, in_wechat)
         page = self._kept(route, key)
         if page is None or wechat.SDK_TAG in page:
@@ -209,15 +192,6 @@ class KeptPagePath:
         if not isinstance(data.get(self.token_field, ""), str):
             return None
         return data
-
-    def _locale(self, cookies, accept_language: str | None) -> str:
-        """As shop.platform.i18n.select_locale chooses for a visitor with no user."""
-        found = i18n.visitor_locale(
-            cookies.get(self.language_cookie),
-            (tag for tag, _quality in parse_accept_header(accept_language, LanguageAccept)),
-            self.default_locale,
-        )
-        return self.locales.get(found) or str(Locale.parse(found))
 
     def _may_be_kept(self, route: tuple) -> bool:
         """Whether this worker keeps any page of the route's product or shop (a cheap look
