@@ -6,18 +6,15 @@ Flask; everything else (someone else's link, a signed-out or ended session, HEAD
 and ranged requests, a download, a poster not drawn, a change since, an error) falls through to
 Flask, which answers it as before."""
 
-import logging
 import re
 from datetime import timedelta
 
 import pytest
-from flask import request_started
 from sqlalchemy import update
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from shop.accounts.models import User, UserSession
 from shop.orders import coupons
-from shop.platform import ops
 from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.sharing import links
@@ -26,6 +23,7 @@ from shop.web.sharer import posterpath
 from shop.web.sharer.posterpath import PosterPath
 from tests.conftest import build_app, sign_in
 from tests.factories import DEFAULT_PASSWORD, make_shop, make_user
+from tests.web.test_kept_path import Entered, log_lines  # noqa: F401 (fixture)
 from tests.web.test_sharing import make_link
 
 AGENT = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.40"
@@ -108,34 +106,6 @@ class Answer:
         return self.status, headers, self.body
 
 
-class Entered:
-    """How many requests entered Flask."""
-
-    def __init__(self, app):
-        self.count = 0
-        request_started.connect(self._started, app)
-
-    def _started(self, _sender, **_extra):
-        self.count += 1
-
-
-class Lines(logging.Handler):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def log_lines():
-    handler = Lines()
-    ops.request_log.addHandler(handler)
-    yield handler.lines
-    ops.request_log.removeHandler(handler)
-
-
 def _both(app, path, cookie, **kwargs) -> tuple[Answer, Answer, int]:
     """(the thin path's answer, Flask's for the same request, requests that entered Flask for
     the thin one), after a first request through Flask (it draws the poster, keeps its key)."""
@@ -161,7 +131,7 @@ def _same_log_lines(thin_line: str, flask_line: str) -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", ["product", "shop"])
-def test_the_thin_answer_is_flask_s(app, sharer, kind, language, log_lines):
+def test_the_thin_answer_is_flask_s(app, sharer, kind, language, log_lines):  # noqa: F811
     cookie, paths = sharer
     fast, flask, entered = _both(app, paths[kind], cookie, headers=LANGUAGES[language])
     assert entered == 0, "the thin path did not answer"
@@ -261,7 +231,7 @@ def test_signing_out_ends_the_thin_answer(app, sharer):
     assert answer.status.startswith("302") and "/auth/signin" in answer.headers["Location"]
 
 
-def test_other_requests_fall_through_to_flask(app, sharer, log_lines):
+def test_other_requests_fall_through_to_flask(app, sharer, log_lines):  # noqa: F811
     cookie, paths = sharer
     path = paths["product"]
     fast, _flask, entered = _both(app, path, cookie)
