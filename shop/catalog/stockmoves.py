@@ -14,6 +14,11 @@ from shop.platform.extensions import db
 from shop.platform.stamps import sku_stock_moved, stock_moved
 
 
+def _crossed(after: int, change: int) -> bool:
+    """Whether a row whose stock moved by ``change`` to ``after`` crossed sold out (either way)."""
+    return (after > 0) != (after - change > 0)
+
+
 def _product_stock(product_id: int, change: int, *, guard: bool = False) -> bool:
     """stock = stock + change on the product row (never below zero with ``guard``)."""
     query = update(Product).where(Product.id == product_id)
@@ -29,7 +34,7 @@ def _product_stock(product_id: int, change: int, *, guard: bool = False) -> bool
     # "Only 3 left" on the product's pages: Core UPDATEs the flush never sees. Lists of
     # products (a shop page) show only whether it is sold out.
     after = moved[0]
-    stock_moved(product_id, sold_out_changed=(after > 0) != (after - change > 0))
+    stock_moved(product_id, sold_out_changed=_crossed(after, change))
     return True
 
 
@@ -48,7 +53,7 @@ def _sku_stock(sku_id: int, change: int, *, guard=None) -> bool:
     if moved is None:
         return False
     product_id, after = moved
-    sku_stock_moved(product_id, sold_out_changed=(after > 0) != (after - change > 0))
+    sku_stock_moved(product_id, sold_out_changed=_crossed(after, change))
     return True
 
 
@@ -117,9 +122,9 @@ def take_stock(sku_id: int, product_id: int, quantity: int) -> bool:
         _product_stock(product_id, quantity)
         return False
     # The product's pages learn of it as from _product_stock and _sku_stock.
-    stock_moved(product_id, sold_out_changed=(moved[0] > 0) != (moved[0] + quantity > 0))
+    stock_moved(product_id, sold_out_changed=_crossed(moved[0], -quantity))
     of_sku, after = sku_moved
-    sku_stock_moved(of_sku, sold_out_changed=(after > 0) != (after + quantity > 0))
+    sku_stock_moved(of_sku, sold_out_changed=_crossed(after, -quantity))
     return True
 
 
