@@ -67,7 +67,8 @@ def insert_orders(rows: list[dict]) -> list[Order] | None:
     db.session.flush()  # what the ORM's INSERT did first (autoflush)
     connection = db.session.connection()  # plain INSERTs: no ORM work around them
     orders_insert = _inserts(connection.dialect.name)[0]
-    written = connection.execute(orders_insert, rows).all()
+    # One row (a checkout of one shop): a plain execute, not the many-rows path.
+    written = connection.execute(orders_insert, rows[0] if len(rows) == 1 else rows).all()
     if len(written) != len(rows):  # a key placed already: only part of a checkout is new
         if written:
             orders = Order.__table__
