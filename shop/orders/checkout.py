@@ -117,8 +117,9 @@ def place_order(
     longer the one shown raises PriceChanged. Stock is reserved with one guarded UPDATE per
     line on the SKU (``stock >= :q``), so it never goes below zero. The
     caller commits: orders, items and stock changes are one transaction. A replayed
-    ``checkout_key`` returns the orders the first call made. Raises ValidationError (a
-    product unavailable or out of stock) or Conflict (the same key being placed right now).
+    ``checkout_key`` returns the orders the first call made (the same key placed at the same
+    moment by another request too: PostgreSQL's INSERT waits for it). Raises ValidationError
+    (a product unavailable or out of stock) or Conflict (an order number drawn twice).
 
     With ``repeat_window``, a new key for what the buyer placed within that window (same
     lines, same address, not cancelled: :func:`recent_repeat`) raises RepeatOrder instead of
