@@ -3,7 +3,7 @@ for comparing databases and settings on one machine, without bench_load's Python
 
     .venv/bin/python bench/bench_worker.py [--seconds 10] [--rounds 3] [--connections 8]
         [--also DIR] [--redis] [--database-url postgresql+psycopg://postgres@127.0.0.1:54329/bench_worker]
-        [--set NAME=VALUE] [--spy SECONDS]
+        [--set NAME=VALUE] [--spy SECONDS] [--each]
 
 Builds bench_load's instance (demo data, a link per shop item, its sharers' poster links),
 starts gunicorn with the project's gunicorn.conf.py (as bench_load: request log on, the
@@ -15,7 +15,8 @@ which the workers' threads other than the main one (``threads``: the click write
 PostgreSQL backends of the run's database and Redis; then every worker's RSS/PSS/USS, and
 that the click rows equal the redirects. ``--spy N``: a py-spy profile (``record --gil``,
 idle samples left out; BENCH_SPY_ALL=1: every sample of a thread on the CPU, the GIL held
-or not) of one worker for N seconds during the last round, as a text summary.
+or not) of one worker for N seconds during the last round, as a text summary. ``--each``:
+then each kind of request alone, for gunicorn's CPU per request of each.
 """
 
 import argparse
@@ -63,6 +64,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--spy", type=float, default=0, metavar="SECONDS")
+    parser.add_argument(
+        "--each", action="store_true", help="then each kind of request alone, --seconds each"
+    )
     parser.add_argument(
         "--also",
         action="append",
@@ -218,6 +222,8 @@ def measure(args, setup, servers: dict, url, redis, instance: Path) -> int:
                 print(summarize(instance))
                 if keep := os.environ.get("BENCH_SPY_RAW"):  # a file: the raw stacks, kept
                     shutil.copy(instance / "spy.txt", f"{keep}.{label}")
+    if args.each:
+        redirects += each_kind(args, plan, servers, instance)
     for label, (_port, server) in servers.items():
         for kind in rows[label][0]:
             values = [row[kind] for row in rows[label]]
@@ -227,6 +233,34 @@ def measure(args, setup, servers: dict, url, redis, instance: Path) -> int:
             )
         for rss, pss, uss in worker_memory_mb(server.pid):
             print(f"{label}: worker RSS {rss:.1f} MB, PSS {pss:.1f}, USS {uss:.1f}")
+    return redirects
+
+
+def each_kind(args, plan, servers: dict, instance: Path) -> int:
+    """Each kind of request alone, ``--seconds`` per server: gunicorn's CPU per request of
+    that kind, and the mix's figure made of them by its shares; returns the redirects."""
+    redirects = 0
+    figures: dict[str, dict[str, float]] = {label: {} for label in servers}
+    for kind in MIX:
+        script = instance / f"{kind}.lua"
+        script.write_text(lua_script([row for row in plan if row[0] == kind]))
+        wrk = ["wrk", "-t2", f"-c{args.connections}", "-s", str(script)]
+        for label, (port, server) in servers.items():
+            pids = gunicorn_pids(server.pid)
+            before = cpu_by_pid(pids)
+            requests, _rate, _errors, served = wrk_run(wrk, args.seconds, port)
+            after = cpu_by_pid(gunicorn_pids(server.pid))
+            redirects += served
+            figures[label][kind] = (
+                sum(after[pid] - before.get(pid, 0) for pid in after) * 1000 / max(requests, 1)
+            )
+    for label, by_kind in figures.items():
+        mixed = sum(by_kind[kind] * share for kind, share in MIX.items()) / sum(MIX.values())
+        print(
+            f"{label} each kind alone, gunicorn CPU ms per request: "
+            + ", ".join(f"{kind} {value:.3f}" for kind, value in by_kind.items())
+            + f"; by the mix's shares {mixed:.3f}"
+        )
     return redirects
 
 
