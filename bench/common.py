@@ -40,14 +40,21 @@ def free_port() -> int:
 
 
 def gunicorn_command(
-    port: int, workers: int, *, use_conf: bool = False, app: str = "bench.bench_app:app"
+    port: int,
+    workers: int,
+    *,
+    use_conf: bool = False,
+    app: str = "bench.bench_app:app",
+    root: Path = ROOT,
 ) -> list[str]:
     """gunicorn serving ``app`` (bench/bench_app.py) on ``port``: with the project's
     gunicorn.conf.py when ``use_conf`` and it exists (its worker settings), else ``workers``
-    sync workers."""
+    sync workers. ``root``: another copy of the project to take the settings file from (this
+    one's virtualenv runs it)."""
     command = [str(ROOT / ".venv" / "bin" / "gunicorn"), f"--bind=127.0.0.1:{port}"]
-    if use_conf and GUNICORN_CONF.exists():
-        command += ["-c", str(GUNICORN_CONF)]
+    conf = root / GUNICORN_CONF.name
+    if use_conf and conf.exists():
+        command += ["-c", str(conf)]
     else:
         command += [
             "--worker-class=sync",
@@ -67,15 +74,19 @@ def start_server(
     use_conf: bool = False,
     app: str = "bench.bench_app:app",
     wait: float = TIMEOUT,
+    root: Path = ROOT,
 ) -> subprocess.Popen:
     """Start gunicorn and wait (at most ``wait`` seconds) until a worker answers (the master
     listens before its workers have imported the app); its output goes to ``log`` (the
-    terminal when None)."""
+    terminal when None). ``root``: another copy of the project to serve (its code first on
+    the path, this one's virtualenv), e.g. the code before a change, to compare."""
     output = log.open("ab") if log is not None else None
+    if root != ROOT:
+        env = {**env, "PYTHONPATH": str(root)}
     try:
         server = subprocess.Popen(
-            gunicorn_command(port, workers, use_conf=use_conf, app=app),
-            cwd=ROOT,
+            gunicorn_command(port, workers, use_conf=use_conf, app=app, root=root),
+            cwd=root,
             env=env,
             stdout=output,
             stderr=output,

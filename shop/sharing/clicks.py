@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -194,6 +194,15 @@ def record_click(
     return reason
 
 
+#: Links whose sharer, product and channel a click writer keeps between batches.
+LINKS_KEPT = 10_000
+
+
+@cache
+def _batch_insert(dialect: str, columns: tuple[str, ...]):
+    return rollup.rows_insert(dialect, Click, columns)
+
+
 class ClickWriter:
     """Clicks of this process, inserted in batches by a background thread.
 
@@ -218,6 +227,8 @@ class ClickWriter:
         self._pid = 0
         self._closed = False
         self._atexit_pid = 0  #: the process whose exit writes what is left
+        #: rollup.link_facts' answers, kept between batches (at most LINKS_KEPT links).
+        self._links: dict[int, tuple[int, int | None, str]] = {}
 
     def submit(self, row: dict) -> None:
         self._ensure_thread()
@@ -250,8 +261,7 @@ class ClickWriter:
             try:
                 if rows:
                     with dbsetup.writing(), self.engine.begin() as connection:
-                        connection.execute(_INSERT, rows)
-                        rollup.add_clicks(connection, rows)  # same transaction
+                        self._store(connection, rows)
             except Exception:
                 with self._cond:
                     self._pending = rows + self._pending
@@ -260,6 +270,21 @@ class ClickWriter:
                 with self._cond:
                     self._inflight = []
         return len(rows)
+
+    def _store(self, connection, rows: list[dict]) -> None:
+        """Insert ``rows`` and add them to the rollups, on ``connection``'s transaction: on
+        PostgreSQL in one statement each (rollup.rows_insert), on SQLite by executemany. The
+        links' sharer, product and channel are read once per process, not once per batch."""
+        dialect = connection.dialect.name
+        if dialect == "postgresql":
+            columns = tuple(rows[0])  # every row has the keys record_click gives it
+            connection.execute(_batch_insert(dialect, columns), rollup.json_rows(rows))
+        else:
+            connection.execute(_INSERT, rows)
+        if len(self._links) > LINKS_KEPT:
+            self._links = {}
+        links = rollup.link_facts(connection, {row["link_id"] for row in rows}, kept=self._links)
+        rollup.add_clicks(connection, rows, links=links)  # same transaction
 
     def close(self) -> None:
         """Stop the thread and write what is left (also registered to run at exit)."""

@@ -8,11 +8,25 @@ overwriting each other. ``recount`` rebuilds days from the raw clicks (``flask r
 a backfill or a repair, and re-runnable; the tests hold both to the same numbers.
 """
 
+import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Date, case, cast, delete, func, insert, select, text
+from sqlalchemy import (
+    JSON,
+    Date,
+    Text,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shop.platform.extensions import db
@@ -62,13 +76,56 @@ def _china_date(dialect: str, column):
     return cast(column + CHINA, Date)
 
 
+DAY_COLUMNS = (
+    "day", "link_id", "sharer_id", "product_id", "channel",
+    "clicks", "counted", "scans", "bots", "repeats",
+)  # fmt: skip
+VISITOR_COLUMNS = (
+    "sharer_id", "visitor_id", "first_seen_at", "last_seen_at", "prior_seen_at", "clicks"
+)  # fmt: skip
+
+
+def rows_insert(dialect: str, model, columns: tuple[str, ...]):
+    """An INSERT of ``model``'s ``columns`` for many rows at once, in ``dialect``.
+
+    On PostgreSQL one statement and one parameter whatever the number of rows: ``INSERT ...
+    SELECT ... FROM json_populate_recordset(NULL::<table>, <the rows as a JSON array>)``
+    (:func:`parameters`, :func:`json_rows`). psycopg would send the rows of an executemany
+    one statement each, and the driver's and SQLAlchemy's work per row cost more than the
+    database's; one array parameter per column costs psycopg's array dumper (Python, a
+    regular expression per text element) about as much. The JSON is made by the standard
+    library's C encoder and read by PostgreSQL with the table's own column types. On SQLite
+    the plain INSERT, which the driver's executemany repeats in C."""
+    if dialect != "postgresql":
+        return sqlite.insert(model)
+    table = model.__table__
+    rows = func.json_populate_recordset(
+        literal_column(f"NULL::{table.name}"), cast(bindparam("rows", type_=Text), JSON)
+    ).table_valued(*columns)
+    return postgresql.insert(model).from_select(
+        list(columns), select(*(rows.c[name] for name in columns))
+    )
+
+
+def json_rows(rows: list[dict]) -> dict[str, str]:
+    """:func:`rows_insert`'s parameters on PostgreSQL for rows given as dicts (their keys
+    the columns; dates and moments as ISO text, which PostgreSQL reads exactly)."""
+    return {"rows": json.dumps(rows, default=str, separators=(",", ":"))}
+
+
+def parameters(dialect: str, columns: tuple[str, ...], rows: list[tuple]):
+    """The parameters of :func:`rows_insert`'s statement for ``rows`` (tuples in ``columns``'
+    order): one JSON array on PostgreSQL, a dict per row elsewhere."""
+    as_dicts = [dict(zip(columns, row, strict=True)) for row in rows]
+    return json_rows(as_dicts) if dialect == "postgresql" else as_dicts
+
+
 @cache
 def _upserts(dialect: str):
     """The two increment statements for ``dialect``, built once (this runs with every click
     batch; building them each time cost more than executing them)."""
-    module = postgresql if dialect == "postgresql" else sqlite
     least, greatest = (func.min, func.max) if dialect == "sqlite" else (func.least, func.greatest)
-    days = module.insert(ClickDay)
+    days = rows_insert(dialect, ClickDay, DAY_COLUMNS)
     days = days.on_conflict_do_update(
         index_elements=["day", "link_id"],
         set_={
@@ -76,7 +133,7 @@ def _upserts(dialect: str):
             for name in ("clicks", "counted", "scans", "bots", "repeats")
         },
     )
-    visitors = module.insert(SharerVisitor)
+    visitors = rows_insert(dialect, SharerVisitor, VISITOR_COLUMNS)
     excluded = visitors.excluded
     old_last, new_last = SharerVisitor.last_seen_at, excluded.last_seen_at
     old_prior, new_prior = SharerVisitor.prior_seen_at, excluded.prior_seen_at
@@ -102,6 +159,28 @@ def _upserts(dialect: str):
     return days, visitors
 
 
+_LINK_FACTS = select(
+    ShareLink.id, ShareLink.sharer_id, ShareLink.product_id, ShareLink.channel
+).where(ShareLink.id.in_(bindparam("ids", expanding=True)))
+
+
+def link_facts(
+    connection, link_ids, *, kept: dict[int, tuple[int, int | None, str]] | None = None
+) -> dict[int, tuple[int, int | None, str]]:
+    """Each link's (sharer id, product id, channel), for the links of ``link_ids`` that exist.
+    ``kept``: the answers of earlier calls, added to here; only the links not in it are read
+    (a link's sharer, product and channel never change once it is made)."""
+    if kept is None:
+        kept = {}
+    missing = [link_id for link_id in link_ids if link_id not in kept]
+    if missing:
+        for link_id, sharer_id, product_id, channel in connection.execute(
+            _LINK_FACTS, {"ids": missing}
+        ):
+            kept[link_id] = (sharer_id, product_id, str(channel))
+    return kept
+
+
 def add_clicks(
     connection,
     rows: list[dict],
@@ -116,15 +195,7 @@ def add_clicks(
     if not rows:
         return
     if links is None:
-        link_ids = {row["link_id"] for row in rows}
-        links = {
-            link_id: (sharer_id, product_id, str(channel))
-            for link_id, sharer_id, product_id, channel in connection.execute(
-                select(
-                    ShareLink.id, ShareLink.sharer_id, ShareLink.product_id, ShareLink.channel
-                ).where(ShareLink.id.in_(link_ids))
-            )
-        }
+        links = link_facts(connection, {row["link_id"] for row in rows})
     days: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     #: (sharer, visitor) -> [first, last, clicks, prior, the China day of last]
     seen_by: dict[tuple[int, str], list] = {}
@@ -156,43 +227,20 @@ def add_clicks(
             counts[3] += 1
         else:
             counts[4] += 1
-    day_upsert, visitor_upsert = _upserts(connection.dialect.name)
+    dialect = connection.dialect.name
+    day_upsert, visitor_upsert = _upserts(dialect)
     if days:
-        statement = day_upsert
-        connection.execute(
-            statement,
-            [
-                {
-                    "day": day,
-                    "link_id": link_id,
-                    "sharer_id": links[link_id][0],
-                    "product_id": links[link_id][1],
-                    "channel": links[link_id][2],
-                    "clicks": c[0],
-                    "counted": c[1],
-                    "scans": c[2],
-                    "bots": c[3],
-                    "repeats": c[4],
-                }
-                for (day, link_id), c in sorted(days.items())  # one lock order for all writers
-            ],
-        )
+        day_rows = [
+            (day, link_id, *links[link_id], *counts)
+            for (day, link_id), counts in sorted(days.items())  # one lock order for all writers
+        ]
+        connection.execute(day_upsert, parameters(dialect, DAY_COLUMNS, day_rows))
     if visitors and seen_by:
-        statement = visitor_upsert
-        connection.execute(
-            statement,
-            [
-                {
-                    "sharer_id": sharer_id,
-                    "visitor_id": visitor_id,
-                    "first_seen_at": seen[0],
-                    "last_seen_at": seen[1],
-                    "prior_seen_at": seen[3],
-                    "clicks": seen[2],
-                }
-                for (sharer_id, visitor_id), seen in sorted(seen_by.items())
-            ],
-        )
+        visitor_rows = [
+            (sharer_id, visitor_id, seen[0], seen[1], seen[3], seen[2])
+            for (sharer_id, visitor_id), seen in sorted(seen_by.items())
+        ]
+        connection.execute(visitor_upsert, parameters(dialect, VISITOR_COLUMNS, visitor_rows))
 
 
 def recount(connection, *, since: date | None = None) -> dict[str, int]:

@@ -23,6 +23,7 @@ from shop.web.common import (
     SESSIONLESS_ENDPOINTS,
     UNSAFE_METHODS,
     absolute_media_url,
+    dateformat,
     html_lang,
     money,
     rebate_for,
@@ -194,6 +195,7 @@ def install_request_hooks(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["short_count"] = short_count
+    app.jinja_env.filters["dateformat"] = dateformat  # Flask-Babel's, without its locale data
     app.jinja_env.filters["china_time"] = china_time
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.globals["html_lang"] = html_lang

@@ -33,6 +33,15 @@ from tests.factories import make_user
 )
 def test_which_statements_need_a_transaction(statement, needs):
     assert dbsetup.needs_transaction(statement) is needs
+    assert dbsetup.needs_transaction(statement) is needs  # asked again: the kept answer
+
+
+def test_the_kept_answers_stay_bounded(monkeypatch):
+    monkeypatch.setattr(dbsetup, "_needs_transaction", {})
+    for n in range(dbsetup._NEEDS_TRANSACTION_KEPT + 10):
+        assert dbsetup.needs_transaction(f"SELECT {n} FROM users") is False
+        assert len(dbsetup._needs_transaction) <= dbsetup._NEEDS_TRANSACTION_KEPT
+    assert dbsetup.needs_transaction("SELECT 1 FROM users FOR UPDATE") is True
 
 
 @pytest.fixture
