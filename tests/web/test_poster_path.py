@@ -457,3 +457,17 @@ def test_a_password_change_elsewhere_ends_the_thin_answer(app, sharer):
     kept.get_data()
     kept.close()
     assert kept.status_code == 200
+
+
+def test_a_kept_session_decode_ends_with_the_cookie_s_age(app, sharer, monkeypatch):
+    """The thin path keeps a session cookie it decoded (the value is signed: it always decodes
+    the same), but never past the cookie's max age: then Flask answers, as itsdangerous would
+    refuse the cookie; and a kept decode still checks the client it was issued to."""
+    cookie, paths = sharer
+    thin = thin_path(app)
+    assert _both(app, paths["product"], cookie)[2] == 0
+    assert cookie in thin.decoded
+    _falls_through(app, paths["product"], cookie, headers={"User-Agent": "Other/1.0"})
+    real = posterpath.time.time
+    monkeypatch.setattr(posterpath.time, "time", lambda: real() + thin.session_max_age + 2)
+    _falls_through(app, paths["product"], cookie)

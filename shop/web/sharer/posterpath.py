@@ -9,11 +9,13 @@ shop item, coupon...), ``send_file`` and the hooks: 3.5-3.9 ms of CPU on gunicor
 and what they ask for (the live session, its user, their shop, the link, the shop item), the
 coupon query, and the key Flask worked out last time for the same inputs, kept by this worker
 while the change stamps (shop.platform.stamps) of the product, the shop's items and everything
-are unchanged (shop.web.sharer.posterkeys). The answer is the bytes and headers the Flask path
-gives: the file, its ETag, Last-Modified, ``Cache-Control: private, no-cache``, the refreshed
-session cookie when it is due (shop.web.hooks.SessionInterface.should_set_cookie), ``Vary``,
-the security headers, the request id and the request-log line. Everything else goes to Flask
-unchanged, which answers (or refuses) it as before:
+are unchanged (shop.web.sharer.posterkeys). Both statements are built once and run on a
+connection of the app's engine (no app context, no ORM session), and a session cookie's decoded
+value is kept per worker (never past its max age). The answer is the bytes and headers the
+Flask path gives: the file, its ETag, Last-Modified, ``Cache-Control: private, no-cache``, the
+refreshed session cookie when it is due (shop.web.hooks.SessionInterface.should_set_cookie),
+``Vary``, the security headers, the request id and the request-log line. Everything else goes
+to Flask unchanged, which answers (or refuses) it as before:
 
 - a method other than GET, a query string (``?download=1``), a SCRIPT_NAME, a Range or a
   condition other than ``If-None-Match``, an ``If-None-Match`` the key does not match (Flask's
@@ -54,7 +56,6 @@ from werkzeug.wsgi import wrap_file
 
 from shop.accounts.accounts import token_hash
 from shop.accounts.models import User, UserSession
-from shop.orders import coupons
 from shop.platform import ops
 from shop.platform.base import utcnow
 from shop.platform.extensions import db, login_manager
@@ -65,9 +66,11 @@ from shop.web.sharer.posterkeys import (
     CACHE,
     LINK_FIELDS,
     SHOP_FIELDS,
+    chosen_coupon,
     eligible,
     poster_inputs,
     read_stamps,
+    shown_coupon_statement,
 )
 from shop.web.thinpath import ThinPath
 
@@ -110,6 +113,11 @@ def _who_asks():
     )
 
 
+#: Decoded session cookies kept by each worker (the value is signed: the same value always
+#: decodes to the same data); at most this many, and never past the cookie's max age.
+DECODED_MAX = 1024
+
+
 class _Signed(dict):
     """A session's data and when its cookie was signed (``issued``, epoch seconds)."""
 
@@ -144,6 +152,9 @@ class PosterPath(ThinPath):
         self.seen_minutes = int(config["SESSION_SEEN_MINUTES"])
         self.instance = Path(app.instance_path)
         self.statement = _who_asks()
+        self.coupon_statement = shown_coupon_statement()
+        self.engine = None  # the app's, taken at the first request (it needs an app context)
+        self.decoded: dict[str, _Signed] = {}
         # What would make Flask's answer differ for every request: then this path answers
         # nothing.
         self.enabled = (
@@ -203,17 +214,16 @@ class PosterPath(ThinPath):
             return None
         now = utcnow()
         app = self.app
-        with app.app_context():
-            # On the session's connection (its transaction), without the ORM's execute: the
-            # statement names columns only.
-            row = (
-                db.session.connection()
-                .execute(
-                    self.statement,
-                    {"link_id": int(found[1]), "token_hash": token_hash(session["_user_id"])},
-                )
-                .one_or_none()
-            )
+        if self.engine is None:
+            with app.app_context():
+                self.engine = db.engine
+        # A connection of the app's engine (its events: SQLite's BEGIN, PostgreSQL's BEGIN
+        # only when needed) without an app context or the ORM: the statements name columns.
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                self.statement,
+                {"link_id": int(found[1]), "token_hash": token_hash(session["_user_id"])},
+            ).one_or_none()
             if row is None or row.is_admin:
                 return None  # Flask's: signed out, not theirs, no shop, the admin's gate
             seen = row.last_seen_at
@@ -225,18 +235,22 @@ class PosterPath(ThinPath):
             read = read_stamps(found, row.product_id, row.shop_id)
             coupon = None  # a shop's poster shows none
             if row.product_id is not None:
-                coupon = coupons.shown_coupon(item_id=row.item_id, link_id=row.link_id, now=now)
-            inputs = poster_inputs(
-                _Row(row, _LINK_COLUMNS),
-                _Row(row, _SHOP_COLUMNS),
-                row.display_name,
-                row.item_id,
-                coupon,
-                self.locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"), row.locale),
-                scheme,
-                host,
-            )
-            user_id = row.user_id
+                rows = connection.execute(
+                    self.coupon_statement,
+                    {"link_id": row.link_id, "item_id": row.item_id, "now": now},
+                ).all()
+                coupon = chosen_coupon(rows, row.link_id, now)
+        inputs = poster_inputs(
+            _Row(row, _LINK_COLUMNS),
+            _Row(row, _SHOP_COLUMNS),
+            row.display_name,
+            row.item_id,
+            coupon,
+            self.locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"), row.locale),
+            scheme,
+            host,
+        )
+        user_id = row.user_id
         keys = app.extensions.get(CACHE)
         key = None if keys is None else keys.get(inputs, read)
         if key is None:
@@ -265,6 +279,23 @@ class PosterPath(ThinPath):
         value = cookies.get(self.session_cookie)
         if not value:
             return None
+        data = self.decoded.get(value)
+        if data is not None:
+            # As itsdangerous' max_age check (whole seconds) would say now.
+            age = int(time.time()) - int(data.issued)
+            if age < 0 or age > self.session_max_age:
+                return None
+        else:
+            data = self._decode(value)
+            if data is None:
+                return None
+        if self.protection in ("basic", "strong") and data.get("_id") != _identifier(environ):
+            return None
+        return data
+
+    def _decode(self, value: str) -> "_Signed | None":
+        """The session in a cookie's value, when it verifies and asks nothing of Flask; kept
+        for the next request with the same value."""
         try:
             data, signed = self.session_serializer.loads(
                 value, max_age=self.session_max_age, return_timestamp=True
@@ -275,10 +306,11 @@ class PosterPath(ThinPath):
             return None
         if "_remember" in data or data.get("_permanent") is not True:
             return None
-        if self.protection in ("basic", "strong") and data.get("_id") != _identifier(environ):
-            return None
         data = _Signed(data)
         data.issued = signed.timestamp()
+        if len(self.decoded) >= DECODED_MAX:
+            self.decoded.clear()
+        self.decoded[value] = data
         return data
 
     # --- the answer ----------------------------------------------------------------------
