@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, inspect
 
 from shop.orders.models import Coupon, CouponAttachment
 from shop.platform import stamps
@@ -101,34 +101,38 @@ def read_stamps(found: stamps.Stamps, product_id: int | None, shop_id: int) -> t
     return found.read_many(keys)
 
 
-def shown_coupon_statement():
-    """The coupons shop.orders.coupons.shown_coupon weighs for a link and its shop item, as
-    rows of COUPON_FIELDS and the attachment's link id (built once: shown_coupon builds its
-    statement per call, half of the thin path's time). An item id of None matches no row, as
-    shown_coupon then leaves the item out."""
+def with_shown_coupons(statement, link, item):
+    """``statement`` (a select that joins the share link ``link`` and its shop item ``item``,
+    outer) with the coupons shop.orders.coupons.shown_coupon weighs for them outer-joined, so
+    one round trip asks for both: COUPON_FIELDS' columns (labelled ``coupon_<field>``) and the
+    attachment's link id added at its end, NULL when none is open. A row per coupon (at most
+    two: a link's and an item's), the rest of each row the same."""
+    attached = (CouponAttachment.link_id == link.id) | (CouponAttachment.shop_item_id == item.id)
+    is_open = (
+        (Coupon.id == CouponAttachment.coupon_id)
+        & Coupon.is_active.is_(True)
+        & (Coupon.ends_at > bindparam("now"))
+    )
     return (
-        select(*(getattr(Coupon, name) for name in COUPON_FIELDS), CouponAttachment.link_id)
-        .join(CouponAttachment, CouponAttachment.coupon_id == Coupon.id)
-        .where(
-            (CouponAttachment.link_id == bindparam("link_id"))
-            | (CouponAttachment.shop_item_id == bindparam("item_id")),
-            Coupon.is_active.is_(True),
-            Coupon.ends_at > bindparam("now"),
+        statement.add_columns(
+            *(getattr(Coupon, name).label(f"coupon_{name}") for name in COUPON_FIELDS),
+            CouponAttachment.link_id.label("coupon_link_id"),
         )
+        .outerjoin(CouponAttachment, attached)
+        .outerjoin(Coupon, is_open)
     )
 
 
-#: Where COUPON_FIELDS' starts_at is in a row of _shown_coupon (its last column is the link).
 _STARTS_AT = COUPON_FIELDS.index("starts_at")
 
 
-def chosen_coupon(rows, link_id: int, now: datetime) -> tuple | None:
-    """shown_coupon's choice among its rows, as COUPON_FIELDS' values: the link's first (its
-    attachment row names the link), then the item's; only one that has started."""
-    for row in sorted(rows, key=lambda row: row[-1] is None):
-        on_link = row[-1]
-        if (on_link is None or on_link == link_id) and row[_STARTS_AT] <= now:
-            return tuple(row[:-1])
+def chosen_coupon(found, link_id: int, now: datetime) -> tuple | None:
+    """shown_coupon's choice among ``found`` ((COUPON_FIELDS' values, the attachment's link
+    id) of each open coupon), as COUPON_FIELDS' values: the link's first (its attachment row
+    names the link), then the item's; only one that has started."""
+    for values, on_link in sorted(found, key=lambda pair: pair[1] is None):
+        if (on_link is None or on_link == link_id) and values[_STARTS_AT] <= now:
+            return values
     return None
 
 

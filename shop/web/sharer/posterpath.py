@@ -64,13 +64,14 @@ from shop.sharing.models import ShareLink, Shop, ShopItem
 from shop.web.hooks import HSTS
 from shop.web.sharer.posterkeys import (
     CACHE,
+    COUPON_FIELDS,
     LINK_FIELDS,
     SHOP_FIELDS,
     chosen_coupon,
     eligible,
     poster_inputs,
     read_stamps,
-    shown_coupon_statement,
+    with_shown_coupons,
 )
 from shop.web.thinpath import ThinPath
 
@@ -83,8 +84,9 @@ POSTER = re.compile(r"/me/links/([1-9][0-9]{0,9})/poster\.jpg")
 
 def _who_asks():
     """Who asks for which link: the live session's user, their shop, the link in that shop and
-    its shop item, in one query (built once)."""
-    return (
+    its shop item, and the coupons its poster could show (posterkeys.with_shown_coupons), in
+    one query (built once)."""
+    statement = (
         select(
             User.id.label("user_id"),
             User.display_name,
@@ -111,6 +113,11 @@ def _who_asks():
         )
         .where(UserSession.token_hash == bindparam("token_hash"), UserSession.revoked_at.is_(None))
     )
+    return with_shown_coupons(statement, ShareLink, ShopItem)
+
+
+#: Where the coupons' columns start in a row of _who_asks (the attachment's link id ends it).
+_COUPON_AT = len(_who_asks().selected_columns) - len(COUPON_FIELDS) - 1
 
 
 #: Decoded session cookies kept by each worker (the value is signed: the same value always
@@ -152,7 +159,6 @@ class PosterPath(ThinPath):
         self.seen_minutes = int(config["SESSION_SEEN_MINUTES"])
         self.instance = Path(app.instance_path)
         self.statement = _who_asks()
-        self.coupon_statement = shown_coupon_statement()
         self.engine = None  # the app's, taken at the first request (it needs an app context)
         self.decoded: dict[str, _Signed] = {}
         # What would make Flask's answer differ for every request: then this path answers
@@ -220,10 +226,15 @@ class PosterPath(ThinPath):
         # A connection of the app's engine (its events: SQLite's BEGIN, PostgreSQL's BEGIN
         # only when needed) without an app context or the ORM: the statements name columns.
         with self.engine.connect() as connection:
-            row = connection.execute(
+            rows = connection.execute(
                 self.statement,
-                {"link_id": int(found[1]), "token_hash": token_hash(session["_user_id"])},
-            ).one_or_none()
+                {
+                    "link_id": int(found[1]),
+                    "token_hash": token_hash(session["_user_id"]),
+                    "now": now,
+                },
+            ).all()
+            row = rows[0] if rows else None
             if row is None or row.is_admin:
                 return None  # Flask's: signed out, not theirs, no shop, the admin's gate
             seen = row.last_seen_at
@@ -233,13 +244,10 @@ class PosterPath(ThinPath):
             if found is None:
                 return None  # (made by Flask's first poster, which keeps its key too)
             read = read_stamps(found, row.product_id, row.shop_id)
-            coupon = None  # a shop's poster shows none
-            if row.product_id is not None:
-                rows = connection.execute(
-                    self.coupon_statement,
-                    {"link_id": row.link_id, "item_id": row.item_id, "now": now},
-                ).all()
-                coupon = chosen_coupon(rows, row.link_id, now)
+        coupon = None  # a shop's poster shows none
+        if row.product_id is not None:
+            offered = [(tuple(r[_COUPON_AT:-1]), r[-1]) for r in rows if r.coupon_id is not None]
+            coupon = chosen_coupon(offered, row.link_id, now)
         inputs = poster_inputs(
             _Row(row, _LINK_COLUMNS),
             _Row(row, _SHOP_COLUMNS),
