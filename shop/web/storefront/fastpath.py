@@ -18,7 +18,6 @@ other case to Flask unchanged:
 import logging
 import secrets
 import time
-from datetime import UTC, datetime
 
 from flask import Flask
 from werkzeug.exceptions import SecurityError
@@ -90,7 +89,9 @@ class ShareLinkPath:
         headers = answer + [(ops.REQUEST_ID_HEADER, request_id)]
         start_response("303 SEE OTHER", headers)
         if self.log_requests:
-            self._log(environ, path, request_id, started)
+            ops.log_thin_request(
+                path, request_id, started, status=303, method=environ["REQUEST_METHOD"]
+            )
         return [b""]
 
     def _follow(self, environ, code: str, cookies: str) -> list | None:
@@ -139,25 +140,6 @@ class ShareLinkPath:
             cookie = sharing.visitor_cookie_header(visitor, self.secure_cookies or secure)
             headers.append(("Set-Cookie", cookie))
         return headers
-
-    def _log(self, environ, path: str, request_id: str, started: float) -> None:
-        """The request-log line the Flask path writes (shop.platform.ops.request_record),
-        formatted directly: the path is a well-formed code and the id matched SAFE_REQUEST_ID,
-        so neither needs JSON escaping."""
-        now = datetime.now(UTC)
-        try:
-            ops.request_log.info(
-                '{"time": "%s.%03dZ", "request_id": "%s", "method": "%s", "path": "%s", '
-                '"status": 303, "duration_ms": %.1f, "user_id": null}',
-                now.strftime("%Y-%m-%dT%H:%M:%S"),
-                now.microsecond // 1000,
-                request_id,
-                environ["REQUEST_METHOD"],
-                path,
-                (time.perf_counter() - started) * 1000,
-            )
-        except Exception:  # the log must never turn a served request into an error
-            log.exception("request log line failed")
 
 
 request_id_of = ops.thin_request_id
