@@ -12,10 +12,10 @@ logged, and neither are addresses (the click table keeps only hashed ones). Succ
 
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 
 from flask import Flask, current_app, g, jsonify, request
 from flask_babel import get_locale
@@ -34,6 +34,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:=+/-]{8,128}")
 #: Paths longer than this are cut in the log line (a crafted URL can be kilobytes long).
 MAX_LOGGED_PATH = 512
+#: A path JSON writes as it is (no escapes).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~%=&?:@+,;!*'()$-]*")
 PROXY_SETTINGS = ("x_for", "x_proto", "x_host", "x_port", "x_prefix")
 
 request_log = logging.getLogger("shop.request")
@@ -121,11 +123,17 @@ def install_proxy_fix(app: Flask) -> None:
 # --- request ids and the request log -------------------------------------------------------
 
 
+def new_request_id() -> str:
+    """A new request id: 128 random bits as 32 hex digits (as uuid4().hex, without its
+    version bits and its UUID object)."""
+    return os.urandom(16).hex()
+
+
 def request_id() -> str:
     """This request's id: the incoming X-Request-ID when it is safe, else a new one."""
     if "request_id" not in g:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else new_request_id()
     return g.request_id
 
 
@@ -225,7 +233,7 @@ def _start_timer() -> None:
 def thin_request_id(environ) -> str:
     """A thin WSGI path's request id (as ``g.request_id`` is made): the caller's when safe."""
     incoming = environ.get("HTTP_X_REQUEST_ID", "")
-    return incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    return incoming if SAFE_REQUEST_ID.fullmatch(incoming) else new_request_id()
 
 
 def log_thin_request(
@@ -241,10 +249,14 @@ def log_thin_request(
     order of :func:`request_record`'s); never raises."""
     try:
         # json.dumps of request_record's fields, formatted directly: the id matched
-        # SAFE_REQUEST_ID or is hex, the method is a token, only the path needs escaping.
+        # SAFE_REQUEST_ID or is hex, the method is a token, only a path that is not plain
+        # (the thin paths' are) needs escaping.
+        path = path[:MAX_LOGGED_PATH]
+        if not _PLAIN_PATH.fullmatch(path):
+            path = json.dumps(path, ensure_ascii=False)[1:-1]
         write_request_line(
             f'{{"time": "{log_time()}", "request_id": "{request_id}", "method": "{method}", '
-            f'"path": {json.dumps(path[:MAX_LOGGED_PATH], ensure_ascii=False)}, '
+            f'"path": "{path}", '
             f'"status": {int(status)}, '
             f'"duration_ms": {round((time.perf_counter() - started) * 1000, 1)!r}, '
             f'"user_id": {"null" if user_id is None else int(user_id)}}}'

@@ -19,15 +19,21 @@ HEADERS = {"X-Request-ID": "req-0123456789", "User-Agent": "Mozilla/5.0 (iPhone)
 
 @pytest.fixture
 def plain_log():
-    """The request log with nothing configured (as under gunicorn), restored afterwards."""
+    """The request log with nothing configured (as under gunicorn), restored afterwards.
+    Handlers are taken off when the test runs (pytest's log capture may sit on it)."""
     logger = ops.request_log
-    handlers, propagate, plain = list(logger.handlers), logger.propagate, ops._plain_handler
-    for handler in handlers:
-        logger.removeHandler(handler)
-    yield logger
+    propagate, plain, kept = logger.propagate, ops._plain_handler, []
+
+    def bare():
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            kept.append(handler)
+        return logger
+
+    yield bare
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    for handler in handlers:
+    for handler in kept:
         logger.addHandler(handler)
     logger.propagate, ops._plain_handler = propagate, plain
 
@@ -35,6 +41,7 @@ def plain_log():
 def test_lines_written_directly_are_the_logging_call_s(
     database_url, tmp_path, plain_log, monkeypatch
 ):
+    plain_log = plain_log()
     app = build_app(database_url, tmp_path / "instance", REQUEST_LOG=True)
     try:
         with app.app_context():
