@@ -47,3 +47,21 @@ def test_the_small_compressor_writes_zlib_s_deflate_below_its_window():
             bytes(rnd.choice(b'0123456789abcdef{}":_') for _ in range(n)),
         ):
             assert _small_compress(data)[2:] == zlib.compress(data)[2:]
+
+
+def test_a_new_token_s_session_is_written_as_the_session_serializer_writes_it(app):
+    from shop.web.storefront.keptpath import KeptPagePath
+
+    thin = app.wsgi_app
+    while not isinstance(thin, KeptPagePath):
+        thin = thin.inner
+    assert thin.token_session is not None
+    session = app.session_interface.get_signing_serializer(app)
+    for _ in range(50):
+        raw = hashlib.sha1(os.urandom(64)).hexdigest()
+        cookie = thin._session_cookie({thin.token_field: raw}, secure=False)
+        value = cookie.split(";")[0].split("=", 1)[1]
+        assert session.loads(value) == {thin.token_field: raw}
+        given = thin.token_session % raw.encode()
+        made = thin.session_signing.payload({thin.token_field: raw}, given)
+        assert made == session.dump_payload({thin.token_field: raw})

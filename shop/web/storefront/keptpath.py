@@ -59,6 +59,8 @@ LANDING = re.compile(rf"/s/{_SLUG}/p/{_ID}")
 SHOP = re.compile(rf"/s/{_SLUG}")
 #: What a kept page's query string may be written with: no escapes, so it reads one way only.
 _QUERY = re.compile(r"[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*(?:&[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*)*")
+#: A token this path makes (sha1's hex digest of random bytes): written in JSON as it is.
+_NEW_TOKEN = re.compile(r"[0-9a-f]{40}")
 #: Requests that make Flask's answer depend on more than the page (werkzeug's conditional and
 #: range handling after compression).
 _CONDITIONAL = (
@@ -95,10 +97,12 @@ class _Signing:
             is URLSafeSerializerMixin.dump_payload.__code__
         )
 
-    def payload(self, obj) -> bytes:
+    def payload(self, obj, json: bytes | None = None) -> bytes:
+        """itsdangerous' payload of ``obj``; ``json``: its serializer's bytes, when known."""
         if not self.own_payload:
             return want_bytes(self.serializer.dump_payload(obj))
-        json = Serializer.dump_payload(self.serializer, obj)
+        if json is None:
+            json = Serializer.dump_payload(self.serializer, obj)
         if len(json) < SMALL_WINDOW and len(_small_compress(json)) >= len(json) - 1:
             return base64_encode(json)
         compressed = zlib.compress(json)  # URLSafeSerializerMixin.dump_payload's own rule
@@ -106,8 +110,8 @@ class _Signing:
             return b"." + base64_encode(compressed)
         return base64_encode(json)
 
-    def dumps(self, obj) -> str:
-        value = self.payload(obj)
+    def dumps(self, obj, json: bytes | None = None) -> str:
+        value = self.payload(obj, json)
         value += self.sep + base64_encode(int_to_bytes(int(time.time())))
         if self.mac is not None:
             mac = self.mac.copy()
@@ -144,6 +148,7 @@ class KeptPagePath(ThinPath):
         if self.session_serializer is not None:
             self.session_signing = _Signing(self.session_serializer)
             self.token_signing = _Signing(self.token_serializer)
+        self.token_session = self._token_session_json()
         self.compress_min_size = config["COMPRESS_MIN_SIZE"]
         self.compress_dates = bool(config["COMPRESS_EVALUATE_CONDITIONAL_REQUEST"])
         # What would make Flask's answer differ from a kept page's for every visitor: then
@@ -277,10 +282,25 @@ class KeptPagePath(ThinPath):
 
     # --- the answer ----------------------------------------------------------------------
 
+    def _token_session_json(self) -> bytes | None:
+        """``%``-format of the session serializer's bytes for a session holding only a new
+        token (40 hex digits, written as they are), when the serializer writes that sample so;
+        None: the serializer writes every session."""
+        if self.session_serializer is None or not re.fullmatch(r"\w+", self.token_field):
+            return None
+        form = b'{"' + self.token_field.encode() + b'":"%s"}'
+        sample = "0123456789abcdef0123456789abcdef01234567"
+        made = Serializer.dump_payload(self.session_serializer, {self.token_field: sample})
+        return form if made == form % sample.encode() else None
+
     def _session_cookie(self, session: dict, secure: bool) -> str:
+        json = None
+        token = session.get(self.token_field)
+        if self.token_session is not None and len(session) == 1 and _NEW_TOKEN.fullmatch(token):
+            json = self.token_session % token.encode()
         return dump_cookie(
             self.session_cookie,
-            self.session_signing.dumps(session),
+            self.session_signing.dumps(session, json),
             max_age=None,
             expires=None,
             path=self.cookie["path"],
