@@ -65,3 +65,17 @@ def test_a_new_token_s_session_is_written_as_the_session_serializer_writes_it(ap
         given = thin.token_session % raw.encode()
         made = thin.session_signing.payload({thin.token_field: raw}, given)
         assert made == session.dump_payload({thin.token_field: raw})
+
+
+def test_a_token_is_written_as_the_token_serializer_writes_it(app):
+    from shop.web.storefront.keptpath import KeptPagePath
+
+    thin = app.wsgi_app
+    while not isinstance(thin, KeptPagePath):
+        thin = thin.inner
+    assert thin.token_json
+    for _ in range(50):
+        raw = hashlib.sha1(os.urandom(64)).hexdigest()
+        made = thin.token_signing.payload(raw, b'"' + raw.encode() + b'"')
+        assert made == thin.token_serializer.dump_payload(raw)
+        assert thin.token_serializer.loads(thin.token_signing.dumps(raw)) == raw

@@ -61,6 +61,7 @@ SHOP = re.compile(rf"/s/{_SLUG}")
 _QUERY = re.compile(r"[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*(?:&[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*)*")
 #: A token this path makes (sha1's hex digest of random bytes): written in JSON as it is.
 _NEW_TOKEN = re.compile(r"[0-9a-f]{40}")
+_SAMPLE = "0123456789abcdef0123456789abcdef01234567"
 #: Requests that make Flask's answer depend on more than the page (werkzeug's conditional and
 #: range handling after compression).
 _CONDITIONAL = (
@@ -149,6 +150,9 @@ class KeptPagePath(ThinPath):
             self.session_signing = _Signing(self.session_serializer)
             self.token_signing = _Signing(self.token_serializer)
         self.token_session = self._token_session_json()
+        self.token_json = Serializer.dump_payload(self.token_serializer, _SAMPLE) == (
+            b'"' + _SAMPLE.encode() + b'"'
+        )
         self.compress_min_size = config["COMPRESS_MIN_SIZE"]
         self.compress_dates = bool(config["COMPRESS_EVALUATE_CONDITIONAL_REQUEST"])
         # What would make Flask's answer differ from a kept page's for every visitor: then
@@ -222,7 +226,10 @@ class KeptPagePath(ThinPath):
             if raw is None:
                 raw = hashlib.sha1(os.urandom(64)).hexdigest()
                 cookie = self._session_cookie({self.token_field: raw}, secure)
-            page = page.replace(landing.TOKEN_MARK, self.token_signing.dumps(raw))
+            json = None  # (the token serializer's bytes, when a sample says they are these)
+            if self.token_json and _NEW_TOKEN.fullmatch(raw):
+                json = b'"' + raw.encode() + b'"'
+            page = page.replace(landing.TOKEN_MARK, self.token_signing.dumps(raw, json))
         return self._response(
             page.encode(), environ.get("HTTP_ACCEPT_ENCODING", ""), secure, cookie
         )
@@ -289,9 +296,8 @@ class KeptPagePath(ThinPath):
         if self.session_serializer is None or not re.fullmatch(r"\w+", self.token_field):
             return None
         form = b'{"' + self.token_field.encode() + b'":"%s"}'
-        sample = "0123456789abcdef0123456789abcdef01234567"
-        made = Serializer.dump_payload(self.session_serializer, {self.token_field: sample})
-        return form if made == form % sample.encode() else None
+        made = Serializer.dump_payload(self.session_serializer, {self.token_field: _SAMPLE})
+        return form if made == form % _SAMPLE.encode() else None
 
     def _session_cookie(self, session: dict, secure: bool) -> str:
         json = None
