@@ -273,9 +273,8 @@ class PosterPath(ThinPath):
         except OSError:
             return None  # Flask draws it
         try:
-            size = os.fstat(file.fileno()).st_size
-            mtime = os.fstat(file.fileno()).st_mtime
-            headers = self._headers(key, size, mtime, scheme, session)
+            found = os.fstat(file.fileno())
+            headers = self._headers(key, found.st_size, found.st_mtime, scheme, session)
         except BaseException:
             file.close()
             raise
