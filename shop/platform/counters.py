@@ -14,7 +14,7 @@ counted too, and its result says whether the request is within it.
 
 import threading
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from shop.platform import ratestore, resp
 
@@ -22,21 +22,25 @@ from shop.platform import ratestore, resp
 SWEEP_SECONDS = 30.0
 
 
-@dataclass(frozen=True)
-class Window:
-    """One limit for one key: at most ``amount`` hits per ``seconds``, counted under ``key``."""
+class Window(NamedTuple):
+    """One limit for one key: at most ``amount`` hits per ``seconds``, counted under ``key``.
+    (Named tuples: made on every share-link follow, a frozen dataclass costs several times
+    as much to make.)"""
 
     key: str
     amount: int
     seconds: int
 
 
-@dataclass(frozen=True)
-class PairResult:
+class PairResult(NamedTuple):
     #: Seconds until the outer window resets when the outer limit was passed, else None.
     retry_after: int | None
     #: True when within the outer limit but beyond the inner one.
     inner_exceeded: bool
+
+
+_WITHIN = PairResult(None, False)
+_FLOODED = PairResult(None, True)
 
 
 class MemoryCounter:
@@ -67,7 +71,7 @@ class MemoryCounter:
             if count > outer.amount:
                 return PairResult(max(1, int(ends_at - now)), False)
             count, _ends = self._hit(inner, now)
-            return PairResult(None, count > inner.amount)
+            return _FLOODED if count > inner.amount else _WITHIN
 
     def exceeded(self, window: Window) -> bool:
         """Count one hit of ``window`` alone; True when it is beyond the limit."""

@@ -113,8 +113,16 @@ def bot_reason(facts: RequestFacts) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # a burst follows links from the same addresses again and again
 def hash_ip(ip: str, secret: str) -> str:
-    return hmac.new(secret.encode(), ip.encode(), hashlib.sha256).hexdigest()[:32]
+    mac = _ip_mac(secret).copy()  # the key's padding and first blocks hashed once
+    mac.update(ip.encode())
+    return mac.hexdigest()[:32]
+
+
+@lru_cache(maxsize=8)
+def _ip_mac(secret: str) -> hmac.HMAC:
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
 def referrer_host(referrer: str) -> str:

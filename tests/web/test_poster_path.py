@@ -457,3 +457,66 @@ def test_a_password_change_elsewhere_ends_the_thin_answer(app, sharer):
     kept.get_data()
     kept.close()
     assert kept.status_code == 200
+
+
+def test_a_kept_session_decode_ends_with_the_cookie_s_age(app, sharer, monkeypatch):
+    """The thin path keeps a session cookie it decoded (the value is signed: it always decodes
+    the same), but never past the cookie's max age: then Flask answers, as itsdangerous would
+    refuse the cookie; and a kept decode still checks the client it was issued to."""
+    cookie, paths = sharer
+    thin = thin_path(app)
+    assert _both(app, paths["product"], cookie)[2] == 0
+    assert cookie in thin.decoded
+    _falls_through(app, paths["product"], cookie, headers={"User-Agent": "Other/1.0"})
+    real = posterpath.time.time
+    monkeypatch.setattr(posterpath.time, "time", lambda: real() + thin.session_max_age + 2)
+    _falls_through(app, paths["product"], cookie)
+
+
+def test_the_coupon_shown_is_flask_s_the_link_s_before_the_item_s(app, sharer):
+    """The thin path asks for the coupons with the rest, in one query: the link's open coupon
+    before the shop item's, the item's when the link's is closed, as shown_coupon chooses."""
+    from shop.sharing.models import ShopItem
+
+    cookie, paths = sharer
+    path = paths["product"]
+    with app.app_context():
+        link = db.session.get(ShareLink, int(path.split("/")[3]))
+        item = db.session.execute(
+            db.select(ShopItem).filter_by(shop_id=link.shop_id, product_id=link.product_id)
+        ).scalar_one()
+        made = [
+            coupons.create_coupon(
+                link.product.merchant,
+                product_id=link.product_id,
+                off_cents=off,
+                threshold_cents=0,
+                total_count=5,
+                per_buyer=1,
+                starts_at=utcnow() - timedelta(hours=1),
+                ends_at=utcnow() + timedelta(days=3),
+                now=utcnow(),
+            )  # fmt: skip
+            for off in (800, 1000)
+        ]
+        coupons.attach(made[0], sharer=link.sharer, item=item)
+        db.session.commit()
+        on_link = made[1].id
+    fast, flask, entered = _both(app, path, cookie)
+    assert entered == 0 and fast.comparable() == flask.comparable()
+    item_tag = fast.headers["ETag"]
+    with app.app_context():
+        link = db.session.get(ShareLink, int(path.split("/")[3]))
+        coupons.attach(db.session.get(coupons.Coupon, on_link), sharer=link.sharer, link=link)
+        db.session.commit()
+    fast, flask, entered = _both(app, path, cookie)
+    assert entered == 0 and fast.comparable() == flask.comparable()
+    assert fast.headers["ETag"] != item_tag
+    with app.app_context():
+        db.session.execute(
+            update(coupons.Coupon).where(coupons.Coupon.id == on_link).values(is_active=False)
+        )
+        db.session.commit()
+    fast, flask, entered = _both(app, path, cookie)
+    assert entered == 0 and fast.comparable() == flask.comparable()
+    assert fast.headers["ETag"] == item_tag

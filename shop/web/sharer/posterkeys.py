@@ -6,11 +6,12 @@ equal inputs while those stamps are unchanged."""
 
 import threading
 import time
+from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import inspect
+from sqlalchemy import bindparam, inspect
 
-from shop.orders.models import Coupon
+from shop.orders.models import Coupon, CouponAttachment
 from shop.platform import stamps
 
 #: Where kept keys live in ``app.extensions``; at most KEPT_MAX of them per worker.
@@ -29,7 +30,7 @@ _CONDITIONAL = (
 #: What the poster shows of the link and the shop (the rest is under the stamps).
 LINK_FIELDS = ("id", "code", "product_id", "poster_template")
 SHOP_FIELDS = ("id", "name", "intro", "avatar_image_id")
-_COUPON_FIELDS = tuple(attribute.key for attribute in inspect(Coupon).column_attrs)
+COUPON_FIELDS = tuple(attribute.key for attribute in inspect(Coupon).column_attrs)
 
 
 # --- the kept keys (filled by the Flask path, shop.web.sharer.sheet) --------------------------
@@ -73,17 +74,22 @@ def poster_inputs(
     link, shop, display_name: str, item_id, coupon, locale: str, scheme: str, host: str
 ) -> tuple:
     """Everything a link's poster is drawn from that its stamps do not cover: the same tuple
-    from the Flask path's objects and from this path's row (``link``, ``shop``: either)."""
+    from the Flask path's objects and from this path's row (``link``, ``shop``: either;
+    ``coupon``: a Coupon or its COUPON_FIELDS' values)."""
     return (
         tuple(getattr(link, name) for name in LINK_FIELDS),
         tuple(getattr(shop, name) for name in SHOP_FIELDS),
         display_name,
         item_id,
-        None if coupon is None else tuple(getattr(coupon, name) for name in _COUPON_FIELDS),
+        coupon if coupon is None or isinstance(coupon, tuple) else _coupon_values(coupon),
         locale,
         scheme,
         host,
     )
+
+
+def _coupon_values(coupon: Coupon) -> tuple:
+    return tuple(getattr(coupon, name) for name in COUPON_FIELDS)
 
 
 def read_stamps(found: stamps.Stamps, product_id: int | None, shop_id: int) -> tuple:
@@ -93,6 +99,41 @@ def read_stamps(found: stamps.Stamps, product_id: int | None, shop_id: int) -> t
     if product_id is not None:
         keys.insert(0, product_id)
     return found.read_many(keys)
+
+
+def with_shown_coupons(statement, link, item):
+    """``statement`` (a select that joins the share link ``link`` and its shop item ``item``,
+    outer) with the coupons shop.orders.coupons.shown_coupon weighs for them outer-joined, so
+    one round trip asks for both: COUPON_FIELDS' columns (labelled ``coupon_<field>``) and the
+    attachment's link id added at its end, NULL when none is open. A row per coupon (at most
+    two: a link's and an item's), the rest of each row the same."""
+    attached = (CouponAttachment.link_id == link.id) | (CouponAttachment.shop_item_id == item.id)
+    is_open = (
+        (Coupon.id == CouponAttachment.coupon_id)
+        & Coupon.is_active.is_(True)
+        & (Coupon.ends_at > bindparam("now"))
+    )
+    return (
+        statement.add_columns(
+            *(getattr(Coupon, name).label(f"coupon_{name}") for name in COUPON_FIELDS),
+            CouponAttachment.link_id.label("coupon_link_id"),
+        )
+        .outerjoin(CouponAttachment, attached)
+        .outerjoin(Coupon, is_open)
+    )
+
+
+_STARTS_AT = COUPON_FIELDS.index("starts_at")
+
+
+def chosen_coupon(found, link_id: int, now: datetime) -> tuple | None:
+    """shown_coupon's choice among ``found`` ((COUPON_FIELDS' values, the attachment's link
+    id) of each open coupon), as COUPON_FIELDS' values: the link's first (its attachment row
+    names the link), then the item's; only one that has started."""
+    for values, on_link in sorted(found, key=lambda pair: pair[1] is None):
+        if (on_link is None or on_link == link_id) and values[_STARTS_AT] <= now:
+            return values
+    return None
 
 
 def eligible(environ) -> bool:

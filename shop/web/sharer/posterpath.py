@@ -9,11 +9,13 @@ shop item, coupon...), ``send_file`` and the hooks: 3.5-3.9 ms of CPU on gunicor
 and what they ask for (the live session, its user, their shop, the link, the shop item), the
 coupon query, and the key Flask worked out last time for the same inputs, kept by this worker
 while the change stamps (shop.platform.stamps) of the product, the shop's items and everything
-are unchanged (shop.web.sharer.posterkeys). The answer is the bytes and headers the Flask path
-gives: the file, its ETag, Last-Modified, ``Cache-Control: private, no-cache``, the refreshed
-session cookie when it is due (shop.web.hooks.SessionInterface.should_set_cookie), ``Vary``,
-the security headers, the request id and the request-log line. Everything else goes to Flask
-unchanged, which answers (or refuses) it as before:
+are unchanged (shop.web.sharer.posterkeys). Both statements are built once and run on a
+connection of the app's engine (no app context, no ORM session), and a session cookie's decoded
+value is kept per worker (never past its max age). The answer is the bytes and headers the
+Flask path gives: the file, its ETag, Last-Modified, ``Cache-Control: private, no-cache``, the
+refreshed session cookie when it is due (shop.web.hooks.SessionInterface.should_set_cookie),
+``Vary``, the security headers, the request id and the request-log line. Everything else goes
+to Flask unchanged, which answers (or refuses) it as before:
 
 - a method other than GET, a query string (``?download=1``), a SCRIPT_NAME, a Range or a
   condition other than ``If-None-Match``, an ``If-None-Match`` the key does not match (Flask's
@@ -54,7 +56,6 @@ from werkzeug.wsgi import wrap_file
 
 from shop.accounts.accounts import token_hash
 from shop.accounts.models import User, UserSession
-from shop.orders import coupons
 from shop.platform import ops
 from shop.platform.base import utcnow
 from shop.platform.extensions import db, login_manager
@@ -63,11 +64,14 @@ from shop.sharing.models import ShareLink, Shop, ShopItem
 from shop.web.hooks import HSTS
 from shop.web.sharer.posterkeys import (
     CACHE,
+    COUPON_FIELDS,
     LINK_FIELDS,
     SHOP_FIELDS,
+    chosen_coupon,
     eligible,
     poster_inputs,
     read_stamps,
+    with_shown_coupons,
 )
 from shop.web.thinpath import ThinPath
 
@@ -80,8 +84,9 @@ POSTER = re.compile(r"/me/links/([1-9][0-9]{0,9})/poster\.jpg")
 
 def _who_asks():
     """Who asks for which link: the live session's user, their shop, the link in that shop and
-    its shop item, in one query (built once)."""
-    return (
+    its shop item, and the coupons its poster could show (posterkeys.with_shown_coupons), in
+    one query (built once)."""
+    statement = (
         select(
             User.id.label("user_id"),
             User.display_name,
@@ -108,6 +113,16 @@ def _who_asks():
         )
         .where(UserSession.token_hash == bindparam("token_hash"), UserSession.revoked_at.is_(None))
     )
+    return with_shown_coupons(statement, ShareLink, ShopItem)
+
+
+#: Where the coupons' columns start in a row of _who_asks (the attachment's link id ends it).
+_COUPON_AT = len(_who_asks().selected_columns) - len(COUPON_FIELDS) - 1
+
+
+#: Decoded session cookies kept by each worker (the value is signed: the same value always
+#: decodes to the same data); at most this many, and never past the cookie's max age.
+DECODED_MAX = 1024
 
 
 class _Signed(dict):
@@ -144,6 +159,8 @@ class PosterPath(ThinPath):
         self.seen_minutes = int(config["SESSION_SEEN_MINUTES"])
         self.instance = Path(app.instance_path)
         self.statement = _who_asks()
+        self.engine = None  # the app's, taken at the first request (it needs an app context)
+        self.decoded: dict[str, _Signed] = {}
         # What would make Flask's answer differ for every request: then this path answers
         # nothing.
         self.enabled = (
@@ -203,17 +220,21 @@ class PosterPath(ThinPath):
             return None
         now = utcnow()
         app = self.app
-        with app.app_context():
-            # On the session's connection (its transaction), without the ORM's execute: the
-            # statement names columns only.
-            row = (
-                db.session.connection()
-                .execute(
-                    self.statement,
-                    {"link_id": int(found[1]), "token_hash": token_hash(session["_user_id"])},
-                )
-                .one_or_none()
-            )
+        if self.engine is None:
+            with app.app_context():
+                self.engine = db.engine
+        # A connection of the app's engine (its events: SQLite's BEGIN, PostgreSQL's BEGIN
+        # only when needed) without an app context or the ORM: the statements name columns.
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                self.statement,
+                {
+                    "link_id": int(found[1]),
+                    "token_hash": token_hash(session["_user_id"]),
+                    "now": now,
+                },
+            ).all()
+            row = rows[0] if rows else None
             if row is None or row.is_admin:
                 return None  # Flask's: signed out, not theirs, no shop, the admin's gate
             seen = row.last_seen_at
@@ -223,20 +244,21 @@ class PosterPath(ThinPath):
             if found is None:
                 return None  # (made by Flask's first poster, which keeps its key too)
             read = read_stamps(found, row.product_id, row.shop_id)
-            coupon = None  # a shop's poster shows none
-            if row.product_id is not None:
-                coupon = coupons.shown_coupon(item_id=row.item_id, link_id=row.link_id, now=now)
-            inputs = poster_inputs(
-                _Row(row, _LINK_COLUMNS),
-                _Row(row, _SHOP_COLUMNS),
-                row.display_name,
-                row.item_id,
-                coupon,
-                self.locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"), row.locale),
-                scheme,
-                host,
-            )
-            user_id = row.user_id
+        coupon = None  # a shop's poster shows none
+        if row.product_id is not None:
+            offered = [(tuple(r[_COUPON_AT:-1]), r[-1]) for r in rows if r.coupon_id is not None]
+            coupon = chosen_coupon(offered, row.link_id, now)
+        inputs = poster_inputs(
+            _Row(row, _LINK_COLUMNS),
+            _Row(row, _SHOP_COLUMNS),
+            row.display_name,
+            row.item_id,
+            coupon,
+            self.locale(cookies, environ.get("HTTP_ACCEPT_LANGUAGE"), row.locale),
+            scheme,
+            host,
+        )
+        user_id = row.user_id
         keys = app.extensions.get(CACHE)
         key = None if keys is None else keys.get(inputs, read)
         if key is None:
@@ -251,9 +273,8 @@ class PosterPath(ThinPath):
         except OSError:
             return None  # Flask draws it
         try:
-            size = os.fstat(file.fileno()).st_size
-            mtime = os.fstat(file.fileno()).st_mtime
-            headers = self._headers(key, size, mtime, scheme, session)
+            found = os.fstat(file.fileno())
+            headers = self._headers(key, found.st_size, found.st_mtime, scheme, session)
         except BaseException:
             file.close()
             raise
@@ -265,6 +286,23 @@ class PosterPath(ThinPath):
         value = cookies.get(self.session_cookie)
         if not value:
             return None
+        data = self.decoded.get(value)
+        if data is not None:
+            # As itsdangerous' max_age check (whole seconds) would say now.
+            age = int(time.time()) - int(data.issued)
+            if age < 0 or age > self.session_max_age:
+                return None
+        else:
+            data = self._decode(value)
+            if data is None:
+                return None
+        if self.protection in ("basic", "strong") and data.get("_id") != _identifier(environ):
+            return None
+        return data
+
+    def _decode(self, value: str) -> "_Signed | None":
+        """The session in a cookie's value, when it verifies and asks nothing of Flask; kept
+        for the next request with the same value."""
         try:
             data, signed = self.session_serializer.loads(
                 value, max_age=self.session_max_age, return_timestamp=True
@@ -275,10 +313,11 @@ class PosterPath(ThinPath):
             return None
         if "_remember" in data or data.get("_permanent") is not True:
             return None
-        if self.protection in ("basic", "strong") and data.get("_id") != _identifier(environ):
-            return None
         data = _Signed(data)
         data.issued = signed.timestamp()
+        if len(self.decoded) >= DECODED_MAX:
+            self.decoded.clear()
+        self.decoded[value] = data
         return data
 
     # --- the answer ----------------------------------------------------------------------

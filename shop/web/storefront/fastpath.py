@@ -16,9 +16,8 @@ other case to Flask unchanged:
 """
 
 import logging
-import secrets
+import os
 import time
-from datetime import UTC, datetime
 
 from flask import Flask
 from werkzeug.exceptions import SecurityError
@@ -26,6 +25,7 @@ from werkzeug.http import parse_cookie
 from werkzeug.sansio.utils import get_host
 
 from shop.platform import ops
+from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.sharing import clicks, links
 from shop.web.hooks import HSTS, security_headers
@@ -90,7 +90,9 @@ class ShareLinkPath:
         headers = answer + [(ops.REQUEST_ID_HEADER, request_id)]
         start_response("303 SEE OTHER", headers)
         if self.log_requests:
-            self._log(environ, path, request_id, started)
+            ops.log_thin_request(
+                path, request_id, started, status=303, method=environ["REQUEST_METHOD"]
+            )
         return [b""]
 
     def _follow(self, environ, code: str, cookies: str) -> list | None:
@@ -113,21 +115,36 @@ class ShareLinkPath:
             visitor = sharing.visitor_id_from(parse_cookie(cookies).get(self.visitor_cookie, ""))
         new_visitor = visitor is None
         if new_visitor:
-            visitor = secrets.token_hex(16)
+            visitor = os.urandom(16).hex()  # (secrets.token_hex(16), without its calls)
         facts = sharing.request_facts(
             environ["REQUEST_METHOD"],
             lambda name: environ.get(_PURPOSE_HEADERS[name], ""),
             ip,
         )
-        sharing.store_arrival(
-            link,
-            facts,
-            ip_hash,
-            visitor,
-            new_visitor=new_visitor,
-            writer=writer,
-            flooded=limits.inner_exceeded,
-        )
+        if writer is not None and new_visitor:
+            # No query (a new visitor has no earlier click to check) and no write here: the
+            # row is queued for the writer, so no write transaction is asked for.
+            clicks.record_click(
+                link,
+                facts,
+                visitor_id=visitor,
+                ip_secret=self.app.config["SECRET_KEY"],
+                flooded=limits.inner_exceeded,
+                now=utcnow(),
+                new_visitor=True,
+                writer=writer,
+                ip_hash=ip_hash,
+            )
+        else:
+            sharing.store_arrival(
+                link,
+                facts,
+                ip_hash,
+                visitor,
+                new_visitor=new_visitor,
+                writer=writer,
+                flooded=limits.inner_exceeded,
+            )
         if writer is None:  # CLICK_BATCH_SECONDS = 0: the row is in the session's transaction
             db.session.commit()
         secure = environ.get("wsgi.url_scheme") == "https"
@@ -139,25 +156,6 @@ class ShareLinkPath:
             cookie = sharing.visitor_cookie_header(visitor, self.secure_cookies or secure)
             headers.append(("Set-Cookie", cookie))
         return headers
-
-    def _log(self, environ, path: str, request_id: str, started: float) -> None:
-        """The request-log line the Flask path writes (shop.platform.ops.request_record),
-        formatted directly: the path is a well-formed code and the id matched SAFE_REQUEST_ID,
-        so neither needs JSON escaping."""
-        now = datetime.now(UTC)
-        try:
-            ops.request_log.info(
-                '{"time": "%s.%03dZ", "request_id": "%s", "method": "%s", "path": "%s", '
-                '"status": 303, "duration_ms": %.1f, "user_id": null}',
-                now.strftime("%Y-%m-%dT%H:%M:%S"),
-                now.microsecond // 1000,
-                request_id,
-                environ["REQUEST_METHOD"],
-                path,
-                (time.perf_counter() - started) * 1000,
-            )
-        except Exception:  # the log must never turn a served request into an error
-            log.exception("request log line failed")
 
 
 request_id_of = ops.thin_request_id

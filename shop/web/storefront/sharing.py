@@ -40,18 +40,21 @@ fastpath_counted_key = "shop.click_limits"
 _VISITOR_RE = re.compile(r"[0-9a-f]{32}")
 
 
-def _visitor_key() -> bytes:
+def _visitor_key() -> hmac.HMAC:
+    """The visitor cookie's MAC before its message (its key's blocks hashed once per app)."""
     key = current_app.extensions.get("visitor_key")
     if key is None:  # derived once per app: the secret is never used directly
         secret = current_app.config["SECRET_KEY"].encode()
-        key = hmac.new(secret, b"fenxiang visitor id", hashlib.sha256).digest()
+        derived = hmac.new(secret, b"fenxiang visitor id", hashlib.sha256).digest()
+        key = hmac.new(derived, digestmod=hashlib.sha256)
         current_app.extensions["visitor_key"] = key
     return key
 
 
 def _visitor_mac(visitor: str) -> str:
-    digest = hmac.new(_visitor_key(), visitor.encode("ascii"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:18]).decode("ascii")  # 144 bits, 24 characters
+    mac = _visitor_key().copy()
+    mac.update(visitor.encode("ascii"))
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")  # 144 bits, 24 chars
 
 
 def visitor_cookie_value(visitor: str) -> str:
@@ -73,8 +76,10 @@ def visitor_id_from(raw: str) -> str | None:
 
 
 @lru_cache(maxsize=16)
-def _limit(text: str):
-    return parse(text)
+def _limit(text: str) -> tuple[int, int]:
+    """(hits, seconds) of a limit's text ("20 per minute")."""
+    item = parse(text)
+    return item.amount, item.get_expiry()
 
 
 #: After the shared rate-limit storage failed, this process counts on its own for this many
@@ -84,8 +89,7 @@ STORAGE_RETRY_SECONDS = 30
 
 def _window(setting: str, key: str) -> counters.Window:
     text = current_app.config[setting]
-    item = _limit(text)
-    return counters.Window(f"{setting}/{text}/{key}", item.amount, item.get_expiry())
+    return counters.Window(f"{setting}/{text}/{key}", *_limit(text))
 
 
 def _click_counters() -> dict:
