@@ -10,7 +10,7 @@ item did), then write the lines, all inside their transaction."""
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import insert, inspect
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -69,13 +69,33 @@ def insert_orders(rows: list[dict]) -> list[Order] | None:
     orders_insert = _inserts(connection.dialect.name)[0]
     # One row (a checkout of one shop): a plain execute, not the many-rows path.
     written = connection.execute(orders_insert, rows[0] if len(rows) == 1 else rows).all()
-    if len(written) != len(rows):  # a key placed already: only part of a checkout is new
+    # A key placed already: for one of these merchants (a row not written), or for other
+    # merchants only (the same key sent with another cart's shops): the first checkout answers.
+    if len(written) != len(rows) or _placed_before(connection, rows[0], written):
         if written:
             orders = Order.__table__
             connection.execute(orders.delete().where(orders.c.id.in_([r.id for r in written])))
         return None
     by_merchant = {row.merchant_id: row for row in written}
     return [_held(by_merchant[row["merchant_id"]]) for row in rows]
+
+
+def _placed_before(connection, row: dict, written) -> bool:
+    """Whether the buyer placed ``row``'s checkout key before, in orders other than
+    ``written`` (those the INSERT just wrote)."""
+    orders = Order.__table__
+    return (
+        connection.execute(
+            select(orders.c.id)
+            .where(
+                orders.c.buyer_id == row["buyer_id"],
+                orders.c.checkout_key == row["checkout_key"],
+                orders.c.id.not_in([r.id for r in written]),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def insert_lines(

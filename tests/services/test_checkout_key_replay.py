@@ -61,3 +61,17 @@ def test_a_replayed_key_with_a_shop_more_writes_nothing_new(ctx):
     assert [o.id for o in found] == [first.id] and counts() == (1, 1, 1)
     db.session.expire_all()
     assert (db.session.get(Product, pa.id).stock, db.session.get(Product, pb.id).stock) == (4, 5)
+
+
+def test_a_replayed_key_with_another_shop_only_answers_the_first_checkout(ctx):
+    """The key placed for one merchant, sent again with only another merchant's line (an old
+    cart page submitted after the cart changed): nothing new is placed; the first checkout's
+    orders answer, as when the key was looked up before the INSERT."""
+    a, b = make_merchant(), make_merchant()
+    pa, pb = make_product(merchant=a, stock=5), make_product(merchant=b, stock=5)
+    buyer = make_user()
+    [first] = place(buyer, [(pa.id, 1)], key="disjoint-key-0001")
+    found = place(buyer, [(pb.id, 1)], key="disjoint-key-0001")
+    assert [o.id for o in found] == [first.id] and counts() == (1, 1, 1)
+    db.session.expire_all()
+    assert db.session.get(Product, pb.id).stock == 5
