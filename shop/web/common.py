@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from shop.accounts import accounts
 from shop.catalog.catalog import rebate_cents
+from shop.notify import inbox
 from shop.platform.base import utcnow
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, limiter
@@ -48,11 +49,34 @@ def now():
     return g.now
 
 
+#: Methods whose pages read the unread badge with the user (``unread_badge``).
+_READS = frozenset({"GET", "HEAD"})
+
+
 def load_user_from_session(token: str):
-    # Runs only for a request whose cookie names a session: anonymous visitors pay nothing.
-    return accounts.load_session_user(
-        token, now=now(), seen_minutes=int(current_app.config["SESSION_SEEN_MINUTES"])
+    """Flask-Login's user loader. Runs only for a request whose cookie names a session:
+    anonymous visitors pay nothing. A GET reads the layout's unread badge in the same
+    statement (``unread_badge``)."""
+    reads = request.method in _READS
+    user = accounts.load_session_user(
+        token,
+        now=now(),
+        seen_minutes=int(current_app.config["SESSION_SEEN_MINUTES"]),
+        also=inbox.unread_with_user() if reads else None,
     )
+    if user is not None and reads:
+        g.unread_with_user = (user.id, user.loaded_also[0])
+    return user
+
+
+def unread_badge(user_id: int) -> int:
+    """The signed-in user's unread messages for the layout's badge: as read with the user at
+    the start of a GET (nothing in a GET marks a message read or adds one: the worker adds
+    them, a POST marks them), else counted now (a POST's page, after what it changed)."""
+    found = g.get("unread_with_user")
+    if found is not None and found[0] == user_id and request.method in _READS:
+        return found[1]
+    return inbox.unread_count(user_id)
 
 
 # --- redirects -----------------------------------------------------------------------------
