@@ -11,11 +11,12 @@ from flask import (
     current_app,
     flash,
     g,
+    has_request_context,
     render_template,
     request,
     url_for,
 )
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale, get_translations, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -40,6 +41,18 @@ SESSIONLESS_ENDPOINTS = frozenset({"static", "storefront.media"})
 def absolute_media_url(name: str) -> str:
     """A media file's absolute URL (share cards need one: og:image, the JS-SDK's imgUrl)."""
     return url_for("storefront.media", name=name, _external=True)
+
+
+def page_translations():
+    """``flask_babel.get_translations()``, looked up once per request (templates, form
+    labels): it resolves the domain and the locale on every call, and a page calls it for
+    every string."""
+    if not has_request_context():
+        return get_translations()
+    found = g.get("_page_translations")
+    if found is None:
+        found = g._page_translations = get_translations()
+    return found
 
 
 def now():

@@ -15,6 +15,8 @@ from markupsafe import Markup, escape
 from wtforms.i18n import messages_path
 from wtforms.widgets import HiddenInput
 
+from shop.web.common import page_translations
+
 NUL_MESSAGE = _l(
     "This field contained invisible control characters. They have been removed: check the "
     "text and send it again."
@@ -46,13 +48,34 @@ class _WTFormsMessages:
 
 _MESSAGES = _WTFormsMessages()
 
+#: (catalogue, lazy string) -> its text (``choice_label``), per process.
+_LABELS: dict[tuple[int, int], tuple] = {}
+_LABELS_MAX = 512
+
+
+def choice_label(text) -> str:
+    """``str(text)`` for a lazily translated label made once per process (a payment
+    provider's name), kept per catalogue: resolving a lazy string goes through Flask-Babel's
+    domain and locale lookups each time."""
+    translations = page_translations()
+    key = (id(translations), id(text))
+    found = _LABELS.get(key)
+    if found is None:
+        if len(_LABELS) >= _LABELS_MAX:
+            _LABELS.clear()
+        # The catalogue and the string are kept with the text: their ids stay theirs.
+        found = _LABELS[key] = (translations, text, str(text))
+    return found[2]
+
 
 class FlaskForm(_FlaskForm):
     class Meta(_FlaskForm.Meta):
         def get_translations(self, form):
             if not has_request_context() or not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)
-            return _MESSAGES
+            # The request's catalogue, looked up once per form (not once per field: WTForms
+            # translates the default label of every field without one).
+            return _MESSAGES._catalogue()
 
     def hidden_tag(self, *fields):
         """Flask-WTF's ``hidden_tag`` (the form's hidden fields, or those of ``fields``), the

@@ -4,9 +4,9 @@ shop.web.common, which keeps the view helpers)."""
 
 import time
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import get_locale, get_translations
+from flask_babel import get_locale
 from flask_login import current_user
 from itsdangerous import BadSignature
 from jinja2 import pass_eval_context
@@ -25,6 +25,7 @@ from shop.web.common import (
     absolute_media_url,
     html_lang,
     money,
+    page_translations,
     rebate_for,
     short_count,
 )
@@ -126,15 +127,7 @@ def percent(bps: int | None) -> str:
     return "–" if bps is None else f"{products.format_bps(bps)}%"
 
 
-def _page_translations():
-    """``flask_babel.get_translations()``, looked up once per request for the templates: it
-    resolves the domain and the locale on every call, and a page calls it for every string."""
-    if not has_request_context():
-        return get_translations()
-    found = g.get("_page_translations")
-    if found is None:
-        found = g._page_translations = get_translations()
-    return found
+_page_translations = page_translations
 
 
 #: (catalogue, string) -> the HTML of a string without variables, per process (bounded: a
