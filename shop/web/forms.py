@@ -54,9 +54,10 @@ _LABELS_MAX = 512
 
 
 def choice_label(text) -> str:
-    """``str(text)`` for a lazily translated label made once per process (a payment
-    provider's name), kept per catalogue: resolving a lazy string goes through Flask-Babel's
-    domain and locale lookups each time."""
+    """``str(text)`` for a lazily translated string made once per process (a payment
+    provider's name, a form field's label or placeholder: templates call it ``lazy_text``),
+    kept per catalogue: resolving a lazy string goes through Flask-Babel's domain and locale
+    lookups each time."""
     translations = page_translations()
     key = (id(translations), id(text))
     found = _LABELS.get(key)

@@ -29,6 +29,7 @@ from shop.web.common import (
     rebate_for,
     short_count,
 )
+from shop.web.forms import choice_label
 
 # --- cookies and sessions ------------------------------------------------------------------
 
@@ -194,6 +195,7 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
+    app.jinja_env.globals["lazy_text"] = choice_label
     app.jinja_env.globals["order_status_label"] = states.status_label
     app.jinja_env.globals["review_disclosure_label"] = review_rules.DISCLOSURE_LABELS.get
     app.jinja_env.globals["review_status_label"] = review_rules.STATUS_LABELS.get
