@@ -86,7 +86,9 @@ def load_session_user(
     by it), their values in ``user.loaded_also``."""
     if not token:
         return None
-    found = db.session.execute(_statement(also), {"token_hash": token_hash(token)}).one_or_none()
+    # Core on the session's transaction: no ORM work around a statement of plain columns.
+    connection = db.session.connection()
+    found = connection.execute(_statement(also), {"token_hash": token_hash(token)}).one_or_none()
     if found is None:
         return None
     width = len(_user_columns()[1])
