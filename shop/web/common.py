@@ -38,6 +38,24 @@ INVITE_SESSION_KEY = "invite_code"
 SESSIONLESS_ENDPOINTS = frozenset({"static", "storefront.media"})
 
 
+#: Media paths kept per app (``media_url``) at most; when full, it starts again from empty.
+MEDIA_URLS_MAX = 4096
+
+
+def media_url(name: str) -> str:
+    """``url_for("storefront.media", name=name)``, kept per app and script root: a media
+    file's path is the same for every request (a checkout line's thumbnail), and building it
+    is a good part of a page's url_for cost."""
+    kept = current_app.extensions.setdefault("fenxiang.media_urls", {})
+    key = (request.script_root, name)
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= MEDIA_URLS_MAX:
+            kept.clear()
+        found = kept[key] = url_for("storefront.media", name=name)
+    return found
+
+
 def absolute_media_url(name: str) -> str:
     """A media file's absolute URL (share cards need one: og:image, the JS-SDK's imgUrl)."""
     return url_for("storefront.media", name=name, _external=True)

@@ -24,6 +24,7 @@ from shop.web.common import (
     UNSAFE_METHODS,
     absolute_media_url,
     html_lang,
+    media_url,
     money,
     page_translations,
     rebate_for,
@@ -192,6 +193,7 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["absolute_media_url"] = absolute_media_url
+    app.jinja_env.globals["media_url"] = media_url
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for

@@ -95,6 +95,8 @@ def render_checkout(form, saved, groups, product=None, live=None):
         form=form,
         product=product,
         parts=parts,
+        # Whether any shop offers a coupon (the page's head loads the coupon script then).
+        coupons_offered=any(part["offers"] for part in parts),
         total=total,
         saved=saved,
         chosen=chosen_address(form, saved),
