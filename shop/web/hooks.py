@@ -30,7 +30,7 @@ from shop.web.common import (
     rebate_for,
     short_count,
 )
-from shop.web.forms import choice_label
+from shop.web.forms import choice_label, csrf_token
 
 # --- cookies and sessions ------------------------------------------------------------------
 
@@ -198,6 +198,8 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
     app.jinja_env.globals["lazy_text"] = choice_label
+    # Flask-WTF's csrf_token(), the signed token kept per session token (shop.web.forms).
+    app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["order_status_label"] = states.status_label
     app.jinja_env.globals["review_disclosure_label"] = review_rules.DISCLOSURE_LABELS.get
     app.jinja_env.globals["review_status_label"] = review_rules.STATUS_LABELS.get
