@@ -38,22 +38,34 @@ INVITE_SESSION_KEY = "invite_code"
 SESSIONLESS_ENDPOINTS = frozenset({"static", "storefront.media"})
 
 
-#: Media paths kept per app (``media_url``) at most; when full, it starts again from empty.
-MEDIA_URLS_MAX = 4096
+#: Paths kept per app (``kept_url``) at most; when full, it starts again from empty.
+KEPT_URLS_MAX = 4096
+
+
+def kept_url(endpoint: str, **values) -> str:
+    """``url_for(endpoint, **values)``, a path, kept per app and script root: the same
+    arguments build the same path in every request (the app's url map and its url_defaults
+    do not change; "static" is not kept: its version follows the file), and building one is
+    a good part of a page's url_for cost (a checkout line's thumbnail, the address book link
+    back to the page)."""
+    if endpoint == "static" or endpoint.startswith("."):
+        return url_for(endpoint, **values)
+    kept = current_app.extensions.setdefault("fenxiang.kept_urls", {})
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    try:
+        found = kept.get(key)
+    except TypeError:  # a value that is not hashable (a list)
+        return url_for(endpoint, **values)
+    if found is None:
+        if len(kept) >= KEPT_URLS_MAX:
+            kept.clear()
+        found = kept[key] = url_for(endpoint, **values)
+    return found
 
 
 def media_url(name: str) -> str:
-    """``url_for("storefront.media", name=name)``, kept per app and script root: a media
-    file's path is the same for every request (a checkout line's thumbnail), and building it
-    is a good part of a page's url_for cost."""
-    kept = current_app.extensions.setdefault("fenxiang.media_urls", {})
-    key = (request.script_root, name)
-    found = kept.get(key)
-    if found is None:
-        if len(kept) >= MEDIA_URLS_MAX:
-            kept.clear()
-        found = kept[key] = url_for("storefront.media", name=name)
-    return found
+    """``url_for("storefront.media", name=name)``, kept (``kept_url``)."""
+    return kept_url("storefront.media", name=name)
 
 
 def absolute_media_url(name: str) -> str:

@@ -24,6 +24,7 @@ from shop.web.common import (
     UNSAFE_METHODS,
     absolute_media_url,
     html_lang,
+    kept_url,
     media_url,
     money,
     page_translations,
@@ -143,8 +144,14 @@ def _template_gettext(eval_ctx, string: str, /, **variables):
     """What jinja2's newstyle ``gettext`` does: the translation, escaped in HTML templates and
     always %-formatted (escaping the variables), so ``%%`` reads the same with or without."""
     translations = _page_translations()
-    if not variables and eval_ctx.autoescape and type(string) is str:
-        key = (translations, string)
+    if (
+        eval_ctx.autoescape
+        and type(string) is str
+        and all(type(value) is int for value in variables.values())
+    ):
+        # Without variables, or with whole numbers only (a count, a number of minutes): the
+        # same HTML for the same values.
+        key = (translations, string, *sorted(variables.items()))
         found = _TRANSLATED.get(key)
         if found is None:
             if len(_TRANSLATED) >= _TRANSLATED_MAX:
@@ -194,6 +201,7 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["absolute_media_url"] = absolute_media_url
     app.jinja_env.globals["media_url"] = media_url
+    app.jinja_env.globals["kept_url"] = kept_url
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
