@@ -2,6 +2,7 @@
 without a query, the security headers, and the helpers every template gets (split from
 shop.web.common, which keeps the view helpers)."""
 
+import copy
 import time
 
 from flask import Flask, current_app, g, request
@@ -36,6 +37,11 @@ from shop.web.forms import choice_label, csrf_token
 # --- cookies and sessions ------------------------------------------------------------------
 
 
+#: Session cookies a worker keeps verified (``SessionInterface.open_session``) at most; when
+#: full, it starts again from empty.
+VERIFIED_COOKIES_MAX = 1024
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Adds ``Secure`` to the session cookie whenever the request came over HTTPS, and leaves
     the sessionless endpoints without a cookie or ``Vary: Cookie`` (Flask-Login's own
@@ -48,27 +54,51 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app: Flask):
         """Flask's serializer, made once per key set instead of twice per request."""
+        return self._signing_for(app)[1]
+
+    def _signing_for(self, app: Flask) -> tuple:
+        """(keys, serializer, the cookies verified with them): made again when the keys change,
+        so a cookie verified with a key that is no longer the app's is never taken from it."""
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         made = self._signing
         if made is None or made[0] != keys:
-            made = self._signing = (keys, super().get_signing_serializer(app))
-        return made[1]
+            made = self._signing = (keys, super().get_signing_serializer(app), {})
+        return made
 
     def open_session(self, app: Flask, request):
-        """Flask's, also noting when the cookie was signed (``issued``, epoch seconds)."""
-        serializer = self.get_signing_serializer(app)
+        """Flask's, also noting when the cookie was signed (``issued``, epoch seconds).
+
+        A cookie value verified once is kept with its contents and signing time (per worker,
+        ``VERIFIED_COOKIES_MAX`` at most): the same cookie again (a signed-in user's next
+        request) is checked for its age as itsdangerous checks it and given a copy of its
+        contents, without verifying the signature and decoding it again (most of what opening
+        a session cost)."""
+        _keys, serializer, verified = self._signing_for(app)
         if serializer is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
+        found = verified.get(value)
+        if found is not None:
+            data, signed = found
+            age = int(time.time()) - signed
+            if 0 <= age <= max_age:  # what TimestampSigner.unsign accepts
+                session = self.session_class(copy.deepcopy(data))
+                session.issued = float(signed)
+                return session
+            verified.pop(value, None)
         try:
-            data, signed = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
         except BadSignature:
             return self.session_class()
+        signed = int(signed_at.timestamp())
+        if len(verified) >= VERIFIED_COOKIES_MAX:
+            verified.clear()
+        verified[value] = (copy.deepcopy(data), signed)
         session = self.session_class(data)
-        session.issued = signed.timestamp()
+        session.issued = float(signed)
         return session
 
     def should_set_cookie(self, app: Flask, session) -> bool:

@@ -7,7 +7,7 @@ message and a read one at once, on the next page, whatever the layout keeps."""
 from datetime import timedelta
 
 import pytest
-from flask import g
+from flask import g, request
 from sqlalchemy import inspect, select
 
 from shop.accounts import accounts
@@ -112,3 +112,56 @@ def test_the_badge_read_with_the_user_is_used_only_by_a_get_of_that_user(app, me
         assert unread_badge(ids[0]) == (7 if method == "GET" else 1)
         assert unread_badge(ids[1]) == 0
         assert inbox.unread_count(ids[0]) == 1
+
+
+def _kept_cookies(app) -> dict:
+    return app.session_interface._signing_for(app)[2]
+
+
+def test_a_kept_session_cookie_is_refused_once_past_its_lifetime(app, user_client, monkeypatch):
+    import time
+
+    with app.app_context():
+        user = make_user()
+        db.session.commit()
+    client = user_client(user)
+    assert client.get("/auth/account").status_code == 200  # its form's token: a new cookie
+    value = client.get_cookie("session").value
+    assert client.get("/auth/account").status_code == 200
+    assert client.get_cookie("session").value == value
+    assert value in _kept_cookies(app)  # verified once, kept
+    assert client.get("/auth/account").status_code == 200  # from the kept one
+    lifetime = int(app.permanent_session_lifetime.total_seconds())
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + lifetime + 5)
+    answer = client.get("/auth/account")
+    assert answer.status_code == 302 and "/auth/signin" in answer.location
+    assert value not in _kept_cookies(app)
+
+
+def test_a_kept_session_cookie_is_refused_after_the_key_changes(app, user_client):
+    with app.app_context():
+        user = make_user()
+        db.session.commit()
+    client = user_client(user)
+    client.get("/auth/account")
+    assert client.get("/auth/account").status_code == 200
+    assert client.get_cookie("session").value in _kept_cookies(app)
+    app.secret_key = "another key, the old one retired"
+    answer = client.get("/auth/account")
+    assert answer.status_code == 302 and "/auth/signin" in answer.location
+
+
+def test_each_request_gets_its_own_copy_of_a_kept_session(app):
+    with app.test_request_context("/"):
+        serializer = app.session_interface.get_signing_serializer(app)
+        value = serializer.dumps({"cart": [[1, 2]], "k": "v"})
+    headers = {"Cookie": f"session={value}"}
+    with app.test_request_context("/", headers=headers):
+        first = app.session_interface.open_session(app, request)
+        first["cart"].append([3, 4])
+        first["x"] = 1
+    with app.test_request_context("/", headers=headers):
+        again = app.session_interface.open_session(app, request)
+    assert dict(again) == {"cart": [[1, 2]], "k": "v"} and not again.modified
+    assert again.issued == first.issued
