@@ -106,14 +106,21 @@ def _csrf_secret() -> str:
     return current_app.config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
 
 
+#: Flask-WTF's Meta properties reading the settings: a form whose Meta sets its own secret or
+#: field name has others, and is given Flask-WTF's token.
+_DEFAULT_SECRET = _FlaskForm.Meta.__dict__["csrf_secret"]
+_DEFAULT_FIELD_NAME = _FlaskForm.Meta.__dict__["csrf_field_name"]
+
+
 class _FormCSRF(_FlaskFormCSRF):
     """Flask-WTF's form token, through ``csrf_token`` for a form with the app's settings."""
 
     def generate_csrf_token(self, csrf_token_field):
-        meta, config = self.meta, current_app.config
-        if meta.csrf_secret == _csrf_secret() and meta.csrf_field_name == config.get(
-            "WTF_CSRF_FIELD_NAME", "csrf_token"
-        ):
+        meta = type(self.meta)
+        if (
+            getattr(meta, "csrf_secret", None) is _DEFAULT_SECRET
+            and getattr(meta, "csrf_field_name", None) is _DEFAULT_FIELD_NAME
+        ):  # the settings' secret and field name, as csrf_token reads them
             return csrf_token()
         return super().generate_csrf_token(csrf_token_field)
 

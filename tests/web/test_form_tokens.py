@@ -81,3 +81,16 @@ def test_tokens_that_expire_are_signed_on_every_page(app, signing):
     _token(client)
     _token(client)
     assert len(signing) == 2 and forms._SIGNED == {}
+
+
+def test_a_form_with_its_own_secret_gets_flask_wtf_s_token(app, signing):
+    from flask_wtf.csrf import validate_csrf
+
+    class OwnSecret(forms.FlaskForm):
+        class Meta:
+            csrf_secret = b"a secret of its own"
+
+    with app.test_request_context("/"):
+        token = OwnSecret().csrf_token.current_token
+        validate_csrf(token, secret_key=b"a secret of its own")
+        assert forms._SIGNED == {}
