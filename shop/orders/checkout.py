@@ -33,9 +33,9 @@ from shop.orders.checkout_reads import (  # noqa: F401  (the checkout's names fo
     recent_repeat,
 )
 from shop.orders.models import Order, OrderStatus
-from shop.orders.placing import discount_shares, insert_orders
+from shop.orders.placing import discount_shares, insert_lines, insert_orders
 from shop.platform import faults
-from shop.platform.errors import Conflict, NotFound, ValidationError
+from shop.platform.errors import Conflict, DomainError, NotFound, ValidationError
 from shop.platform.extensions import db
 from shop.sharing import attribution, shops
 from shop.teams import teams
@@ -117,8 +117,9 @@ def place_order(
     longer the one shown raises PriceChanged. Stock is reserved with one guarded UPDATE per
     line on the SKU (``stock >= :q``), so it never goes below zero. The
     caller commits: orders, items and stock changes are one transaction. A replayed
-    ``checkout_key`` returns the orders the first call made. Raises ValidationError (a
-    product unavailable or out of stock) or Conflict (the same key being placed right now).
+    ``checkout_key`` returns the orders the first call made (the same key placed at the same
+    moment by another request too: PostgreSQL's INSERT waits for it). Raises ValidationError
+    (a product unavailable or out of stock) or Conflict (an order number drawn twice).
 
     With ``repeat_window``, a new key for what the buyer placed within that window (same
     lines, same address, not cancelled: :func:`recent_repeat`) raises RepeatOrder instead of
@@ -142,152 +143,166 @@ def place_order(
         # SQLite: the transaction's write lock (BEGIN IMMEDIATE) orders them already, and
         # a SELECT there locks nothing: one statement fewer.
         lock_account(buyer.id)
-    # Whether the key was placed, on the connection (a replay is rare; the ORM's query for
-    # nothing cost more than this one): then its orders, as objects.
-    if key_placed(buyer.id, checkout_key):
-        return existing_checkout(buyer, checkout_key)
-    if not lines:
-        raise ValidationError(_l("Choose something to buy."), "quantity")
-    if repeat_window is not None:
-        repeated = recent_repeat(buyer, lines, address, since=now - repeat_window)
-        if repeated:
-            raise RepeatOrder(repeated)
-    products = catalog.products_by_id([line[0] for line in lines])
-    by_merchant: dict[int, list[tuple[Product, Sku, int]]] = defaultdict(list)
-    for product_id, quantity, sku_id in (line_parts(line) for line in lines):
-        product = products.get(product_id)
-        if product is None:
-            raise NotFound(_l("This product does not exist."))
-        sku = skus.sku_of(product, sku_id)
-        if sku is None:
-            raise ValidationError(_l("Choose a spec of “%(title)s”.", title=product.title), "sku")
-        reason = shops.unavailable_reason(product)
-        if reason in (None, "sold_out") and sku.stock < quantity:
-            raise ValidationError(
-                _l(
-                    "Only %(n)d left of “%(title)s”.",
-                    n=max(sku.stock, 0),
-                    title=_line_label(product, sku),
-                ),
-                "quantity",
-            )
-        if reason is not None:
-            raise ValidationError(_l("“%(title)s” is no longer on sale.", title=product.title))
-        shown = (shown_prices or {}).get(sku.id)
-        if shown is not None and shown != sku.price_cents:
-            raise PriceChanged(
-                _line_label(product, sku),
-                shown,
-                sku.price_cents,
-                {s.id: s.price_cents for p in products.values() for s in p.active_skus},
-            )
-        by_merchant[product.merchant_id].append((product, sku, quantity))
+    # A replayed form (its checkout key placed already) is answered with that checkout's
+    # orders: by the orders' INSERT, which writes nothing for a key placed already (no query
+    # of its own before it), or, when the form no longer checks out (sold out, a price or
+    # coupon changed, a repeat), by a look at the key before refusing it.
+    try:
+        if not lines:
+            raise ValidationError(_l("Choose something to buy."), "quantity")
+        if repeat_window is not None:
+            repeated = recent_repeat(buyer, lines, address, since=now - repeat_window)
+            if repeated:
+                raise RepeatOrder(repeated)
+        products = catalog.products_by_id([line[0] for line in lines])
+        by_merchant: dict[int, list[tuple[Product, Sku, int]]] = defaultdict(list)
+        for product_id, quantity, sku_id in (line_parts(line) for line in lines):
+            product = products.get(product_id)
+            if product is None:
+                raise NotFound(_l("This product does not exist."))
+            sku = skus.sku_of(product, sku_id)
+            if sku is None:
+                raise ValidationError(
+                    _l("Choose a spec of “%(title)s”.", title=product.title), "sku"
+                )
+            reason = shops.unavailable_reason(product)
+            if reason in (None, "sold_out") and sku.stock < quantity:
+                raise ValidationError(
+                    _l(
+                        "Only %(n)d left of “%(title)s”.",
+                        n=max(sku.stock, 0),
+                        title=_line_label(product, sku),
+                    ),
+                    "quantity",
+                )
+            if reason is not None:
+                raise ValidationError(_l("“%(title)s” is no longer on sale.", title=product.title))
+            shown = (shown_prices or {}).get(sku.id)
+            if shown is not None and shown != sku.price_cents:
+                raise PriceChanged(
+                    _line_label(product, sku),
+                    shown,
+                    sku.price_cents,
+                    {s.id: s.price_cents for p in products.values() for s in p.active_skus},
+                )
+            by_merchant[product.merchant_id].append((product, sku, quantity))
 
-    facts = attribution_clicks(visitor_id, before=now, window=window)
-    decision = attribution.decide(
-        facts,
-        order_at=now,
-        buyer_id=buyer.id,
-        window=window,
-        allow_self_purchase=allow_self_purchase,
-    )
-    # The sharer's team leader and the override rate, fixed now for the order's whole life.
-    leader_id, override_bps = (
-        teams.override_for(decision.sharer_id, buyer.id, team_override_bps)
-        if decision.earns
-        else (None, 0)
-    )
-    province = shipping.province_of(address.region_code)
-    fees = {
-        merchant_id: shipping.order_fee(
-            items[0][0].merchant, [(product, q) for product, _sku, q in items], province
+        facts = attribution_clicks(visitor_id, before=now, window=window)
+        decision = attribution.decide(
+            facts,
+            order_at=now,
+            buyer_id=buyer.id,
+            window=window,
+            allow_self_purchase=allow_self_purchase,
         )
-        for merchant_id, items in by_merchant.items()
-    }
-    note = " ".join((note or "").split())[:200]
-    link_id = lag_seconds = None
-    if decision.click_id is not None:
-        click = next(f for f in facts if f.click_id == decision.click_id)
-        link_id = click.link_id
-        lag_seconds = max(0, int((now - click.clicked_at).total_seconds()))
-    picked = {}
-    for merchant_id, claim_id in (coupons or {}).items():
-        if merchant_id in by_merchant and claim_id:
-            goods = defaultdict(int)
-            for product, sku, q in by_merchant[merchant_id]:
-                goods[product.id] += sku.price_cents * q
-            picked[merchant_id] = coupon_rules.checked_claim(
-                claim_id, buyer=buyer, merchant_id=merchant_id, goods=goods, now=now
+        # The sharer's team leader and the override rate, fixed now for the order's whole life.
+        leader_id, override_bps = (
+            teams.override_for(decision.sharer_id, buyer.id, team_override_bps)
+            if decision.earns
+            else (None, 0)
+        )
+        province = shipping.province_of(address.region_code)
+        fees = {
+            merchant_id: shipping.order_fee(
+                items[0][0].merchant, [(product, q) for product, _sku, q in items], province
             )
-    rows, items_of = [], []
+            for merchant_id, items in by_merchant.items()
+        }
+        note = " ".join((note or "").split())[:200]
+        link_id = lag_seconds = None
+        if decision.click_id is not None:
+            click = next(f for f in facts if f.click_id == decision.click_id)
+            link_id = click.link_id
+            lag_seconds = max(0, int((now - click.clicked_at).total_seconds()))
+        picked = {}
+        for merchant_id, claim_id in (coupons or {}).items():
+            if merchant_id in by_merchant and claim_id:
+                goods = defaultdict(int)
+                for product, sku, q in by_merchant[merchant_id]:
+                    goods[product.id] += sku.price_cents * q
+                picked[merchant_id] = coupon_rules.checked_claim(
+                    claim_id, buyer=buyer, merchant_id=merchant_id, goods=goods, now=now
+                )
+    except DomainError:
+        if key_placed(buyer.id, checkout_key):
+            return existing_checkout(buyer, checkout_key)
+        raise
+    rows, parts = [], sorted(by_merchant.items())
+    for merchant_id, items in parts:
+        claim, discount = picked.get(merchant_id, (None, 0))
+        goods = sum(sku.price_cents * q for _p, sku, q in items)
+        rows.append(
+            {
+                "number": _order_number(now),
+                "buyer_id": buyer.id,
+                "merchant_id": merchant_id,
+                "checkout_key": checkout_key,
+                "status": OrderStatus.PLACED,
+                "goods_cents": goods,
+                "shipping_cents": fees[merchant_id],
+                "coupon_id": claim.coupon_id if claim else None,
+                "discount_cents": discount,
+                "total_cents": goods - discount + fees[merchant_id],
+                "buyer_note": note,
+                "ship_region_code": address.region_code,
+                "ship_name": address.name,
+                "ship_phone": address.phone,
+                "ship_region": address.region,
+                "ship_detail": address.detail,
+                "payment_provider": provider,
+                "attribution_reason": str(decision.reason),
+                "click_id": decision.click_id,
+                "link_id": link_id,
+                "click_lag_seconds": lag_seconds,
+                "sharer_id": decision.sharer_id,
+                "leader_id": leader_id,
+                "override_bps": override_bps,
+                "attribution_others": {str(k): str(v) for k, v in decision.others.items()},
+                "placed_at": now,
+                "pay_deadline": now + pay_within,
+            }
+        )
     try:
         with db.session.begin_nested():
-            for merchant_id, items in sorted(by_merchant.items()):
-                claim, discount = picked.get(merchant_id, (None, 0))
-                shares = discount_shares(claim, discount, items)
-                goods = sum(sku.price_cents * q for _p, sku, q in items)
-                rows.append(
-                    {
-                        "number": _order_number(now),
-                        "buyer_id": buyer.id,
-                        "merchant_id": merchant_id,
-                        "checkout_key": checkout_key,
-                        "status": OrderStatus.PLACED,
-                        "goods_cents": goods,
-                        "shipping_cents": fees[merchant_id],
-                        "coupon_id": claim.coupon_id if claim else None,
-                        "discount_cents": discount,
-                        "total_cents": goods - discount + fees[merchant_id],
-                        "buyer_note": note,
-                        "ship_region_code": address.region_code,
-                        "ship_name": address.name,
-                        "ship_phone": address.phone,
-                        "ship_region": address.region,
-                        "ship_detail": address.detail,
-                        "payment_provider": provider,
-                        "attribution_reason": str(decision.reason),
-                        "click_id": decision.click_id,
-                        "link_id": link_id,
-                        "click_lag_seconds": lag_seconds,
-                        "sharer_id": decision.sharer_id,
-                        "leader_id": leader_id,
-                        "override_bps": override_bps,
-                        "attribution_others": {str(k): str(v) for k, v in decision.others.items()},
-                        "placed_at": now,
-                        "pay_deadline": now + pay_within,
-                    }
-                )
-                lines = []
-                for (product, sku, quantity), share in zip(items, shares, strict=True):
-                    if not stockmoves.take_stock(sku.id, product.id, quantity):
-                        db.session.refresh(sku)
-                        raise ValidationError(
-                            _l(
-                                "Only %(n)d left of “%(title)s”.",
-                                n=max(sku.stock, 0),
-                                title=_line_label(product, sku),
-                            ),
-                            "quantity",
-                        )
-                    rate = skus.rebate_bps_of(product, sku)
-                    lines.append(
-                        {
-                            "product_id": product.id,
-                            "sku_id": sku.id,
-                            "spec_text": skus.spec_text(product, sku)[:80],
-                            "title": product.title,
-                            "unit_price_cents": sku.price_cents,
-                            "quantity": quantity,
-                            "rebate_bps": rate,
-                            "rebate_cents": catalog.rebate_cents(
-                                sku.price_cents * quantity - share, rate
-                            ),
-                            "discount_cents": share,
-                        }
-                    )
-                items_of.append(lines)
-            orders = insert_orders(rows, items_of, actor_id=buyer.id, now=now)
+            orders = insert_orders(rows)
+            if orders is None:  # the key placed already (nothing written): its orders below
+                return existing_checkout(buyer, checkout_key)
             try:
+                items_of = []
+                for merchant_id, items in parts:
+                    claim, discount = picked.get(merchant_id, (None, 0))
+                    lines = []
+                    for (product, sku, quantity), share in zip(
+                        items, discount_shares(claim, discount, items), strict=True
+                    ):
+                        if not stockmoves.take_stock(sku.id, product.id, quantity):
+                            db.session.refresh(sku)
+                            raise ValidationError(
+                                _l(
+                                    "Only %(n)d left of “%(title)s”.",
+                                    n=max(sku.stock, 0),
+                                    title=_line_label(product, sku),
+                                ),
+                                "quantity",
+                            )
+                        rate = skus.rebate_bps_of(product, sku)
+                        lines.append(
+                            {
+                                "product_id": product.id,
+                                "sku_id": sku.id,
+                                "spec_text": skus.spec_text(product, sku)[:80],
+                                "title": product.title,
+                                "unit_price_cents": sku.price_cents,
+                                "quantity": quantity,
+                                "rebate_bps": rate,
+                                "rebate_cents": catalog.rebate_cents(
+                                    sku.price_cents * quantity - share, rate
+                                ),
+                                "discount_cents": share,
+                            }
+                        )
+                    items_of.append(lines)
+                insert_lines(orders, items_of, actor_id=buyer.id, now=now)
                 for order in orders:
                     if order.merchant_id in picked:
                         coupon_rules.use_claim(picked[order.merchant_id][0], order, now=now)
@@ -301,8 +316,8 @@ def place_order(
                         db.session.expunge(order)
                 raise
     except IntegrityError:
-        # The same checkout placed at the same moment by another request, now committed
-        # (PostgreSQL waits on the unique key until then): answer with its orders.
+        # A unique key the orders' INSERT does not skip (their numbers): its savepoint taken
+        # back, the checkout is refused unless its key was placed meanwhile.
         again = existing_checkout(buyer, checkout_key)
         if again:
             return again

@@ -1,14 +1,17 @@
-"""Writing a checkout's new orders: their rows, items and first events in one INSERT per
-table (the orders' with RETURNING, so they come back as objects in the session), instead of a
-flush working out a graph it already knows (half of placing an order's CPU time).
+"""Writing a checkout's new orders: their rows (one INSERT, with RETURNING, so they come back
+as objects in the session, and nothing written for a checkout key placed already), then their
+items and first events (one INSERT per table), instead of a flush working out a graph it
+already knows (half of placing an order's CPU time).
 
-Callers take the stock first (shop.catalog.stockmoves.take_stock, which marks the product's pages
-stale, as a flushed order item did) and run this inside their transaction."""
+Callers write the orders first (their INSERT is the checkout key's check), then take the stock
+(shop.catalog.stockmoves.take_stock, which marks the product's pages stale, as a flushed order
+item did), then write the lines, all inside their transaction."""
 
 from datetime import datetime
 from functools import cache
 
 from sqlalchemy import insert, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
 from shop.catalog.models import Product, Sku
@@ -18,14 +21,19 @@ from shop.platform.extensions import db
 
 
 @cache
-def _inserts():
-    """The INSERTs, built once at their first use, plain Core ones on the tables: the orders'
-    with every column back (RETURNING, in the rows' order), from which their objects are
-    made; the items' and events' with nothing back (nobody reads them in the request that
-    places the orders, and a later read loads them)."""
+def _inserts(dialect: str):
+    """The INSERTs, built once per dialect at their first use, plain Core ones on the tables:
+    the orders' with every column back (RETURNING) and nothing done for a row whose checkout
+    key this buyer placed for that merchant already (ON CONFLICT DO NOTHING on the unique
+    key: a replayed form, or the same form placed by another request at the same moment,
+    which PostgreSQL waits for), from which their objects are made; the items' and events'
+    with nothing back (nobody reads them in the request that places the orders, and a later
+    read loads them)."""
     orders = Order.__table__
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    key = [orders.c.buyer_id, orders.c.checkout_key, orders.c.merchant_id]
     return (
-        insert(orders).returning(*orders.c, sort_by_parameter_order=True),
+        dialect_insert(orders).on_conflict_do_nothing(index_elements=key).returning(*orders.c),
         insert(OrderItem.__table__),
         insert(OrderEvent.__table__),
     )
@@ -41,25 +49,43 @@ def _attributes() -> tuple[tuple[str, int], ...]:
 def _held(row) -> Order:
     """The order of a RETURNING row as the session's persistent object, every column loaded
     (as a query would load it: no history, no flush to come; the ORM's own RETURNING path
-    costs twice as much)."""
-    order = Order(**{key: row[place] for key, place in _attributes()})
+    costs twice as much). Its attributes go straight into its state, as a load puts them (no
+    constructor, no attribute events)."""
+    order = Order.__mapper__.class_manager.new_instance()
+    order.__dict__.update({key: row[place] for key, place in _attributes()})
     make_transient_to_detached(order)
     db.session.add(order)
     return order
 
 
-def insert_orders(
-    rows: list[dict], items_of: list[list[dict]], *, actor_id: int, now: datetime
-) -> list[Order]:
-    """The orders of ``rows`` (Order's columns; one order per merchant), each with its
-    items ``items_of[i]`` (OrderItem's columns but ``order_id``) and its first event (placed,
-    by ``actor_id``): three statements, whatever the number of orders and items. The orders
-    come back as objects; their ``items`` and ``events`` load when first read. Raises
-    IntegrityError as a flush would (a checkout key placed already)."""
-    orders_insert, items_insert, events_insert = _inserts()
+def insert_orders(rows: list[dict]) -> list[Order] | None:
+    """The orders of ``rows`` (Order's columns; one order per merchant, in merchant order),
+    as objects in the session, in one statement whatever their number; their ``items`` and
+    ``events`` load when first read. None when the buyer placed this checkout key already
+    (for any of the merchants; the rows this call wrote are deleted again): nothing else was
+    written, the caller answers with that checkout's orders."""
     db.session.flush()  # what the ORM's INSERT did first (autoflush)
     connection = db.session.connection()  # plain INSERTs: no ORM work around them
-    orders = [_held(row) for row in connection.execute(orders_insert, rows)]
+    orders_insert = _inserts(connection.dialect.name)[0]
+    # One row (a checkout of one shop): a plain execute, not the many-rows path.
+    written = connection.execute(orders_insert, rows[0] if len(rows) == 1 else rows).all()
+    if len(written) != len(rows):  # a key placed already: only part of a checkout is new
+        if written:
+            orders = Order.__table__
+            connection.execute(orders.delete().where(orders.c.id.in_([r.id for r in written])))
+        return None
+    by_merchant = {row.merchant_id: row for row in written}
+    return [_held(by_merchant[row["merchant_id"]]) for row in rows]
+
+
+def insert_lines(
+    orders: list[Order], items_of: list[list[dict]], *, actor_id: int, now: datetime
+) -> None:
+    """Each order's items ``items_of[i]`` (OrderItem's columns but ``order_id``) and its
+    first event (placed, by ``actor_id``): two statements, whatever the number of orders and
+    items."""
+    _orders, items_insert, events_insert = _inserts(db.session.get_bind().dialect.name)
+    connection = db.session.connection()
     connection.execute(
         items_insert,
         [
@@ -82,7 +108,6 @@ def insert_orders(
             for order in orders
         ],
     )
-    return orders
 
 
 def discount_shares(claim, discount: int, items: list[tuple[Product, Sku, int]]) -> list[int]:

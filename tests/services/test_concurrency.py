@@ -302,3 +302,28 @@ def test_one_claim_used_by_ten_checkouts_at_once_discounts_one_order(app):
         assert discounted == 1
         assert db.session.get(Coupon, coupon_id).remaining == 9
         invariants.check(db.session)
+
+
+def test_one_checkout_form_sent_ten_times_at_once_places_one_order(app):
+    """The same form (one checkout key) from ten tabs at once: one order, its stock taken once,
+    and every request answered with that order (PostgreSQL: the orders' INSERT waits on the
+    first one's key, then writes nothing for it)."""
+    with app.app_context():
+        product_id = make_product(stock=5).id
+        buyer_id = make_user().id
+        db.session.commit()
+
+    def send(_i):
+        [order] = checkout.place_order(
+            db.session.get(User, buyer_id), [(product_id, 1)], ADDRESS,
+            checkout_key="ten-tabs-key-0000", provider="sandbox", visitor_id=None, now=NOW,
+            window=WINDOW, allow_self_purchase=True, pay_within=timedelta(minutes=30),
+        )  # fmt: skip
+        return order.id
+
+    results, _seconds = race(app, 10, send)
+    assert len(set(results)) == 1 and isinstance(results[0], int), results
+    with app.app_context():
+        assert db.session.get(Product, product_id).stock == 4
+        assert db.session.execute(select(func.count(Order.id))).scalar() == 1
+        invariants.check(db.session)
