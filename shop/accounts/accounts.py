@@ -1,19 +1,18 @@
 """Accounts: sign-up rules, sign-in, sessions that can really end, password changes."""
 
-import hashlib
 import re
 import secrets
 import unicodedata
-from datetime import datetime, timedelta
-from functools import cache
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, update
 
 from shop.accounts.models import User, UserSession
-from shop.platform import db as dbsetup
+from shop.accounts.session_users import load_session_user as load_session_user
+from shop.accounts.session_users import token_hash
+from shop.accounts.session_users import touch_session as touch_session
 from shop.platform.errors import ValidationError
 from shop.platform.extensions import db, passwords
 
@@ -246,10 +245,6 @@ def confirm_password(user: User, password: str, *, field: str = "password") -> N
         raise ValidationError(_l("The password is wrong."), field)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 _token_hash = token_hash
 
 
@@ -277,61 +272,6 @@ def start_session(
     db.session.flush()
     user.session_token = token
     return token
-
-
-@cache
-def _session_user():
-    """load_session_user's statement (every signed-in request runs it), built once at its
-    first use: building a statement costs more Python than running it."""
-    return (
-        select(User, UserSession.id, UserSession.last_seen_at)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == bindparam("token_hash"), UserSession.revoked_at.is_(None))
-    )
-
-
-def load_session_user(token: str, *, now: datetime | None = None, seen_minutes: int = 0):
-    """The user of a live session token, or None when it is unknown or ended.
-
-    With ``now``, the session's ``last_seen_at`` is moved to ``now`` when it is older than
-    ``seen_minutes`` (one guarded UPDATE at most once per that many minutes per session;
-    ``touch_session``)."""
-    if not token:
-        return None
-    found = db.session.execute(_session_user(), {"token_hash": _token_hash(token)}).one_or_none()
-    if found is None:
-        return None
-    user, session_id, last_seen = found
-    user.session_token = token
-    user.session_id = session_id
-    if now is not None and (last_seen is None or last_seen < now - timedelta(minutes=seen_minutes)):
-        touch_session(session_id, now=now, seen_minutes=seen_minutes)
-    return user
-
-
-def touch_session(session_id: int, *, now: datetime, seen_minutes: int) -> None:
-    """Move a session's last-seen time to ``now`` unless another request did within
-    ``seen_minutes``. A request that writes anyway does it in its own transaction; a read
-    request in a short one of its own on another connection, so the page's read transaction
-    never turns into a write (SQLite); if the write lock stays taken past the busy timeout, the
-    update is skipped and the page still answers."""
-    statement = (
-        update(UserSession)
-        .where(
-            UserSession.id == session_id,
-            (UserSession.last_seen_at.is_(None))
-            | (UserSession.last_seen_at < now - timedelta(minutes=seen_minutes)),
-        )
-        .values(last_seen_at=now)
-    )
-    if dbsetup.writes_intended():
-        db.session.execute(statement)
-        return
-    try:
-        with dbsetup.writing(), db.engine.begin() as connection:
-            connection.execute(statement)
-    except OperationalError:
-        pass  # "database is locked": last seen waits for the next request
 
 
 def live_sessions(user: User) -> list[UserSession]:

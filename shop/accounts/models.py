@@ -35,6 +35,8 @@ class User(UserMixin, db.Model):
     session_token = None
     #: The id of that session's row (set by the loader), so the account page marks "this device".
     session_id = None
+    #: The values of the columns the loader was asked to read with the user (``also``).
+    loaded_also: tuple = ()
 
     @property
     def has_password(self) -> bool:

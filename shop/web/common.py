@@ -12,11 +12,12 @@ from flask import (
     current_app,
     flash,
     g,
+    has_request_context,
     render_template,
     request,
     url_for,
 )
-from flask_babel import format_date, get_locale, ngettext, to_user_timezone
+from flask_babel import format_date, get_locale, get_translations, ngettext, to_user_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -24,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from shop.accounts import accounts
 from shop.catalog.catalog import rebate_cents
+from shop.notify import inbox
 from shop.platform.base import utcnow
 from shop.platform.errors import DomainError
 from shop.platform.extensions import db, limiter
@@ -37,9 +39,51 @@ INVITE_SESSION_KEY = "invite_code"
 SESSIONLESS_ENDPOINTS = frozenset({"static", "storefront.media"})
 
 
+#: Paths kept per app (``kept_url``) at most; when full, it starts again from empty.
+KEPT_URLS_MAX = 4096
+
+
+def kept_url(endpoint: str, **values) -> str:
+    """``url_for(endpoint, **values)``, a path, kept per app and script root: the same
+    arguments build the same path in every request (the app's url map and its url_defaults
+    do not change; "static" is not kept: its version follows the file), and building one is
+    a good part of a page's url_for cost (a checkout line's thumbnail, the address book link
+    back to the page)."""
+    if endpoint == "static" or endpoint.startswith("."):
+        return url_for(endpoint, **values)
+    kept = current_app.extensions.setdefault("fenxiang.kept_urls", {})
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    try:
+        found = kept.get(key)
+    except TypeError:  # a value that is not hashable (a list)
+        return url_for(endpoint, **values)
+    if found is None:
+        if len(kept) >= KEPT_URLS_MAX:
+            kept.clear()
+        found = kept[key] = url_for(endpoint, **values)
+    return found
+
+
+def media_url(name: str) -> str:
+    """``url_for("storefront.media", name=name)``, kept (``kept_url``)."""
+    return kept_url("storefront.media", name=name)
+
+
 def absolute_media_url(name: str) -> str:
     """A media file's absolute URL (share cards need one: og:image, the JS-SDK's imgUrl)."""
     return url_for("storefront.media", name=name, _external=True)
+
+
+def page_translations():
+    """``flask_babel.get_translations()``, looked up once per request (templates, form
+    labels): it resolves the domain and the locale on every call, and a page calls it for
+    every string."""
+    if not has_request_context():
+        return get_translations()
+    found = g.get("_page_translations")
+    if found is None:
+        found = g._page_translations = get_translations()
+    return found
 
 
 def now():
@@ -49,11 +93,34 @@ def now():
     return g.now
 
 
+#: Methods whose pages read the unread badge with the user (``unread_badge``).
+_READS = frozenset({"GET", "HEAD"})
+
+
 def load_user_from_session(token: str):
-    # Runs only for a request whose cookie names a session: anonymous visitors pay nothing.
-    return accounts.load_session_user(
-        token, now=now(), seen_minutes=int(current_app.config["SESSION_SEEN_MINUTES"])
+    """Flask-Login's user loader. Runs only for a request whose cookie names a session:
+    anonymous visitors pay nothing. A GET reads the layout's unread badge in the same
+    statement (``unread_badge``)."""
+    reads = request.method in _READS
+    user = accounts.load_session_user(
+        token,
+        now=now(),
+        seen_minutes=int(current_app.config["SESSION_SEEN_MINUTES"]),
+        also=inbox.unread_with_user() if reads else None,
     )
+    if user is not None and reads:
+        g.unread_with_user = (user.id, user.loaded_also[0])
+    return user
+
+
+def unread_badge(user_id: int) -> int:
+    """The signed-in user's unread messages for the layout's badge: as read with the user at
+    the start of a GET (nothing in a GET marks a message read or adds one: the worker adds
+    them, a POST marks them), else counted now (a POST's page, after what it changed)."""
+    found = g.get("unread_with_user")
+    if found is not None and found[0] == user_id and request.method in _READS:
+        return found[1]
+    return inbox.unread_count(user_id)
 
 
 # --- redirects -----------------------------------------------------------------------------

@@ -7,13 +7,16 @@ message at the field and the rest of the text kept, so the person sees what they
 """
 
 from babel import support
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
+from flask_wtf.csrf import _FlaskFormCSRF, generate_csrf
 from markupsafe import Markup, escape
 from wtforms.i18n import messages_path
 from wtforms.widgets import HiddenInput
+
+from shop.web.common import page_translations
 
 NUL_MESSAGE = _l(
     "This field contained invisible control characters. They have been removed: check the "
@@ -46,13 +49,92 @@ class _WTFormsMessages:
 
 _MESSAGES = _WTFormsMessages()
 
+#: (catalogue, lazy string) -> its text (``choice_label``), per process.
+_LABELS: dict[tuple[int, int], tuple] = {}
+_LABELS_MAX = 512
+
+
+def choice_label(text) -> str:
+    """``str(text)`` for a lazily translated string made once per process (a payment
+    provider's name, a form field's label or placeholder: templates call it ``lazy_text``),
+    kept per catalogue: resolving a lazy string goes through Flask-Babel's domain and locale
+    lookups each time."""
+    translations = page_translations()
+    key = (id(translations), id(text))
+    found = _LABELS.get(key)
+    if found is None:
+        if len(_LABELS) >= _LABELS_MAX:
+            _LABELS.clear()
+        # The catalogue and the string are kept with the text: their ids stay theirs.
+        found = _LABELS[key] = (translations, text, str(text))
+    return found[2]
+
+
+#: (secret, session's raw token) -> the signed form token (``csrf_token``), per process.
+_SIGNED: dict[tuple[str, str], str] = {}
+_SIGNED_MAX = 4096
+
+
+def csrf_token() -> str:
+    """Flask-WTF's ``generate_csrf()`` (the form token of the session's raw token, signed),
+    the signed token kept per raw token when tokens do not expire (WTF_CSRF_TIME_LIMIT None,
+    as configured: a token lives as long as the session): signing it again on every page
+    that shows a form was most of what the token cost. A token is valid for as long either way
+    (only the raw token in the session is compared; the signature only proves it is ours)."""
+    config = current_app.config
+    name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    found = g.get(name)
+    if found is not None:
+        return found
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None:
+        return generate_csrf()
+    raw = session.get(name)
+    found = _SIGNED.get((_csrf_secret(), raw)) if raw else None
+    if found is not None:
+        setattr(g, name, found)
+        return found
+    found = generate_csrf()  # signs (and makes the session's raw token when it has none)
+    raw = session.get(name)
+    if raw:
+        if len(_SIGNED) >= _SIGNED_MAX:
+            _SIGNED.clear()
+        _SIGNED[(_csrf_secret(), raw)] = found
+    return found
+
+
+def _csrf_secret() -> str:
+    return current_app.config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
+
+
+#: Flask-WTF's Meta properties reading the settings: a form whose Meta sets its own secret or
+#: field name has others, and is given Flask-WTF's token.
+_DEFAULT_SECRET = _FlaskForm.Meta.__dict__["csrf_secret"]
+_DEFAULT_FIELD_NAME = _FlaskForm.Meta.__dict__["csrf_field_name"]
+
+
+class _FormCSRF(_FlaskFormCSRF):
+    """Flask-WTF's form token, through ``csrf_token`` for a form with the app's settings."""
+
+    def generate_csrf_token(self, csrf_token_field):
+        meta = type(self.meta)
+        if (
+            getattr(meta, "csrf_secret", None) is _DEFAULT_SECRET
+            and getattr(meta, "csrf_field_name", None) is _DEFAULT_FIELD_NAME
+        ):  # the settings' secret and field name, as csrf_token reads them
+            return csrf_token()
+        return super().generate_csrf_token(csrf_token_field)
+
 
 class FlaskForm(_FlaskForm):
     class Meta(_FlaskForm.Meta):
+        csrf_class = _FormCSRF
+
         def get_translations(self, form):
             if not has_request_context() or not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)
-            return _MESSAGES
+            # The request's catalogue, looked up once per form (not once per field: WTForms
+            # translates the default label of every field without one).
+            return _MESSAGES._catalogue()
 
     def hidden_tag(self, *fields):
         """Flask-WTF's ``hidden_tag`` (the form's hidden fields, or those of ``fields``), the

@@ -2,11 +2,12 @@
 without a query, the security headers, and the helpers every template gets (split from
 shop.web.common, which keeps the view helpers)."""
 
+import copy
 import time
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import get_locale, get_translations
+from flask_babel import get_locale
 from flask_login import current_user
 from itsdangerous import BadSignature
 from jinja2 import pass_eval_context
@@ -25,12 +26,21 @@ from shop.web.common import (
     absolute_media_url,
     dateformat,
     html_lang,
+    kept_url,
+    media_url,
     money,
+    page_translations,
     rebate_for,
     short_count,
 )
+from shop.web.forms import choice_label, csrf_token
 
 # --- cookies and sessions ------------------------------------------------------------------
+
+
+#: Session cookies a worker keeps verified (``SessionInterface.open_session``) at most; when
+#: full, it starts again from empty.
+VERIFIED_COOKIES_MAX = 1024
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -45,27 +55,51 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app: Flask):
         """Flask's serializer, made once per key set instead of twice per request."""
+        return self._signing_for(app)[1]
+
+    def _signing_for(self, app: Flask) -> tuple:
+        """(keys, serializer, the cookies verified with them): made again when the keys change,
+        so a cookie verified with a key that is no longer the app's is never taken from it."""
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         made = self._signing
         if made is None or made[0] != keys:
-            made = self._signing = (keys, super().get_signing_serializer(app))
-        return made[1]
+            made = self._signing = (keys, super().get_signing_serializer(app), {})
+        return made
 
     def open_session(self, app: Flask, request):
-        """Flask's, also noting when the cookie was signed (``issued``, epoch seconds)."""
-        serializer = self.get_signing_serializer(app)
+        """Flask's, also noting when the cookie was signed (``issued``, epoch seconds).
+
+        A cookie value verified once is kept with its contents and signing time (per worker,
+        ``VERIFIED_COOKIES_MAX`` at most): the same cookie again (a signed-in user's next
+        request) is checked for its age as itsdangerous checks it and given a copy of its
+        contents, without verifying the signature and decoding it again (most of what opening
+        a session cost)."""
+        _keys, serializer, verified = self._signing_for(app)
         if serializer is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
+        found = verified.get(value)
+        if found is not None:
+            data, signed = found
+            age = int(time.time()) - signed
+            if 0 <= age <= max_age:  # what TimestampSigner.unsign accepts
+                session = self.session_class(copy.deepcopy(data))
+                session.issued = float(signed)
+                return session
+            verified.pop(value, None)
         try:
-            data, signed = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
         except BadSignature:
             return self.session_class()
+        signed = int(signed_at.timestamp())
+        if len(verified) >= VERIFIED_COOKIES_MAX:
+            verified.clear()
+        verified[value] = (copy.deepcopy(data), signed)
         session = self.session_class(data)
-        session.issued = signed.timestamp()
+        session.issued = float(signed)
         return session
 
     def should_set_cookie(self, app: Flask, session) -> bool:
@@ -127,15 +161,7 @@ def percent(bps: int | None) -> str:
     return "–" if bps is None else f"{products.format_bps(bps)}%"
 
 
-def _page_translations():
-    """``flask_babel.get_translations()``, looked up once per request for the templates: it
-    resolves the domain and the locale on every call, and a page calls it for every string."""
-    if not has_request_context():
-        return get_translations()
-    found = g.get("_page_translations")
-    if found is None:
-        found = g._page_translations = get_translations()
-    return found
+_page_translations = page_translations
 
 
 #: (catalogue, string) -> the HTML of a string without variables, per process (bounded: a
@@ -149,8 +175,14 @@ def _template_gettext(eval_ctx, string: str, /, **variables):
     """What jinja2's newstyle ``gettext`` does: the translation, escaped in HTML templates and
     always %-formatted (escaping the variables), so ``%%`` reads the same with or without."""
     translations = _page_translations()
-    if not variables and eval_ctx.autoescape and type(string) is str:
-        key = (translations, string)
+    if (
+        eval_ctx.autoescape
+        and type(string) is str
+        and all(type(value) is int for value in variables.values())
+    ):
+        # Without variables, or with whole numbers only (a count, a number of minutes): the
+        # same HTML for the same values.
+        key = (translations, string, *sorted(variables.items()))
         found = _TRANSLATED.get(key)
         if found is None:
             if len(_TRANSLATED) >= _TRANSLATED_MAX:
@@ -200,9 +232,14 @@ def install_request_hooks(app: Flask) -> None:
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.globals["html_lang"] = html_lang
     app.jinja_env.globals["absolute_media_url"] = absolute_media_url
+    app.jinja_env.globals["media_url"] = media_url
+    app.jinja_env.globals["kept_url"] = kept_url
     app.jinja_env.globals["format_bps"] = products.format_bps
     app.jinja_env.globals["product_status_label"] = products.status_label
     app.jinja_env.globals["rebate_for"] = rebate_for
+    app.jinja_env.globals["lazy_text"] = choice_label
+    # Flask-WTF's csrf_token(), the signed token kept per session token (shop.web.forms).
+    app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["order_status_label"] = states.status_label
     app.jinja_env.globals["review_disclosure_label"] = review_rules.DISCLOSURE_LABELS.get
     app.jinja_env.globals["review_status_label"] = review_rules.STATUS_LABELS.get

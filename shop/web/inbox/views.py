@@ -7,7 +7,7 @@ from flask_login import current_user
 from shop.notify import inbox, kinds
 from shop.platform import inputs
 from shop.platform.extensions import db, login_manager
-from shop.web.common import now
+from shop.web.common import now, unread_badge
 from shop.web.inbox import bp
 from shop.web.inbox.forms import EmptyForm
 
@@ -27,7 +27,7 @@ def _badge(state) -> None:
         """For the header: one indexed count for a signed-in user, nothing for a visitor."""
         if not current_user.is_authenticated:
             return 0
-        return inbox.unread_count(current_user.id)
+        return unread_badge(current_user.id)
 
     app.jinja_env.globals["unread_count"] = unread_count
 

@@ -38,14 +38,21 @@ def enabled_providers(merchants=()):
     gateways once configured (shop.orders.gateways), the sandbox and manual transfer. With
     ``merchants``, only those that can take money for every one of them (WeChat Pay's partner
     mode only for merchants with a sub-merchant number)."""
-    config = current_app.config
-    simple = payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
-    live = gateway_providers.for_app(current_app._get_current_object())
-    found = {
-        name: live.get(name) or simple[name]
-        for name in config["PAYMENT_PROVIDERS"]
-        if name in live or name in simple
-    }
+    app = current_app._get_current_object()
+    config = app.config
+    live = gateway_providers.for_app(app)
+    # Built once per app and settings (an HMAC and the provider objects on every checkout).
+    key = (config["SECRET_KEY"], tuple(config["PAYMENT_PROVIDERS"]), id(live))
+    kept = app.extensions.get("fenxiang.checkout_providers")
+    if kept is None or kept[0] != key:
+        simple = payments.providers(config["SECRET_KEY"], config["PAYMENT_PROVIDERS"])
+        found = {
+            name: live.get(name) or simple[name]
+            for name in config["PAYMENT_PROVIDERS"]
+            if name in live or name in simple
+        }
+        kept = app.extensions["fenxiang.checkout_providers"] = (key, found, live)
+    found = kept[1]
     return {
         name: provider
         for name, provider in found.items()
@@ -95,6 +102,8 @@ def render_checkout(form, saved, groups, product=None, live=None):
         form=form,
         product=product,
         parts=parts,
+        # Whether any shop offers a coupon (the page's head loads the coupon script then).
+        coupons_offered=any(part["offers"] for part in parts),
         total=total,
         saved=saved,
         chosen=chosen_address(form, saved),

@@ -7,7 +7,7 @@ from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import Optional
 
 from shop.orders import checkout as order_checkout
-from shop.web.forms import FlaskForm
+from shop.web.forms import FlaskForm, choice_label
 from shop.web.storefront.addresses import AddressFields, fill_region_choices, prefill_phone
 
 
@@ -49,7 +49,7 @@ def checkout_form(saved, available) -> SavedAddressCheckoutForm:
         address = request.form.get("saved_address") or ""
     typed = address not in ids
     form = CheckoutForm() if typed else SavedAddressCheckoutForm()
-    form.provider.choices = [(name, str(p.label)) for name, p in available.items()]
+    form.provider.choices = [(name, choice_label(p.label)) for name, p in available.items()]
     if request.method == "GET":
         form.checkout_key.data = order_checkout.new_checkout_key()
         form.ref.data = request.args.get("ref", "")
