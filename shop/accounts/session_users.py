@@ -86,7 +86,9 @@ def load_session_user(
     by it), their values in ``user.loaded_also``."""
     if not token:
         return None
-    # Core on the session's transaction: no ORM work around a statement of plain columns.
+    # Core on the session's transaction: no ORM work around a statement of plain columns. No
+    # flush first, unlike Session.execute: a request loads its user before it changes anything,
+    # and every revocation of a session is an immediate UPDATE, not a pending change.
     connection = db.session.connection()
     found = connection.execute(_statement(also), {"token_hash": token_hash(token)}).one_or_none()
     if found is None:

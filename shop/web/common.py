@@ -49,7 +49,14 @@ def kept_url(endpoint: str, **values) -> str:
     do not change; "static" is not kept: its version follows the file), and building one is
     a good part of a page's url_for cost (a checkout line's thumbnail, the address book link
     back to the page)."""
-    if endpoint == "static" or endpoint.startswith("."):
+    if (
+        endpoint == "static"
+        or endpoint.startswith(".")
+        # _external, _scheme, _method: the URL would follow the request's host or more;
+        # only strings and whole numbers (True is 1 to a dict, not to url_for)
+        or any(k.startswith("_") and k != "_anchor" for k in values)
+        or any(type(v) not in (str, int) for v in values.values())
+    ):
         return url_for(endpoint, **values)
     kept = current_app.extensions.setdefault("fenxiang.kept_urls", {})
     key = (request.script_root, endpoint, *sorted(values.items()))

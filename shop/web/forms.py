@@ -8,7 +8,7 @@ message at the field and the rest of the text kept, so the person sees what they
 
 from babel import support
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.csrf import _FlaskFormCSRF, generate_csrf
@@ -63,10 +63,13 @@ def choice_label(text) -> str:
     key = (id(translations), id(text))
     found = _LABELS.get(key)
     if found is None:
+        text_now = str(text)
+        if get_translations() is not translations:
+            return text_now  # another language for now (force_locale): not filed under this
         if len(_LABELS) >= _LABELS_MAX:
             _LABELS.clear()
         # The catalogue and the string are kept with the text: their ids stay theirs.
-        found = _LABELS[key] = (translations, text, str(text))
+        found = _LABELS[key] = (translations, text, text_now)
     return found[2]
 
 
@@ -106,21 +109,17 @@ def _csrf_secret() -> str:
     return current_app.config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
 
 
-#: Flask-WTF's Meta properties reading the settings: a form whose Meta sets its own secret or
-#: field name has others, and is given Flask-WTF's token.
-_DEFAULT_SECRET = _FlaskForm.Meta.__dict__["csrf_secret"]
-_DEFAULT_FIELD_NAME = _FlaskForm.Meta.__dict__["csrf_field_name"]
-
-
 class _FormCSRF(_FlaskFormCSRF):
     """Flask-WTF's form token, through ``csrf_token`` for a form with the app's settings."""
 
     def generate_csrf_token(self, csrf_token_field):
-        meta = type(self.meta)
+        meta, config = self.meta, current_app.config
         if (
-            getattr(meta, "csrf_secret", None) is _DEFAULT_SECRET
-            and getattr(meta, "csrf_field_name", None) is _DEFAULT_FIELD_NAME
-        ):  # the settings' secret and field name, as csrf_token reads them
+            meta.csrf_secret == _csrf_secret()
+            and meta.csrf_field_name == config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+            and meta.csrf_time_limit == config.get("WTF_CSRF_TIME_LIMIT", 3600)
+        ):  # the settings' secret, field name and time limit (a form's Meta, or the options
+            # it was made with, may set its own), as csrf_token reads them
             return csrf_token()
         return super().generate_csrf_token(csrf_token_field)
 

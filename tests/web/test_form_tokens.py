@@ -94,3 +94,54 @@ def test_a_form_with_its_own_secret_gets_flask_wtf_s_token(app, signing):
         token = OwnSecret().csrf_token.current_token
         validate_csrf(token, secret_key=b"a secret of its own")
         assert forms._SIGNED == {}
+
+
+def test_a_form_with_its_own_time_limit_never_gets_a_kept_expired_token(app, monkeypatch):
+    """A review's case: a form whose Meta (or whose options when made) sets its own time
+    limit or secret gets Flask-WTF's own token, not the one kept for the settings."""
+    import time
+
+    from flask import session
+    from flask_wtf.csrf import validate_csrf
+
+    from shop.web import forms
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    forms._SIGNED.clear()
+
+    class Timed(forms.FlaskForm):
+        class Meta:
+            csrf_time_limit = 60
+
+    start = time.time()
+    with app.test_request_context("/"):
+        session["csrf_token"] = "a" * 40
+        forms.csrf_token()  # a page with a form, at `start`: kept
+    monkeypatch.setattr(time, "time", lambda: start + 600)
+    with app.test_request_context("/"):
+        session["csrf_token"] = "a" * 40
+        form = Timed()
+        validate_csrf(form.csrf_token.current_token, time_limit=form.meta.csrf_time_limit)
+    with app.test_request_context("/"):
+        session["csrf_token"] = "a" * 40
+        form = forms.FlaskForm(meta={"csrf_secret": b"another secret"})
+        validate_csrf(form.csrf_token.current_token, secret_key=b"another secret")
+    forms._SIGNED.clear()
+
+
+def test_a_label_resolved_under_another_locale_is_not_kept_for_this_one(app):
+    from flask_babel import force_locale
+    from flask_babel import lazy_gettext as _l
+
+    from shop.web import forms
+    from shop.web.common import page_translations
+
+    label = _l("Quantity")
+    forms._LABELS.clear()
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        page_translations()
+        with force_locale("zh_Hans_CN"):
+            assert forms.choice_label(label) == "数量"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert forms.choice_label(label) == "Quantity"
+    forms._LABELS.clear()

@@ -40,3 +40,21 @@ def test_a_translated_string_with_whole_numbers_follows_its_values_and_language(
                 assert text in render_template_string(page, n=n)
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         assert render_template_string('{{ _("%(n)s", n=n) }}', n="<b>") == "&lt;b&gt;"
+
+
+def test_kept_urls_of_external_urls_and_other_types_are_not_kept(app):
+    """A review's cases: an external URL follows the request's host; True is not 1."""
+    from flask import url_for
+
+    from shop.web.common import kept_url
+
+    with app.test_request_context("/", base_url="http://localhost"):
+        kept_url("storefront.media", name="x.webp", _external=True)
+    with app.test_request_context("/", base_url="http://127.0.0.1"):
+        assert kept_url("storefront.media", name="x.webp", _external=True) == url_for(
+            "storefront.media", name="x.webp", _external=True
+        )
+        kept_url("storefront.address_book", next=1)
+        assert kept_url("storefront.address_book", next=True) == url_for(
+            "storefront.address_book", next=True
+        )
