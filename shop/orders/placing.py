@@ -10,7 +10,7 @@ item did), then write the lines, all inside their transaction."""
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -80,22 +80,32 @@ def insert_orders(rows: list[dict]) -> list[Order] | None:
     return [_held(by_merchant[row["merchant_id"]]) for row in rows]
 
 
+@cache
+def _placed_before_statement():
+    orders = Order.__table__
+    return (
+        select(orders.c.id)
+        .where(
+            orders.c.buyer_id == bindparam("buyer_id"),
+            orders.c.checkout_key == bindparam("checkout_key"),
+            orders.c.id.not_in(bindparam("written", expanding=True)),
+        )
+        .limit(1)
+    )
+
+
 def _placed_before(connection, row: dict, written) -> bool:
     """Whether the buyer placed ``row``'s checkout key before, in orders other than
     ``written`` (those the INSERT just wrote)."""
-    orders = Order.__table__
-    return (
-        connection.execute(
-            select(orders.c.id)
-            .where(
-                orders.c.buyer_id == row["buyer_id"],
-                orders.c.checkout_key == row["checkout_key"],
-                orders.c.id.not_in([r.id for r in written]),
-            )
-            .limit(1)
-        ).first()
-        is not None
+    found = connection.execute(
+        _placed_before_statement(),
+        {
+            "buyer_id": row["buyer_id"],
+            "checkout_key": row["checkout_key"],
+            "written": [r.id for r in written],
+        },
     )
+    return found.first() is not None
 
 
 def insert_lines(
