@@ -14,7 +14,6 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -109,39 +108,35 @@ def order_fee(merchant: Merchant, lines: list[tuple[Product, int]], province_cod
     return total
 
 
-#: What template_fee reads of a template.
-_TERMS = (
-    "unreachable",
-    "kind",
-    "free_over_cents",
-    "first_fee_cents",
-    "extra_fee_cents",
-    "region_fees",
-    "basis",
-)
-
-
 def fee_table(product: Product, province_code: str, upto: int) -> list[int | None]:
     """The fee of an order of 1, 2, ... ``upto`` pieces of ``product`` alone to a province
-    (None where it is not delivered), worked out as ``order_fee`` does, with one query: the
-    buy-now page updates its totals from it as the quantity changes."""
+    (None where it is not delivered), worked out as ``order_fee`` (``template_fee``) does, with
+    no query (the product's template is in the session) and the template's terms read once
+    for the province: the buy-now page updates its totals from it as the quantity changes."""
     tid = product.shipping_template_id
     template = db.session.get(ShippingTemplate, tid) if tid is not None else None
-    if template is not None:
-        # Its terms read once into a plain object: the ORM's attribute reads, a hundred times
-        # each (one per quantity), cost more than the arithmetic.
-        template = SimpleNamespace(**{name: getattr(template, name) for name in _TERMS})
-    grams, price = product.weight_grams, product.price_cents
-    return [
-        template_fee(
-            template,
-            province_code,
-            pieces=quantity,
-            grams=grams * quantity,
-            goods_cents=price * quantity,
-        )
-        for quantity in range(1, upto + 1)
-    ]
+    if template is None:
+        return [0] * upto
+    if province_code and province_code in (template.unreachable or []):
+        return [None] * upto
+    kind = template.kind
+    if kind == ShippingKind.FREE:
+        return [0] * upto
+    first, extra = template.first_fee_cents, template.extra_fee_cents
+    regional = template.region_fees or {}
+    if kind == ShippingKind.REGIONAL and province_code in regional:
+        first, extra = (int(v) for v in regional[province_code])
+    # The goods reach the free-over amount from this quantity on (never: past ``upto``).
+    free_from = upto + 1
+    if kind == ShippingKind.FREE_OVER:
+        price, over = product.price_cents, template.free_over_cents
+        free_from = next((q for q in range(1, upto + 1) if price * q >= over), upto + 1)
+    if template.basis == ShippingBasis.WEIGHT:
+        grams = product.weight_grams
+        units = [max(1, -(-(grams * q) // 1000)) for q in range(1, free_from)]
+    else:
+        units = range(1, free_from)
+    return [first + (n - 1) * extra for n in units] + [0] * (upto + 1 - free_from)
 
 
 def _templates(ids: list[int]) -> dict[int, ShippingTemplate]:

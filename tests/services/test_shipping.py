@@ -115,6 +115,38 @@ def test_product_hint_for_a_buyer_and_for_anyone(ctx):
     assert shipping.product_hint(make_product(merchant=merchant)).kind == "free"
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"kind": ShippingKind.FREE},
+        {"basis": ShippingBasis.WEIGHT, "first_fee_cents": 1000, "extra_fee_cents": 500},
+        {"kind": ShippingKind.FREE_OVER, "free_over_cents": 25000},
+        {"kind": ShippingKind.FREE_OVER, "free_over_cents": 0},
+        {"kind": ShippingKind.FREE_OVER, "free_over_cents": 10**9},
+        {"kind": ShippingKind.REGIONAL, "region_fees": {XJ: [2000, 700]}},
+        {"kind": ShippingKind.REGIONAL, "basis": ShippingBasis.WEIGHT, "region_fees": {ZJ: [1, 2]}},
+        {"unreachable": [XZ]},
+    ],
+)
+def test_fee_table_is_template_fee_for_every_quantity(ctx, fields):
+    """The buy-now page's fees by quantity are the fees an order of that quantity pays."""
+    merchant = make_merchant()
+    t = template(merchant_id=merchant.id, **fields)
+    db.session.add(t)
+    db.session.flush()
+    for grams in (0, 350, 1000, 2600):
+        product = make_product(
+            merchant=merchant, shipping_template_id=t.id, weight_grams=grams, price_cents=9900
+        )
+        for province in (ZJ, XJ, XZ, GD, ""):
+            expected = [
+                fee(t, province, pieces=q, grams=grams * q, goods=9900 * q) for q in range(1, 41)
+            ]
+            assert shipping.fee_table(product, province, 40) == expected
+    assert shipping.fee_table(make_product(merchant=merchant), ZJ, 3) == [0, 0, 0]
+
+
 def test_template_input_is_checked():
     good = shipping.TemplateInput("江浙沪包邮", "free_over", "piece", 800, 0, 9900, {}, [XZ])
     assert shipping.check_template(good).name == "江浙沪包邮"
