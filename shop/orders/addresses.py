@@ -106,6 +106,24 @@ def addresses_of(user: User) -> list[Address]:
     return list(db.session.execute(_addresses(), {"user_id": user.id}).scalars())
 
 
+@cache
+def _address_rows() -> Select:
+    """address_rows' statement, built once: addresses_of's, of the table's columns."""
+    return (
+        select(*Address.__table__.c)
+        .where(Address.user_id == bindparam("user_id"))
+        .order_by(Address.is_default.desc(), Address.id.desc())
+    )
+
+
+def address_rows(user: User) -> list:
+    """addresses_of as read-only rows with the same attributes (``id``, ``name``, ``region``,
+    ``province_code``, ``is_legacy``...), read fresh; for pages that only read them (the
+    checkout: every checkout asks, and ORM objects cost it more than the query). Nothing
+    pending needs flushing first: the caller writes no address before it reads them."""
+    return list(db.session.connection().execute(_address_rows(), {"user_id": user.id}))
+
+
 def default_address(user: User) -> Address | None:
     return db.session.execute(
         select(Address)

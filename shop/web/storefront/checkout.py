@@ -121,7 +121,7 @@ def checkout(product_id: int):
     product, cover = found
     if shops.is_gone(product):
         abort(410)
-    saved = order_checkout.addresses_of(current_user)
+    saved = addresses.address_rows(current_user)  # read only: as_shipping copies the chosen
     available = enabled_providers([product.merchant])
     form = checkout_form(saved, available)
     raw_sku = request.values.get("sku_id") or request.args.get("sku") or ""
