@@ -167,14 +167,7 @@ def place_order(
                 )
             reason = shops.unavailable_reason(product)
             if reason in (None, "sold_out") and sku.stock < quantity:
-                raise ValidationError(
-                    _l(
-                        "Only %(n)d left of “%(title)s”.",
-                        n=max(sku.stock, 0),
-                        title=_line_label(product, sku),
-                    ),
-                    "quantity",
-                )
+                raise _short(product, sku)
             if reason is not None:
                 raise ValidationError(_l("“%(title)s” is no longer on sale.", title=product.title))
             shown = (shown_prices or {}).get(sku.id)
@@ -277,14 +270,7 @@ def place_order(
                     ):
                         if not stockmoves.take_stock(sku.id, product.id, quantity):
                             db.session.refresh(sku)
-                            raise ValidationError(
-                                _l(
-                                    "Only %(n)d left of “%(title)s”.",
-                                    n=max(sku.stock, 0),
-                                    title=_line_label(product, sku),
-                                ),
-                                "quantity",
-                            )
+                            raise _short(product, sku)
                         rate = skus.rebate_bps_of(product, sku)
                         lines.append(
                             {
@@ -331,6 +317,19 @@ def place_order(
         for sku in product.skus:
             db.session.expire(sku, ["stock"])
     return orders
+
+
+def _short(product: Product, sku: Sku) -> ValidationError:
+    """The refusal of a line asking for more than the SKU's stock (checked before writing,
+    and by the guarded UPDATE that takes it)."""
+    return ValidationError(
+        _l(
+            "Only %(n)d left of “%(title)s”.",
+            n=max(sku.stock, 0),
+            title=_line_label(product, sku),
+        ),
+        "quantity",
+    )
 
 
 def _line_label(product: Product, sku: Sku) -> str:
