@@ -25,7 +25,6 @@ from werkzeug.http import parse_cookie
 from werkzeug.sansio.utils import get_host
 
 from shop.platform import ops
-from shop.platform.base import utcnow
 from shop.platform.extensions import db
 from shop.sharing import clicks, links
 from shop.web.hooks import HSTS, security_headers
@@ -121,30 +120,15 @@ class ShareLinkPath:
             lambda name: environ.get(_PURPOSE_HEADERS[name], ""),
             ip,
         )
-        if writer is not None and new_visitor:
-            # No query (a new visitor has no earlier click to check) and no write here: the
-            # row is queued for the writer, so no write transaction is asked for.
-            clicks.record_click(
-                link,
-                facts,
-                visitor_id=visitor,
-                ip_secret=self.app.config["SECRET_KEY"],
-                flooded=limits.inner_exceeded,
-                now=utcnow(),
-                new_visitor=True,
-                writer=writer,
-                ip_hash=ip_hash,
-            )
-        else:
-            sharing.store_arrival(
-                link,
-                facts,
-                ip_hash,
-                visitor,
-                new_visitor=new_visitor,
-                writer=writer,
-                flooded=limits.inner_exceeded,
-            )
+        sharing.store_arrival(
+            link,
+            facts,
+            ip_hash,
+            visitor,
+            new_visitor=new_visitor,
+            writer=writer,
+            flooded=limits.inner_exceeded,
+        )
         if writer is None:  # CLICK_BATCH_SECONDS = 0: the row is in the session's transaction
             db.session.commit()
         secure = environ.get("wsgi.url_scheme") == "https"

@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from contextlib import nullcontext
 from functools import lru_cache
 
 from flask import (
@@ -172,8 +173,11 @@ def store_arrival(
     writer,
     flooded: bool,
 ) -> None:
-    """Record the click (see :func:`record_arrival`)."""
-    with dbsetup.writing():
+    """Record the click (see :func:`record_arrival`). A new visitor's click with a writer is
+    only queued (no earlier click to look up, nothing written here), so it asks for no write
+    transaction; the writer's flush takes one itself."""
+    queued_only = writer is not None and new_visitor
+    with nullcontext() if queued_only else dbsetup.writing():
         clicks.record_click(
             link,
             facts,
